@@ -1,0 +1,46 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERROR_CATALOGUE, VigilError, type ErrorCode } from '../core/errors.js';
+
+export const ErrorBodySchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  VGL_NOT_FOUND: 404,
+  VGL_BAD_REQUEST: 400,
+  VGL_STORE_UNAVAILABLE: 503,
+  VGL_STORE_QUERY: 502,
+};
+
+/** Every error leaves as `{ error: { code, message } }` with a stable code from the catalogue. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | VigilError, request, reply) => {
+    if (err instanceof VigilError) {
+      const status = HTTP_STATUS[err.code] ?? 500;
+      if (status >= 500) request.log.error({ err }, 'request failed');
+      return reply.status(status).send({ error: { code: err.code, message: err.message } });
+    }
+    if (err.validation) {
+      return reply.status(400).send({ error: { code: 'VGL_BAD_REQUEST', message: err.message } });
+    }
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      return reply.status(status).send({ error: { code: 'VGL_INTERNAL', message: 'internal error' } });
+    }
+    return reply.status(status).send({ error: { code: err.code ?? 'VGL_BAD_REQUEST', message: err.message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: { code: 'VGL_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+}
+
+export { ERROR_CATALOGUE };

@@ -1,0 +1,6 @@
+import type { FastifyInstance } from 'fastify';
+import { StatusSchema, type StatusSource } from '../status-model.js';
+
+export function statusRoutes(app: FastifyInstance, source: StatusSource): void {
+  app.get('/api/v1/status', { schema: { response: { 200: StatusSchema } } }, async () => source.status());
+}

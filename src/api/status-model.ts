@@ -1,0 +1,68 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+export const StatusSchema = Type.Object({
+  version: Type.String(),
+  startedAt: Type.String({ format: 'date-time' }),
+  uptimeSeconds: Type.Number(),
+  ingest: Type.Object({
+    messagesReceived: Type.Integer(),
+    messagesAccepted: Type.Integer(),
+    messagesRejected: Type.Integer(),
+    readingsAccepted: Type.Integer(),
+    eventsAccepted: Type.Integer(),
+    messagesPerSecond: Type.Number({ description: 'mean over the last 10 s' }),
+    readingsPerSecond: Type.Number({ description: 'mean over the last 10 s' }),
+    rejectedByReason: Type.Record(Type.String(), Type.Integer()),
+  }),
+  store: Type.Object({
+    kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influx')]),
+    state: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+    samplesStored: Type.Integer(),
+    readingsStored: Type.Integer(),
+    eventsStored: Type.Integer(),
+    readingsPerSecond: Type.Number(),
+    pendingSamples: Type.Integer(),
+    commits: Type.Integer(),
+    commitFailures: Type.Integer(),
+    lastCommitAt: NullableString,
+    lastCommitMs: Nullable(Type.Number()),
+    downSince: NullableString,
+    lastError: NullableString,
+  }),
+  journal: Type.Object({
+    depth: Type.Integer({ description: 'records not yet committed to the store' }),
+    bytes: Type.Integer(),
+    maxBytes: Type.Integer(),
+    segments: Type.Integer(),
+    corruptRecords: Type.Integer(),
+    replaying: Type.Boolean(),
+    backpressure: Type.Boolean(),
+    backpressureEpisodes: Type.Integer(),
+  }),
+  broker: Type.Object({
+    mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')]),
+    url: Type.String(),
+    connected: Type.Boolean(),
+    subscribed: Type.Boolean(),
+    since: NullableString,
+    connects: Type.Integer(),
+    lastError: NullableString,
+    embeddedClients: Type.Optional(Type.Integer()),
+  }),
+});
+
+export type Status = Static<typeof StatusSchema>;
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+/** What the API reads from the running daemon; the composition root provides it. */
+export interface StatusSource {
+  status(): Status;
+  readiness(): Readiness;
+}

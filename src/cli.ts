@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import YAML from 'yaml';
+import { loadConfig, maskSecrets } from './config/load.js';
+import { ENV_BINDINGS } from './config/env.js';
+import { VigilError } from './core/errors.js';
+import { createLogger } from './core/logger.js';
+import { Daemon } from './main.js';
+import { installSignalHandlers } from './signals.js';
+import { VERSION } from './version.js';
+
+const program = new Command();
+program
+  .name('vigil')
+  .description('Edge predictive-maintenance daemon: MQTT ingest, lossless storage, failure prediction and alerts.')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the daemon (embedded broker and SQLite when nothing else is configured)')
+  .option('-c, --config <file>', 'YAML config file (default: $VIGIL_CONFIG, else embedded defaults)')
+  .addHelpText('after', `\nEnvironment overrides:\n${ENV_BINDINGS.map((b) => `  ${b.env.padEnd(24)} ${b.help}`).join('\n')}`)
+  .action(async (opts: { config?: string }) => {
+    const config = loadConfig({ file: opts.config });
+    const log = createLogger({ level: config.log.level });
+    process.on('uncaughtException', (err) => {
+      log.fatal({ err }, 'uncaught exception; exiting (acknowledged data is safe in the journal)');
+      log.flush?.();
+      process.exit(1);
+    });
+    const daemon = new Daemon(config, log);
+    installSignalHandlers(() => daemon.stop(), log, config.shutdown.timeout);
+    try {
+      await daemon.start();
+    } catch (err) {
+      log.fatal({ err }, 'could not start');
+      await daemon.stop().catch(() => undefined);
+      process.exit(1);
+    }
+    log.info(
+      { mqtt: daemon.mqttUrl, http: daemon.httpUrl, store: config.store.kind, dataDir: config.dataDir },
+      `Vigil ${VERSION} running: status at ${daemon.httpUrl}/api/v1/status`,
+    );
+  });
+
+const configCmd = program.command('config').description('check or print configuration');
+configCmd
+  .command('check')
+  .description('validate a config file (and VIGIL_* overrides); exit 1 with every problem listed')
+  .argument('<file>', 'YAML config file')
+  .action((file: string) => {
+    const cfg = loadConfig({ file });
+    process.stdout.write(`${file}: ok (store ${cfg.store.kind}, broker ${cfg.mqtt.url ?? `embedded on ${cfg.mqtt.embedded.host}:${cfg.mqtt.embedded.port}`})\n`);
+  });
+configCmd
+  .command('print')
+  .description('print the effective configuration, secrets masked')
+  .option('-c, --config <file>', 'YAML config file')
+  .option('--json', 'JSON instead of YAML')
+  .action((opts: { config?: string; json?: boolean }) => {
+    const masked = maskSecrets(loadConfig({ file: opts.config }));
+    process.stdout.write(opts.json ? `${JSON.stringify(masked, null, 2)}\n` : YAML.stringify(masked));
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof VigilError) {
+    process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
+    process.exit(err.code === 'VGL_CONFIG_INVALID' || err.code === 'VGL_CONFIG_UNREADABLE' ? 2 : 1);
+  }
+  process.stderr.write(`vigil: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import YAML from 'yaml';
+import { VigilError } from '../core/errors.js';
+import { ConfigSchema, type VigilConfig } from './schema.js';
+import { ENV_BINDINGS, SECRET_PATHS, envValue } from './env.js';
+
+export interface LoadOptions {
+  /** YAML file; absent = embedded defaults. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Base for relative paths; defaults to the working directory. */
+  cwd?: string;
+}
+
+export interface ConfigProblem {
+  key: string;
+  message: string;
+  source: string;
+}
+
+/** Reads, overrides, validates and resolves the config. Throws VGL_CONFIG_* with every problem listed. */
+export function loadConfig(options: LoadOptions = {}): VigilConfig {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.VIGIL_CONFIG;
+  const raw = file ? readConfigFile(file) : {};
+  const sources = new Map<string, string>();
+  applyEnv(raw, env, sources);
+  return validateConfig(raw, { cwd: options.cwd ?? process.cwd(), origin: file ?? 'defaults', sources });
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new VigilError('VGL_CONFIG_UNREADABLE', `cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const msgs = doc.errors.map((e) => e.message.split('\n')[0]).join('; ');
+    throw new VigilError('VGL_CONFIG_UNREADABLE', `config file ${file} is not valid YAML: ${msgs}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new VigilError('VGL_CONFIG_INVALID', `config file ${file} must hold a mapping of settings at top level`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, sources: Map<string, string>): void {
+  for (const binding of ENV_BINDINGS) {
+    const v = env[binding.env];
+    if (v === undefined || v === '') continue;
+    setPath(raw, binding.path, envValue(binding, v));
+    sources.set(binding.path.join('.'), `env ${binding.env}`);
+  }
+  if (env.VIGIL_INFLUX_URL && !env.VIGIL_STORE) {
+    setPath(raw, ['store', 'kind'], 'influx');
+    sources.set('store.kind', 'env VIGIL_INFLUX_URL');
+  }
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Validates an already-parsed config object; exported for `vigil config check` and tests. */
+export function validateConfig(
+  raw: unknown,
+  ctx: { cwd: string; origin: string; sources?: Map<string, string> },
+): VigilConfig {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  const problems = collectProblems(withDefaults, ctx);
+  if (problems.length > 0) {
+    const list = problems.map((p) => `  - ${p.key}: ${p.message} (${p.source})`).join('\n');
+    throw new VigilError('VGL_CONFIG_INVALID', `invalid configuration:\n${list}`, { details: problems });
+  }
+  const decoded = Value.Decode(ConfigSchema, withDefaults);
+  return resolvePaths(decoded, ctx.cwd);
+}
+
+function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<string, string> }): ConfigProblem[] {
+  const seen = new Set<string>();
+  const problems: ConfigProblem[] = [];
+  for (const e of Value.Errors(ConfigSchema, value)) {
+    const key = e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+    // A union yields one error per branch; one line per key is what a person needs.
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const unexpected = e.type === 42; // ValueErrorType.ObjectAdditionalProperties
+    problems.push({
+      key,
+      message: unexpected
+        ? 'unknown setting (check its spelling and nesting)'
+        : `${e.message}, got ${JSON.stringify(e.value)}${describeExpected(e.schema)}`,
+      source: ctx.sources?.get(key) ?? ctx.origin,
+    });
+  }
+  const cfg = value as { writer?: { retryInitial?: unknown; retryMax?: unknown } };
+  if (problems.length === 0 && cfg.writer) {
+    // Cross-field rule the schema cannot express.
+    const decoded = Value.Decode(ConfigSchema, value);
+    if (decoded.writer.retryInitial > decoded.writer.retryMax) {
+      problems.push({ key: 'writer.retryInitial', message: 'must not exceed writer.retryMax', source: ctx.origin });
+    }
+    if (decoded.mqtt.reconnectMin > decoded.mqtt.reconnectMax) {
+      problems.push({ key: 'mqtt.reconnectMin', message: 'must not exceed mqtt.reconnectMax', source: ctx.origin });
+    }
+    if (decoded.journal.segmentBytes > decoded.journal.maxBytes) {
+      problems.push({ key: 'journal.segmentBytes', message: 'must not exceed journal.maxBytes', source: ctx.origin });
+    }
+  }
+  return problems;
+}
+
+function describeExpected(schema: { description?: string; anyOf?: Array<{ const?: unknown }> }): string {
+  if (schema.anyOf && schema.anyOf.every((s) => s.const !== undefined)) {
+    return ` (one of ${schema.anyOf.map((s) => JSON.stringify(s.const)).join(', ')})`;
+  }
+  return schema.description ? ` (${schema.description})` : '';
+}
+
+function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>, cwd: string): VigilConfig {
+  const dataDir = path.resolve(cwd, cfg.dataDir);
+  const tls = cfg.mqtt.tls;
+  return {
+    ...cfg,
+    dataDir,
+    mqtt: {
+      ...cfg.mqtt,
+      clientId: cfg.mqtt.clientId ?? `vigil-${hostname()}`,
+      tls: {
+        ...tls,
+        ca: tls.ca && path.resolve(cwd, tls.ca),
+        cert: tls.cert && path.resolve(cwd, tls.cert),
+        key: tls.key && path.resolve(cwd, tls.key),
+      },
+    },
+    store: { ...cfg.store, sqlite: { path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
+    journal: { ...cfg.journal, dir: path.resolve(dataDir, cfg.journal.dir ?? 'journal') },
+  };
+}
+
+/** The effective config as printed by `vigil config print`: secrets masked. */
+export function maskSecrets(cfg: VigilConfig): Record<string, unknown> {
+  const copy = structuredClone(cfg) as unknown as Record<string, unknown>;
+  for (const p of SECRET_PATHS) {
+    const keys = p.split('.');
+    let node: Record<string, unknown> | undefined = copy;
+    for (const k of keys.slice(0, -1)) node = node?.[k] as Record<string, unknown> | undefined;
+    const last = keys[keys.length - 1]!;
+    if (node && node[last] !== undefined) node[last] = '********';
+  }
+  return copy;
+}

@@ -1,0 +1,144 @@
+import { Type, type StaticDecode } from '@sinclair/typebox';
+import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
+
+/** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
+const Duration = (def: string, extra: { minimum?: number } = {}) =>
+  Type.Transform(
+    Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+      default: def,
+      description: 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
+    }),
+  )
+    .Decode((v) => parseDuration(v))
+    .Encode((ms) => ms);
+
+/** A size: integer bytes, or a string such as "64KiB" or "512MB". Decodes to bytes. */
+const Size = (def: string) =>
+  Type.Transform(
+    Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+      default: def,
+      description: 'bytes, or a string like 64KiB, 512MB',
+    }),
+  )
+    .Decode((v) => parseSize(v))
+    .Encode((b) => b);
+
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
+const strict = { additionalProperties: false, default: {} } as const;
+
+/** A topic pattern: MQTT levels, `{name}` for a named level (`{machine}` is required), `+`, or a trailing `#`. */
+const TopicPattern = Type.String({ minLength: 1, pattern: '\\{machine\\}' });
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: './data', description: 'state, journal and the embedded SQLite store' }),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      strict,
+    ),
+    mqtt: Type.Object(
+      {
+        url: Type.Optional(
+          Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'external broker; absent = embedded broker' }),
+        ),
+        embedded: Type.Object({ host: Type.String({ default: '127.0.0.1' }), port: Port(1883) }, strict),
+        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        tls: Type.Object(
+          {
+            ca: Type.Optional(Type.String({ description: 'path to a PEM CA bundle' })),
+            cert: Type.Optional(Type.String({ description: 'path to a PEM client certificate' })),
+            key: Type.Optional(Type.String({ description: 'path to the PEM key of the client certificate' })),
+            rejectUnauthorized: Type.Boolean({ default: true }),
+          },
+          strict,
+        ),
+        qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1 }),
+        keepalive: Type.Integer({ minimum: 0, maximum: 65535, default: 30, description: 'seconds' }),
+        reconnectMin: Duration('1s', { minimum: 1 }),
+        reconnectMax: Duration('30s', { minimum: 1 }),
+        topics: Type.Object(
+          {
+            telemetry: Type.Array(TopicPattern, { minItems: 1, default: ['vigil/{site}/{line}/{machine}/telemetry'] }),
+            events: Type.Array(TopicPattern, { default: ['vigil/{site}/{line}/{machine}/events'] }),
+          },
+          strict,
+        ),
+        format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('line')], { default: 'auto' }),
+      },
+      strict,
+    ),
+    ingest: Type.Object(
+      {
+        maxPayloadBytes: Size('256KiB'),
+        maxFutureSkew: Duration('5m'),
+        maxAge: Duration('3650d'),
+        allowMachines: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'machine ids accepted; empty accepts any',
+        }),
+        lineProtocolPrecision: Type.Union(
+          [Type.Literal('ns'), Type.Literal('us'), Type.Literal('ms'), Type.Literal('s')],
+          { default: 'ns' },
+        ),
+        deadLetterLimit: Type.Integer({ minimum: 0, default: 1000 }),
+      },
+      strict,
+    ),
+    store: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influx')], { default: 'sqlite' }),
+        sqlite: Type.Object({ path: Type.Optional(Type.String({ minLength: 1 })) }, strict),
+        influx: Type.Object(
+          {
+            url: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8086' }),
+            database: Type.String({ minLength: 1, default: 'vigil' }),
+            username: Type.Optional(Type.String()),
+            password: Type.Optional(Type.String()),
+            retentionPolicy: Type.Optional(Type.String({ minLength: 1 })),
+            timeout: Duration('10s', { minimum: 1 }),
+          },
+          strict,
+        ),
+      },
+      strict,
+    ),
+    journal: Type.Object(
+      {
+        dir: Type.Optional(Type.String({ minLength: 1 })),
+        maxBytes: Size('512MiB'),
+        segmentBytes: Size('8MiB'),
+        fsyncInterval: Duration('100ms'),
+      },
+      strict,
+    ),
+    writer: Type.Object(
+      {
+        batchSize: Type.Integer({ minimum: 1, default: 5000, description: 'samples per store commit' }),
+        flushInterval: Duration('200ms', { minimum: 1 }),
+        maxPendingSamples: Type.Integer({ minimum: 1, default: 200_000 }),
+        retryInitial: Duration('500ms', { minimum: 1 }),
+        retryMax: Duration('10s', { minimum: 1 }),
+      },
+      strict,
+    ),
+    http: Type.Object({ host: Type.String({ default: '127.0.0.1' }), port: Port(8080) }, strict),
+    shutdown: Type.Object({ timeout: Duration('15s', { minimum: 1 }) }, strict),
+  },
+  { additionalProperties: false },
+);
+
+export type DecodedConfig = StaticDecode<typeof ConfigSchema>;
+
+/** The validated config with every path made absolute. */
+export type VigilConfig = DecodedConfig & {
+  store: DecodedConfig['store'] & { sqlite: { path: string } };
+  journal: DecodedConfig['journal'] & { dir: string };
+  mqtt: DecodedConfig['mqtt'] & { clientId: string };
+};

@@ -1,0 +1,31 @@
+/** Human-friendly durations and sizes in config files: `250ms`, `5s`, `10m`, `2h`, `7d`; `64KiB`, `512MB`. */
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)\\s*$';
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]i?[bB]|[bB])\\s*$';
+
+/** Milliseconds from a number (already ms) or a duration string; throws on anything else. */
+export function parseDuration(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(value)} (use e.g. 250ms, 5s, 10m, 2h, 7d)`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!);
+}
+
+/** Bytes from a number (already bytes) or a size string; throws on anything else. */
+export function parseSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]i?[bB]|[bB])\s*$/.exec(value);
+  if (!m) throw new Error(`not a size: ${JSON.stringify(value)} (use e.g. 64KiB, 512MB)`);
+  return Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+}

@@ -1,0 +1,49 @@
+/** Where a machine sits in the plant; `machine` alone identifies it on this gateway. */
+export interface MachineRef {
+  site: string;
+  line: string;
+  machine: string;
+}
+
+/**
+ * One timestamped set of sensor values of one machine. Each (machine, sensor, ts) is one
+ * reading, and that triple is a reading's identity: storing it twice overwrites, never duplicates.
+ */
+export interface Sample {
+  machine: MachineRef;
+  /** Epoch milliseconds. */
+  ts: number;
+  values: Record<string, number>;
+}
+
+export const MACHINE_EVENT_TYPES = ['failure', 'maintenance', 'repair', 'note'] as const;
+export type MachineEventType = (typeof MACHINE_EVENT_TYPES)[number];
+
+/** A failure ends a machine's run; a repair or maintenance starts a fresh one. */
+export interface MachineEvent {
+  machine: MachineRef;
+  ts: number;
+  type: MachineEventType;
+  component?: string;
+  note?: string;
+}
+
+/** What one accepted message (or one replayed journal record) carries to the store. */
+export interface IngestBatch {
+  samples: Sample[];
+  events: MachineEvent[];
+}
+
+export function readingCount(samples: readonly Sample[]): number {
+  let n = 0;
+  for (const s of samples) n += Object.keys(s.values).length;
+  return n;
+}
+
+/**
+ * Where accepted batches go. Returns nothing when the batch is durable at once (the fast path),
+ * or a promise that resolves once it is — the caller acknowledges the message only then.
+ */
+export interface BatchSink {
+  accept(batch: IngestBatch): void | Promise<void>;
+}

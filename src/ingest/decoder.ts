@@ -1,0 +1,107 @@
+import { TextDecoder } from 'node:util';
+import type { IngestBatch, MachineRef } from '../core/types.js';
+import { decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
+import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
+import type { Rejection } from './reasons.js';
+import { compileTopicPattern, type TopicPattern } from './topics.js';
+import { ID_PATTERN, type ValidationContext } from './validate.js';
+
+export interface DecoderOptions {
+  telemetryTopics: string[];
+  eventTopics: string[];
+  format: 'auto' | 'json' | 'line';
+  maxPayloadBytes: number;
+  maxFutureSkewMs: number;
+  maxAgeMs: number;
+  allowMachines: string[];
+  lineProtocolPrecision: Precision;
+}
+
+export interface DecodedMessage {
+  kind: 'telemetry' | 'events' | 'unknown';
+  batch: IngestBatch;
+  rejections: Rejection[];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Turns one MQTT message into validated samples/events plus the reasons for whatever was refused. */
+export class MessageDecoder {
+  private readonly telemetry: TopicPattern[];
+  private readonly events: TopicPattern[];
+  private readonly allow: Set<string> | null;
+
+  constructor(private readonly options: DecoderOptions) {
+    this.telemetry = options.telemetryTopics.map(compileTopicPattern);
+    this.events = options.eventTopics.map(compileTopicPattern);
+    this.allow = options.allowMachines.length > 0 ? new Set(options.allowMachines) : null;
+  }
+
+  /** MQTT subscription filters for every configured pattern. */
+  get filters(): string[] {
+    return [...new Set([...this.telemetry, ...this.events].map((p) => p.filter))];
+  }
+
+  decode(topic: string, payload: Uint8Array, now: number): DecodedMessage {
+    const empty: IngestBatch = { samples: [], events: [] };
+    const ctx: ValidationContext = { now, maxFutureSkewMs: this.options.maxFutureSkewMs, maxAgeMs: this.options.maxAgeMs };
+    const route = this.route(topic);
+    if (!route) {
+      return { kind: 'unknown', batch: empty, rejections: [{ reason: 'bad_topic', detail: `topic ${topic.slice(0, 200)} matches no pattern or has an invalid machine/site/line level` }] };
+    }
+    if (payload.byteLength > this.options.maxPayloadBytes) {
+      return { kind: route.kind, batch: empty, rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }] };
+    }
+    let text: string;
+    try {
+      text = utf8.decode(payload);
+    } catch {
+      return { kind: route.kind, batch: empty, rejections: [{ reason: 'bad_encoding', detail: 'payload is not valid UTF-8' }] };
+    }
+
+    let batch: IngestBatch;
+    let rejections: Rejection[];
+    if (route.kind === 'events') {
+      const r = decodeJsonEvents(text, route.machine, ctx);
+      batch = { samples: [], events: r.items };
+      rejections = r.rejections;
+    } else {
+      const r = this.isJson(text)
+        ? decodeJsonTelemetry(text, route.machine, ctx)
+        : decodeLineProtocol(text, route.machine, { ...ctx, precision: this.options.lineProtocolPrecision });
+      batch = { samples: r.items, events: [] };
+      rejections = r.rejections;
+    }
+    if (this.allow) this.applyAllowList(batch, rejections);
+    return { kind: route.kind, batch, rejections };
+  }
+
+  private isJson(text: string): boolean {
+    if (this.options.format !== 'auto') return this.options.format === 'json';
+    const first = text.trimStart()[0];
+    return first === '{' || first === '[';
+  }
+
+  private route(topic: string): { kind: 'telemetry' | 'events'; machine: MachineRef } | null {
+    for (const [kind, patterns] of [['telemetry', this.telemetry], ['events', this.events]] as const) {
+      for (const p of patterns) {
+        const m = p.match(topic);
+        if (!m) continue;
+        const machine = { site: m.site ?? 'default', line: m.line ?? 'default', machine: m.machine! };
+        if (!ID_PATTERN.test(machine.site) || !ID_PATTERN.test(machine.line) || !ID_PATTERN.test(machine.machine)) return null;
+        return { kind, machine };
+      }
+    }
+    return null;
+  }
+
+  private applyAllowList(batch: IngestBatch, rejections: Rejection[]): void {
+    const allowed = (m: MachineRef) => {
+      if (this.allow!.has(m.machine)) return true;
+      rejections.push({ reason: 'unknown_machine', detail: `machine ${m.machine}` });
+      return false;
+    };
+    batch.samples = batch.samples.filter((s) => allowed(s.machine));
+    batch.events = batch.events.filter((e) => allowed(e.machine));
+  }
+}

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IngestPipeline } from './pipeline.js';
+
+export interface SubscriberOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  qos: 0 | 1 | 2;
+  keepalive: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  filters: string[];
+}
+
+export interface ConnectionStats {
+  url: string;
+  connected: boolean;
+  subscribed: boolean;
+  since: number | null;
+  connects: number;
+  lastError: string | null;
+}
+
+/**
+ * The MQTT side of ingest: a persistent session (fixed client id, clean: false) subscribed at QoS 1.
+ * mqtt.js's handleMessage holds the PUBACK until our callback, so a message is acknowledged only
+ * after its readings are in the journal; unacknowledged ones are redelivered after a crash.
+ */
+export class MqttSubscriber {
+  private client: MqttClient | null = null;
+  private stopping = false;
+  readonly stats: ConnectionStats;
+
+  constructor(
+    private readonly options: SubscriberOptions,
+    private readonly pipeline: IngestPipeline,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null };
+  }
+
+  start(): void {
+    const o = this.options;
+    const tls = o.tls;
+    const clientOptions: IClientOptions = {
+      clientId: o.clientId,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: o.keepalive,
+      reconnectPeriod: o.reconnectMinMs,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      username: o.username,
+      password: o.password,
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ca: tls.ca ? readFileSync(tls.ca) : undefined,
+      cert: tls.cert ? readFileSync(tls.cert) : undefined,
+      key: tls.key ? readFileSync(tls.key) : undefined,
+    };
+    const client = mqtt.connect(o.url, clientOptions);
+    this.client = client;
+
+    client.handleMessage = (packet, done) => {
+      let pending: void | Promise<void>;
+      try {
+        pending = this.pipeline.handle(packet.topic, packet.payload as Buffer);
+      } catch (err) {
+        // A decoder bug must not kill the session; leave the message unacknowledged and say why.
+        this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message not acknowledged');
+        return;
+      }
+      if (pending) pending.then(() => done(), (err: unknown) => this.log.error({ err: errorMessage(err) }, 'ingest failed; message not acknowledged'));
+      else done();
+    };
+
+    client.on('connect', (connack) => {
+      const st = this.stats;
+      st.connected = true;
+      st.since = this.clock.now();
+      st.connects++;
+      st.lastError = null;
+      client.options.reconnectPeriod = o.reconnectMinMs;
+      this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
+      // Subscribing again is harmless with a present session and needed without one.
+      client.subscribe(
+        o.filters.map((f) => f),
+        { qos: o.qos },
+        (err, granted) => {
+          if (err) {
+            st.lastError = `subscribe failed: ${err.message}`;
+            this.log.error({ err: err.message }, 'subscribe failed');
+            return;
+          }
+          const refused = (granted ?? []).filter((g) => g.qos === 128);
+          if (refused.length > 0) {
+            st.lastError = `broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`;
+            this.log.error({ refused: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+          }
+          st.subscribed = refused.length === 0;
+          this.log.info({ filters: o.filters, qos: o.qos }, 'subscribed');
+        },
+      );
+    });
+    client.on('close', () => {
+      if (this.stats.connected && !this.stopping) this.log.warn({ url: this.stats.url }, 'MQTT connection closed; reconnecting with backoff');
+      this.stats.connected = false;
+      this.stats.subscribed = false;
+      // Double the wait after each failed attempt, up to the configured maximum.
+      const next = Math.min((client.options.reconnectPeriod ?? o.reconnectMinMs) * 2, o.reconnectMaxMs);
+      client.options.reconnectPeriod = next;
+    });
+    client.on('error', (err) => {
+      this.stats.lastError = err.message;
+      this.log.warn({ err: err.message }, 'MQTT error');
+    });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    this.stopping = true;
+    // Not forced: an in-flight handleMessage finishes and its PUBACK goes out first.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => client.end(true, {}, () => resolve()), 3000);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.stats.connected = false;
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,65 @@
+import type { Rejection } from './reasons.js';
+
+/** Limits every decoder applies; `now` is the receive time, so replays judge a message as when it arrived. */
+export interface ValidationContext {
+  now: number;
+  maxFutureSkewMs: number;
+  maxAgeMs: number;
+}
+
+export const MAX_ITEMS_PER_MESSAGE = 10_000;
+export const MAX_SENSORS_PER_READING = 1_000;
+const SENSOR_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+// A time zone is required: a bare local time is ambiguous on a gateway whose clock zone may differ.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+const reject = (reason: Rejection['reason'], detail: string): { ok: false; rejection: Rejection } => ({
+  ok: false,
+  rejection: { reason, detail },
+});
+
+/** Epoch ms (number) or ISO-8601 with zone → epoch ms within the allowed window. */
+export function checkTimestamp(raw: unknown, ctx: ValidationContext, where: string): Checked<number> {
+  if (raw === undefined || raw === null) return reject('missing_ts', `${where}: no "ts"`);
+  let ms: number;
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw) || raw < 0) return reject('bad_ts', `${where}: ts ${raw} is not a non-negative finite number`);
+    ms = Math.floor(raw);
+  } else if (typeof raw === 'string') {
+    if (!ISO_8601.test(raw)) return reject('bad_ts', `${where}: ts ${JSON.stringify(raw)} is not ISO-8601 with a time zone`);
+    ms = Date.parse(raw);
+    if (!Number.isFinite(ms)) return reject('bad_ts', `${where}: ts ${JSON.stringify(raw)} is not a real date`);
+  } else {
+    return reject('bad_ts', `${where}: ts must be epoch milliseconds or an ISO-8601 string`);
+  }
+  return checkTimeWindow(ms, ctx, where);
+}
+
+export function checkTimeWindow(ms: number, ctx: ValidationContext, where: string): Checked<number> {
+  if (ms > ctx.now + ctx.maxFutureSkewMs) {
+    return reject('ts_in_future', `${where}: ts ${new Date(ms).toISOString()} is ${Math.round((ms - ctx.now) / 1000)} s ahead of the gateway clock`);
+  }
+  if (ms < ctx.now - ctx.maxAgeMs) {
+    const iso = ms >= -8.64e15 && ms <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
+    return reject('ts_too_old', `${where}: ts ${iso} is older than the accepted age (epoch seconds instead of milliseconds?)`);
+  }
+  return { ok: true, value: ms };
+}
+
+export function checkSensorName(name: string, where: string): Rejection | null {
+  return SENSOR_NAME.test(name) ? null : { reason: 'bad_sensor_name', detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}` };
+}
+
+/** A JSON sensor value: finite numbers pass; NaN/Infinity spelled as strings get their own reason. */
+export function checkValue(raw: unknown, where: string): Checked<number> {
+  if (typeof raw === 'number') {
+    return Number.isFinite(raw) ? { ok: true, value: raw } : reject('non_finite_value', `${where}: ${raw}`);
+  }
+  if (typeof raw === 'string' && /^[+-]?(nan|inf|infinity)$/i.test(raw.trim())) {
+    return reject('non_finite_value', `${where}: ${JSON.stringify(raw)}`);
+  }
+  return reject('non_numeric_value', `${where}: ${JSON.stringify(raw)?.slice(0, 80)} is not a number`);
+}

@@ -1,0 +1,200 @@
+import { InfluxDB, escape, type IPoint } from 'influx';
+import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
+import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from './sensor-store.js';
+
+export interface InfluxStoreOptions {
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  retentionPolicy?: string;
+  timeoutMs: number;
+}
+
+interface RawSeries {
+  name?: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+interface RawResponse {
+  results: Array<{ series?: RawSeries[]; error?: string }>;
+}
+
+const TELEMETRY = 'telemetry';
+const EVENTS = 'events';
+
+/**
+ * InfluxDB 1.x: measurement `telemetry` (tags site/line/machine, one float field per sensor) and
+ * `events` (tags site/line/machine/type, string fields component/note). InfluxDB keeps one point per
+ * series and timestamp, merging fields, which makes writes idempotent on (machine, sensor, ts).
+ */
+export class InfluxSensorStore implements SensorStore {
+  readonly kind = 'influx' as const;
+  private readonly influx: InfluxDB;
+  private databaseReady = false;
+
+  constructor(private readonly options: InfluxStoreOptions) {
+    const url = new URL(options.url);
+    this.influx = new InfluxDB({
+      hosts: [{ host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)), protocol: url.protocol === 'https:' ? 'https' : 'http' }],
+      database: options.database,
+      username: options.username,
+      password: options.password,
+      // Retries belong to the batch writer, which also owns backoff and the journal.
+      pool: { maxRetries: 0, requestTimeout: options.timeoutMs },
+    });
+  }
+
+  async open(): Promise<void> {
+    await this.ensureDatabase();
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    if (this.databaseReady) return;
+    // CREATE DATABASE is idempotent in InfluxDB 1.x.
+    await this.influx.createDatabase(this.options.database);
+    this.databaseReady = true;
+  }
+
+  async write(batch: IngestBatch): Promise<void> {
+    await this.ensureDatabase();
+    const points: IPoint[] = [];
+    for (const s of batch.samples) {
+      points.push({
+        measurement: TELEMETRY,
+        tags: { site: s.machine.site, line: s.machine.line, machine: s.machine.machine },
+        fields: s.values,
+        // A string keeps ts 0 from being dropped (the client treats a falsy timestamp as "now").
+        timestamp: String(s.ts),
+      });
+    }
+    for (const e of batch.events) {
+      points.push({
+        measurement: EVENTS,
+        tags: { site: e.machine.site, line: e.machine.line, machine: e.machine.machine, type: e.type },
+        fields: { component: e.component ?? '', note: e.note ?? '' },
+        timestamp: String(e.ts),
+      });
+    }
+    if (points.length === 0) return;
+    try {
+      await this.influx.writePoints(points, { precision: 'ms', retentionPolicy: this.options.retentionPolicy });
+    } catch (err) {
+      // The database may have been dropped or the server replaced; make sure it exists next time.
+      if (/database not found/i.test((err as Error).message)) this.databaseReady = false;
+      throw err;
+    }
+  }
+
+  private async raw(query: string): Promise<RawResponse> {
+    const res = (await this.influx.queryRaw(query, { precision: 'ms', retentionPolicy: this.options.retentionPolicy })) as RawResponse;
+    for (const r of res.results) if (r.error) throw new Error(`InfluxDB: ${r.error}`);
+    return res;
+  }
+
+  async queryReadings(q: ReadingQuery): Promise<Sample[]> {
+    const fields = q.sensors && q.sensors.length > 0 ? q.sensors.map((s) => escape.quoted(s)).join(', ') : '*';
+    const limit = q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+    const res = await this.raw(
+      `SELECT ${fields} FROM ${TELEMETRY} WHERE "machine" = ${escape.stringLit(q.machine)} AND time >= ${Math.floor(q.from)}ms AND time < ${Math.floor(q.to)}ms GROUP BY "site", "line" ORDER BY time ASC${limit}`,
+    );
+    const out: Sample[] = [];
+    for (const series of res.results[0]?.series ?? []) {
+      const ref: MachineRef = { site: series.tags?.site ?? 'default', line: series.tags?.line ?? 'default', machine: q.machine };
+      const cols = series.columns;
+      for (const row of series.values) {
+        const values: Record<string, number> = {};
+        let any = false;
+        for (let c = 1; c < cols.length; c++) {
+          const v = row[c];
+          const name = cols[c]!;
+          if (typeof v === 'number' && name !== 'site' && name !== 'line' && name !== 'machine') {
+            values[name] = v;
+            any = true;
+          }
+        }
+        if (any) out.push({ machine: ref, ts: row[0] as number, values });
+      }
+    }
+    // A machine that moved between lines has several series; present one time-ordered list.
+    out.sort((a, b) => a.ts - b.ts);
+    return q.limit !== undefined ? out.slice(0, q.limit) : out;
+  }
+
+  async queryEvents(q: EventQuery): Promise<MachineEvent[]> {
+    const where: string[] = [];
+    if (q.machine !== undefined) where.push(`"machine" = ${escape.stringLit(q.machine)}`);
+    if (q.from !== undefined) where.push(`time >= ${Math.floor(q.from)}ms`);
+    if (q.to !== undefined) where.push(`time < ${Math.floor(q.to)}ms`);
+    if (q.types && q.types.length > 0) where.push(`(${q.types.map((t) => `"type" = ${escape.stringLit(t)}`).join(' OR ')})`);
+    const res = await this.raw(
+      `SELECT "component", "note" FROM ${EVENTS}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY "site", "line", "machine", "type"`,
+    );
+    const out: MachineEvent[] = [];
+    for (const series of res.results[0]?.series ?? []) {
+      const t = series.tags ?? {};
+      for (const row of series.values) {
+        const e: MachineEvent = {
+          machine: { site: t.site ?? 'default', line: t.line ?? 'default', machine: t.machine ?? '' },
+          ts: row[0] as number,
+          type: t.type as MachineEventType,
+        };
+        if (typeof row[1] === 'string' && row[1] !== '') e.component = row[1];
+        if (typeof row[2] === 'string' && row[2] !== '') e.note = row[2];
+        out.push(e);
+      }
+    }
+    out.sort((a, b) => a.ts - b.ts || a.machine.machine.localeCompare(b.machine.machine) || a.type.localeCompare(b.type));
+    return out;
+  }
+
+  async listMachines(): Promise<MachineInfo[]> {
+    // Latest point per series gives site/line and last time; last(*) per machine says which fields it ever had.
+    const res = await this.raw(
+      `SELECT * FROM ${TELEMETRY} GROUP BY "machine", "site", "line" ORDER BY time DESC LIMIT 1; ` +
+        `SELECT last(*) FROM ${TELEMETRY} GROUP BY "machine"; ` +
+        `SELECT last("note") FROM ${EVENTS} GROUP BY "machine", "site", "line"`,
+    );
+    const byMachine = new Map<string, MachineInfo>();
+    for (const series of res.results[0]?.series ?? []) {
+      const t = series.tags ?? {};
+      const ts = series.values[0]?.[0] as number | undefined;
+      const name = t.machine ?? '';
+      const prev = byMachine.get(name);
+      if (!prev || (ts ?? -Infinity) > (prev.lastTs ?? -Infinity)) {
+        byMachine.set(name, { ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name }, sensors: [], lastTs: ts ?? null });
+      }
+    }
+    for (const series of res.results[1]?.series ?? []) {
+      const info = byMachine.get(series.tags?.machine ?? '');
+      if (!info) continue;
+      const row = series.values[0] ?? [];
+      info.sensors = series.columns
+        .map((c, i) => (i > 0 && row[i] !== null && c.startsWith('last_') ? c.slice(5) : null))
+        .filter((c): c is string => c !== null)
+        .sort();
+    }
+    for (const series of res.results[2]?.series ?? []) {
+      const t = series.tags ?? {};
+      const name = t.machine ?? '';
+      if (!byMachine.has(name)) byMachine.set(name, { ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name }, sensors: [], lastTs: null });
+    }
+    return [...byMachine.values()].sort((a, b) => a.ref.machine.localeCompare(b.ref.machine));
+  }
+
+  async health(): Promise<StoreHealth> {
+    const t0 = performance.now();
+    try {
+      const [host] = await this.influx.ping(Math.min(this.options.timeoutMs, 5000));
+      const latencyMs = performance.now() - t0;
+      return host?.online ? { ok: true, latencyMs } : { ok: false, latencyMs, detail: 'InfluxDB did not answer /ping' };
+    } catch (err) {
+      return { ok: false, latencyMs: performance.now() - t0, detail: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    // The client holds no persistent connections of its own beyond Node's agent.
+  }
+}

@@ -1,0 +1,285 @@
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { VigilError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IngestBatch } from '../core/types.js';
+import { decodeBatch, encodeBatch } from './journal-codec.js';
+
+export interface JournalOptions {
+  dir: string;
+  /** Disk cap: `isFull()` turns true at this size and ingest stops acknowledging. */
+  maxBytes: number;
+  segmentBytes: number;
+  /** How often appended records are fsync'ed (power-loss protection); 0 = on every append. */
+  fsyncIntervalMs: number;
+}
+
+export interface JournalStats {
+  bytes: number;
+  segments: number;
+  /** Records appended (or found at start-up) and not yet committed to the store. */
+  depth: number;
+  appended: number;
+  corruptRecords: number;
+  fsyncs: number;
+}
+
+interface Segment {
+  file: string;
+  firstSeq: number;
+  /** Seq of its last record; firstSeq - 1 while empty. */
+  lastSeq: number;
+  bytes: number;
+}
+
+const HEADER = 8; // u32 length, u32 crc32 of the body
+const NAME = /^seg-(\d{16})\.wal$/;
+
+/**
+ * The write-ahead journal between the broker and the store. A message is acknowledged only after
+ * its record is written here: `append` is one synchronous write into the page cache, which survives
+ * a killed process; fsyncs are grouped on a short interval against power loss. Records are numbered;
+ * `commit(seq)` says everything up to seq is in the store, and whole segments at or below it are deleted.
+ */
+export class Journal {
+  private segments: Segment[] = [];
+  private active: (Segment & { fd: number }) | null = null;
+  private nextSeq = 1;
+  private committedSeq = 0;
+  private dirty = false;
+  private fsyncTimer: TimerHandle;
+  private readonly pendingReplay: Segment[];
+  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, fsyncs: 0 };
+
+  private constructor(
+    private readonly options: JournalOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    existing: Segment[],
+  ) {
+    this.segments = existing;
+    this.pendingReplay = [...existing];
+    const last = existing[existing.length - 1];
+    this.nextSeq = last ? last.lastSeq + 1 : 1;
+    this.committedSeq = existing[0] ? existing[0].firstSeq - 1 : 0;
+    this.refreshStats();
+    if (options.fsyncIntervalMs > 0) {
+      this.fsyncTimer = clock.setInterval(() => this.groupFsync(), options.fsyncIntervalMs);
+      if (typeof this.fsyncTimer === 'object') this.fsyncTimer.unref?.();
+    }
+  }
+
+  /** Opens the journal directory, checking existing segments (torn tails are cut off and counted). */
+  static open(options: JournalOptions, clock: Clock, log: Logger): Journal {
+    mkdirSync(options.dir, { recursive: true });
+    const files = readdirSync(options.dir).filter((f) => NAME.test(f)).sort();
+    const existing: Segment[] = [];
+    let corrupt = 0;
+    for (const f of files) {
+      const file = path.join(options.dir, f);
+      const firstSeq = Number(NAME.exec(f)![1]);
+      const scan = scanSegment(file);
+      if (scan.corruptAt !== null) {
+        corrupt++;
+        log.warn({ file, at: scan.corruptAt, records: scan.records }, 'journal segment has a torn or corrupt tail; cutting it off');
+        truncateSync(file, scan.corruptAt);
+      }
+      if (scan.records === 0) {
+        unlinkSync(file);
+        continue;
+      }
+      existing.push({ file, firstSeq, lastSeq: firstSeq + scan.records - 1, bytes: scan.validBytes });
+    }
+    const journal = new Journal(options, clock, log, existing);
+    journal.stats.corruptRecords += corrupt;
+    return journal;
+  }
+
+  /**
+   * Records found at start-up, oldest first, one segment at a time so a large journal is never
+   * all in memory. Each is yielded with its seq, to be committed like any new record.
+   */
+  *replay(): Generator<{ seq: number; batch: IngestBatch }> {
+    while (this.pendingReplay.length > 0) {
+      const seg = this.pendingReplay.shift()!;
+      let seq = seg.firstSeq;
+      for (const body of readRecords(seg.file, seg.bytes)) {
+        let batch: IngestBatch;
+        try {
+          batch = decodeBatch(body);
+        } catch (err) {
+          this.stats.corruptRecords++;
+          this.log.error({ file: seg.file, seq, err }, 'journal record passed its checksum but cannot be decoded; skipping it');
+          batch = { samples: [], events: [] };
+        }
+        yield { seq, batch };
+        seq++;
+      }
+    }
+  }
+
+  get replayPending(): boolean {
+    return this.pendingReplay.length > 0;
+  }
+
+  isFull(): boolean {
+    return this.stats.bytes >= this.options.maxBytes;
+  }
+
+  /** Makes the batch durable against a process kill and returns its seq. Synchronous by design. */
+  append(batch: IngestBatch): number {
+    const body = encodeBatch(batch);
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt32LE(body.length, 0);
+    header.writeUInt32LE(crc32(body), 4);
+    const seg = this.activeSegment();
+    try {
+      writevSync(seg.fd, [header, body]);
+    } catch (err) {
+      throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
+    }
+    const seq = this.nextSeq++;
+    seg.lastSeq = seq;
+    seg.bytes += HEADER + body.length;
+    this.stats.bytes += HEADER + body.length;
+    this.stats.appended++;
+    this.stats.depth = this.nextSeq - 1 - this.committedSeq;
+    this.dirty = true;
+    if (this.options.fsyncIntervalMs === 0) this.syncNow();
+    if (seg.bytes >= this.options.segmentBytes) this.rollActive();
+    return seq;
+  }
+
+  /** Everything with seq ≤ `seq` is in the store: drop segments that hold nothing newer. */
+  commit(seq: number): void {
+    if (seq <= this.committedSeq) return;
+    this.committedSeq = seq;
+    this.trim();
+  }
+
+  private trim(): void {
+    const keep: Segment[] = [];
+    for (const seg of this.segments) {
+      const closed = seg !== this.active;
+      if (closed && seg.lastSeq <= this.committedSeq && !this.pendingReplay.includes(seg)) {
+        try {
+          unlinkSync(seg.file);
+        } catch (err) {
+          this.log.warn({ file: seg.file, err }, 'could not delete committed journal segment');
+          keep.push(seg);
+        }
+      } else keep.push(seg);
+    }
+    this.segments = keep;
+    this.refreshStats();
+  }
+
+  private activeSegment(): Segment & { fd: number } {
+    if (this.active) return this.active;
+    const file = path.join(this.options.dir, `seg-${String(this.nextSeq).padStart(16, '0')}.wal`);
+    const fd = openSync(file, 'a');
+    // The new directory entry must itself survive power loss.
+    syncDirectory(this.options.dir);
+    this.active = { file, firstSeq: this.nextSeq, lastSeq: this.nextSeq - 1, bytes: 0, fd };
+    this.segments.push(this.active);
+    this.refreshStats();
+    return this.active;
+  }
+
+  private rollActive(): void {
+    const seg = this.active;
+    if (!seg) return;
+    this.syncNow();
+    closeSync(seg.fd);
+    this.active = null;
+    const { fd: _fd, ...closed } = seg;
+    this.segments[this.segments.indexOf(seg)] = closed;
+    this.trim();
+  }
+
+  private syncNow(): void {
+    if (!this.active || !this.dirty) return;
+    fdatasyncSync(this.active.fd);
+    this.dirty = false;
+    this.stats.fsyncs++;
+  }
+
+  private groupFsync(): void {
+    if (!this.active || !this.dirty) return;
+    this.dirty = false;
+    fdatasync(this.active.fd, (err) => {
+      if (err) {
+        this.dirty = true;
+        this.log.warn({ err }, 'journal fsync failed');
+      } else this.stats.fsyncs++;
+    });
+  }
+
+  private refreshStats(): void {
+    this.stats.bytes = this.segments.reduce((sum, s) => sum + s.bytes, 0);
+    this.stats.segments = this.segments.length;
+    this.stats.depth = this.nextSeq - 1 - this.committedSeq;
+  }
+
+  /** Syncs and closes the active segment. Uncommitted records stay on disk for the next start. */
+  close(): void {
+    if (this.fsyncTimer !== undefined) this.clock.clearInterval(this.fsyncTimer);
+    if (this.active) {
+      this.syncNow();
+      closeSync(this.active.fd);
+      const { fd: _fd, ...closed } = this.active;
+      this.segments[this.segments.indexOf(this.active)] = closed;
+      this.active = null;
+    }
+    // A clean stop with everything committed leaves an empty journal.
+    for (const seg of [...this.segments]) {
+      if (seg.lastSeq <= this.committedSeq) {
+        unlinkSync(seg.file);
+        this.segments.splice(this.segments.indexOf(seg), 1);
+      }
+    }
+    this.refreshStats();
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the data itself is still synced.
+  }
+}
+
+function scanSegment(file: string): { records: number; validBytes: number; corruptAt: number | null } {
+  const buf = readFileSync(file);
+  let off = 0;
+  let records = 0;
+  while (off < buf.length) {
+    if (off + HEADER > buf.length) return { records, validBytes: off, corruptAt: off };
+    const len = buf.readUInt32LE(off);
+    const crc = buf.readUInt32LE(off + 4);
+    if (off + HEADER + len > buf.length || crc32(buf.subarray(off + HEADER, off + HEADER + len)) !== crc) {
+      return { records, validBytes: off, corruptAt: off };
+    }
+    off += HEADER + len;
+    records++;
+  }
+  return { records, validBytes: off, corruptAt: null };
+}
+
+function* readRecords(file: string, validBytes: number): Generator<Buffer> {
+  const buf = readFileSync(file).subarray(0, validBytes);
+  let off = 0;
+  while (off + HEADER <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    yield buf.subarray(off + HEADER, off + HEADER + len);
+    off += HEADER + len;
+  }
+}

@@ -1,0 +1,50 @@
+import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
+
+export interface ReadingQuery {
+  machine: string;
+  /** Inclusive, epoch ms. */
+  from: number;
+  /** Exclusive, epoch ms. */
+  to: number;
+  /** Only these sensors; all when absent or empty. */
+  sensors?: string[];
+  /** At most this many samples (the earliest ones). */
+  limit?: number;
+}
+
+export interface EventQuery {
+  machine?: string;
+  from?: number;
+  to?: number;
+  types?: MachineEventType[];
+}
+
+export interface MachineInfo {
+  ref: MachineRef;
+  /** Every sensor ever stored for the machine, sorted. */
+  sensors: string[];
+  /** Time of its latest stored sample, epoch ms. */
+  lastTs: number | null;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  latencyMs: number;
+  detail?: string;
+}
+
+/**
+ * Where sensor data lives. Writes are idempotent on (machine, sensor, ts) and on (machine, ts, type)
+ * for events, so replaying a journal or a broker redelivery never duplicates anything.
+ */
+export interface SensorStore {
+  readonly kind: 'sqlite' | 'influx';
+  /** Prepares schema/database. May reject when the server is unreachable; `write` retries it. */
+  open(): Promise<void>;
+  write(batch: IngestBatch): Promise<void>;
+  queryReadings(query: ReadingQuery): Promise<Sample[]>;
+  queryEvents(query: EventQuery): Promise<MachineEvent[]>;
+  listMachines(): Promise<MachineInfo[]>;
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
