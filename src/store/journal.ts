@@ -160,6 +160,8 @@ export class Journal {
   }
 
   private trim(): void {
+    // At the cap with everything committed, the active segment itself must go, or nothing frees space.
+    if (this.active && this.active.lastSeq <= this.committedSeq && this.isFull()) this.retireActive();
     const keep: Segment[] = [];
     for (const seg of this.segments) {
       const closed = seg !== this.active;
@@ -189,6 +191,12 @@ export class Journal {
   }
 
   private rollActive(): void {
+    this.retireActive();
+    this.trim();
+  }
+
+  /** Closes the active segment; the next append opens a new one. */
+  private retireActive(): void {
     const seg = this.active;
     if (!seg) return;
     this.syncNow();
@@ -196,7 +204,6 @@ export class Journal {
     this.active = null;
     const { fd: _fd, ...closed } = seg;
     this.segments[this.segments.indexOf(seg)] = closed;
-    this.trim();
   }
 
   private syncNow(): void {
@@ -226,13 +233,7 @@ export class Journal {
   /** Syncs and closes the active segment. Uncommitted records stay on disk for the next start. */
   close(): void {
     if (this.fsyncTimer !== undefined) this.clock.clearInterval(this.fsyncTimer);
-    if (this.active) {
-      this.syncNow();
-      closeSync(this.active.fd);
-      const { fd: _fd, ...closed } = this.active;
-      this.segments[this.segments.indexOf(this.active)] = closed;
-      this.active = null;
-    }
+    this.retireActive();
     // A clean stop with everything committed leaves an empty journal.
     for (const seg of [...this.segments]) {
       if (seg.lastSeq <= this.committedSeq) {

@@ -1,0 +1,222 @@
+/**
+ * Real InfluxDB 1.x and Mosquitto 2.x for integration tests and benchmarks: installed from Debian
+ * when missing, started by hand (no systemd) on free loopback ports with their data in temp dirs.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+function onPath(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Installs influxdb, mosquitto and mosquitto-clients with apt-get when any binary is missing. */
+export function ensureDebianPackages(): void {
+  const missing = ['influxd', 'mosquitto', 'mosquitto_pub'].filter((b) => !onPath(b) && !existsSync(`/usr/sbin/${b}`));
+  if (missing.length === 0) return;
+  const asRoot = process.getuid?.() === 0;
+  const run = (args: string[]) => {
+    const [cmd, ...rest] = asRoot ? args : ['sudo', '-n', ...args];
+    execFileSync(cmd!, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  };
+  process.stderr.write(`installing ${missing.join(', ')} from Debian packages for the integration tests\n`);
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', 'influxdb', 'mosquitto', 'mosquitto-clients']);
+}
+
+export function binary(name: string): string {
+  for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin']) if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  return name;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logFile?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let tail = '';
+  if (logFile && existsSync(logFile)) tail = execFileSync('tail', ['-n', '20', logFile]).toString();
+  throw new Error(`${what} did not come up within ${timeoutMs} ms\n${tail}`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export interface ManagedService {
+  url: string;
+  port: number;
+  dir: string;
+  /** Stops the process (SIGTERM, or SIGKILL when `kill`); data stays for a restart. */
+  stop(options?: { kill?: boolean }): Promise<void>;
+  /** Starts it again on the same port and data. */
+  start(): Promise<void>;
+  /** Stops it and deletes its data. */
+  dispose(): Promise<void>;
+}
+
+export async function startInfluxd(options: { dir?: string } = {}): Promise<ManagedService> {
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'vigil-influx-'));
+  const port = await freePort();
+  const rpcPort = await freePort();
+  const conf = path.join(dir, 'influxdb.conf');
+  writeFileSync(
+    conf,
+    `reporting-disabled = true
+bind-address = "127.0.0.1:${rpcPort}"
+[meta]
+  dir = "${dir}/meta"
+  logging-enabled = false
+[data]
+  dir = "${dir}/data"
+  wal-dir = "${dir}/wal"
+  query-log-enabled = false
+  trace-logging-enabled = false
+[coordinator]
+  log-queries-after = "0s"
+[http]
+  bind-address = "127.0.0.1:${port}"
+  log-enabled = false
+  max-body-size = 0
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+`,
+  );
+  const logFile = path.join(dir, 'influxd.log');
+  let child: ChildProcess | null = null;
+  const url = `http://127.0.0.1:${port}`;
+  const service: ManagedService = {
+    url,
+    port,
+    dir,
+    async start() {
+      const out = openSync(logFile, 'a');
+      child = spawn(binary('influxd'), ['-config', conf], { stdio: ['ignore', out, out] });
+      const c = child;
+      await waitFor(
+        async () => {
+          if (c.exitCode !== null) throw new Error(`influxd exited with ${c.exitCode}: see ${logFile}`);
+          try {
+            return (await fetch(`${url}/ping`)).status === 204;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        'influxd',
+        logFile,
+      );
+    },
+    async stop(o = {}) {
+      const c = child;
+      child = null;
+      if (!c) return;
+      c.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
+      await exited(c);
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  return service;
+}
+
+export async function startMosquitto(options: { dir?: string; extraConfig?: string } = {}): Promise<ManagedService> {
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'vigil-mosquitto-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  const logFile = path.join(dir, 'mosquitto.log');
+  // A persistent session must hold everything published while the daemon is down (the default is 1000).
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location ${dir}/
+autosave_interval 1
+max_queued_messages 5000000
+max_inflight_messages 200
+log_dest file ${logFile}
+log_type error
+log_type warning
+${options.extraConfig ?? ''}
+`,
+  );
+  // As root, mosquitto drops to user "mosquitto" and exits silently when it cannot write its files.
+  if (process.getuid?.() === 0) chownTree(dir, 'mosquitto');
+  let child: ChildProcess | null = null;
+  const service: ManagedService = {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    dir,
+    async start() {
+      child = spawn(binary('mosquitto'), ['-c', conf], { stdio: 'ignore' });
+      const c = child;
+      await waitFor(
+        async () => {
+          if (c.exitCode !== null) throw new Error(`mosquitto exited with ${c.exitCode}: see ${logFile}`);
+          return portOpen(port);
+        },
+        15_000,
+        'mosquitto',
+        logFile,
+      );
+    },
+    async stop(o = {}) {
+      const c = child;
+      child = null;
+      if (!c) return;
+      c.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
+      await exited(c);
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  return service;
+}
+
+function chownTree(dir: string, user: string): void {
+  const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', user]).toString().trim());
+  const walk = (p: string) => {
+    chownSync(p, uid, gid);
+    if (statSync(p).isDirectory()) for (const f of readdirSync(p)) walk(path.join(p, f));
+  };
+  walk(dir);
+}

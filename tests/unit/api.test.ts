@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { buildApi } from '../../src/api/server.js';
+import type { Readiness, Status, StatusSource } from '../../src/api/status-model.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { SqliteDeadLetterLog } from '../../src/store/dead-letters.js';
+import { openStateDb } from '../../src/store/state-db.js';
+
+function statusFixture(): Status {
+  return {
+    version: '0.1.0',
+    startedAt: new Date(0).toISOString(),
+    uptimeSeconds: 5,
+    ingest: { messagesReceived: 3, messagesAccepted: 2, messagesRejected: 1, readingsAccepted: 20, eventsAccepted: 0, messagesPerSecond: 0.3, readingsPerSecond: 2, rejectedByReason: { bad_json: 1 } },
+    store: { kind: 'sqlite', state: 'up', samplesStored: 2, readingsStored: 20, eventsStored: 0, readingsPerSecond: 2, pendingSamples: 0, commits: 1, commitFailures: 0, lastCommitAt: null, lastCommitMs: null, downSince: null, lastError: null },
+    journal: { depth: 0, bytes: 0, maxBytes: 100, segments: 0, corruptRecords: 0, replaying: false, backpressure: false, backpressureEpisodes: 0 },
+    broker: { mode: 'embedded', url: 'mqtt://127.0.0.1:1883', connected: true, subscribed: true, since: null, connects: 1, lastError: null },
+  };
+}
+
+function setup(readiness: Readiness = { ready: true, reasons: [] }) {
+  const source: StatusSource = { status: statusFixture, readiness: () => readiness };
+  const deadLetters = new SqliteDeadLetterLog(openStateDb(':memory:'), 3);
+  return { app: buildApi({ status: source, deadLetters, logger: silentLogger() }), deadLetters };
+}
+
+describe('HTTP API', () => {
+  it('answers liveness and readiness', async () => {
+    const { app } = setup({ ready: false, reasons: ['not subscribed to the MQTT broker'] });
+    expect((await app.inject('/healthz')).json()).toEqual({ ok: true });
+    const r = await app.inject('/readyz');
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toEqual({ ready: false, reasons: ['not subscribed to the MQTT broker'] });
+    expect((await setup().app.inject('/readyz')).statusCode).toBe(200);
+  });
+
+  it('serves the status document', async () => {
+    const r = await setup().app.inject('/api/v1/status');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual(statusFixture());
+  });
+
+  it('lists the newest dead letters, bounded, filterable by reason', async () => {
+    const { app, deadLetters } = setup();
+    for (let i = 0; i < 5; i++) {
+      deadLetters.record({
+        receivedAt: 1000 + i,
+        topic: `t/${i}`,
+        rejections: [{ reason: i % 2 ? 'bad_json' : 'ts_in_future', detail: `d${i}` }],
+        accepted: 0,
+        excerpt: '{',
+      });
+    }
+    const all = (await app.inject('/api/v1/dead-letters')).json() as { items: Array<{ topic: string }> };
+    expect(all.items.map((d) => d.topic)).toEqual(['t/4', 't/3', 't/2']);
+    const bad = (await app.inject('/api/v1/dead-letters?reason=bad_json')).json() as { items: Array<{ topic: string }> };
+    expect(bad.items.map((d) => d.topic)).toEqual(['t/3']);
+  });
+
+  it.each([
+    ['/api/v1/dead-letters?limit=0', 400, 'VGL_BAD_REQUEST'],
+    ['/api/v1/dead-letters?limit=abc', 400, 'VGL_BAD_REQUEST'],
+    ['/api/v1/dead-letters?reason=nope', 400, 'VGL_BAD_REQUEST'],
+    ['/api/v1/dead-letters?other=1', 400, 'VGL_BAD_REQUEST'],
+    ['/api/v1/nothing-here', 404, 'VGL_NOT_FOUND'],
+  ])('answers %s with %i and a coded JSON error', async (url, status, code) => {
+    const r = await setup().app.inject(url);
+    expect(r.statusCode).toBe(status);
+    expect(r.json().error.code).toBe(code);
+    expect(typeof r.json().error.message).toBe('string');
+  });
+});

@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { BatchWriter, type CommitInfo } from '../../src/store/batch-writer.js';
+import { DurableQueue } from '../../src/store/durable-queue.js';
+import { Journal } from '../../src/store/journal.js';
+import { batchOf, sample, tempDir } from '../support/fixtures.js';
+import { FlakyStore } from '../support/flaky-store.js';
+
+const log = silentLogger();
+
+async function setup(options: { batchSize?: number; maxPendingSamples?: number; maxBytes?: number } = {}) {
+  const store = new FlakyStore();
+  await store.open();
+  const dir = tempDir();
+  const journal = Journal.open({ dir, maxBytes: options.maxBytes ?? 1 << 20, segmentBytes: 4096, fsyncIntervalMs: 0 }, systemClock, log);
+  const writer = new BatchWriter(store, journal, systemClock, log, {
+    batchSize: options.batchSize ?? 100,
+    flushIntervalMs: 200,
+    maxPendingSamples: options.maxPendingSamples ?? 10_000,
+    retryInitialMs: 500,
+    retryMaxMs: 4000,
+  });
+  const queue = new DurableQueue(journal, writer, systemClock, log, 1000);
+  writer.start();
+  return { store, journal, writer, queue, dir };
+}
+
+const count = async (store: FlakyStore) => (await store.queryReadings({ machine: 'm1', from: 0, to: 1e15 })).length;
+
+describe('batch writer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('commits on the flush interval and trims the journal', async () => {
+    const { store, journal, writer, queue } = await setup();
+    for (let i = 0; i < 10; i++) queue.accept(batchOf(sample(1000 + i)));
+    expect(journal.stats.depth).toBe(10);
+    expect(await count(store)).toBe(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await count(store)).toBe(10);
+    expect(journal.stats.depth).toBe(0);
+    expect(writer.stats.readingsStored).toBe(10);
+  });
+
+  it('commits at once when a full batch is waiting, in seq order', async () => {
+    const { store, writer, queue } = await setup({ batchSize: 5 });
+    const commits: number[] = [];
+    writer.on('commit', (c: CommitInfo) => commits.push(c.samples.length));
+    for (let i = 0; i < 12; i++) queue.accept(batchOf(sample(1000 + i)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(commits).toEqual([5, 5]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(commits).toEqual([5, 5, 2]);
+    expect(await count(store)).toBe(12);
+  });
+
+  it('retries with capped exponential backoff while the store is down and loses nothing', async () => {
+    const { store, writer, queue, journal } = await setup();
+    store.down = true;
+    for (let i = 0; i < 50; i++) queue.accept(batchOf(sample(1000 + i)));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(writer.stats.state).toBe('down');
+    const attemptsAt = (ms: number) => vi.advanceTimersByTimeAsync(ms).then(() => store.writes);
+    // 500, 1000, 2000, 4000, 4000… with ±20% jitter: about 5 attempts in 12 s, not one per flush tick.
+    const after12s = await attemptsAt(12_000);
+    expect(after12s).toBeGreaterThanOrEqual(4);
+    expect(after12s).toBeLessThanOrEqual(7);
+    for (let i = 50; i < 80; i++) queue.accept(batchOf(sample(1000 + i)));
+    expect(journal.stats.depth).toBe(80);
+    store.down = false;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(writer.stats.state).toBe('up');
+    expect(await count(store)).toBe(80);
+    expect(journal.stats.depth).toBe(0);
+    expect(writer.stats.commitFailures).toBe(store.failures);
+  });
+
+  it('flush() commits everything, or reports false when the store stays down', async () => {
+    const { store, writer, queue } = await setup();
+    for (let i = 0; i < 7; i++) queue.accept(batchOf(sample(1000 + i)));
+    const ok = writer.flush(5000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await ok).toBe(true);
+    expect(await count(store)).toBe(7);
+
+    store.down = true;
+    queue.accept(batchOf(sample(2000)));
+    const failed = writer.flush(3000);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await failed).toBe(false);
+  });
+});
+
+describe('durable queue backpressure', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds messages unacknowledged at the writer memory limit, then releases them in order', async () => {
+    const { store, queue } = await setup({ maxPendingSamples: 5 });
+    store.down = true;
+    const acks: number[] = [];
+    for (let i = 0; i < 5; i++) expect(queue.accept(batchOf(sample(1000 + i)))).toBeUndefined();
+    const held = queue.accept(batchOf(sample(1005)));
+    expect(held).toBeInstanceOf(Promise);
+    void (held as Promise<void>).then(() => acks.push(1005));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(acks).toEqual([]);
+    expect(queue.backpressure.active).toBe(true);
+    store.down = false;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(acks).toEqual([1005]);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await count(store)).toBe(6);
+    expect(queue.backpressure.active).toBe(false);
+    expect(queue.backpressure.episodes).toBe(1);
+  });
+
+  it('holds messages at the journal disk cap', async () => {
+    const { store, queue, journal } = await setup({ maxBytes: 1200 });
+    store.down = true;
+    let n = 0;
+    while (queue.accept(batchOf(sample(1000 + n))) === undefined) {
+      n++;
+      expect(n).toBeLessThan(200);
+    }
+    expect(journal.isFull()).toBe(true);
+    store.down = false;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(await count(store)).toBe(n + 1);
+  });
+
+  it('replays what the last run left in the journal', async () => {
+    const first = await setup();
+    first.store.down = true;
+    for (let i = 0; i < 20; i++) first.queue.accept(batchOf(sample(1000 + i)));
+    first.writer.stop();
+    // "Crash": a new journal, writer and healthy store over the same directory.
+    const store = new FlakyStore();
+    await store.open();
+    const journal = Journal.open({ dir: first.dir, maxBytes: 1 << 20, segmentBytes: 4096, fsyncIntervalMs: 0 }, systemClock, log);
+    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, retryInitialMs: 500, retryMaxMs: 4000 });
+    writer.start();
+    const queue = new DurableQueue(journal, writer, systemClock, log);
+    expect(await queue.replay()).toEqual({ records: 20, samples: 20, events: 0 });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await count(store)).toBe(20);
+    expect(journal.stats.depth).toBe(0);
+  });
+});

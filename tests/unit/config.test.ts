@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, maskSecrets } from '../../src/config/load.js';
+import { VigilError } from '../../src/core/errors.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'vigil-config-'));
+function file(text: string): string {
+  const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(f, text);
+  return f;
+}
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(VigilError);
+    return (err as VigilError).message;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('config', () => {
+  it('runs embedded with no config at all', () => {
+    const c = loadConfig({ env: {}, cwd: '/srv/vigil' });
+    expect(c.mqtt.url).toBeUndefined();
+    expect(c.mqtt.embedded).toEqual({ host: '127.0.0.1', port: 1883 });
+    expect(c.store.kind).toBe('sqlite');
+    expect(c.dataDir).toBe('/srv/vigil/data');
+    expect(c.store.sqlite.path).toBe('/srv/vigil/data/sensors.db');
+    expect(c.journal.dir).toBe('/srv/vigil/data/journal');
+    expect(c.writer.flushInterval).toBe(200);
+    expect(c.journal.maxBytes).toBe(512 * 1024 * 1024);
+    expect(c.mqtt.topics.telemetry).toEqual(['vigil/{site}/{line}/{machine}/telemetry']);
+  });
+
+  it('reads YAML with durations and sizes', () => {
+    const c = loadConfig({
+      env: {},
+      file: file('mqtt:\n  url: mqtts://broker:8883\n  username: vigil\njournal:\n  maxBytes: 1GiB\n  fsyncInterval: 2s\nwriter:\n  retryMax: 1m\n'),
+    });
+    expect(c.mqtt.url).toBe('mqtts://broker:8883');
+    expect(c.journal.maxBytes).toBe(1024 ** 3);
+    expect(c.journal.fsyncInterval).toBe(2000);
+    expect(c.writer.retryMax).toBe(60_000);
+  });
+
+  it('lets VIGIL_* variables override the file', () => {
+    const c = loadConfig({
+      file: file('http:\n  port: 9000\n'),
+      env: { VIGIL_HTTP_PORT: '9100', VIGIL_MQTT_PORT: '2883', VIGIL_DATA_DIR: '/tmp/x', VIGIL_INFLUX_URL: 'http://db:8086', VIGIL_ALLOW_MACHINES: 'a, b' },
+    });
+    expect(c.http.port).toBe(9100);
+    expect(c.mqtt.embedded.port).toBe(2883);
+    expect(c.dataDir).toBe('/tmp/x');
+    expect(c.store.kind).toBe('influx');
+    expect(c.store.influx.url).toBe('http://db:8086');
+    expect(c.ingest.allowMachines).toEqual(['a', 'b']);
+  });
+
+  it('names the bad key, the value and where it came from', () => {
+    const msg = problems(() => loadConfig({ env: { VIGIL_HTTP_PORT: 'eighty' } }));
+    expect(msg).toMatch(/http\.port: .*"eighty".*\(env VIGIL_HTTP_PORT\)/);
+  });
+
+  it.each([
+    ['mqtt:\n  qos: 3\n', /mqtt\.qos: .* \(one of 0, 1, 2\)/],
+    ['htpp:\n  port: 1\n', /htpp: unknown setting/],
+    ['http:\n  prot: 1\n', /http\.prot: unknown setting/],
+    ['journal:\n  maxBytes: lots\n', /journal\.maxBytes: .*"lots"/],
+    ['writer:\n  flushInterval: 5 parsecs\n', /writer\.flushInterval/],
+    ['store:\n  kind: postgres\n', /store\.kind: .*one of "sqlite", "influx"/],
+    ['mqtt:\n  topics:\n    telemetry: ["plant/{line}/telemetry"]\n', /mqtt\.topics\.telemetry\.0/],
+    ['writer:\n  retryInitial: 1m\n  retryMax: 1s\n', /writer\.retryInitial: must not exceed writer\.retryMax/],
+    ['journal:\n  maxBytes: 1MiB\n  segmentBytes: 8MiB\n', /journal\.segmentBytes: must not exceed/],
+  ])('refuses %j', (yaml, message) => {
+    expect(problems(() => loadConfig({ env: {}, file: file(yaml) }))).toMatch(message);
+  });
+
+  it('lists every problem at once', () => {
+    const msg = problems(() => loadConfig({ env: {}, file: file('http:\n  port: -1\nmqtt:\n  qos: 9\n') }));
+    expect(msg).toMatch(/http\.port/);
+    expect(msg).toMatch(/mqtt\.qos/);
+  });
+
+  it('reports unreadable and non-mapping files', () => {
+    expect(() => loadConfig({ env: {}, file: path.join(dir, 'missing.yaml') })).toThrow(/cannot read config file/);
+    expect(() => loadConfig({ env: {}, file: file('a: [1,\n') })).toThrow(/not valid YAML/);
+    expect(() => loadConfig({ env: {}, file: file('- 1\n- 2\n') })).toThrow(/mapping of settings/);
+  });
+
+  it('masks secrets when printed', () => {
+    const c = loadConfig({ env: { VIGIL_MQTT_PASSWORD: 's3cret', VIGIL_INFLUX_PASSWORD: 'db-pass' } });
+    const printed = JSON.stringify(maskSecrets(c));
+    expect(printed).not.toContain('s3cret');
+    expect(printed).not.toContain('db-pass');
+    expect(printed).toContain('********');
+  });
+});
