@@ -51,7 +51,7 @@ describe('journal', () => {
     const seg = path.join(dir, segments(dir)[0]!);
     const buf = readFileSync(seg);
     const firstLen = buf.readUInt32LE(0);
-    buf[8 + firstLen + 8 + 2] ^= 0xff; // flip a byte inside record 2's body
+    buf[8 + firstLen + 8 + 2]! ^= 0xff; // flip a byte inside record 2's body
     writeFileSync(seg, buf);
     const after = open(dir);
     expect([...after.replay()].map((r) => r.seq)).toEqual([1]);

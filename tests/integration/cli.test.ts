@@ -1,0 +1,80 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/fixtures.js';
+import { waitUntil } from '../support/influx.js';
+import { freePort } from '../support/services.js';
+
+const CLI = path.resolve('dist/src/cli.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+describe('vigil CLI', () => {
+  it('prints help for every command', () => {
+    for (const args of [['--help'], ['start', '--help'], ['config', '--help'], ['config', 'check', '--help']]) {
+      const r = run(args);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Usage: vigil/);
+    }
+    expect(run(['start', '--help']).stdout).toContain('VIGIL_MQTT_URL');
+  });
+
+  it('config check: ok for a good file, exit 2 naming the key for a bad one', () => {
+    const dir = tempDir();
+    const good = path.join(dir, 'good.yaml');
+    writeFileSync(good, 'mqtt:\n  url: mqtt://broker:1883\nstore:\n  kind: influx\n');
+    const ok = run(['config', 'check', good]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('ok');
+
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'http:\n  port: 99999\nmqtt:\n  topics:\n    telemetry: [no-machine-level]\n');
+    const r = run(['config', 'check', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('VGL_CONFIG_INVALID');
+    expect(r.stderr).toMatch(/http\.port/);
+    expect(r.stderr).toMatch(/mqtt\.topics\.telemetry\.0/);
+  });
+
+  it('config print: effective config with secrets masked', () => {
+    const r = run(['config', 'print', '--json'], { VIGIL_MQTT_PASSWORD: 'hunter2', VIGIL_HTTP_PORT: '9999' });
+    expect(r.status).toBe(0);
+    const cfg = JSON.parse(r.stdout) as { http: { port: number }; mqtt: { password: string } };
+    expect(cfg.http.port).toBe(9999);
+    expect(cfg.mqtt.password).toBe('********');
+    expect(r.stdout).not.toContain('hunter2');
+  });
+
+  it('start: runs on the embedded defaults and stops cleanly on SIGTERM', async () => {
+    const dataDir = tempDir();
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, [CLI, 'start'], {
+      env: { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: String(httpPort), VIGIL_MQTT_PORT: String(await freePort()) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitUntil(async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200;
+      } catch {
+        return false;
+      }
+    }, 20_000, 'daemon ready');
+    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/status`)).json()) as { broker: { mode: string }; store: { kind: string } };
+    expect(status.broker.mode).toBe('embedded');
+    expect(status.store.kind).toBe('sqlite');
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    expect(out).toContain('"msg":"stopped"');
+    expect(readdirSync(dataDir).sort()).toEqual(expect.arrayContaining(['journal', 'sensors.db', 'vigil.db']));
+  });
+
+  it('start: refuses an invalid environment with exit 2', () => {
+    const r = run(['start'], { VIGIL_HTTP_PORT: 'eighty' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/http\.port.*VIGIL_HTTP_PORT/);
+  });
+});

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { publishStream } from '../../bench/lib/publisher.js';
+import type { Daemon } from '../../src/main.js';
+import { startTestDaemon } from '../support/daemon.js';
+import { countInfluxReadings, waitUntil } from '../support/influx.js';
+import { binary } from '../support/services.js';
+
+const SENSORS = 14;
+let running: Daemon | null = null;
+afterEach(async () => {
+  await running?.stop();
+  running = null;
+});
+
+function mosquittoPub(url: string, topic: string, message: string): void {
+  const u = new URL(url);
+  execFileSync(binary('mosquitto_pub'), ['-h', u.hostname, '-p', u.port, '-q', '1', '-t', topic, '-m', message]);
+}
+
+describe('ingest through real services', () => {
+  it('Mosquitto → InfluxDB: every QoS 1 reading stored, counted exactly; bad messages counted by reason', async () => {
+    const influxUrl = inject('influxUrl');
+    const mqttUrl = inject('mqttUrl');
+    const database = `ingest_${Date.now()}`;
+    const { daemon } = await startTestDaemon({
+      mqtt: { url: mqttUrl },
+      store: { kind: 'influx', influx: { url: influxUrl, database } },
+    });
+    running = daemon;
+    await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
+
+    const now = Date.now();
+    // A real command-line client too: JSON, an array and line protocol.
+    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', JSON.stringify({ ts: now, values: { temp: 40, vib: 0.5 } }));
+    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', JSON.stringify([{ ts: now + 1, values: { temp: 41 } }, { ts: now + 2, values: { temp: 'bad' } }]));
+    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-2/telemetry', `telemetry temp=39.5,amps=3i ${(now + 3) * 1e6}`);
+    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', 'not json and not line protocol either');
+    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/events', JSON.stringify({ ts: now, type: 'maintenance', component: 'filter' }));
+
+    const stream = await publishStream({ url: mqttUrl, machines: 50, count: 3000, rate: 0, sensors: SENSORS, qos: 1, startTs: now - 3_600_000 });
+    expect(stream.acked).toBe(3000);
+    const expected = 3000 * SENSORS + 2 + 1 + 2;
+    await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= expected, 60_000, 'all readings in InfluxDB');
+    // Let anything extra (duplicates would be impossible in InfluxDB, spurious points not) surface.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await countInfluxReadings(influxUrl, database)).toBe(expected);
+
+    const status = daemon.status();
+    expect(status.ingest.readingsAccepted).toBe(expected);
+    expect(status.store.readingsStored).toBe(expected);
+    expect(status.ingest.rejectedByReason).toEqual({ non_numeric_value: 1, bad_line_protocol: 1 });
+    expect(status.store.eventsStored).toBe(1);
+    const events = await daemon.store.queryEvents({ machine: 'cli-1' });
+    expect(events).toEqual([{ machine: { site: 'p1', line: 'l1', machine: 'cli-1' }, ts: now, type: 'maintenance', component: 'filter' }]);
+    expect(status.journal.depth).toBe(0);
+
+    // The status endpoint over real HTTP.
+    const res = await fetch(`${daemon.httpUrl}/api/v1/status`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { broker: { mode: string; connected: boolean } };
+    expect(body.broker).toMatchObject({ mode: 'external', connected: true });
+  });
+
+  it('embedded broker → SQLite: every reading stored, counted exactly', async () => {
+    const { daemon, config } = await startTestDaemon();
+    running = daemon;
+    await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
+    const stream = await publishStream({ url: daemon.mqttUrl, machines: 20, count: 2000, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 60_000 });
+    expect(stream.acked).toBe(2000);
+    await waitUntil(() => daemon.status().store.readingsStored >= 2000 * SENSORS, 30_000, 'all readings committed');
+    const db = new Database(path.join(config.dataDir, 'sensors.db'), { readonly: true });
+    try {
+      expect((db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n).toBe(2000 * SENSORS);
+      expect((db.prepare('SELECT count(*) AS n FROM machines').get() as { n: number }).n).toBe(20);
+    } finally {
+      db.close();
+    }
+    const machines = await daemon.store.listMachines();
+    expect(machines).toHaveLength(20);
+    expect(machines[0]?.sensors).toHaveLength(SENSORS);
+  });
+});

@@ -1,0 +1,21 @@
+import { validateConfig } from '../../src/config/load.js';
+import type { VigilConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { Daemon } from '../../src/main.js';
+import { freePort } from './services.js';
+import { tempDir } from './fixtures.js';
+
+/** An in-process daemon on free ports and a temp data dir; `overrides` is a config document. */
+export async function startTestDaemon(overrides: Record<string, unknown> = {}): Promise<{ daemon: Daemon; config: VigilConfig }> {
+  const raw = {
+    dataDir: tempDir('vigil-daemon-'),
+    log: { level: 'silent' },
+    http: { port: await freePort() },
+    ...overrides,
+    mqtt: { embedded: { port: await freePort() }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
+  };
+  const config = validateConfig(raw, { cwd: process.cwd(), origin: 'test' });
+  const daemon = new Daemon(config, silentLogger());
+  await daemon.start();
+  return { daemon, config };
+}
