@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { getHeapStatistics } from 'node:v8';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { loadConfig, maskSecrets } from './config/load.js';
@@ -39,7 +40,13 @@ program
       process.exit(1);
     }
     log.info(
-      { mqtt: daemon.mqttUrl, http: daemon.httpUrl, store: config.store.kind, dataDir: config.dataDir },
+      {
+        mqtt: daemon.mqttUrl,
+        http: daemon.httpUrl,
+        store: config.store.kind,
+        dataDir: config.dataDir,
+        heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+      },
       `Vigil ${VERSION} running: status at ${daemon.httpUrl}/api/v1/status`,
     );
   });

@@ -53,7 +53,6 @@ export class Daemon {
   private api: FastifyInstance | null = null;
   private deadLetters: SqliteDeadLetterLog | null = null;
   private startedAt = 0;
-  private replaying = false;
   private running = false;
   httpUrl = '';
   mqttUrl = '';
@@ -92,6 +91,8 @@ export class Daemon {
       retryInitialMs: cfg.writer.retryInitial,
       retryMaxMs: cfg.writer.retryMax,
     });
+    // Whatever the last run journalled but did not commit is read back first.
+    this.writer.resumeFromJournal();
     this.writer.start();
     this.queue = new DurableQueue(this.journal, this.writer, this.clock, this.log.child({ component: 'queue' }));
 
@@ -100,12 +101,7 @@ export class Daemon {
     this.httpUrl = address;
     this.log.info({ url: address }, 'HTTP API listening');
 
-    if (this.journal.replayPending) {
-      this.replaying = true;
-      const t = await this.queue.replay();
-      this.replaying = false;
-      this.log.info(t, 'journal replayed from the previous run');
-    }
+    if (this.journal.stats.depth > 0) this.log.info({ records: this.journal.stats.depth }, 'committing what the last run left in the journal');
 
     if (cfg.mqtt.url) {
       this.mqttUrl = cfg.mqtt.url;
@@ -172,7 +168,7 @@ export class Daemon {
 
   readiness(): Readiness {
     const reasons: string[] = [];
-    if (!this.running) reasons.push(this.replaying ? 'replaying the journal' : 'starting');
+    if (!this.running) reasons.push('starting');
     if (this.subscriber && !this.subscriber.stats.subscribed) reasons.push('not subscribed to the MQTT broker');
     if (this.writer?.stats.state === 'down') reasons.push(`sensor store unavailable: ${this.writer.stats.lastError ?? ''}`.trim());
     if (this.queue?.backpressure.active) reasons.push('backpressure: journal at its cap');
@@ -220,7 +216,7 @@ export class Daemon {
         maxBytes: this.config.journal.maxBytes,
         segments: j?.segments ?? 0,
         corruptRecords: j?.corruptRecords ?? 0,
-        replaying: this.replaying,
+        catchingUp: w?.catchingUp ?? false,
         backpressure: this.queue?.backpressure.active ?? false,
         backpressureEpisodes: this.queue?.backpressure.episodes ?? 0,
       },

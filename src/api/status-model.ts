@@ -38,7 +38,7 @@ export const StatusSchema = Type.Object({
     maxBytes: Type.Integer(),
     segments: Type.Integer(),
     corruptRecords: Type.Integer(),
-    replaying: Type.Boolean(),
+    catchingUp: Type.Boolean({ description: 'the writer is reading its backlog back from disk' }),
     backpressure: Type.Boolean(),
     backpressureEpisodes: Type.Integer(),
   }),

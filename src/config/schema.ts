@@ -122,7 +122,7 @@ export const ConfigSchema = Type.Object(
       {
         batchSize: Type.Integer({ minimum: 1, default: 5000, description: 'samples per store commit' }),
         flushInterval: Duration('200ms', { minimum: 1 }),
-        maxPendingSamples: Type.Integer({ minimum: 1, default: 200_000 }),
+        maxPendingSamples: Type.Integer({ minimum: 1, default: 20_000, description: 'samples held in memory; beyond it the backlog is read back from the journal' }),
         retryInitial: Duration('500ms', { minimum: 1 }),
         retryMax: Duration('10s', { minimum: 1 }),
       },

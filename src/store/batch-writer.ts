@@ -10,6 +10,7 @@ import type { SensorStore } from './sensor-store.js';
 export interface BatchWriterOptions {
   batchSize: number;
   flushIntervalMs: number;
+  /** Memory budget: beyond this many queued samples, new batches stay on disk only and are read back. */
   maxPendingSamples: number;
   retryInitialMs: number;
   retryMaxMs: number;
@@ -17,8 +18,11 @@ export interface BatchWriterOptions {
 
 export interface WriterStats {
   state: 'up' | 'down';
+  /** Samples queued in memory; the full backlog is the journal's depth. */
   pendingSamples: number;
   pendingEvents: number;
+  /** True while the writer reads its backlog from the journal instead of memory. */
+  catchingUp: boolean;
   samplesStored: number;
   readingsStored: number;
   eventsStored: number;
@@ -46,11 +50,15 @@ export interface CommitInfo {
 /**
  * Commits journalled batches to the store in seq order, by size and by time. While the store is down
  * it retries the same batch with capped exponential backoff and jitter; nothing is dropped. After a
- * commit the journal is trimmed. Emits `commit` (CommitInfo) and `drain` (capacity freed).
+ * commit the journal is trimmed. New batches queue in memory up to a budget; past it (a long outage,
+ * a burst) and after a restart, the writer reads its backlog back from the journal, so memory stays
+ * bounded while the disk absorbs the outage. Emits `commit` (CommitInfo) and `drain` (space freed).
  */
 export class BatchWriter extends EventEmitter {
   private queue: Entry[] = [];
   private queueHead = 0;
+  /** Next journal seq to read back while catching up. */
+  private diskFrom = 0;
   private inFlight: Entry[] | null = null;
   private timer: TimerHandle;
   private retryTimer: TimerHandle;
@@ -63,6 +71,7 @@ export class BatchWriter extends EventEmitter {
     state: 'up',
     pendingSamples: 0,
     pendingEvents: 0,
+    catchingUp: false,
     samplesStored: 0,
     readingsStored: 0,
     eventsStored: 0,
@@ -91,26 +100,43 @@ export class BatchWriter extends EventEmitter {
     this.timer = this.clock.setInterval(() => this.pump(), this.options.flushIntervalMs);
   }
 
-  /** Queues a journalled batch; commits at once when a full batch is waiting. */
+  /** Takes a journalled batch; commits at once when a full batch is waiting. */
   enqueue(seq: number, batch: IngestBatch): void {
+    const st = this.stats;
+    if (st.catchingUp || st.pendingSamples + batch.samples.length > this.options.maxPendingSamples) {
+      // It is in the journal already; read it back from there once the memory queue is drained.
+      if (!st.catchingUp) {
+        st.catchingUp = true;
+        this.diskFrom = seq;
+        this.log.info({ fromSeq: seq, pendingSamples: st.pendingSamples }, 'memory budget reached; the backlog will be read back from the journal');
+      }
+      return;
+    }
     this.queue.push({ seq, batch });
-    this.stats.pendingSamples += batch.samples.length;
-    this.stats.pendingEvents += batch.events.length;
-    if (this.stats.pendingSamples >= this.options.batchSize && !this.committing && this.retryTimer === undefined) this.pump();
+    st.pendingSamples += batch.samples.length;
+    st.pendingEvents += batch.events.length;
+    if (st.pendingSamples >= this.options.batchSize && !this.committing && this.retryTimer === undefined) this.pump();
   }
 
-  /** True while more is pending than memory allows; ingest then stops acknowledging. */
-  isOverloaded(): boolean {
-    return this.stats.pendingSamples >= this.options.maxPendingSamples;
+  /** Everything from the first uncommitted journal record on is read back from disk (after a restart). */
+  resumeFromJournal(): void {
+    if (this.journal.lastSeq <= this.journal.committed) return;
+    this.stats.catchingUp = true;
+    this.diskFrom = this.journal.committed + 1;
+  }
+
+  private get backlog(): boolean {
+    return this.queueHead < this.queue.length || this.stats.catchingUp;
   }
 
   private takeBatch(): Entry[] {
+    if (this.queueHead >= this.queue.length && this.stats.catchingUp) return this.takeFromJournal();
     const taken: Entry[] = [];
-    let samples = 0;
-    while (this.queueHead < this.queue.length && samples < this.options.batchSize) {
+    let items = 0;
+    while (this.queueHead < this.queue.length && items < this.options.batchSize) {
       const e = this.queue[this.queueHead++]!;
       taken.push(e);
-      samples += e.batch.samples.length + e.batch.events.length;
+      items += e.batch.samples.length + e.batch.events.length;
     }
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -119,14 +145,33 @@ export class BatchWriter extends EventEmitter {
     return taken;
   }
 
+  private takeFromJournal(): Entry[] {
+    const taken = this.journal.read(this.diskFrom, this.options.batchSize);
+    if (taken.length > 0) this.diskFrom = taken[taken.length - 1]!.seq + 1;
+    if (this.diskFrom > this.journal.lastSeq) {
+      // Caught up: anything enqueued from now on has a higher seq and can queue in memory again.
+      this.stats.catchingUp = false;
+      this.log.info({ throughSeq: this.diskFrom - 1 }, 'caught up with the journal');
+    }
+    for (const e of taken) {
+      this.stats.pendingSamples += e.batch.samples.length;
+      this.stats.pendingEvents += e.batch.events.length;
+    }
+    return taken;
+  }
+
   private pump(): void {
     if (this.committing || this.retryTimer !== undefined) return;
     if (!this.inFlight) {
-      if (this.queueHead >= this.queue.length) {
+      if (!this.backlog) {
         this.notifyIdle();
         return;
       }
       this.inFlight = this.takeBatch();
+      if (this.inFlight.length === 0) {
+        this.inFlight = null;
+        return;
+      }
     }
     void this.commit(this.inFlight);
   }
@@ -173,9 +218,9 @@ export class BatchWriter extends EventEmitter {
     this.retryDelay = this.options.retryInitialMs;
     this.emit('commit', { samples, readings, events: events.length, durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
     this.emit('drain');
-    // Keep going while a full batch is waiting, or when flushing.
-    if (this.stats.pendingSamples >= this.options.batchSize || this.idleWaiters.length > 0) this.pump();
-    else if (this.queueHead >= this.queue.length) this.notifyIdle();
+    // Keep going while a full batch is waiting, the journal holds a backlog, or a flush waits.
+    if (this.stats.pendingSamples >= this.options.batchSize || this.stats.catchingUp || this.idleWaiters.length > 0) this.pump();
+    else if (!this.backlog) this.notifyIdle();
   }
 
   private onFailure(err: unknown): void {
@@ -210,7 +255,7 @@ export class BatchWriter extends EventEmitter {
    */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = this.clock.now() + timeoutMs;
-    while (this.stats.pendingSamples + this.stats.pendingEvents > 0 || this.inFlight) {
+    while (this.journal.lastSeq > this.journal.committed || this.inFlight) {
       const remaining = deadline - this.clock.now();
       if (remaining <= 0) return false;
       await new Promise<void>((resolve) => {

@@ -15,8 +15,8 @@ export interface BackpressureStats {
 
 /**
  * Journal + batch writer as one sink. `accept` returns only once the batch is in the journal; when
- * the journal is at its disk cap or the writer holds too much in memory, it waits (so the message is
- * not acknowledged and the broker stops sending) instead of dropping anything.
+ * the journal is at its disk cap it waits (so the message is not acknowledged and the broker stops
+ * sending) instead of dropping anything.
  */
 export class DurableQueue implements BatchSink {
   readonly backpressure: BackpressureStats = { active: false, since: null, episodes: 0, journalErrors: 0 };
@@ -30,7 +30,7 @@ export class DurableQueue implements BatchSink {
   ) {}
 
   private blocked(): boolean {
-    return this.journal.isFull() || this.writer.isOverloaded();
+    return this.journal.isFull();
   }
 
   accept(batch: IngestBatch): void | Promise<void> {
@@ -83,7 +83,7 @@ export class DurableQueue implements BatchSink {
     this.backpressure.episodes++;
     this.log.warn(
       { journalBytes: this.journal.stats.bytes, pendingSamples: this.writer.stats.pendingSamples },
-      'backpressure: journal cap or writer memory limit reached; no longer acknowledging messages until the store catches up',
+      'backpressure: journal at its disk cap; no longer acknowledging messages until the store catches up',
     );
   }
 
@@ -97,18 +97,5 @@ export class DurableQueue implements BatchSink {
   private onJournalError(err: unknown): void {
     this.backpressure.journalErrors++;
     this.log.error({ err: errorMessage(err) }, 'journal append failed; holding the message unacknowledged and retrying');
-  }
-
-  /** Feeds records left from the last run to the writer, honouring the same limits as live traffic. */
-  async replay(): Promise<{ records: number; samples: number; events: number }> {
-    const totals = { records: 0, samples: 0, events: 0 };
-    for (const { seq, batch } of this.journal.replay()) {
-      while (this.writer.isOverloaded()) await this.capacity();
-      this.writer.enqueue(seq, batch);
-      totals.records++;
-      totals.samples += batch.samples.length;
-      totals.events += batch.events.length;
-    }
-    return totals;
   }
 }

@@ -50,7 +50,7 @@ export class Journal {
   private committedSeq = 0;
   private dirty = false;
   private fsyncTimer: TimerHandle;
-  private readonly pendingReplay: Segment[];
+  private cursor: { file: string; buf: Buffer; offset: number; seq: number } | null = null;
   readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, fsyncs: 0 };
 
   private constructor(
@@ -60,7 +60,6 @@ export class Journal {
     existing: Segment[],
   ) {
     this.segments = existing;
-    this.pendingReplay = [...existing];
     const last = existing[existing.length - 1];
     this.nextSeq = last ? last.lastSeq + 1 : 1;
     this.committedSeq = existing[0] ? existing[0].firstSeq - 1 : 0;
@@ -97,31 +96,69 @@ export class Journal {
     return journal;
   }
 
-  /**
-   * Records found at start-up, oldest first, one segment at a time so a large journal is never
-   * all in memory. Each is yielded with its seq, to be committed like any new record.
-   */
-  *replay(): Generator<{ seq: number; batch: IngestBatch }> {
-    while (this.pendingReplay.length > 0) {
-      const seg = this.pendingReplay.shift()!;
-      let seq = seg.firstSeq;
-      for (const body of readRecords(seg.file, seg.bytes)) {
-        let batch: IngestBatch;
-        try {
-          batch = decodeBatch(body);
-        } catch (err) {
-          this.stats.corruptRecords++;
-          this.log.error({ file: seg.file, seq, err }, 'journal record passed its checksum but cannot be decoded; skipping it');
-          batch = { samples: [], events: [] };
-        }
-        yield { seq, batch };
-        seq++;
-      }
-    }
+  /** Seq of the newest record appended (or found at start-up); 0 when none ever. */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
   }
 
-  get replayPending(): boolean {
-    return this.pendingReplay.length > 0;
+  get committed(): number {
+    return this.committedSeq;
+  }
+
+  /**
+   * Reads records from `fromSeq` on, up to `maxItems` samples+events (at least one record), for the
+   * writer to catch up from disk: after a restart, or when more arrived than its memory budget holds.
+   * Sequential reads reuse one segment buffer; a record that fails to decode yields an empty batch.
+   */
+  read(fromSeq: number, maxItems: number): Array<{ seq: number; batch: IngestBatch }> {
+    const out: Array<{ seq: number; batch: IngestBatch }> = [];
+    let seq = fromSeq;
+    let items = 0;
+    while (seq <= this.lastSeq && (out.length === 0 || items < maxItems)) {
+      const body = this.recordAt(seq);
+      if (!body) break;
+      let batch: IngestBatch;
+      try {
+        batch = decodeBatch(body);
+      } catch (err) {
+        this.stats.corruptRecords++;
+        this.log.error({ seq, err: (err as Error).message }, 'journal record passed its checksum but cannot be decoded; skipping it');
+        batch = { samples: [], events: [] };
+      }
+      out.push({ seq, batch });
+      items += batch.samples.length + batch.events.length;
+      seq++;
+    }
+    return out;
+  }
+
+  private recordAt(seq: number): Buffer | null {
+    const seg = this.segments.find((s) => s.firstSeq <= seq && seq <= s.lastSeq);
+    if (!seg) return null;
+    let c = this.cursor;
+    if (!c || c.file !== seg.file || c.seq > seq) {
+      c = this.cursor = { file: seg.file, buf: readFileSync(seg.file), offset: 0, seq: seg.firstSeq };
+    }
+    while (c.seq <= seq) {
+      if (c.offset + HEADER > c.buf.length) {
+        // The active segment grew since it was read.
+        c.buf = readFileSync(seg.file);
+        if (c.offset + HEADER > c.buf.length) return null;
+      }
+      const len = c.buf.readUInt32LE(c.offset);
+      if (c.offset + HEADER + len > c.buf.length) {
+        c.buf = readFileSync(seg.file);
+        if (c.offset + HEADER + len > c.buf.length) return null;
+      }
+      const body = c.buf.subarray(c.offset + HEADER, c.offset + HEADER + len);
+      c.offset += HEADER + len;
+      c.seq++;
+      if (c.seq - 1 === seq) {
+        if (c.seq > seg.lastSeq) this.cursor = null; // done with this segment: release its buffer
+        return body;
+      }
+    }
+    return null;
   }
 
   isFull(): boolean {
@@ -165,7 +202,7 @@ export class Journal {
     const keep: Segment[] = [];
     for (const seg of this.segments) {
       const closed = seg !== this.active;
-      if (closed && seg.lastSeq <= this.committedSeq && !this.pendingReplay.includes(seg)) {
+      if (closed && seg.lastSeq <= this.committedSeq) {
         try {
           unlinkSync(seg.file);
         } catch (err) {
@@ -273,14 +310,4 @@ function scanSegment(file: string): { records: number; validBytes: number; corru
     records++;
   }
   return { records, validBytes: off, corruptAt: null };
-}
-
-function* readRecords(file: string, validBytes: number): Generator<Buffer> {
-  const buf = readFileSync(file).subarray(0, validBytes);
-  let off = 0;
-  while (off + HEADER <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    yield buf.subarray(off + HEADER, off + HEADER + len);
-    off += HEADER + len;
-  }
 }

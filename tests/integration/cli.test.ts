@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/fixtures.js';
 import { waitUntil } from '../support/influx.js';
-import { freePort } from '../support/services.js';
+import { freePort } from '../../bench/lib/services.js';
 
 const CLI = path.resolve('dist/src/cli.js');
 const run = (args: string[], env: Record<string, string> = {}) =>

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { publishStream } from '../../bench/lib/publisher.js';
 import { tempDir } from '../support/fixtures.js';
 import { countInfluxReadings, waitUntil } from '../support/influx.js';
-import { freePort } from '../support/services.js';
+import { freePort } from '../../bench/lib/services.js';
 
 const CLI = path.resolve('dist/src/cli.js');
 const SENSORS = 14;

@@ -1,6 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { ensureDebianPackages, startInfluxd, startMosquitto, type ManagedService } from '../support/services.js';
+import { ensureDebianPackages, startInfluxd, startMosquitto, type ManagedService } from '../../bench/lib/services.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -3,7 +3,7 @@ import { publishStream } from '../../bench/lib/publisher.js';
 import type { Daemon } from '../../src/main.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { countInfluxReadings, waitUntil } from '../support/influx.js';
-import { startInfluxd, type ManagedService } from '../support/services.js';
+import { startInfluxd, type ManagedService } from '../../bench/lib/services.js';
 
 const SENSORS = 14;
 const RATE = 200; // msgs/s

@@ -6,7 +6,7 @@ import { publishStream } from '../../bench/lib/publisher.js';
 import type { Daemon } from '../../src/main.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { countInfluxReadings, waitUntil } from '../support/influx.js';
-import { binary } from '../support/services.js';
+import { binary } from '../../bench/lib/services.js';
 
 const SENSORS = 14;
 let running: Daemon | null = null;

@@ -2,7 +2,7 @@ import { validateConfig } from '../../src/config/load.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Daemon } from '../../src/main.js';
-import { freePort } from './services.js';
+import { freePort } from '../../bench/lib/services.js';
 import { tempDir } from './fixtures.js';
 
 /** An in-process daemon on free ports and a temp data dir; `overrides` is a config document. */

@@ -98,3 +98,10 @@ describe('config', () => {
     expect(printed).toContain('********');
   });
 });
+
+describe('shipped example configs', () => {
+  const examples = path.resolve(import.meta.dirname, '../../deploy/config');
+  it.each(['embedded.yaml', 'production.yaml'])('%s validates', (name) => {
+    expect(() => loadConfig({ env: {}, file: path.join(examples, name) })).not.toThrow();
+  });
+});
