@@ -25,6 +25,8 @@ export interface ConnectionStats {
   since: number | null;
   connects: number;
   lastError: string | null;
+  /** Messages deliberately left unacknowledged after an unexpected failure. */
+  unacknowledged: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export class MqttSubscriber {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null };
+    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null, unacknowledged: 0 };
   }
 
   start(): void {
@@ -68,15 +70,21 @@ export class MqttSubscriber {
     this.client = client;
 
     client.handleMessage = (packet, done) => {
+      // done(err) skips the PUBACK but lets mqtt.js go on with the next packet: the broker
+      // redelivers the message on the next session instead of the whole stream stalling.
+      const fail = (err: unknown) => {
+        this.stats.unacknowledged++;
+        this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message left unacknowledged');
+        done(err instanceof Error ? err : new Error(String(err)));
+      };
       let pending: void | Promise<void>;
       try {
         pending = this.pipeline.handle(packet.topic, packet.payload as Buffer);
       } catch (err) {
-        // A decoder bug must not kill the session; leave the message unacknowledged and say why.
-        this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message not acknowledged');
+        fail(err);
         return;
       }
-      if (pending) pending.then(() => done(), (err: unknown) => this.log.error({ err: errorMessage(err) }, 'ingest failed; message not acknowledged'));
+      if (pending) pending.then(() => done(), fail);
       else done();
     };
 

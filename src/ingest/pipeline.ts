@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
 import type { BatchSink } from '../core/types.js';
 import { payloadExcerpt, type DeadLetterSink } from './dead-letter.js';
 import type { MessageDecoder } from './decoder.js';
@@ -22,11 +23,23 @@ export class IngestPipeline {
     st.messagesReceived++;
     st.messageRate.add();
     const receivedAt = this.clock.now();
-    const { batch, rejections } = this.decoder.decode(topic, payload, receivedAt);
+    let decoded;
+    try {
+      decoded = this.decoder.decode(topic, payload, receivedAt);
+    } catch (err) {
+      // A decoder bug must cost one message (dead-lettered, counted), never the stream.
+      decoded = { batch: { samples: [], events: [] }, rejections: [{ reason: 'internal_error' as const, detail: errorMessage(err).slice(0, 300) }] };
+    }
+    const { batch, rejections } = decoded;
     const accepted = batch.samples.length + batch.events.length;
     if (rejections.length > 0) {
       st.countRejections(rejections);
-      this.deadLetters.record({ receivedAt, topic, rejections, accepted, excerpt: payloadExcerpt(payload) });
+      try {
+        this.deadLetters.record({ receivedAt, topic, rejections, accepted, excerpt: payloadExcerpt(payload) });
+      } catch {
+        // The dead-letter log is diagnostics; failing to write it (disk full) must not block good data.
+        st.deadLetterErrors++;
+      }
     }
     if (accepted === 0) {
       st.messagesRejected++;

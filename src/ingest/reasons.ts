@@ -22,6 +22,7 @@ export const REJECT_REASONS = {
   bad_topic: 'topic does not match a configured pattern, or a level has invalid characters',
   unknown_machine: 'machine is not in ingest.allowMachines',
   too_many_items: 'message holds more readings or sensors than allowed',
+  internal_error: 'the decoder failed unexpectedly on this message (a bug: please report it with the dead letter)',
 } as const;
 
 export type RejectReason = keyof typeof REJECT_REASONS;

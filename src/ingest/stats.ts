@@ -11,6 +11,7 @@ export class IngestStats {
   messagesRejected = 0;
   readingsAccepted = 0;
   eventsAccepted = 0;
+  deadLetterErrors = 0;
   readonly rejectedByReason: Partial<Record<RejectReason, number>> = {};
   readonly messageRate: RateMeter;
   readonly readingRate: RateMeter;
