@@ -205,6 +205,8 @@ export class Daemon {
         pendingSamples: w?.pendingSamples ?? 0,
         commits: w?.commits ?? 0,
         commitFailures: w?.commitFailures ?? 0,
+        storeRejections: w?.storeRejections ?? 0,
+        lastStoreRejection: w?.lastStoreRejection ?? null,
         lastCommitAt: iso(w?.lastCommitAt ?? null),
         lastCommitMs: w?.lastCommitMs ?? null,
         downSince: iso(w?.downSince ?? null),

@@ -27,6 +27,8 @@ export const StatusSchema = Type.Object({
     pendingSamples: Type.Integer(),
     commits: Type.Integer(),
     commitFailures: Type.Integer(),
+    storeRejections: Type.Integer({ description: 'batches the store refused for good (not retried)' }),
+    lastStoreRejection: NullableString,
     lastCommitAt: NullableString,
     lastCommitMs: Nullable(Type.Number()),
     downSince: NullableString,

@@ -49,8 +49,12 @@ export function checkTimeWindow(ms: number, ctx: ValidationContext, where: strin
   return { ok: true, value: ms };
 }
 
+// InfluxDB refuses a field named time; site/line/machine would shadow the tags of the same name.
+const RESERVED_SENSOR_NAMES = new Set(['time', 'site', 'line', 'machine']);
+
 export function checkSensorName(name: string, where: string): Rejection | null {
-  return SENSOR_NAME.test(name) ? null : { reason: 'bad_sensor_name', detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}` };
+  if (SENSOR_NAME.test(name) && !RESERVED_SENSOR_NAMES.has(name)) return null;
+  return { reason: 'bad_sensor_name', detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}${RESERVED_SENSOR_NAMES.has(name) ? ' is reserved' : ''}` };
 }
 
 /** A JSON sensor value: finite numbers pass; NaN/Infinity spelled as strings get their own reason. */

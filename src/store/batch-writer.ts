@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { RateMeter } from '../core/rate.js';
 import type { IngestBatch, Sample } from '../core/types.js';
 import type { Journal } from './journal.js';
-import type { SensorStore } from './sensor-store.js';
+import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 
 export interface BatchWriterOptions {
   batchSize: number;
@@ -28,6 +28,9 @@ export interface WriterStats {
   eventsStored: number;
   commits: number;
   commitFailures: number;
+  /** Batches the store refused for good (e.g. a field type conflict); not retried. */
+  storeRejections: number;
+  lastStoreRejection: string | null;
   lastCommitAt: number | null;
   lastCommitMs: number | null;
   lastError: string | null;
@@ -77,6 +80,8 @@ export class BatchWriter extends EventEmitter {
     eventsStored: 0,
     commits: 0,
     commitFailures: 0,
+    storeRejections: 0,
+    lastStoreRejection: null,
     lastCommitAt: null,
     lastCommitMs: null,
     lastError: null,
@@ -189,9 +194,15 @@ export class BatchWriter extends EventEmitter {
     try {
       await this.store.write({ samples, events });
     } catch (err) {
-      this.committing = false;
-      this.onFailure(err);
-      return;
+      if (err instanceof StoreRejectedError) {
+        this.stats.storeRejections++;
+        this.stats.lastStoreRejection = err.message.slice(0, 500);
+        this.log.error({ err: err.message, firstSeq: entries[0]?.seq, lastSeq: entries[entries.length - 1]?.seq }, 'store refused part of a batch for good; moving on');
+      } else {
+        this.committing = false;
+        this.onFailure(err);
+        return;
+      }
     }
     const durationMs = performance.now() - started;
     this.committing = false;

@@ -1,6 +1,6 @@
 import { InfluxDB, escape, type IPoint } from 'influx';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
-import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from './sensor-store.js';
+import { StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from './sensor-store.js';
 
 export interface InfluxStoreOptions {
   url: string;
@@ -82,7 +82,14 @@ export class InfluxSensorStore implements SensorStore {
       await this.influx.writePoints(points, { precision: 'ms', retentionPolicy: this.options.retentionPolicy });
     } catch (err) {
       // The database may have been dropped or the server replaced; make sure it exists next time.
-      if (/database not found/i.test((err as Error).message)) this.databaseReady = false;
+      const message = (err as Error).message;
+      if (/database not found/i.test(message)) {
+        this.databaseReady = false;
+        throw err;
+      }
+      // 400: the data itself is refused (InfluxDB has written the points it could); retrying cannot help.
+      const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
+      if (status === 400) throw new StoreRejectedError(message);
       throw err;
     }
   }

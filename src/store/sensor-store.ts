@@ -27,6 +27,18 @@ export interface MachineInfo {
   lastTs: number | null;
 }
 
+/**
+ * The store refused (part of) a batch for good: retrying the same data can never succeed (InfluxDB's
+ * "partial write", e.g. a field type conflict). The writer records it and moves on instead of
+ * stalling every reading behind it; transient errors (unreachable, auth, timeouts) are retried.
+ */
+export class StoreRejectedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreRejectedError';
+  }
+}
+
 export interface StoreHealth {
   ok: boolean;
   latencyMs: number;

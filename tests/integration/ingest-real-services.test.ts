@@ -64,6 +64,26 @@ describe('ingest through real services', () => {
     expect(body.broker).toMatchObject({ mode: 'external', connected: true });
   });
 
+  it('a batch InfluxDB refuses for good (field type conflict) is recorded, and ingest goes on', async () => {
+    const influxUrl = inject('influxUrl');
+    const database = `conflict_${Date.now()}`;
+    const now = Date.now();
+    // Another writer made "temp" an integer field in this database.
+    await fetch(`${influxUrl}/query?q=${encodeURIComponent(`CREATE DATABASE ${database}`)}`, { method: 'POST' });
+    const pre = await fetch(`${influxUrl}/write?db=${database}&precision=ms`, { method: 'POST', body: `telemetry,site=p1,line=l1,machine=m1 temp=5i ${now - 10_000}` });
+    expect(pre.status).toBe(204);
+    const { daemon } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influxUrl, database } } });
+    running = daemon;
+    await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
+    mosquittoPub(inject('mqttUrl'), 'vigil/p1/l1/m1/telemetry', JSON.stringify({ ts: now, values: { temp: 41.5 } }));
+    await waitUntil(() => daemon.status().store.storeRejections === 1, 10_000, 'the refusal to be recorded');
+    expect(daemon.status().store.lastStoreRejection).toMatch(/field type conflict/);
+    mosquittoPub(inject('mqttUrl'), 'vigil/p1/l1/m1/telemetry', JSON.stringify({ ts: now + 1, values: { vib: 0.3 } }));
+    await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) === 2, 10_000, 'the next reading stored');
+    expect(daemon.status().journal.depth).toBe(0);
+    expect(daemon.status().store.state).toBe('up');
+  });
+
   it('embedded broker → SQLite: every reading stored, counted exactly', async () => {
     const { daemon, config } = await startTestDaemon();
     running = daemon;

@@ -1,9 +1,12 @@
 import type { IngestBatch } from '../../src/core/types.js';
+import { StoreRejectedError } from '../../src/store/sensor-store.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 
 /** A real SQLite store whose writes can be made to fail, to drive the writer's outage handling. */
 export class FlakyStore extends SqliteSensorStore {
   down = false;
+  /** Refuse the next write for good, as InfluxDB does on a field type conflict. */
+  rejectNext = false;
   writes = 0;
   failures = 0;
 
@@ -13,6 +16,10 @@ export class FlakyStore extends SqliteSensorStore {
 
   override async write(batch: IngestBatch): Promise<void> {
     this.writes++;
+    if (this.rejectNext) {
+      this.rejectNext = false;
+      throw new StoreRejectedError('A 400 Bad Request error occurred: {"error":"partial write: field type conflict"}');
+    }
     if (this.down) {
       this.failures++;
       throw new Error('connect ECONNREFUSED 127.0.0.1:8086');

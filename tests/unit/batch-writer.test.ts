@@ -80,6 +80,21 @@ describe('batch writer', () => {
     expect(writer.stats.commitFailures).toBe(store.failures);
   });
 
+  it('records a batch the store refuses for good and moves on instead of retrying it forever', async () => {
+    const { store, writer, queue, journal } = await setup();
+    store.rejectNext = true;
+    for (let i = 0; i < 3; i++) queue.accept(batchOf(sample(1000 + i)));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(writer.stats.storeRejections).toBe(1);
+    expect(writer.stats.lastStoreRejection).toMatch(/field type conflict/);
+    expect(writer.stats.state).toBe('up');
+    expect(journal.stats.depth).toBe(0);
+    queue.accept(batchOf(sample(2000)));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await count(store)).toBe(1);
+    expect(store.writes).toBe(2);
+  });
+
   it('flush() commits everything, or reports false when the store stays down', async () => {
     const { store, writer, queue } = await setup();
     for (let i = 0; i < 7; i++) queue.accept(batchOf(sample(1000 + i)));

@@ -51,6 +51,8 @@ describe('JSON telemetry', () => {
     ['Infinity spelled', JSON.stringify({ ts: NOW, values: { a: '-Infinity' } }), 'non_finite_value'],
     ['overflow to Infinity', `{"ts": ${NOW}, "values": {"a": 1e999}}`, 'non_finite_value'],
     ['bad sensor name', JSON.stringify({ ts: NOW, values: { 'a b': 1 } }), 'bad_sensor_name'],
+    ['reserved sensor name', JSON.stringify({ ts: NOW, values: { time: 1 } }), 'bad_sensor_name'],
+    ['sensor named like a tag', JSON.stringify({ ts: NOW, values: { machine: 1 } }), 'bad_sensor_name'],
     ['too many items', JSON.stringify(Array.from({ length: 10_001 }, () => ({ ts: NOW, values: { a: 1 } }))), 'too_many_items'],
   ];
   it.each(bad)('refuses %s', (_name, payload, reason) => {
