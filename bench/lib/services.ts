@@ -82,6 +82,57 @@ export interface ManagedService {
   dispose(): Promise<void>;
 }
 
+interface ProcessSpec {
+  name: string;
+  url: string;
+  port: number;
+  dir: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  /** Whether the process's own output goes to logFile (mosquitto writes its log itself). */
+  captureOutput: boolean;
+  ready: () => Promise<boolean>;
+  readyTimeoutMs: number;
+}
+
+/** Runs one server process that tests can stop (gracefully or with SIGKILL) and start again. */
+async function managedProcess(spec: ProcessSpec): Promise<ManagedService> {
+  let child: ChildProcess | null = null;
+  const service: ManagedService = {
+    url: spec.url,
+    port: spec.port,
+    dir: spec.dir,
+    async start() {
+      const out = spec.captureOutput ? openSync(spec.logFile, 'a') : 'ignore';
+      const c = spawn(spec.command, spec.args, { stdio: ['ignore', out, out] });
+      child = c;
+      await waitFor(
+        async () => {
+          if (c.exitCode !== null) throw new Error(`${spec.name} exited with ${c.exitCode}: see ${spec.logFile}`);
+          return spec.ready();
+        },
+        spec.readyTimeoutMs,
+        spec.name,
+        spec.logFile,
+      );
+    },
+    async stop(o = {}) {
+      const c = child;
+      child = null;
+      if (!c) return;
+      c.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
+      await exited(c);
+    },
+    async dispose() {
+      await service.stop();
+      rmSync(spec.dir, { recursive: true, force: true });
+    },
+  };
+  await service.start();
+  return service;
+}
+
 export async function startInfluxd(options: { dir?: string } = {}): Promise<ManagedService> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'vigil-influx-'));
   const port = await freePort();
@@ -113,45 +164,25 @@ bind-address = "127.0.0.1:${rpcPort}"
   enabled = false
 `,
   );
-  const logFile = path.join(dir, 'influxd.log');
-  let child: ChildProcess | null = null;
   const url = `http://127.0.0.1:${port}`;
-  const service: ManagedService = {
+  return managedProcess({
+    name: 'influxd',
     url,
     port,
     dir,
-    async start() {
-      const out = openSync(logFile, 'a');
-      child = spawn(binary('influxd'), ['-config', conf], { stdio: ['ignore', out, out] });
-      const c = child;
-      await waitFor(
-        async () => {
-          if (c.exitCode !== null) throw new Error(`influxd exited with ${c.exitCode}: see ${logFile}`);
-          try {
-            return (await fetch(`${url}/ping`)).status === 204;
-          } catch {
-            return false;
-          }
-        },
-        30_000,
-        'influxd',
-        logFile,
-      );
+    command: binary('influxd'),
+    args: ['-config', conf],
+    logFile: path.join(dir, 'influxd.log'),
+    captureOutput: true,
+    readyTimeoutMs: 30_000,
+    ready: async () => {
+      try {
+        return (await fetch(`${url}/ping`)).status === 204;
+      } catch {
+        return false;
+      }
     },
-    async stop(o = {}) {
-      const c = child;
-      child = null;
-      if (!c) return;
-      c.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
-      await exited(c);
-    },
-    async dispose() {
-      await service.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await service.start();
-  return service;
+  });
 }
 
 export async function startMosquitto(options: { dir?: string; extraConfig?: string } = {}): Promise<ManagedService> {
@@ -177,38 +208,18 @@ ${options.extraConfig ?? ''}
   );
   // As root, mosquitto drops to user "mosquitto" and exits silently when it cannot write its files.
   if (process.getuid?.() === 0) chownTree(dir, 'mosquitto');
-  let child: ChildProcess | null = null;
-  const service: ManagedService = {
+  return managedProcess({
+    name: 'mosquitto',
     url: `mqtt://127.0.0.1:${port}`,
     port,
     dir,
-    async start() {
-      child = spawn(binary('mosquitto'), ['-c', conf], { stdio: 'ignore' });
-      const c = child;
-      await waitFor(
-        async () => {
-          if (c.exitCode !== null) throw new Error(`mosquitto exited with ${c.exitCode}: see ${logFile}`);
-          return portOpen(port);
-        },
-        15_000,
-        'mosquitto',
-        logFile,
-      );
-    },
-    async stop(o = {}) {
-      const c = child;
-      child = null;
-      if (!c) return;
-      c.kill(o.kill ? 'SIGKILL' : 'SIGTERM');
-      await exited(c);
-    },
-    async dispose() {
-      await service.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await service.start();
-  return service;
+    command: binary('mosquitto'),
+    args: ['-c', conf],
+    logFile,
+    captureOutput: false,
+    readyTimeoutMs: 15_000,
+    ready: () => portOpen(port),
+  });
 }
 
 function chownTree(dir: string, user: string): void {

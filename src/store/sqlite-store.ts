@@ -57,15 +57,7 @@ export class SqliteSensorStore implements SensorStore {
     db.exec(SCHEMA);
     this.db = db;
     this.stmts = this.prepare(db);
-    for (const m of db.prepare('SELECT id, name, site, line FROM machines').all() as Array<{ id: number; name: string; site: string; line: string }>) {
-      this.machineIds.set(m.name, { id: m.id, site: m.site, line: m.line });
-    }
-    for (const s of db.prepare('SELECT id, name FROM sensors').all() as Array<{ id: number; name: string }>) {
-      this.sensorIds.set(s.name, s.id);
-    }
-    for (const ms of db.prepare('SELECT machine_id, sensor_id FROM machine_sensors').all() as Array<{ machine_id: number; sensor_id: number }>) {
-      this.machineSensors.add(`${ms.machine_id}:${ms.sensor_id}`);
-    }
+    this.loadCaches();
   }
 
   private prepare(db: Database.Database) {
@@ -139,16 +131,17 @@ export class SqliteSensorStore implements SensorStore {
       tx(batch);
     } catch (err) {
       // A rolled-back transaction may have cached ids that were never committed.
-      this.machineIds.clear();
-      this.sensorIds.clear();
-      this.machineSensors.clear();
-      await this.reloadCaches();
+      this.loadCaches();
       throw err;
     }
   }
 
-  private async reloadCaches(): Promise<void> {
+  /** Name→id caches, so the write path does no lookups; rebuilt after a rolled-back transaction. */
+  private loadCaches(): void {
     const db = this.handle;
+    this.machineIds.clear();
+    this.sensorIds.clear();
+    this.machineSensors.clear();
     for (const m of db.prepare('SELECT id, name, site, line FROM machines').all() as Array<{ id: number; name: string; site: string; line: string }>) {
       this.machineIds.set(m.name, { id: m.id, site: m.site, line: m.line });
     }

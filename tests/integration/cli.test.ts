@@ -3,7 +3,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/fixtures.js';
-import { waitUntil } from '../support/influx.js';
+import { waitForReady } from '../support/influx.js';
 import { freePort } from '../../bench/lib/services.js';
 
 const CLI = path.resolve('dist/src/cli.js');
@@ -55,13 +55,7 @@ describe('vigil CLI', () => {
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitUntil(async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 20_000, 'daemon ready');
+    await waitForReady(httpPort);
     const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/status`)).json()) as { broker: { mode: string }; store: { kind: string } };
     expect(status.broker.mode).toBe('embedded');
     expect(status.store.kind).toBe('sqlite');

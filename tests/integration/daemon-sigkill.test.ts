@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { publishStream } from '../../bench/lib/publisher.js';
 import { tempDir } from '../support/fixtures.js';
-import { countInfluxReadings, waitUntil } from '../support/influx.js';
+import { countInfluxReadings, waitForReady, waitUntil } from '../support/influx.js';
 import { freePort } from '../../bench/lib/services.js';
 
 const CLI = path.resolve('dist/src/cli.js');
@@ -33,13 +33,7 @@ describe('daemon killed with SIGKILL mid-stream', () => {
     const startDaemon = async () => {
       const child = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
-      await waitUntil(async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200;
-        } catch {
-          return false;
-        }
-      }, 20_000, 'daemon ready');
+      await waitForReady(httpPort);
       return child;
     };
 
