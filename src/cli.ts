@@ -2,6 +2,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { Command } from 'commander';
 import YAML from 'yaml';
+import { registerSimulatorCommands } from '../simulators/cli.js';
+import { StrictModeError } from '../simulators/replay/source.js';
 import { loadConfig, maskSecrets } from './config/load.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
@@ -70,11 +72,19 @@ configCmd
     process.stdout.write(opts.json ? `${JSON.stringify(masked, null, 2)}\n` : YAML.stringify(masked));
   });
 
+registerSimulatorCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof StrictModeError) {
+    process.stderr.write(`vigil: bad input: ${err.message}\n`);
+    process.exit(2);
+  }
   if (err instanceof VigilError) {
     process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
     process.exit(err.code === 'VGL_CONFIG_INVALID' || err.code === 'VGL_CONFIG_UNREADABLE' ? 2 : 1);
   }
-  process.stderr.write(`vigil: ${(err as Error).stack ?? String(err)}\n`);
+  // Expected problems (bad flags, unreadable files, bad scenarios) read best as one line.
+  process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.VIGIL_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   process.exit(1);
 });
