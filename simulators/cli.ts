@@ -30,7 +30,9 @@ async function openSink(o: SinkOptions): Promise<MessageSink> {
   }
   const qos = Number(o.qos);
   if (qos !== 0 && qos !== 1) throw new Error(`--qos must be 0 or 1, got ${o.qos}`);
-  return MqttSink.connect(o.broker, { qos, clientId: o.clientId, username: o.username, password: o.password });
+  // Never a commander default: --help would print it.
+  const password = o.password ?? process.env.VIGIL_MQTT_PASSWORD;
+  return MqttSink.connect(o.broker, { qos, clientId: o.clientId, username: o.username, password });
 }
 
 function sinkOptions(cmd: Command): Command {
@@ -39,7 +41,7 @@ function sinkOptions(cmd: Command): Command {
     .addOption(new Option('--qos <n>', 'publish QoS').choices(['0', '1']).default('1'))
     .option('--client-id <id>', 'MQTT client id')
     .option('--username <user>', 'broker user')
-    .option('--password <password>', 'broker password (or VIGIL_MQTT_PASSWORD)', process.env.VIGIL_MQTT_PASSWORD)
+    .option('--password <password>', 'broker password (default: $VIGIL_MQTT_PASSWORD)')
     .option('--dry-run', 'write NDJSON {topic, payload} lines to stdout instead of publishing');
 }
 
@@ -67,7 +69,7 @@ export function registerSimulatorCommands(program: Command): void {
       .option('--seed <n>', 'random seed: same seed and start give the same stream')
       .option('--duration <d>', 'simulated time to cover, e.g. 14d')
       .option('--rate <r>', 'messages per machine per simulated second: 1, 0.5, 1/min, 6/h')
-      .option('--start <iso>', 'simulated start time (default: now minus duration)')
+      .option('--start <iso>', 'simulated start time (default: so that simulated time reaches now as the run ends)')
       .option('--speed <x>', 'simulated seconds per wall second, or "max"', '60')
       .option('--truth <file>', 'where to write the ground truth (onsets, failures, faults)', 'simulation-truth.json'),
   ).action(async (o: SinkOptions & { scenario?: string; machines?: string; seed?: string; duration?: string; rate?: string; start?: string; speed: string; truth: string }) => {

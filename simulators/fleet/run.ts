@@ -7,7 +7,7 @@ import type { Scenario } from './scenario.js';
 export interface SimulationOptions {
   sink: MessageSink;
   speed: number | 'max';
-  /** Default simulated start when the scenario names none (the run then ends at about `now`). */
+  /** Wall-clock time now; the default simulated start is derived from it. */
   now: number;
   truthFile?: string;
   signal?: AbortSignal;
@@ -33,7 +33,10 @@ export interface SimulationSummary {
 
 /** Steps the fleet through simulated time, publishing as it goes, and writes the ground truth. */
 export async function runSimulation(scenario: Scenario, options: SimulationOptions): Promise<SimulationSummary> {
-  const startTs = scenario.startMs ?? options.now - scenario.durationMs;
+  // By default the run ends with simulated time reaching the wall clock, never ahead of it: live at
+  // speed 1, all history at "max", in between otherwise (a daemon refuses readings from the future).
+  const lag = options.speed === 'max' ? 1 : 1 - 1 / Math.max(1, options.speed);
+  const startTs = scenario.startMs ?? Math.round(options.now - scenario.durationMs * lag);
   const fleet = new Fleet(scenario, startTs);
   const endTs = startTs + scenario.durationMs;
   const pacer = new Pacer(options.speed);

@@ -24,7 +24,7 @@ export const ScenarioSchema = Type.Object(
   {
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, default: 1 }),
     site: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'sim' }),
-    start: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$', description: 'simulated start time; default: now minus duration' })),
+    start: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$', description: 'simulated start time; default: chosen so the run ends at the wall clock' })),
     duration: Type.String({ pattern: DURATION_PATTERN, default: '14d' }),
     rate: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(/\\s*(s|min|h))?\\s*$' })], {
       default: '1/min',
