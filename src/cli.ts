@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { registerSimulatorCommands } from '../simulators/cli.js';
 import { StrictModeError } from '../simulators/replay/source.js';
+import { registerLearningCommands } from './commands/learning.js';
 import { loadConfig, maskSecrets } from './config/load.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
@@ -73,6 +74,7 @@ configCmd
   });
 
 registerSimulatorCommands(program);
+registerLearningCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StrictModeError) {

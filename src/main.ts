@@ -15,27 +15,11 @@ import { IngestStats } from './ingest/stats.js';
 import { BatchWriter } from './store/batch-writer.js';
 import { SqliteDeadLetterLog } from './store/dead-letters.js';
 import { DurableQueue } from './store/durable-queue.js';
-import { InfluxSensorStore } from './store/influx-store.js';
 import { Journal } from './store/journal.js';
 import type { SensorStore } from './store/sensor-store.js';
-import { SqliteSensorStore } from './store/sqlite-store.js';
+import { createSensorStore } from './store/create.js';
 import { openStateDb } from './store/state-db.js';
 import { VERSION } from './version.js';
-
-export function createSensorStore(config: VigilConfig): SensorStore {
-  if (config.store.kind === 'influx') {
-    const i = config.store.influx;
-    return new InfluxSensorStore({
-      url: i.url,
-      database: i.database,
-      username: i.username,
-      password: i.password,
-      retentionPolicy: i.retentionPolicy,
-      timeoutMs: i.timeout,
-    });
-  }
-  return new SqliteSensorStore(config.store.sqlite.path);
-}
 
 /**
  * The composition root: builds every stage from the validated config, starts them in data-path

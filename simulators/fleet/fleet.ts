@@ -1,4 +1,4 @@
-import { Rng } from '../core/random.js';
+import { Rng } from '../../src/core/random.js';
 import { SimMachine, type FailureTruth, type SensorFaultTruth, type SimEvent, type TruthRecorder } from './machine.js';
 import type { Scenario } from './scenario.js';
 

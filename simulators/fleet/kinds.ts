@@ -3,7 +3,7 @@
  * Every sensor depends on load (and speed), several on the same component's wear, with noise; so a
  * raw threshold on one sensor cannot tell a worn machine at low load from a healthy one at full load.
  */
-import type { Rng } from '../core/random.js';
+import type { Rng } from '../../src/core/random.js';
 
 export const KINDS = ['pump', 'motor', 'gearbox'] as const;
 export type KindName = (typeof KINDS)[number];

@@ -1,5 +1,5 @@
 import type { MachineEventType, MachineRef } from '../../src/core/types.js';
-import type { Rng } from '../core/random.js';
+import type { Rng } from '../../src/core/random.js';
 import { createKind, type KindModel, type KindName } from './kinds.js';
 import type { MachineGroupSpec } from './scenario.js';
 

@@ -148,6 +148,7 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
     },
     store: { ...cfg.store, sqlite: { path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
     journal: { ...cfg.journal, dir: path.resolve(dataDir, cfg.journal.dir ?? 'journal') },
+    learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },
   };
 }
 

@@ -128,6 +128,37 @@ export const ConfigSchema = Type.Object(
       },
       strict,
     ),
+    learning: Type.Object(
+      {
+        modelsDir: Type.String({ minLength: 1, default: './models', description: 'model registry directory' }),
+        backend: Type.Union(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].map((b) => Type.Literal(b)), { default: 'auto' }),
+        step: Duration('1m', { minimum: 1 }),
+        window: Type.Integer({ minimum: 2, maximum: 1000, default: 50, description: 'steps per input window' }),
+        stride: Type.Integer({ minimum: 1, default: 1, description: 'steps between training windows' }),
+        horizon: Type.Integer({ minimum: 1, default: 30, description: 'steps: positive when a failure follows within this' }),
+        rulCap: Type.Integer({ minimum: 1, default: 125, description: 'steps: RUL targets are capped here' }),
+        maxGapSteps: Type.Integer({ minimum: 0, default: 5, description: 'longer gaps break a sequence' }),
+        lookback: Duration('90d', { minimum: 1 }),
+        sensors: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'sensors to learn from; empty = all' }),
+        validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
+        positiveShare: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.3, description: 'oversample failure windows to this share' }),
+        retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
+        model: Type.Object(
+          {
+            units: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4, default: [64, 32] }),
+            dropout: Type.Number({ minimum: 0, maximum: 0.9, default: 0.2 }),
+            learningRate: Type.Number({ exclusiveMinimum: 0, default: 0.002 }),
+            batchSize: Type.Integer({ minimum: 1, default: 256 }),
+            epochs: Type.Integer({ minimum: 1, default: 30 }),
+            patience: Type.Integer({ minimum: 1, default: 5, description: 'epochs without validation improvement before stopping' }),
+            seed: Type.Integer({ minimum: 0, default: 1 }),
+            warmStart: Type.Boolean({ default: true, description: "fine-tune from the champion's weights when the features are unchanged" }),
+          },
+          strict,
+        ),
+      },
+      strict,
+    ),
     http: Type.Object({ host: Type.String({ default: '127.0.0.1' }), port: Port(8080) }, strict),
     shutdown: Type.Object({ timeout: Duration('15s', { minimum: 1 }) }, strict),
   },
@@ -137,6 +168,8 @@ export const ConfigSchema = Type.Object(
 export type DecodedConfig = StaticDecode<typeof ConfigSchema>;
 
 /** The validated config with every path made absolute. */
+export type LearningConfig = DecodedConfig['learning'];
+
 export type VigilConfig = DecodedConfig & {
   store: DecodedConfig['store'] & { sqlite: { path: string } };
   journal: DecodedConfig['journal'] & { dir: string };

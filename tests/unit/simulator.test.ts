@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../simulators/core/random.js';
+import { Rng } from '../../src/core/random.js';
 import type { MessageSink } from '../../simulators/core/sink.js';
 import { createKind } from '../../simulators/fleet/kinds.js';
 import { runSimulation } from '../../simulators/fleet/run.js';

@@ -1,0 +1,76 @@
+/**
+ * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --backend auto|wasm|cpu]
+ *
+ * Trains Vigil's two-headed LSTM on C-MAPSS FD001 (train_FD001.txt; 20% of the engines held out for
+ * validation, early stopping and the alert threshold) and evaluates on test_FD001.txt + RUL_FD001.txt
+ * with the published protocols. The test files inform no choice: they are read after training.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadTf, quietTfWarnings, type BackendPreference } from '../src/model/backend.js';
+import { prepareData, trainAndValidate } from '../src/training/pipeline.js';
+import { CMAPSS_SENSORS, evaluateCmapssTest, labelledTrainingUnits } from './lib/cmapss.js';
+
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string', default: path.resolve('../shared/data/cmapss') },
+    epochs: { type: 'string', default: '40' },
+    patience: { type: 'string', default: '8' },
+    stride: { type: 'string', default: '1' },
+    units: { type: 'string', default: '64,32' },
+    dropout: { type: 'string', default: '0.2' },
+    lr: { type: 'string', default: '0.002' },
+    batch: { type: 'string', default: '256' },
+    seed: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'auto' },
+  },
+});
+const WINDOW = 50;
+const HORIZON = 30;
+const RUL_CAP = 125;
+
+quietTfWarnings();
+const { tf, backend, provider } = await loadTf(a.backend as BackendPreference);
+const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP });
+const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed: Number(a.seed) });
+console.log(
+  `bench:cmapss — FD001, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}); ` +
+    `${data.norm.sensors.length} sensors (${data.norm.dropped.join(', ')} constant, dropped); ` +
+    `train ${data.report.trainWindows} windows (${data.report.trainPositives} positive, ${data.report.trainWindowsBalanced} after oversampling) from ${data.report.trainMachines} engines; ` +
+    `validation ${data.report.validationWindows} windows from ${data.report.validationMachines.length} engines`,
+);
+const t0 = performance.now();
+const outcome = await trainAndValidate(
+  tf,
+  data,
+  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid' },
+  {
+    epochs: Number(a.epochs),
+    batchSize: Number(a.batch),
+    patience: Number(a.patience),
+    rulCap: RUL_CAP,
+    horizon: HORIZON,
+    stepMs: 1,
+    onEpoch: (p) =>
+      console.log(
+        `  epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+      ),
+  },
+);
+const seconds = (performance.now() - t0) / 1000;
+const v = outcome.validation;
+const test = evaluateCmapssTest(tf, outcome.model, data.norm, path.join(a.data, 'test_FD001.txt'), path.join(a.data, 'RUL_FD001.txt'), {
+  window: WINDOW,
+  horizon: HORIZON,
+  rulCap: RUL_CAP,
+  threshold: v.threshold,
+});
+const c = test.classification;
+console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
+console.log(
+  `test (binary, ${test.binaryEngines} engines, ${c.positives} positive): accuracy ${c.accuracy.toFixed(3)}, precision ${c.precision.toFixed(3)}, recall ${c.recall.toFixed(3)}, F1 ${c.f1.toFixed(3)}, ROC-AUC ${c.rocAuc.toFixed(3)}`,
+);
+console.log(`test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}`);
+console.log(
+  `training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}), ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}`,
+);

@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createSensorStore } from '../store/create.js';
+import { loadTf, quietTfWarnings } from '../model/backend.js';
+import { applyNormalisation } from '../features/normalize.js';
+import { buildWindows } from '../features/windows.js';
+import { loadDataset } from '../training/dataset.js';
+import { validate } from '../training/pipeline.js';
+import { ModelRegistry, type ModelMeta } from '../training/registry.js';
+import { TrainingRun } from '../training/runner.js';
+
+const pct = (x: number) => x.toFixed(3);
+
+function summary(m: ModelMeta): string {
+  const c = m.metrics.validation.classification;
+  return `${m.version}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${m.training.epochs} epochs on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
+}
+
+export function registerLearningCommands(program: Command): void {
+  program
+    .command('train')
+    .description('train a model now from the configured store (in a worker thread), and promote it if it beats the champion')
+    .option('-c, --config <file>', 'YAML config file')
+    .option('--epochs <n>', 'at most this many epochs (default: learning.model.epochs)')
+    .option('--no-warm-start', 'train from scratch even when the champion could be fine-tuned')
+    .action(async (o: { config?: string; epochs?: string; warmStart: boolean }) => {
+      const config = loadConfig({ file: o.config });
+      const epochs = o.epochs === undefined ? undefined : Number(o.epochs);
+      if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
+      const run = new TrainingRun(config, { epochs, warmStart: o.warmStart });
+      run.on('progress', (p) => {
+        if (p.phase === 'training') {
+          process.stderr.write(
+            `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s\n`,
+          );
+        } else if (p.phase !== 'batch') process.stderr.write(`${p.phase}: ${p.message}\n`);
+      });
+      process.once('SIGINT', () => {
+        process.stderr.write('cancelling the training run…\n');
+        run.cancel();
+      });
+      const outcome = await run.result;
+      if (outcome.state === 'succeeded' && outcome.meta) {
+        process.stdout.write(`${summary(outcome.meta)}\n${outcome.meta.decision.promoted ? 'promoted to champion' : 'kept as challenger'}: ${outcome.meta.decision.reason}\n`);
+      } else if (outcome.state === 'cancelled') {
+        process.stdout.write('cancelled; nothing saved\n');
+        process.exitCode = 130;
+      } else {
+        process.stderr.write(`training failed: ${outcome.error}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('evaluate')
+    .description("score a model version on the store's current data (its held-out machines when present)")
+    .argument('<version>', 'model version, e.g. v0003')
+    .option('-c, --config <file>', 'YAML config file')
+    .action(async (version: string, o: { config?: string }) => {
+      const config = loadConfig({ file: o.config });
+      quietTfWarnings();
+      const { tf } = await loadTf(config.learning.backend);
+      const registry = new ModelRegistry(config.learning.modelsDir);
+      const meta = registry.meta(version);
+      const store = createSensorStore(config);
+      await store.open();
+      const data = await loadDataset(store, { ...config.learning, step: meta.stepMs, window: meta.window, horizon: meta.horizon, rulCap: meta.rulCap, sensors: meta.sensors }, Date.now()).finally(() => store.close());
+      const held = new Set(meta.machines.validation);
+      const chosen = data.items.some((i) => held.has(i.seg.machine)) ? data.items.filter((i) => held.has(i.seg.machine)) : data.items;
+      const ws = buildWindows(chosen.map((i) => ({ seg: applyNormalisation(i.seg, meta.normalisation), labels: i.labels })), meta.window, 1);
+      if (ws.n === 0) throw new Error('no labelled windows to evaluate on');
+      const model = await registry.load(tf, version);
+      const v = validate(tf, model, ws, { rulCap: meta.rulCap, horizon: meta.horizon, stepMs: meta.stepMs, threshold: meta.threshold });
+      const c = v.classification;
+      process.stdout.write(
+        `${version} on ${ws.n} windows of ${new Set(chosen.map((i) => i.seg.machine)).size} machines (${c.positives} before a failure):\n` +
+          `  accuracy ${pct(c.accuracy)}, precision ${pct(c.precision)}, recall ${pct(c.recall)}, F1 ${pct(c.f1)}, PR-AUC ${pct(c.prAuc)}, ROC-AUC ${pct(c.rocAuc)}\n` +
+          `  confusion: tp ${c.confusion.tp}, fp ${c.confusion.fp}, tn ${c.confusion.tn}, fn ${c.confusion.fn}\n` +
+          `  RUL: RMSE ${v.rul.rmse.toFixed(2)}, MAE ${v.rul.mae.toFixed(2)}, score ${v.rul.score.toFixed(0)} (steps)\n` +
+          `  failures detected ${v.lead.detected}, missed ${v.lead.missed}, mean lead ${v.lead.meanLeadMs === null ? '–' : `${(v.lead.meanLeadMs / 60_000).toFixed(0)} min`}\n`,
+      );
+    });
+
+  const models = program.command('models').description('list, inspect, promote and roll back model versions');
+  const registryOf = (file?: string) => new ModelRegistry(loadConfig({ file }).learning.modelsDir);
+  models
+    .command('list')
+    .option('-c, --config <file>', 'YAML config file')
+    .action((o: { config?: string }) => {
+      const list = registryOf(o.config).list();
+      if (list.length === 0) process.stdout.write('no models yet: run `vigil train`\n');
+      for (const m of list) process.stdout.write(`${m.champion ? '*' : ' '} ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`);
+    });
+  models
+    .command('show')
+    .argument('<version>')
+    .option('-c, --config <file>', 'YAML config file')
+    .action((version: string, o: { config?: string }) => {
+      process.stdout.write(`${JSON.stringify(registryOf(o.config).meta(version), null, 2)}\n`);
+    });
+  models
+    .command('promote')
+    .argument('<version>')
+    .option('-c, --config <file>', 'YAML config file')
+    .action((version: string, o: { config?: string }) => {
+      registryOf(o.config).promote(version, 'promoted by an operator');
+      process.stdout.write(`${version} is the champion\n`);
+    });
+  models
+    .command('rollback')
+    .argument('[version]', 'the version to return to (default: the previous champion)')
+    .option('-c, --config <file>', 'YAML config file')
+    .action((version: string | undefined, o: { config?: string }) => {
+      process.stdout.write(`${registryOf(o.config).rollback(version)} is the champion again\n`);
+    });
+}

@@ -1,0 +1,55 @@
+import type { Segment } from './align.js';
+import type { StepLabels } from './labels.js';
+
+export interface LabelledSegment {
+  seg: Segment;
+  labels: StepLabels;
+}
+
+export interface Split {
+  train: LabelledSegment[];
+  validation: LabelledSegment[];
+  /** How the split was made, for the run report. */
+  method: 'by-machine' | 'by-time';
+  validationMachines: string[];
+}
+
+/**
+ * Validation never sees training data: with enough machines, whole machines are held out (seeded);
+ * with fewer, each segment's latest part is held out, with a window-length gap so no window spans both.
+ */
+export function splitByMachineAndTime(items: readonly LabelledSegment[], fraction: number, windowSteps: number, rng: () => number): Split {
+  const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
+  if (machines.length >= 5) {
+    const shuffled = [...machines];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    const held = new Set(shuffled.slice(0, Math.max(1, Math.round(machines.length * fraction))));
+    return {
+      train: items.filter((i) => !held.has(i.seg.machine)),
+      validation: items.filter((i) => held.has(i.seg.machine)),
+      method: 'by-machine',
+      validationMachines: [...held].sort(),
+    };
+  }
+  const train: LabelledSegment[] = [];
+  const validation: LabelledSegment[] = [];
+  for (const item of items) {
+    const cut = Math.floor(item.seg.steps * (1 - fraction));
+    const trainEnd = cut - windowSteps;
+    if (trainEnd >= windowSteps) train.push(slice(item, 0, trainEnd));
+    if (item.seg.steps - cut >= windowSteps) validation.push(slice(item, cut, item.seg.steps));
+  }
+  return { train, validation, method: 'by-time', validationMachines: machines };
+}
+
+function slice(item: LabelledSegment, from: number, to: number): LabelledSegment {
+  const F = item.seg.sensors.length;
+  const { seg, labels } = item;
+  return {
+    seg: { ...seg, startTs: seg.startTs + from * seg.stepMs, steps: to - from, data: seg.data.slice(from * F, to * F) },
+    labels: { failure: labels.failure.slice(from, to), rul: labels.rul.slice(from, to), usable: labels.usable.slice(from, to) },
+  };
+}

@@ -1,0 +1,69 @@
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import type { TF } from './backend.js';
+
+export interface LstmSpec {
+  windowSteps: number;
+  features: number;
+  /** Units of each stacked LSTM layer, e.g. [64, 32]. */
+  units: number[];
+  dropout: number;
+  learningRate: number;
+  seed: number;
+  /**
+   * Gate activation. tfjs defaults to hardSigmoid; Keras and PyTorch use sigmoid. We use sigmoid so
+   * weights interchange with those frameworks, and record the choice in meta.json.
+   */
+  recurrentActivation: 'sigmoid' | 'hardSigmoid';
+}
+
+/**
+ * Stacked LSTM with dropout and two heads: `failure` = p(failure within the horizon) (sigmoid) and
+ * `rul` = remaining useful life divided by its cap (linear).
+ */
+export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
+  const input = tf.input({ shape: [spec.windowSteps, spec.features], name: 'window' });
+  let h: SymbolicTensor = input;
+  spec.units.forEach((units, i) => {
+    const seed = spec.seed + i * 101;
+    h = tf.layers
+      .lstm({
+        units,
+        returnSequences: i < spec.units.length - 1,
+        recurrentActivation: spec.recurrentActivation,
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
+        name: `lstm_${i}`,
+      })
+      .apply(h) as SymbolicTensor;
+    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `dropout_${i}` }).apply(h) as SymbolicTensor;
+  });
+  const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: 'failure' }).apply(h) as SymbolicTensor;
+  const rul = tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }), name: 'rul' }).apply(h) as SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: [failure, rul], name: 'vigil_lstm' });
+  compile(tf, model, spec.learningRate);
+  return model;
+}
+
+export function compile(tf: TF, model: LayersModel, learningRate: number): void {
+  model.compile({
+    optimizer: tf.train.adam(learningRate),
+    loss: { failure: 'binaryCrossentropy', rul: 'meanSquaredError' },
+  });
+}
+
+/** Runs the model on windows [n, L, F] in batches; returns p(failure) and RUL/cap per window. */
+export function predict(tf: TF, model: LayersModel, x: Float32Array, n: number, windowSteps: number, features: number, batchSize = 512): { p: Float32Array; rul: Float32Array } {
+  const p = new Float32Array(n);
+  const rul = new Float32Array(n);
+  const size = windowSteps * features;
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    tf.tidy(() => {
+      const input = tf.tensor3d(x.subarray(start * size, (start + count) * size), [count, windowSteps, features]);
+      const [pt, rt] = model.predict(input) as [import('@tensorflow/tfjs').Tensor, import('@tensorflow/tfjs').Tensor];
+      p.set(pt.dataSync() as Float32Array, start);
+      rul.set(rt.dataSync() as Float32Array, start);
+    });
+  }
+  return { p, rul };
+}

@@ -1,0 +1,50 @@
+import type { LearningConfig } from '../config/schema.js';
+import { alignToGrid } from '../features/align.js';
+import { labelSteps } from '../features/labels.js';
+import type { LabelledSegment } from '../features/split.js';
+import type { SensorStore } from '../store/sensor-store.js';
+
+export interface Dataset {
+  items: LabelledSegment[];
+  sensors: string[];
+  from: number;
+  to: number;
+  machines: number;
+  failures: number;
+  /** Data-quality facts reported with every run. */
+  quality: { missingRatio: Record<string, number>; filledSteps: number; breaks: number; samples: number };
+}
+
+/** Reads every machine's readings and events in the lookback window from the store and labels them. */
+export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: number): Promise<Dataset> {
+  const to = now;
+  const from = now - cfg.lookback;
+  const machines = await store.listMachines();
+  const sensors = cfg.sensors.length > 0 ? [...cfg.sensors] : [...new Set(machines.flatMap((m) => m.sensors))].sort();
+  const items: LabelledSegment[] = [];
+  const missingSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
+  let filledSteps = 0;
+  let breaks = 0;
+  let samplesSeen = 0;
+  let failures = 0;
+  let withData = 0;
+  for (const m of machines) {
+    const samples = await store.queryReadings({ machine: m.ref.machine, from, to, sensors: cfg.sensors.length > 0 ? cfg.sensors : undefined });
+    if (samples.length === 0) continue;
+    withData++;
+    samplesSeen += samples.length;
+    const events = await store.queryEvents({ machine: m.ref.machine, from: from - cfg.step * cfg.window, to });
+    failures += events.filter((e) => e.type === 'failure').length;
+    const { segments, stats } = alignToGrid(m.ref.machine, samples, sensors, cfg.step, cfg.maxGapSteps);
+    filledSteps += stats.filledSteps;
+    breaks += stats.breaks;
+    for (const s of sensors) missingSum[s]! += stats.missingRatio[s] ?? 1;
+    const observedUntil = Math.min(now, samples[samples.length - 1]!.ts + cfg.step);
+    for (const seg of segments) {
+      if (seg.steps < cfg.window) continue;
+      items.push({ seg, labels: labelSteps(seg, cfg.window, events, { horizonSteps: cfg.horizon, rulCapSteps: cfg.rulCap, observedUntil }) });
+    }
+  }
+  const missingRatio = Object.fromEntries(sensors.map((s) => [s, withData > 0 ? Math.round((missingSum[s]! / withData) * 1000) / 1000 : 1]));
+  return { items, sensors, from, to, machines: withData, failures, quality: { missingRatio, filledSteps, breaks, samples: samplesSeen } };
+}

@@ -1,0 +1,198 @@
+import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { TF } from '../model/backend.js';
+import { fileHandler, writeFileDurable } from '../model/file-io.js';
+
+const Metrics = Type.Object({
+  classification: Type.Object({ threshold: Type.Number(), accuracy: Type.Number(), precision: Type.Number(), recall: Type.Number(), f1: Type.Number(), prAuc: Type.Number(), rocAuc: Type.Number(), positives: Type.Integer(), n: Type.Integer() }),
+  rul: Type.Object({ rmse: Type.Number(), mae: Type.Number(), score: Type.Number(), n: Type.Integer() }),
+});
+
+/** meta.json: what a model is, what it learned from and how good it was. Validated whenever read. */
+export const ModelMetaSchema = Type.Object({
+  version: Type.String({ pattern: '^v\\d{4,}$' }),
+  createdAt: Type.String(),
+  parent: Type.Union([Type.String(), Type.Null()]),
+  warmStartedFrom: Type.Union([Type.String(), Type.Null()]),
+  decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
+  dataRange: Type.Object({ from: Type.Number(), to: Type.Number() }),
+  machines: Type.Object({ train: Type.Integer(), validation: Type.Array(Type.String()), splitMethod: Type.String() }),
+  sensors: Type.Array(Type.String(), { minItems: 1 }),
+  dropped: Type.Array(Type.String()),
+  stepMs: Type.Number({ exclusiveMinimum: 0 }),
+  window: Type.Integer({ minimum: 1 }),
+  horizon: Type.Integer({ minimum: 1 }),
+  rulCap: Type.Integer({ minimum: 1 }),
+  normalisation: Type.Object({ sensors: Type.Array(Type.String()), mean: Type.Array(Type.Number()), std: Type.Array(Type.Number()), dropped: Type.Array(Type.String()) }),
+  architecture: Type.Object({ units: Type.Array(Type.Integer()), dropout: Type.Number(), recurrentActivation: Type.String(), learningRate: Type.Number(), batchSize: Type.Integer() }),
+  threshold: Type.Number(),
+  metrics: Type.Object({
+    validation: Metrics,
+    leadTime: Type.Object({ detected: Type.Integer(), missed: Type.Integer(), meanLeadMs: Type.Union([Type.Number(), Type.Null()]) }),
+    championOnSameData: Type.Union([Type.Intersect([Metrics, Type.Object({ version: Type.String() })]), Type.Null()]),
+  }),
+  training: Type.Object({
+    backend: Type.String(),
+    provider: Type.String(),
+    durationMs: Type.Number(),
+    epochs: Type.Integer(),
+    bestEpoch: Type.Integer(),
+    samplesPerSecond: Type.Number(),
+    seed: Type.Integer(),
+    stoppedEarly: Type.Boolean(),
+  }),
+  data: Type.Record(Type.String(), Type.Unknown()),
+});
+export type ModelMeta = Static<typeof ModelMetaSchema>;
+
+interface RegistryState {
+  champion: string | null;
+  history: Array<{ at: string; version: string; action: 'promoted' | 'rolled-back'; reason: string }>;
+}
+
+export class RegistryError extends Error {}
+
+const VERSION_DIR = /^v\d{4,}$/;
+
+/**
+ * Versions under one directory: `<dir>/v0001/{model.json, weights.bin, meta.json}` and
+ * `registry.json` naming the champion. A version is written in a temp directory, fsynced and renamed
+ * into place, and registry.json is replaced atomically, so a crash at any point leaves the champion
+ * and every finished version intact.
+ */
+export class ModelRegistry {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    // Leftovers of saves interrupted by a crash.
+    for (const f of readdirSync(dir)) if (f.startsWith('.tmp-')) rmSync(path.join(dir, f), { recursive: true, force: true });
+  }
+
+  private get stateFile(): string {
+    return path.join(this.dir, 'registry.json');
+  }
+
+  private state(): RegistryState {
+    if (!existsSync(this.stateFile)) return { champion: null, history: [] };
+    try {
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as RegistryState;
+      if ((s.champion !== null && typeof s.champion !== 'string') || !Array.isArray(s.history)) throw new Error('unexpected shape');
+      return s;
+    } catch (err) {
+      throw new RegistryError(`${this.stateFile} is damaged: ${(err as Error).message}`);
+    }
+  }
+
+  private writeState(s: RegistryState): void {
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileDurable(tmp, `${JSON.stringify(s, null, 2)}\n`);
+    renameSync(tmp, this.stateFile);
+    syncDir(this.dir);
+  }
+
+  versions(): string[] {
+    return readdirSync(this.dir).filter((f) => VERSION_DIR.test(f) && existsSync(path.join(this.dir, f, 'meta.json'))).sort();
+  }
+
+  nextVersion(): string {
+    const last = this.versions().at(-1);
+    return `v${String(last ? Number(last.slice(1)) + 1 : 1).padStart(4, '0')}`;
+  }
+
+  meta(version: string): ModelMeta {
+    if (!VERSION_DIR.test(version)) throw new RegistryError(`no model version ${JSON.stringify(version)}`);
+    const file = path.join(this.dir, version, 'meta.json');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new RegistryError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (!Value.Check(ModelMetaSchema, raw)) {
+      const e = [...Value.Errors(ModelMetaSchema, raw)][0];
+      throw new RegistryError(`${file} is invalid at ${e?.path || '/'}: ${e?.message}`);
+    }
+    return raw;
+  }
+
+  list(): Array<ModelMeta & { champion: boolean }> {
+    const champion = this.state().champion;
+    return this.versions().map((v) => ({ ...this.meta(v), champion: v === champion }));
+  }
+
+  championVersion(): string | null {
+    return this.state().champion;
+  }
+
+  history(): RegistryState['history'] {
+    return this.state().history;
+  }
+
+  async save(tf: TF, model: LayersModel, meta: ModelMeta): Promise<void> {
+    const finalDir = path.join(this.dir, meta.version);
+    if (existsSync(finalDir)) throw new RegistryError(`version ${meta.version} exists already`);
+    const tmp = path.join(this.dir, `.tmp-${meta.version}-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    await model.save(fileHandler(tf, tmp));
+    writeFileDurable(path.join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+    syncDir(tmp);
+    renameSync(tmp, finalDir);
+    syncDir(this.dir);
+  }
+
+  async load(tf: TF, version: string): Promise<LayersModel> {
+    this.meta(version);
+    return tf.loadLayersModel(fileHandler(tf, path.join(this.dir, version)));
+  }
+
+  promote(version: string, reason: string): void {
+    this.meta(version);
+    const s = this.state();
+    s.champion = version;
+    s.history.push({ at: new Date().toISOString(), version, action: 'promoted', reason });
+    this.writeState(s);
+  }
+
+  /** Back to the champion before the current one, or to `version`. */
+  rollback(version?: string): string {
+    const s = this.state();
+    let target = version;
+    if (!target) {
+      const previous = s.history.filter((h) => h.version !== s.champion).at(-1);
+      if (!previous) throw new RegistryError('no earlier champion to roll back to');
+      target = previous.version;
+    }
+    this.meta(target);
+    s.history.push({ at: new Date().toISOString(), version: target, action: 'rolled-back', reason: `rolled back from ${s.champion ?? 'none'}` });
+    s.champion = target;
+    this.writeState(s);
+    return target;
+  }
+
+  /** Deletes the oldest versions beyond `retain`; the champion and rollback targets in recent history stay. */
+  enforceRetention(retain: number): string[] {
+    const s = this.state();
+    const keep = new Set([s.champion, ...s.history.slice(-3).map((h) => h.version)].filter((v): v is string => v !== null));
+    const versions = this.versions();
+    const removable = versions.filter((v) => !keep.has(v));
+    const excess = versions.length - retain;
+    const removed = removable.slice(0, Math.max(0, excess));
+    for (const v of removed) rmSync(path.join(this.dir, v), { recursive: true, force: true });
+    return removed;
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not every filesystem allows fsync on a directory.
+  }
+}

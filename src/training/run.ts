@@ -1,0 +1,180 @@
+import type { LayersModel } from '@tensorflow/tfjs';
+import type { VigilConfig } from '../config/schema.js';
+import { applyNormalisation } from '../features/normalize.js';
+import { buildWindows } from '../features/windows.js';
+import { loadTf, quietTfWarnings } from '../model/backend.js';
+import { compile } from '../model/lstm.js';
+import { createSensorStore } from '../store/create.js';
+import { loadDataset } from './dataset.js';
+import type { EpochProgress } from './fit.js';
+import { prepareData, trainAndValidate, validate, type Validation } from './pipeline.js';
+import { ModelRegistry, type ModelMeta } from './registry.js';
+
+export type TrainingProgress =
+  | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }
+  | ({ phase: 'training' } & EpochProgress)
+  | { phase: 'batch'; done: number; total: number; epoch: number };
+
+export interface TrainingRequest {
+  config: VigilConfig;
+  now: number;
+  warmStart?: boolean;
+  epochs?: number;
+  onProgress?: (p: TrainingProgress) => void;
+  shouldStop?: () => boolean;
+}
+
+export interface TrainingResult {
+  cancelled: boolean;
+  meta: ModelMeta | null;
+}
+
+export class NotEnoughDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotEnoughDataError';
+  }
+}
+
+/**
+ * One training run: data from the store, a challenger trained (fine-tuned from the champion when the
+ * features are unchanged), both scored on the same held-out data, the challenger saved and promoted
+ * only if it is better. Runs in the training worker, never on the daemon's event loop.
+ */
+export async function runTraining(req: TrainingRequest): Promise<TrainingResult> {
+  const started = Date.now();
+  const cfg = req.config.learning;
+  const progress = req.onProgress ?? (() => undefined);
+  quietTfWarnings();
+  const { tf, backend, provider } = await loadTf(cfg.backend);
+  const registry = new ModelRegistry(cfg.modelsDir);
+
+  progress({ phase: 'loading', message: `reading ${cfg.lookback / 86_400_000} days of data from the ${req.config.store.kind} store` });
+  const store = createSensorStore(req.config);
+  await store.open();
+  let dataset;
+  try {
+    dataset = await loadDataset(store, cfg, req.now);
+  } finally {
+    await store.close();
+  }
+  if (dataset.failures === 0) throw new NotEnoughDataError(`no failure events in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`);
+
+  progress({ phase: 'preparing', message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples` });
+  const championVersion = registry.championVersion();
+  const champion = championVersion ? registry.meta(championVersion) : null;
+  let data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed });
+  const sameFeatures =
+    champion !== null &&
+    champion.window === cfg.window &&
+    champion.stepMs === cfg.step &&
+    champion.horizon === cfg.horizon &&
+    champion.rulCap === cfg.rulCap &&
+    JSON.stringify(champion.sensors) === JSON.stringify(data.norm.sensors) &&
+    JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units);
+  const warm = (req.warmStart ?? cfg.model.warmStart) && sameFeatures;
+  let initial: LayersModel | undefined;
+  if (warm && champion) {
+    // Fine-tuning keeps the champion's scaling, so its weights mean what they meant.
+    data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed, normalisation: champion.normalisation });
+    initial = await registry.load(tf, champion.version);
+    compile(tf, initial, cfg.model.learningRate);
+  }
+  if (data.report.trainWindows < 10 || data.report.trainPositives === 0) {
+    throw new NotEnoughDataError(`not enough labelled windows: ${data.report.trainWindows} for training, ${data.report.trainPositives} of them before a failure`);
+  }
+  if (data.validation.n === 0) throw new NotEnoughDataError('no labelled windows left for validation');
+
+  const outcome = await trainAndValidate(
+    tf,
+    data,
+    { units: cfg.model.units, dropout: cfg.model.dropout, learningRate: cfg.model.learningRate, seed: cfg.model.seed, recurrentActivation: 'sigmoid' },
+    {
+      epochs: req.epochs ?? cfg.model.epochs,
+      batchSize: cfg.model.batchSize,
+      patience: cfg.model.patience,
+      rulCap: cfg.rulCap,
+      horizon: cfg.horizon,
+      stepMs: cfg.step,
+      onEpoch: (p) => progress({ phase: 'training', ...p }),
+      onBatch: (done, total) => progress({ phase: 'batch', done, total, epoch: 0 }),
+      shouldStop: req.shouldStop,
+    },
+    initial,
+  );
+  if (outcome.fit.cancelled) return { cancelled: true, meta: null };
+
+  progress({ phase: 'evaluating', message: 'scoring the champion on the same held-out data' });
+  let championOnSame: (Validation & { version: string }) | null = null;
+  if (champion) {
+    const champModel = await registry.load(tf, champion.version);
+    const held = data.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, champion.normalisation), labels: i.labels }));
+    const ws = buildWindows(held, champion.window, cfg.stride);
+    if (ws.n > 0) championOnSame = { ...validate(tf, champModel, ws, { rulCap: champion.rulCap, horizon: champion.horizon, stepMs: champion.stepMs, threshold: champion.threshold }), version: champion.version };
+    champModel.dispose();
+  }
+  const v = outcome.validation;
+  const decision = decide(v, championOnSame);
+
+  progress({ phase: 'saving', message: decision.reason });
+  const version = registry.nextVersion();
+  const meta: ModelMeta = {
+    version,
+    createdAt: new Date().toISOString(),
+    parent: championVersion,
+    warmStartedFrom: warm && champion ? champion.version : null,
+    decision,
+    dataRange: { from: dataset.from, to: dataset.to },
+    machines: { train: data.report.trainMachines, validation: data.report.validationMachines, splitMethod: data.report.splitMethod },
+    sensors: data.norm.sensors,
+    dropped: data.norm.dropped,
+    stepMs: cfg.step,
+    window: cfg.window,
+    horizon: cfg.horizon,
+    rulCap: cfg.rulCap,
+    normalisation: data.norm,
+    architecture: { units: cfg.model.units, dropout: cfg.model.dropout, recurrentActivation: 'sigmoid', learningRate: cfg.model.learningRate, batchSize: cfg.model.batchSize },
+    threshold: v.threshold,
+    metrics: {
+      validation: { classification: stripConfusion(v.classification), rul: v.rul },
+      leadTime: v.lead,
+      championOnSameData: championOnSame ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul } : null,
+    },
+    training: {
+      backend,
+      provider,
+      durationMs: Date.now() - started,
+      epochs: outcome.fit.history.length,
+      bestEpoch: outcome.fit.bestEpoch,
+      samplesPerSecond: Math.round(outcome.fit.samplesPerSecond),
+      seed: cfg.model.seed,
+      stoppedEarly: outcome.fit.stoppedEarly,
+    },
+    data: { ...data.report, failures: dataset.failures, quality: dataset.quality, confusion: v.classification.confusion },
+  };
+  await registry.save(tf, outcome.model, meta);
+  if (decision.promoted) registry.promote(version, decision.reason);
+  registry.enforceRetention(cfg.retain);
+  outcome.model.dispose();
+  return { cancelled: false, meta };
+}
+
+function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {
+  const { confusion: _c, ...rest } = c;
+  return rest;
+}
+
+/**
+ * Champion/challenger on the same held-out data: the challenger wins when its failure head ranks
+ * at least as well (PR-AUC) and its RUL error is no worse (RMSE), and one of them is strictly better.
+ */
+export function decide(challenger: Validation, champion: (Validation & { version: string }) | null): { promoted: boolean; reason: string } {
+  if (!champion) return { promoted: true, reason: 'first model: no champion yet' };
+  const c = challenger.classification.prAuc;
+  const k = champion.classification.prAuc;
+  const cr = challenger.rul.rmse;
+  const kr = champion.rul.rmse;
+  const fmt = `PR-AUC ${c.toFixed(3)} vs ${k.toFixed(3)}, RUL RMSE ${cr.toFixed(2)} vs ${kr.toFixed(2)} (champion ${champion.version})`;
+  if (c >= k && cr <= kr && (c > k || cr < kr)) return { promoted: true, reason: `beats the champion: ${fmt}` };
+  return { promoted: false, reason: `does not beat the champion: ${fmt}` };
+}

@@ -1,0 +1,68 @@
+import { EventEmitter } from 'node:events';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { VigilConfig } from '../config/schema.js';
+import type { TrainingProgress } from './run.js';
+import type { ModelMeta } from './registry.js';
+import type { WorkerInput, WorkerMessage } from './worker.js';
+
+export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface RunOutcome {
+  state: Exclude<RunState, 'running'>;
+  meta: ModelMeta | null;
+  error: string | null;
+}
+
+export interface TrainingRunOptions {
+  now?: number;
+  warmStart?: boolean;
+  epochs?: number;
+  resourceLimits?: ResourceLimits;
+}
+
+/**
+ * A training run in a worker thread. Emits `progress` (TrainingProgress); `result` settles with the
+ * outcome, never rejects: a failed or crashed worker is an outcome, not an exception in the caller.
+ */
+export class TrainingRun extends EventEmitter {
+  state: RunState = 'running';
+  lastProgress: TrainingProgress | null = null;
+  readonly startedAt = Date.now();
+  readonly result: Promise<RunOutcome>;
+  private readonly worker: Worker;
+
+  constructor(config: VigilConfig, options: TrainingRunOptions = {}) {
+    super();
+    const input: WorkerInput = { config, now: options.now ?? Date.now(), warmStart: options.warmStart, epochs: options.epochs };
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input, resourceLimits: options.resourceLimits });
+    this.result = new Promise<RunOutcome>((resolve) => {
+      let settled = false;
+      const finish = (outcome: RunOutcome) => {
+        if (settled) return;
+        settled = true;
+        this.state = outcome.state;
+        resolve(outcome);
+      };
+      this.worker.on('message', (m: WorkerMessage) => {
+        if (m.type === 'progress') {
+          this.lastProgress = m.progress;
+          this.emit('progress', m.progress);
+        } else if (m.type === 'done') finish({ state: 'succeeded', meta: m.meta as ModelMeta, error: null });
+        else if (m.type === 'cancelled') finish({ state: 'cancelled', meta: null, error: null });
+        else finish({ state: 'failed', meta: null, error: `${m.name}: ${m.message}` });
+      });
+      this.worker.on('error', (err) => finish({ state: 'failed', meta: null, error: `training worker crashed: ${err.message}` }));
+      this.worker.on('exit', (code) => finish({ state: 'failed', meta: null, error: `training worker exited with code ${code} before finishing` }));
+    });
+  }
+
+  /** Asks the worker to stop after the current batch; nothing is saved. */
+  cancel(): void {
+    if (this.state === 'running') this.worker.postMessage({ type: 'cancel' });
+  }
+
+  /** Ends the worker at once (shutdown). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
