@@ -9,7 +9,7 @@ import { lastWindow } from '../../src/features/windows.js';
 import type { TF } from '../../src/model/backend.js';
 import { predict } from '../../src/model/lstm.js';
 import { classification, rulMetrics, type ClassificationMetrics, type RulMetrics } from '../../src/model/metrics.js';
-import { parseCmapss, type CmapssRow } from '../../simulators/replay/cmapss.js';
+import { CMAPSS_COLUMNS, parseCmapss, type CmapssRow } from '../../simulators/replay/cmapss.js';
 
 /** FD001 has one operating condition: the three settings are noise, the 21 sensors carry the signal. */
 export const CMAPSS_SENSORS = Array.from({ length: 21 }, (_, i) => `s${i + 1}`);
@@ -19,12 +19,12 @@ export const CMAPSS_SENSORS = Array.from({ length: 21 }, (_, i) => `s${i + 1}`);
  * run-to-failure units, a failure one cycle after the last: the shape a replay stores, so the
  * benchmark runs the same feature code as training from the store.
  */
-export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
+export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean, sensors: readonly string[] = CMAPSS_SENSORS): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
   const units = new Map<number, { samples: Sample[]; events: MachineEvent[] }>();
   for (const r of rows) {
     const machine = { site: 'cmapss', line: 'fd', machine: `u${r.unit}` };
     const values: Record<string, number> = {};
-    for (const s of CMAPSS_SENSORS) values[s] = r.values[s]!;
+    for (const s of sensors) values[s] = r.values[s]!;
     const u = units.get(r.unit) ?? units.set(r.unit, { samples: [], events: [] }).get(r.unit)!;
     u.samples.push({ machine, ts: r.cycle - 1, values });
   }
@@ -71,12 +71,13 @@ export function evaluateCmapssTest(
 ): CmapssTestResult {
   const { rows } = parseCmapss(readFileSync(testFile, 'utf8'), testFile, true);
   const trueRul = readFileSync(rulFile, 'utf8').trim().split(/\s+/).map(Number);
-  const units = [...cmapssSamples(rows, false).entries()].sort((a, b) => a[0] - b[0]);
+  // Every column is offered; the model's normalisation picks the sensors it was trained on.
+  const units = [...cmapssSamples(rows, false, CMAPSS_COLUMNS).entries()].sort((a, b) => a[0] - b[0]);
   const F = norm.sensors.length;
   const x = new Float32Array(units.length * o.window * F);
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
-    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_SENSORS, 1, 0);
+    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_COLUMNS, 1, 0);
     const seg = applyNormalisation(segments[0]!, norm);
     x.set(lastWindow(seg, o.window), i * o.window * F);
     cycles.push(samples.length);

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { averagePrecision, bestF1Threshold, classification, leadTimes, rocAuc, rulMetrics } from '../../src/model/metrics.js';
+
+describe('metrics', () => {
+  const scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2];
+  const labels = [1, 1, 0, 1, 0, 0, 1, 0];
+
+  it('computes the confusion matrix, precision, recall, F1 and accuracy at a threshold', () => {
+    const m = classification(scores, labels, 0.55);
+    expect(m.confusion).toEqual({ tp: 3, fp: 1, tn: 3, fn: 1 });
+    expect(m.precision).toBeCloseTo(0.75);
+    expect(m.recall).toBeCloseTo(0.75);
+    expect(m.f1).toBeCloseTo(0.75);
+    expect(m.accuracy).toBeCloseTo(0.75);
+  });
+
+  it('average precision and ROC AUC match hand computation', () => {
+    // Precision at each positive: 1/1, 2/2, 3/4, 4/7 → AP = (1 + 1 + 0.75 + 4/7) / 4.
+    expect(averagePrecision(scores, labels)).toBeCloseTo((1 + 1 + 0.75 + 4 / 7) / 4);
+    // Pairs (pos, neg) ranked right: 4+4+3+1 of 16.
+    expect(rocAuc(scores, labels)).toBeCloseTo(12 / 16);
+    expect(rocAuc([0.5, 0.5], [1, 0])).toBe(0.5);
+    expect(averagePrecision([0.1, 0.2], [0, 0])).toBe(0);
+  });
+
+  it('picks the threshold with the best F1', () => {
+    expect(bestF1Threshold([0.1, 0.4, 0.35, 0.8], [0, 1, 0, 1])).toBe(0.4);
+  });
+
+  it('RUL RMSE, MAE and the Saxena score (late costs more than early)', () => {
+    const m = rulMetrics([10, 20, 30], [13, 20, 20]);
+    expect(m.rmse).toBeCloseTo(Math.sqrt((9 + 0 + 100) / 3));
+    expect(m.mae).toBeCloseTo(13 / 3);
+    expect(m.score).toBeCloseTo(Math.exp(3 / 13) - 1 + Math.exp(10 / 10) - 1);
+    expect(rulMetrics([0], [10]).score).toBeLessThan(rulMetrics([20], [10]).score);
+  });
+
+  it('lead time: the start of the final run of alarms before each failure; a failure without one is missed', () => {
+    const step = 60_000;
+    const w = (machine: string, k: number, failAt: number, score: number) => ({ machine, endTs: k * step, rulSteps: failAt - k, score });
+    const windows = [w('a', 5, 10, 0.9), w('a', 6, 10, 0.1), w('a', 7, 10, 0.8), w('a', 8, 10, 0.9), w('a', 9, 10, 0.95), w('b', 8, 10, 0.9), w('b', 9, 10, 0.1)];
+    expect(leadTimes(windows, 0.5, 5, step)).toEqual({ detected: 1, missed: 1, meanLeadMs: 3 * step });
+  });
+});
