@@ -18,6 +18,7 @@ import { DurableQueue } from './store/durable-queue.js';
 import { Journal } from './store/journal.js';
 import type { SensorStore } from './store/sensor-store.js';
 import { createSensorStore } from './store/create.js';
+import { ModelRegistry } from './training/registry.js';
 import { openStateDb } from './store/state-db.js';
 import { VERSION } from './version.js';
 
@@ -37,6 +38,7 @@ export class Daemon {
   private api: FastifyInstance | null = null;
   private deadLetters: SqliteDeadLetterLog | null = null;
   private startedAt = 0;
+  private registry: ModelRegistry | null = null;
   private running = false;
   httpUrl = '';
   mqttUrl = '';
@@ -54,6 +56,7 @@ export class Daemon {
     const cfg = this.config;
     this.startedAt = this.clock.now();
     this.stateDb = openStateDb(path.join(cfg.dataDir, 'vigil.db'));
+    this.registry = new ModelRegistry(cfg.learning.modelsDir);
     this.deadLetters = new SqliteDeadLetterLog(this.stateDb, cfg.ingest.deadLetterLimit);
 
     try {
@@ -159,6 +162,29 @@ export class Daemon {
     return { ready: reasons.length === 0, reasons };
   }
 
+  private modelStatus(): Status['model'] {
+    const none = { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null };
+    if (!this.registry) return none;
+    try {
+      const version = this.registry.championVersion();
+      const versions = this.registry.versions().length;
+      if (!version) return { ...none, versions };
+      const m = this.registry.meta(version);
+      return {
+        champion: version,
+        createdAt: m.createdAt,
+        prAuc: m.metrics.validation.classification.prAuc,
+        f1: m.metrics.validation.classification.f1,
+        rulRmse: m.metrics.validation.rul.rmse,
+        trainedOn: m.training.backend,
+        versions,
+        error: null,
+      };
+    } catch (err) {
+      return { ...none, error: errorMessage(err) };
+    }
+  }
+
   status(): Status {
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     const s = this.stats;
@@ -206,6 +232,7 @@ export class Daemon {
         backpressure: this.queue?.backpressure.active ?? false,
         backpressureEpisodes: this.queue?.backpressure.episodes ?? 0,
       },
+      model: this.modelStatus(),
       broker: {
         mode: this.config.mqtt.url ? 'external' : 'embedded',
         url: conn?.url ?? this.mqttUrl,

@@ -44,6 +44,16 @@ export const StatusSchema = Type.Object({
     backpressure: Type.Boolean(),
     backpressureEpisodes: Type.Integer(),
   }),
+  model: Type.Object({
+    champion: Type.Union([Type.String(), Type.Null()]),
+    createdAt: NullableString,
+    prAuc: Nullable(Type.Number()),
+    f1: Nullable(Type.Number()),
+    rulRmse: Nullable(Type.Number()),
+    trainedOn: NullableString,
+    versions: Type.Integer(),
+    error: NullableString,
+  }),
   broker: Type.Object({
     mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')]),
     url: Type.String(),

@@ -82,6 +82,9 @@ describe('learning from the store', () => {
     expect(second.metrics.championOnSameData?.version).toBe('v0001');
     expect(second.decision.reason).toMatch(/champion v0001/);
 
+    // The running daemon reports the champion the CLI trained.
+    expect(daemon.status().model).toMatchObject({ champion: registry.championVersion(), versions: 2, trainedOn: 'wasm' });
+
     const list = await run(['models', 'list', '-c', file]);
     expect(list.stdout).toMatch(/v0001/);
     expect(list.stdout).toMatch(/v0002/);

@@ -11,6 +11,7 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
     dataDir: tempDir('vigil-daemon-'),
     log: { level: 'silent' },
     http: { port: await freePort() },
+    learning: { modelsDir: tempDir('vigil-models-') },
     ...overrides,
     mqtt: { embedded: { port: await freePort() }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
   };
