@@ -7,6 +7,8 @@ export interface FitOptions {
   epochs: number;
   batchSize: number;
   patience: number;
+  /** Halve the learning rate after this many epochs without validation improvement (0 = never). */
+  reduceLrAfter?: number;
   seed: number;
   rulCap: number;
   onEpoch?: (p: EpochProgress) => void;
@@ -117,6 +119,11 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
       history.push(p);
       o.onEpoch?.(p);
       if (epoch - bestEpoch >= o.patience) break;
+      if (o.reduceLrAfter && epoch - bestEpoch > 0 && (epoch - bestEpoch) % o.reduceLrAfter === 0) {
+        // A plateau: smaller steps settle into the minimum the noisy full-rate steps keep missing.
+        const opt = model.optimizer as unknown as { learningRate: number };
+        opt.learningRate = opt.learningRate / 2;
+      }
     }
     if (bestWeights) model.setWeights(bestWeights);
     return {

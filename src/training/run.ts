@@ -93,6 +93,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       epochs: req.epochs ?? cfg.model.epochs,
       batchSize: cfg.model.batchSize,
       patience: cfg.model.patience,
+      reduceLrAfter: Math.max(2, Math.floor(cfg.model.patience / 2)),
       rulCap: cfg.rulCap,
       horizon: cfg.horizon,
       stepMs: cfg.step,
