@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { parseDuration } from '../src/config/units.js';
 import { parseSpeed } from './core/pacer.js';
-import { Progress } from './core/progress.js';
+import { Progress } from '../src/core/progress.js';
 import { MqttSink, NdjsonSink, type MessageSink } from './core/sink.js';
 import { runSimulation } from './fleet/run.js';
 import { loadScenarioFile, machinesOfEachKind, resolveScenario } from './fleet/scenario.js';

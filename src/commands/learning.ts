@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { Progress } from '../core/progress.js';
 import { createSensorStore } from '../store/create.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { applyNormalisation } from '../features/normalize.js';
@@ -28,11 +29,13 @@ export function registerLearningCommands(program: Command): void {
       const epochs = o.epochs === undefined ? undefined : Number(o.epochs);
       if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
       const run = new TrainingRun(config, { epochs, warmStart: o.warmStart });
+      const epochsPlanned = epochs ?? config.learning.model.epochs;
+      const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned) : null;
       run.on('progress', (p) => {
         if (p.phase === 'training') {
-          process.stderr.write(
-            `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s\n`,
-          );
+          const line = `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`;
+          if (bar) bar.update(p.epoch, `val ${p.valLoss.toFixed(4)}, ETA ${(p.etaMs / 1000).toFixed(0)} s`);
+          else process.stderr.write(`${line}\n`);
         } else if (p.phase !== 'batch') process.stderr.write(`${p.phase}: ${p.message}\n`);
       });
       process.once('SIGINT', () => {
@@ -40,6 +43,7 @@ export function registerLearningCommands(program: Command): void {
         run.cancel();
       });
       const outcome = await run.result;
+      bar?.stop();
       if (outcome.state === 'succeeded' && outcome.meta) {
         process.stdout.write(`${summary(outcome.meta)}\n${outcome.meta.decision.promoted ? 'promoted to champion' : 'kept as challenger'}: ${outcome.meta.decision.reason}\n`);
       } else if (outcome.state === 'cancelled') {

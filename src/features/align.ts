@@ -16,6 +16,8 @@ export interface Segment {
 export interface AlignStats {
   /** Per sensor: share of grid steps with no reading of it (before filling). */
   missingRatio: Record<string, number>;
+  /** Per sensor: share of its observed steps that repeat the previous observed value exactly (stuck sensors). */
+  flatlineRatio: Record<string, number>;
   /** Steps filled forward across short gaps. */
   filledSteps: number;
   /** Sequences cut at gaps longer than maxGapSteps. */
@@ -31,7 +33,7 @@ export interface AlignStats {
 export function alignToGrid(machine: string, samples: readonly Sample[], sensors: readonly string[], stepMs: number, maxGapSteps: number): { segments: Segment[]; stats: AlignStats } {
   const F = sensors.length;
   const col = new Map(sensors.map((s, i) => [s, i]));
-  const stats: AlignStats = { missingRatio: Object.fromEntries(sensors.map((s) => [s, 0])), filledSteps: 0, breaks: 0 };
+  const stats: AlignStats = { missingRatio: Object.fromEntries(sensors.map((s) => [s, 0])), flatlineRatio: Object.fromEntries(sensors.map((s) => [s, 0])), filledSteps: 0, breaks: 0 };
   if (samples.length === 0 || F === 0) return { segments: [], stats };
   const sorted = [...samples].sort((a, b) => a.ts - b.ts);
   const first = Math.floor(sorted[0]!.ts / stepMs);
@@ -51,8 +53,25 @@ export function alignToGrid(machine: string, samples: readonly Sample[], sensors
     }
   }
   const missing = new Uint32Array(F);
-  for (let k = 0; k < total; k++) for (let f = 0; f < F; f++) if (count[k * F + f] === 0) missing[f]!++;
-  sensors.forEach((s, f) => (stats.missingRatio[s] = missing[f]! / total));
+  const repeats = new Uint32Array(F);
+  const prev = new Float64Array(F).fill(NaN);
+  for (let k = 0; k < total; k++) {
+    for (let f = 0; f < F; f++) {
+      const c = count[k * F + f]!;
+      if (c === 0) {
+        missing[f]!++;
+        continue;
+      }
+      const mean = sum[k * F + f]! / c;
+      if (mean === prev[f]) repeats[f]!++;
+      prev[f] = mean;
+    }
+  }
+  sensors.forEach((s, f) => {
+    stats.missingRatio[s] = missing[f]! / total;
+    const observed = total - missing[f]!;
+    stats.flatlineRatio[s] = observed > 1 ? repeats[f]! / (observed - 1) : 0;
+  });
 
   // Cut at runs of empty steps longer than maxGapSteps.
   const ranges: Array<[number, number]> = [];

@@ -12,7 +12,7 @@ export interface Dataset {
   machines: number;
   failures: number;
   /** Data-quality facts reported with every run. */
-  quality: { missingRatio: Record<string, number>; filledSteps: number; breaks: number; samples: number };
+  quality: { missingRatio: Record<string, number>; flatlineRatio: Record<string, number>; filledSteps: number; breaks: number; samples: number };
 }
 
 /** Reads every machine's readings and events in the lookback window from the store and labels them. */
@@ -23,6 +23,7 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
   const sensors = cfg.sensors.length > 0 ? [...cfg.sensors] : [...new Set(machines.flatMap((m) => m.sensors))].sort();
   const items: LabelledSegment[] = [];
   const missingSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
+  const flatSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
   let filledSteps = 0;
   let breaks = 0;
   let samplesSeen = 0;
@@ -38,13 +39,25 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
     const { segments, stats } = alignToGrid(m.ref.machine, samples, sensors, cfg.step, cfg.maxGapSteps);
     filledSteps += stats.filledSteps;
     breaks += stats.breaks;
-    for (const s of sensors) missingSum[s]! += stats.missingRatio[s] ?? 1;
+    for (const s of sensors) {
+      missingSum[s]! += stats.missingRatio[s] ?? 1;
+      flatSum[s]! += stats.flatlineRatio[s] ?? 0;
+    }
     const observedUntil = Math.min(now, samples[samples.length - 1]!.ts + cfg.step);
     for (const seg of segments) {
       if (seg.steps < cfg.window) continue;
       items.push({ seg, labels: labelSteps(seg, cfg.window, events, { horizonSteps: cfg.horizon, rulCapSteps: cfg.rulCap, observedUntil }) });
     }
   }
-  const missingRatio = Object.fromEntries(sensors.map((s) => [s, withData > 0 ? Math.round((missingSum[s]! / withData) * 1000) / 1000 : 1]));
-  return { items, sensors, from, to, machines: withData, failures, quality: { missingRatio, filledSteps, breaks, samples: samplesSeen } };
+  const mean = (sums: Record<string, number>, empty: number) =>
+    Object.fromEntries(sensors.map((s) => [s, withData > 0 ? Math.round((sums[s]! / withData) * 1000) / 1000 : empty]));
+  return {
+    items,
+    sensors,
+    from,
+    to,
+    machines: withData,
+    failures,
+    quality: { missingRatio: mean(missingSum, 1), flatlineRatio: mean(flatSum, 0), filledSteps, breaks, samples: samplesSeen },
+  };
 }

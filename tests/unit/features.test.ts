@@ -24,6 +24,12 @@ describe('alignment to a fixed step', () => {
     expect(col(segments[0]!, 'b')).toEqual([7, 7, 7, 7]);
     expect(stats.breaks).toBe(1);
     expect(stats.missingRatio.a).toBeCloseTo(7 / 11);
+    expect(stats.flatlineRatio.a).toBe(0);
+  });
+
+  it('reports stuck sensors as a flatline ratio', () => {
+    const { stats } = alignToGrid('m', Array.from({ length: 11 }, (_, k) => at(k, { stuck: 4.2, live: k })), ['stuck', 'live'], STEP, 0);
+    expect(stats.flatlineRatio).toEqual({ stuck: 1, live: 0 });
   });
 
   it('leaves a sensor that never reports as NaN, which normalisation turns into 0', () => {
