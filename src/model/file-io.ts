@@ -1,24 +1,12 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
+import { writeFileDurable } from '../core/durable-fs.js';
 import type { TF } from './backend.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
 const MAX_MODEL_JSON = 16 * 1024 * 1024;
-
-/** Writes a file and fsyncs it, so a rename after it publishes complete content. */
-export function writeFileDurable(file: string, data: string | Uint8Array): void {
-  const fd = openSync(file, 'w');
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export class ModelFileError extends Error {
   constructor(dir: string, reason: string) {

@@ -1,7 +1,8 @@
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { syncDirectory } from '../core/durable-fs.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestBatch } from '../core/types.js';
@@ -279,19 +280,6 @@ export class Journal {
       }
     }
     this.refreshStats();
-  }
-}
-
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the data itself is still synced.
   }
 }
 

@@ -1,10 +1,11 @@
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { TF } from '../model/backend.js';
-import { fileHandler, writeFileDurable } from '../model/file-io.js';
+import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
+import { fileHandler } from '../model/file-io.js';
 
 const Metrics = Type.Object({
   classification: Type.Object({ threshold: Type.Number(), accuracy: Type.Number(), precision: Type.Number(), recall: Type.Number(), f1: Type.Number(), prAuc: Type.Number(), rocAuc: Type.Number(), positives: Type.Integer(), n: Type.Integer() }),
@@ -89,7 +90,7 @@ export class ModelRegistry {
     const tmp = `${this.stateFile}.tmp`;
     writeFileDurable(tmp, `${JSON.stringify(s, null, 2)}\n`);
     renameSync(tmp, this.stateFile);
-    syncDir(this.dir);
+    syncDirectory(this.dir);
   }
 
   versions(): string[] {
@@ -137,9 +138,9 @@ export class ModelRegistry {
     rmSync(tmp, { recursive: true, force: true });
     await model.save(fileHandler(tf, tmp));
     writeFileDurable(path.join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    syncDir(tmp);
+    syncDirectory(tmp);
     renameSync(tmp, finalDir);
-    syncDir(this.dir);
+    syncDirectory(this.dir);
   }
 
   async load(tf: TF, version: string): Promise<LayersModel> {
@@ -181,18 +182,5 @@ export class ModelRegistry {
     const removed = removable.slice(0, Math.max(0, excess));
     for (const v of removed) rmSync(path.join(this.dir, v), { recursive: true, force: true });
     return removed;
-  }
-}
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Not every filesystem allows fsync on a directory.
   }
 }

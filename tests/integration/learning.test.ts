@@ -7,22 +7,11 @@ import type { Daemon } from '../../src/main.js';
 import { loadTf, quietTfWarnings } from '../../src/model/backend.js';
 import { ModelRegistry } from '../../src/training/registry.js';
 import { startTestDaemon } from '../support/daemon.js';
+import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/fixtures.js';
 import { waitUntil } from '../support/influx.js';
 
-const CLI = path.resolve('dist/src/cli.js');
 const DATA = path.resolve('../shared/data/cmapss');
-
-function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 let running: Daemon | null = null;
 afterEach(async () => {
@@ -48,13 +37,13 @@ describe('learning from the store', () => {
     const { daemon, config } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, learning: learning(modelsDir) });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
-    const replay = await run(['replay', path.join(DATA, 'train_FD001.txt'), '--broker', inject('mqttUrl'), '--speed', 'max']);
+    const replay = await runCli(['replay', path.join(DATA, 'train_FD001.txt'), '--broker', inject('mqttUrl'), '--speed', 'max']);
     expect(replay.status, replay.stderr).toBe(0);
     await waitUntil(() => daemon.status().store.eventsStored === 100 && daemon.status().store.readingsStored === 20631 * 24, 60_000, 'FD001 in the store');
 
     const file = path.join(dir, 'vigil.yaml');
     writeFileSync(file, JSON.stringify({ dataDir: config.dataDir, log: { level: 'warn' }, learning: learning(modelsDir) }));
-    const train = await run(['train', '-c', file]);
+    const train = await runCli(['train', '-c', file]);
     expect(train.status, train.stderr).toBe(0);
     expect(train.stdout).toMatch(/v0001: PR-AUC .*\npromoted to champion: first model/);
     expect(train.stderr).toMatch(/epoch 1\/6/);
@@ -75,7 +64,7 @@ describe('learning from the store', () => {
     expect(test.rul.rmse).toBeLessThan(40);
 
     // A second run fine-tunes the champion and is judged against it on the same held-out data.
-    const again = await run(['train', '-c', file, '--epochs', '2']);
+    const again = await runCli(['train', '-c', file, '--epochs', '2']);
     expect(again.status, again.stderr).toBe(0);
     const second = registry.meta('v0002');
     expect(second.warmStartedFrom).toBe('v0001');
@@ -85,7 +74,7 @@ describe('learning from the store', () => {
     // The running daemon reports the champion the CLI trained.
     expect(daemon.status().model).toMatchObject({ champion: registry.championVersion(), versions: 2, trainedOn: 'wasm' });
 
-    const list = await run(['models', 'list', '-c', file]);
+    const list = await runCli(['models', 'list', '-c', file]);
     expect(list.stdout).toMatch(/v0001/);
     expect(list.stdout).toMatch(/v0002/);
 

@@ -1,26 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Daemon } from '../../src/main.js';
 import { startTestDaemon } from '../support/daemon.js';
+import { runCli, CLI } from '../support/cli.js';
 import { tempDir } from '../support/fixtures.js';
 import { countInfluxReadings, influxQuery, waitUntil } from '../support/influx.js';
 
-const CLI = path.resolve('dist/src/cli.js');
 const FD001 = path.resolve('../shared/data/cmapss/train_FD001.txt');
-
-/** The CLI in a child process, without blocking this process's event loop (an in-process daemon must keep serving). */
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 let running: Daemon | null = null;
 afterEach(async () => {
