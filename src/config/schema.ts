@@ -143,6 +143,7 @@ export const ConfigSchema = Type.Object(
         validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
         positiveShare: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.3, description: 'oversample failure windows to this share' }),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
+        workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),
         model: Type.Object(
           {
             units: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4, default: [64, 32] }),

@@ -34,7 +34,9 @@ export class TrainingRun extends EventEmitter {
   constructor(config: VigilConfig, options: TrainingRunOptions = {}) {
     super();
     const input: WorkerInput = { config, now: options.now ?? Date.now(), warmStart: options.warmStart, epochs: options.epochs };
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input, resourceLimits: options.resourceLimits });
+    // Its own heap budget: the daemon may run with a small one, training needs room for its windows.
+    const resourceLimits = options.resourceLimits ?? { maxOldGenerationSizeMb: config.learning.workerHeapMb };
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input, resourceLimits });
     this.result = new Promise<RunOutcome>((resolve) => {
       let settled = false;
       const finish = (outcome: RunOutcome) => {
