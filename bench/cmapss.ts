@@ -23,6 +23,7 @@ const { values: a } = parseArgs({
     lr: { type: 'string', default: '0.002' },
     batch: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
+    'rul-weight': { type: 'string', default: '1' },
     backend: { type: 'string', default: 'auto' },
   },
 });
@@ -44,7 +45,7 @@ const t0 = performance.now();
 const outcome = await trainAndValidate(
   tf,
   data,
-  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid' },
+  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid', rulLossWeight: Number(a['rul-weight']) },
   {
     epochs: Number(a.epochs),
     batchSize: Number(a.batch),

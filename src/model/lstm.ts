@@ -14,6 +14,8 @@ export interface LstmSpec {
    * weights interchange with those frameworks, and record the choice in meta.json.
    */
   recurrentActivation: 'sigmoid' | 'hardSigmoid';
+  /** Weight of the RUL loss against the failure loss (its targets are scaled to 0..1, so its MSE is small). */
+  rulLossWeight?: number;
 }
 
 /**
@@ -40,14 +42,18 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
   const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: 'failure' }).apply(h) as SymbolicTensor;
   const rul = tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }), name: 'rul' }).apply(h) as SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: [failure, rul], name: 'vigil_lstm' });
-  compile(tf, model, spec.learningRate);
+  compile(tf, model, spec.learningRate, spec.rulLossWeight);
   return model;
 }
 
-export function compile(tf: TF, model: LayersModel, learningRate: number): void {
+export function compile(tf: TF, model: LayersModel, learningRate: number, rulLossWeight = 1): void {
+  // tfjs has no lossWeights; a scaled MSE does the same (saving leaves the training config out).
+  const weightedMse = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
+    tf.mul(tf.losses.meanSquaredError(yTrue, yPred), rulLossWeight) as import('@tensorflow/tfjs').Tensor;
   model.compile({
     optimizer: tf.train.adam(learningRate),
-    loss: { failure: 'binaryCrossentropy', rul: 'meanSquaredError' },
+    // Mixed names and functions are fine at run time (tfjs resolves each); the typings want one kind.
+    loss: { failure: 'binaryCrossentropy', rul: rulLossWeight === 1 ? 'meanSquaredError' : weightedMse } as unknown as Record<string, string>,
   });
 }
 
