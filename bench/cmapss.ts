@@ -24,6 +24,7 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
     'rul-weight': { type: 'string', default: '1' },
+    smoothing: { type: 'string', default: '1' },
     backend: { type: 'string', default: 'auto' },
   },
 });
@@ -33,7 +34,7 @@ const RUL_CAP = 125;
 
 quietTfWarnings();
 const { tf, backend, provider } = await loadTf(a.backend as BackendPreference);
-const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP });
+const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP, smoothing: Number(a.smoothing) });
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed: Number(a.seed) });
 console.log(
   `bench:cmapss — FD001, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}); ` +
@@ -67,6 +68,7 @@ const test = evaluateCmapssTest(tf, outcome.model, data.norm, path.join(a.data, 
   horizon: HORIZON,
   rulCap: RUL_CAP,
   threshold: v.threshold,
+  smoothing: Number(a.smoothing),
 });
 const c = test.classification;
 console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);

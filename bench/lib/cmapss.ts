@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { MachineEvent, Sample } from '../../src/core/types.js';
-import { alignToGrid } from '../../src/features/align.js';
+import { alignToGrid, smoothSegment } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
 import { applyNormalisation, type Normalisation } from '../../src/features/normalize.js';
 import type { LabelledSegment } from '../../src/features/split.js';
@@ -37,12 +37,13 @@ export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean,
   return units;
 }
 
-export function labelledTrainingUnits(file: string, o: { window: number; horizon: number; rulCap: number }): LabelledSegment[] {
+export function labelledTrainingUnits(file: string, o: { window: number; horizon: number; rulCap: number; smoothing?: number }): LabelledSegment[] {
   const { rows } = parseCmapss(readFileSync(file, 'utf8'), file, true);
   const out: LabelledSegment[] = [];
   for (const { samples, events } of cmapssSamples(rows, true).values()) {
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_SENSORS, 1, 0);
-    for (const seg of segments) {
+    for (const raw of segments) {
+      const seg = smoothSegment(raw, o.smoothing ?? 1);
       out.push({ seg, labels: labelSteps(seg, o.window, events, { horizonSteps: o.horizon, rulCapSteps: o.rulCap, observedUntil: samples[samples.length - 1]!.ts + 1 }) });
     }
   }
@@ -67,7 +68,7 @@ export function evaluateCmapssTest(
   norm: Normalisation,
   testFile: string,
   rulFile: string,
-  o: { window: number; horizon: number; rulCap: number; threshold: number },
+  o: { window: number; horizon: number; rulCap: number; threshold: number; smoothing?: number },
 ): CmapssTestResult {
   const { rows } = parseCmapss(readFileSync(testFile, 'utf8'), testFile, true);
   const trueRul = readFileSync(rulFile, 'utf8').trim().split(/\s+/).map(Number);
@@ -78,7 +79,7 @@ export function evaluateCmapssTest(
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_COLUMNS, 1, 0);
-    const seg = applyNormalisation(segments[0]!, norm);
+    const seg = applyNormalisation(smoothSegment(segments[0]!, o.smoothing ?? 1), norm);
     x.set(lastWindow(seg, o.window), i * o.window * F);
     cycles.push(samples.length);
   });
