@@ -152,7 +152,8 @@ export class BatchWriter extends EventEmitter {
 
   private takeFromJournal(): Entry[] {
     const taken = this.journal.read(this.diskFrom, this.options.batchSize);
-    if (taken.length > 0) this.diskFrom = taken[taken.length - 1]!.seq + 1;
+    // Nothing readable left (only gaps): the backlog is done, not stuck.
+    this.diskFrom = taken.length > 0 ? taken[taken.length - 1]!.seq + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
       // Caught up: anything enqueued from now on has a higher seq and can queue in memory again.
       this.stats.catchingUp = false;

@@ -117,7 +117,13 @@ export class Journal {
     let items = 0;
     while (seq <= this.lastSeq && (out.length === 0 || items < maxItems)) {
       const body = this.recordAt(seq);
-      if (!body) break;
+      if (!body) {
+        // A gap: a segment cut short at start-up (torn or corrupt tail). Go on with the next one.
+        const next = this.segments.find((s) => s.firstSeq > seq);
+        if (!next) break;
+        seq = next.firstSeq;
+        continue;
+      }
       let batch: IngestBatch;
       try {
         batch = decodeBatch(body);

@@ -155,6 +155,41 @@ describe('durable queue backpressure', () => {
     expect(await count(store)).toBe(n + 1);
   });
 
+  it('catches up past a segment that was cut short by corruption', async () => {
+    const first = await setup();
+    first.store.down = true;
+    // Small segments so the damage hits an early one and later ones survive.
+    const dir = first.dir;
+    first.writer.stop();
+    const journal0 = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 300, fsyncIntervalMs: 0 }, systemClock, log);
+    for (let i = 0; i < 20; i++) journal0.append(batchOf(sample(1000 + i)));
+    const { readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const segs = readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
+    expect(segs.length).toBeGreaterThan(2);
+    const victim = path.join(dir, segs[0]!);
+    const buf = readFileSync(victim);
+    buf[buf.length - 3]! ^= 0xff; // corrupt the last record of the first segment
+    writeFileSync(victim, buf);
+
+    const store = new FlakyStore();
+    await store.open();
+    const journal = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 300, fsyncIntervalMs: 0 }, systemClock, log);
+    expect(journal.stats.corruptRecords).toBe(1);
+    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, retryInitialMs: 500, retryMaxMs: 4000 });
+    writer.resumeFromJournal();
+    writer.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(writer.stats.catchingUp).toBe(false);
+    expect(await count(store)).toBe(19);
+    expect(journal.stats.depth).toBe(0);
+    // New data flows through memory again.
+    const queue = new DurableQueue(journal, writer, systemClock, log);
+    queue.accept(batchOf(sample(5000)));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await count(store)).toBe(20);
+  });
+
   it('commits what the last run left in the journal after a restart', async () => {
     const first = await setup();
     first.store.down = true;
