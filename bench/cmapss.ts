@@ -25,6 +25,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string', default: '1' },
     'rul-weight': { type: 'string', default: '1' },
     smoothing: { type: 'string', default: '1' },
+    monitor: { type: 'string', default: 'loss' },
     backend: { type: 'string', default: 'auto' },
   },
 });
@@ -52,12 +53,13 @@ const outcome = await trainAndValidate(
     batchSize: Number(a.batch),
     patience: Number(a.patience),
     reduceLrAfter: Number(a['reduce-lr']),
+    monitor: a.monitor === 'metrics' ? 'metrics' : 'loss',
     rulCap: RUL_CAP,
     horizon: HORIZON,
     stepMs: 1,
     onEpoch: (p) =>
       console.log(
-        `  epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+        `  epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}${p.valRulRmse !== null ? ` (RMSE ${p.valRulRmse.toFixed(2)}, PR-AUC ${p.valPrAuc!.toFixed(3)})` : ''}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
       ),
   },
 );

@@ -1,12 +1,19 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
 import type { TF } from '../model/backend.js';
+import { predict } from '../model/lstm.js';
+import { averagePrecision } from '../model/metrics.js';
 import type { WindowSet } from '../features/windows.js';
 
 export interface FitOptions {
   epochs: number;
   batchSize: number;
   patience: number;
+  /**
+   * What early stopping watches: the validation loss, or the validation metrics the registry promotes
+   * on (RUL RMSE / cap + 1 − PR-AUC), which are steadier than a loss dominated by a few borderline windows.
+   */
+  monitor?: 'loss' | 'metrics';
   /** Halve the learning rate after this many epochs without validation improvement (0 = never). */
   reduceLrAfter?: number;
   seed: number;
@@ -24,6 +31,9 @@ export interface EpochProgress {
   failureLoss: number;
   rulLoss: number;
   valLoss: number;
+  /** Validation PR-AUC and RUL RMSE (in steps), when monitoring metrics. */
+  valPrAuc: number | null;
+  valRulRmse: number | null;
   bestEpoch: number;
   etaMs: number;
   samplesPerSecond: number;
@@ -98,8 +108,19 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
       trainSeconds += (performance.now() - t0) / 1000;
       if (cancelled) break;
       const valLoss = valX && valY ? evaluateLoss(tf, model, valX, valY) : sum / Math.max(1, batches);
-      if (valLoss < best - 1e-5) {
-        best = valLoss;
+      let valPrAuc: number | null = null;
+      let valRulRmse: number | null = null;
+      let watched = valLoss;
+      if (o.monitor === 'metrics' && val.n > 0) {
+        const { p, rul } = predict(tf, model, val.x, val.n, val.windowSteps, val.features);
+        let se = 0;
+        for (let i = 0; i < val.n; i++) se += (Math.min(1, Math.max(0, rul[i]!)) * o.rulCap - val.rul[i]!) ** 2;
+        valRulRmse = Math.sqrt(se / val.n);
+        valPrAuc = averagePrecision(p, val.failure);
+        watched = valRulRmse / o.rulCap + (1 - valPrAuc);
+      }
+      if (watched < best - 1e-5) {
+        best = watched;
         bestEpoch = epoch;
         bestWeights?.forEach((w) => w.dispose());
         bestWeights = model.getWeights().map((w) => w.clone());
@@ -112,6 +133,8 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
         failureLoss: sumF / Math.max(1, batches),
         rulLoss: sumR / Math.max(1, batches),
         valLoss,
+        valPrAuc,
+        valRulRmse,
         bestEpoch,
         etaMs: perEpoch * (o.epochs - epoch) * 1000,
         samplesPerSecond: trainedSamples / Math.max(trainSeconds, 1e-9),
