@@ -47,6 +47,26 @@ describe('training loop', () => {
     expect(v.rul.rmse).toBeLessThan(4);
   });
 
+  it('can stop early on the promotion metrics and reports them each epoch', async () => {
+    const model = buildLstm(tf, spec);
+    const seen: Array<[number | null, number | null]> = [];
+    const fit = await fitModel(tf, model, synthetic(128, 1), synthetic(64, 2), {
+      epochs: 4,
+      batchSize: 32,
+      patience: 4,
+      seed: 1,
+      rulCap: 10,
+      monitor: 'metrics',
+      onEpoch: (p) => seen.push([p.valPrAuc, p.valRulRmse]),
+    });
+    expect(seen).toHaveLength(4);
+    for (const [prAuc, rmse] of seen) {
+      expect(prAuc).toBeGreaterThan(0);
+      expect(rmse).toBeGreaterThanOrEqual(0);
+    }
+    expect(fit.bestEpoch).toBeGreaterThan(0);
+  });
+
   it('is reproducible on one backend with one seed', async () => {
     const run = async () => {
       const model = buildLstm(tf, spec);
