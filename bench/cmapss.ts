@@ -1,5 +1,5 @@
 /**
- * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --backend auto|wasm|cpu]
+ * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu]
  *
  * Trains Vigil's two-headed LSTM on C-MAPSS FD001 (train_FD001.txt; 20% of the engines held out for
  * validation, early stopping and the alert threshold) and evaluates on test_FD001.txt + RUL_FD001.txt
@@ -17,7 +17,7 @@ const { values: a } = parseArgs({
     epochs: { type: 'string', default: '40' },
     patience: { type: 'string', default: '8' },
     'reduce-lr': { type: 'string', default: '3' },
-    stride: { type: 'string', default: '1' },
+    stride: { type: 'string', default: '2' },
     units: { type: 'string', default: '64,32' },
     dropout: { type: 'string', default: '0.2' },
     lr: { type: 'string', default: '0.002' },
@@ -25,7 +25,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string', default: '1' },
     'rul-weight': { type: 'string', default: '1' },
     smoothing: { type: 'string', default: '1' },
-    monitor: { type: 'string', default: 'loss' },
+    monitor: { type: 'string', default: 'metrics' },
     backend: { type: 'string', default: 'auto' },
   },
 });

@@ -152,6 +152,10 @@ export const ConfigSchema = Type.Object(
             batchSize: Type.Integer({ minimum: 1, default: 256 }),
             epochs: Type.Integer({ minimum: 1, default: 30 }),
             patience: Type.Integer({ minimum: 1, default: 5, description: 'epochs without validation improvement before stopping' }),
+            monitor: Type.Union([Type.Literal('metrics'), Type.Literal('loss')], {
+              default: 'metrics',
+              description: 'early stopping on validation RUL RMSE + PR-AUC (metrics) or on validation loss',
+            }),
             seed: Type.Integer({ minimum: 0, default: 1 }),
             warmStart: Type.Boolean({ default: true, description: "fine-tune from the champion's weights when the features are unchanged" }),
           },

@@ -94,6 +94,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       batchSize: cfg.model.batchSize,
       patience: cfg.model.patience,
       reduceLrAfter: Math.max(2, Math.floor(cfg.model.patience / 2)),
+      monitor: cfg.model.monitor,
       rulCap: cfg.rulCap,
       horizon: cfg.horizon,
       stepMs: cfg.step,
