@@ -33,6 +33,7 @@ export async function runReplay(source: ReplaySource, o: ReplayOptions): Promise
   const t0 = performance.now();
   let started = false;
   for (let pass = 0; pass < o.passes && !o.signal?.aborted; pass++) {
+    const before = summary.messages;
     for await (const item of source.items(pass * source.spanMs)) {
       if (o.signal?.aborted) break;
       if (!started) {
@@ -56,6 +57,8 @@ export async function runReplay(source: ReplaySource, o: ReplayOptions): Promise
       if (o.onProgress && summary.messages % 500 === 0) o.onProgress({ messages: summary.messages, pass });
     }
     summary.passes = pass + 1;
+    // A pass that published nothing (no valid rows) would make `--loop` spin forever.
+    if (summary.messages === before) break;
   }
   summary.seconds = (performance.now() - t0) / 1000;
   return summary;

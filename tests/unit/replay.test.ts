@@ -124,6 +124,15 @@ describe('CSV replay', () => {
     ]);
   });
 
+  it('--loop over a file with no valid rows ends instead of spinning', async () => {
+    const file = path.join(tempDir(), 'empty.csv');
+    writeFileSync(file, 'ts,machine,a\nnot-a-time,m,1\n');
+    const source = await csvSource({ file, machineColumn: 'machine', siteColumn: 'site', lineColumn: 'line', site: 's', line: 'l', delimiter: ',', strict: false });
+    const summary = await runReplay(source, { sink: new MemorySink(), speed: 'max', rateLimit: null, passes: Infinity, topicPrefix: 'vigil' });
+    expect(summary).toMatchObject({ messages: 0, passes: 1 });
+    expect(summary.errors).toHaveLength(1);
+  });
+
   it('names a missing column', async () => {
     const file = path.join(tempDir(), 'x.csv');
     writeFileSync(file, 'when,machine,a\n1700000000000,m,1\n');
