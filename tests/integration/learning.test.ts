@@ -140,7 +140,7 @@ describe('learning from the store', () => {
     const registry = new Registry(dir);
     expect(registry.championVersion()).toBe('v0001');
     expect(registry.versions().length).toBeGreaterThanOrEqual(1);
+    // Every version that made it into place is complete and loads.
     for (const v of registry.versions()) await expect(registry.load(tf, v)).resolves.toBeTruthy();
-    expect(readdirSync(dir).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
 });
