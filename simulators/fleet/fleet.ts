@@ -81,7 +81,7 @@ export class Fleet {
   }
 
   finish(endTs: number): GroundTruth {
-    for (const m of this.machines) this.truth.degradingAtEnd.push(...m.finish(endTs));
+    for (const m of this.machines) this.truth.degradingAtEnd.push(...m.finish());
     this.truth.endTs = endTs;
     return this.truth;
   }

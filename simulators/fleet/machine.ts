@@ -113,13 +113,12 @@ export class SimMachine {
   }
 
   /** Records what is still open when the simulation ends: a failure awaiting repair, wear under way. */
-  finish(endTs: number): Array<{ machine: string; component: string; onsetTs: number; wearAtEnd: number }> {
+  finish(): Array<{ machine: string; component: string; onsetTs: number; wearAtEnd: number }> {
     if (this.pendingFailure) {
       this.truth.failure({ ...this.pendingFailure, repairTs: null });
       this.pendingFailure = null;
       return [];
     }
-    void endTs;
     return this.components
       .filter((c) => c.onsetTs !== null)
       .map((c) => ({ machine: this.ref.machine, component: c.name, onsetTs: c.onsetTs!, wearAtEnd: Math.round(c.wear * 1000) / 1000 }));

@@ -34,12 +34,6 @@ export interface IngestBatch {
   events: MachineEvent[];
 }
 
-export function readingCount(samples: readonly Sample[]): number {
-  let n = 0;
-  for (const s of samples) n += Object.keys(s.values).length;
-  return n;
-}
-
 /**
  * Where accepted batches go. Returns nothing when the batch is durable at once (the fast path),
  * or a promise that resolves once it is — the caller acknowledges the message only then.
