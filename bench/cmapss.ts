@@ -1,5 +1,5 @@
 /**
- * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu]
+ * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu --save DIR]
  *
  * Trains Vigil's two-headed LSTM on C-MAPSS FD001 (train_FD001.txt; 20% of the engines held out for
  * validation, early stopping and the alert threshold) and evaluates on test_FD001.txt + RUL_FD001.txt
@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileHandler } from '../src/model/file-io.js';
 import { loadTf, quietTfWarnings, type BackendPreference } from '../src/model/backend.js';
 import { prepareData, trainAndValidate } from '../src/training/pipeline.js';
 import { CMAPSS_SENSORS, evaluateCmapssTest, labelledTrainingUnits } from './lib/cmapss.js';
@@ -27,6 +28,7 @@ const { values: a } = parseArgs({
     smoothing: { type: 'string', default: '1' },
     monitor: { type: 'string', default: 'metrics' },
     backend: { type: 'string', default: 'auto' },
+    save: { type: 'string' },
   },
 });
 const WINDOW = 50;
@@ -81,3 +83,8 @@ console.log(`test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}
 console.log(
   `training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}), ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}`,
 );
+if (a.save) {
+  // For inspection only: the registry is the place for models the daemon serves.
+  await outcome.model.save(fileHandler(tf, a.save));
+  console.log(`model saved to ${a.save}`);
+}
