@@ -149,18 +149,29 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
     store: { ...cfg.store, sqlite: { path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
     journal: { ...cfg.journal, dir: path.resolve(dataDir, cfg.journal.dir ?? 'journal') },
     learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },
+    // Open reads are a convenience for a gateway's own console, never for a plant-wide address.
+    api: { ...cfg.api, anonymousRead: cfg.api.anonymousRead ?? isLoopback(cfg.http.host) },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** The effective config as printed by `vigil config print`: secrets masked. */
 export function maskSecrets(cfg: VigilConfig): Record<string, unknown> {
   const copy = structuredClone(cfg) as unknown as Record<string, unknown>;
-  for (const p of SECRET_PATHS) {
-    const keys = p.split('.');
-    let node: Record<string, unknown> | undefined = copy;
-    for (const k of keys.slice(0, -1)) node = node?.[k] as Record<string, unknown> | undefined;
-    const last = keys[keys.length - 1]!;
-    if (node && node[last] !== undefined) node[last] = '********';
-  }
+  const mask = (node: unknown, keys: string[]): void => {
+    if (node === null || typeof node !== 'object') return;
+    const [k, ...rest] = keys as [string, ...string[]];
+    // `*` walks every element of a list (webhook secrets).
+    const children = k === '*' ? (Array.isArray(node) ? node : []) : [(node as Record<string, unknown>)[k]];
+    if (rest.length === 0) {
+      if (k !== '*' && (node as Record<string, unknown>)[k] !== undefined) (node as Record<string, unknown>)[k] = '********';
+      return;
+    }
+    for (const child of children) mask(child, rest);
+  };
+  for (const p of SECRET_PATHS) mask(copy, p.split('.'));
   return copy;
 }

@@ -1,33 +1,6 @@
 import { Type, type StaticDecode } from '@sinclair/typebox';
-import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
-
-/** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
-const Duration = (def: string, extra: { minimum?: number } = {}) =>
-  Type.Transform(
-    Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
-      default: def,
-      description: 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
-    }),
-  )
-    .Decode((v) => parseDuration(v))
-    .Encode((ms) => ms);
-
-/** A size: integer bytes, or a string such as "64KiB" or "512MB". Decodes to bytes. */
-const Size = (def: string) =>
-  Type.Transform(
-    Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
-      default: def,
-      description: 'bytes, or a string like 64KiB, 512MB',
-    }),
-  )
-    .Decode((v) => parseSize(v))
-    .Encode((b) => b);
-
-const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
-const strict = { additionalProperties: false, default: {} } as const;
-
-/** A topic pattern: MQTT levels, `{name}` for a named level (`{machine}` is required), `+`, or a trailing `#`. */
-const TopicPattern = Type.String({ minLength: 1, pattern: '\\{machine\\}' });
+import { Duration, Port, Size, TopicPattern, strict } from './schema-parts.js';
+import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -143,6 +116,16 @@ export const ConfigSchema = Type.Object(
         validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
         positiveShare: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.3, description: 'oversample failure windows to this share' }),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
+        autoTrain: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true }),
+            checkEvery: Duration('10m', { minimum: 100 }),
+            minFailures: Type.Integer({ minimum: 1, default: 3, description: 'labelled failures needed before the first model' }),
+            minNewFailures: Type.Integer({ minimum: 0, default: 1, description: 'new failures since the last run that justify a retrain' }),
+            minInterval: Duration('6h', { minimum: 0 }),
+          },
+          strict,
+        ),
         workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),
         model: Type.Object(
           {
@@ -165,6 +148,10 @@ export const ConfigSchema = Type.Object(
       strict,
     ),
     http: Type.Object({ host: Type.String({ default: '127.0.0.1' }), port: Port(8080) }, strict),
+    api: ApiSchema,
+    scoring: ScoringSchema,
+    alerts: AlertsSchema,
+    notify: NotifySchema,
     shutdown: Type.Object({ timeout: Duration('15s', { minimum: 1 }) }, strict),
   },
   { additionalProperties: false },
@@ -179,4 +166,5 @@ export type VigilConfig = DecodedConfig & {
   store: DecodedConfig['store'] & { sqlite: { path: string } };
   journal: DecodedConfig['journal'] & { dir: string };
   mqtt: DecodedConfig['mqtt'] & { clientId: string };
+  api: DecodedConfig['api'] & { anonymousRead: boolean };
 };

@@ -14,6 +14,15 @@ export const ERROR_CATALOGUE = {
   VGL_SHUTDOWN_TIMEOUT: 'shutdown did not finish in time',
   VGL_NOT_FOUND: 'resource not found',
   VGL_BAD_REQUEST: 'request is invalid',
+  VGL_UNAUTHORIZED: 'a valid bearer token is required',
+  VGL_FORBIDDEN: 'the token lacks the role this needs',
+  VGL_CONFLICT: 'the resource is not in a state that allows this',
+  VGL_PAYLOAD_TOO_LARGE: 'request body is too large',
+  VGL_UNSUPPORTED_MEDIA_TYPE: 'request body must be JSON',
+  VGL_RATE_LIMITED: 'too many write requests; retry later',
+  VGL_TRAINING_BUSY: 'a training run is already in progress',
+  VGL_MODEL: 'model registry operation failed',
+  VGL_INTERNAL: 'internal error',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

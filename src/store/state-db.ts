@@ -13,6 +13,76 @@ const MIGRATIONS: string[] = [
      accepted INTEGER NOT NULL,
      excerpt TEXT NOT NULL
    );`,
+  `CREATE TABLE alerts (
+     id INTEGER PRIMARY KEY,
+     site TEXT NOT NULL,
+     line TEXT NOT NULL,
+     machine TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     subject TEXT NOT NULL DEFAULT '',
+     severity TEXT NOT NULL,
+     state TEXT NOT NULL,
+     message TEXT NOT NULL,
+     details TEXT NOT NULL,
+     opened_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updates INTEGER NOT NULL DEFAULT 0,
+     acked_at INTEGER, acked_by TEXT, ack_note TEXT,
+     resolved_at INTEGER, resolved_by TEXT, resolution TEXT, resolve_note TEXT,
+     outcome TEXT, lead_ms INTEGER
+   );
+   CREATE UNIQUE INDEX alerts_one_open ON alerts(machine, kind, subject) WHERE state != 'resolved';
+   CREATE INDEX alerts_by_time ON alerts(opened_at);
+   CREATE TABLE alert_events (
+     id INTEGER PRIMARY KEY,
+     alert_id INTEGER NOT NULL REFERENCES alerts(id),
+     type TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     payload TEXT NOT NULL
+   );
+   CREATE TABLE deliveries (
+     id INTEGER PRIMARY KEY,
+     event_id INTEGER NOT NULL REFERENCES alert_events(id),
+     channel TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     last_error TEXT,
+     delivered_at INTEGER,
+     UNIQUE (event_id, channel)
+   );
+   CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+   CREATE TABLE missed_failures (
+     id INTEGER PRIMARY KEY,
+     machine TEXT NOT NULL,
+     failure_ts INTEGER NOT NULL,
+     recorded_at INTEGER NOT NULL,
+     UNIQUE (machine, failure_ts)
+   );
+   CREATE TABLE scores (
+     machine TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     scored_at INTEGER NOT NULL,
+     probability REAL NOT NULL,
+     rul REAL NOT NULL,
+     model TEXT NOT NULL,
+     PRIMARY KEY (machine, ts)
+   ) WITHOUT ROWID;
+   CREATE TABLE training_runs (
+     id INTEGER PRIMARY KEY,
+     trigger TEXT NOT NULL,
+     requested_by TEXT,
+     state TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     version TEXT,
+     promoted INTEGER,
+     reason TEXT,
+     error TEXT,
+     progress TEXT,
+     failures_labelled INTEGER,
+     bypass_energy INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 /**

@@ -1,0 +1,31 @@
+import { Type } from '@sinclair/typebox';
+import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
+
+/** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
+export const Duration = (def: string, extra: { minimum?: number } = {}) =>
+  Type.Transform(
+    Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+      default: def,
+      description: 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
+    }),
+  )
+    .Decode((v) => parseDuration(v))
+    .Encode((ms) => ms);
+
+/** A size: integer bytes, or a string such as "64KiB" or "512MB". Decodes to bytes. */
+export const Size = (def: string) =>
+  Type.Transform(
+    Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+      default: def,
+      description: 'bytes, or a string like 64KiB, 512MB',
+    }),
+  )
+    .Decode((v) => parseSize(v))
+    .Encode((b) => b);
+
+export const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
+export const strict = { additionalProperties: false, default: {} } as const;
+
+/** A topic pattern: MQTT levels, `{name}` for a named level (`{machine}` is required), `+`, or a trailing `#`. */
+export const TopicPattern = Type.String({ minLength: 1, pattern: '\\{machine\\}' });
+

@@ -1,0 +1,100 @@
+import { Type } from '@sinclair/typebox';
+import { Duration, strict } from './schema-parts.js';
+
+const Role = Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')]);
+
+export const ApiSchema = Type.Object(
+  {
+    anonymousRead: Type.Optional(
+      Type.Boolean({ description: 'reads without a token; default: on when http.host is a loopback address, off otherwise' }),
+    ),
+    tokens: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 64, description: 'who holds the token (shown in audit fields, never the token)' }),
+          role: Role,
+          sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex SHA-256 of the token (`vigil token create` prints both)' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    writesPerMinute: Type.Integer({ minimum: 1, default: 120, description: 'rate limit per client on write routes' }),
+    bodyLimit: Type.Integer({ minimum: 1024, default: 65_536, description: 'bytes' }),
+  },
+  strict,
+);
+
+export const ScoringSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    interval: Duration('5s', { minimum: 1 }),
+    maxBatch: Type.Integer({ minimum: 1, maximum: 4096, default: 256, description: 'machines per predict call' }),
+    championPoll: Duration('5s', { minimum: 100 }),
+    topSensors: Type.Integer({ minimum: 0, maximum: 32, default: 3, description: 'contributing sensors reported per score (0 = none)' }),
+    historyRetention: Duration('7d', { minimum: 1 }),
+  },
+  strict,
+);
+
+const RangeRule = Type.Object(
+  {
+    sensor: Type.String({ minLength: 1 }),
+    min: Type.Optional(Type.Number()),
+    max: Type.Optional(Type.Number()),
+    machines: Type.Optional(Type.String({ minLength: 1, description: 'regular expression on the machine id; all when absent' })),
+  },
+  { additionalProperties: false },
+);
+
+export const AlertsSchema = Type.Object(
+  {
+    risk: Type.Object(
+      {
+        high: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "open threshold; default: the champion's validation threshold" })),
+        low: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'close threshold (hysteresis)' }),
+        openAfter: Type.Integer({ minimum: 1, default: 3, description: 'consecutive scores at or above high' }),
+        closeAfter: Type.Integer({ minimum: 1, default: 5, description: 'consecutive scores below low' }),
+        criticalProbability: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
+        criticalRul: Type.Integer({ minimum: 0, default: 10, description: 'steps: an RUL at or below this is critical' }),
+      },
+      strict,
+    ),
+    staleAfter: Duration('2m', { minimum: 1 }),
+    sensorStaleAfter: Duration('5m', { minimum: 1 }),
+    flatlineAfter: Duration('10m', { minimum: 1 }),
+    flatlineMinReadings: Type.Integer({ minimum: 2, default: 10 }),
+    ranges: Type.Array(RangeRule, { default: [] }),
+    checkInterval: Duration('10s', { minimum: 10 }),
+  },
+  strict,
+);
+
+export const NotifySchema = Type.Object(
+  {
+    webhooks: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
+          url: Type.String({ pattern: '^https?://' }),
+          secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for the X-Vigil-Signature header' }),
+          timeout: Duration('5s', { minimum: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    retryInitial: Duration('2s', { minimum: 1 }),
+    retryMax: Duration('10m', { minimum: 1 }),
+    maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'then the delivery is dead (visible in the API)' }),
+    mqtt: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        alertTopic: Type.String({ pattern: '\\{machine\\}', default: 'vigil/{site}/{line}/{machine}/alerts' }),
+        statusTopic: Type.String({ minLength: 1, default: 'vigil/_gateway/status' }),
+      },
+      strict,
+    ),
+  },
+  strict,
+);
