@@ -1,0 +1,50 @@
+import type { MachineRef } from '../core/types.js';
+
+export const ALERT_KINDS = ['failure_risk', 'machine_stale', 'sensor_stale', 'flatline', 'out_of_range'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+export type Severity = 'warning' | 'critical';
+/** How an alert ended: the condition cleared, a person closed it, or the predicted failure happened. */
+export type Resolution = 'recovered' | 'technician' | 'failure';
+/** For failure-risk alerts: did a failure follow (true positive) or not (false alarm)? */
+export type Outcome = 'true_positive' | 'false_alarm';
+
+export interface Alert {
+  id: number;
+  machine: MachineRef;
+  kind: AlertKind;
+  /** The sensor for per-sensor kinds; '' otherwise. At most one unresolved alert per (machine, kind, subject). */
+  subject: string;
+  severity: Severity;
+  state: AlertState;
+  message: string;
+  details: Record<string, unknown>;
+  openedAt: number;
+  updatedAt: number;
+  updates: number;
+  acknowledged: { at: number; by: string; note: string | null } | null;
+  resolved: { at: number; by: string; resolution: Resolution; note: string | null } | null;
+  outcome: Outcome | null;
+  leadMs: number | null;
+}
+
+export type AlertEventType = 'opened' | 'updated' | 'acknowledged' | 'resolved';
+
+/** One change of an alert: what notifications and the SSE stream carry. */
+export interface AlertEvent {
+  id: number;
+  type: AlertEventType;
+  at: number;
+  alert: Alert;
+}
+
+export interface AlertQuality {
+  /** Failure-risk alerts followed by a failure / closed without one / failures no alert announced. */
+  truePositives: number;
+  falseAlarms: number;
+  missedFailures: number;
+  precision: number | null;
+  recall: number | null;
+  meanLeadMs: number | null;
+}

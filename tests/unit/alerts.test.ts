@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { AlertStore } from '../../src/alerts/alert-store.js';
+import { AlertEngine, type RiskScore } from '../../src/alerts/engine.js';
+import { QualityMonitor } from '../../src/alerts/quality.js';
+import type { AlertEvent } from '../../src/alerts/types.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { openStateDb } from '../../src/store/state-db.js';
+import { M1, sample, tempDir } from '../support/fixtures.js';
+import { ManualClock } from '../support/manual-clock.js';
+import path from 'node:path';
+
+const RISK = { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 60_000 };
+const QUALITY = { staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 300_000, flatlineMinReadings: 5, ranges: [{ sensor: 'temp', max: 90 }] };
+
+function setup(file = ':memory:', clock = new ManualClock()) {
+  const db = openStateDb(file);
+  const store = new AlertStore(db, ['webhook:ops', 'mqtt']);
+  const quality = new QualityMonitor(QUALITY);
+  const engine = new AlertEngine(store, quality, RISK, clock, silentLogger());
+  const events: AlertEvent[] = [];
+  engine.on('event', (e: AlertEvent) => events.push(e));
+  return { db, store, quality, engine, clock, events };
+}
+
+const score = (p: number, dataTs: number, rulSteps = 40): RiskScore => ({ machine: M1, dataTs, probability: p, rulSteps, model: 'v0001', topSensors: [{ sensor: 'vib', contribution: 0.4 }] });
+
+describe('alert engine and lifecycle', () => {
+  it('opens a failure-risk alert after k high scores, updates it, and a failure resolves it as a true positive with its lead time', () => {
+    const { engine, store, events } = setup();
+    engine.onScore(score(0.8, 1_000), 0.5);
+    expect(store.unresolved()).toHaveLength(0);
+    engine.onScore(score(0.8, 2_000), 0.5);
+    const open = store.findUnresolved('m1', 'failure_risk')!;
+    expect(open.severity).toBe('warning');
+    expect(open.message).toMatch(/failure risk 80%.*vib/);
+    engine.onScore(score(0.95, 3_000), 0.5);
+    expect(store.get(open.id)!.severity).toBe('critical');
+    expect(store.get(open.id)!.updates).toBe(1);
+    engine.onScore(score(0.96, 4_000), 0.5);
+    // Same severity: updated silently, no extra notification.
+    expect(events.map((e) => e.type)).toEqual(['opened', 'updated']);
+    engine.onMachineEvent({ machine: M1, ts: 10_000, type: 'failure' });
+    const done = store.get(open.id)!;
+    expect(done.state).toBe('resolved');
+    expect(done.resolved?.resolution).toBe('failure');
+    expect(done.outcome).toBe('true_positive');
+    expect(done.leadMs).toBe(8_000);
+    expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0, precision: 1, recall: 1, meanLeadMs: 8_000 });
+  });
+
+  it('keeps at most one unresolved alert per machine and kind, and writes one delivery per channel per event', () => {
+    const { engine, store, db } = setup();
+    for (let i = 0; i < 6; i++) engine.onScore(score(0.8, i), 0.5);
+    expect(store.unresolved()).toHaveLength(1);
+    const opened = store.unresolved()[0]!;
+    expect(() => store.open({ machine: M1, kind: 'failure_risk', severity: 'warning', message: 'dup', details: {} }, 0)).toThrow(/UNIQUE/);
+    const rows = db.prepare('SELECT channel FROM deliveries ORDER BY id').all() as Array<{ channel: string }>;
+    expect(rows.map((r) => r.channel)).toEqual(['webhook:ops', 'mqtt']);
+    expect(opened.id).toBeGreaterThan(0);
+  });
+
+  it('closes by itself after m low scores and counts a false alarm; a failure soon after turns it into a true positive', () => {
+    const { engine, store, clock } = setup();
+    engine.onScore(score(0.8, 1_000), 0.5);
+    engine.onScore(score(0.8, 2_000), 0.5);
+    engine.onScore(score(0.1, 3_000), 0.5);
+    engine.onScore(score(0.1, 4_000), 0.5);
+    const closed = store.list({ limit: 10 })[0]!;
+    expect(closed.resolved?.resolution).toBe('recovered');
+    expect(closed.outcome).toBe('false_alarm');
+    expect(store.quality().precision).toBe(0);
+    clock.advance(30_000);
+    engine.onMachineEvent({ machine: M1, ts: 9_000, type: 'failure' });
+    expect(store.get(closed.id)!.outcome).toBe('true_positive');
+    expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
+  });
+
+  it('records a failure no alert announced as a miss, once', () => {
+    const { engine, store } = setup();
+    engine.onMachineEvent({ machine: M1, ts: 5_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: 5_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: 6_000, type: 'repair' });
+    expect(store.quality()).toMatchObject({ missedFailures: 1, recall: 0, precision: null });
+  });
+
+  it('goes open → acknowledged → resolved by a technician; wrong transitions are refused', () => {
+    const { engine, store, events } = setup();
+    engine.onScore(score(0.8, 1), 0.5);
+    engine.onScore(score(0.8, 2), 0.5);
+    const id = store.unresolved()[0]!.id;
+    engine.acknowledge(id, 'ana', 'checking bearing');
+    expect(store.get(id)!.acknowledged).toMatchObject({ by: 'ana', note: 'checking bearing' });
+    expect(() => engine.acknowledge(id, 'bo', null)).toThrow(/acknowledged; cannot acknowledge/);
+    engine.resolve(id, 'ana', 'bearing replaced');
+    expect(store.get(id)!.resolved).toMatchObject({ by: 'ana', resolution: 'technician', note: 'bearing replaced' });
+    expect(() => engine.resolve(id, 'ana', null)).toThrow(/resolved; cannot resolve/);
+    expect(() => engine.acknowledge(999, 'ana', null)).toThrow(/does not exist/);
+    expect(events.map((e) => e.type)).toEqual(['opened', 'acknowledged', 'resolved']);
+    // A new run of high scores after a manual close opens a new alert.
+    engine.onScore(score(0.8, 3), 0.5);
+    engine.onScore(score(0.8, 4), 0.5);
+    expect(store.unresolved()).toHaveLength(1);
+  });
+
+  it('survives a restart: the persisted open alert is resumed, not duplicated', () => {
+    const file = path.join(tempDir(), 'vigil.db');
+    const first = setup(file);
+    first.engine.onScore(score(0.8, 1), 0.5);
+    first.engine.onScore(score(0.8, 2), 0.5);
+    first.db.close();
+    const second = setup(file);
+    second.engine.onScore(score(0.8, 3), 0.5);
+    second.engine.onScore(score(0.8, 4), 0.5);
+    expect(second.store.list({ limit: 10 })).toHaveLength(1);
+    second.engine.onScore(score(0.1, 5), 0.5);
+    second.engine.onScore(score(0.1, 6), 0.5);
+    expect(second.store.unresolved()).toHaveLength(0);
+  });
+
+  it('uses the champion threshold when none is configured', () => {
+    const { store, quality, clock } = setup();
+    const engine = new AlertEngine(store, quality, { ...RISK, high: null }, clock, silentLogger());
+    engine.onScore(score(0.6, 1), 0.55);
+    engine.onScore(score(0.6, 2), 0.55);
+    expect(store.unresolved()).toHaveLength(1);
+  });
+});
+
+describe('data-quality alerts', () => {
+  it('raises and clears stale machine, stale sensor, flatline and out-of-range alerts from arrival times', () => {
+    const { engine, quality, store, clock } = setup();
+    const unresolved = () => store.unresolved().map((a) => `${a.kind}:${a.subject}`).sort();
+    // Six readings a minute apart: `stuck` never changes, `temp` is above its range.
+    for (let i = 0; i < 6; i++) {
+      if (i > 0) clock.advance(60_000);
+      quality.observe(sample(clock.now(), { temp: 95 + i / 10, vib: i, stuck: 3 }), clock.now());
+    }
+    engine.checkQuality();
+    expect(unresolved()).toEqual(['flatline:stuck', 'out_of_range:temp']);
+    expect(store.findUnresolved('m1', 'out_of_range', 'temp')!.message).toMatch(/at 95.5, above 90/);
+    // Silence: one machine alert; the sensor alerts stay as they were.
+    clock.advance(61_000);
+    engine.checkQuality();
+    expect(unresolved()).toEqual(['flatline:stuck', 'machine_stale:', 'out_of_range:temp']);
+    // Back, in range, without `stuck`: machine and range alerts clear; `stuck` goes stale later.
+    quality.observe(sample(clock.now(), { temp: 50, vib: 9 }), clock.now());
+    engine.checkQuality();
+    expect(unresolved()).toEqual(['flatline:stuck']);
+    clock.advance(60_000);
+    quality.observe(sample(clock.now(), { temp: 50, vib: 8 }), clock.now());
+    engine.checkQuality();
+    expect(unresolved()).toEqual(['flatline:stuck', 'sensor_stale:stuck']);
+    // It reports again with a new value: both clear.
+    quality.observe(sample(clock.now(), { temp: 50, vib: 7, stuck: 4 }), clock.now());
+    engine.checkQuality();
+    expect(unresolved()).toEqual([]);
+    expect(store.list({ state: 'resolved', limit: 10 }).every((a) => a.resolved?.resolution === 'recovered')).toBe(true);
+  });
+});
