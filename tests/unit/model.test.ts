@@ -4,9 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { fileHandler } from '../../src/model/file-io.js';
 import { buildLstm, predict } from '../../src/model/lstm.js';
-import { ModelRegistry, type ModelMeta } from '../../src/training/registry.js';
+import { ModelRegistry } from '../../src/training/registry.js';
 import { decide } from '../../src/training/run.js';
 import { tempDir } from '../support/fixtures.js';
+import { testMeta as meta } from '../support/model-meta.js';
 
 let tf: TF;
 beforeAll(async () => {
@@ -15,31 +16,6 @@ beforeAll(async () => {
 });
 
 const spec = { windowSteps: 6, features: 3, units: [5, 4], dropout: 0.1, learningRate: 0.01, seed: 3, recurrentActivation: 'sigmoid' as const };
-
-function meta(version: string): ModelMeta {
-  const cls = { threshold: 0.5, accuracy: 0.9, precision: 0.8, recall: 0.7, f1: 0.75, prAuc: 0.8, rocAuc: 0.9, positives: 3, n: 10 };
-  return {
-    version,
-    createdAt: new Date(0).toISOString(),
-    parent: null,
-    warmStartedFrom: null,
-    decision: { promoted: true, reason: 'test' },
-    dataRange: { from: 0, to: 1 },
-    machines: { train: 1, validation: ['m'], splitMethod: 'by-time' },
-    sensors: ['a', 'b', 'c'],
-    dropped: [],
-    stepMs: 60_000,
-    window: 6,
-    horizon: 2,
-    rulCap: 10,
-    normalisation: { sensors: ['a', 'b', 'c'], mean: [0, 0, 0], std: [1, 1, 1], dropped: [] },
-    architecture: { units: [5, 4], dropout: 0.1, recurrentActivation: 'sigmoid', learningRate: 0.01, batchSize: 8 },
-    threshold: 0.5,
-    metrics: { validation: { classification: cls, rul: { rmse: 1, mae: 1, score: 1, n: 10 } }, leadTime: { detected: 1, missed: 0, meanLeadMs: 1 }, championOnSameData: null },
-    training: { backend: 'cpu', provider: 'cpu', durationMs: 1, epochs: 1, bestEpoch: 1, samplesPerSecond: 1, seed: 3, stoppedEarly: false },
-    data: {},
-  };
-}
 
 describe('LSTM model', () => {
   it('has two heads: p(failure) in [0, 1] and RUL', () => {

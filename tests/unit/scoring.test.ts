@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Sample } from '../../src/core/types.js';
+import { alignToGrid } from '../../src/features/align.js';
+import { applyNormalisation, type Normalisation } from '../../src/features/normalize.js';
+import { lastWindow } from '../../src/features/windows.js';
+import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
+import { buildLstm, predict } from '../../src/model/lstm.js';
+import path from 'node:path';
+import type { InferenceClient } from '../../src/scoring/inference-client.js';
+import { MachineWindow } from '../../src/scoring/machine-window.js';
+import { ScoringService, topContributions, type MachineScore } from '../../src/scoring/service.js';
+import { openStateDb } from '../../src/store/state-db.js';
+import { ModelRegistry } from '../../src/training/registry.js';
+import { M1, tempDir } from '../support/fixtures.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { testMeta } from '../support/model-meta.js';
+
+const NORM: Normalisation = { sensors: ['a', 'b', 'c'], mean: [10, 0, 5], std: [2, 1, 1], dropped: [] };
+const STEP = 1000;
+const WINDOW = 6;
+
+/** Two readings per step with a wobble, so step means differ from single readings. */
+function readings(fromStep: number, steps: number, machine = M1): Sample[] {
+  const out: Sample[] = [];
+  for (let k = fromStep; k < fromStep + steps; k++) {
+    out.push({ machine, ts: k * STEP + 100, values: { a: 10 + Math.sin(k), b: k % 3, c: 5 } });
+    out.push({ machine, ts: k * STEP + 600, values: { a: 11 + Math.sin(k), b: (k % 3) + 1 } });
+  }
+  return out;
+}
+
+describe('machine window', () => {
+  it('builds exactly the window training builds from the same readings (one grid, one fill rule)', () => {
+    const w = new MachineWindow(M1, STEP, WINDOW + 4);
+    const samples = readings(100, 12);
+    for (const s of samples) w.add(s);
+    // The last step (111) is still open; the window ends at step 110.
+    const r = w.window(NORM, WINDOW, 2);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.endTs).toBe(111 * STEP);
+    const complete = samples.filter((s) => s.ts < 111 * STEP);
+    const { segments } = alignToGrid('m1', complete, NORM.sensors, STEP, 2);
+    expect(Array.from(r.x)).toEqual(Array.from(lastWindow(applyNormalisation(segments.at(-1)!, NORM), WINDOW)));
+  });
+
+  it('says why it cannot score yet: too few steps, a gap that broke the sequence, a reset by a failure', () => {
+    const w = new MachineWindow(M1, STEP, WINDOW + 4);
+    expect(w.window(NORM, WINDOW, 2)).toEqual({ ok: false, reason: 'no complete step yet' });
+    for (const s of readings(0, 4)) w.add(s);
+    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false, reason: expect.stringMatching(/warming up: 3 of 6/) });
+    for (const s of readings(4, 10)) w.add(s);
+    expect(w.window(NORM, WINDOW, 2).ok).toBe(true);
+    // Ten silent steps: longer than the fill limit, so the old run does not continue.
+    for (const s of readings(24, 3)) w.add(s);
+    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
+    for (const s of readings(27, 8)) w.add(s);
+    expect(w.window(NORM, WINDOW, 2).ok).toBe(true);
+    w.reset();
+    for (const s of readings(35, 3)) w.add(s);
+    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
+    expect(w.latest.get('a')?.ts).toBe(37 * STEP + 600);
+  });
+
+  it('ranks sensors by how much holding them at their mean changes p(failure)', () => {
+    expect(topContributions(0.8, Float32Array.from([0.79, 0.2, 0.9]), ['a', 'b', 'c'], 2).map((t) => t.sensor)).toEqual(['b', 'c']);
+  });
+});
+
+describe('scoring service', () => {
+  let tf: TF;
+  let inference: InferenceClient;
+  beforeAll(async () => {
+    quietTfWarnings();
+    ({ tf } = await loadTf('cpu'));
+    // The worker runs compiled code (dist/, built by `npm test`), as in the daemon.
+    const { InferenceClient: Client } = (await import(path.resolve('dist/src/scoring/inference-client.js'))) as typeof import('../../src/scoring/inference-client.js');
+    inference = new Client('cpu');
+  });
+  afterAll(async () => inference.close());
+
+  const spec = { windowSteps: WINDOW, features: 3, units: [5, 4], dropout: 0, learningRate: 0.01, recurrentActivation: 'sigmoid' as const };
+
+  it('says "no model" before a champion exists, then scores in batches with the champion, explains, stores history, and switches to a new champion without a restart', async () => {
+    const dir = tempDir('vigil-scoring-models-');
+    const registry = new ModelRegistry(dir);
+    const meta = (v: string) => testMeta(v, { stepMs: STEP, window: WINDOW, rulCap: 100, normalisation: NORM, sensors: NORM.sensors });
+    const m1 = buildLstm(tf, { ...spec, seed: 1 });
+    const m2 = buildLstm(tf, { ...spec, seed: 2 });
+    await registry.save(tf, m1, meta('v0001'));
+    await registry.save(tf, m2, meta('v0002'));
+
+    const clock = new ManualClock();
+    const db = openStateDb(':memory:');
+    const svc = new ScoringService(inference, db, clock, silentLogger(), { intervalMs: 5000, maxBatch: 2, topSensors: 2, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, dir);
+    const heard: Array<{ machine: string; score: MachineScore; threshold: number }> = [];
+    svc.onScore((m, score, threshold) => heard.push({ machine: m.machine, score, threshold }));
+    const machines = ['m1', 'm2', 'm3'].map((id) => ({ ...M1, machine: id }));
+    for (const m of machines) svc.observe({ samples: readings(0, 10, m), events: [] });
+    await svc.tick();
+    expect(svc.machines().map((m) => m.status)).toEqual(['no_model', 'no_model', 'no_model']);
+
+    svc.setChampion({ version: 'v0001', meta: meta('v0001') });
+    for (const m of machines) svc.observe({ samples: readings(10, 1, m), events: [] });
+    await svc.tick();
+    expect(svc.stats.lastError).toBeNull();
+    expect(svc.stats.batches).toBe(2); // three machines, at most two per predict call
+    const s1 = svc.machine('m1')!;
+    expect(s1.status).toBe('scored');
+    const expected = (() => {
+      const w = new MachineWindow(M1, STEP, WINDOW + 4);
+      for (const s of readings(0, 11)) w.add(s);
+      const r = w.window(NORM, WINDOW, 2);
+      if (!r.ok) throw new Error(r.reason);
+      return predict(tf, m1, r.x, 1, WINDOW, 3);
+    })();
+    expect(s1.score!.probability).toBeCloseTo(expected.p[0]!, 5);
+    expect(s1.score!.rulSteps).toBeCloseTo(Math.min(100, Math.max(0, expected.rul[0]! * 100)), 3);
+    expect(s1.score!.topSensors).toHaveLength(2);
+    expect(s1.score!.model).toBe('v0001');
+    expect(heard).toHaveLength(3);
+    expect(heard[0]!.threshold).toBe(0.5);
+    expect(svc.history('m1', -Infinity, Infinity, 10)).toHaveLength(1);
+
+    // Throttled: a new step within the interval is not scored again yet.
+    svc.observe({ samples: readings(11, 1), events: [] });
+    await svc.tick();
+    expect(heard).toHaveLength(3);
+    clock.advance(5000);
+    await svc.tick();
+    expect(heard).toHaveLength(4);
+
+    registry.promote('v0002', 'test');
+    svc.setChampion({ version: 'v0002', meta: meta('v0002') });
+    clock.advance(5000);
+    svc.observe({ samples: readings(12, 1), events: [] });
+    await svc.tick();
+    expect(svc.machine('m1')!.score!.model).toBe('v0002');
+    expect(svc.history('m1', -Infinity, Infinity, 10).map((h) => h.model)).toEqual(['v0001', 'v0001', 'v0002']);
+
+    // A failure ends the run: the machine waits for a fresh window.
+    svc.observe({ samples: [], events: [{ machine: M1, ts: 13 * STEP, type: 'failure' }] });
+    clock.advance(5000);
+    svc.observe({ samples: readings(14, 2), events: [] });
+    await svc.tick();
+    expect(svc.machine('m1')!.status).toBe('warming_up');
+    db.close();
+  });
+});
