@@ -13,12 +13,23 @@ export const ErrorBodySchema = {
   required: ['error'],
 } as const;
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   VGL_NOT_FOUND: 404,
   VGL_BAD_REQUEST: 400,
+  VGL_UNAUTHORIZED: 401,
+  VGL_FORBIDDEN: 403,
+  VGL_CONFLICT: 409,
+  VGL_TRAINING_BUSY: 409,
+  VGL_PAYLOAD_TOO_LARGE: 413,
+  VGL_UNSUPPORTED_MEDIA_TYPE: 415,
+  VGL_RATE_LIMITED: 429,
   VGL_STORE_UNAVAILABLE: 503,
   VGL_STORE_QUERY: 502,
+  VGL_MODEL: 500,
 };
+
+/** Fastify's own 4xx statuses, mapped onto the catalogue so clients see one set of codes. */
+const BY_STATUS: Record<number, ErrorCode> = { 401: 'VGL_UNAUTHORIZED', 403: 'VGL_FORBIDDEN', 404: 'VGL_NOT_FOUND', 413: 'VGL_PAYLOAD_TOO_LARGE', 415: 'VGL_UNSUPPORTED_MEDIA_TYPE', 429: 'VGL_RATE_LIMITED' };
 
 /** Every error leaves as `{ error: { code, message } }` with a stable code from the catalogue. */
 export function registerErrorHandling(app: FastifyInstance): void {
@@ -34,9 +45,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
-      return reply.status(status).send({ error: { code: 'VGL_INTERNAL', message: 'internal error' } });
+      return reply.status(status).send({ error: { code: 'VGL_INTERNAL', message: ERROR_CATALOGUE.VGL_INTERNAL } });
     }
-    return reply.status(status).send({ error: { code: err.code ?? 'VGL_BAD_REQUEST', message: err.message } });
+    return reply.status(status).send({ error: { code: BY_STATUS[status] ?? 'VGL_BAD_REQUEST', message: err.message } });
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({ error: { code: 'VGL_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });

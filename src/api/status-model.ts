@@ -64,6 +64,37 @@ export const StatusSchema = Type.Object({
     lastError: NullableString,
     embeddedClients: Type.Optional(Type.Integer()),
   }),
+  scoring: Type.Object({
+    enabled: Type.Boolean(),
+    champion: NullableString,
+    machines: Type.Integer(),
+    machinesScored: Type.Integer(),
+    scoresTotal: Type.Integer(),
+    lastBatchMs: Nullable(Type.Number()),
+    lastBatchSize: Type.Integer(),
+    errors: Type.Integer(),
+    lastError: NullableString,
+    eventLoopLagMs: Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }, { description: 'daemon thread, last minute' }),
+  }),
+  alerts: Type.Object({
+    open: Type.Integer(),
+    acknowledged: Type.Integer(),
+    resolved: Type.Integer(),
+    quality: Type.Object({
+      truePositives: Type.Integer(),
+      falseAlarms: Type.Integer(),
+      missedFailures: Type.Integer(),
+      precision: Nullable(Type.Number()),
+      recall: Nullable(Type.Number()),
+      meanLeadMs: Nullable(Type.Number()),
+    }),
+    deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer(), dead: Type.Integer() }),
+  }),
+  training: Type.Object({
+    running: Type.Union([Type.Object({ id: Type.Integer(), startedAt: Type.String(), progress: Type.Unknown() }), Type.Null()]),
+    lastRun: Type.Union([Type.Object({ id: Type.Integer(), state: Type.String(), finishedAt: NullableString, version: NullableString, promoted: Type.Union([Type.Boolean(), Type.Null()]), error: NullableString }), Type.Null()]),
+    autoTrain: Type.Boolean(),
+  }),
 });
 
 export type Status = Static<typeof StatusSchema>;

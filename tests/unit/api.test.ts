@@ -1,9 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { buildApi } from '../../src/api/server.js';
-import type { Readiness, Status, StatusSource } from '../../src/api/status-model.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { SqliteDeadLetterLog } from '../../src/store/dead-letters.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Readiness, Status } from '../../src/api/status-model.js';
+import { apiHarness, type Harness } from '../support/api-harness.js';
 
 function statusFixture(): Status {
   return {
@@ -15,33 +12,47 @@ function statusFixture(): Status {
     journal: { depth: 0, bytes: 0, maxBytes: 100, segments: 0, corruptRecords: 0, catchingUp: false, backpressure: false, backpressureEpisodes: 0 },
     model: { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null },
     broker: { mode: 'embedded', url: 'mqtt://127.0.0.1:1883', connected: true, subscribed: true, since: null, connects: 1, lastError: null },
+    scoring: { enabled: true, champion: null, machines: 0, machinesScored: 0, scoresTotal: 0, lastBatchMs: null, lastBatchSize: 0, errors: 0, lastError: null, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },
+    alerts: {
+      open: 0,
+      acknowledged: 0,
+      resolved: 0,
+      quality: { truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null },
+      deliveries: { pending: 0, delivered: 0, dead: 0 },
+    },
+    training: { running: null, lastRun: null, autoTrain: true },
   };
 }
 
-function setup(readiness: Readiness = { ready: true, reasons: [] }) {
-  const source: StatusSource = { status: statusFixture, readiness: () => readiness };
-  const deadLetters = new SqliteDeadLetterLog(openStateDb(':memory:'), 3);
-  return { app: buildApi({ status: source, deadLetters, logger: silentLogger() }), deadLetters };
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+});
+
+async function setup(readiness: Readiness = { ready: true, reasons: [] }) {
+  const h = await apiHarness({ anonymousRead: true, readiness, status: statusFixture() });
+  open.push(h);
+  return { app: h.app, deadLetters: h.deadLetters };
 }
 
 describe('HTTP API', () => {
   it('answers liveness and readiness', async () => {
-    const { app } = setup({ ready: false, reasons: ['not subscribed to the MQTT broker'] });
+    const { app } = await setup({ ready: false, reasons: ['not subscribed to the MQTT broker'] });
     expect((await app.inject('/healthz')).json()).toEqual({ ok: true });
     const r = await app.inject('/readyz');
     expect(r.statusCode).toBe(503);
     expect(r.json()).toEqual({ ready: false, reasons: ['not subscribed to the MQTT broker'] });
-    expect((await setup().app.inject('/readyz')).statusCode).toBe(200);
+    expect((await (await setup()).app.inject('/readyz')).statusCode).toBe(200);
   });
 
   it('serves the status document', async () => {
-    const r = await setup().app.inject('/api/v1/status');
+    const r = await (await setup()).app.inject('/api/v1/status');
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual(statusFixture());
   });
 
   it('lists the newest dead letters, bounded, filterable by reason', async () => {
-    const { app, deadLetters } = setup();
+    const { app, deadLetters } = await setup();
     for (let i = 0; i < 5; i++) {
       deadLetters.record({
         receivedAt: 1000 + i,
@@ -64,7 +75,7 @@ describe('HTTP API', () => {
     ['/api/v1/dead-letters?other=1', 400, 'VGL_BAD_REQUEST'],
     ['/api/v1/nothing-here', 404, 'VGL_NOT_FOUND'],
   ])('answers %s with %i and a coded JSON error', async (url, status, code) => {
-    const r = await setup().app.inject(url);
+    const r = await (await setup()).app.inject(url);
     expect(r.statusCode).toBe(status);
     expect(r.json().error.code).toBe(code);
     expect(typeof r.json().error.message).toBe('string');

@@ -28,7 +28,7 @@ export interface DeadLetterSource {
 export function deadLetterRoutes(app: FastifyInstance, source: DeadLetterSource): void {
   app.get<{ Querystring: Static<typeof Query> }>(
     '/api/v1/dead-letters',
-    { schema: { querystring: Query, response: { 200: Type.Object({ items: Type.Array(DeadLetter) }) } } },
+    { config: { role: 'viewer' }, schema: { querystring: Query, response: { 200: Type.Object({ items: Type.Array(DeadLetter) }) } } },
     async (req) => ({
       items: source.list({ limit: req.query.limit, reason: req.query.reason }).map((d) => ({ ...d, receivedAt: new Date(d.receivedAt).toISOString() })),
     }),

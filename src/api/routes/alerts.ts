@@ -1,0 +1,157 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { AlertNotFoundError, AlertStateError, type AlertStore } from '../../alerts/alert-store.js';
+import type { AlertEngine } from '../../alerts/engine.js';
+import { ALERT_KINDS, ALERT_STATES, type Alert, type AlertEvent } from '../../alerts/types.js';
+import { VigilError } from '../../core/errors.js';
+import { AlertSchema, IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso } from '../schemas.js';
+
+export function alertJson(a: Alert) {
+  return {
+    ...a,
+    openedAt: iso(a.openedAt)!,
+    updatedAt: iso(a.updatedAt)!,
+    acknowledged: a.acknowledged && { ...a.acknowledged, at: iso(a.acknowledged.at)! },
+    resolved: a.resolved && { ...a.resolved, at: iso(a.resolved.at)! },
+  };
+}
+
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union([...ALERT_STATES, 'unresolved' as const].map((s) => Type.Literal(s)))),
+    machine: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    kind: Type.Optional(Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)))),
+    severity: Type.Optional(Type.Union([Type.Literal('warning'), Type.Literal('critical')])),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'page: alerts with a smaller id (use nextBefore)' })),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  },
+  { additionalProperties: false },
+);
+const NoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+const StreamQuery = Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) }, { additionalProperties: false });
+const DeliveryQuery = Type.Object(
+  { state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')])), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+  { additionalProperties: false },
+);
+const Quality = Type.Object({
+  truePositives: Type.Integer(),
+  falseAlarms: Type.Integer(),
+  missedFailures: Type.Integer(),
+  precision: Nullable(Type.Number()),
+  recall: Nullable(Type.Number()),
+  meanLeadMs: Nullable(Type.Number()),
+});
+
+export interface AlertRouteDeps {
+  store: AlertStore;
+  engine: AlertEngine;
+  writesPerMinute: number;
+  /** Seconds between SSE keep-alive comments (proxies close idle streams). */
+  heartbeatMs?: number;
+}
+
+/** Alerts: list with filters and paging, detail, acknowledge, resolve, quality, deliveries, SSE stream. */
+export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
+  const write = { role: 'operator' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
+  const mapErrors = (fn: () => AlertEvent) => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof AlertNotFoundError) throw new VigilError('VGL_NOT_FOUND', err.message);
+      if (err instanceof AlertStateError) throw new VigilError('VGL_CONFLICT', err.message);
+      throw err;
+    }
+  };
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/api/v1/alerts',
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['alerts'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AlertSchema), nextBefore: Nullable(Type.Integer()) }), ...errors(...READ_ERRORS) } },
+    },
+    async (req) => {
+      const items = d.store.list(req.query);
+      return { items: items.map(alertJson), nextBefore: items.length === req.query.limit ? items[items.length - 1]!.id : null };
+    },
+  );
+
+  app.get('/api/v1/alerts/quality', { config: { role: 'viewer' }, schema: { tags: ['alerts'], response: { 200: Quality, ...errors(...READ_ERRORS) } } }, async () => d.store.quality());
+
+  app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
+    '/api/v1/notifications',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['alerts'],
+        querystring: DeliveryQuery,
+        response: {
+          200: Type.Object({
+            counts: Type.Record(Type.String(), Type.Integer()),
+            items: Type.Array(
+              Type.Object({ id: Type.Integer(), eventId: Type.Integer(), channel: Type.String(), state: Type.String(), attempts: Type.Integer(), nextAttemptAt: Type.String(), lastError: Nullable(Type.String()), deliveredAt: Nullable(Type.String()) }),
+            ),
+          }),
+          ...errors(...READ_ERRORS),
+        },
+      },
+    },
+    async (req) => ({
+      counts: d.store.deliveryCounts(),
+      items: d.store.deliveries(req.query).map((x) => ({ ...x, nextAttemptAt: iso(x.nextAttemptAt)!, deliveredAt: iso(x.deliveredAt) })),
+    }),
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/api/v1/alerts/:id',
+    { config: { role: 'viewer' }, schema: { tags: ['alerts'], params: IdParams, response: { 200: AlertSchema, ...errors(...READ_ERRORS, 404) } } },
+    async (req) => {
+      const a = d.store.get(req.params.id);
+      if (!a) throw new VigilError('VGL_NOT_FOUND', `alert ${req.params.id} does not exist`);
+      return alertJson(a);
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
+    '/api/v1/alerts/:id/ack',
+    { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
+    async (req) => alertJson(mapErrors(() => d.engine.acknowledge(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
+    '/api/v1/alerts/:id/resolve',
+    { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
+    async (req) => alertJson(mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
+  );
+
+  app.get<{ Querystring: Static<typeof StreamQuery> }>(
+    '/api/v1/alerts/stream',
+    { config: { role: 'viewer' }, schema: { tags: ['alerts'], querystring: StreamQuery, description: 'Server-Sent Events: one `alert` event per change; resumes after Last-Event-ID' } },
+    (req, reply) => {
+      const header = req.headers['last-event-id'];
+      let last = req.query.after ?? (typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : d.store.lastEventId());
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const send = (ev: AlertEvent) => {
+        if (ev.id <= last) return;
+        last = ev.id;
+        res.write(`id: ${ev.id}\nevent: alert\ndata: ${JSON.stringify({ id: ev.id, type: ev.type, at: iso(ev.at), alert: alertJson(ev.alert) })}\n\n`);
+      };
+      // Live events wait until the backlog is out, so nothing arrives twice or out of order.
+      const queued: AlertEvent[] = [];
+      let replaying = true;
+      const onEvent = (ev: AlertEvent) => (replaying ? queued.push(ev) : send(ev));
+      d.engine.on('event', onEvent);
+      res.write(`retry: 3000\n\n`);
+      for (let batch = d.store.eventsAfter(last, 500); batch.length > 0; batch = d.store.eventsAfter(last, 500)) batch.forEach(send);
+      replaying = false;
+      queued.forEach(send);
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), d.heartbeatMs ?? 15_000);
+      heartbeat.unref();
+      res.on('close', () => {
+        clearInterval(heartbeat);
+        d.engine.off('event', onEvent);
+      });
+    },
+  );
+}

@@ -1,0 +1,178 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AlertStore } from '../../alerts/alert-store.js';
+import type { Clock } from '../../core/clock.js';
+import { VigilError, errorMessage } from '../../core/errors.js';
+import type { Sample } from '../../core/types.js';
+import type { MachineState, ScoringService } from '../../scoring/service.js';
+import type { SensorStore } from '../../store/sensor-store.js';
+import { alertJson } from './alerts.js';
+import { AlertSchema, MachineParams, MachineRefSchema, Nullable, READ_ERRORS, TimeQuery, errors, iso, parseTimeParam } from '../schemas.js';
+
+const Contribution = Type.Object({ sensor: Type.String(), contribution: Type.Number({ description: 'p(failure) minus p(failure) with the sensor held at its mean' }) });
+const ScoreSchema = Type.Object({
+  scoredAt: Type.String(),
+  dataTs: Type.String({ description: 'end of the scored window' }),
+  probability: Type.Number(),
+  rulSteps: Type.Number(),
+  rulSeconds: Type.Number(),
+  model: Type.String(),
+  topSensors: Type.Array(Contribution),
+});
+const Summary = Type.Object({
+  machine: MachineRefSchema,
+  status: Type.Union([Type.Literal('scored'), Type.Literal('warming_up'), Type.Literal('no_model'), Type.Literal('not_seen_since_start')]),
+  detail: Nullable(Type.String()),
+  score: Nullable(ScoreSchema),
+  lastSeenAt: Nullable(Type.String()),
+  unresolvedAlerts: Type.Integer(),
+});
+const Detail = Type.Intersect([
+  Summary,
+  Type.Object({
+    latest: Type.Record(Type.String(), Type.Object({ value: Type.Number(), ts: Type.String() })),
+    history: Type.Array(Type.Object({ dataTs: Type.String(), probability: Type.Number(), rulSteps: Type.Number(), model: Type.String() })),
+    alerts: Type.Array(AlertSchema),
+  }),
+]);
+const HistoryQuery = Type.Object(
+  { from: Type.Optional(TimeQuery), to: Type.Optional(TimeQuery), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }) },
+  { additionalProperties: false },
+);
+const ReadingsQuery = Type.Object(
+  {
+    from: Type.Optional(TimeQuery),
+    to: Type.Optional(TimeQuery),
+    sensors: Type.Optional(Type.String({ maxLength: 2000, description: 'comma-separated; all when absent' })),
+    every: Type.Optional(Type.Integer({ minimum: 1, description: 'downsample: mean per bucket of this many milliseconds' })),
+    points: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'at most this many points; buckets widen to fit' }),
+  },
+  { additionalProperties: false },
+);
+const MAX_RAW_SAMPLES = 200_000;
+
+export interface MachineRouteDeps {
+  scoring: Pick<ScoringService, 'machines' | 'machine' | 'history'>;
+  store: Pick<SensorStore, 'listMachines' | 'queryReadings'>;
+  alerts: Pick<AlertStore, 'list'>;
+  clock: Clock;
+}
+
+/** Machines with their risk and RUL, one machine's detail, its score history and its readings. */
+export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
+  const score = (s: MachineState['score']) =>
+    s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors };
+  const unresolvedCount = (machine: string) => d.alerts.list({ state: 'unresolved', machine, limit: 500 }).length;
+  const summary = (s: MachineState) => ({ machine: s.ref, status: s.status as MachineState['status'] | 'not_seen_since_start', detail: s.detail, score: score(s.score), lastSeenAt: iso(s.lastSeenTs), unresolvedAlerts: unresolvedCount(s.ref.machine) });
+
+  app.get(
+    '/api/v1/machines',
+    { config: { role: 'viewer' }, schema: { tags: ['machines'], response: { 200: Type.Object({ items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 502) } } },
+    async () => {
+      const live = new Map(d.scoring.machines().map((s) => [s.ref.machine, summary(s)]));
+      let stored: Awaited<ReturnType<SensorStore['listMachines']>> = [];
+      try {
+        stored = await d.store.listMachines();
+      } catch (err) {
+        if (live.size === 0) throw new VigilError('VGL_STORE_QUERY', `cannot list machines: ${errorMessage(err)}`);
+      }
+      for (const m of stored) {
+        if (live.has(m.ref.machine)) continue;
+        live.set(m.ref.machine, { machine: m.ref, status: 'not_seen_since_start' as MachineState['status'] | 'not_seen_since_start', detail: null, score: null, lastSeenAt: iso(m.lastTs), unresolvedAlerts: unresolvedCount(m.ref.machine) });
+      }
+      return { items: [...live.values()].sort((a, b) => (b.score?.probability ?? -1) - (a.score?.probability ?? -1) || a.machine.machine.localeCompare(b.machine.machine)) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MachineParams> }>(
+    '/api/v1/machines/:machine',
+    { config: { role: 'viewer' }, schema: { tags: ['machines'], params: MachineParams, response: { 200: Detail, ...errors(...READ_ERRORS, 404) } } },
+    async (req) => {
+      const s = d.scoring.machine(req.params.machine);
+      if (!s) throw new VigilError('VGL_NOT_FOUND', `machine ${req.params.machine} has sent nothing since the daemon started`);
+      return {
+        ...summary(s),
+        latest: Object.fromEntries(Object.entries(s.latest).map(([k, v]) => [k, { value: v.value, ts: iso(v.ts)! }])),
+        history: d.scoring.history(s.ref.machine, -Infinity, Infinity, 100).map((h) => ({ dataTs: iso(h.dataTs)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
+        alerts: d.alerts.list({ machine: s.ref.machine, limit: 20 }).map(alertJson),
+      };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof HistoryQuery> }>(
+    '/api/v1/machines/:machine/scores',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['machines'],
+        params: MachineParams,
+        querystring: HistoryQuery,
+        response: { 200: Type.Object({ items: Type.Array(Type.Object({ dataTs: Type.String(), scoredAt: Type.String(), probability: Type.Number(), rulSteps: Type.Number(), model: Type.String() })) }), ...errors(...READ_ERRORS) },
+      },
+    },
+    async (req) => {
+      const now = d.clock.now();
+      const from = parseTimeParam('from', req.query.from, -Infinity, now);
+      const to = parseTimeParam('to', req.query.to, Infinity, now);
+      return { items: d.scoring.history(req.params.machine, from, to, req.query.limit).map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof ReadingsQuery> }>(
+    '/api/v1/machines/:machine/readings',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['machines'],
+        params: MachineParams,
+        querystring: ReadingsQuery,
+        response: {
+          200: Type.Object({
+            machine: Type.String(),
+            from: Type.String(),
+            to: Type.String(),
+            everyMs: Nullable(Type.Integer()),
+            truncated: Type.Boolean(),
+            points: Type.Array(Type.Object({ ts: Type.String(), values: Type.Record(Type.String(), Type.Number()) })),
+          }),
+          ...errors(...READ_ERRORS, 502),
+        },
+      },
+    },
+    async (req) => {
+      const now = d.clock.now();
+      const to = parseTimeParam('to', req.query.to, now, now);
+      const from = parseTimeParam('from', req.query.from, to - 3_600_000, now);
+      if (!(from < to)) throw new VigilError('VGL_BAD_REQUEST', 'from must be before to');
+      const sensors = req.query.sensors?.split(',').map((s) => s.trim()).filter(Boolean);
+      let samples: Sample[];
+      try {
+        samples = await d.store.queryReadings({ machine: req.params.machine, from, to, sensors, limit: MAX_RAW_SAMPLES });
+      } catch (err) {
+        throw new VigilError('VGL_STORE_QUERY', `readings of ${req.params.machine}: ${errorMessage(err)}`);
+      }
+      // Buckets widen until the answer fits `points`: a month at 1 Hz stays a light response.
+      let every = req.query.every ?? null;
+      if (samples.length > req.query.points) every = Math.max(every ?? 1, Math.ceil((to - from) / req.query.points));
+      const points = every ? downsample(samples, every) : samples.map((s) => ({ ts: iso(s.ts)!, values: s.values }));
+      return { machine: req.params.machine, from: iso(from)!, to: iso(to)!, everyMs: every, truncated: samples.length >= MAX_RAW_SAMPLES, points };
+    },
+  );
+}
+
+/** Mean per sensor per bucket of `every` ms, each stamped with its bucket's start. */
+export function downsample(samples: readonly Sample[], every: number): Array<{ ts: string; values: Record<string, number> }> {
+  const buckets = new Map<number, { sum: Record<string, number>; n: Record<string, number> }>();
+  for (const s of samples) {
+    const b = Math.floor(s.ts / every) * every;
+    let acc = buckets.get(b);
+    if (!acc) buckets.set(b, (acc = { sum: {}, n: {} }));
+    for (const k in s.values) {
+      acc.sum[k] = (acc.sum[k] ?? 0) + s.values[k]!;
+      acc.n[k] = (acc.n[k] ?? 0) + 1;
+    }
+  }
+  return [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([ts, acc]) => ({ ts: iso(ts)!, values: Object.fromEntries(Object.keys(acc.sum).map((k) => [k, acc.sum[k]! / acc.n[k]!])) }));
+}

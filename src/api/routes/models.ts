@@ -1,0 +1,90 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { VigilError, errorMessage } from '../../core/errors.js';
+import { RegistryError, type ModelRegistry } from '../../training/registry.js';
+import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
+
+const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });
+const Summary = Type.Object({
+  version: Type.String(),
+  champion: Type.Boolean(),
+  createdAt: Type.String(),
+  parent: Nullable(Type.String()),
+  decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
+  prAuc: Type.Number(),
+  f1: Type.Number(),
+  rulRmse: Type.Number(),
+  backend: Type.String(),
+});
+const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const RollbackBody = Type.Object({ version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const ChampionReply = Type.Object({ champion: Type.String() });
+
+export interface ModelRouteDeps {
+  registry: ModelRegistry;
+  /** Called after a promotion or rollback so scoring switches at once. */
+  championChanged(): void;
+  writesPerMinute: number;
+}
+
+/** The registry over HTTP: versions with their metrics, promotion and rollback (admin). */
+export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
+  const guard = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof RegistryError) throw new VigilError(/no model version|cannot read|no earlier/.test(err.message) ? 'VGL_NOT_FOUND' : 'VGL_MODEL', errorMessage(err));
+      throw err;
+    }
+  };
+  const admin = { role: 'admin' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
+
+  app.get(
+    '/api/v1/models',
+    { config: { role: 'viewer' }, schema: { tags: ['models'], response: { 200: Type.Object({ champion: Nullable(Type.String()), items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 500) } } },
+    async () =>
+      guard(() => ({
+        champion: d.registry.championVersion(),
+        items: d.registry
+          .list()
+          .reverse()
+          .map((m) => ({
+            version: m.version,
+            champion: m.champion,
+            createdAt: m.createdAt,
+            parent: m.parent,
+            decision: m.decision,
+            prAuc: m.metrics.validation.classification.prAuc,
+            f1: m.metrics.validation.classification.f1,
+            rulRmse: m.metrics.validation.rul.rmse,
+            backend: m.training.backend,
+          })),
+      })),
+  );
+
+  app.get<{ Params: Static<typeof VersionParams> }>(
+    '/api/v1/models/:version',
+    { config: { role: 'viewer' }, schema: { tags: ['models'], params: VersionParams, response: { 200: Type.Object({ champion: Type.Boolean(), meta: Type.Unknown() }), ...errors(...READ_ERRORS, 404) } } },
+    async (req) => guard(() => ({ champion: d.registry.championVersion() === req.params.version, meta: d.registry.meta(req.params.version) })),
+  );
+
+  app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReasonBody> }>(
+    '/api/v1/models/:version/promote',
+    { config: admin, schema: { tags: ['models'], params: VersionParams, body: ReasonBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
+    async (req) => {
+      guard(() => d.registry.promote(req.params.version, req.body?.reason ?? `promoted by ${req.principal.name}`));
+      d.championChanged();
+      return { champion: req.params.version };
+    },
+  );
+
+  app.post<{ Body: Static<typeof RollbackBody> }>(
+    '/api/v1/models/rollback',
+    { config: admin, schema: { tags: ['models'], body: RollbackBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
+    async (req) => {
+      const champion = guard(() => d.registry.rollback(req.body?.version));
+      d.championChanged();
+      return { champion };
+    },
+  );
+}

@@ -1,0 +1,143 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { AlertStore } from '../../src/alerts/alert-store.js';
+import { AlertEngine } from '../../src/alerts/engine.js';
+import { QualityMonitor } from '../../src/alerts/quality.js';
+import { hashToken } from '../../src/api/auth.js';
+import { buildMetrics, type MetricsSnapshot } from '../../src/api/metrics.js';
+import { buildApi } from '../../src/api/server.js';
+import type { Readiness, Status } from '../../src/api/status-model.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { MachineEvent } from '../../src/core/types.js';
+import { InferenceClient } from '../../src/scoring/inference-client.js';
+import { ScoringService } from '../../src/scoring/service.js';
+import { SqliteDeadLetterLog } from '../../src/store/dead-letters.js';
+import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
+import { openStateDb } from '../../src/store/state-db.js';
+import type { TrainingRunRecord } from '../../src/training/manager.js';
+import { TrainingBusyError } from '../../src/training/manager.js';
+import { ModelRegistry } from '../../src/training/registry.js';
+import { tempDir } from './fixtures.js';
+import { ManualClock } from './manual-clock.js';
+
+export const TOKENS = { viewer: 'viewer-token-0123456789', operator: 'operator-token-0123456789', admin: 'admin-token-0123456789' } as const;
+export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
+
+/** A training source that records triggers instead of starting workers: the API is under test here. */
+export class RecordingTraining {
+  runs: TrainingRunRecord[] = [];
+  busy = false;
+  list(limit: number) {
+    return this.runs.slice(-limit).reverse();
+  }
+  get(id: number) {
+    return this.runs.find((r) => r.id === id) ?? null;
+  }
+  trigger(o: { trigger: 'api' | 'schedule' | 'cli'; requestedBy?: string | null; bypassEnergyPolicy?: boolean }) {
+    if (this.busy) throw new TrainingBusyError(this.runs.length);
+    const run: TrainingRunRecord = {
+      id: this.runs.length + 1,
+      trigger: o.trigger,
+      requestedBy: o.requestedBy ?? null,
+      state: 'running',
+      startedAt: 0,
+      finishedAt: null,
+      version: null,
+      promoted: null,
+      reason: null,
+      error: null,
+      progress: null,
+      bypassedEnergyPolicy: o.bypassEnergyPolicy ?? false,
+    };
+    this.runs.push(run);
+    this.busy = true;
+    return run;
+  }
+  cancel(id: number) {
+    return this.busy && id === this.runs.length;
+  }
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  clock: ManualClock;
+  alerts: AlertStore;
+  engine: AlertEngine;
+  store: SqliteSensorStore;
+  submitted: MachineEvent[];
+  training: RecordingTraining;
+  registry: ModelRegistry;
+  deadLetters: SqliteDeadLetterLog;
+  close(): Promise<void>;
+}
+
+export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness } = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const db = openStateDb(':memory:');
+  const alerts = new AlertStore(db, ['webhook:ops']);
+  const quality = new QualityMonitor({ staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 600_000, flatlineMinReadings: 10, ranges: [] });
+  const engine = new AlertEngine(alerts, quality, { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 0 }, clock, silentLogger());
+  const store = new SqliteSensorStore(path.join(tempDir('vigil-api-'), 'sensors.db'));
+  await store.open();
+  const inference = new InferenceClient('cpu');
+  const scoring = new ScoringService(inference, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 16, topSensors: 3, historyRetentionMs: 86_400_000, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 }, tempDir());
+  const registry = new ModelRegistry(tempDir('vigil-api-models-'));
+  const training = new RecordingTraining();
+  const submitted: MachineEvent[] = [];
+  const snapshot: MetricsSnapshot = {
+    messages: { accepted: 5, rejected: 1 },
+    readingsAccepted: 50,
+    rejectsByReason: { bad_json: 1 },
+    journal: { depth: 0, bytes: 0 },
+    store: { commits: 1, commitFailures: 0, lastCommitMs: 3, pendingSamples: 0, up: true },
+    scoring: { scored: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
+    eventLoopLagMs: { p50: 1, p99: 2, max: 3 },
+    alertsByState: { open: 0, acknowledged: 0, resolved: 0 },
+    unresolvedByKind: {},
+    deliveriesByState: { pending: 0, delivered: 0, dead: 0 },
+    trainingRunsByState: {},
+  };
+  const deadLetters = new SqliteDeadLetterLog(db, 3);
+  const app = await buildApi({
+    status: { status: () => o.status ?? ({} as Status), readiness: () => o.readiness ?? { ready: true, reasons: [] } },
+    deadLetters,
+    logger: silentLogger(),
+    auth: {
+      anonymousRead: o.anonymousRead ?? false,
+      tokens: (['viewer', 'operator', 'admin'] as const).map((role) => ({ name: `${role}-user`, role, sha256: hashToken(TOKENS[role]) })),
+      writesPerMinute: o.writesPerMinute ?? 1000,
+      bodyLimit: 4096,
+    },
+    metrics: buildMetrics(() => snapshot),
+    machines: { scoring, store, alerts, clock },
+    events: {
+      submit: async (e) => {
+        submitted.push(e);
+        await store.write({ samples: [], events: [e] });
+      },
+      locate: (id) => scoring.machine(id)?.ref ?? null,
+      clock,
+    },
+    alerts: { store: alerts, engine, heartbeatMs: 50 },
+    models: { registry, championChanged: () => undefined },
+    training: { training },
+  });
+  await app.ready();
+  return {
+    app,
+    clock,
+    alerts,
+    engine,
+    store,
+    submitted,
+    training,
+    registry,
+    deadLetters,
+    close: async () => {
+      await app.close();
+      await store.close();
+      await inference.close();
+      db.close();
+    },
+  };
+}
