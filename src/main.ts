@@ -1,26 +1,39 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
+import { AlertStore } from './alerts/alert-store.js';
+import { AlertEngine } from './alerts/engine.js';
+import { MqttAlertNotifier } from './alerts/notifiers/mqtt.js';
+import type { Notifier } from './alerts/notifiers/notifier.js';
+import { WebhookNotifier } from './alerts/notifiers/webhook.js';
+import { Outbox } from './alerts/outbox.js';
+import { QualityMonitor } from './alerts/quality.js';
+import { buildMetrics } from './api/metrics.js';
 import { buildApi } from './api/server.js';
-import type { Readiness, Status, StatusSource } from './api/status-model.js';
+import type { Readiness, Status } from './api/status-model.js';
 import type { VigilConfig } from './config/schema.js';
-import { systemClock, type Clock } from './core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from './core/clock.js';
 import { errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
+import type { BatchSink, IngestBatch, MachineEvent } from './core/types.js';
+import { buildStatus, metricsSnapshot, type StatusParts } from './daemon-status.js';
 import { MessageDecoder } from './ingest/decoder.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
 import { MqttSubscriber } from './ingest/mqtt-subscriber.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { IngestStats } from './ingest/stats.js';
+import { InferenceClient } from './scoring/inference-client.js';
+import { ScoringService } from './scoring/service.js';
 import { BatchWriter } from './store/batch-writer.js';
+import { createSensorStore } from './store/create.js';
 import { SqliteDeadLetterLog } from './store/dead-letters.js';
 import { DurableQueue } from './store/durable-queue.js';
 import { Journal } from './store/journal.js';
 import type { SensorStore } from './store/sensor-store.js';
-import { createSensorStore } from './store/create.js';
-import { ModelRegistry } from './training/registry.js';
 import { openStateDb } from './store/state-db.js';
-import { VERSION } from './version.js';
+import { TrainingManager } from './training/manager.js';
+import { ModelRegistry } from './training/registry.js';
 
 /**
  * The composition root: builds every stage from the validated config, starts them in data-path
@@ -39,6 +52,14 @@ export class Daemon {
   private deadLetters: SqliteDeadLetterLog | null = null;
   private startedAt = 0;
   private registry: ModelRegistry | null = null;
+  private inference: InferenceClient | null = null;
+  scoring: ScoringService | null = null;
+  alertStore: AlertStore | null = null;
+  alerts: AlertEngine | null = null;
+  private outbox: Outbox | null = null;
+  training: TrainingManager | null = null;
+  private lag: IntervalHistogram | null = null;
+  private timers: TimerHandle[] = [];
   private running = false;
   httpUrl = '';
   mqttUrl = '';
@@ -55,6 +76,8 @@ export class Daemon {
   async start(): Promise<void> {
     const cfg = this.config;
     this.startedAt = this.clock.now();
+    this.lag = monitorEventLoopDelay({ resolution: 10 });
+    this.lag.enable();
     this.stateDb = openStateDb(path.join(cfg.dataDir, 'vigil.db'));
     this.registry = new ModelRegistry(cfg.learning.modelsDir);
     this.deadLetters = new SqliteDeadLetterLog(this.stateDb, cfg.ingest.deadLetterLimit);
@@ -83,10 +106,34 @@ export class Daemon {
     this.writer.start();
     this.queue = new DurableQueue(this.journal, this.writer, this.clock, this.log.child({ component: 'queue' }));
 
-    this.api = buildApi({ status: this.statusSource(), deadLetters: this.deadLetters, logger: this.log });
+    this.startAlerts();
+    await this.startScoring();
+    this.training = new TrainingManager(cfg, this.stateDb, this.store, this.clock, this.log.child({ component: 'training' }));
+    this.training.onPromoted(() => this.refreshChampion());
+    const sink = this.observingSink(this.queue);
+
+    this.api = await buildApi({
+      status: { status: () => this.status(), readiness: () => this.readiness() },
+      deadLetters: this.deadLetters,
+      logger: this.log,
+      auth: { anonymousRead: cfg.api.anonymousRead, tokens: cfg.api.tokens, writesPerMinute: cfg.api.writesPerMinute, bodyLimit: cfg.api.bodyLimit },
+      metrics: buildMetrics(() => metricsSnapshot(this.statusParts())),
+      machines: { scoring: this.scoring!, store: this.store, alerts: this.alertStore!, clock: this.clock },
+      events: {
+        submit: async (e) => {
+          this.stats.eventsAccepted++;
+          await sink.accept({ samples: [], events: [e] });
+        },
+        locate: (id) => this.scoring?.machine(id)?.ref ?? null,
+        clock: this.clock,
+      },
+      alerts: { store: this.alertStore!, engine: this.alerts! },
+      models: { registry: this.registry, championChanged: () => this.refreshChampion() },
+      training: { training: this.training },
+    });
     const address = await this.api.listen({ host: cfg.http.host, port: cfg.http.port });
     this.httpUrl = address;
-    this.log.info({ url: address }, 'HTTP API listening');
+    this.log.info({ url: address, docs: `${address}/docs` }, 'HTTP API listening');
 
     if (this.journal.stats.depth > 0) this.log.info({ records: this.journal.stats.depth }, 'committing what the last run left in the journal');
 
@@ -108,7 +155,7 @@ export class Daemon {
       allowMachines: cfg.ingest.allowMachines,
       lineProtocolPrecision: cfg.ingest.lineProtocolPrecision,
     });
-    const pipeline = new IngestPipeline(decoder, this.queue, this.deadLetters, this.stats, this.clock);
+    const pipeline = new IngestPipeline(decoder, sink, this.deadLetters, this.stats, this.clock);
     this.subscriber = new MqttSubscriber(
       {
         url: this.mqttUrl,
@@ -121,12 +168,17 @@ export class Daemon {
         reconnectMinMs: cfg.mqtt.reconnectMin,
         reconnectMaxMs: cfg.mqtt.reconnectMax,
         filters: decoder.filters,
+        statusTopic: cfg.notify.mqtt.enabled ? cfg.notify.mqtt.statusTopic : undefined,
       },
       pipeline,
       this.clock,
       this.log.child({ component: 'mqtt' }),
     );
     this.subscriber.start();
+    this.outbox!.start();
+    this.training.start();
+    this.every(cfg.alerts.checkInterval, () => this.alerts?.checkQuality());
+    this.every(60_000, () => this.lag?.reset());
     this.running = true;
   }
 
@@ -135,8 +187,13 @@ export class Daemon {
     const deadline = this.clock.now() + this.config.shutdown.timeout;
     const left = () => Math.max(0, deadline - this.clock.now());
     this.running = false;
+    for (const t of this.timers) this.clock.clearInterval(t);
+    await this.training?.stop();
     await this.subscriber?.stop();
     await this.broker?.stop();
+    this.scoring?.stop();
+    await this.inference?.close();
+    this.outbox?.stop();
     if (this.writer) {
       const flushed = await this.writer.flush(Math.max(0, left() - 1000));
       if (!flushed) this.log.warn({ pendingSamples: this.writer.stats.pendingSamples }, 'store did not take everything before shutdown; the rest stays in the journal');
@@ -146,11 +203,8 @@ export class Daemon {
     await this.store.close();
     await this.api?.close();
     this.stateDb?.close();
+    this.lag?.disable();
     this.log.info('stopped');
-  }
-
-  private statusSource(): StatusSource {
-    return { status: () => this.status(), readiness: () => this.readiness() };
   }
 
   readiness(): Readiness {
@@ -162,87 +216,130 @@ export class Daemon {
     return { ready: reasons.length === 0, reasons };
   }
 
-  private modelStatus(): Status['model'] {
-    const none = { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null };
-    if (!this.registry) return none;
+  private startAlerts(): void {
+    const cfg = this.config;
+    const notifiers: Notifier[] = cfg.notify.webhooks.map((w) => new WebhookNotifier({ name: w.name, url: w.url, secret: w.secret, timeoutMs: w.timeout }, () => this.clock.now()));
+    // The publisher is looked up at delivery time: the MQTT connection starts after the outbox exists.
+    const publisher = { publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) => this.subscriber?.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')) };
+    this.alertStore = new AlertStore(this.stateDb!, [...notifiers.map((n) => n.channel), ...(cfg.notify.mqtt.enabled ? ['mqtt'] : [])]);
+    if (cfg.notify.mqtt.enabled) notifiers.push(new MqttAlertNotifier(publisher, cfg.notify.mqtt.alertTopic, (m) => this.alertStore!.list({ state: 'unresolved', machine: m, limit: 100 })));
+    const a = cfg.alerts;
+    const quality = new QualityMonitor({
+      staleAfterMs: a.staleAfter,
+      sensorStaleAfterMs: a.sensorStaleAfter,
+      flatlineAfterMs: a.flatlineAfter,
+      flatlineMinReadings: a.flatlineMinReadings,
+      ranges: a.ranges,
+    });
+    this.quality = quality;
+    this.alerts = new AlertEngine(
+      this.alertStore,
+      quality,
+      { ...a.risk, high: a.risk.high ?? null, lateFailureGraceMs: cfg.learning.horizon * cfg.learning.step },
+      this.clock,
+      this.log.child({ component: 'alerts' }),
+    );
+    this.outbox = new Outbox(this.alertStore, notifiers, this.clock, this.log.child({ component: 'outbox' }), {
+      retryInitialMs: cfg.notify.retryInitial,
+      retryMaxMs: cfg.notify.retryMax,
+      maxAttempts: cfg.notify.maxAttempts,
+    });
+    this.alerts.on('event', () => this.outbox?.kick());
+  }
+
+  private quality: QualityMonitor | null = null;
+
+  private async startScoring(): Promise<void> {
+    const cfg = this.config;
+    this.inference = new InferenceClient(cfg.learning.backend);
+    this.scoring = new ScoringService(this.inference, this.stateDb!, this.clock, this.log.child({ component: 'scoring' }), {
+      intervalMs: cfg.scoring.interval,
+      maxBatch: cfg.scoring.maxBatch,
+      topSensors: cfg.scoring.topSensors,
+      historyRetentionMs: cfg.scoring.historyRetention,
+      stepMs: cfg.learning.step,
+      windowSteps: cfg.learning.window,
+      maxGapSteps: cfg.learning.maxGapSteps,
+    }, cfg.learning.modelsDir);
+    this.scoring.onScore((machine, score, threshold) => this.alerts?.onScore({ machine, ...score }, threshold));
+    this.refreshChampion();
+    try {
+      await this.scoring.seed(this.store);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'could not read recent readings to seed scoring; windows fill from live data');
+    }
+    if (!cfg.scoring.enabled) return;
+    this.scoring.start();
+    // Promotions by the CLI or another process show up here without a restart.
+    this.every(cfg.scoring.championPoll, () => this.refreshChampion());
+  }
+
+  private refreshChampion(): void {
+    if (!this.registry || !this.scoring) return;
     try {
       const version = this.registry.championVersion();
-      const versions = this.registry.versions().length;
-      if (!version) return { ...none, versions };
-      const m = this.registry.meta(version);
-      return {
-        champion: version,
-        createdAt: m.createdAt,
-        prAuc: m.metrics.validation.classification.prAuc,
-        f1: m.metrics.validation.classification.f1,
-        rulRmse: m.metrics.validation.rul.rmse,
-        trainedOn: m.training.backend,
-        versions,
-        error: null,
-      };
+      if (version === this.scoring.championVersion) return;
+      this.scoring.setChampion(version ? { version, meta: this.registry.meta(version) } : null);
+      this.log.info({ version }, 'champion changed');
     } catch (err) {
-      return { ...none, error: errorMessage(err) };
+      this.log.error({ err: errorMessage(err) }, 'cannot read the champion; scoring keeps the current one');
     }
   }
 
-  status(): Status {
-    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-    const s = this.stats;
-    const w = this.writer?.stats;
-    const j = this.journal?.stats;
-    const conn = this.subscriber?.stats;
+  /** Accepted data goes to the durable queue first; scoring and alerts see it once it is safe. */
+  private observingSink(queue: DurableQueue): BatchSink {
+    const observe = (batch: IngestBatch) => {
+      try {
+        const now = this.clock.now();
+        this.scoring?.observe(batch);
+        for (const s of batch.samples) this.quality?.observe(s, now);
+        for (const e of batch.events) this.onMachineEvent(e);
+      } catch (err) {
+        // Observers must never cost the data: it is already durable.
+        this.log.error({ err: errorMessage(err) }, 'scoring/alerts failed to observe a batch');
+      }
+    };
     return {
-      version: VERSION,
-      startedAt: new Date(this.startedAt).toISOString(),
-      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
-      ingest: {
-        messagesReceived: s.messagesReceived,
-        messagesAccepted: s.messagesAccepted,
-        messagesRejected: s.messagesRejected,
-        readingsAccepted: s.readingsAccepted,
-        eventsAccepted: s.eventsAccepted,
-        messagesPerSecond: s.messageRate.perSecond(),
-        readingsPerSecond: s.readingRate.perSecond(),
-        rejectedByReason: { ...s.rejectedByReason } as Record<string, number>,
-      },
-      store: {
-        kind: this.store.kind,
-        state: w?.state ?? 'up',
-        samplesStored: w?.samplesStored ?? 0,
-        readingsStored: w?.readingsStored ?? 0,
-        eventsStored: w?.eventsStored ?? 0,
-        readingsPerSecond: this.writer?.storeRate.perSecond() ?? 0,
-        pendingSamples: w?.pendingSamples ?? 0,
-        commits: w?.commits ?? 0,
-        commitFailures: w?.commitFailures ?? 0,
-        storeRejections: w?.storeRejections ?? 0,
-        lastStoreRejection: w?.lastStoreRejection ?? null,
-        lastCommitAt: iso(w?.lastCommitAt ?? null),
-        lastCommitMs: w?.lastCommitMs ?? null,
-        downSince: iso(w?.downSince ?? null),
-        lastError: w?.lastError ?? null,
-      },
-      journal: {
-        depth: j?.depth ?? 0,
-        bytes: j?.bytes ?? 0,
-        maxBytes: this.config.journal.maxBytes,
-        segments: j?.segments ?? 0,
-        corruptRecords: j?.corruptRecords ?? 0,
-        catchingUp: w?.catchingUp ?? false,
-        backpressure: this.queue?.backpressure.active ?? false,
-        backpressureEpisodes: this.queue?.backpressure.episodes ?? 0,
-      },
-      model: this.modelStatus(),
-      broker: {
-        mode: this.config.mqtt.url ? 'external' : 'embedded',
-        url: conn?.url ?? this.mqttUrl,
-        connected: conn?.connected ?? false,
-        subscribed: conn?.subscribed ?? false,
-        since: iso(conn?.since ?? null),
-        connects: conn?.connects ?? 0,
-        lastError: conn?.lastError ?? null,
-        ...(this.broker ? { embeddedClients: this.broker.clients } : {}),
+      accept: (batch) => {
+        const pending = queue.accept(batch);
+        if (pending) return pending.then(() => observe(batch));
+        observe(batch);
       },
     };
+  }
+
+  private onMachineEvent(e: MachineEvent): void {
+    this.alerts?.onMachineEvent(e);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = this.clock.setInterval(fn, ms);
+    if (typeof t === 'object' && t?.unref) t.unref();
+    this.timers.push(t);
+  }
+
+  private statusParts(): StatusParts {
+    return {
+      config: this.config,
+      now: this.clock.now(),
+      startedAt: this.startedAt,
+      stats: this.stats,
+      store: this.store,
+      writer: this.writer,
+      journal: this.journal,
+      queue: this.queue,
+      subscriber: this.subscriber,
+      broker: this.broker,
+      mqttUrl: this.mqttUrl,
+      registry: this.registry,
+      scoring: this.scoring,
+      alerts: this.alertStore,
+      training: this.training,
+      lag: this.lag,
+    };
+  }
+
+  status(): Status {
+    return buildStatus(this.statusParts());
   }
 }

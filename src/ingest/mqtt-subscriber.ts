@@ -16,6 +16,8 @@ export interface SubscriberOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   filters: string[];
+  /** Retained gateway status: `online` on connect, `offline` on a clean stop and as the last will. */
+  statusTopic?: string;
 }
 
 export interface ConnectionStats {
@@ -65,6 +67,7 @@ export class MqttSubscriber {
       ca: tls.ca ? readFileSync(tls.ca) : undefined,
       cert: tls.cert ? readFileSync(tls.cert) : undefined,
       key: tls.key ? readFileSync(tls.key) : undefined,
+      will: o.statusTopic ? { topic: o.statusTopic, payload: Buffer.from(statusPayload('offline', 'connection lost')), qos: 1, retain: true } : undefined,
     };
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
@@ -95,6 +98,7 @@ export class MqttSubscriber {
       st.connects++;
       st.lastError = null;
       client.options.reconnectPeriod = o.reconnectMinMs;
+      if (o.statusTopic) client.publish(o.statusTopic, statusPayload('online'), { qos: 1, retain: true });
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
       // Subscribing again is harmless with a present session and needed without one.
       client.subscribe(
@@ -130,8 +134,22 @@ export class MqttSubscriber {
     });
   }
 
+  /**
+   * Publishes on the ingest connection; resolves on the broker's acknowledgement. Refuses while
+   * disconnected so the caller (the notification outbox) keeps the message and retries, instead of
+   * it waiting in memory where a restart would lose it.
+   */
+  publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
+    const client = this.client;
+    if (!client || !this.stats.connected) return Promise.reject(new Error('not connected to the MQTT broker'));
+    return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())));
+  }
+
   async stop(): Promise<void> {
     const client = this.client;
+    if (client && this.options.statusTopic && this.stats.connected) {
+      await this.publish(this.options.statusTopic, statusPayload('offline', 'stopped'), { qos: 1, retain: true }).catch(() => undefined);
+    }
     this.client = null;
     if (!client) return;
     this.stopping = true;
@@ -145,6 +163,10 @@ export class MqttSubscriber {
     });
     this.stats.connected = false;
   }
+}
+
+function statusPayload(state: 'online' | 'offline', reason?: string): string {
+  return JSON.stringify({ state, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
 }
 
 function redactUrl(url: string): string {

@@ -1,0 +1,174 @@
+import type { IntervalHistogram } from 'node:perf_hooks';
+import type { AlertStore } from './alerts/alert-store.js';
+import type { Status } from './api/status-model.js';
+import type { MetricsSnapshot } from './api/metrics.js';
+import type { VigilConfig } from './config/schema.js';
+import { errorMessage } from './core/errors.js';
+import type { EmbeddedBroker } from './ingest/embedded-broker.js';
+import type { MqttSubscriber } from './ingest/mqtt-subscriber.js';
+import type { IngestStats } from './ingest/stats.js';
+import type { ScoringService } from './scoring/service.js';
+import type { BatchWriter } from './store/batch-writer.js';
+import type { DurableQueue } from './store/durable-queue.js';
+import type { Journal } from './store/journal.js';
+import type { SensorStore } from './store/sensor-store.js';
+import type { TrainingManager } from './training/manager.js';
+import type { ModelRegistry } from './training/registry.js';
+import { VERSION } from './version.js';
+
+/** The running stages, as the status endpoint and /metrics read them. */
+export interface StatusParts {
+  config: VigilConfig;
+  now: number;
+  startedAt: number;
+  stats: IngestStats;
+  store: SensorStore;
+  writer: BatchWriter | null;
+  journal: Journal | null;
+  queue: DurableQueue | null;
+  subscriber: MqttSubscriber | null;
+  broker: EmbeddedBroker | null;
+  mqttUrl: string;
+  registry: ModelRegistry | null;
+  scoring: ScoringService | null;
+  alerts: AlertStore | null;
+  training: TrainingManager | null;
+  lag: IntervalHistogram | null;
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export function eventLoopLag(h: IntervalHistogram | null): { p50: number; p99: number; max: number } {
+  if (!h || h.count === 0) return { p50: 0, p99: 0, max: 0 };
+  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+}
+
+function modelStatus(registry: ModelRegistry | null): Status['model'] {
+  const none = { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null };
+  if (!registry) return none;
+  try {
+    const version = registry.championVersion();
+    const versions = registry.versions().length;
+    if (!version) return { ...none, versions };
+    const m = registry.meta(version);
+    return {
+      champion: version,
+      createdAt: m.createdAt,
+      prAuc: m.metrics.validation.classification.prAuc,
+      f1: m.metrics.validation.classification.f1,
+      rulRmse: m.metrics.validation.rul.rmse,
+      trainedOn: m.training.backend,
+      versions,
+      error: null,
+    };
+  } catch (err) {
+    return { ...none, error: errorMessage(err) };
+  }
+}
+
+export function buildStatus(p: StatusParts): Status {
+  const s = p.stats;
+  const w = p.writer?.stats;
+  const j = p.journal?.stats;
+  const conn = p.subscriber?.stats;
+  const machines = p.scoring?.machines() ?? [];
+  const counts = p.alerts?.countsByState() ?? { open: 0, acknowledged: 0, resolved: 0 };
+  const running = p.training?.running ?? null;
+  const last = p.training?.list(2).find((r) => r.state !== 'running') ?? null;
+  return {
+    version: VERSION,
+    startedAt: new Date(p.startedAt).toISOString(),
+    uptimeSeconds: Math.round((p.now - p.startedAt) / 1000),
+    ingest: {
+      messagesReceived: s.messagesReceived,
+      messagesAccepted: s.messagesAccepted,
+      messagesRejected: s.messagesRejected,
+      readingsAccepted: s.readingsAccepted,
+      eventsAccepted: s.eventsAccepted,
+      messagesPerSecond: s.messageRate.perSecond(),
+      readingsPerSecond: s.readingRate.perSecond(),
+      rejectedByReason: { ...s.rejectedByReason } as Record<string, number>,
+    },
+    store: {
+      kind: p.store.kind,
+      state: w?.state ?? 'up',
+      samplesStored: w?.samplesStored ?? 0,
+      readingsStored: w?.readingsStored ?? 0,
+      eventsStored: w?.eventsStored ?? 0,
+      readingsPerSecond: p.writer?.storeRate.perSecond() ?? 0,
+      pendingSamples: w?.pendingSamples ?? 0,
+      commits: w?.commits ?? 0,
+      commitFailures: w?.commitFailures ?? 0,
+      storeRejections: w?.storeRejections ?? 0,
+      lastStoreRejection: w?.lastStoreRejection ?? null,
+      lastCommitAt: iso(w?.lastCommitAt ?? null),
+      lastCommitMs: w?.lastCommitMs ?? null,
+      downSince: iso(w?.downSince ?? null),
+      lastError: w?.lastError ?? null,
+    },
+    journal: {
+      depth: j?.depth ?? 0,
+      bytes: j?.bytes ?? 0,
+      maxBytes: p.config.journal.maxBytes,
+      segments: j?.segments ?? 0,
+      corruptRecords: j?.corruptRecords ?? 0,
+      catchingUp: w?.catchingUp ?? false,
+      backpressure: p.queue?.backpressure.active ?? false,
+      backpressureEpisodes: p.queue?.backpressure.episodes ?? 0,
+    },
+    model: modelStatus(p.registry),
+    broker: {
+      mode: p.config.mqtt.url ? 'external' : 'embedded',
+      url: conn?.url ?? p.mqttUrl,
+      connected: conn?.connected ?? false,
+      subscribed: conn?.subscribed ?? false,
+      since: iso(conn?.since ?? null),
+      connects: conn?.connects ?? 0,
+      lastError: conn?.lastError ?? null,
+      ...(p.broker ? { embeddedClients: p.broker.clients } : {}),
+    },
+    scoring: {
+      enabled: p.config.scoring.enabled,
+      champion: p.scoring?.championVersion ?? null,
+      machines: machines.length,
+      machinesScored: machines.filter((m) => m.status === 'scored').length,
+      scoresTotal: p.scoring?.stats.scored ?? 0,
+      lastBatchMs: p.scoring?.stats.lastBatchMs ?? null,
+      lastBatchSize: p.scoring?.stats.lastBatchSize ?? 0,
+      errors: p.scoring?.stats.errors ?? 0,
+      lastError: p.scoring?.stats.lastError ?? null,
+      eventLoopLagMs: eventLoopLag(p.lag),
+    },
+    alerts: {
+      ...counts,
+      quality: p.alerts?.quality() ?? { truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null },
+      deliveries: p.alerts?.deliveryCounts() ?? { pending: 0, delivered: 0, dead: 0 },
+    },
+    training: {
+      running: running && { id: running.id, startedAt: iso(running.startedAt)!, progress: running.progress },
+      lastRun: last && { id: last.id, state: last.state, finishedAt: iso(last.finishedAt), version: last.version, promoted: last.promoted, error: last.error },
+      autoTrain: p.config.learning.autoTrain.enabled,
+    },
+  };
+}
+
+export function metricsSnapshot(p: StatusParts): MetricsSnapshot {
+  const st = buildStatus(p);
+  const unresolvedByKind: Record<string, number> = {};
+  for (const a of p.alerts?.unresolved() ?? []) unresolvedByKind[a.kind] = (unresolvedByKind[a.kind] ?? 0) + 1;
+  const trainingRunsByState: Record<string, number> = {};
+  for (const r of p.training?.list(1000) ?? []) trainingRunsByState[r.state] = (trainingRunsByState[r.state] ?? 0) + 1;
+  return {
+    messages: { accepted: st.ingest.messagesAccepted, rejected: st.ingest.messagesRejected },
+    readingsAccepted: st.ingest.readingsAccepted,
+    rejectsByReason: st.ingest.rejectedByReason,
+    journal: { depth: st.journal.depth, bytes: st.journal.bytes },
+    store: { commits: st.store.commits, commitFailures: st.store.commitFailures, lastCommitMs: st.store.lastCommitMs, pendingSamples: st.store.pendingSamples, up: st.store.state === 'up' },
+    scoring: { scored: st.scoring.scoresTotal, batches: p.scoring?.stats.batches ?? 0, errors: st.scoring.errors, lastBatchMs: st.scoring.lastBatchMs, machines: st.scoring.machines },
+    eventLoopLagMs: st.scoring.eventLoopLagMs,
+    alertsByState: { open: st.alerts.open, acknowledged: st.alerts.acknowledged, resolved: st.alerts.resolved },
+    unresolvedByKind,
+    deliveriesByState: st.alerts.deliveries,
+    trainingRunsByState,
+  };
+}
