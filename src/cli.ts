@@ -4,7 +4,9 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { registerSimulatorCommands } from '../simulators/cli.js';
 import { StrictModeError } from '../simulators/replay/source.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerLearningCommands } from './commands/learning.js';
+import { registerOperateCommands } from './commands/operate.js';
 import { loadConfig, maskSecrets } from './config/load.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
@@ -75,6 +77,8 @@ configCmd
 
 registerSimulatorCommands(program);
 registerLearningCommands(program);
+registerDemoCommand(program);
+registerOperateCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StrictModeError) {

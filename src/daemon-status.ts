@@ -38,9 +38,13 @@ export interface StatusParts {
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
+/** Sampling period of the event-loop monitor; each sample includes it, so it is taken off. */
+export const LAG_RESOLUTION_MS = 20;
+
 export function eventLoopLag(h: IntervalHistogram | null): { p50: number; p99: number; max: number } {
   if (!h || h.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  const ms = (ns: number) => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS);
+  return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
 }
 
 function modelStatus(registry: ModelRegistry | null): Status['model'] {

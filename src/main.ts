@@ -17,7 +17,7 @@ import { systemClock, type Clock, type TimerHandle } from './core/clock.js';
 import { errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import type { BatchSink, IngestBatch, MachineEvent } from './core/types.js';
-import { buildStatus, metricsSnapshot, type StatusParts } from './daemon-status.js';
+import { LAG_RESOLUTION_MS, buildStatus, metricsSnapshot, type StatusParts } from './daemon-status.js';
 import { MessageDecoder } from './ingest/decoder.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
 import { MqttSubscriber } from './ingest/mqtt-subscriber.js';
@@ -76,7 +76,7 @@ export class Daemon {
   async start(): Promise<void> {
     const cfg = this.config;
     this.startedAt = this.clock.now();
-    this.lag = monitorEventLoopDelay({ resolution: 10 });
+    this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     this.lag.enable();
     this.stateDb = openStateDb(path.join(cfg.dataDir, 'vigil.db'));
     this.registry = new ModelRegistry(cfg.learning.modelsDir);

@@ -1,7 +1,8 @@
 import { validateConfig } from '../../src/config/load.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Daemon } from '../../src/main.js';
+import path from 'node:path';
+import type { Daemon } from '../../src/main.js';
 import { freePort } from '../../bench/lib/services.js';
 import { tempDir } from './fixtures.js';
 
@@ -16,7 +17,9 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
     mqtt: { embedded: { port: await freePort() }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
   };
   const config = validateConfig(raw, { cwd: process.cwd(), origin: 'test' });
-  const daemon = new Daemon(config, silentLogger());
+  // The compiled daemon (built by `npm test`): its scoring and training workers are compiled files.
+  const { Daemon: CompiledDaemon } = (await import(path.resolve('dist/src/main.js'))) as typeof import('../../src/main.js');
+  const daemon = new CompiledDaemon(config, silentLogger());
   await daemon.start();
   return { daemon, config };
 }
