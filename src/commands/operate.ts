@@ -106,6 +106,6 @@ export function registerOperateCommands(program: Command): void {
     .addOption(new Option('--role <role>', 'what it may do').choices(['viewer', 'operator', 'admin']).default('operator'))
     .action((o: { name: string; role: string }) => {
       const { token, sha256 } = createToken();
-      print(`token (shown once; Vigil stores only its hash):\n  ${token}\nconfig entry:\napi:\n  tokens:\n    - { name: ${JSON.stringify(o.name)}, role: ${o.role}, sha256: ${sha256} }`);
+      print(`token (shown once; Vigil stores only its hash):\n  ${token}\nconfig entry:\napi:\n  tokens:\n    - { name: ${JSON.stringify(o.name)}, role: ${o.role}, sha256: '${sha256}' }`);
     });
 }

@@ -28,7 +28,8 @@ export const ApiSchema = Type.Object(
 export const ScoringSchema = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
-    interval: Duration('5s', { minimum: 1 }),
+    // At most one score per machine per interval: alert latency is bounded by it plus inference.
+    interval: Duration('1s', { minimum: 1 }),
     maxBatch: Type.Integer({ minimum: 1, maximum: 4096, default: 256, description: 'machines per predict call' }),
     championPoll: Duration('5s', { minimum: 100 }),
     topSensors: Type.Integer({ minimum: 0, maximum: 32, default: 3, description: 'contributing sensors reported per score (0 = none)' }),

@@ -18,7 +18,7 @@ export type WindowResult = { ok: true; x: Float32Array; endTs: number } | { ok: 
  */
 export class MachineWindow {
   private readonly steps = new Map<number, StepAggregate>();
-  /** The step still receiving readings; only steps before it are complete and scored. */
+  /** The newest step: it may still be filling. */
   private currentStep = -Infinity;
   readonly latest = new Map<string, { value: number; ts: number }>();
   lastTs = 0;
@@ -26,12 +26,12 @@ export class MachineWindow {
   constructor(
     readonly ref: MachineRef,
     private readonly stepMs: number,
-    /** Complete steps kept: the window plus the longest gap that may be filled. */
+    /** Steps kept: the window plus the longest gap that may be filled. */
     private readonly keepSteps: number,
   ) {}
 
-  /** Adds a sample; returns true when it closed a step (a new complete window may exist). */
-  add(sample: Sample): boolean {
+  /** Adds a sample (in or out of order; a step's mean takes every reading of it). */
+  add(sample: Sample): void {
     const k = Math.floor(sample.ts / this.stepMs);
     let agg = this.steps.get(k);
     if (!agg) {
@@ -46,11 +46,10 @@ export class MachineWindow {
       if (!prev || prev.ts <= sample.ts) this.latest.set(name, { value: v, ts: sample.ts });
     }
     if (sample.ts > this.lastTs) this.lastTs = sample.ts;
-    if (k <= this.currentStep) return false;
-    const closed = this.currentStep !== -Infinity;
-    this.currentStep = k;
-    this.prune();
-    return closed;
+    if (k > this.currentStep) {
+      this.currentStep = k;
+      this.prune();
+    }
   }
 
   /** A failure or repair starts a new run: the old readings must not leak into the next window. */
@@ -59,10 +58,14 @@ export class MachineWindow {
     this.currentStep = -Infinity;
   }
 
+  /**
+   * The latest window, ending with the newest step even while it is still filling: waiting for it to
+   * close would delay every alert by up to one step, and its mean so far estimates the full one.
+   */
   window(norm: Normalisation, windowSteps: number, maxGapSteps: number): WindowResult {
-    const complete = [...this.steps.keys()].filter((k) => k < this.currentStep).sort((a, b) => a - b);
-    if (complete.length === 0) return { ok: false, reason: 'no complete step yet' };
-    const samples: Sample[] = complete.map((k) => {
+    const steps = [...this.steps.keys()].sort((a, b) => a - b);
+    if (steps.length === 0) return { ok: false, reason: 'no data yet' };
+    const samples: Sample[] = steps.map((k) => {
       const agg = this.steps.get(k)!;
       const values: Record<string, number> = {};
       for (const name in agg.sum) values[name] = agg.sum[name]! / agg.count[name]!;
@@ -71,7 +74,7 @@ export class MachineWindow {
     const { segments } = alignToGrid(this.ref.machine, samples, norm.sensors, this.stepMs, maxGapSteps);
     const seg = segments[segments.length - 1];
     if (!seg || seg.steps < windowSteps) return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
-    const lastStep = complete[complete.length - 1]!;
+    const lastStep = steps[steps.length - 1]!;
     if (seg.startTs + seg.steps * this.stepMs <= lastStep * this.stepMs) return { ok: false, reason: 'last steps lack the model sensors' };
     return { ok: true, x: lastWindow(applyNormalisation(seg, norm), windowSteps), endTs: (lastStep + 1) * this.stepMs };
   }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/fixtures.js';
 import { waitForReady } from '../support/influx.js';
+import { runCli } from '../support/cli.js';
+import { startTestDaemon } from '../support/daemon.js';
 import { freePort } from '../../bench/lib/services.js';
 
 const CLI = path.resolve('dist/src/cli.js');
@@ -70,5 +72,38 @@ describe('vigil CLI', () => {
     const r = run(['start'], { VIGIL_HTTP_PORT: 'eighty' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/http\.port.*VIGIL_HTTP_PORT/);
+  });
+});
+
+describe('vigil CLI against a running daemon', () => {
+  it('token create, then status and alerts list/ack/resolve with that token', async () => {
+    const made = run(['token', 'create', '--name', 'ana', '--role', 'operator']);
+    expect(made.status).toBe(0);
+    const token = /^ {2}(vgl_\S+)$/m.exec(made.stdout)![1]!;
+    const sha256 = /sha256: '([0-9a-f]{64})'/.exec(made.stdout)![1]!;
+    const { daemon } = await startTestDaemon({ api: { anonymousRead: false, tokens: [{ name: 'ana', role: 'operator', sha256 }] } });
+    try {
+      const url = daemon.httpUrl;
+      daemon.alertStore!.open({ machine: { site: 'p', line: 'l', machine: 'press-3' }, kind: 'machine_stale', severity: 'warning', message: 'no data from press-3', details: {} }, Date.now());
+      const denied = await runCli(['alerts', 'list', '--url', url]);
+      expect(denied.status).toBe(1);
+      expect(denied.stderr).toMatch(/VGL_UNAUTHORIZED/);
+      const env = { ...process.env, VIGIL_TOKEN: token };
+      const list = await runCli(['alerts', 'list', '--url', url], env);
+      expect(list.status, list.stderr).toBe(0);
+      expect(list.stdout).toMatch(/#1 +open +warning +press-3 +machine_stale +no data from press-3/);
+      const ack = await runCli(['alerts', 'ack', '1', '--note', 'cable checked', '--url', url], env);
+      expect(ack.stdout).toMatch(/#1 +acknowledged/);
+      expect(daemon.alertStore!.get(1)!.acknowledged).toMatchObject({ by: 'ana', note: 'cable checked' });
+      const again = await runCli(['alerts', 'ack', '1', '--url', url], env);
+      expect([again.status, again.stderr]).toEqual([1, expect.stringMatching(/VGL_CONFLICT/)]);
+      expect((await runCli(['alerts', 'resolve', '1', '--url', url], env)).stdout).toMatch(/#1 +resolved/);
+      expect((await runCli(['alerts', 'list', '--url', url], env)).stdout).toMatch(/no unresolved alerts/);
+      const status = await runCli(['status', '--url', url], env);
+      expect(status.stdout).toMatch(/model: none yet/);
+      expect(status.stdout).toMatch(/alerts: 0 open, 0 acknowledged/);
+    } finally {
+      await daemon.stop();
+    }
   });
 });

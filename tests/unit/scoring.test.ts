@@ -35,31 +35,32 @@ describe('machine window', () => {
     const w = new MachineWindow(M1, STEP, WINDOW + 4);
     const samples = readings(100, 12);
     for (const s of samples) w.add(s);
-    // The last step (111) is still open; the window ends at step 110.
     const r = w.window(NORM, WINDOW, 2);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.endTs).toBe(111 * STEP);
-    const complete = samples.filter((s) => s.ts < 111 * STEP);
-    const { segments } = alignToGrid('m1', complete, NORM.sensors, STEP, 2);
+    expect(r.endTs).toBe(112 * STEP);
+    const { segments } = alignToGrid('m1', samples, NORM.sensors, STEP, 2);
     expect(Array.from(r.x)).toEqual(Array.from(lastWindow(applyNormalisation(segments.at(-1)!, NORM), WINDOW)));
   });
 
   it('says why it cannot score yet: too few steps, a gap that broke the sequence, a reset by a failure', () => {
     const w = new MachineWindow(M1, STEP, WINDOW + 4);
-    expect(w.window(NORM, WINDOW, 2)).toEqual({ ok: false, reason: 'no complete step yet' });
+    expect(w.window(NORM, WINDOW, 2)).toEqual({ ok: false, reason: 'no data yet' });
     for (const s of readings(0, 4)) w.add(s);
-    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false, reason: expect.stringMatching(/warming up: 3 of 6/) });
+    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false, reason: expect.stringMatching(/warming up: 4 of 6/) });
     for (const s of readings(4, 10)) w.add(s);
     expect(w.window(NORM, WINDOW, 2).ok).toBe(true);
     // Ten silent steps: longer than the fill limit, so the old run does not continue.
     for (const s of readings(24, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
-    for (const s of readings(27, 8)) w.add(s);
+    for (const s of readings(27, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2).ok).toBe(true);
     w.reset();
     for (const s of readings(35, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
+    expect(w.latest.get('a')?.ts).toBe(37 * STEP + 600);
+    // A late reading of an earlier step joins that step's mean.
+    w.add({ machine: M1, ts: 36 * STEP + 900, values: { a: 99 } });
     expect(w.latest.get('a')?.ts).toBe(37 * STEP + 600);
   });
 
