@@ -12,6 +12,10 @@ const REDACT = [
   'authorization',
   '*.authorization',
   'headers.authorization',
+  'req.headers.authorization',
+  'secret',
+  '*.secret',
+  '*.*.secret',
   '*.key',
   '*.*.key',
 ];

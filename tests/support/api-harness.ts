@@ -67,6 +67,7 @@ export interface Harness {
   submitted: MachineEvent[];
   training: RecordingTraining;
   registry: ModelRegistry;
+  scoring: ScoringService;
   deadLetters: SqliteDeadLetterLog;
   close(): Promise<void>;
 }
@@ -132,6 +133,7 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     submitted,
     training,
     registry,
+    scoring,
     deadLetters,
     close: async () => {
       await app.close();

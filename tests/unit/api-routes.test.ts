@@ -182,6 +182,12 @@ describe('machines', () => {
     expect((await h.app.inject(`/api/v1/machines/m1/readings?from=${t0 + 5}&to=${t0}`)).json().error.code).toBe('VGL_BAD_REQUEST');
     expect((await h.app.inject('/api/v1/machines/m1/readings?points=0')).statusCode).toBe(400);
     expect((await h.app.inject('/api/v1/machines/m1')).json().error.code).toBe('VGL_NOT_FOUND');
+    // Once it sends, the machine has latest values and says why it has no score.
+    h.scoring.observe({ samples: [{ machine: M1, ts: t0 + 600_000, values: { a: 7, b: 2 } }], events: [] });
+    await h.scoring.tick();
+    const detail = (await h.app.inject('/api/v1/machines/m1')).json();
+    expect(detail).toMatchObject({ machine: M1, status: 'no_model', detail: 'no model trained yet', score: null, latest: { a: { value: 7 } }, history: [], alerts: [] });
+    expect((await h.app.inject('/api/v1/machines')).json().items[0].status).toBe('no_model');
     expect((await h.app.inject('/api/v1/machines/m1/scores')).json()).toEqual({ items: [] });
   });
 });
