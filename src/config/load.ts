@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import cron from 'node-cron';
 import YAML from 'yaml';
 import { VigilError } from '../core/errors.js';
 import { ConfigSchema, type VigilConfig } from './schema.js';
@@ -119,6 +120,13 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
     if (decoded.journal.segmentBytes > decoded.journal.maxBytes) {
       problems.push({ key: 'journal.segmentBytes', message: 'must not exceed journal.maxBytes', source: ctx.origin });
     }
+    const sch = decoded.schedule;
+    if (!cron.validate(sch.cron)) problems.push({ key: 'schedule.cron', message: `not a cron expression: ${JSON.stringify(sch.cron)}`, source: ctx.origin });
+    if (!validTimezone(sch.timezone)) problems.push({ key: 'schedule.timezone', message: `not an IANA time zone: ${JSON.stringify(sch.timezone)}`, source: ctx.origin });
+    if (sch.carbon.file && sch.carbon.url) problems.push({ key: 'schedule.carbon', message: 'give either file or url, not both', source: ctx.origin });
+    if (decoded.alerts.risk.high !== undefined && decoded.alerts.risk.low > decoded.alerts.risk.high) {
+      problems.push({ key: 'alerts.risk.low', message: 'must not exceed alerts.risk.high', source: ctx.origin });
+    }
   }
   return problems;
 }
@@ -151,7 +159,17 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
     learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },
     // Open reads are a convenience for a gateway's own console, never for a plant-wide address.
     api: { ...cfg.api, anonymousRead: cfg.api.anonymousRead ?? isLoopback(cfg.http.host) },
+    schedule: { ...cfg.schedule, carbon: { ...cfg.schedule.carbon, file: cfg.schedule.carbon.file && path.resolve(cwd, cfg.schedule.carbon.file) } },
   };
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isLoopback(host: string): boolean {

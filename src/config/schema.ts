@@ -1,5 +1,6 @@
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import { Duration, Port, Size, TopicPattern, strict } from './schema-parts.js';
+import { ScheduleSchema } from './schema-schedule.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
 export const ConfigSchema = Type.Object(
@@ -116,16 +117,6 @@ export const ConfigSchema = Type.Object(
         validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
         positiveShare: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.3, description: 'oversample failure windows to this share' }),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
-        autoTrain: Type.Object(
-          {
-            enabled: Type.Boolean({ default: true }),
-            checkEvery: Duration('10m', { minimum: 100 }),
-            minFailures: Type.Integer({ minimum: 1, default: 3, description: 'labelled failures needed before the first model' }),
-            minNewFailures: Type.Integer({ minimum: 0, default: 1, description: 'new failures since the last run that justify a retrain' }),
-            minInterval: Duration('6h', { minimum: 0 }),
-          },
-          strict,
-        ),
         workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),
         model: Type.Object(
           {
@@ -152,6 +143,7 @@ export const ConfigSchema = Type.Object(
     scoring: ScoringSchema,
     alerts: AlertsSchema,
     notify: NotifySchema,
+    schedule: ScheduleSchema,
     shutdown: Type.Object({ timeout: Duration('15s', { minimum: 1 }) }, strict),
   },
   { additionalProperties: false },

@@ -83,6 +83,30 @@ const MIGRATIONS: string[] = [
      failures_labelled INTEGER,
      bypass_energy INTEGER NOT NULL DEFAULT 0
    );`,
+  `CREATE TABLE energy_decisions (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     action TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     need TEXT,
+     deadline INTEGER,
+     window_start INTEGER,
+     window_end INTEGER,
+     window_cost REAL,
+     now_cost REAL,
+     run_id INTEGER
+   );
+   CREATE TABLE run_energy (
+     run_id INTEGER PRIMARY KEY REFERENCES training_runs(id),
+     method TEXT NOT NULL,
+     joules REAL NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER NOT NULL,
+     intensity REAL,
+     price REAL,
+     baseline_intensity REAL,
+     detail TEXT NOT NULL
+   );`,
 ];
 
 /**

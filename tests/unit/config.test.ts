@@ -90,6 +90,29 @@ describe('config', () => {
     expect(() => loadConfig({ env: {}, file: file('- 1\n- 2\n') })).toThrow(/mapping of settings/);
   });
 
+  it('checks the schedule and alert rules the schema alone cannot', () => {
+    const msg = problems(() =>
+      loadConfig({ env: {}, file: file("schedule:\n  cron: 'every day'\n  timezone: Mars/Olympus\n  carbon: { file: a.csv, url: 'http://x' }\nalerts:\n  risk: { high: 0.4, low: 0.6 }\n") }),
+    );
+    expect(msg).toMatch(/schedule\.cron: not a cron expression/);
+    expect(msg).toMatch(/schedule\.timezone: not an IANA time zone/);
+    expect(msg).toMatch(/schedule\.carbon: give either file or url/);
+    expect(msg).toMatch(/alerts\.risk\.low: must not exceed alerts\.risk\.high/);
+    const ok = loadConfig({ env: {}, file: file("schedule:\n  cron: '*/5 * * * * *'\n  timezone: Europe/Berlin\n") });
+    expect(ok.schedule.cron).toBe('*/5 * * * * *');
+  });
+
+  it('opens reads without a token only on a loopback address', () => {
+    expect(loadConfig({ env: {} }).api.anonymousRead).toBe(true);
+    expect(loadConfig({ env: { VIGIL_HTTP_HOST: '0.0.0.0' } }).api.anonymousRead).toBe(false);
+    expect(loadConfig({ env: {}, file: file('http: { host: 0.0.0.0 }\napi: { anonymousRead: true }\n') }).api.anonymousRead).toBe(true);
+  });
+
+  it('masks webhook secrets when printed', () => {
+    const c = loadConfig({ env: {}, file: file("notify:\n  webhooks: [{ name: ops, url: 'https://h/x', secret: super-secret-value-123 }]\n") });
+    expect(JSON.stringify(maskSecrets(c))).not.toContain('super-secret-value-123');
+  });
+
   it('masks secrets when printed', () => {
     const c = loadConfig({ env: { VIGIL_MQTT_PASSWORD: 's3cret', VIGIL_INFLUX_PASSWORD: 'db-pass' } });
     const printed = JSON.stringify(maskSecrets(c));
