@@ -1,0 +1,72 @@
+import type Database from 'better-sqlite3';
+import type { VigilConfig } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { SensorStore } from '../store/sensor-store.js';
+import type { TrainingManager } from '../training/manager.js';
+import type { ModelRegistry } from '../training/registry.js';
+import { EnergyAccountant } from './energy/accountant.js';
+import { EnergyScheduler } from './scheduler.js';
+import { FileCarbonSource, HttpCarbonSource, type CarbonSource } from './sources/carbon.js';
+import { CpuLoad, PlantBusySignal, onBattery, queryGpus } from './sources/host.js';
+import { WeeklySchedule, type Weekday } from './sources/weekly.js';
+
+export interface BuiltScheduler {
+  scheduler: EnergyScheduler;
+  accountant: EnergyAccountant;
+  plantBusy: PlantBusySignal | null;
+  carbon: CarbonSource | null;
+  tariff: WeeklySchedule;
+}
+
+/** The scheduler stage from the config: its sources, the energy accountant (hooked into runs) and the cron tick. */
+export function buildScheduler(
+  config: VigilConfig,
+  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry; clock: Clock; log: Logger },
+): BuiltScheduler {
+  const s = config.schedule;
+  const carbon = s.carbon.file
+    ? new FileCarbonSource(s.carbon.file)
+    : s.carbon.url
+      ? new HttpCarbonSource({ url: s.carbon.url, headers: s.carbon.headers, refreshMs: s.carbon.refresh, timeoutMs: 10_000 })
+      : null;
+  const tariff = new WeeklySchedule(
+    s.tariff.periods.map((p) => ({ days: p.days as Weekday[], from: p.from, to: p.to, value: p.price })),
+    s.tariff.defaultPrice,
+    s.timezone,
+  );
+  const busyCalendar = s.plantBusy.calendar.length
+    ? new WeeklySchedule(s.plantBusy.calendar.map((p) => ({ days: p.days as Weekday[], from: p.from, to: p.to, value: 1 })), 0, s.timezone)
+    : null;
+  const plantBusy = s.plantBusy.topic ? new PlantBusySignal(s.plantBusy.ttl) : null;
+  const gpu = s.energy.gpu === 'auto' ? () => queryGpus() : null;
+  let scheduler: EnergyScheduler | null = null;
+  const accountant = new EnergyAccountant(d.db, d.clock, d.log.child({ component: 'energy' }), {
+    wattsPerCore: s.energy.wattsPerCore,
+    raplDir: s.energy.raplDir,
+    gpu: s.energy.gpu,
+    fallbackIntensity: s.carbon.fallbackIntensity,
+    carbon: async () => (carbon ? carbon.series(d.clock.now()) : null),
+    price: (from, to) => tariff.series(from, to),
+    dueSince: (runId) => scheduler?.dueSinceOfRun(runId) ?? null,
+    gpuQuery: gpu ?? undefined,
+  });
+  d.training.observe(accountant);
+  scheduler = new EnergyScheduler(config, {
+    db: d.db,
+    store: d.store,
+    training: d.training,
+    registry: d.registry,
+    accountant,
+    clock: d.clock,
+    log: d.log.child({ component: 'scheduler' }),
+    carbon,
+    tariff: s.tariff.periods.length > 0 ? tariff : null,
+    busyCalendar,
+    plantBusy,
+    cpu: new CpuLoad(),
+    gpu,
+    onBattery: () => onBattery(s.energy.powerSupplyDir),
+  });
+  return { scheduler, accountant, plantBusy, carbon, tariff };
+}

@@ -1,0 +1,225 @@
+import type Database from 'better-sqlite3';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { VigilConfig } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { SensorStore } from '../store/sensor-store.js';
+import type { TrainingManager } from '../training/manager.js';
+import type { ModelRegistry } from '../training/registry.js';
+import type { EnergyAccountant } from './energy/accountant.js';
+import { assessNeed } from './need.js';
+import { decide, type Decision } from './policy.js';
+import type { SeriesPoint } from './series.js';
+import type { CarbonSource } from './sources/carbon.js';
+import type { CpuLoad, GpuSample, PlantBusySignal } from './sources/host.js';
+import type { WeeklySchedule } from './sources/weekly.js';
+
+export interface DecisionRecord {
+  id: number;
+  at: number;
+  action: Decision['action'];
+  reason: string;
+  deadline: number | null;
+  window: { start: number; end: number; cost: number } | null;
+  nowCost: number | null;
+  runId: number | null;
+}
+
+export interface SchedulerDeps {
+  db: Database.Database;
+  store: SensorStore;
+  training: TrainingManager;
+  registry: ModelRegistry;
+  accountant: EnergyAccountant;
+  clock: Clock;
+  log: Logger;
+  carbon: CarbonSource | null;
+  tariff: WeeklySchedule | null;
+  busyCalendar: WeeklySchedule | null;
+  plantBusy: PlantBusySignal | null;
+  cpu: CpuLoad;
+  gpu: (() => Promise<GpuSample[] | null>) | null;
+  onBattery: () => boolean;
+}
+
+/**
+ * The node-cron tick that asks the energy policy whether to retrain now, records every decision with
+ * its reason, and starts the run when the answer is yes.
+ */
+export class EnergyScheduler {
+  private task: ScheduledTask | null = null;
+  private ticking = false;
+  private requestedBy: string | null = null;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly cfg: VigilConfig,
+    private readonly d: SchedulerDeps,
+  ) {}
+
+  start(): void {
+    const s = this.cfg.schedule;
+    if (!s.enabled) return;
+    this.task = cron.schedule(s.cron, () => this.tick(), { timezone: s.timezone, noOverlap: true, name: 'vigil-energy-policy' });
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.destroy();
+    this.task = null;
+  }
+
+  nextTick(): number | null {
+    return this.task?.getNextRun()?.getTime() ?? null;
+  }
+
+  /** An operator wants a run but lets the policy pick the time (before the usual deadline). */
+  async request(by: string): Promise<DecisionRecord | null> {
+    this.requestedBy = by;
+    return this.tick();
+  }
+
+  /** One policy round; returns the recorded decision (none while a run is in progress). */
+  async tick(): Promise<DecisionRecord | null> {
+    if (this.ticking || this.d.training.running) return null;
+    this.ticking = true;
+    try {
+      const decision = await this.evaluate();
+      let runId: number | null = null;
+      if (decision.action === 'train') {
+        const run = this.d.training.trigger({ trigger: 'schedule', requestedBy: this.requestedBy, failuresLabelled: decision.failures });
+        runId = run.id;
+        this.requestedBy = null;
+      }
+      this.lastError = null;
+      return this.record(decision, runId);
+    } catch (err) {
+      this.lastError = errorMessage(err);
+      this.d.log.error({ err: this.lastError }, 'energy policy tick failed');
+      return null;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async evaluate(): Promise<Decision & { deadline: number; failures: number }> {
+    const s = this.cfg.schedule;
+    const now = this.d.clock.now();
+    const champVersion = this.d.registry.championVersion();
+    const champ = champVersion ? this.d.registry.meta(champVersion) : null;
+    const lastRun = this.d.training.lastRun();
+    const need = await assessNeed(
+      this.d.store,
+      { now, lastRun, champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null },
+      {
+        minFailures: s.need.minFailures,
+        minNewFailures: s.need.minNewFailures,
+        minIntervalMs: s.need.minInterval,
+        driftThreshold: s.need.driftThreshold,
+        driftWindowMs: s.need.driftWindow,
+        maxModelAgeMs: s.maxModelAge,
+        lookbackMs: this.cfg.learning.lookback,
+      },
+    );
+    if (!need.reason && this.requestedBy) need.reason = `requested by ${this.requestedBy}`;
+    // The deadline runs from the first tick that found a reason, across restarts.
+    const since = need.reason ? this.dueSince(lastRun?.startedAt ?? 0) ?? now : now;
+    const deadline = since + s.maxDelay;
+    const expectedRunMs = this.d.training.typicalRunMs() ?? s.expectedRun;
+    const horizonEnd = deadline + expectedRunMs;
+    let carbon: SeriesPoint[] | null = null;
+    try {
+      carbon = this.d.carbon ? await this.d.carbon.series(now) : null;
+    } catch (err) {
+      this.d.log.warn({ err: errorMessage(err) }, 'no carbon intensity: deciding on the other inputs');
+    }
+    const periodStart = now - (s.budget.period === 'day' ? 86_400_000 : 7 * 86_400_000);
+    const decision = decide({
+      now,
+      need,
+      deadline,
+      expectedRunMs,
+      carbon,
+      price: this.d.tariff?.series(now, horizonEnd) ?? null,
+      objective: s.objective,
+      weights: s.weights,
+      tolerance: s.tolerance,
+      busy: await this.busyReason(now),
+      busyCalendar: this.d.busyCalendar?.series(now, now + expectedRunMs) ?? null,
+      onBattery: s.deferOnBattery && this.d.onBattery(),
+      budget: {
+        usedKWh: this.d.accountant.usedKWhSince(periodStart),
+        limitKWh: s.budget.limitKWh ?? null,
+        expectedRunKWh: this.d.accountant.typicalRunKWh() ?? (expectedRunMs / 3_600_000) * (s.energy.wattsPerCore / 1000),
+      },
+    });
+    return { ...decision, deadline, failures: need.failures };
+  }
+
+  private async busyReason(now: number): Promise<string | null> {
+    const s = this.cfg.schedule.idle;
+    const cpu = this.d.cpu.sample();
+    if (cpu.utilisation > s.maxCpu) return `CPU ${(cpu.utilisation * 100).toFixed(0)}% busy`;
+    if (cpu.loadPerCore > s.maxLoadPerCore) return `load ${cpu.loadPerCore.toFixed(2)} per core`;
+    const gpus = this.d.gpu ? await this.d.gpu() : null;
+    const gpuUse = gpus?.reduce((m, g) => Math.max(m, g.utilisation ?? 0), 0) ?? 0;
+    if (gpuUse > s.maxGpu) return `GPU ${gpuUse.toFixed(0)}% busy`;
+    if (this.d.plantBusy?.busy(now)) return 'the plant says it is busy';
+    return null;
+  }
+
+  private dueSince(after: number): number | null {
+    const r = this.d.db.prepare("SELECT MIN(at) AS at FROM energy_decisions WHERE action = 'defer' AND at > ?").get(after) as { at: number | null };
+    return r.at;
+  }
+
+  /** When the need behind run `runId` first arose (for its avoided-emissions figure). */
+  dueSinceOfRun(runId: number): number | null {
+    const r = this.d.db.prepare('SELECT deadline FROM energy_decisions WHERE run_id = ?').get(runId) as { deadline: number | null } | undefined;
+    return r?.deadline != null ? r.deadline - this.cfg.schedule.maxDelay : null;
+  }
+
+  private record(d: Decision & { deadline: number }, runId: number | null): DecisionRecord {
+    const at = this.d.clock.now();
+    const id = Number(
+      this.d.db
+        .prepare('INSERT INTO energy_decisions (at, action, reason, deadline, window_start, window_end, window_cost, now_cost, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(at, d.action, d.reason, d.action === 'skip' ? null : d.deadline, d.window?.start ?? null, d.window?.end ?? null, d.window?.mean ?? null, d.nowCost, runId).lastInsertRowid,
+    );
+    // A decision every tick adds up; three months of them is plenty to explain the present.
+    this.d.db.prepare('DELETE FROM energy_decisions WHERE at < ?').run(at - 90 * 86_400_000);
+    if (d.action !== 'skip') this.d.log.info({ action: d.action, reason: d.reason, run: runId }, 'energy policy decision');
+    return { id, at, action: d.action, reason: d.reason, deadline: d.action === 'skip' ? null : d.deadline, window: d.window && { start: d.window.start, end: d.window.end, cost: d.window.mean }, nowCost: d.nowCost, runId };
+  }
+
+  decisionCounts(): Record<string, number> {
+    const out: Record<string, number> = { train: 0, defer: 0, skip: 0 };
+    for (const r of this.d.db.prepare('SELECT action, COUNT(*) AS n FROM energy_decisions GROUP BY action').all() as Array<{ action: string; n: number }>) out[r.action] = r.n;
+    return out;
+  }
+
+  decisions(limit: number): DecisionRecord[] {
+    const rows = this.d.db.prepare('SELECT * FROM energy_decisions ORDER BY id DESC LIMIT ?').all(limit) as Array<{
+      id: number;
+      at: number;
+      action: Decision['action'];
+      reason: string;
+      deadline: number | null;
+      window_start: number | null;
+      window_end: number | null;
+      window_cost: number | null;
+      now_cost: number | null;
+      run_id: number | null;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      action: r.action,
+      reason: r.reason,
+      deadline: r.deadline,
+      window: r.window_start !== null ? { start: r.window_start, end: r.window_end!, cost: r.window_cost! } : null,
+      nowCost: r.now_cost,
+      runId: r.run_id,
+    }));
+  }
+}
