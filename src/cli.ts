@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { registerSimulatorCommands } from '../simulators/cli.js';
 import { StrictModeError } from '../simulators/replay/source.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEnergyCommands } from './commands/energy.js';
 import { registerLearningCommands } from './commands/learning.js';
 import { registerOperateCommands } from './commands/operate.js';
 import { loadConfig, maskSecrets } from './config/load.js';
@@ -79,6 +80,7 @@ registerSimulatorCommands(program);
 registerLearningCommands(program);
 registerDemoCommand(program);
 registerOperateCommands(program);
+registerEnergyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StrictModeError) {

@@ -14,6 +14,8 @@ import type { Journal } from './store/journal.js';
 import type { SensorStore } from './store/sensor-store.js';
 import type { TrainingManager } from './training/manager.js';
 import type { ModelRegistry } from './training/registry.js';
+import type { EnergyAccountant } from './scheduler/energy/accountant.js';
+import type { EnergyScheduler } from './scheduler/scheduler.js';
 import { VERSION } from './version.js';
 
 /** The running stages, as the status endpoint and /metrics read them. */
@@ -34,6 +36,8 @@ export interface StatusParts {
   alerts: AlertStore | null;
   training: TrainingManager | null;
   lag: IntervalHistogram | null;
+  energy: EnergyAccountant | null;
+  scheduler: EnergyScheduler | null;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -151,7 +155,7 @@ export function buildStatus(p: StatusParts): Status {
     training: {
       running: running && { id: running.id, startedAt: iso(running.startedAt)!, progress: running.progress },
       lastRun: last && { id: last.id, state: last.state, finishedAt: iso(last.finishedAt), version: last.version, promoted: last.promoted, error: last.error },
-      autoTrain: p.config.learning.autoTrain.enabled,
+      scheduled: p.config.schedule.enabled,
     },
   };
 }
@@ -174,5 +178,18 @@ export function metricsSnapshot(p: StatusParts): MetricsSnapshot {
     unresolvedByKind,
     deliveriesByState: st.alerts.deliveries,
     trainingRunsByState,
+    ...(p.energy ? { energy: energySnapshot(p.energy, p.scheduler) } : {}),
+  };
+}
+
+function energySnapshot(acc: EnergyAccountant, scheduler: EnergyScheduler | null): NonNullable<MetricsSnapshot['energy']> {
+  const runs = acc.list(100_000);
+  const decisionsByAction = scheduler?.decisionCounts() ?? {};
+  return {
+    joulesTotal: runs.reduce((s, r) => s + r.joules, 0),
+    gCO2eTotal: runs.reduce((s, r) => s + r.gCO2e, 0),
+    avoidedGCO2eTotal: runs.reduce((s, r) => s + (r.avoidedGCO2e ?? 0), 0),
+    runsMeasured: runs.length,
+    decisionsByAction,
   };
 }

@@ -32,6 +32,10 @@ import { DurableQueue } from './store/durable-queue.js';
 import { Journal } from './store/journal.js';
 import type { SensorStore } from './store/sensor-store.js';
 import { openStateDb } from './store/state-db.js';
+import { buildScheduler } from './scheduler/build.js';
+import type { EnergyAccountant } from './scheduler/energy/accountant.js';
+import type { EnergyScheduler } from './scheduler/scheduler.js';
+import type { PlantBusySignal } from './scheduler/sources/host.js';
 import { TrainingManager } from './training/manager.js';
 import { ModelRegistry } from './training/registry.js';
 
@@ -108,8 +112,9 @@ export class Daemon {
 
     this.startAlerts();
     await this.startScoring();
-    this.training = new TrainingManager(cfg, this.stateDb, this.store, this.clock, this.log.child({ component: 'training' }));
+    this.training = new TrainingManager(cfg, this.stateDb, this.clock, this.log.child({ component: 'training' }));
     this.training.onPromoted(() => this.refreshChampion());
+    this.startScheduler();
     const sink = this.observingSink(this.queue);
 
     this.api = await buildApi({
@@ -129,7 +134,13 @@ export class Daemon {
       },
       alerts: { store: this.alertStore!, engine: this.alerts! },
       models: { registry: this.registry, championChanged: () => this.refreshChampion() },
-      training: { training: this.training },
+      training: { training: this.training, request: async (by) => (await this.scheduler?.request(by)) ?? null },
+      energy: {
+        scheduler: this.scheduler!,
+        accountant: this.energy!,
+        config: { ...cfg.schedule, currency: cfg.schedule.tariff.currency },
+        now: () => this.clock.now(),
+      },
     });
     const address = await this.api.listen({ host: cfg.http.host, port: cfg.http.port });
     this.httpUrl = address;
@@ -169,6 +180,7 @@ export class Daemon {
         reconnectMaxMs: cfg.mqtt.reconnectMax,
         filters: decoder.filters,
         statusTopic: cfg.notify.mqtt.enabled ? cfg.notify.mqtt.statusTopic : undefined,
+        signals: cfg.schedule.plantBusy.topic && this.plantBusy ? { [cfg.schedule.plantBusy.topic]: (p) => this.plantBusy!.update(p, this.clock.now()) } : undefined,
       },
       pipeline,
       this.clock,
@@ -176,7 +188,7 @@ export class Daemon {
     );
     this.subscriber.start();
     this.outbox!.start();
-    this.training.start();
+    this.scheduler!.start();
     this.every(cfg.alerts.checkInterval, () => this.alerts?.checkQuality());
     this.every(60_000, () => this.lag?.reset());
     this.running = true;
@@ -188,6 +200,7 @@ export class Daemon {
     const left = () => Math.max(0, deadline - this.clock.now());
     this.running = false;
     for (const t of this.timers) this.clock.clearInterval(t);
+    await this.scheduler?.stop();
     await this.training?.stop();
     await this.subscriber?.stop();
     await this.broker?.stop();
@@ -248,6 +261,22 @@ export class Daemon {
   }
 
   private quality: QualityMonitor | null = null;
+  private plantBusy: PlantBusySignal | null = null;
+  scheduler: EnergyScheduler | null = null;
+  energy: EnergyAccountant | null = null;
+
+  private startScheduler(): void {
+    const built = buildScheduler(this.config, {
+      db: this.stateDb!,
+      store: this.store,
+      training: this.training!,
+      registry: this.registry!,
+      clock: this.clock,
+      log: this.log,
+    });
+    Object.assign(this, { scheduler: built.scheduler, energy: built.accountant, plantBusy: built.plantBusy });
+  }
+
 
   private async startScoring(): Promise<void> {
     const cfg = this.config;
@@ -336,6 +365,8 @@ export class Daemon {
       alerts: this.alertStore,
       training: this.training,
       lag: this.lag,
+      energy: this.energy,
+      scheduler: this.scheduler,
     };
   }
 

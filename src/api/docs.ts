@@ -14,7 +14,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
-      tags: ['status', 'machines', 'events', 'alerts', 'models', 'training'].map((name) => ({ name })),
+      tags: ['status', 'machines', 'events', 'alerts', 'models', 'training', 'energy'].map((name) => ({ name })),
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });

@@ -14,7 +14,7 @@ export interface MetricsSnapshot {
   unresolvedByKind: Record<string, number>;
   deliveriesByState: Record<string, number>;
   trainingRunsByState: Record<string, number>;
-  energy?: { joulesTotal: number; runsMeasured: number };
+  energy?: { joulesTotal: number; gCO2eTotal: number; avoidedGCO2eTotal: number; runsMeasured: number; decisionsByAction: Record<string, number> };
 }
 
 type Collect = (snapshot: MetricsSnapshot) => void;
@@ -73,6 +73,10 @@ export function buildMetrics(read: () => MetricsSnapshot): Registry {
   gauge('vigil_notification_deliveries', 'notification deliveries by state', ['state'], (g, s) => each(s.deliveriesByState, 'state', (l, v) => g.set(l, v)));
   gauge('vigil_training_runs', 'training runs by final state', ['state'], (g, s) => each(s.trainingRunsByState, 'state', (l, v) => g.set(l, v)));
   counter('vigil_energy_joules_total', 'energy measured for training runs', [], (c, s) => s.energy && c.inc(s.energy.joulesTotal));
+  counter('vigil_energy_gco2e_total', 'emissions of training runs at the grid intensity during each run', [], (c, s) => s.energy && c.inc(s.energy.gCO2eTotal));
+  counter('vigil_energy_avoided_gco2e_total', 'emissions avoided by shifting runs, against starting when each was due', [], (c, s) => s.energy && c.inc(s.energy.avoidedGCO2eTotal));
+  gauge('vigil_energy_runs_measured', 'training runs with an energy record', [], (g, s) => s.energy && g.set(s.energy.runsMeasured));
+  gauge('vigil_energy_decisions', 'energy policy decisions kept (90 days), by action', ['action'], (g, s) => s.energy && each(s.energy.decisionsByAction, 'action', (l, v) => g.set(l, v)));
 
   // One snapshot per scrape, taken by the first collector that runs.
   const original = registry.metrics.bind(registry);

@@ -9,6 +9,7 @@ import { registerValidation } from './validation.js';
 import { metricsRoute } from './metrics.js';
 import { alertRoutes, type AlertRouteDeps } from './routes/alerts.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
+import { energyRoutes, type EnergyRouteDeps } from './routes/energy.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { machineRoutes, type MachineRouteDeps } from './routes/machines.js';
@@ -30,6 +31,7 @@ export interface ApiDeps {
   alerts: Omitted<AlertRouteDeps>;
   models: Omitted<ModelRouteDeps>;
   training: Omitted<TrainingRouteDeps>;
+  energy: EnergyRouteDeps;
 }
 
 /** Builds the HTTP API (not yet listening), so tests can drive it with `inject`. */
@@ -61,5 +63,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   alertRoutes(app, { ...deps.alerts, writesPerMinute });
   modelRoutes(app, { ...deps.models, writesPerMinute });
   trainingRoutes(app, { ...deps.training, writesPerMinute });
+  energyRoutes(app, deps.energy);
   return app;
 }

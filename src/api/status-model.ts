@@ -93,7 +93,7 @@ export const StatusSchema = Type.Object({
   training: Type.Object({
     running: Type.Union([Type.Object({ id: Type.Integer(), startedAt: Type.String(), progress: Type.Unknown() }), Type.Null()]),
     lastRun: Type.Union([Type.Object({ id: Type.Integer(), state: Type.String(), finishedAt: NullableString, version: NullableString, promoted: Type.Union([Type.Boolean(), Type.Null()]), error: NullableString }), Type.Null()]),
-    autoTrain: Type.Boolean(),
+    scheduled: Type.Boolean({ description: 'the energy-aware scheduler starts runs by itself' }),
   }),
 });
 

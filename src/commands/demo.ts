@@ -33,7 +33,12 @@ export function demoConfig(o: { dataDir: string; httpPort: number; mqttPort: num
       maxGapSteps: 3,
       lookback: '60d',
       model: { units: [32, 16], epochs: 12, patience: 4 },
-      autoTrain: { enabled: true, checkEvery: '10s', minFailures: 3, minNewFailures: 6, minInterval: '2m' },
+    },
+    // The policy ticks every 10 s; the simulator keeps the CPU busy, so idleness is not required here.
+    schedule: {
+      cron: '*/10 * * * * *',
+      need: { minFailures: 3, minNewFailures: 6, minInterval: '2m' },
+      idle: { maxCpu: 1, maxLoadPerCore: 1000 },
     },
     scoring: { interval: '1s' },
   };

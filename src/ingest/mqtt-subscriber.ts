@@ -18,6 +18,8 @@ export interface SubscriberOptions {
   filters: string[];
   /** Retained gateway status: `online` on connect, `offline` on a clean stop and as the last will. */
   statusTopic?: string;
+  /** Exact topics that are signals for other stages (e.g. the plant's busy flag), not telemetry. */
+  signals?: Record<string, (payload: string) => void>;
 }
 
 export interface ConnectionStats {
@@ -80,6 +82,16 @@ export class MqttSubscriber {
         this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message left unacknowledged');
         done(err instanceof Error ? err : new Error(String(err)));
       };
+      const signal = o.signals?.[packet.topic];
+      if (signal) {
+        try {
+          signal((packet.payload as Buffer).toString('utf8'));
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err), topic: packet.topic }, 'signal handler failed');
+        }
+        done();
+        return;
+      }
       let pending: void | Promise<void>;
       try {
         pending = this.pipeline.handle(packet.topic, packet.payload as Buffer);
@@ -102,7 +114,7 @@ export class MqttSubscriber {
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
       // Subscribing again is harmless with a present session and needed without one.
       client.subscribe(
-        o.filters.map((f) => f),
+        [...o.filters, ...Object.keys(o.signals ?? {})],
         { qos: o.qos },
         (err, granted) => {
           if (err) {

@@ -3,7 +3,6 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { SensorStore } from '../store/sensor-store.js';
 import type { TrainingProgress } from './run.js';
 import { TrainingRun, type RunState } from './runner.js';
 
@@ -39,6 +38,12 @@ interface RunRow {
   bypass_energy: number;
 }
 
+/** Told when a run starts and ends (energy accounting hooks in here). Must not throw. */
+export interface RunObserver {
+  runStarted(runId: number, at: number): void;
+  runFinished(runId: number, startedAt: number, endedAt: number): unknown;
+}
+
 export class TrainingBusyError extends Error {
   constructor(readonly runId: number) {
     super(`training run ${runId} is still in progress`);
@@ -48,19 +53,17 @@ export class TrainingBusyError extends Error {
 
 /**
  * Training runs of the daemon: one at a time, each in its own worker thread, recorded in the state DB
- * with its progress. The automatic trigger starts a run once enough failures are labelled, and again
- * when new failures arrived and the minimum interval has passed.
+ * with its progress. When to start one is the scheduler's business (or an operator's).
  */
 export class TrainingManager {
   private current: { id: number; run: TrainingRun } | null = null;
-  private timer: TimerHandle = undefined;
   private lastProgressWrite = 0;
   private readonly promotedListeners: Array<(version: string) => void> = [];
+  private readonly observers: RunObserver[] = [];
 
   constructor(
     private readonly config: VigilConfig,
     private readonly db: Database.Database,
-    private readonly store: SensorStore,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
@@ -72,14 +75,19 @@ export class TrainingManager {
     this.promotedListeners.push(listener);
   }
 
-  start(): void {
-    const auto = this.config.learning.autoTrain;
-    if (!auto.enabled) return;
-    this.timer = this.clock.setInterval(() => void this.maybeAutoTrain(), auto.checkEvery);
+  observe(observer: RunObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** How long runs take here: the median of the last successful ones (null before the first). */
+  typicalRunMs(): number | null {
+    const rows = this.db.prepare("SELECT finished_at - started_at AS ms FROM training_runs WHERE state = 'succeeded' ORDER BY id DESC LIMIT 5").all() as Array<{ ms: number }>;
+    if (rows.length === 0) return null;
+    const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 
   async stop(): Promise<void> {
-    this.clock.clearInterval(this.timer);
     const cur = this.current;
     if (cur) {
       cur.run.cancel();
@@ -102,17 +110,26 @@ export class TrainingManager {
     const run = new TrainingRun(this.config, { now, warmStart: o.warmStart, epochs: o.epochs });
     this.current = { id, run };
     this.log.info({ run: id, trigger: o.trigger }, 'training run started');
+    for (const ob of this.observers) ob.runStarted(id, now);
     run.on('progress', (p: TrainingProgress) => {
       const t = this.clock.now();
       if (p.phase === 'batch' && t - this.lastProgressWrite < 1000) return;
       this.lastProgressWrite = t;
       this.db.prepare('UPDATE training_runs SET progress = ? WHERE id = ?').run(JSON.stringify(p), id);
     });
-    void run.result.then((outcome) => {
+    void run.result.then(async (outcome) => {
       const meta = outcome.meta;
+      const finishedAt = this.clock.now();
+      for (const ob of this.observers) {
+        try {
+          await ob.runFinished(id, now, finishedAt);
+        } catch (err) {
+          this.log.warn({ run: id, err: errorMessage(err) }, 'run observer failed');
+        }
+      }
       this.db
         .prepare('UPDATE training_runs SET state = ?, finished_at = ?, version = ?, promoted = ?, reason = ?, error = ? WHERE id = ?')
-        .run(outcome.state, this.clock.now(), meta?.version ?? null, meta ? Number(meta.decision.promoted) : null, meta?.decision.reason ?? null, outcome.error, id);
+        .run(outcome.state, finishedAt, meta?.version ?? null, meta ? Number(meta.decision.promoted) : null, meta?.decision.reason ?? null, outcome.error, id);
       this.current = null;
       this.log.info({ run: id, state: outcome.state, version: meta?.version, promoted: meta?.decision.promoted, error: outcome.error }, 'training run finished');
       if (meta?.decision.promoted) for (const l of this.promotedListeners) l(meta.version);
@@ -135,26 +152,12 @@ export class TrainingManager {
     return (this.db.prepare('SELECT * FROM training_runs ORDER BY id DESC LIMIT ?').all(limit) as RunRow[]).map(toRecord);
   }
 
-  /** Starts a run when enough labelled failures exist and something new happened since the last one. */
-  async maybeAutoTrain(): Promise<boolean> {
-    if (this.current) return false;
-    const auto = this.config.learning.autoTrain;
-    const now = this.clock.now();
-    const last = this.db
+  /** The last run that started and did not fail: what "new since the last run" is counted from. */
+  lastRun(): { startedAt: number; failuresLabelled: number | null } | null {
+    const r = this.db
       .prepare("SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') ORDER BY id DESC LIMIT 1")
       .get() as { started_at: number; failures_labelled: number | null } | undefined;
-    if (last && now - last.started_at < auto.minInterval) return false;
-    try {
-      const failures = await this.store.queryEvents({ from: now - this.config.learning.lookback, to: now + 1, types: ['failure'] });
-      if (failures.length < auto.minFailures) return false;
-      // Counted, not compared by time: replayed data carries timestamps from the past.
-      if (last && failures.length - (last.failures_labelled ?? 0) < auto.minNewFailures) return false;
-      this.trigger({ trigger: 'schedule', failuresLabelled: failures.length });
-      return true;
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'automatic training check failed');
-      return false;
-    }
+    return r ? { startedAt: r.started_at, failuresLabelled: r.failures_labelled } : null;
   }
 }
 

@@ -17,6 +17,7 @@ import { openStateDb } from '../../src/store/state-db.js';
 import type { TrainingRunRecord } from '../../src/training/manager.js';
 import { TrainingBusyError } from '../../src/training/manager.js';
 import { ModelRegistry } from '../../src/training/registry.js';
+import { EnergyAccountant } from '../../src/scheduler/energy/accountant.js';
 import { tempDir } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -68,6 +69,8 @@ export interface Harness {
   training: RecordingTraining;
   registry: ModelRegistry;
   scoring: ScoringService;
+  requests: string[];
+  energy: EnergyAccountant;
   deadLetters: SqliteDeadLetterLog;
   close(): Promise<void>;
 }
@@ -99,6 +102,8 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     trainingRunsByState: {},
   };
   const deadLetters = new SqliteDeadLetterLog(db, 3);
+  const requests: string[] = [];
+  const energy = new EnergyAccountant(db, clock, silentLogger(), { wattsPerCore: 10, raplDir: '/nonexistent', gpu: 'off', fallbackIntensity: 400, carbon: async () => null, price: () => null, dueSince: () => null });
   const app = await buildApi({
     status: { status: () => o.status ?? ({} as Status), readiness: () => o.readiness ?? { ready: true, reasons: [] } },
     deadLetters,
@@ -121,7 +126,19 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     },
     alerts: { store: alerts, engine, heartbeatMs: 50 },
     models: { registry, championChanged: () => undefined },
-    training: { training },
+    training: {
+      training,
+      request: async (by) => {
+        requests.push(by);
+        return { action: 'defer', reason: `requested by ${by}; deferred: 412.0 gCO2e/kWh now, 250.0 expected 02:15–02:45 UTC`, runId: null };
+      },
+    },
+    energy: {
+      scheduler: { decisions: () => [], nextTick: () => null, lastError: null },
+      accountant: energy,
+      config: { enabled: true, cron: '*/10 * * * *', timezone: 'UTC', objective: 'carbon', budget: { period: 'day' }, currency: 'EUR' },
+      now: () => clock.now(),
+    },
   });
   await app.ready();
   return {
@@ -134,6 +151,8 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     training,
     registry,
     scoring,
+    requests,
+    energy,
     deadLetters,
     close: async () => {
       await app.close();

@@ -13,6 +13,8 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
     log: { level: 'silent' },
     http: { port: await freePort() },
     learning: { modelsDir: tempDir('vigil-models-') },
+    // A wall-clock cron tick must not start training in the middle of an unrelated test.
+    schedule: { enabled: false },
     ...overrides,
     mqtt: { embedded: { port: await freePort() }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
   };

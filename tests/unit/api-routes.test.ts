@@ -209,8 +209,13 @@ describe('models and training', () => {
     const first = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { bypassEnergyPolicy: true, epochs: 3 } });
     expect(first.statusCode).toBe(202);
     expect(first.json()).toMatchObject({ id: 1, trigger: 'api', requestedBy: 'operator-user', state: 'running', bypassedEnergyPolicy: true });
-    const busy = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: {} });
+    const busy = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { bypassEnergyPolicy: true } });
     expect([busy.statusCode, busy.json().error.code]).toEqual([409, 'VGL_TRAINING_BUSY']);
+    // Without the bypass the energy policy decides; here it queues the request for a cleaner window.
+    const queued = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator') });
+    expect(queued.statusCode).toBe(202);
+    expect(queued.json()).toMatchObject({ queued: true, decision: { action: 'defer', reason: expect.stringMatching(/requested by operator-user/) } });
+    expect(h.requests).toEqual(['operator-user']);
     expect((await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { epochs: 0 } })).statusCode).toBe(400);
     expect((await h.app.inject('/api/v1/training/runs')).json().items).toHaveLength(1);
     expect((await h.app.inject('/api/v1/training/runs/1')).json().id).toBe(1);
@@ -229,7 +234,9 @@ describe('metrics and docs', () => {
     expect(m.body).toMatch(/vigil_ingest_rejects_total\{reason="bad_json"\} 1/);
     expect(m.body).toMatch(/vigil_event_loop_lag_seconds\{quantile="0.99"\} 0.002/);
     const doc = (await h.app.inject('/docs/json')).json();
-    for (const p of ['/api/v1/status', '/api/v1/machines', '/api/v1/machines/{machine}/readings', '/api/v1/events', '/api/v1/alerts', '/api/v1/alerts/{id}/ack', '/api/v1/alerts/stream', '/api/v1/models', '/api/v1/training/runs']) {
+    const energy = (await h.app.inject('/api/v1/energy')).json();
+    expect(energy).toMatchObject({ policy: { enabled: true, cpuMeter: 'cpu-estimate' }, budget: { period: 'day', usedKWh: 0 }, totals: { runs: 0 }, decisions: [], runs: [] });
+    for (const p of ['/api/v1/energy', '/api/v1/status', '/api/v1/machines', '/api/v1/machines/{machine}/readings', '/api/v1/events', '/api/v1/alerts', '/api/v1/alerts/{id}/ack', '/api/v1/alerts/stream', '/api/v1/models', '/api/v1/training/runs']) {
       expect(doc.paths).toHaveProperty([p]);
     }
     expect((await h.app.inject('/docs')).statusCode).toBeLessThan(400);

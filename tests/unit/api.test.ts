@@ -20,7 +20,7 @@ function statusFixture(): Status {
       quality: { truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null },
       deliveries: { pending: 0, delivered: 0, dead: 0 },
     },
-    training: { running: null, lastRun: null, autoTrain: true },
+    training: { running: null, lastRun: null, scheduled: true },
   };
 }
 

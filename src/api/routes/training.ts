@@ -30,8 +30,12 @@ const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, 
 
 export interface TrainingRouteDeps {
   training: Pick<TrainingManager, 'list' | 'get' | 'trigger' | 'cancel'>;
+  /** Asks the energy policy for a run (it starts now, or at the best time before the deadline). */
+  request(by: string): Promise<{ action: string; reason: string; runId: number | null } | null>;
   writesPerMinute: number;
 }
+
+const Queued = Type.Object({ queued: Type.Literal(true), decision: Type.Union([Type.Object({ action: Type.String(), reason: Type.String() }), Type.Null()]) });
 
 export function runJson(r: TrainingRunRecord) {
   return { ...r, startedAt: iso(r.startedAt)!, finishedAt: iso(r.finishedAt) };
@@ -58,8 +62,22 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
 
   app.post<{ Body: Static<typeof TriggerBody> }>(
     '/api/v1/training/runs',
-    { config: write, schema: { tags: ['training'], body: TriggerBody, response: { 202: Run, ...errors(...WRITE_ERRORS) } } },
+    {
+      config: write,
+      schema: {
+        tags: ['training'],
+        body: TriggerBody,
+        description: 'With bypassEnergyPolicy the run starts now; otherwise the energy policy starts it now or queues it for its best window (answer: queued).',
+        response: { 202: Type.Union([Run, Queued]), ...errors(...WRITE_ERRORS) },
+      },
+    },
     async (req, reply) => {
+      if (!req.body?.bypassEnergyPolicy) {
+        const decision = await d.request(req.principal.name);
+        const started = decision?.runId ? d.training.get(decision.runId) : null;
+        if (started) return reply.status(202).send(runJson(started));
+        return reply.status(202).send({ queued: true as const, decision: decision && { action: decision.action, reason: decision.reason } });
+      }
       try {
         const run = d.training.trigger({ trigger: 'api', requestedBy: req.principal.name, warmStart: req.body?.warmStart, epochs: req.body?.epochs, bypassEnergyPolicy: req.body?.bypassEnergyPolicy });
         return reply.status(202).send(runJson(run));
