@@ -3,6 +3,16 @@ import { Type, type Static } from '@sinclair/typebox';
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
+/** How failure-risk alerts fared in production: the figures of /api/v1/alerts/quality. */
+export const AlertQualitySchema = Type.Object({
+  truePositives: Type.Integer(),
+  falseAlarms: Type.Integer(),
+  missedFailures: Type.Integer(),
+  precision: Nullable(Type.Number()),
+  recall: Nullable(Type.Number()),
+  meanLeadMs: Nullable(Type.Number()),
+});
+
 export const StatusSchema = Type.Object({
   version: Type.String(),
   startedAt: Type.String({ format: 'date-time' }),
@@ -80,14 +90,7 @@ export const StatusSchema = Type.Object({
     open: Type.Integer(),
     acknowledged: Type.Integer(),
     resolved: Type.Integer(),
-    quality: Type.Object({
-      truePositives: Type.Integer(),
-      falseAlarms: Type.Integer(),
-      missedFailures: Type.Integer(),
-      precision: Nullable(Type.Number()),
-      recall: Nullable(Type.Number()),
-      meanLeadMs: Nullable(Type.Number()),
-    }),
+    quality: AlertQualitySchema,
     deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer(), dead: Type.Integer() }),
   }),
   training: Type.Object({

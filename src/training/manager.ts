@@ -38,10 +38,18 @@ interface RunRow {
   bypass_energy: number;
 }
 
+/** What a finished run did, for reporting what early stopping and warm starts saved. */
+export interface RunSummary {
+  state: string;
+  epochs: number | null;
+  epochCap: number;
+  warmStartedFrom: string | null;
+}
+
 /** Told when a run starts and ends (energy accounting hooks in here). Must not throw. */
 export interface RunObserver {
   runStarted(runId: number, at: number): void;
-  runFinished(runId: number, startedAt: number, endedAt: number): unknown;
+  runFinished(runId: number, startedAt: number, endedAt: number, run: RunSummary): unknown;
 }
 
 export class TrainingBusyError extends Error {
@@ -122,7 +130,12 @@ export class TrainingManager {
       const finishedAt = this.clock.now();
       for (const ob of this.observers) {
         try {
-          await ob.runFinished(id, now, finishedAt);
+          await ob.runFinished(id, now, finishedAt, {
+            state: outcome.state,
+            epochs: meta?.training.epochs ?? null,
+            epochCap: o.epochs ?? this.config.learning.model.epochs,
+            warmStartedFrom: meta?.warmStartedFrom ?? null,
+          });
         } catch (err) {
           this.log.warn({ run: id, err: errorMessage(err) }, 'run observer failed');
         }

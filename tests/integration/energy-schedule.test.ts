@@ -15,7 +15,8 @@ afterEach(async () => {
 interface EnergyDoc {
   policy: { lastDecision: { action: string; reason: string; runId: number | null } | null; nextTick: string | null };
   decisions: Array<{ action: string; reason: string; runId: number | null }>;
-  runs: Array<{ runId: number; method: string; joules: number; kWh: number; gCO2e: number }>;
+  runs: Array<{ runId: number; method: string; joules: number; kWh: number; gCO2e: number; detail: Record<string, unknown> }>;
+  perDay: Array<{ day: string; runs: number; kWh: number }>;
 }
 
 describe('energy-aware scheduling in the daemon', () => {
@@ -46,6 +47,8 @@ describe('energy-aware scheduling in the daemon', () => {
     expect(run.method).toMatch(/^(rapl|cpu-estimate)/);
     expect(run.joules).toBeGreaterThan(0);
     expect(run.gCO2e).toBeCloseTo(run.kWh * 400, 6);
+    expect(run.detail).toMatchObject({ epochCap: 2, warmStartedFrom: null });
+    expect((await energy()).perDay[0]).toMatchObject({ runs: 1, kWh: run.kWh });
     const runs = (await (await fetch(`${d.httpUrl}/api/v1/training/runs`)).json()) as { items: Array<{ id: number; trigger: string; state: string }> };
     expect(runs.items.find((r) => r.id === train.runId)).toMatchObject({ trigger: 'schedule', state: 'succeeded' });
     const metrics = await (await fetch(`${d.httpUrl}/metrics`)).text();

@@ -83,7 +83,9 @@ describe('energy meters', () => {
     expect(acc.cpuMethod).toBe('cpu-estimate');
     acc.runStarted(7);
     await new Promise((r) => setImmediate(r));
-    const rec = (await acc.runFinished(7, 3_600_000, 5_400_000))!;
+    const rec = (await acc.runFinished(7, 3_600_000, 5_400_000, { state: 'succeeded', epochs: 4, epochCap: 10, warmStartedFrom: null }))!;
+    // Six epochs not run, at this run's energy per epoch.
+    expect(rec.detail.earlyStoppingSavedJoules).toBeCloseTo((rec.joules / 4) * 6);
     expect(rec.method).toBe('cpu-estimate+nvml-energy');
     expect(rec.detail.gpuJoules).toBe(3_600_000);
     expect(rec.kWh).toBeGreaterThanOrEqual(1);

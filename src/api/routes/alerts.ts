@@ -4,6 +4,7 @@ import { AlertNotFoundError, AlertStateError, type AlertStore } from '../../aler
 import type { AlertEngine } from '../../alerts/engine.js';
 import { ALERT_KINDS, ALERT_STATES, type Alert, type AlertEvent } from '../../alerts/types.js';
 import { VigilError } from '../../core/errors.js';
+import { AlertQualitySchema } from '../status-model.js';
 import { AlertSchema, IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso } from '../schemas.js';
 
 export function alertJson(a: Alert) {
@@ -33,14 +34,6 @@ const DeliveryQuery = Type.Object(
   { state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')])), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
   { additionalProperties: false },
 );
-const Quality = Type.Object({
-  truePositives: Type.Integer(),
-  falseAlarms: Type.Integer(),
-  missedFailures: Type.Integer(),
-  precision: Nullable(Type.Number()),
-  recall: Nullable(Type.Number()),
-  meanLeadMs: Nullable(Type.Number()),
-});
 
 export interface AlertRouteDeps {
   store: AlertStore;
@@ -75,7 +68,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     },
   );
 
-  app.get('/api/v1/alerts/quality', { config: { role: 'viewer' }, schema: { tags: ['alerts'], response: { 200: Quality, ...errors(...READ_ERRORS) } } }, async () => d.store.quality());
+  app.get('/api/v1/alerts/quality', { config: { role: 'viewer' }, schema: { tags: ['alerts'], response: { 200: AlertQualitySchema, ...errors(...READ_ERRORS) } } }, async () => d.store.quality());
 
   app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
     '/api/v1/notifications',

@@ -43,7 +43,17 @@ const Energy = Type.Object({
     lastError: Nullable(Type.String()),
   }),
   budget: Type.Object({ period: Type.String(), limitKWh: Nullable(Type.Number()), usedKWh: Type.Number() }),
-  totals: Type.Object({ runs: Type.Integer(), kWh: Type.Number(), gCO2e: Type.Number(), avoidedGCO2e: Type.Number(), cost: Type.Number(), currency: Type.String() }),
+  totals: Type.Object({
+    runs: Type.Integer(),
+    kWh: Type.Number(),
+    gCO2e: Type.Number(),
+    avoidedGCO2e: Type.Number(),
+    cost: Type.Number(),
+    currency: Type.String(),
+    savedByEarlyStoppingKWh: Type.Number(),
+    savedByWarmStartKWh: Type.Number(),
+  }),
+  perDay: Type.Array(Type.Object({ day: Type.String(), runs: Type.Integer(), kWh: Type.Number(), gCO2e: Type.Number(), avoidedGCO2e: Type.Number(), cost: Type.Number() })),
   decisions: Type.Array(DecisionSchema),
   runs: Type.Array(RunEnergySchema),
 });
@@ -93,10 +103,29 @@ export function energyRoutes(app: FastifyInstance, d: EnergyRouteDeps): void {
           avoidedGCO2e: runs.reduce((s, r) => s + (r.avoidedGCO2e ?? 0), 0),
           cost: runs.reduce((s, r) => s + (r.cost ?? 0), 0),
           currency: d.config.currency,
+          savedByEarlyStoppingKWh: runs.reduce((s, r) => s + Number(r.detail.earlyStoppingSavedJoules ?? 0), 0) / 3.6e6,
+          savedByWarmStartKWh: runs.reduce((s, r) => s + Number(r.detail.warmStartSavedJoules ?? 0), 0) / 3.6e6,
         },
+        perDay: perDay(runs),
         decisions: decisions.map(decisionJson),
         runs: runs.slice(0, req.query.limit).map((r) => ({ ...r, startedAt: iso(r.startedAt)!, endedAt: iso(r.endedAt)! })),
       };
     },
   );
+}
+
+/** Runs grouped by the UTC day they started, newest first (the last 31 days with runs). */
+function perDay(runs: ReturnType<EnergyRouteDeps['accountant']['list']>) {
+  const days = new Map<string, { day: string; runs: number; kWh: number; gCO2e: number; avoidedGCO2e: number; cost: number }>();
+  for (const r of runs) {
+    const day = new Date(r.startedAt).toISOString().slice(0, 10);
+    const d = days.get(day) ?? { day, runs: 0, kWh: 0, gCO2e: 0, avoidedGCO2e: 0, cost: 0 };
+    d.runs++;
+    d.kWh += r.kWh;
+    d.gCO2e += r.gCO2e;
+    d.avoidedGCO2e += r.avoidedGCO2e ?? 0;
+    d.cost += r.cost ?? 0;
+    days.set(day, d);
+  }
+  return [...days.values()].sort((a, b) => b.day.localeCompare(a.day)).slice(0, 31);
 }

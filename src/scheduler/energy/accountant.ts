@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { GpuSample } from '../sources/host.js';
 import { meanOver, type SeriesPoint } from '../series.js';
+import type { RunSummary } from '../../training/manager.js';
 import { GpuMeter, RaplMeter, type EnergyMethod } from './meters.js';
 
 export interface RunEnergy {
@@ -83,7 +84,7 @@ export class EnergyAccountant {
     });
   }
 
-  async runFinished(runId: number, startedAt: number, endedAt: number): Promise<RunEnergy | null> {
+  async runFinished(runId: number, startedAt: number, endedAt: number, run?: RunSummary): Promise<RunEnergy | null> {
     const entry = this.open.get(runId);
     if (!entry) return null;
     this.open.delete(runId);
@@ -118,6 +119,7 @@ export class EnergyAccountant {
         Object.assign(detail, { gpuJoules: j, powerSamples: entry.power.length });
       }
     }
+    if (run) Object.assign(detail, savings(joules, run, this.lastColdEpochs()));
     const kWh = joules / 3.6e6;
     const span = Math.max(1, endedAt - startedAt);
     const carbon = await this.o.carbon().catch(() => null);
@@ -180,6 +182,16 @@ export class EnergyAccountant {
     });
   }
 
+  /** Epochs of the last run that did not start from a champion (for the warm-start saving). */
+  private lastColdEpochs(): number | null {
+    const rows = this.db.prepare("SELECT detail FROM run_energy ORDER BY run_id DESC LIMIT 50").all() as Array<{ detail: string }>;
+    for (const r of rows) {
+      const d = JSON.parse(r.detail) as { warmStartedFrom?: string | null; epochs?: number | null };
+      if (d.warmStartedFrom === null && typeof d.epochs === 'number') return d.epochs;
+    }
+    return null;
+  }
+
   /** Energy of runs that started in [from, now). */
   usedKWhSince(from: number): number {
     return ((this.db.prepare('SELECT COALESCE(SUM(joules), 0) AS j FROM run_energy WHERE started_at >= ?').get(from) as { j: number }).j ?? 0) / 3.6e6;
@@ -190,4 +202,18 @@ export class EnergyAccountant {
     const rows = (this.db.prepare('SELECT joules FROM run_energy ORDER BY run_id DESC LIMIT 5').all() as Array<{ joules: number }>).map((r) => r.joules).sort((a, b) => a - b);
     return rows.length ? rows[Math.floor(rows.length / 2)]! / 3.6e6 : null;
   }
+}
+
+/**
+ * What a run saved by stopping early (epochs not run, at this run's energy per epoch) and by starting
+ * from the champion (epochs fewer than the last cold start took), in joules.
+ */
+export function savings(joules: number, run: RunSummary, lastColdEpochs: number | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { epochs: run.epochs, epochCap: run.epochCap, warmStartedFrom: run.warmStartedFrom };
+  if (run.epochs && run.epochs > 0) {
+    const perEpoch = joules / run.epochs;
+    out.earlyStoppingSavedJoules = Math.max(0, run.epochCap - run.epochs) * perEpoch;
+    if (run.warmStartedFrom && lastColdEpochs !== null) out.warmStartSavedJoules = Math.max(0, lastColdEpochs - run.epochs) * perEpoch;
+  }
+  return out;
 }
