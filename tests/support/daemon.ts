@@ -12,10 +12,11 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
     dataDir: tempDir('vigil-daemon-'),
     log: { level: 'silent' },
     http: { port: await freePort() },
-    learning: { modelsDir: tempDir('vigil-models-') },
     // A wall-clock cron tick must not start training in the middle of an unrelated test.
     schedule: { enabled: false },
     ...overrides,
+    // Never the repository's models/ directory, even when a test sets other learning options.
+    learning: { modelsDir: tempDir('vigil-models-'), ...(overrides.learning as object) },
     mqtt: { embedded: { port: await freePort() }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
   };
   const config = validateConfig(raw, { cwd: process.cwd(), origin: 'test' });
