@@ -48,7 +48,7 @@ const config = validateConfig(
     log: { level: 'silent' },
     mqtt: { embedded: { port: await freePort() }, clientId: 'bench-alerts' },
     http: { port: await freePort() },
-    learning: { modelsDir: path.join(dataDir, 'models'), step: '1s', window: WINDOW, horizon: 5, rulCap: 30, maxGapSteps: 2, stride: 2, model: { epochs: 2, units: [64, 32] } },
+    learning: { modelsDir: path.join(dataDir, 'models'), step: '1s', window: WINDOW, horizon: 5, rulCap: 30, maxGapSteps: 2, stride: 2, model: { epochs: 30, patience: 30, units: [64, 32] } },
     schedule: { enabled: false },
     scoring: { interval: '250ms', maxBatch: 256 },
     alerts: { risk: { high: 0.5, low: 0.3, openAfter: 1, closeAfter: 2 }, staleAfter: '1h', sensorStaleAfter: '1h' },
@@ -107,7 +107,7 @@ const idleBatches = daemon.scoring!.recentBatchMs.slice(batchStart);
 
 phase = 'training';
 lag.reset();
-const run = daemon.training!.trigger({ trigger: 'cli', epochs: 2 });
+const run = daemon.training!.trigger({ trigger: 'cli' });
 const trainingStart = Date.now();
 // Lag is read while the run is in progress only; the phase itself goes on for its full length.
 let trainingLag = lagFigures();

@@ -14,7 +14,9 @@ function onPath(bin: string): boolean {
 
 /** Installs influxdb, mosquitto and mosquitto-clients with apt-get when any binary is missing. */
 export function ensureDebianPackages(): void {
-  const missing = ['influxd', 'mosquitto', 'mosquitto_pub'].filter((b) => !onPath(b) && !existsSync(`/usr/sbin/${b}`));
+  // Binary → the Debian package that provides it (chromium drives the status-page tests).
+  const packages: Record<string, string> = { influxd: 'influxdb', mosquitto: 'mosquitto', mosquitto_pub: 'mosquitto-clients', chromium: 'chromium' };
+  const missing = Object.keys(packages).filter((b) => !onPath(b) && !existsSync(`/usr/sbin/${b}`) && !existsSync(`/usr/bin/${b}`));
   if (missing.length === 0) return;
   const asRoot = process.getuid?.() === 0;
   const run = (args: string[]) => {
@@ -23,7 +25,7 @@ export function ensureDebianPackages(): void {
   };
   process.stderr.write(`installing ${missing.join(', ')} from Debian packages for the integration tests\n`);
   run(['apt-get', 'update', '-qq']);
-  run(['apt-get', 'install', '-y', '-qq', 'influxdb', 'mosquitto', 'mosquitto-clients']);
+  run(['apt-get', 'install', '-y', '-qq', ...missing.map((b) => packages[b]!)]);
 }
 
 export function binary(name: string): string {

@@ -58,7 +58,8 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
 function routeRole(request: FastifyRequest): Role | 'public' {
   const url = request.routeOptions.url;
   // Health probes, the docs, and unknown routes (answered by the 404 handler) need no token.
-  if (url === undefined || url === '/healthz' || url === '/readyz' || url.startsWith('/docs')) return 'public';
+  // The status page's static files are public too: they hold no data.
+  if (url === undefined || url === '/healthz' || url === '/readyz' || url === '/' || url.startsWith('/ui/') || url.startsWith('/docs')) return 'public';
   return request.routeOptions.config.role ?? 'admin';
 }
 

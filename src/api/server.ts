@@ -16,6 +16,7 @@ import { machineRoutes, type MachineRouteDeps } from './routes/machines.js';
 import { modelRoutes, type ModelRouteDeps } from './routes/models.js';
 import { statusRoutes } from './routes/status.js';
 import { trainingRoutes, type TrainingRouteDeps } from './routes/training.js';
+import { uiRoutes } from './routes/ui.js';
 import type { StatusSource } from './status-model.js';
 
 type Omitted<T> = Omit<T, 'writesPerMinute'>;
@@ -64,5 +65,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   modelRoutes(app, { ...deps.models, writesPerMinute });
   trainingRoutes(app, { ...deps.training, writesPerMinute });
   energyRoutes(app, deps.energy);
+  uiRoutes(app);
   return app;
 }
