@@ -178,6 +178,7 @@ export function metricsSnapshot(p: StatusParts): MetricsSnapshot {
     unresolvedByKind,
     deliveriesByState: st.alerts.deliveries,
     trainingRunsByState,
+    machineScores: (p.scoring?.machines() ?? []).flatMap((m) => (m.score ? [{ ...m.ref, probability: m.score.probability, rulSeconds: m.score.rulMs / 1000 }] : [])),
     ...(p.energy ? { energy: energySnapshot(p.energy, p.scheduler) } : {}),
   };
 }

@@ -14,6 +14,8 @@ export interface MetricsSnapshot {
   unresolvedByKind: Record<string, number>;
   deliveriesByState: Record<string, number>;
   trainingRunsByState: Record<string, number>;
+  /** Latest score per machine (bounded by the machines of one gateway). */
+  machineScores?: Array<{ site: string; line: string; machine: string; probability: number; rulSeconds: number }>;
   energy?: { joulesTotal: number; gCO2eTotal: number; avoidedGCO2eTotal: number; runsMeasured: number; decisionsByAction: Record<string, number> };
 }
 
@@ -63,6 +65,12 @@ export function buildMetrics(read: () => MetricsSnapshot): Registry {
   counter('vigil_scoring_errors_total', 'scoring rounds that failed', [], (c, s) => c.inc(s.scoring.errors));
   gauge('vigil_scoring_last_batch_seconds', 'inference time of the last scoring batch', [], (g, s) => s.scoring.lastBatchMs !== null && g.set(s.scoring.lastBatchMs / 1000));
   gauge('vigil_machines', 'machines seen since start', [], (g, s) => g.set(s.scoring.machines));
+  gauge('vigil_machine_failure_probability', 'latest p(failure within the horizon) per machine', ['site', 'line', 'machine'], (g, s) =>
+    s.machineScores?.forEach((m) => g.set({ site: m.site, line: m.line, machine: m.machine }, m.probability)),
+  );
+  gauge('vigil_machine_rul_seconds', 'latest remaining-useful-life estimate per machine', ['site', 'line', 'machine'], (g, s) =>
+    s.machineScores?.forEach((m) => g.set({ site: m.site, line: m.line, machine: m.machine }, m.rulSeconds)),
+  );
   gauge('vigil_event_loop_lag_seconds', 'event-loop delay of the daemon thread', ['quantile'], (g, s) => {
     g.set({ quantile: '0.5' }, s.eventLoopLagMs.p50 / 1000);
     g.set({ quantile: '0.99' }, s.eventLoopLagMs.p99 / 1000);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,7 +124,7 @@ describe('config', () => {
 
 describe('shipped example configs', () => {
   const examples = path.resolve(import.meta.dirname, '../../deploy/config');
-  it.each(['embedded.yaml', 'production.yaml'])('%s validates', (name) => {
+  it.each(readdirSync(examples).filter((f) => f.endsWith('.yaml')))('%s validates', (name) => {
     expect(() => loadConfig({ env: {}, file: path.join(examples, name) })).not.toThrow();
   });
 });
