@@ -60,6 +60,8 @@ export class ScoringService {
   private readonly lastScoredAt = new Map<string, number>();
   private champion: ChampionView | null = null;
   private loadedVersion: string | null = null;
+  /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
+  private loadFailure: { version: string; at: number } | null = null;
   private busy = false;
   private timer: TimerHandle = undefined;
   private pruneTimer: TimerHandle = undefined;
@@ -167,7 +169,11 @@ export class ScoringService {
         this.dirty.clear();
         return;
       }
-      if (this.loadedVersion !== this.champion.version || !this.inference.started) await this.load(this.champion);
+      if (this.loadedVersion !== this.champion.version || !this.inference.started) {
+        const f = this.loadFailure;
+        if (f && f.version === this.champion.version && this.clock.now() - f.at < 60_000) return;
+        await this.load(this.champion);
+      }
       const now = this.clock.now();
       const due = [...this.dirty].filter((id) => now - (this.lastScoredAt.get(id) ?? -Infinity) >= this.o.intervalMs);
       for (let i = 0; i < due.length; i += this.o.maxBatch) await this.scoreBatch(due.slice(i, i + this.o.maxBatch), this.champion);
@@ -181,8 +187,13 @@ export class ScoringService {
   }
 
   private async load(champion: ChampionView): Promise<void> {
-    const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version });
-    if (reply.type === 'error') throw new Error(`cannot load champion ${champion.version}: ${reply.message}`);
+    const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: Error) => ({ type: 'error' as const, id: 0, message: err.message }));
+    if (reply.type === 'error') {
+      this.loadFailure = { version: champion.version, at: this.clock.now() };
+      for (const st of this.states.values()) (st.status = 'no_model'), (st.detail = `champion ${champion.version} cannot be loaded: ${reply.message}`);
+      throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
+    }
+    this.loadFailure = null;
     this.loadedVersion = champion.version;
     this.stats.loadedAt = this.clock.now();
     this.log.info({ version: champion.version }, 'scoring with champion');

@@ -146,6 +146,17 @@ describe('scoring service', () => {
     svc.observe({ samples: readings(14, 2), events: [] });
     await svc.tick();
     expect(svc.machine('m1')!.status).toBe('warming_up');
+
+    // A champion whose files cannot be read: machines say so, and the load is retried after a pause, not every tick.
+    svc.setChampion({ version: 'v0009', meta: meta('v0009') });
+    await svc.tick();
+    expect(svc.machine('m2')).toMatchObject({ status: 'no_model', detail: expect.stringMatching(/champion v0009 cannot be loaded/) });
+    const errors = svc.stats.errors;
+    await svc.tick();
+    expect(svc.stats.errors).toBe(errors);
+    clock.advance(60_000);
+    await svc.tick();
+    expect(svc.stats.errors).toBe(errors + 1);
     db.close();
   });
 });
