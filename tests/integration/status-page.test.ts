@@ -27,7 +27,7 @@ beforeAll(async () => {
   await waitUntil(() => daemon!.readiness().ready, 15_000, 'daemon ready');
   const scenario = resolveScenario(loadScenarioFile('simulators/scenarios/fast-failures.yaml'), 'fast-failures');
   const sink = await MqttSink.connect(daemon!.mqttUrl, { qos: 1 });
-  await runSimulation({ ...scenario, durationMs: 2 * 86_400_000, startMs: Date.now() - 3 * 86_400_000 }, { sink, speed: 'max', now: Date.now() });
+  await runSimulation({ ...scenario, durationMs: 4 * 86_400_000, startMs: Date.now() - 5 * 86_400_000 }, { sink, speed: 'max', now: Date.now() });
   await sink.close();
   await waitUntil(() => daemon!.status().journal.depth === 0 && daemon!.status().store.readingsStored > 0, 30_000, 'data stored');
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
@@ -49,10 +49,14 @@ describe('status page in Chromium', () => {
     expect(await page.locator('.card[data-machine]').count()).toBe(6);
     await page.screenshot({ path: path.join(SHOTS, 'fleet.png'), fullPage: true });
 
-    await page.click('[data-machine="pump-01"]');
+    // A machine that failed during the simulation: its view lists the failure.
+    const failed = (await d.store.queryEvents({ types: ['failure'] }))[0]!.machine.machine;
+    await page.click(`[data-machine="${failed}"]`);
     await page.waitForSelector('#m-sensors canvas');
     // One plot per sensor of the pump.
     expect(await page.locator('#m-sensors [data-sensor] canvas').count()).toBeGreaterThan(5);
+    // The simulated failures and repairs of this pump are listed.
+    await page.waitForSelector('#m-events tr[data-event="failure"]');
     await page.screenshot({ path: path.join(SHOTS, 'machine.png'), fullPage: true });
 
     await page.click('a[data-nav="alerts"]');

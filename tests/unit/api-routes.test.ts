@@ -189,6 +189,9 @@ describe('machines', () => {
     expect(detail).toMatchObject({ machine: M1, status: 'no_model', detail: 'no model trained yet', score: null, latest: { a: { value: 7 } }, history: [], alerts: [] });
     expect((await h.app.inject('/api/v1/machines')).json().items[0].status).toBe('no_model');
     expect((await h.app.inject('/api/v1/machines/m1/scores')).json()).toEqual({ items: [] });
+    await h.store.write({ samples: [], events: [{ machine: M1, ts: t0 + 1000, type: 'repair', component: 'seal' }] });
+    expect((await h.app.inject('/api/v1/machines/m1/events')).json()).toEqual({ items: [{ ts: new Date(t0 + 1000).toISOString(), type: 'repair', component: 'seal', note: null }] });
+    expect((await h.app.inject('/api/v1/machines/m1/events?from=nonsense')).statusCode).toBe(400);
   });
 });
 

@@ -53,7 +53,7 @@ const MAX_RAW_SAMPLES = 200_000;
 
 export interface MachineRouteDeps {
   scoring: Pick<ScoringService, 'machines' | 'machine' | 'history'>;
-  store: Pick<SensorStore, 'listMachines' | 'queryReadings'>;
+  store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'queryEvents'>;
   alerts: Pick<AlertStore, 'list'>;
   clock: Clock;
 }
@@ -115,6 +115,34 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       const from = parseTimeParam('from', req.query.from, -Infinity, now);
       const to = parseTimeParam('to', req.query.to, Infinity, now);
       return { items: d.scoring.history(req.params.machine, from, to, req.query.limit).map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof HistoryQuery> }>(
+    '/api/v1/machines/:machine/events',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['machines'],
+        params: MachineParams,
+        querystring: HistoryQuery,
+        response: {
+          200: Type.Object({ items: Type.Array(Type.Object({ ts: Type.String(), type: Type.String(), component: Nullable(Type.String()), note: Nullable(Type.String()) })) }),
+          ...errors(...READ_ERRORS, 502),
+        },
+      },
+    },
+    async (req) => {
+      const now = d.clock.now();
+      const from = parseTimeParam('from', req.query.from, 0, now);
+      const to = parseTimeParam('to', req.query.to, now + 86_400_000, now);
+      let events;
+      try {
+        events = await d.store.queryEvents({ machine: req.params.machine, from, to });
+      } catch (err) {
+        throw new VigilError('VGL_STORE_QUERY', `events of ${req.params.machine}: ${errorMessage(err)}`);
+      }
+      return { items: events.sort((a, b) => b.ts - a.ts).slice(0, req.query.limit).map((e) => ({ ts: iso(e.ts)!, type: e.type, component: e.component ?? null, note: e.note ?? null })) };
     },
   );
 

@@ -66,7 +66,7 @@ export function machine(el, id, { onError }) {
     <div class="panels"><div><h2>Why (top sensors)</h2><div id="m-top"></div></div><div><h2>Log an event</h2>
       <form class="event" id="m-event"><select name="type"><option>failure</option><option>maintenance</option><option>repair</option><option>note</option></select>
       <input name="component" placeholder="component"><input name="note" placeholder="note"><button>Record</button></form><div id="m-event-msg" class="meta"></div></div></div>
-    <h2>Alerts</h2><div id="m-alerts"></div>`;
+    <div class="panels"><div><h2>Alerts</h2><div id="m-alerts"></div></div><div><h2>Events</h2><div id="m-events"></div></div></div>`;
   const plots = [];
   const plot = (box, series, data, opts = {}) => {
     if (!data[0].length) return (box.innerHTML = '<div class="empty">No data in this range.</div>');
@@ -84,6 +84,10 @@ export function machine(el, id, { onError }) {
         ? `<table><tr><th>sensor</th><th>contribution to p(failure)</th><th>latest</th></tr>${m.score.topSensors.map((t) => `<tr><td>${esc(t.sensor)}</td><td>${t.contribution >= 0 ? '+' : ''}${(t.contribution * 100).toFixed(1)} pts</td><td>${m.latest[t.sensor]?.value?.toFixed?.(2) ?? '–'}</td></tr>`).join('')}</table>`
         : '<div class="empty">No score yet.</div>';
       el.querySelector('#m-alerts').innerHTML = alertTable(m.alerts, false);
+      const ev = await api(`/api/v1/machines/${encodeURIComponent(id)}/events?limit=20`);
+      el.querySelector('#m-events').innerHTML = ev.items.length
+        ? `<table><tr><th>when</th><th>type</th><th>component</th><th>note</th></tr>${ev.items.map((e) => `<tr data-event="${esc(e.type)}"><td>${esc(e.ts.slice(0, 16).replace('T', ' '))}</td><td>${esc(e.type)}</td><td>${esc(e.component ?? '')}</td><td>${esc(e.note ?? '')}</td></tr>`).join('')}</table>`
+        : '<div class="empty">No failures, maintenance or repairs recorded.</div>';
       const [readings, scores] = await Promise.all([api(`/api/v1/machines/${encodeURIComponent(id)}/readings?from=${from}&to=${to}&points=600`), api(`/api/v1/machines/${encodeURIComponent(id)}/scores?from=${from}&to=${to}&limit=2000`)]);
       plots.splice(0).forEach((p) => p.destroy());
       const sensors = [...new Set(readings.points.flatMap((p) => Object.keys(p.values)))].sort();
@@ -115,6 +119,8 @@ export function machine(el, id, { onError }) {
       const r = await api('/api/v1/events', { method: 'POST', body });
       el.querySelector('#m-event-msg').textContent = `recorded ${r.type} at ${r.ts} by ${r.recordedBy}`;
       e.target.reset();
+      // The event goes through the journal to the store; show it once it is there.
+      setTimeout(load, 1000);
     } catch (err) {
       el.querySelector('#m-event-msg').textContent = err.status === 401 || err.status === 403 ? 'Recording events needs an operator token (top right).' : err.message;
     }
