@@ -49,7 +49,8 @@ const ReadingsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const MAX_RAW_SAMPLES = 200_000;
+// Bounds the memory of one request on a small gateway (the daemon may run with a 192 MB heap).
+const MAX_RAW_SAMPLES = 100_000;
 
 export interface MachineRouteDeps {
   scoring: Pick<ScoringService, 'machines' | 'machine' | 'history'>;
