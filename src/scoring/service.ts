@@ -37,7 +37,9 @@ export interface MachineState {
   status: 'scored' | 'warming_up' | 'no_model';
   detail: string | null;
   score: MachineScore | null;
+  /** Data time of its newest reading, and when (daemon clock) a reading last arrived: replayed data differs. */
   lastSeenTs: number;
+  lastReceivedAt: number;
   latest: Record<string, { value: number; ts: number }>;
 }
 
@@ -104,11 +106,12 @@ export class ScoringService {
     for (const m of await store.listMachines()) {
       if (m.lastTs === null) continue;
       const samples = await store.queryReadings({ machine: m.ref.machine, from: m.lastTs - keep * stepMs, to: m.lastTs + 1 });
-      this.observe({ samples, events: [] });
+      // Read back, not received: its arrival is no later than its own time stamp.
+      this.observe({ samples, events: [] }, Math.min(this.clock.now(), m.lastTs));
     }
   }
 
-  observe(batch: IngestBatch): void {
+  observe(batch: IngestBatch, receivedAt = this.clock.now()): void {
     const { stepMs, keep } = this.grid();
     for (const s of batch.samples) {
       const id = s.machine.machine;
@@ -116,12 +119,13 @@ export class ScoringService {
       if (!w) {
         w = new MachineWindow(s.machine, stepMs, keep);
         this.windows.set(id, w);
-        this.states.set(id, { ref: s.machine, status: this.champion ? 'warming_up' : 'no_model', detail: null, score: null, lastSeenTs: s.ts, latest: {} });
+        this.states.set(id, { ref: s.machine, status: this.champion ? 'warming_up' : 'no_model', detail: null, score: null, lastSeenTs: s.ts, lastReceivedAt: receivedAt, latest: {} });
       }
       w.add(s);
       this.dirty.add(id);
       const st = this.states.get(id)!;
       st.lastSeenTs = w.lastTs;
+      st.lastReceivedAt = receivedAt;
     }
     for (const e of batch.events) {
       // A failure ends the run and a repair starts a new one: old readings must not be scored again.

@@ -187,6 +187,9 @@ describe('machines', () => {
     await h.scoring.tick();
     const detail = (await h.app.inject('/api/v1/machines/m1')).json();
     expect(detail).toMatchObject({ machine: M1, status: 'no_model', detail: 'no model trained yet', score: null, latest: { a: { value: 7 } }, history: [], alerts: [] });
+    // Data time and arrival time differ for data stamped in the past.
+    expect(detail.lastSeenAt).toBe(new Date(t0 + 600_000).toISOString());
+    expect(detail.lastReceivedAt).toBe(new Date(h.clock.now()).toISOString());
     expect((await h.app.inject('/api/v1/machines')).json().items[0].status).toBe('no_model');
     expect((await h.app.inject('/api/v1/machines/m1/scores')).json()).toEqual({ items: [] });
     await h.store.write({ samples: [], events: [{ machine: M1, ts: t0 + 1000, type: 'repair', component: 'seal' }] });

@@ -24,7 +24,8 @@ const Summary = Type.Object({
   status: Type.Union([Type.Literal('scored'), Type.Literal('warming_up'), Type.Literal('no_model'), Type.Literal('not_seen_since_start')]),
   detail: Nullable(Type.String()),
   score: Nullable(ScoreSchema),
-  lastSeenAt: Nullable(Type.String()),
+  lastSeenAt: Nullable(Type.String({ description: 'time stamp of the newest reading' })),
+  lastReceivedAt: Nullable(Type.String({ description: 'when a reading last arrived (differs from lastSeenAt for replayed data)' })),
   unresolvedAlerts: Type.Integer(),
 });
 const Detail = Type.Intersect([
@@ -64,7 +65,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   const score = (s: MachineState['score']) =>
     s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors };
   const unresolvedCount = (machine: string) => d.alerts.list({ state: 'unresolved', machine, limit: 500 }).length;
-  const summary = (s: MachineState) => ({ machine: s.ref, status: s.status as MachineState['status'] | 'not_seen_since_start', detail: s.detail, score: score(s.score), lastSeenAt: iso(s.lastSeenTs), unresolvedAlerts: unresolvedCount(s.ref.machine) });
+  const summary = (s: MachineState) => ({ machine: s.ref, status: s.status as MachineState['status'] | 'not_seen_since_start', detail: s.detail, score: score(s.score), lastSeenAt: iso(s.lastSeenTs), lastReceivedAt: iso(s.lastReceivedAt), unresolvedAlerts: unresolvedCount(s.ref.machine) });
 
   app.get(
     '/api/v1/machines',
@@ -79,7 +80,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       }
       for (const m of stored) {
         if (live.has(m.ref.machine)) continue;
-        live.set(m.ref.machine, { machine: m.ref, status: 'not_seen_since_start' as MachineState['status'] | 'not_seen_since_start', detail: null, score: null, lastSeenAt: iso(m.lastTs), unresolvedAlerts: unresolvedCount(m.ref.machine) });
+        live.set(m.ref.machine, { machine: m.ref, status: 'not_seen_since_start' as MachineState['status'] | 'not_seen_since_start', detail: null, score: null, lastSeenAt: iso(m.lastTs), lastReceivedAt: null, unresolvedAlerts: unresolvedCount(m.ref.machine) });
       }
       return { items: [...live.values()].sort((a, b) => (b.score?.probability ?? -1) - (a.score?.probability ?? -1) || a.machine.machine.localeCompare(b.machine.machine)) };
     },

@@ -41,7 +41,7 @@ export function fleet(el, { onError }) {
           return `<a class="card lvl-${lv}" href="#/machine/${encodeURIComponent(m.machine.machine)}" data-machine="${esc(m.machine.machine)}">
             <div class="name">${esc(m.machine.machine)}</div><div class="where">${esc(m.machine.site)} / ${esc(m.machine.line)}</div>
             <div class="risk lvl-${lv}">${m.score ? pct(m.score.probability) : '–'}</div>
-            <div class="meta">${status}${m.score ? ` · RUL ${hours(m.score.rulSeconds)}` : ''} · ${m.unresolvedAlerts} open alert${m.unresolvedAlerts === 1 ? '' : 's'} · data ${ago(m.lastSeenAt)}</div>
+            <div class="meta">${status}${m.score ? ` · RUL ${hours(m.score.rulSeconds)}` : ''} · ${m.unresolvedAlerts} open alert${m.unresolvedAlerts === 1 ? '' : 's'} · data ${ago(m.lastReceivedAt ?? m.lastSeenAt)}</div>
             ${m.score?.topSensors?.length ? `<div class="meta">driven by ${m.score.topSensors.map((t) => esc(t.sensor)).join(', ')}</div>` : ''}
           </a>`;
         })
@@ -79,7 +79,7 @@ export function machine(el, id, { onError }) {
       const m = await api(`/api/v1/machines/${encodeURIComponent(id)}`);
       const to = m.lastSeenAt ? Date.parse(m.lastSeenAt) + 1 : Date.now();
       const from = to - RANGES[el.querySelector('#m-range').value];
-      el.querySelector('#m-summary').innerHTML = `${esc(m.machine.site)} / ${esc(m.machine.line)} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · data ${ago(m.lastSeenAt)}`;
+      el.querySelector('#m-summary').innerHTML = `${esc(m.machine.site)} / ${esc(m.machine.line)} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
       el.querySelector('#m-top').innerHTML = m.score?.topSensors?.length
         ? `<table><tr><th>sensor</th><th>contribution to p(failure)</th><th>latest</th></tr>${m.score.topSensors.map((t) => `<tr><td>${esc(t.sensor)}</td><td>${t.contribution >= 0 ? '+' : ''}${(t.contribution * 100).toFixed(1)} pts</td><td>${m.latest[t.sensor]?.value?.toFixed?.(2) ?? '–'}</td></tr>`).join('')}</table>`
         : '<div class="empty">No score yet.</div>';
