@@ -75,6 +75,7 @@ export function registerDemoCommand(program: Command): void {
       await daemon.start();
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`Vigil demo — ${days} simulated days at ${speed}× (one day every ${(86_400 / speed).toFixed(0)} s). Ctrl-C stops.`);
+      out(`  status page: ${daemon.httpUrl}/   (fleet, machines, live alerts, gateway)`);
       out(`  machines:  ${daemon.httpUrl}/api/v1/machines`);
       out(`  alerts:    ${daemon.httpUrl}/api/v1/alerts   (live: curl -N ${daemon.httpUrl}/api/v1/alerts/stream)`);
       out(`  status:    ${daemon.httpUrl}/api/v1/status   API docs: ${daemon.httpUrl}/docs`);
