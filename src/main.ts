@@ -341,8 +341,15 @@ export class Daemon {
     this.alerts?.onMachineEvent(e);
   }
 
+  /** A periodic job whose failure is logged, never thrown into a timer (that would end the daemon). */
   private every(ms: number, fn: () => void): void {
-    const t = this.clock.setInterval(fn, ms);
+    const t = this.clock.setInterval(() => {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, 'periodic job failed; it runs again at its next interval');
+      }
+    }, ms);
     if (typeof t === 'object' && t?.unref) t.unref();
     this.timers.push(t);
   }

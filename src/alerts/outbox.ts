@@ -29,7 +29,7 @@ export class Outbox {
   private again = false;
   private started = false;
   private stopped = false;
-  readonly counters = { delivered: 0, failedAttempts: 0, dead: 0 };
+  readonly counters = { delivered: 0, failedAttempts: 0, dead: 0, passFailures: 0 };
 
   constructor(
     private readonly store: AlertStore,
@@ -58,7 +58,20 @@ export class Outbox {
       this.again = true;
       return;
     }
-    void this.runOnce();
+    // A failing pass (the state DB unreadable, disk full) is logged and retried by the timer; it must
+    // never become an unhandled rejection, which would end the daemon.
+    this.runOnce().catch((err: unknown) => {
+      this.counters.passFailures++;
+      this.log.error({ err: errorMessage(err) }, 'notification outbox pass failed; retrying');
+      this.retryLater();
+    });
+  }
+
+  private retryLater(): void {
+    if (!this.started) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => this.kick(), this.o.retryInitialMs);
+    if (typeof this.timer === 'object' && this.timer?.unref) this.timer.unref();
   }
 
   async runOnce(): Promise<void> {
@@ -73,8 +86,8 @@ export class Outbox {
       } while (this.again && !this.stopped);
     } finally {
       this.running = false;
-      this.schedule();
     }
+    this.schedule();
   }
 
   private async deliverChannel(channel: string, list: ReturnType<AlertStore['dueDeliveries']>): Promise<void> {

@@ -123,7 +123,12 @@ export class TrainingManager {
       const t = this.clock.now();
       if (p.phase === 'batch' && t - this.lastProgressWrite < 1000) return;
       this.lastProgressWrite = t;
-      this.db.prepare('UPDATE training_runs SET progress = ? WHERE id = ?').run(JSON.stringify(p), id);
+      try {
+        this.db.prepare('UPDATE training_runs SET progress = ? WHERE id = ?').run(JSON.stringify(p), id);
+      } catch (err) {
+        // Progress is for display; failing to keep it must not stop the run or the daemon.
+        this.log.warn({ run: id, err: errorMessage(err) }, 'could not record training progress');
+      }
     });
     void run.result.then(async (outcome) => {
       const meta = outcome.meta;
@@ -146,6 +151,10 @@ export class TrainingManager {
       this.current = null;
       this.log.info({ run: id, state: outcome.state, version: meta?.version, promoted: meta?.decision.promoted, error: outcome.error }, 'training run finished');
       if (meta?.decision.promoted) for (const l of this.promotedListeners) l(meta.version);
+    }).catch((err: unknown) => {
+      // Recording the outcome failed (state DB): the run is over either way; the next one may start.
+      this.current = null;
+      this.log.error({ run: id, err: errorMessage(err) }, 'could not record the end of a training run');
     });
     return this.get(id)!;
   }

@@ -100,6 +100,21 @@ describe('notification outbox', () => {
     expect(second.delivered.map((d) => d.event)).toEqual([2]);
   });
 
+  it('survives a pass that cannot read its state (closed or broken database) and tries again later', async () => {
+    const clock = new ManualClock();
+    const db = openStateDb(':memory:');
+    const store = new AlertStore(db, ['a']);
+    const outbox = new Outbox(store, [new ScriptedNotifier('a')], clock, silentLogger(), OPTS);
+    db.close();
+    outbox.start();
+    await new Promise((r) => setImmediate(r));
+    expect(outbox.counters.passFailures).toBe(1);
+    clock.advance(OPTS.retryInitialMs);
+    await new Promise((r) => setImmediate(r));
+    expect(outbox.counters.passFailures).toBe(2);
+    outbox.stop();
+  });
+
   it('schedules its own retry on the clock after a failure', async () => {
     const { clock, notifiers, outbox, openAlert } = setup(['a']);
     notifiers[0]!.failing = true;
