@@ -194,3 +194,28 @@ describe('why train', () => {
     await store.close();
   });
 });
+
+describe('carbon forecast over HTTP', () => {
+  it('parses the Carbon Aware SDK answer, keeps the last good one when the endpoint fails, and names a bad answer', async () => {
+    const { createServer } = await import('node:http');
+    const { HttpCarbonSource } = await import('../../src/scheduler/sources/carbon.js');
+    let body = JSON.stringify([{ forecastData: [{ timestamp: '2026-01-05T10:00:00Z', duration: 60, value: 222 }] }]);
+    let status = 200;
+    const server = createServer((_req, res) => ((res.statusCode = status), res.end(body)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/f`;
+    try {
+      const src = new HttpCarbonSource({ url, headers: {}, refreshMs: 1000, timeoutMs: 2000 });
+      expect((await src.series(0))[0]).toMatchObject({ value: 222, durationMs: 3_600_000 });
+      status = 500;
+      expect((await src.series(5000))[0]!.value).toBe(222);
+      const fresh = new HttpCarbonSource({ url, headers: {}, refreshMs: 1000, timeoutMs: 2000 });
+      await expect(fresh.series(0)).rejects.toThrow(/HTTP 500/);
+      status = 200;
+      body = '<html>login</html>';
+      await expect(fresh.series(0)).rejects.toThrow(/not JSON/);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@ export class CarbonDataError extends Error {
 const TIME_KEYS = ['timestamp', 'datetime', 'time', 'point_time', 'Time', 'date'];
 const VALUE_KEYS = ['value', 'carbonIntensity', 'carbon_intensity', 'Carbon Intensity', 'moer', 'intensity'];
 const MAX_POINTS = 200_000;
+const MAX_RESPONSE_CHARS = 16 * 1024 * 1024;
 
 /** "2020-01-01 00:15:00" (UTC, as in the ENTSO-E derived traces) or any ISO 8601 string. */
 function parseTime(s: unknown): number {
@@ -124,7 +125,16 @@ export class HttpCarbonSource implements CarbonSource {
     try {
       const res = await fetch(this.o.url, { headers: { accept: 'application/json', ...this.o.headers }, signal: AbortSignal.timeout(this.o.timeoutMs) });
       if (!res.ok) throw new CarbonDataError(this.name, `HTTP ${res.status}`);
-      const series = parseCarbonJson(await res.json(), this.name);
+      const text = await res.text();
+      // A forecast is kilobytes; a misconfigured URL must not fill the gateway's memory.
+      if (text.length > MAX_RESPONSE_CHARS) throw new CarbonDataError(this.name, `answer larger than ${MAX_RESPONSE_CHARS} characters`);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        throw new CarbonDataError(this.name, `not JSON: ${(err as Error).message}`);
+      }
+      const series = parseCarbonJson(doc, this.name);
       this.cache = { at: now, series };
       return series;
     } catch (err) {
