@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
 import { writeFileDurable } from '../core/durable-fs.js';
 import type { TF } from './backend.js';
+import { fastLstmRuntime } from './fast-lstm/layer.js';
+import { toFastTopology, toStockTopology } from './fast-lstm/topology.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -19,6 +21,8 @@ export class ModelFileError extends Error {
  * tfjs in plain Node has no file:// handler; this one writes and reads the same layout tfjs-node
  * does (model.json with the topology and a weights manifest, weights.bin with the raw weights), so
  * models move between backends. Loading validates what it reads: sizes, manifest, weight byte counts.
+ * LSTM layers are always written as stock tfjs LSTMs, and read as fast ones where this thread has the
+ * kernels (fast-lstm/topology.ts).
  */
 export function fileHandler(tf: TF, dir: string): io.IOHandler {
   return {
@@ -27,7 +31,7 @@ export function fileHandler(tf: TF, dir: string): io.IOHandler {
       mkdirSync(dir, { recursive: true });
       const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const json: io.ModelJSON = {
-        modelTopology: artifacts.modelTopology!,
+        modelTopology: toStockTopology(artifacts.modelTopology!),
         format: artifacts.format ?? 'layers-model',
         generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
         convertedBy: artifacts.convertedBy ?? null,
@@ -74,6 +78,7 @@ export function fileHandler(tf: TF, dir: string): io.IOHandler {
       if (weights.byteLength !== expected) {
         throw new ModelFileError(dir, `weights are ${weights.byteLength} bytes, the manifest describes ${expected}`);
       }
+      if (fastLstmRuntime()) json.modelTopology = toFastTopology(json.modelTopology).topology;
       return tf.io.getModelArtifactsForJSON(json, async () => [specs, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength)]);
     },
   };

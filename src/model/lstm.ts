@@ -1,5 +1,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
+import { FastPredictor } from './fast-lstm/predictor.js';
 
 export interface LstmSpec {
   windowSteps: number;
@@ -16,6 +18,11 @@ export interface LstmSpec {
   recurrentActivation: 'sigmoid' | 'hardSigmoid';
   /** Weight of the RUL loss against the failure loss (its targets are scaled to 0..1, so its MSE is small). */
   rulLossWeight?: number;
+  /**
+   * 'fast': the fused WebAssembly kernels (fast-lstm/, loaded with loadFastLstm first); 'stock':
+   * tf.layers.lstm. Both have the same weights and initial values, and save the same files.
+   */
+  kernel?: 'fast' | 'stock';
 }
 
 /**
@@ -27,16 +34,17 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
   let h: SymbolicTensor = input;
   spec.units.forEach((units, i) => {
     const seed = spec.seed + i * 101;
-    h = tf.layers
-      .lstm({
-        units,
-        returnSequences: i < spec.units.length - 1,
-        recurrentActivation: spec.recurrentActivation,
-        kernelInitializer: tf.initializers.glorotUniform({ seed }),
-        recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
-        name: `lstm_${i}`,
-      })
-      .apply(h) as SymbolicTensor;
+    const args = {
+      units,
+      returnSequences: i < spec.units.length - 1,
+      recurrentActivation: spec.recurrentActivation,
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
+      name: `lstm_${i}`,
+    };
+    // A layer the kernels cannot implement (units not a multiple of 4) stays stock; mixing is fine.
+    const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
+    h = layer.apply(h) as SymbolicTensor;
     if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `dropout_${i}` }).apply(h) as SymbolicTensor;
   });
   const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: 'failure' }).apply(h) as SymbolicTensor;
@@ -57,8 +65,21 @@ export function compile(tf: TF, model: LayersModel, learningRate: number, rulLos
   });
 }
 
-/** Runs the model on windows [n, L, F] in batches; returns p(failure) and RUL/cap per window. */
+/**
+ * Runs the model on windows [n, L, F] in batches; returns p(failure) and RUL/cap per window. Where the
+ * fast kernels are loaded, through their scoring path (weights read once per call), else tfjs.
+ */
 export function predict(tf: TF, model: LayersModel, x: Float32Array, n: number, windowSteps: number, features: number, batchSize = 512): { p: Float32Array; rul: Float32Array } {
+  const runtime = fastLstmRuntime();
+  const direct = runtime ? FastPredictor.fromModel(model, runtime) : null;
+  if (direct) {
+    try {
+      const [p, rul] = direct.predict(x, n, windowSteps);
+      return { p: p!, rul: rul! };
+    } finally {
+      direct.dispose();
+    }
+  }
   const p = new Float32Array(n);
   const rul = new Float32Array(n);
   const size = windowSteps * features;
