@@ -1,5 +1,5 @@
 /**
- * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu --save DIR]
+ * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu --kernel auto|fast|stock --save DIR --validation-only]
  *
  * Trains Vigil's two-headed LSTM on C-MAPSS FD001 (train_FD001.txt; 20% of the engines held out for
  * validation, early stopping and the alert threshold) and evaluates on test_FD001.txt + RUL_FD001.txt
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileHandler } from '../src/model/file-io.js';
 import { loadTf, quietTfWarnings, type BackendPreference } from '../src/model/backend.js';
+import { loadFastLstm, type LstmKernelPreference } from '../src/model/fast-lstm/load.js';
 import { prepareData, trainAndValidate } from '../src/training/pipeline.js';
 import { CMAPSS_SENSORS, evaluateCmapssTest, labelledTrainingUnits } from './lib/cmapss.js';
 
@@ -28,7 +29,10 @@ const { values: a } = parseArgs({
     smoothing: { type: 'string', default: '1' },
     monitor: { type: 'string', default: 'metrics' },
     backend: { type: 'string', default: 'auto' },
+    kernel: { type: 'string', default: 'auto' },
     save: { type: 'string' },
+    // For choosing a configuration: stop after validation, so the test files are never looked at.
+    'validation-only': { type: 'boolean', default: false },
   },
 });
 const WINDOW = 50;
@@ -37,10 +41,11 @@ const RUL_CAP = 125;
 
 quietTfWarnings();
 const { tf, backend, provider } = await loadTf(a.backend as BackendPreference);
+const lstm = await loadFastLstm(tf, { preference: a.kernel as LstmKernelPreference });
 const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP, smoothing: Number(a.smoothing) });
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed: Number(a.seed) });
 console.log(
-  `bench:cmapss — FD001, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}); ` +
+  `bench:cmapss — FD001, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}), LSTM ${lstm.describe}; ` +
     `${data.norm.sensors.length} sensors (${data.norm.dropped.join(', ')} constant, dropped); ` +
     `train ${data.report.trainWindows} windows (${data.report.trainPositives} positive, ${data.report.trainWindowsBalanced} after oversampling) from ${data.report.trainMachines} engines; ` +
     `validation ${data.report.validationWindows} windows from ${data.report.validationMachines.length} engines`,
@@ -49,7 +54,7 @@ const t0 = performance.now();
 const outcome = await trainAndValidate(
   tf,
   data,
-  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid', rulLossWeight: Number(a['rul-weight']) },
+  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid', rulLossWeight: Number(a['rul-weight']), kernel: lstm.kernel },
   {
     epochs: Number(a.epochs),
     batchSize: Number(a.batch),
@@ -67,6 +72,11 @@ const outcome = await trainAndValidate(
 );
 const seconds = (performance.now() - t0) / 1000;
 const v = outcome.validation;
+if (a['validation-only']) {
+  console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
+  console.log(`training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}); test set not read (--validation-only)`);
+  process.exit(0);
+}
 const test = evaluateCmapssTest(tf, outcome.model, data.norm, path.join(a.data, 'test_FD001.txt'), path.join(a.data, 'RUL_FD001.txt'), {
   window: WINDOW,
   horizon: HORIZON,
@@ -81,7 +91,7 @@ console.log(
 );
 console.log(`test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}`);
 console.log(
-  `training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}), ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}`,
+  `training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}), ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}, LSTM ${lstm.describe}`,
 );
 if (a.save) {
   // For inspection only: the registry is the place for models the daemon serves.

@@ -1,5 +1,5 @@
 /**
- * npm run bench:lstm [-- --batch 256 --threads N --seconds S --data DIR]
+ * npm run bench:lstm [-- --batch 256 --threads N --seconds S --no-relaxed --data DIR]
  *
  * Stock tf.layers.lstm (wasm and pure-JS backends) against the fused kernels, on Vigil's model
  * (LSTM 64 with sequences → dropout → LSTM 32 → dropout → failure and RUL heads) and the same
@@ -23,6 +23,8 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '256' },
     threads: { type: 'string' },
     seconds: { type: 'string', default: '8' },
+    // Plain SIMD kernels even where relaxed SIMD (fused multiply-add) is available.
+    'no-relaxed': { type: 'boolean', default: false },
   },
 });
 const BATCH = Number(a.batch);
@@ -32,7 +34,7 @@ const UNITS = [64, 32];
 
 quietTfWarnings();
 const { tf } = await loadTf('wasm');
-const fast = await loadFastLstm(tf, a.threads ? { threads: Number(a.threads) } : {});
+const fast = await loadFastLstm(tf, { ...(a.threads ? { threads: Number(a.threads) } : {}), preferRelaxed: !a['no-relaxed'] });
 if (!fast.runtime) throw new Error(`fast kernels did not load: ${fast.reason}`);
 const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: 30, rulCap: 125 });
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 1 });

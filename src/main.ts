@@ -280,7 +280,7 @@ export class Daemon {
 
   private async startScoring(): Promise<void> {
     const cfg = this.config;
-    this.inference = new InferenceClient(cfg.learning.backend);
+    this.inference = new InferenceClient(cfg.learning.backend, undefined, { kernel: cfg.learning.lstmKernel, threads: cfg.learning.kernelThreads });
     this.scoring = new ScoringService(this.inference, this.stateDb!, this.clock, this.log.child({ component: 'scoring' }), {
       intervalMs: cfg.scoring.interval,
       maxBatch: cfg.scoring.maxBatch,

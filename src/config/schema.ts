@@ -106,6 +106,11 @@ export const ConfigSchema = Type.Object(
       {
         modelsDir: Type.String({ minLength: 1, default: './models', description: 'model registry directory' }),
         backend: Type.Union(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].map((b) => Type.Literal(b)), { default: 'auto' }),
+        lstmKernel: Type.Union(['auto', 'fast', 'stock'].map((b) => Type.Literal(b)), {
+          default: 'auto',
+          description: "fused WebAssembly SIMD LSTM kernels (fast), tfjs's own layer (stock), or fast where they load (auto)",
+        }),
+        kernelThreads: Type.Integer({ minimum: 0, maximum: 16, default: 0, description: 'threads per LSTM kernel call; 0 = one per core' }),
         step: Duration('1m', { minimum: 1 }),
         window: Type.Integer({ minimum: 2, maximum: 1000, default: 50, description: 'steps per input window' }),
         stride: Type.Integer({ minimum: 1, default: 1, description: 'steps between training windows' }),

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../model/backend.js';
+import type { LstmKernelPreference } from '../model/fast-lstm/load.js';
 import type { InferenceReply, InferenceRequest } from './inference-worker.js';
 
 type Pending = { resolve: (r: InferenceReply) => void; reject: (e: Error) => void };
@@ -19,6 +20,7 @@ export class InferenceClient {
   constructor(
     private readonly backend: BackendPreference,
     private readonly heapMb = 512,
+    private readonly lstm: { kernel: LstmKernelPreference; threads: number } = { kernel: 'auto', threads: 0 },
   ) {}
 
   request(req: Without<InferenceRequest, 'id'>): Promise<InferenceReply> {
@@ -41,7 +43,7 @@ export class InferenceClient {
   private ensure(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./inference-worker.js', import.meta.url), {
-      workerData: { backend: this.backend },
+      workerData: { backend: this.backend, lstm: this.lstm },
       resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
     });
     worker.on('message', (r: InferenceReply) => {

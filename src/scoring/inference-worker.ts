@@ -5,6 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf, quietTfWarnings, type BackendPreference, type TF } from '../model/backend.js';
+import { loadFastLstm, type LstmKernelChoice, type LstmKernelPreference } from '../model/fast-lstm/load.js';
+import { FastPredictor } from '../model/fast-lstm/predictor.js';
 import { predict } from '../model/lstm.js';
 import { ModelRegistry } from '../training/registry.js';
 
@@ -18,27 +20,43 @@ export type InferenceReply =
   | { type: 'error'; id: number; message: string };
 
 const port = parentPort!;
-const backendPreference = (workerData as { backend: BackendPreference }).backend;
-let tfReady: Promise<{ tf: TF; backend: string }> | null = null;
+const options = workerData as { backend: BackendPreference; lstm?: { kernel: LstmKernelPreference; threads: number } };
+let tfReady: Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> | null = null;
 let model: LayersModel | null = null;
+/** The champion's weights in kernel memory, read once per load rather than once per batch. */
+let direct: FastPredictor | null = null;
 
-function tfOnce(): Promise<{ tf: TF; backend: string }> {
+function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> {
   quietTfWarnings();
-  tfReady ??= loadTf(backendPreference).then(({ tf, backend }) => ({ tf, backend }));
+  tfReady ??= loadTf(options.backend).then(async ({ tf, backend }) => {
+    const threads = options.lstm?.threads ?? 0;
+    const lstm = await loadFastLstm(tf, { preference: options.lstm?.kernel ?? 'auto', ...(threads > 0 ? { threads } : {}) });
+    return { tf, backend, lstm };
+  });
   return tfReady;
 }
 
+function score(tf: TF, m: Extract<InferenceRequest, { type: 'score' }>, x: Float32Array, n: number): { p: Float32Array; rul: Float32Array } {
+  if (direct) {
+    const [p, rul] = direct.predict(x, n, m.windowSteps);
+    return { p: p!, rul: rul! };
+  }
+  return predict(tf, model!, x, n, m.windowSteps, m.features);
+}
+
 async function handle(m: InferenceRequest): Promise<InferenceReply> {
-  const { tf, backend } = await tfOnce();
+  const { tf, backend, lstm } = await tfOnce();
   if (m.type === 'load') {
     const next = await new ModelRegistry(m.modelsDir).load(tf, m.version);
+    direct?.dispose();
     model?.dispose();
     model = next;
-    return { type: 'loaded', id: m.id, version: m.version, backend };
+    direct = lstm.runtime ? FastPredictor.fromModel(next, lstm.runtime) : null;
+    return { type: 'loaded', id: m.id, version: m.version, backend: `${backend}, LSTM ${direct ? lstm.describe : 'stock'}` };
   }
   if (!model) return { type: 'error', id: m.id, message: 'no model loaded' };
   const t0 = performance.now();
-  const { p, rul } = predict(tf, model, m.x, m.n, m.windowSteps, m.features);
+  const { p, rul } = score(tf, m, m.x, m.n);
   let occludedP: Float32Array | null = null;
   if (m.occlude) {
     // Occlusion: each sensor in turn set to its training mean (0 after normalisation) over the
@@ -53,7 +71,7 @@ async function handle(m: InferenceRequest): Promise<InferenceReply> {
         for (let k = 0; k < m.windowSteps; k++) dst[k * m.features + f] = 0;
       }
     }
-    occludedP = predict(tf, model, x, m.n * m.features, m.windowSteps, m.features).p;
+    occludedP = score(tf, m, x, m.n * m.features).p;
   }
   return { type: 'scores', id: m.id, p, rul, occludedP, ms: performance.now() - t0 };
 }

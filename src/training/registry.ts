@@ -42,6 +42,8 @@ export const ModelMetaSchema = Type.Object({
     epochs: Type.Integer(),
     bestEpoch: Type.Integer(),
     samplesPerSecond: Type.Number(),
+    /** Which LSTM implementation trained it, e.g. "fast (relaxed-simd, 2 threads)"; absent in older versions. */
+    lstmKernel: Type.Optional(Type.String()),
     seed: Type.Integer(),
     stoppedEarly: Type.Boolean(),
   }),

@@ -3,6 +3,7 @@ import type { VigilConfig } from '../config/schema.js';
 import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
+import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { compile } from '../model/lstm.js';
 import { createSensorStore } from '../store/create.js';
 import { loadDataset } from './dataset.js';
@@ -47,6 +48,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   const progress = req.onProgress ?? (() => undefined);
   quietTfWarnings();
   const { tf, backend, provider } = await loadTf(cfg.backend);
+  const lstm = await loadFastLstm(tf, { preference: cfg.lstmKernel, ...(cfg.kernelThreads > 0 ? { threads: cfg.kernelThreads } : {}) });
   const registry = new ModelRegistry(cfg.modelsDir);
 
   progress({ phase: 'loading', message: `reading ${cfg.lookback / 86_400_000} days of data from the ${req.config.store.kind} store` });
@@ -60,7 +62,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   }
   if (dataset.failures === 0) throw new NotEnoughDataError(`no failure events in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`);
 
-  progress({ phase: 'preparing', message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples` });
+  progress({ phase: 'preparing', message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${backend} backend, LSTM ${lstm.describe}` });
   const championVersion = registry.championVersion();
   const champion = championVersion ? registry.meta(championVersion) : null;
   let data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed });
@@ -88,7 +90,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   const outcome = await trainAndValidate(
     tf,
     data,
-    { units: cfg.model.units, dropout: cfg.model.dropout, learningRate: cfg.model.learningRate, seed: cfg.model.seed, recurrentActivation: 'sigmoid' },
+    { units: cfg.model.units, dropout: cfg.model.dropout, learningRate: cfg.model.learningRate, seed: cfg.model.seed, recurrentActivation: 'sigmoid', kernel: lstm.kernel },
     {
       epochs: req.epochs ?? cfg.model.epochs,
       batchSize: cfg.model.batchSize,
@@ -149,6 +151,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       epochs: outcome.fit.history.length,
       bestEpoch: outcome.fit.bestEpoch,
       samplesPerSecond: Math.round(outcome.fit.samplesPerSecond),
+      lstmKernel: lstm.describe,
       seed: cfg.model.seed,
       stoppedEarly: outcome.fit.stoppedEarly,
     },

@@ -54,6 +54,8 @@ describe('learning from the store', () => {
     const meta = registry.meta(registry.championVersion()!);
     expect(meta.machines.validation).toHaveLength(20);
     expect(meta.sensors).not.toContain('s1'); // constant in FD001
+    // Trained with the fused kernels (16 and 8 units are multiples of 4), and saved as stock tfjs LSTMs.
+    expect(meta.training.lstmKernel).toMatch(/^fast \((relaxed-simd|simd), \d+ threads?\)$/);
     const model = await registry.load(tf, meta.version);
     const test = evaluateCmapssTest(tf, model, meta.normalisation, path.join(DATA, 'test_FD001.txt'), path.join(DATA, 'RUL_FD001.txt'), { window: 50, horizon: 30, rulCap: 125, threshold: meta.threshold });
     expect(test.binaryEngines).toBe(93);

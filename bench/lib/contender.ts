@@ -1,0 +1,135 @@
+/**
+ * The two ingest paths bench:vs-nodered compares, each as its own process on the same Mosquitto and
+ * InfluxDB: Vigil (`vigil start`) and Node-RED 4 with the flow an integrator builds for the job.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './services.js';
+
+export interface Contender {
+  name: string;
+  pid: number;
+  /** CPU seconds (user + system) used so far, all threads. */
+  cpuSeconds(): number;
+  /** Peak resident set size so far (VmHWM), bytes. */
+  peakRss(): number;
+  stop(): Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+function procCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function procPeakRss(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not ready within ${timeoutMs} ms`);
+}
+
+function wrap(name: string, child: ChildProcess): Contender {
+  const pid = child.pid!;
+  return {
+    name,
+    pid,
+    cpuSeconds: () => procCpu(pid),
+    peakRss: () => procPeakRss(pid),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: string; database: string }): Promise<Contender> {
+  const port = await freePort();
+  const file = path.join(o.dir, 'vigil.yaml');
+  mkdirSync(o.dir, { recursive: true });
+  writeFileSync(
+    file,
+    JSON.stringify({
+      dataDir: path.join(o.dir, 'data'),
+      log: { level: 'warn' },
+      http: { port },
+      mqtt: { url: o.mqttUrl, clientId: `vigil-vs-${Date.now()}` },
+      store: { kind: 'influx', influx: { url: o.influxUrl, database: o.database } },
+      learning: { modelsDir: path.join(o.dir, 'models') },
+      schedule: { enabled: false },
+    }),
+  );
+  // As `npm start` runs it in production.
+  const cli = path.resolve(here, '../../src/cli.js');
+  const child = spawn(process.execPath, ['--max-old-space-size=192', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'vigil', child);
+  return wrap('Vigil', child);
+}
+
+/** Installs node-red@4 and node-red-contrib-influxdb once into a cache directory (npm only). */
+export function installNodeRed(): string {
+  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'vigil-bench', 'node-red-4');
+  if (!existsSync(path.join(dir, 'node_modules', 'node-red', 'red.js')) || !existsSync(path.join(dir, 'node_modules', 'node-red-contrib-influxdb'))) {
+    mkdirSync(dir, { recursive: true });
+    process.stderr.write(`installing node-red@4 and node-red-contrib-influxdb into ${dir}\n`);
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', dir, 'node-red@4.1.8', 'node-red-contrib-influxdb@0.7.0'], { stdio: 'inherit' });
+  }
+  return dir;
+}
+
+/**
+ * MQTT in (QoS 1, parsed JSON) → function (one InfluxDB point: measurement, machine tag, 14 fields,
+ * ms timestamp) → join (1,000 messages or 1 s) → influxdb batch.
+ */
+export function nodeRedFlow(o: { mqttPort: number; influxPort: number; database: string; topic: string }): unknown[] {
+  return [
+    { id: 'tab', type: 'tab', label: 'ingest' },
+    { id: 'broker', type: 'mqtt-broker', name: 'mosquitto', broker: '127.0.0.1', port: String(o.mqttPort), clientid: `nodered-vs-${Date.now()}`, autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+    { id: 'in', type: 'mqtt in', z: 'tab', name: 'telemetry', topic: o.topic, qos: '1', datatype: 'json', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['point']] },
+    {
+      id: 'point',
+      type: 'function',
+      z: 'tab',
+      name: 'to InfluxDB point',
+      func: "const machine = msg.topic.split('/')[3];\nmsg.payload = { measurement: 'telemetry', tags: { machine }, fields: msg.payload.values, timestamp: msg.payload.ts };\nreturn msg;",
+      outputs: 1,
+      wires: [['join']],
+    },
+    { id: 'join', type: 'join', z: 'tab', name: 'batch', mode: 'custom', build: 'array', property: 'payload', propertyType: 'msg', key: 'topic', joiner: '\\n', joinerType: 'str', accumulate: false, timeout: '1', count: '1000', reduceRight: false, wires: [['out']] },
+    { id: 'db', type: 'influxdb', hostname: '127.0.0.1', port: String(o.influxPort), protocol: 'http', database: o.database, name: 'influx', usetls: false, influxdbVersion: '1.x' },
+    { id: 'out', type: 'influxdb batch', z: 'tab', influxdb: 'db', precision: 'ms', retentionPolicy: '', name: 'write', wires: [] },
+  ];
+}
+
+export async function startNodeRed(o: { install: string; dir: string; mqttPort: number; influxPort: number; database: string; topic: string }): Promise<Contender> {
+  const port = await freePort();
+  mkdirSync(o.dir, { recursive: true });
+  writeFileSync(path.join(o.dir, 'flows.json'), JSON.stringify(nodeRedFlow(o)));
+  writeFileSync(
+    path.join(o.dir, 'settings.js'),
+    `module.exports = ${JSON.stringify({ uiPort: port, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false, logging: { console: { level: 'warn', metrics: false, audit: false } }, editorTheme: { tours: false }, externalModules: { autoInstall: false } })};\n`,
+  );
+  // Node-RED finds nodes in its userDir's node_modules: the cached install is linked there.
+  const link = path.join(o.dir, 'node_modules');
+  if (!existsSync(link)) execFileSync('ln', ['-s', path.join(o.install, 'node_modules'), link]);
+  const child = spawn(process.execPath, [path.join(o.install, 'node_modules', 'node-red', 'red.js'), '--settings', path.join(o.dir, 'settings.js'), '--userDir', o.dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/flows`)).ok, 60_000, 'node-red', child);
+  // The flow is started once the MQTT node has subscribed; give it a moment to connect.
+  await new Promise((r) => setTimeout(r, 1500));
+  return wrap('Node-RED', child);
+}
