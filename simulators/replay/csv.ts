@@ -46,6 +46,14 @@ export function splitCsvLine(line: string, delimiter: string): string[] {
 }
 
 /** Epoch ms or ISO-8601 with a time zone, as the MQTT contract accepts. */
+function headerCells(line: string, delimiter: string, file: string): string[] {
+  try {
+    return splitCsvLine(line, delimiter).map((c) => c.trim());
+  } catch (err) {
+    throw new Error(`${file}:1: header: ${(err as Error).message}`);
+  }
+}
+
 export function parseTimestamp(text: string): number | null {
   const t = text.trim();
   if (/^\d{9,16}$/.test(t)) return Number(t);
@@ -86,7 +94,7 @@ function readHeader(cells: string[], o: CsvOptions): Header {
 
 function loadEvents(file: string, o: CsvOptions, errors: RowError[]): ReplayEvent[] {
   const lines = readFileSync(file, 'utf8').split(/\r?\n/);
-  const head = splitCsvLine(lines[0] ?? '', o.delimiter).map((c) => c.trim());
+  const head = headerCells(lines[0] ?? '', o.delimiter, file);
   const col = (n: string) => head.indexOf(n);
   const [tsI, mI, typeI] = [col(o.tsColumn ?? 'ts') >= 0 ? col(o.tsColumn ?? 'ts') : col('timestamp'), col(o.machineColumn), col('type')];
   if (tsI < 0 || mI < 0 || typeI < 0) throw new Error(`${file}:1: events need columns ts (or timestamp), ${o.machineColumn} and type`);
@@ -159,7 +167,7 @@ export async function csvSource(o: CsvOptions): Promise<ReplaySource> {
     rl.once('close', () => resolve(''));
     rl.once('error', reject);
   });
-  const header = readHeader(splitCsvLine(firstLine.replace(/^\uFEFF/, ''), o.delimiter), o);
+  const header = readHeader(headerCells(firstLine.replace(/^\uFEFF/, ''), o.delimiter, o.file), o);
   const errors: RowError[] = [];
   const events = o.eventsFile ? loadEvents(o.eventsFile, o, errors) : [];
   const { first, last, rows } = await scan(o, header);

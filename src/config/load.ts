@@ -44,7 +44,13 @@ function readConfigFile(file: string): Record<string, unknown> {
     const msgs = doc.errors.map((e) => e.message.split('\n')[0]).join('; ');
     throw new VigilError('VGL_CONFIG_UNREADABLE', `config file ${file} is not valid YAML: ${msgs}`);
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // Parsed, but not convertible (an alias to an anchor that does not exist, an alias loop).
+    throw new VigilError('VGL_CONFIG_UNREADABLE', `config file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new VigilError('VGL_CONFIG_INVALID', `config file ${file} must hold a mapping of settings at top level`);

@@ -73,6 +73,10 @@ export class MessageDecoder {
       rejections = r.rejections;
     }
     if (this.allow) this.applyAllowList(batch, rejections);
+    // An empty message (whitespace, an empty array, only comments) is refused with a reason, not dropped in silence.
+    if (batch.samples.length === 0 && batch.events.length === 0 && rejections.length === 0) {
+      rejections.push({ reason: 'missing_values', detail: `the message holds no ${route.kind === 'events' ? 'events' : 'readings'}` });
+    }
     return { kind: route.kind, batch, rejections };
   }
 
