@@ -202,6 +202,8 @@ export class Daemon {
     for (const t of this.timers) this.clock.clearInterval(t);
     await this.scheduler?.stop();
     await this.training?.stop();
+    // Before the subscriber: a message held back by backpressure must not keep it waiting.
+    this.queue?.close();
     await this.subscriber?.stop();
     await this.broker?.stop();
     this.scoring?.stop();

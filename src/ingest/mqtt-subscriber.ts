@@ -79,7 +79,8 @@ export class MqttSubscriber {
       // redelivers the message on the next session instead of the whole stream stalling.
       const fail = (err: unknown) => {
         this.stats.unacknowledged++;
-        this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message left unacknowledged');
+        // While stopping, refusals are the plan (the broker keeps those messages for the next session).
+        if (!this.stopping) this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message left unacknowledged');
         done(err instanceof Error ? err : new Error(String(err)));
       };
       const signal = o.signals?.[packet.topic];
@@ -159,12 +160,17 @@ export class MqttSubscriber {
 
   async stop(): Promise<void> {
     const client = this.client;
+    this.stopping = true;
     if (client && this.options.statusTopic && this.stats.connected) {
-      await this.publish(this.options.statusTopic, statusPayload('offline', 'stopped'), { qos: 1, retain: true }).catch(() => undefined);
+      // Bounded: while ingest is held back (backpressure) mqtt.js reads no acknowledgements, and the
+      // broker publishes the same state as our last will anyway.
+      const offline = this.publish(this.options.statusTopic, statusPayload('offline', 'stopped'), { qos: 1, retain: true }).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([offline, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
     }
     this.client = null;
     if (!client) return;
-    this.stopping = true;
     // Not forced: an in-flight handleMessage finishes and its PUBACK goes out first.
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => client.end(true, {}, () => resolve()), 3000);

@@ -20,6 +20,7 @@ export interface BackpressureStats {
  */
 export class DurableQueue implements BatchSink {
   readonly backpressure: BackpressureStats = { active: false, since: null, episodes: 0, journalErrors: 0 };
+  private closed = false;
 
   constructor(
     private readonly journal: Journal,
@@ -33,7 +34,17 @@ export class DurableQueue implements BatchSink {
     return this.journal.isFull();
   }
 
+  /**
+   * Stops waiting for capacity: a batch held back by backpressure is refused (its message stays
+   * unacknowledged with the broker) instead of keeping shutdown waiting for a store that is down.
+   */
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
   accept(batch: IngestBatch): void | Promise<void> {
+    if (this.closed) return Promise.reject(new Error('ingest is stopping'));
     if (!this.blocked()) {
       try {
         this.writer.enqueue(this.journal.append(batch), batch);
@@ -47,6 +58,7 @@ export class DurableQueue implements BatchSink {
 
   private async acceptWhenPossible(batch: IngestBatch): Promise<void> {
     for (;;) {
+      if (this.closed) throw new Error('ingest is stopping; the message stays with the broker');
       if (this.blocked()) {
         this.enterBackpressure();
         await this.capacity();
@@ -64,13 +76,17 @@ export class DurableQueue implements BatchSink {
   }
 
   /** Resolves when the writer frees capacity, or after retryMs in case the trigger was missed. */
+  private wake: (() => void) | null = null;
+
   private capacity(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         this.clock.clearTimeout(timer);
         this.writer.off('drain', done);
+        this.wake = null;
         resolve();
       };
+      this.wake = done;
       const timer = this.clock.setTimeout(done, this.retryMs);
       this.writer.on('drain', done);
     });

@@ -10,7 +10,10 @@ import { decodeBatch, encodeBatch } from './journal-codec.js';
 
 export interface JournalOptions {
   dir: string;
-  /** Disk cap: `isFull()` turns true at this size and ingest stops acknowledging. */
+  /**
+   * Disk cap: `isFull()` turns true at this size and ingest stops acknowledging. It is checked before
+   * each append, so the record that reaches it may end past it (by one message at most).
+   */
   maxBytes: number;
   segmentBytes: number;
   /** How often appended records are fsync'ed (power-loss protection); 0 = on every append. */

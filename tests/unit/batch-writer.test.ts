@@ -155,6 +155,25 @@ describe('durable queue backpressure', () => {
     expect(await count(store)).toBe(n + 1);
   });
 
+  it('on close, refuses a message held at the disk cap at once instead of waiting for the store', async () => {
+    const { store, queue } = await setup({ maxBytes: 1200 });
+    store.down = true;
+    let held: void | Promise<void>;
+    let n = 0;
+    while ((held = queue.accept(batchOf(sample(1000 + n)))) === undefined) n++;
+    let outcome = 'waiting';
+    held!.then(
+      () => (outcome = 'accepted'),
+      (err: Error) => (outcome = err.message),
+    );
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(outcome).toBe('waiting');
+    queue.close();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outcome).toMatch(/stopping/);
+    await expect(queue.accept(batchOf(sample(5000)))).rejects.toThrow(/stopping/);
+  });
+
   it('catches up past a segment that was cut short by corruption', async () => {
     const first = await setup();
     first.store.down = true;
