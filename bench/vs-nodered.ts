@@ -209,7 +209,7 @@ try {
 
 const v = results.get('Vigil');
 const n = results.get('Node-RED');
-const row = (label: string, f: (x: Figures) => string) => console.log(`${label.padEnd(34)} ${v ? f(v).padStart(14) : ''} ${n ? f(n).padStart(14) : ''}`);
+const row = (label: string, f: (x: Figures) => string) => console.log(`${label.padEnd(34)} ${(v ? f(v) : '-').padStart(14)} ${(n ? f(n) : '-').padStart(14)}`);
 console.log(`\n${''.padEnd(34)} ${'Vigil'.padStart(14)} ${'Node-RED'.padStart(14)}`);
 row('sustained msgs/s', (x) => x.throughput.toFixed(0));
 row(`p50 / p99 ms at ${args.rate} msgs/s`, (x) => `${x.p50.toFixed(0)} / ${x.p99.toFixed(0)}`);

@@ -181,6 +181,15 @@ export class Daemon {
         filters: decoder.filters,
         statusTopic: cfg.notify.mqtt.enabled ? cfg.notify.mqtt.statusTopic : undefined,
         signals: cfg.schedule.plantBusy.topic && this.plantBusy ? { [cfg.schedule.plantBusy.topic]: (p) => this.plantBusy!.update(p, this.clock.now()) } : undefined,
+        ackBatch: {
+          begin: () => {
+            this.journal!.deferWrites = true;
+          },
+          end: () => {
+            this.journal!.deferWrites = false;
+            this.journal!.flushPending();
+          },
+        },
       },
       pipeline,
       this.clock,

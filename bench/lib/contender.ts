@@ -97,22 +97,23 @@ export function installNodeRed(): string {
  * ms timestamp) → join (1,000 messages or 1 s) → influxdb batch.
  */
 export function nodeRedFlow(o: { mqttPort: number; influxPort: number; database: string; topic: string }): unknown[] {
+  // Ids in Node-RED's own form: it resolves config-node references by matching property values to ids.
   return [
-    { id: 'tab', type: 'tab', label: 'ingest' },
-    { id: 'broker', type: 'mqtt-broker', name: 'mosquitto', broker: '127.0.0.1', port: String(o.mqttPort), clientid: `nodered-vs-${Date.now()}`, autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
-    { id: 'in', type: 'mqtt in', z: 'tab', name: 'telemetry', topic: o.topic, qos: '1', datatype: 'json', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['point']] },
+    { id: '5a1f0e7c2b3d4a01', type: 'tab', label: 'ingest' },
+    { id: '5a1f0e7c2b3d4a02', type: 'mqtt-broker', name: 'mosquitto', broker: '127.0.0.1', port: String(o.mqttPort), clientid: `nodered-vs-${Date.now()}`, autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+    { id: '5a1f0e7c2b3d4a03', type: 'mqtt in', z: '5a1f0e7c2b3d4a01', name: 'telemetry', topic: o.topic, qos: '1', datatype: 'json', broker: '5a1f0e7c2b3d4a02', nl: false, rap: true, rh: 0, inputs: 0, wires: [['5a1f0e7c2b3d4a04']] },
     {
-      id: 'point',
+      id: '5a1f0e7c2b3d4a04',
       type: 'function',
-      z: 'tab',
+      z: '5a1f0e7c2b3d4a01',
       name: 'to InfluxDB point',
       func: "const machine = msg.topic.split('/')[3];\nmsg.payload = { measurement: 'telemetry', tags: { machine }, fields: msg.payload.values, timestamp: msg.payload.ts };\nreturn msg;",
       outputs: 1,
-      wires: [['join']],
+      wires: [['5a1f0e7c2b3d4a05']],
     },
-    { id: 'join', type: 'join', z: 'tab', name: 'batch', mode: 'custom', build: 'array', property: 'payload', propertyType: 'msg', key: 'topic', joiner: '\\n', joinerType: 'str', accumulate: false, timeout: '1', count: '1000', reduceRight: false, wires: [['out']] },
-    { id: 'db', type: 'influxdb', hostname: '127.0.0.1', port: String(o.influxPort), protocol: 'http', database: o.database, name: 'influx', usetls: false, influxdbVersion: '1.x' },
-    { id: 'out', type: 'influxdb batch', z: 'tab', influxdb: 'db', precision: 'ms', retentionPolicy: '', name: 'write', wires: [] },
+    { id: '5a1f0e7c2b3d4a05', type: 'join', z: '5a1f0e7c2b3d4a01', name: 'batch', mode: 'custom', build: 'array', property: 'payload', propertyType: 'msg', key: 'topic', joiner: '\\n', joinerType: 'str', accumulate: false, timeout: '1', count: '1000', reduceRight: false, wires: [['5a1f0e7c2b3d4a07']] },
+    { id: '5a1f0e7c2b3d4a06', type: 'influxdb', hostname: '127.0.0.1', port: String(o.influxPort), protocol: 'http', database: o.database, name: 'influx', usetls: false, influxdbVersion: '1.x' },
+    { id: '5a1f0e7c2b3d4a07', type: 'influxdb batch', z: '5a1f0e7c2b3d4a01', influxdb: '5a1f0e7c2b3d4a06', precision: 'ms', retentionPolicy: '', name: 'write', wires: [] },
   ];
 }
 

@@ -20,6 +20,11 @@ export interface SubscriberOptions {
   statusTopic?: string;
   /** Exact topics that are signals for other stages (e.g. the plant's busy flag), not telemetry. */
   signals?: Record<string, (payload: string) => void>;
+  /**
+   * Acknowledgements are released in batches: `begin` before the first message of a socket read,
+   * `end` after its last (it must make everything they acknowledge durable, or throw).
+   */
+  ackBatch?: { begin(): void; end(): void };
 }
 
 export interface ConnectionStats {
@@ -69,12 +74,15 @@ export class MqttSubscriber {
       ca: tls.ca ? readFileSync(tls.ca) : undefined,
       cert: tls.cert ? readFileSync(tls.cert) : undefined,
       key: tls.key ? readFileSync(tls.key) : undefined,
+      // mqtt.js traces every packet through `debug` unless given a logger; that costs per message even when off.
+      log: () => undefined,
       will: o.statusTopic ? { topic: o.statusTopic, payload: Buffer.from(statusPayload('offline', 'connection lost')), qos: 1, retain: true } : undefined,
     };
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
 
     client.handleMessage = (packet, done) => {
+      this.batchAcknowledgements(client);
       // done(err) skips the PUBACK but lets mqtt.js go on with the next packet: the broker
       // redelivers the message on the next session instead of the whole stream stalling.
       const fail = (err: unknown) => {
@@ -156,6 +164,36 @@ export class MqttSubscriber {
     const client = this.client;
     if (!client || !this.stats.connected) return Promise.reject(new Error('not connected to the MQTT broker'));
     return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private batching = false;
+
+  /**
+   * mqtt.js handles the packets of one socket read one after another on process.nextTick, so all of
+   * them are done before setImmediate fires. Corking the socket over that span sends their PUBACKs in
+   * one write, after `ackBatch.end()` has written their journal records in one write. Should that
+   * fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers.
+   */
+  private batchAcknowledgements(client: MqttClient): void {
+    const batch = this.options.ackBatch;
+    if (!batch || this.batching) return;
+    const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void } | undefined;
+    if (!stream?.cork || !stream.uncork) return;
+    this.batching = true;
+    stream.cork();
+    batch.begin();
+    setImmediate(() => {
+      this.batching = false;
+      try {
+        batch.end();
+      } catch (err) {
+        this.stats.unacknowledged++;
+        this.log.error({ err: errorMessage(err) }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
+        stream.destroy(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      stream.uncork!();
+    });
   }
 
   async stop(): Promise<void> {

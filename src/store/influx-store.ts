@@ -1,5 +1,6 @@
-import { InfluxDB, escape, type IPoint } from 'influx';
+import { InfluxDB, escape } from 'influx';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
+import { LineProtocolWriter } from './line-protocol.js';
 import { StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from './sensor-store.js';
 
 export interface InfluxStoreOptions {
@@ -32,6 +33,9 @@ const EVENTS = 'events';
 export class InfluxSensorStore implements SensorStore {
   readonly kind = 'influx' as const;
   private readonly influx: InfluxDB;
+  private readonly lineProtocol = new LineProtocolWriter(TELEMETRY, EVENTS);
+  private readonly writeUrl: string;
+  private readonly authorization: string | undefined;
   private databaseReady = false;
 
   constructor(private readonly options: InfluxStoreOptions) {
@@ -44,6 +48,14 @@ export class InfluxSensorStore implements SensorStore {
       // Retries belong to the batch writer, which also owns backoff and the journal.
       pool: { maxRetries: 0, requestTimeout: options.timeoutMs },
     });
+    // Writes go straight to /write with our own line protocol (see line-protocol.ts); queries and
+    // database management stay with the influx package.
+    const write = new URL('/write', url);
+    write.searchParams.set('db', options.database);
+    write.searchParams.set('precision', 'ms');
+    if (options.retentionPolicy) write.searchParams.set('rp', options.retentionPolicy);
+    this.writeUrl = write.toString();
+    this.authorization = options.username ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}` : undefined;
   }
 
   async open(): Promise<void> {
@@ -59,39 +71,34 @@ export class InfluxSensorStore implements SensorStore {
 
   async write(batch: IngestBatch): Promise<void> {
     await this.ensureDatabase();
-    const points: IPoint[] = [];
-    for (const s of batch.samples) {
-      points.push({
-        measurement: TELEMETRY,
-        tags: { site: s.machine.site, line: s.machine.line, machine: s.machine.machine },
-        fields: s.values,
-        // A string keeps ts 0 from being dropped (the client treats a falsy timestamp as "now").
-        timestamp: String(s.ts),
-      });
-    }
-    for (const e of batch.events) {
-      points.push({
-        measurement: EVENTS,
-        tags: { site: e.machine.site, line: e.machine.line, machine: e.machine.machine, type: e.type },
-        fields: { component: e.component ?? '', note: e.note ?? '' },
-        timestamp: String(e.ts),
-      });
-    }
-    if (points.length === 0) return;
+    const body = this.lineProtocol.lines(batch);
+    if (body === '') return;
+    let res: Response;
     try {
-      await this.influx.writePoints(points, { precision: 'ms', retentionPolicy: this.options.retentionPolicy });
+      res = await fetch(this.writeUrl, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...(this.authorization ? { authorization: this.authorization } : {}) },
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
     } catch (err) {
-      // The database may have been dropped or the server replaced; make sure it exists next time.
-      const message = (err as Error).message;
-      if (/database not found/i.test(message)) {
-        this.databaseReady = false;
-        throw err;
-      }
-      // 400: the data itself is refused (InfluxDB has written the points it could); retrying cannot help.
-      const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
-      if (status === 400) throw new StoreRejectedError(message);
-      throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`InfluxDB write failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
+    if (res.status === 204 || res.status === 200) {
+      await res.arrayBuffer().catch(() => undefined);
+      return;
+    }
+    const text = (await res.text().catch(() => '')).slice(0, 1000);
+    const message = `InfluxDB write ${res.status}: ${text.trim()}`;
+    // The database may have been dropped or the server replaced; make sure it exists next time.
+    if (/database not found/i.test(text)) {
+      this.databaseReady = false;
+      throw new Error(message);
+    }
+    // 400: the data itself is refused (InfluxDB has written the points it could); retrying cannot help.
+    if (res.status === 400) throw new StoreRejectedError(message);
+    throw new Error(message);
   }
 
   private async raw(query: string): Promise<RawResponse> {

@@ -55,6 +55,14 @@ export class Journal {
   private dirty = false;
   private fsyncTimer: TimerHandle;
   private cursor: { file: string; buf: Buffer; offset: number; seq: number } | null = null;
+  /** Records appended while writes are deferred, not yet written to the active segment. */
+  private pending: Buffer[] = [];
+  /**
+   * While true, appends are kept in memory and written together by flushPending(): the MQTT path
+   * writes a whole socket read's messages with one syscall and releases their acknowledgements
+   * only after it (see MqttSubscriber's acknowledgement batch).
+   */
+  deferWrites = false;
   readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, fsyncs: 0 };
 
   private constructor(
@@ -115,6 +123,7 @@ export class Journal {
    * Sequential reads reuse one segment buffer; a record that fails to decode yields an empty batch.
    */
   read(fromSeq: number, maxItems: number): Array<{ seq: number; batch: IngestBatch }> {
+    this.flushPending();
     const out: Array<{ seq: number; batch: IngestBatch }> = [];
     let seq = fromSeq;
     let items = 0;
@@ -175,17 +184,25 @@ export class Journal {
     return this.stats.bytes >= this.options.maxBytes;
   }
 
-  /** Makes the batch durable against a process kill and returns its seq. Synchronous by design. */
+  /**
+   * Makes the batch durable against a process kill and returns its seq. Synchronous by design; with
+   * `deferWrites` the write happens at the next flushPending(), which the caller must await before
+   * acknowledging anything.
+   */
   append(batch: IngestBatch): number {
     const body = encodeBatch(batch);
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt32LE(body.length, 0);
     header.writeUInt32LE(crc32(body), 4);
     const seg = this.activeSegment();
-    try {
-      writevSync(seg.fd, [header, body]);
-    } catch (err) {
-      throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
+    if (this.deferWrites) this.pending.push(header, body);
+    else {
+      this.flushPending();
+      try {
+        writevSync(seg.fd, [header, body]);
+      } catch (err) {
+        throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
+      }
     }
     const seq = this.nextSeq++;
     seg.lastSeq = seq;
@@ -237,6 +254,21 @@ export class Journal {
     return this.active;
   }
 
+  /** Writes the deferred records, in order, with as few syscalls as the kernel allows. */
+  flushPending(): void {
+    if (this.pending.length === 0) return;
+    const seg = this.active;
+    const buffers = this.pending;
+    this.pending = [];
+    if (!seg) throw new VigilError('VGL_JOURNAL_IO', 'journal append failed: no active segment for deferred records');
+    try {
+      // Linux takes at most 1024 buffers per writev.
+      for (let i = 0; i < buffers.length; i += 1024) writevSync(seg.fd, buffers.slice(i, i + 1024));
+    } catch (err) {
+      throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   private rollActive(): void {
     this.retireActive();
     this.trim();
@@ -254,6 +286,7 @@ export class Journal {
   }
 
   private syncNow(): void {
+    this.flushPending();
     if (!this.active || !this.dirty) return;
     fdatasyncSync(this.active.fd);
     this.dirty = false;
@@ -261,7 +294,8 @@ export class Journal {
   }
 
   private groupFsync(): void {
-    if (!this.active || !this.dirty) return;
+    // Deferred records belong to messages not yet acknowledged; their batch flushes them itself.
+    if (!this.active || !this.dirty || this.pending.length > 0) return;
     this.dirty = false;
     fdatasync(this.active.fd, (err) => {
       if (err) {

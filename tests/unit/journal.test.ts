@@ -29,6 +29,27 @@ describe('journal', () => {
     expect(after.append(batchOf(sample(4000)))).toBe(4);
   });
 
+  it('with deferred writes, records reach the file only at flushPending, in order, one write for all', () => {
+    const dir = tempDir();
+    const j = open(dir, { fsyncIntervalMs: 100 });
+    j.deferWrites = true;
+    const batches = [batchOf(sample(1)), batchOf(sample(2)), batchOf(sample(3))];
+    batches.forEach((b) => j.append(b));
+    // A kill now loses them, so nothing may have acknowledged them yet.
+    const size = () => segments(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+    expect(size()).toBe(0);
+    j.deferWrites = false;
+    j.flushPending();
+    expect(size()).toBeGreaterThan(0);
+    expect(readAll(j).map((r) => r.batch)).toEqual(batches);
+    // An immediate append after deferred ones keeps the order; read() flushes what is pending.
+    j.deferWrites = true;
+    j.append(batchOf(sample(4)));
+    j.deferWrites = false;
+    j.append(batchOf(sample(5)));
+    expect(readAll(j).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('cuts off a torn tail and counts it', () => {
     const dir = tempDir();
     const j = open(dir);
