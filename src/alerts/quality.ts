@@ -61,7 +61,11 @@ export class QualityMonitor {
       } else {
         t.lastSeen = receivedAt;
         if (value === t.value) t.repeats++;
-        else Object.assign(t, { value, unchangedSince: receivedAt, repeats: 0 });
+        else {
+          t.value = value;
+          t.unchangedSince = receivedAt;
+          t.repeats = 0;
+        }
       }
     }
   }

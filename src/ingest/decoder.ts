@@ -86,7 +86,20 @@ export class MessageDecoder {
     return first === '{' || first === '[';
   }
 
+  /** Topics repeat (one or two per machine): their routes are remembered, bounded against floods of new ones. */
+  private readonly routes = new Map<string, { kind: 'telemetry' | 'events'; machine: MachineRef } | null>();
+
   private route(topic: string): { kind: 'telemetry' | 'events'; machine: MachineRef } | null {
+    let r = this.routes.get(topic);
+    if (r === undefined) {
+      r = this.matchTopic(topic);
+      if (this.routes.size >= 10_000) this.routes.clear();
+      this.routes.set(topic, r);
+    }
+    return r;
+  }
+
+  private matchTopic(topic: string): { kind: 'telemetry' | 'events'; machine: MachineRef } | null {
     for (const [kind, patterns] of [['telemetry', this.telemetry], ['events', this.events]] as const) {
       for (const p of patterns) {
         const m = p.match(topic);

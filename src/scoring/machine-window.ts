@@ -43,7 +43,12 @@ export class MachineWindow {
       agg.sum[name] = (agg.sum[name] ?? 0) + v;
       agg.count[name] = (agg.count[name] ?? 0) + 1;
       const prev = this.latest.get(name);
-      if (!prev || prev.ts <= sample.ts) this.latest.set(name, { value: v, ts: sample.ts });
+      // Updated in place: one object per sensor, not one per reading.
+      if (!prev) this.latest.set(name, { value: v, ts: sample.ts });
+      else if (prev.ts <= sample.ts) {
+        prev.value = v;
+        prev.ts = sample.ts;
+      }
     }
     if (sample.ts > this.lastTs) this.lastTs = sample.ts;
     if (k > this.currentStep) {
