@@ -6,15 +6,13 @@
  * message → commit of the last), p50/p99 publish→stored latency at a fixed rate, and the daemon's
  * peak RSS. Figures only; nothing here asserts on time.
  */
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/logger.js';
 import { Daemon } from '../src/main.js';
 import type { CommitInfo } from '../src/store/batch-writer.js';
-import type { StreamOptions, StreamResult } from './lib/publisher.js';
+import { publisherProcess } from './lib/publisher-process.js';
 import { ensureDebianPackages, freePort, startInfluxd, startMosquitto, type ManagedService } from './lib/services.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,28 +28,8 @@ const { values: args } = parseArgs({
 });
 const SENSORS = 14;
 const MACHINES = Number(args.machines);
-const here = path.dirname(fileURLToPath(import.meta.url));
 
-function publisher(options: StreamOptions): { started: Promise<number>; done: Promise<StreamResult> } {
-  const child = spawn(process.execPath, [path.join(here, 'publish-worker.js'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let resolveStart!: (t: number) => void;
-  const started = new Promise<number>((r) => (resolveStart = r));
-  const done = new Promise<StreamResult>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buf.slice(0, nl)) as { ready?: boolean; at?: number } & StreamResult;
-        buf = buf.slice(nl + 1);
-        if (line.ready) resolveStart(line.at!);
-        else resolve(line);
-      }
-    });
-    child.once('exit', (code) => (code ? reject(new Error(`publisher exited with ${code}`)) : undefined));
-  });
-  return { started, done };
-}
+const publisher = publisherProcess;
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;

@@ -48,7 +48,7 @@ writeFileSync(
     mqtt: { url: mosquitto.url, clientId: 'vigil-soak' },
     store: { kind: 'influx', influx: { url: influxd.url, database } },
     learning: { modelsDir: path.join(dir, 'models'), step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [32, 16], epochs: 15, patience: 4 } },
-    schedule: { cron: '*/15 * * * * *', need: { minFailures: 10, minNewFailures: 50, minInterval: '1h' }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
+    schedule: { cron: '*/15 * * * * *', need: { minFailures: 10, minNewFailures: 20, minInterval: '4m' }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
   }),
 );
 

@@ -9,14 +9,12 @@
  * killed (SIGKILL) at a third of the run and restarted at two thirds. Stored counts come from
  * InfluxDB itself, the same query for both.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { installNodeRed, startNodeRed, startVigil, type Contender } from './lib/contender.js';
-import type { StreamOptions, StreamResult } from './lib/publisher.js';
+import { publisherProcess } from './lib/publisher-process.js';
 import { ensureDebianPackages, startInfluxd, startMosquitto, type ManagedService } from './lib/services.js';
 
 const { values: args } = parseArgs({
@@ -30,28 +28,8 @@ const { values: args } = parseArgs({
 });
 const SENSORS = 14;
 const MACHINES = 50;
-const here = path.dirname(fileURLToPath(import.meta.url));
 
-function publisher(options: StreamOptions): { started: Promise<number>; done: Promise<StreamResult> } {
-  const child = spawn(process.execPath, [path.join(here, 'publish-worker.js'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let resolveStart!: (t: number) => void;
-  const started = new Promise<number>((r) => (resolveStart = r));
-  const done = new Promise<StreamResult>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buf.slice(0, nl)) as { ready?: boolean; at?: number } & StreamResult;
-        buf = buf.slice(nl + 1);
-        if (line.ready) resolveStart(line.at!);
-        else resolve(line);
-      }
-    });
-    child.once('exit', (code) => (code ? reject(new Error(`publisher exited with ${code}`)) : undefined));
-  });
-  return { started, done };
-}
+const publisher = publisherProcess;
 
 class Influx {
   constructor(private readonly url: string) {}

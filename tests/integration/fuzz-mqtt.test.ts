@@ -12,6 +12,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { MessageDecoder } from '../../src/ingest/decoder.js';
 import type { Daemon } from '../../src/main.js';
 import { startTestDaemon } from '../support/daemon.js';
+import { mutatedBytes } from '../support/mutate.js';
 import { waitUntil } from '../support/influx.js';
 
 const TOTAL = 100_000;
@@ -27,18 +28,7 @@ afterEach(async () => {
 function messages(base: number): Array<{ topic: string; payload: Buffer }> {
   const sensor = fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/);
   const reading = (i: number) => fc.record({ ts: fc.constant(base + i * 100), values: fc.dictionary(sensor, fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 8 }) });
-  const mutate = (text: string) =>
-    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'drop', 'insert', 'cut')), { minLength: 1, maxLength: 4 }).map((edits) => {
-      let bytes = Array.from(Buffer.from(text));
-      for (const [at, byte, op] of edits) {
-        const i = bytes.length === 0 ? 0 : at % bytes.length;
-        if (op === 'flip') bytes[i] = byte;
-        else if (op === 'drop') bytes.splice(i, 1);
-        else if (op === 'insert') bytes.splice(i, 0, byte);
-        else bytes = bytes.slice(0, i);
-      }
-      return Buffer.from(bytes);
-    });
+  const mutate = (text: string) => mutatedBytes(fc.constant(text), 4);
   const fuzzed = (i: number) =>
     fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),

@@ -15,6 +15,7 @@ import { ID_PATTERN } from '../../src/ingest/validate.js';
 import { parseCmapss } from '../../simulators/replay/cmapss.js';
 import { csvSource, parseTimestamp, splitCsvLine } from '../../simulators/replay/csv.js';
 import { tempDir } from '../support/fixtures.js';
+import { mutatedBytes } from '../support/mutate.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const options: DecoderOptions = {
@@ -44,19 +45,7 @@ const topic = fc.oneof(
   fc.string({ maxLength: 80 }),
 );
 
-/** Flips, drops, inserts and truncates bytes of a valid payload. */
-const mutated = (valid: fc.Arbitrary<string>) =>
-  fc.tuple(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'drop', 'insert', 'cut')), { minLength: 1, maxLength: 6 })).map(([text, edits]) => {
-    let bytes = Array.from(Buffer.from(text));
-    for (const [at, byte, op] of edits) {
-      const i = bytes.length === 0 ? 0 : at % bytes.length;
-      if (op === 'flip') bytes[i] = byte;
-      else if (op === 'drop') bytes.splice(i, 1);
-      else if (op === 'insert') bytes.splice(i, 0, byte);
-      else bytes = bytes.slice(0, i);
-    }
-    return Uint8Array.from(bytes);
-  });
+const mutated = (valid: fc.Arbitrary<string>) => mutatedBytes(valid);
 
 const jsonPayload = fc.oneof(reading.map((r) => JSON.stringify(r)), fc.array(reading, { maxLength: 5 }).map((r) => JSON.stringify(r)));
 const linePayload = reading.map((r) => Object.entries(r.values).map(([k, v]) => `telemetry ${k}=${v} ${r.ts}`).join('\n'));
