@@ -1,0 +1,96 @@
+/**
+ * The subscriber sends the PUBACKs of one socket read only after `ackBatch.end()` has made their
+ * messages durable; when that fails it drops the connection with the PUBACKs unsent, and the broker
+ * (persistent session) delivers the same messages again. An in-process broker keeps this fast.
+ */
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { IngestBatch } from '../../src/core/types.js';
+import { MessageDecoder } from '../../src/ingest/decoder.js';
+import { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
+import { MqttSubscriber } from '../../src/ingest/mqtt-subscriber.js';
+import { IngestPipeline } from '../../src/ingest/pipeline.js';
+import { IngestStats } from '../../src/ingest/stats.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('MQTT acknowledgement batches', () => {
+  it('a failed durable write drops the connection unacknowledged and the broker redelivers', async () => {
+    const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
+    await broker.start();
+    cleanup.push(() => broker.stop());
+
+    const seen: number[] = [];
+    const sink = {
+      accept(batch: IngestBatch) {
+        for (const s of batch.samples) seen.push(s.ts);
+      },
+    };
+    const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+    const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
+    const batches = { begun: 0, ended: 0, failNext: false };
+    const subscriber = new MqttSubscriber(
+      {
+        url: broker.url,
+        clientId: 'ack-batch-test',
+        tls: { rejectUnauthorized: true },
+        qos: 1,
+        keepalive: 30,
+        reconnectMinMs: 50,
+        reconnectMaxMs: 200,
+        filters: decoder.filters,
+        ackBatch: {
+          begin: () => batches.begun++,
+          end: () => {
+            batches.ended++;
+            if (batches.failNext) {
+              batches.failNext = false;
+              throw new Error('disk full');
+            }
+          },
+        },
+      },
+      pipeline,
+      systemClock,
+      silentLogger(),
+    );
+    subscriber.start();
+    cleanup.push(() => subscriber.stop());
+    await until(() => subscriber.stats.subscribed, 'subscription');
+
+    const publisher = await mqtt.connectAsync(broker.url, { clientId: 'ack-batch-publisher' });
+    cleanup.push(() => publisher.endAsync());
+    const now = Date.now();
+    const publish = (ts: number) => publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts, values: { a: 1 } }), { qos: 1 });
+
+    // A good batch: delivered once, acknowledged, never again.
+    await publish(now - 100);
+    await until(() => seen.length === 1 && batches.ended >= 1, 'first message');
+    const connects = subscriber.stats.connects;
+
+    // The durable write of the next batch fails: no PUBACK, the connection goes, the message comes back.
+    batches.failNext = true;
+    await publish(now - 50);
+    await until(() => seen.filter((t) => t === now - 50).length >= 2, 'redelivery after the failed write');
+    expect(subscriber.stats.connects).toBeGreaterThan(connects);
+    expect(subscriber.stats.unacknowledged).toBeGreaterThanOrEqual(1);
+
+    // Everything is acknowledged now: nothing more arrives, and the first message was never redelivered.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.filter((t) => t === now - 100)).toHaveLength(1);
+    expect(batches.begun).toBe(batches.ended);
+  });
+});
