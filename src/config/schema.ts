@@ -110,7 +110,7 @@ export const ConfigSchema = Type.Object(
           default: 'auto',
           description: "fused WebAssembly SIMD LSTM kernels (fast), tfjs's own layer (stock), or fast where they load (auto)",
         }),
-        kernelThreads: Type.Integer({ minimum: 0, maximum: 16, default: 0, description: 'threads per LSTM kernel call; 0 = one per core' }),
+        kernelThreads: Type.Integer({ minimum: 0, maximum: 16, default: 0, description: 'threads per LSTM kernel call; 0 = one per core, at most 8 for training and 4 for scoring' }),
         step: Duration('1m', { minimum: 1 }),
         window: Type.Integer({ minimum: 2, maximum: 1000, default: 50, description: 'steps per input window' }),
         stride: Type.Integer({ minimum: 1, default: 1, description: 'steps between training windows' }),

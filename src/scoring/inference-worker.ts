@@ -2,6 +2,7 @@
  * Inference worker: scores windows with the champion off the daemon's event loop, so a batch of
  * predictions (and the occlusion passes that explain them) never delays MQTT acknowledgements.
  */
+import { availableParallelism } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf, quietTfWarnings, type BackendPreference, type TF } from '../model/backend.js';
@@ -29,7 +30,8 @@ let direct: FastPredictor | null = null;
 function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> {
   quietTfWarnings();
   tfReady ??= loadTf(options.backend).then(async ({ tf, backend }) => {
-    const threads = options.lstm?.threads ?? 0;
+    // Scoring batches are small: a few threads serve them; more would only cost memory.
+    const threads = options.lstm?.threads || Math.min(4, availableParallelism());
     const lstm = await loadFastLstm(tf, { preference: options.lstm?.kernel ?? 'auto', ...(threads > 0 ? { threads } : {}) });
     return { tf, backend, lstm };
   });

@@ -97,7 +97,10 @@ export class FastLstmRuntime {
     this.f32View = new Float32Array(memory.buffer);
   }
 
-  /** Threads default to the cores available; 1 means no helpers. */
+  /**
+   * Threads default to the cores available, at most 8 (each helper is a V8 isolate of its own, and a
+   * window's recurrence gains little beyond that); 1 means no helpers.
+   */
   static async create(o: { threads?: number; preferRelaxed?: boolean } = {}): Promise<FastLstmRuntime> {
     if (typeof SharedArrayBuffer === 'undefined') throw new FastLstmUnavailableError('SharedArrayBuffer is not available');
     const simdFile = findKernelFile('lstm-simd.wasm');
@@ -124,7 +127,7 @@ export class FastLstmRuntime {
     const memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory, abort: () => { throw new Error('kernel abort'); } } });
     const exports = Object.fromEntries(KERNELS.map((k) => [k, instance.exports[k] as (...a: number[]) => void])) as Record<KernelName, (...a: number[]) => void>;
-    const threads = Math.max(1, Math.min(o.threads ?? os.availableParallelism(), 16));
+    const threads = Math.max(1, Math.min(o.threads ?? Math.min(os.availableParallelism(), 8), 16));
     const helpers = await Promise.all(Array.from({ length: threads - 1 }, () => startHelper(module!, memory)));
     return new FastLstmRuntime(memory, exports, helpers, { instructionSet: chosen[0], threads, wasmFile: chosen[1] });
   }
