@@ -213,39 +213,7 @@ const ROUND_MAGIC: f32 = 12582912.0;
  * and h [batch, steps, U].
  */
 export function forward(batch: i32, steps: i32, f: i32, u: i32, x: usize, w: usize, r: usize, bias: usize, gates: usize, cell: usize, tanhCell: usize, h: usize, hard: i32): void {
-  const g4 = u << 2;
-  // Input contributions of every step at once: one large GEMM instead of one per step.
-  gemm(batch * steps, g4, f, x, f, w, g4, gates, g4, 0);
-  for (let t = 0; t < steps; t++) {
-    if (t > 0) gemm(batch, g4, u, h + ((<usize>(t - 1) * <usize>u) << 2), steps * u, r, g4, gates + ((<usize>t * <usize>g4) << 2), steps * g4, 1);
-    for (let b = 0; b < batch; b++) {
-      const row = <usize>b * <usize>steps + <usize>t;
-      const gp = gates + ((row * <usize>g4) << 2);
-      const cp = cell + ((row * <usize>u) << 2);
-      const tp = tanhCell + ((row * <usize>u) << 2);
-      const hp = h + ((row * <usize>u) << 2);
-      const prev = cp - ((<usize>u) << 2);
-      for (let j = 0; j < u; j += 4) {
-        const o4 = <usize>j << 2;
-        const uo = <usize>u << 2;
-        const zi = f32x4.add(ld(gp + o4), ld(bias + o4));
-        const zf = f32x4.add(ld(gp + uo + o4), ld(bias + uo + o4));
-        const zg = f32x4.add(ld(gp + 2 * uo + o4), ld(bias + 2 * uo + o4));
-        const zo = f32x4.add(ld(gp + 3 * uo + o4), ld(bias + 3 * uo + o4));
-        const gi = vgate(zi, hard);
-        const gf = vgate(zf, hard);
-        const gg = vtanh(zg);
-        const go = vgate(zo, hard);
-        let c = f32x4.mul(gi, gg);
-        if (t > 0) c = madd(gf, ld(prev + o4), c);
-        const tc = vtanh(c);
-        st(gp + o4, gi); st(gp + uo + o4, gf); st(gp + 2 * uo + o4, gg); st(gp + 3 * uo + o4, go);
-        st(cp + o4, c);
-        st(tp + o4, tc);
-        st(hp + o4, f32x4.mul(go, tc));
-      }
-    }
-  }
+  steps_(batch, steps, f, u, x, w, r, bias, gates, cell, tanhCell, h, hard, true);
 }
 
 /**
@@ -254,26 +222,41 @@ export function forward(batch: i32, steps: i32, f: i32, u: i32, x: usize, w: usi
  * receives every step's output (and is the next layer's x as it stands).
  */
 export function infer(batch: i32, steps: i32, f: i32, u: i32, x: usize, w: usize, r: usize, bias: usize, gates: usize, c: usize, h: usize, hard: i32): void {
+  steps_(batch, steps, f, u, x, w, r, bias, gates, c, 0, h, hard, false);
+}
+
+// The recurrence of both: `keep` (a constant at each call, so the branches fold away) keeps the
+// activated gates, every step's cell and tanh(cell) for backward; without it the cell state is one
+// row per sequence, updated in place.
+@inline function steps_(batch: i32, steps: i32, f: i32, u: i32, x: usize, w: usize, r: usize, bias: usize, gates: usize, cell: usize, tanhCell: usize, h: usize, hard: i32, keep: bool): void {
   const g4 = u << 2;
   const uo = <usize>u << 2;
+  // Input contributions of every step at once: one large GEMM instead of one per step.
   gemm(batch * steps, g4, f, x, f, w, g4, gates, g4, 0);
   for (let t = 0; t < steps; t++) {
     if (t > 0) gemm(batch, g4, u, h + ((<usize>(t - 1) * <usize>u) << 2), steps * u, r, g4, gates + ((<usize>t * <usize>g4) << 2), steps * g4, 1);
     for (let b = 0; b < batch; b++) {
       const row = <usize>b * <usize>steps + <usize>t;
       const gp = gates + ((row * <usize>g4) << 2);
-      const cp = c + ((<usize>b * <usize>u) << 2);
       const hp = h + ((row * <usize>u) << 2);
+      const cp = keep ? cell + ((row * <usize>u) << 2) : cell + ((<usize>b * <usize>u) << 2);
+      const prev = keep ? cp - uo : cp;
+      const tp = tanhCell + ((row * <usize>u) << 2);
       for (let j = 0; j < u; j += 4) {
         const o4 = <usize>j << 2;
         const gi = vgate(f32x4.add(ld(gp + o4), ld(bias + o4)), hard);
         const gf = vgate(f32x4.add(ld(gp + uo + o4), ld(bias + uo + o4)), hard);
         const gg = vtanh(f32x4.add(ld(gp + 2 * uo + o4), ld(bias + 2 * uo + o4)));
         const go = vgate(f32x4.add(ld(gp + 3 * uo + o4), ld(bias + 3 * uo + o4)), hard);
-        let cv = f32x4.mul(gi, gg);
-        if (t > 0) cv = madd(gf, ld(cp + o4), cv);
-        st(cp + o4, cv);
-        st(hp + o4, f32x4.mul(go, vtanh(cv)));
+        let c = f32x4.mul(gi, gg);
+        if (t > 0) c = madd(gf, ld(prev + o4), c);
+        const tc = vtanh(c);
+        if (keep) {
+          st(gp + o4, gi); st(gp + uo + o4, gf); st(gp + 2 * uo + o4, gg); st(gp + 3 * uo + o4, go);
+          st(tp + o4, tc);
+        }
+        st(cp + o4, c);
+        st(hp + o4, f32x4.mul(go, tc));
       }
     }
   }
