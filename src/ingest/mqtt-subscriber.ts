@@ -167,6 +167,8 @@ export class MqttSubscriber {
   }
 
   private batching = false;
+  /** Messages in the open acknowledgement batch: what a failed journal write leaves unacknowledged. */
+  private batchMessages = 0;
 
   /**
    * mqtt.js handles the packets of one socket read one after another on process.nextTick, so all of
@@ -176,10 +178,15 @@ export class MqttSubscriber {
    */
   private batchAcknowledgements(client: MqttClient): void {
     const batch = this.options.ackBatch;
-    if (!batch || this.batching) return;
+    if (!batch) return;
+    if (this.batching) {
+      this.batchMessages++;
+      return;
+    }
     const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void } | undefined;
     if (!stream?.cork || !stream.uncork) return;
     this.batching = true;
+    this.batchMessages = 1;
     stream.cork();
     batch.begin();
     setImmediate(() => {
@@ -187,8 +194,8 @@ export class MqttSubscriber {
       try {
         batch.end();
       } catch (err) {
-        this.stats.unacknowledged++;
-        this.log.error({ err: errorMessage(err) }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
+        this.stats.unacknowledged += this.batchMessages;
+        this.log.error({ err: errorMessage(err), messages: this.batchMessages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
         stream.destroy(err instanceof Error ? err : new Error(String(err)));
         return;
       }
