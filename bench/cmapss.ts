@@ -1,5 +1,5 @@
 /**
- * npm run bench:cmapss [-- --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu --kernel auto|fast|stock --save DIR --validation-only]
+ * npm run bench:cmapss [-- --members N --epochs N --stride S --units 64,32 --seed N --monitor metrics|loss --backend auto|wasm|cpu --kernel auto|fast|stock --save DIR --validation-only]
  *
  * Trains Vigil's two-headed LSTM on C-MAPSS FD001 (train_FD001.txt; 20% of the engines held out for
  * validation, early stopping and the alert threshold) and evaluates on test_FD001.txt + RUL_FD001.txt
@@ -26,6 +26,7 @@ const { values: a } = parseArgs({
     // 128 chosen on validation only (docs/predictor.md: seeds 1–3, RUL RMSE 14.54 against 15.95 at 256, same F1 and PR-AUC).
     batch: { type: 'string', default: '128' },
     seed: { type: 'string', default: '1' },
+    members: { type: 'string', default: '1' },
     'rul-weight': { type: 'string', default: '1' },
     smoothing: { type: 'string', default: '1' },
     monitor: { type: 'string', default: 'metrics' },
@@ -62,20 +63,25 @@ const outcome = await trainAndValidate(
     patience: Number(a.patience),
     reduceLrAfter: Number(a['reduce-lr']),
     monitor: a.monitor === 'metrics' ? 'metrics' : 'loss',
+    members: Number(a.members),
     rulCap: RUL_CAP,
     horizon: HORIZON,
     stepMs: 1,
     onEpoch: (p) =>
       console.log(
-        `  epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}${p.valRulRmse !== null ? ` (RMSE ${p.valRulRmse.toFixed(2)}, PR-AUC ${p.valPrAuc!.toFixed(3)})` : ''}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+        `  ${p.members && p.members > 1 ? `member ${p.member}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}${p.valRulRmse !== null ? ` (RMSE ${p.valRulRmse.toFixed(2)}, PR-AUC ${p.valPrAuc!.toFixed(3)})` : ''}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
       ),
   },
 );
 const seconds = (performance.now() - t0) / 1000;
+const describeMembers = () =>
+  outcome.members.length === 1
+    ? `${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch})`
+    : `${outcome.members.length} members averaged (epochs/best: ${outcome.members.map((m) => `${m.epochs}/${m.bestEpoch}`).join(', ')})`;
 const v = outcome.validation;
 if (a['validation-only']) {
   console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
-  console.log(`training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}); test set not read (--validation-only)`);
+  console.log(`training: ${seconds.toFixed(0)} s, ${describeMembers()}; test set not read (--validation-only)`);
   process.exit(0);
 }
 const test = evaluateCmapssTest(tf, outcome.model, data.norm, path.join(a.data, 'test_FD001.txt'), path.join(a.data, 'RUL_FD001.txt'), {
@@ -92,7 +98,7 @@ console.log(
 );
 console.log(`test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}`);
 console.log(
-  `training: ${seconds.toFixed(0)} s, ${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch}), ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}, LSTM ${lstm.describe}`,
+  `training: ${seconds.toFixed(0)} s, ${describeMembers()}, ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}, LSTM ${lstm.describe}`,
 );
 if (a.save) {
   // For inspection only: the registry is the place for models the daemon serves.

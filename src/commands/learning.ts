@@ -30,11 +30,14 @@ export function registerLearningCommands(program: Command): void {
       if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
       const run = new TrainingRun(config, { epochs, warmStart: o.warmStart });
       const epochsPlanned = epochs ?? config.learning.model.epochs;
-      const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned) : null;
+      const members = config.learning.model.members;
+      // An ensemble's members train one after the other; the bar spans all of them.
+      const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned * members) : null;
       run.on('progress', (p) => {
         if (p.phase === 'training') {
-          const line = `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`;
-          if (bar) bar.update(p.epoch, `val ${p.valLoss.toFixed(4)}, ETA ${(p.etaMs / 1000).toFixed(0)} s`);
+          const member = p.members && p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
+          const line = `${member}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`;
+          if (bar) bar.update(((p.member ?? 1) - 1) * epochsPlanned + p.epoch, `${member}val ${p.valLoss.toFixed(4)}, ETA ${(p.etaMs / 1000).toFixed(0)} s`);
           else process.stderr.write(`${line}\n`);
         } else if (p.phase !== 'batch') process.stderr.write(`${p.phase}: ${p.message}\n`);
       });

@@ -136,6 +136,12 @@ export const ConfigSchema = Type.Object(
               description: 'early stopping on validation RUL RMSE + PR-AUC (metrics) or on validation loss',
             }),
             seed: Type.Integer({ minimum: 0, default: 1 }),
+            members: Type.Integer({
+              minimum: 1,
+              maximum: 16,
+              default: 1,
+              description: 'models trained from different seeds and averaged (an ensemble): steadier and more accurate, at that many times the training time',
+            }),
             warmStart: Type.Boolean({ default: true, description: "fine-tune from the champion's weights when the features are unchanged" }),
           },
           strict,

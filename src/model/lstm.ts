@@ -31,6 +31,17 @@ export interface LstmSpec {
  */
 export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
   const input = tf.input({ shape: [spec.windowSteps, spec.features], name: 'window' });
+  const [failure, rul] = lstmBranch(tf, input, spec, '');
+  const model = tf.model({ inputs: input, outputs: [failure, rul], name: 'vigil_lstm' });
+  compile(tf, model, spec.learningRate, spec.rulLossWeight);
+  return model;
+}
+
+/**
+ * The LSTM stack and its two heads on `input`; every layer name starts with `prefix`, so several
+ * branches (an ensemble's members) can live in one model.
+ */
+export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix: string): [SymbolicTensor, SymbolicTensor] {
   let h: SymbolicTensor = input;
   spec.units.forEach((units, i) => {
     const seed = spec.seed + i * 101;
@@ -40,18 +51,16 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
       recurrentActivation: spec.recurrentActivation,
       kernelInitializer: tf.initializers.glorotUniform({ seed }),
       recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
-      name: `lstm_${i}`,
+      name: `${prefix}lstm_${i}`,
     };
     // A layer the kernels cannot implement (units not a multiple of 4) stays stock; mixing is fine.
     const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
     h = layer.apply(h) as SymbolicTensor;
-    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `dropout_${i}` }).apply(h) as SymbolicTensor;
+    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
   });
-  const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: 'failure' }).apply(h) as SymbolicTensor;
-  const rul = tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }), name: 'rul' }).apply(h) as SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: [failure, rul], name: 'vigil_lstm' });
-  compile(tf, model, spec.learningRate, spec.rulLossWeight);
-  return model;
+  const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: `${prefix}failure` }).apply(h) as SymbolicTensor;
+  const rul = tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }), name: `${prefix}rul` }).apply(h) as SymbolicTensor;
+  return [failure, rul];
 }
 
 export function compile(tf: TF, model: LayersModel, learningRate: number, rulLossWeight = 1): void {

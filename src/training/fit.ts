@@ -37,6 +37,9 @@ export interface EpochProgress {
   bestEpoch: number;
   etaMs: number;
   samplesPerSecond: number;
+  /** Which member of an ensemble this epoch trained (1-based), and how many there are. */
+  member?: number;
+  members?: number;
 }
 
 export interface FitResult {

@@ -28,7 +28,15 @@ export const ModelMetaSchema = Type.Object({
   horizon: Type.Integer({ minimum: 1 }),
   rulCap: Type.Integer({ minimum: 1 }),
   normalisation: Type.Object({ sensors: Type.Array(Type.String()), mean: Type.Array(Type.Number()), std: Type.Array(Type.Number()), dropped: Type.Array(Type.String()) }),
-  architecture: Type.Object({ units: Type.Array(Type.Integer()), dropout: Type.Number(), recurrentActivation: Type.String(), learningRate: Type.Number(), batchSize: Type.Integer() }),
+  architecture: Type.Object({
+    units: Type.Array(Type.Integer()),
+    dropout: Type.Number(),
+    recurrentActivation: Type.String(),
+    learningRate: Type.Number(),
+    batchSize: Type.Integer(),
+    /** Models averaged in this one (an ensemble); absent in older versions, which have one. */
+    members: Type.Optional(Type.Integer({ minimum: 1 })),
+  }),
   threshold: Type.Number(),
   metrics: Type.Object({
     validation: Metrics,
@@ -46,6 +54,8 @@ export const ModelMetaSchema = Type.Object({
     lstmKernel: Type.Optional(Type.String()),
     seed: Type.Integer(),
     stoppedEarly: Type.Boolean(),
+    /** Per member of an ensemble: its seed, epochs trained and best epoch. */
+    members: Type.Optional(Type.Array(Type.Object({ seed: Type.Integer(), epochs: Type.Integer(), bestEpoch: Type.Integer(), stoppedEarly: Type.Boolean() }))),
   }),
   data: Type.Record(Type.String(), Type.Unknown()),
 });

@@ -4,7 +4,8 @@ import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
-import { compile } from '../model/lstm.js';
+import { extractMember } from '../model/ensemble.js';
+import { compile, type LstmSpec } from '../model/lstm.js';
 import { createSensorStore } from '../store/create.js';
 import { loadDataset } from './dataset.js';
 import type { EpochProgress } from './fit.js';
@@ -75,12 +76,28 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     JSON.stringify(champion.sensors) === JSON.stringify(data.norm.sensors) &&
     JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units);
   const warm = (req.warmStart ?? cfg.model.warmStart) && sameFeatures;
-  let initial: LayersModel | undefined;
+  const spec: LstmSpec = {
+    windowSteps: cfg.window,
+    features: data.norm.sensors.length,
+    units: cfg.model.units,
+    dropout: cfg.model.dropout,
+    learningRate: cfg.model.learningRate,
+    seed: cfg.model.seed,
+    recurrentActivation: 'sigmoid',
+    kernel: lstm.kernel,
+  };
+  const initial: Array<LayersModel | undefined> = [];
   if (warm && champion) {
     // Fine-tuning keeps the champion's scaling, so its weights mean what they meant.
     data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed, normalisation: champion.normalisation });
-    initial = await registry.load(tf, champion.version);
-    compile(tf, initial, cfg.model.learningRate);
+    const loaded = await registry.load(tf, champion.version);
+    // Each member starts from the champion's member of the same index; members it lacks start afresh.
+    for (let k = 0; k < cfg.model.members; k++) {
+      const member = extractMember(tf, loaded, k, { ...spec, seed: cfg.model.seed + 1000 * k });
+      if (member) compile(tf, member, cfg.model.learningRate);
+      initial.push(member ?? undefined);
+    }
+    loaded.dispose();
   }
   if (data.report.trainWindows < 10 || data.report.trainPositives === 0) {
     throw new NotEnoughDataError(`not enough labelled windows: ${data.report.trainWindows} for training, ${data.report.trainPositives} of them before a failure`);
@@ -90,8 +107,9 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   const outcome = await trainAndValidate(
     tf,
     data,
-    { units: cfg.model.units, dropout: cfg.model.dropout, learningRate: cfg.model.learningRate, seed: cfg.model.seed, recurrentActivation: 'sigmoid', kernel: lstm.kernel },
+    spec,
     {
+      members: cfg.model.members,
       epochs: req.epochs ?? cfg.model.epochs,
       batchSize: cfg.model.batchSize,
       patience: cfg.model.patience,
@@ -126,7 +144,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     version,
     createdAt: new Date().toISOString(),
     parent: championVersion,
-    warmStartedFrom: warm && champion ? champion.version : null,
+    warmStartedFrom: warm && champion && initial.some(Boolean) ? champion.version : null,
     decision,
     dataRange: { from: dataset.from, to: dataset.to },
     machines: { train: data.report.trainMachines, validation: data.report.validationMachines, splitMethod: data.report.splitMethod },
@@ -137,7 +155,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     horizon: cfg.horizon,
     rulCap: cfg.rulCap,
     normalisation: data.norm,
-    architecture: { units: cfg.model.units, dropout: cfg.model.dropout, recurrentActivation: 'sigmoid', learningRate: cfg.model.learningRate, batchSize: cfg.model.batchSize },
+    architecture: { units: cfg.model.units, dropout: cfg.model.dropout, recurrentActivation: 'sigmoid', learningRate: cfg.model.learningRate, batchSize: cfg.model.batchSize, members: cfg.model.members },
     threshold: v.threshold,
     metrics: {
       validation: { classification: stripConfusion(v.classification), rul: v.rul },
@@ -154,6 +172,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       lstmKernel: lstm.describe,
       seed: cfg.model.seed,
       stoppedEarly: outcome.fit.stoppedEarly,
+      ...(outcome.members.length > 1 ? { members: outcome.members } : {}),
     },
     data: { ...data.report, failures: dataset.failures, quality: dataset.quality, confusion: v.classification.confusion },
   };

@@ -3,8 +3,9 @@
  * same arithmetic as training's, without keeping what backward needs), each layer reading the
  * previous one's output where it lies in kernel memory, then the dense heads in plain code. A single
  * window takes well under a millisecond, less than tfjs's per-op overhead alone. Works for models
- * trained with either LSTM layer (they have the same weights); an architecture it does not know
- * gives null, and the caller keeps model.predict.
+ * trained with either LSTM layer (they have the same weights), and for ensembles (several stacks on
+ * the same input, their heads averaged); an architecture it does not know gives null, and the caller
+ * keeps model.predict.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { FAST_LSTM_CLASS, unsupportedLstmOption } from './layer.js';
@@ -32,109 +33,109 @@ interface Layer {
   h: number;
 }
 
+/** An LSTM stack from the input and the dense heads reading its last state. */
+interface Chain {
+  layers: Layer[];
+  heads: Head[];
+}
+
+/** Where each model output comes from: one head, or the average of several (an ensemble). */
+type OutputSource = Array<{ chain: number; head: number }>;
+
 const CHUNK = 512;
+
+type TfLayer = LayersModel['layers'][number];
+
+/** The one layer feeding `layer`, or null when it has several inputs or several calls. */
+function inboundOf(layer: TfLayer): TfLayer | null {
+  const nodes = layer.inboundNodes;
+  return nodes.length === 1 && nodes[0]!.inboundLayers.length === 1 ? nodes[0]!.inboundLayers[0]! : null;
+}
 
 export class FastPredictor {
   private capacityRows = 0;
   private capacityBatch = 0;
   private x = 0;
   private steps = 0;
+  private readonly layers: Layer[];
 
   private constructor(
     private readonly rt: FastLstmRuntime,
-    private readonly layers: Layer[],
-    private readonly heads: Head[],
+    private readonly chains: Chain[],
+    private readonly outputs: OutputSource[],
     readonly features: number,
-  ) {}
-
-  static fromModel(model: LayersModel, runtime: FastLstmRuntime): FastPredictor | null {
-    const specs: Array<{ units: number; hard: boolean; weights: Float32Array[] }> = [];
-    const heads: Head[] = [];
-    const sequences: boolean[] = [];
-    let features = 0;
-    for (const layer of model.layers) {
-      const cls = layer.getClassName();
-      const cfg = layer.getConfig() as Record<string, unknown>;
-      if (cls === 'InputLayer') {
-        const shape = (cfg.batchInputShape ?? []) as number[];
-        features = shape[shape.length - 1] ?? 0;
-      } else if (cls === 'LSTM' || cls === FAST_LSTM_CLASS) {
-        if (heads.length > 0 || unsupportedLstmOption(cfg)) return null;
-        specs.push({ units: Number(cfg.units), hard: cfg.recurrentActivation !== 'sigmoid', weights: layer.getWeights().map((w) => w.dataSync() as Float32Array) });
-        sequences.push(Boolean(cfg.returnSequences));
-      } else if (cls === 'Dropout') {
-        if (heads.length > 0) return null;
-      } else if (cls === 'Dense') {
-        const activation = cfg.activation;
-        if ((activation !== 'sigmoid' && activation !== 'linear') || cfg.useBias === false) return null;
-        const [kernel, bias] = layer.getWeights().map((w) => w.dataSync() as Float32Array);
-        heads.push({ name: layer.name, units: Number(cfg.units), activation, kernel: kernel!, bias: bias! });
-      } else return null;
-    }
-    // A chain: every LSTM but the last passes its sequence on; the heads read the last h.
-    if (specs.length === 0 || heads.length !== model.outputs.length || features <= 0) return null;
-    // Outputs in the model's order, whatever the order of its layers.
-    const ordered = model.outputs.map((o) => heads.find((h) => h.name === o.sourceLayer.name));
-    if (ordered.some((h) => !h)) return null;
-    if (sequences.some((s, i) => s !== (i < sequences.length - 1))) return null;
-    let inputs = features;
-    const layers = specs.map((s) => {
-      const load = (data: Float32Array) => {
-        const at = runtime.alloc(data.length);
-        runtime.f32.set(data, at / 4);
-        return at;
-      };
-      const layer: Layer = { units: s.units, inputs, hard: s.hard, w: load(s.weights[0]!), r: load(s.weights[1]!), bias: load(s.weights[2]!), gates: 0, c: 0, h: 0 };
-      inputs = s.units;
-      return layer;
-    });
-    return new FastPredictor(runtime, layers, ordered as Head[], features);
+  ) {
+    this.layers = chains.flatMap((c) => c.layers);
   }
 
-  /** Windows [n, steps, F] → one Float32Array per head (p(failure) and RUL/cap for Vigil's model). */
+  static fromModel(model: LayersModel, runtime: FastLstmRuntime): FastPredictor | null {
+    if (model.inputs.length !== 1) return null;
+    const features = model.inputs[0]!.shape[model.inputs[0]!.shape.length - 1] ?? 0;
+    if (features <= 0) return null;
+    const chains: Chain[] = [];
+    let built: FastPredictor | null = null;
+    try {
+      const outputs = readOutputs(model, runtime, features, chains);
+      if (outputs) built = new FastPredictor(runtime, chains, outputs, features);
+      return built;
+    } finally {
+      // Weights already copied for an architecture found unfit later go back to the allocator.
+      if (!built) freeWeights(runtime, chains.flatMap((c) => c.layers));
+    }
+  }
+
+  /** Windows [n, steps, F] → one Float32Array per model output (p(failure) and RUL/cap for Vigil's model). */
   predict(x: Float32Array, n: number, steps: number): Float32Array[] {
-    const outputs = this.heads.map((h) => new Float32Array(n * h.units));
+    const result = this.outputs.map((o) => new Float32Array(n * this.head(o[0]!).units));
     const F = this.features;
     for (let start = 0; start < n; start += CHUNK) {
       const count = Math.min(CHUNK, n - start);
       this.prepare(count, steps);
       this.rt.f32.set(x.subarray(start * steps * F, (start + count) * steps * F), this.x / 4);
       const parts = splitBatch(count, this.rt.threads);
-      let input = this.x;
-      for (const l of this.layers) {
-        const at = input;
-        this.rt.parallel(
-          'infer',
-          parts.map(([b0, rows]) => [rows, steps, l.inputs, l.units, at + b0 * steps * l.inputs * 4, l.w, l.r, l.bias, l.gates + b0 * steps * 16 * l.units, l.c + b0 * l.units * 4, l.h + b0 * steps * l.units * 4, l.hard ? 1 : 0]),
-        );
-        input = l.h;
+      for (const chain of this.chains) {
+        let input = this.x;
+        for (const l of chain.layers) {
+          const at = input;
+          this.rt.parallel(
+            'infer',
+            parts.map(([b0, rows]) => [rows, steps, l.inputs, l.units, at + b0 * steps * l.inputs * 4, l.w, l.r, l.bias, l.gates + b0 * steps * 16 * l.units, l.c + b0 * l.units * 4, l.h + b0 * steps * l.units * 4, l.hard ? 1 : 0]),
+          );
+          input = l.h;
+        }
       }
-      const last = this.layers[this.layers.length - 1]!;
-      const U = last.units;
-      const h = this.rt.f32;
-      const hAt = last.h / 4;
-      this.heads.forEach((head, k) => {
-        const out = outputs[k]!;
-        for (let b = 0; b < count; b++) {
-          const row = hAt + (b * steps + steps - 1) * U;
-          for (let j = 0; j < head.units; j++) {
-            let s = head.bias[j]!;
-            for (let i = 0; i < U; i++) s += h[row + i]! * head.kernel[i * head.units + j]!;
-            out[(start + b) * head.units + j] = head.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
+      this.outputs.forEach((sources, k) => {
+        const out = result[k]!;
+        const share = 1 / sources.length;
+        for (const source of sources) {
+          const last = this.chains[source.chain]!.layers.at(-1)!;
+          const head = this.head(source);
+          const U = last.units;
+          const h = this.rt.f32;
+          const hAt = last.h / 4;
+          for (let b = 0; b < count; b++) {
+            const row = hAt + (b * steps + steps - 1) * U;
+            for (let j = 0; j < head.units; j++) {
+              let s = head.bias[j]!;
+              for (let i = 0; i < U; i++) s += h[row + i]! * head.kernel[i * head.units + j]!;
+              const value = head.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
+              const at = (start + b) * head.units + j;
+              out[at] = out[at]! + (sources.length === 1 ? value : value * share);
+            }
           }
         }
       });
     }
-    return outputs;
+    return result;
+  }
+
+  private head(source: { chain: number; head: number }): Head {
+    return this.chains[source.chain]!.heads[source.head]!;
   }
 
   dispose(): void {
     this.releaseBuffers();
-    for (const l of this.layers) {
-      this.rt.free(l.w, l.inputs * 4 * l.units);
-      this.rt.free(l.r, l.units * 4 * l.units);
-      this.rt.free(l.bias, 4 * l.units);
-    }
+    freeWeights(this.rt, this.layers);
   }
 
   private prepare(batch: number, steps: number): void {
@@ -163,4 +164,82 @@ export class FastPredictor {
     this.capacityRows = 0;
     this.capacityBatch = 0;
   }
+}
+
+function readHead(layer: TfLayer): Head | null {
+  if (layer.getClassName() !== 'Dense') return null;
+  const cfg = layer.getConfig() as Record<string, unknown>;
+  const activation = cfg.activation;
+  if ((activation !== 'sigmoid' && activation !== 'linear') || cfg.useBias === false) return null;
+  const [kernel, bias] = layer.getWeights().map((w) => w.dataSync() as Float32Array);
+  return { name: layer.name, units: Number(cfg.units), activation, kernel: kernel!, bias: bias! };
+}
+
+/**
+ * The stack's weights copied into kernel memory, or null when the kernels cannot run it: every LSTM
+ * but the last passes its sequence on, the heads read the last state.
+ */
+function loadStack(lstms: readonly TfLayer[], features: number, runtime: FastLstmRuntime): Layer[] | null {
+  const configs = lstms.map((l) => l.getConfig() as Record<string, unknown>);
+  if (configs.some((cfg, i) => unsupportedLstmOption(cfg) !== null || Boolean(cfg.returnSequences) !== i < configs.length - 1)) return null;
+  let inputs = features;
+  return lstms.map((l, i) => {
+    const cfg = configs[i]!;
+    const [w, r, bias] = l.getWeights().map((t) => t.dataSync() as Float32Array);
+    const load = (data: Float32Array) => {
+      const at = runtime.alloc(data.length);
+      runtime.f32.set(data, at / 4);
+      return at;
+    };
+    const layer: Layer = { units: Number(cfg.units), inputs, hard: cfg.recurrentActivation !== 'sigmoid', w: load(w!), r: load(r!), bias: load(bias!), gates: 0, c: 0, h: 0 };
+    inputs = layer.units;
+    return layer;
+  });
+}
+
+function freeWeights(rt: FastLstmRuntime, layers: readonly Layer[]): void {
+  for (const l of layers) {
+    rt.free(l.w, l.inputs * 4 * l.units);
+    rt.free(l.r, l.units * 4 * l.units);
+    rt.free(l.bias, 4 * l.units);
+  }
+}
+
+/** Each output's heads and their LSTM chains (loaded into `chains`), or null for an unknown architecture. */
+function readOutputs(model: LayersModel, runtime: FastLstmRuntime, features: number, chains: Chain[]): OutputSource[] | null {
+  const chainOf = new Map<string, number>();
+  const outputs: OutputSource[] = [];
+  for (const out of model.outputs) {
+    const source = out.sourceLayer as TfLayer;
+    const heads = source.getClassName() === 'Average' ? (source.inboundNodes.length === 1 ? source.inboundNodes[0]!.inboundLayers : []) : [source];
+    if (heads.length === 0) return null;
+    const sources: OutputSource = [];
+    for (const layer of heads) {
+      const head = readHead(layer);
+      if (!head) return null;
+      // Back from the head to the input: dropout is the identity when scoring.
+      const lstms: TfLayer[] = [];
+      let at = inboundOf(layer);
+      while (at && at.getClassName() !== 'InputLayer') {
+        const cls = at.getClassName();
+        if (cls === 'LSTM' || cls === FAST_LSTM_CLASS) lstms.unshift(at);
+        else if (cls !== 'Dropout') return null;
+        at = inboundOf(at);
+      }
+      if (!at || lstms.length === 0) return null;
+      const key = lstms.map((l) => l.name).join('|');
+      let chain = chainOf.get(key);
+      if (chain === undefined) {
+        const layers = loadStack(lstms, features, runtime);
+        if (!layers) return null;
+        chain = chains.push({ layers, heads: [] }) - 1;
+        chainOf.set(key, chain);
+      }
+      sources.push({ chain, head: chains[chain]!.heads.push(head) - 1 });
+    }
+    const units = (s: { chain: number; head: number }) => chains[s.chain]!.heads[s.head]!.units;
+    if (sources.some((s) => units(s) !== units(sources[0]!))) return null;
+    outputs.push(sources);
+  }
+  return outputs.length > 0 ? outputs : null;
 }
