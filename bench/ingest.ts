@@ -67,9 +67,10 @@ async function runFor(kind: 'influx' | 'sqlite', mosquitto: ManagedService, infl
   let lastCommitAt = 0;
   let latencies: number[] | null = null;
   daemon.writer!.on('commit', (c: CommitInfo) => {
-    stored += c.samples.length;
+    stored += c.samples;
     lastCommitAt = c.committedAt;
-    if (latencies) for (const s of c.samples) latencies.push(c.committedAt - s.ts);
+    // One sample per message here, so each record's latest sample time is its publish time.
+    if (latencies) for (const ts of c.latestTs) latencies.push(c.committedAt - ts);
   });
 
   // Phase 1: sustained throughput, publisher as fast as the broker accepts.

@@ -1,5 +1,5 @@
 /**
- * npm run bench:vs-nodered [-- --messages N --rate R --seconds S --outage-seconds S]
+ * npm run bench:vs-nodered [-- --messages N --rate R --seconds S --outage-seconds S (0: skip the outage run) --only Vigil|Node-RED]
  *
  * Vigil against the Node-RED flow integrators build for the same job (MQTT in → function → join →
  * influxdb batch), each as its own process on the same Mosquitto and InfluxDB, fed the same stream in
@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { installNodeRed, startNodeRed, startVigil, type Contender } from './lib/contender.js';
+import { installNodeRed, processCpu, startNodeRed, startVigil, type Contender } from './lib/contender.js';
 import { publisherProcess } from './lib/publisher-process.js';
 import { ensureDebianPackages, startInfluxd, startMosquitto, type ManagedService } from './lib/services.js';
 
@@ -88,16 +88,25 @@ async function waitStored(influx: Influx, db: string, target: number, quietMs: n
   }
 }
 
-async function steady(name: string, start: () => Promise<Contender>, influx: Influx, db: string, mosquitto: ManagedService): Promise<Omit<Figures, 'outage'>> {
+async function steady(name: string, start: () => Promise<Contender>, influx: Influx, db: string, mosquitto: ManagedService, influxd: ManagedService): Promise<Omit<Figures, 'outage'>> {
   const contender = await start();
   try {
     const total = Number(args.messages);
     const cpu0 = contender.cpuSeconds();
+    const threads0 = contender.threadCpu();
+    const services0 = [processCpu(mosquitto.pid()), processCpu(influxd.pid())];
     const p1 = publisher({ url: mosquitto.url, machines: MACHINES, count: total, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-1` });
     const t0 = await p1.started;
-    await p1.done;
+    const pub = await p1.done;
     const stored = await waitStored(influx, db, total, 15_000, 0, undefined, 50);
     const cpu = contender.cpuSeconds() - cpu0;
+    // Where the host's two cores went: the contender by thread, and everything else on the path.
+    const per100k = (seconds: number) => ((seconds / total) * 100_000).toFixed(2);
+    const threads = [...contender.threadCpu()].map(([t, c]) => [t, c - (threads0.get(t) ?? 0)] as const).filter(([, c]) => c >= 0.05).sort((a, b) => b[1] - a[1]);
+    console.log(`[${name}]   CPU-s per 100k by thread: ${threads.map(([t, c]) => `${t} ${per100k(c)}`).join(', ')}`);
+    console.log(
+      `[${name}]   others, CPU-s per 100k: publisher ${per100k(pub.cpuSeconds)}, Mosquitto ${per100k(processCpu(mosquitto.pid()) - services0[0]!)}, InfluxDB ${per100k(processCpu(influxd.pid()) - services0[1]!)}`,
+    );
     const throughput = stored.count / ((stored.lastChangeAt - t0) / 1000);
     const peakRssMb = contender.peakRss() / 2 ** 20;
     console.log(`[${name}] sustained ${throughput.toFixed(0)} msgs/s (${stored.count} of ${total} stored), ${((cpu / total) * 100_000).toFixed(2)} CPU-s per 100k msgs, peak RSS ${peakRssMb.toFixed(0)} MB`);
@@ -173,7 +182,11 @@ try {
     if (args.only && args.only !== name) continue;
     const db = `${name.toLowerCase().replace(/\W/g, '')}_steady`;
     await influx.create(db);
-    const s = await steady(name, () => start(db), influx, db, mosquitto);
+    const s = await steady(name, () => start(db), influx, db, mosquitto, influxd);
+    if (Number(args['outage-seconds']) === 0) {
+      results.set(name, { ...s, outage: null });
+      continue;
+    }
     const odb = `${name.toLowerCase().replace(/\W/g, '')}_outage`;
     await influx.create(odb);
     const o = await outage(name, () => start(odb), influx, influxd, odb, mosquitto);

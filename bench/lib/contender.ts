@@ -3,7 +3,7 @@
  * InfluxDB: Vigil (`vigil start`) and Node-RED 4 with the flow an integrator builds for the job.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ export interface Contender {
   cpuSeconds(): number;
   /** Peak resident set size so far (VmHWM), bytes. */
   peakRss(): number;
+  /** CPU seconds so far per thread (`main`, else name#tid: V8's helpers, libuv's pool, workers), to see where it goes. */
+  threadCpu(): Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,31 @@ function procCpu(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** CPU seconds of a process (all threads), 0 once it is gone. */
+export function processCpu(pid: number | null): number {
+  try {
+    return pid === null ? 0 : procCpu(pid);
+  } catch {
+    return 0;
+  }
+}
+
+function procThreadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Node names most of its threads "node": the main thread is the one whose id is the pid.
+      const name = Number(tid) === pid ? 'main' : `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}#${tid}`;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS);
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return out;
 }
 
 function procPeakRss(pid: number): number {
@@ -50,6 +77,7 @@ function wrap(name: string, child: ChildProcess): Contender {
     pid,
     cpuSeconds: () => procCpu(pid),
     peakRss: () => procPeakRss(pid),
+    threadCpu: () => procThreadCpu(pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -76,7 +104,9 @@ export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: s
   );
   // As `npm start` runs it in production.
   const cli = path.resolve(here, '../../src/cli.js');
-  const child = spawn(process.execPath, ['--max-old-space-size=192', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // VIGIL_BENCH_CPU_PROF=<dir>: a V8 CPU profile of the daemon for each run, to see where its time goes.
+  const profile = process.env.VIGIL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.VIGIL_BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--max-old-space-size=192', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'vigil', child);
   return wrap('Vigil', child);
 }

@@ -24,6 +24,8 @@ export interface StreamResult {
   failed: number;
   startedAt: number;
   finishedAt: number;
+  /** The publishing process's CPU seconds (user + system) for the stream. */
+  cpuSeconds: number;
 }
 
 export function telemetryTopic(i: number, prefix = 'vigil/bench/line1'): string {
@@ -38,7 +40,8 @@ export async function publishStream(o: StreamOptions): Promise<StreamResult> {
   const client = await mqtt.connectAsync(o.url, { clientId: o.clientId, clean: true, reconnectPeriod: 500 });
   const lastTs = new Array<number>(o.machines).fill(o.startTs - 1);
   const values: Record<string, number> = {};
-  const result: StreamResult = { published: 0, acked: 0, failed: 0, startedAt: Date.now(), finishedAt: 0 };
+  const cpu0 = process.cpuUsage();
+  const result: StreamResult = { published: 0, acked: 0, failed: 0, startedAt: Date.now(), finishedAt: 0, cpuSeconds: 0 };
   let inFlight = 0;
   const maxInFlight = 1000;
 
@@ -78,6 +81,8 @@ export async function publishStream(o: StreamOptions): Promise<StreamResult> {
   }
   await waitInFlightBelow(0);
   result.finishedAt = Date.now();
+  const cpu = process.cpuUsage(cpu0);
+  result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await client.endAsync();
   return result;
 }

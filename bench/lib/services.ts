@@ -82,6 +82,8 @@ export interface ManagedService {
   start(): Promise<void>;
   /** Stops it and deletes its data. */
   dispose(): Promise<void>;
+  /** The running process's id, or null while stopped. */
+  pid(): number | null;
 }
 
 interface ProcessSpec {
@@ -130,6 +132,7 @@ async function managedProcess(spec: ProcessSpec): Promise<ManagedService> {
       await service.stop();
       rmSync(spec.dir, { recursive: true, force: true });
     },
+    pid: () => child?.pid ?? null,
   };
   await service.start();
   return service;

@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateMeter } from '../core/rate.js';
-import type { IngestBatch, Sample } from '../core/types.js';
+import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
 import type { Journal } from './journal.js';
 import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 
@@ -37,15 +37,24 @@ export interface WriterStats {
   downSince: number | null;
 }
 
+/** One journal record waiting for the store: in the store's wire form where it has one. */
 interface Entry {
   seq: number;
-  batch: IngestBatch;
+  samples: number;
+  readings: number;
+  events: number;
+  /** Time of the record's latest sample (-Infinity without samples). */
+  latestTs: number;
+  batch: IngestBatch | null;
+  encoded: Uint8Array | null;
 }
 
 export interface CommitInfo {
-  samples: readonly Sample[];
+  samples: number;
   readings: number;
   events: number;
+  /** Per journal record committed, the time of its latest sample: one message each from MQTT. */
+  latestTs: number[];
   durationMs: number;
   committedAt: number;
 }
@@ -117,10 +126,22 @@ export class BatchWriter extends EventEmitter {
       }
       return;
     }
-    this.queue.push({ seq, batch });
-    st.pendingSamples += batch.samples.length;
-    st.pendingEvents += batch.events.length;
+    const entry = this.entry(seq, batch);
+    this.queue.push(entry);
+    st.pendingSamples += entry.samples;
+    st.pendingEvents += entry.events;
     if (st.pendingSamples >= this.options.batchSize && !this.committing && this.retryTimer === undefined) this.pump();
+  }
+
+  private entry(seq: number, batch: IngestBatch): Entry {
+    let readings = 0;
+    let latestTs = -Infinity;
+    for (const s of batch.samples) {
+      for (const _ in s.values) readings++;
+      if (s.ts > latestTs) latestTs = s.ts;
+    }
+    const encoded = this.store.encode ? this.store.encode(batch) : null;
+    return { seq, samples: batch.samples.length, readings, events: batch.events.length, latestTs, batch: encoded ? null : batch, encoded };
   }
 
   /** Everything from the first uncommitted journal record on is read back from disk (after a restart). */
@@ -141,7 +162,7 @@ export class BatchWriter extends EventEmitter {
     while (this.queueHead < this.queue.length && items < this.options.batchSize) {
       const e = this.queue[this.queueHead++]!;
       taken.push(e);
-      items += e.batch.samples.length + e.batch.events.length;
+      items += e.samples + e.events;
     }
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -151,7 +172,7 @@ export class BatchWriter extends EventEmitter {
   }
 
   private takeFromJournal(): Entry[] {
-    const taken = this.journal.read(this.diskFrom, this.options.batchSize);
+    const taken = this.journal.read(this.diskFrom, this.options.batchSize).map((r) => this.entry(r.seq, r.batch));
     // Nothing readable left (only gaps): the backlog is done, not stuck.
     this.diskFrom = taken.length > 0 ? taken[taken.length - 1]!.seq + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
@@ -160,8 +181,8 @@ export class BatchWriter extends EventEmitter {
       this.log.info({ throughSeq: this.diskFrom - 1 }, 'caught up with the journal');
     }
     for (const e of taken) {
-      this.stats.pendingSamples += e.batch.samples.length;
-      this.stats.pendingEvents += e.batch.events.length;
+      this.stats.pendingSamples += e.samples;
+      this.stats.pendingEvents += e.events;
     }
     return taken;
   }
@@ -184,16 +205,18 @@ export class BatchWriter extends EventEmitter {
 
   private async commit(entries: Entry[]): Promise<void> {
     this.committing = true;
-    const samples: Sample[] = [];
-    const events = [];
+    let samples = 0;
+    let readings = 0;
+    let events = 0;
     for (const e of entries) {
-      for (const s of e.batch.samples) samples.push(s);
-      for (const ev of e.batch.events) events.push(ev);
+      samples += e.samples;
+      readings += e.readings;
+      events += e.events;
     }
     const t0 = this.clock.now();
     const started = performance.now();
     try {
-      await this.store.write({ samples, events });
+      await this.write(entries);
     } catch (err) {
       if (err instanceof StoreRejectedError) {
         this.stats.storeRejections++;
@@ -208,15 +231,13 @@ export class BatchWriter extends EventEmitter {
     const durationMs = performance.now() - started;
     this.committing = false;
     this.inFlight = null;
-    let readings = 0;
-    for (const s of samples) for (const _ in s.values) readings++;
     this.journal.commit(entries[entries.length - 1]!.seq);
     const st = this.stats;
-    st.pendingSamples -= samples.length;
-    st.pendingEvents -= events.length;
-    st.samplesStored += samples.length;
+    st.pendingSamples -= samples;
+    st.pendingEvents -= events;
+    st.samplesStored += samples;
     st.readingsStored += readings;
-    st.eventsStored += events.length;
+    st.eventsStored += events;
     st.commits++;
     st.lastCommitAt = this.clock.now();
     st.lastCommitMs = durationMs;
@@ -228,11 +249,25 @@ export class BatchWriter extends EventEmitter {
       st.lastError = null;
     }
     this.retryDelay = this.options.retryInitialMs;
-    this.emit('commit', { samples, readings, events: events.length, durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
+    if (this.listenerCount('commit') > 0) {
+      this.emit('commit', { samples, readings, events, latestTs: entries.map((e) => e.latestTs), durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
+    }
     this.emit('drain');
     // Keep going while a full batch is waiting, the journal holds a backlog, or a flush waits.
     if (this.stats.pendingSamples >= this.options.batchSize || this.stats.catchingUp || this.idleWaiters.length > 0) this.pump();
     else if (!this.backlog) this.notifyIdle();
+  }
+
+  private write(entries: readonly Entry[]): Promise<void> {
+    if (this.store.writeEncoded && entries.every((e) => e.encoded)) return this.store.writeEncoded(entries.map((e) => e.encoded!));
+    const samples: Sample[] = [];
+    const events: MachineEvent[] = [];
+    for (const e of entries) {
+      if (!e.batch) throw new Error('internal: an encoded batch reached a store that cannot write encoded batches');
+      for (const s of e.batch.samples) samples.push(s);
+      for (const ev of e.batch.events) events.push(ev);
+    }
+    return this.store.write({ samples, events });
   }
 
   private onFailure(err: unknown): void {

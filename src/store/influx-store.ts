@@ -70,9 +70,20 @@ export class InfluxSensorStore implements SensorStore {
   }
 
   async write(batch: IngestBatch): Promise<void> {
+    await this.post(this.lineProtocol.encode(batch));
+  }
+
+  encode(batch: IngestBatch): Uint8Array {
+    return this.lineProtocol.encode(batch);
+  }
+
+  async writeEncoded(chunks: readonly Uint8Array[]): Promise<void> {
+    await this.post(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  }
+
+  private async post(body: Uint8Array): Promise<void> {
     await this.ensureDatabase();
-    const body = this.lineProtocol.lines(batch);
-    if (body === '') return;
+    if (body.byteLength === 0) return;
     let res: Response;
     try {
       res = await fetch(this.writeUrl, {

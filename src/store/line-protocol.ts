@@ -40,17 +40,22 @@ export class LineProtocolWriter {
     return t;
   }
 
-  /** One line per sample and event; timestamps in milliseconds. */
+  /** One line per sample and event, each ending in a newline; timestamps in milliseconds. */
   lines(batch: IngestBatch): string {
-    const out: string[] = [];
+    let out = '';
     for (const s of batch.samples) {
       let fields = '';
       for (const name in s.values) fields += `${fields ? ',' : ''}${escapeKey(name)}=${float(s.values[name]!)}`;
-      if (fields) out.push(`${this.telemetry}${this.tags(s.machine)} ${fields} ${s.ts}`);
+      if (fields) out += `${this.telemetry}${this.tags(s.machine)} ${fields} ${s.ts}\n`;
     }
     for (const e of batch.events) {
-      out.push(`${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}`);
+      out += `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`;
     }
-    return out.join('\n');
+    return out;
+  }
+
+  /** The same lines as UTF-8 bytes. */
+  encode(batch: IngestBatch): Buffer {
+    return Buffer.from(this.lines(batch), 'utf8');
   }
 }

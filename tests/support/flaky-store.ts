@@ -10,8 +10,19 @@ export class FlakyStore extends SqliteSensorStore {
   writes = 0;
   failures = 0;
 
-  constructor() {
+  /** Set with `encoded`: the writer queues the store's wire form (as InfluxDB's store does). */
+  encode?: (batch: IngestBatch) => Uint8Array;
+  writeEncoded?: (chunks: readonly Uint8Array[]) => Promise<void>;
+
+  constructor(options: { encoded?: boolean } = {}) {
     super(':memory:');
+    if (options.encoded) {
+      this.encode = (batch) => Buffer.from(JSON.stringify(batch));
+      this.writeEncoded = async (chunks) => {
+        const batches = chunks.map((c) => JSON.parse(Buffer.from(c).toString()) as IngestBatch);
+        await this.write({ samples: batches.flatMap((b) => b.samples), events: batches.flatMap((b) => b.events) });
+      };
+    }
   }
 
   override async write(batch: IngestBatch): Promise<void> {

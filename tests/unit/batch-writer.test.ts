@@ -9,8 +9,11 @@ import { FlakyStore } from '../support/flaky-store.js';
 
 const log = silentLogger();
 
+/** Each suite runs twice: the writer queueing sample objects (SQLite) and the store's wire form (InfluxDB). */
+let encoded = false;
+
 async function setup(options: { batchSize?: number; maxPendingSamples?: number; maxBytes?: number } = {}) {
-  const store = new FlakyStore();
+  const store = new FlakyStore({ encoded });
   await store.open();
   const dir = tempDir();
   const journal = Journal.open({ dir, maxBytes: options.maxBytes ?? 1 << 20, segmentBytes: 4096, fsyncIntervalMs: 0 }, systemClock, log);
@@ -28,8 +31,12 @@ async function setup(options: { batchSize?: number; maxPendingSamples?: number; 
 
 const count = async (store: FlakyStore) => (await store.queryReadings({ machine: 'm1', from: 0, to: 1e15 })).length;
 
-describe('batch writer', () => {
+describe.each([
+  ['sample objects', false],
+  ['encoded batches', true],
+])('batch writer queueing %s', (_, withEncoding) => {
   beforeEach(() => {
+    encoded = withEncoding;
     vi.useFakeTimers();
   });
   afterEach(() => {
@@ -50,7 +57,7 @@ describe('batch writer', () => {
   it('commits at once when a full batch is waiting, in seq order', async () => {
     const { store, writer, queue } = await setup({ batchSize: 5 });
     const commits: number[] = [];
-    writer.on('commit', (c: CommitInfo) => commits.push(c.samples.length));
+    writer.on('commit', (c: CommitInfo) => commits.push(c.samples));
     for (let i = 0; i < 12; i++) queue.accept(batchOf(sample(1000 + i)));
     await vi.advanceTimersByTimeAsync(0);
     expect(commits).toEqual([5, 5]);
@@ -111,8 +118,12 @@ describe('batch writer', () => {
   });
 });
 
-describe('durable queue backpressure', () => {
+describe.each([
+  ['sample objects', false],
+  ['encoded batches', true],
+])('durable queue backpressure, queueing %s', (_, withEncoding) => {
   beforeEach(() => {
+    encoded = withEncoding;
     vi.useFakeTimers();
   });
   afterEach(() => {
@@ -127,7 +138,7 @@ describe('durable queue backpressure', () => {
     expect(writer.stats.catchingUp).toBe(true);
     expect(journal.stats.depth).toBe(30);
     const committed: number[] = [];
-    writer.on('commit', (c: CommitInfo) => committed.push(...c.samples.map((x) => x.ts)));
+    writer.on('commit', (c: CommitInfo) => committed.push(...c.latestTs));
     store.down = false;
     await vi.advanceTimersByTimeAsync(5000);
     // Memory first (the first five), then the journal, each record once, in seq order.
