@@ -120,6 +120,7 @@ export function buildStatus(p: StatusParts): Status {
       maxBytes: p.config.journal.maxBytes,
       segments: j?.segments ?? 0,
       corruptRecords: j?.corruptRecords ?? 0,
+      redecodeMismatches: j?.redecodeMismatches ?? 0,
       catchingUp: w?.catchingUp ?? false,
       backpressure: p.queue?.backpressure.active ?? false,
       backpressureEpisodes: p.queue?.backpressure.episodes ?? 0,

@@ -93,8 +93,25 @@ export class Daemon {
       this.log.error({ err: errorMessage(err), store: cfg.store.kind }, 'sensor store unavailable at start; buffering in the journal');
     }
 
+    const decoder = new MessageDecoder({
+      telemetryTopics: cfg.mqtt.topics.telemetry,
+      eventTopics: cfg.mqtt.topics.events,
+      format: cfg.mqtt.format,
+      maxPayloadBytes: cfg.ingest.maxPayloadBytes,
+      maxFutureSkewMs: cfg.ingest.maxFutureSkew,
+      maxAgeMs: cfg.ingest.maxAge,
+      allowMachines: cfg.ingest.allowMachines,
+      lineProtocolPrecision: cfg.ingest.lineProtocolPrecision,
+    });
     this.journal = Journal.open(
-      { dir: cfg.journal.dir, maxBytes: cfg.journal.maxBytes, segmentBytes: cfg.journal.segmentBytes, fsyncIntervalMs: cfg.journal.fsyncInterval },
+      {
+        dir: cfg.journal.dir,
+        maxBytes: cfg.journal.maxBytes,
+        segmentBytes: cfg.journal.segmentBytes,
+        fsyncIntervalMs: cfg.journal.fsyncInterval,
+        // Messages are journalled as they arrived; reading one back decodes it as it was decoded then.
+        decodeMessage: (topic, payload, receivedAt) => decoder.decode(topic, payload, receivedAt).batch,
+      },
       this.clock,
       this.log.child({ component: 'journal' }),
     );
@@ -156,16 +173,6 @@ export class Daemon {
       this.mqttUrl = this.broker.url;
     }
 
-    const decoder = new MessageDecoder({
-      telemetryTopics: cfg.mqtt.topics.telemetry,
-      eventTopics: cfg.mqtt.topics.events,
-      format: cfg.mqtt.format,
-      maxPayloadBytes: cfg.ingest.maxPayloadBytes,
-      maxFutureSkewMs: cfg.ingest.maxFutureSkew,
-      maxAgeMs: cfg.ingest.maxAge,
-      allowMachines: cfg.ingest.allowMachines,
-      lineProtocolPrecision: cfg.ingest.lineProtocolPrecision,
-    });
     const pipeline = new IngestPipeline(decoder, sink, this.deadLetters, this.stats, this.clock);
     this.subscriber = new MqttSubscriber(
       {
@@ -340,8 +347,8 @@ export class Daemon {
       }
     };
     return {
-      accept: (batch) => {
-        const pending = queue.accept(batch);
+      accept: (batch, source) => {
+        const pending = queue.accept(batch, source);
         if (pending) return pending.then(() => observe(batch));
         observe(batch);
       },

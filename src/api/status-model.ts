@@ -50,6 +50,7 @@ export const StatusSchema = Type.Object({
     maxBytes: Type.Integer(),
     segments: Type.Integer(),
     corruptRecords: Type.Integer(),
+    redecodeMismatches: Type.Integer({ description: 'journalled messages read back that decoded to a different number of items than at arrival' }),
     catchingUp: Type.Boolean({ description: 'the writer is reading its backlog back from disk' }),
     backpressure: Type.Boolean(),
     backpressureEpisodes: Type.Integer(),

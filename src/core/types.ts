@@ -38,6 +38,13 @@ export interface IngestBatch {
  * Where accepted batches go. Returns nothing when the batch is durable at once (the fast path),
  * or a promise that resolves once it is — the caller acknowledges the message only then.
  */
+/** The message a batch was decoded from, as it arrived: what the journal keeps instead of re-encoding the batch. */
+export interface RawMessage {
+  topic: string;
+  payload: Uint8Array;
+  receivedAt: number;
+}
+
 export interface BatchSink {
-  accept(batch: IngestBatch): void | Promise<void>;
+  accept(batch: IngestBatch, source?: RawMessage): void | Promise<void>;
 }

@@ -51,6 +51,6 @@ export class IngestPipeline {
     st.readingsAccepted += readings;
     st.eventsAccepted += batch.events.length;
     st.readingRate.add(readings);
-    return this.sink.accept(batch);
+    return this.sink.accept(batch, { topic, payload, receivedAt });
   }
 }

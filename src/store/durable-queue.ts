@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { sleep } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { BatchSink, IngestBatch } from '../core/types.js';
+import type { BatchSink, IngestBatch, RawMessage } from '../core/types.js';
 import type { BatchWriter } from './batch-writer.js';
 import type { Journal } from './journal.js';
 
@@ -43,20 +43,20 @@ export class DurableQueue implements BatchSink {
     this.wake?.();
   }
 
-  accept(batch: IngestBatch): void | Promise<void> {
+  accept(batch: IngestBatch, source?: RawMessage): void | Promise<void> {
     if (this.closed) return Promise.reject(new Error('ingest is stopping'));
     if (!this.blocked()) {
       try {
-        this.writer.enqueue(this.journal.append(batch), batch);
+        this.writer.enqueue(this.journal.append(batch, source), batch);
         return;
       } catch (err) {
         this.onJournalError(err);
       }
     }
-    return this.acceptWhenPossible(batch);
+    return this.acceptWhenPossible(batch, source);
   }
 
-  private async acceptWhenPossible(batch: IngestBatch): Promise<void> {
+  private async acceptWhenPossible(batch: IngestBatch, source?: RawMessage): Promise<void> {
     for (;;) {
       if (this.closed) throw new Error('ingest is stopping; the message stays with the broker');
       if (this.blocked()) {
@@ -65,7 +65,7 @@ export class DurableQueue implements BatchSink {
         continue;
       }
       try {
-        this.writer.enqueue(this.journal.append(batch), batch);
+        this.writer.enqueue(this.journal.append(batch, source), batch);
         this.leaveBackpressure();
         return;
       } catch (err) {

@@ -6,7 +6,7 @@ import { syncDirectory } from '../core/durable-fs.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestBatch } from '../core/types.js';
-import { decodeBatch, encodeBatch } from './journal-codec.js';
+import { RAW_MESSAGE, decodeBatch, decodeMessage, encodeBatch, encodeMessageHead, messageHeadBytes, type JournalSource, type MessageDecode } from './journal-codec.js';
 
 export interface JournalOptions {
   dir: string;
@@ -18,6 +18,8 @@ export interface JournalOptions {
   segmentBytes: number;
   /** How often appended records are fsync'ed (power-loss protection); 0 = on every append. */
   fsyncIntervalMs: number;
+  /** Decodes records holding a message as it arrived (see journal-codec.ts); without it they cannot be read back. */
+  decodeMessage?: MessageDecode;
 }
 
 export interface JournalStats {
@@ -27,6 +29,8 @@ export interface JournalStats {
   depth: number;
   appended: number;
   corruptRecords: number;
+  /** Messages read back whose decoding now accepts a different number of items than at arrival (the configuration changed). */
+  redecodeMismatches: number;
   fsyncs: number;
 }
 
@@ -63,7 +67,7 @@ export class Journal {
    * only after it (see MqttSubscriber's acknowledgement batch).
    */
   deferWrites = false;
-  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, fsyncs: 0 };
+  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, redecodeMismatches: 0, fsyncs: 0 };
 
   private constructor(
     private readonly options: JournalOptions,
@@ -138,7 +142,7 @@ export class Journal {
       }
       let batch: IngestBatch;
       try {
-        batch = decodeBatch(body);
+        batch = body[0] === RAW_MESSAGE ? this.decodeRaw(seq, body) : decodeBatch(body);
       } catch (err) {
         this.stats.corruptRecords++;
         this.log.error({ seq, err: (err as Error).message }, 'journal record passed its checksum but cannot be decoded; skipping it');
@@ -149,6 +153,21 @@ export class Journal {
       seq++;
     }
     return out;
+  }
+
+  private decodeRaw(seq: number, body: Buffer): IngestBatch {
+    const decode = this.options.decodeMessage;
+    if (!decode) throw new Error('the journal holds a message record but was opened without a message decoder');
+    const m = decodeMessage(body);
+    const batch = decode(m.topic, m.payload, m.receivedAt);
+    if (batch.samples.length + batch.events.length !== m.accepted) {
+      this.stats.redecodeMismatches++;
+      this.log.warn(
+        { seq, topic: m.topic, acceptedThen: m.accepted, acceptedNow: batch.samples.length + batch.events.length },
+        'a journalled message decodes differently than when it arrived (ingest configuration changed?); storing what it decodes to now',
+      );
+    }
+    return batch;
   }
 
   private recordAt(seq: number): Buffer | null {
@@ -187,27 +206,45 @@ export class Journal {
   /**
    * Makes the batch durable against a process kill and returns its seq. Synchronous by design; with
    * `deferWrites` the write happens at the next flushPending(), which the caller must await before
-   * acknowledging anything.
+   * acknowledging anything. Given the message the batch was decoded from (and a decoder to read it
+   * back with), the message is what is written.
    */
-  append(batch: IngestBatch): number {
-    const body = encodeBatch(batch);
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32LE(body.length, 0);
-    header.writeUInt32LE(crc32(body), 4);
+  append(batch: IngestBatch, source?: JournalSource): number {
+    let parts: Buffer[];
+    let length: number;
+    if (source && this.options.decodeMessage) {
+      // The message as it arrived: a small head and the payload as is, nothing re-encoded.
+      const headBytes = messageHeadBytes(source);
+      const head = Buffer.allocUnsafe(HEADER + headBytes);
+      encodeMessageHead(source, batch.samples.length + batch.events.length, head, HEADER);
+      const p = source.payload;
+      const payload = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+      length = headBytes + payload.byteLength;
+      head.writeUInt32LE(length, 0);
+      head.writeUInt32LE(crc32(payload, crc32(head.subarray(HEADER))), 4);
+      parts = [head, payload];
+    } else {
+      const body = encodeBatch(batch);
+      const header = Buffer.allocUnsafe(HEADER);
+      header.writeUInt32LE(body.length, 0);
+      header.writeUInt32LE(crc32(body), 4);
+      parts = [header, body];
+      length = body.length;
+    }
     const seg = this.activeSegment();
-    if (this.deferWrites) this.pending.push(header, body);
+    if (this.deferWrites) this.pending.push(...parts);
     else {
       this.flushPending();
       try {
-        writevSync(seg.fd, [header, body]);
+        writevSync(seg.fd, parts);
       } catch (err) {
         throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
       }
     }
     const seq = this.nextSeq++;
     seg.lastSeq = seq;
-    seg.bytes += HEADER + body.length;
-    this.stats.bytes += HEADER + body.length;
+    seg.bytes += HEADER + length;
+    this.stats.bytes += HEADER + length;
     this.stats.appended++;
     this.stats.depth = this.nextSeq - 1 - this.committedSeq;
     this.dirty = true;

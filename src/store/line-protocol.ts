@@ -1,8 +1,9 @@
 /**
- * InfluxDB line protocol for Vigil's two measurements, written directly: the `influx` package's
- * writePoints coerces and escapes every field through a schema and costs more CPU than the rest of
- * the ingest path together. Machine ids and sensor names are already restricted to [A-Za-z0-9_.:-]
- * by validation; escaping is kept anyway for whatever else reaches a store.
+ * InfluxDB line protocol for Vigil's two measurements, written directly as bytes: the `influx`
+ * package's writePoints coerces and escapes every field through a schema, and even building the
+ * lines as strings leaves several strings of garbage per reading. Machine ids and sensor names are
+ * already restricted to [A-Za-z0-9_.:-] by validation; escaping is kept anyway for whatever else
+ * reaches a store.
  */
 import type { IngestBatch, MachineRef } from '../core/types.js';
 
@@ -16,13 +17,66 @@ function escapeString(s: string): string {
   return `"${s.replace(/(["\\])/g, '\\$1').replace(/\n/g, '\\n')}"`;
 }
 
-/** Float as line protocol writes it: no `i` suffix, so 3 is the float 3 and never an integer field. */
-function float(v: number): string {
-  return String(v);
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
+const SLAB_BYTES = 1 << 20;
+const COMMA = 44;
+const SPACE = 32;
+const NEWLINE = 10;
+const MINUS = 45;
+const DOT = 46;
+const ZERO = 48;
+
+/** Writes a non-negative integer below 2^53 in decimal; returns the end. */
+function writeInteger(b: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  let x = n;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const q = Math.floor(x / 10);
+    b[i] = ZERO + (x - q * 10);
+    x = q;
+  }
+  return at + digits;
+}
+
+/**
+ * A float field as InfluxDB parses it back to the same double: no `i` suffix, so 3 is the float 3.
+ * Sensor values mostly have a few decimals; for those the digits are written straight from the
+ * scaled integer (n / 10^k is the double nearest to the decimal n·10^-k, so when it equals v, that
+ * decimal reads back as v). Anything else goes through JavaScript's own shortest form.
+ */
+function writeFloat(b: Buffer, at: number, value: number): number {
+  let v = value;
+  if (v < 0) {
+    b[at++] = MINUS;
+    v = -v;
+  }
+  if (Number.isInteger(v) && v < 1e15) return writeInteger(b, at, v);
+  if (v >= 1e-3 && v < 1e9) {
+    for (let k = 1; k <= 6; k++) {
+      const p = POW10[k]!;
+      const n = Math.round(v * p);
+      if (n / p !== v) continue;
+      const whole = Math.floor(n / p);
+      at = writeInteger(b, at, whole);
+      b[at++] = DOT;
+      let fraction = n - whole * p;
+      for (let d = k - 1; d >= 0; d--) {
+        const q = Math.floor(fraction / POW10[d]!);
+        b[at++] = ZERO + q;
+        fraction -= q * POW10[d]!;
+      }
+      return at;
+    }
+  }
+  return at + b.write(String(v), at, 'latin1');
 }
 
 export class LineProtocolWriter {
-  private readonly tagCache = new Map<string, string>();
+  private readonly prefixCache = new Map<string, Buffer>();
+  private readonly fieldCache = new Map<string, Buffer>();
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private pos = 0;
 
   constructor(
     private readonly telemetry: string,
@@ -30,32 +84,81 @@ export class LineProtocolWriter {
   ) {}
 
   private tags(m: MachineRef): string {
+    return `,line=${escapeKey(m.line)},machine=${escapeKey(m.machine)},site=${escapeKey(m.site)}`;
+  }
+
+  /** `telemetry,line=…,machine=…,site=… ` as bytes, per machine. */
+  private prefix(m: MachineRef): Buffer {
     const key = `${m.site}\u0000${m.line}\u0000${m.machine}`;
-    let t = this.tagCache.get(key);
-    if (t === undefined) {
-      t = `,line=${escapeKey(m.line)},machine=${escapeKey(m.machine)},site=${escapeKey(m.site)}`;
-      if (this.tagCache.size > 100_000) this.tagCache.clear();
-      this.tagCache.set(key, t);
+    let p = this.prefixCache.get(key);
+    if (p === undefined) {
+      p = Buffer.from(`${this.telemetry}${this.tags(m)} `, 'utf8');
+      if (this.prefixCache.size > 100_000) this.prefixCache.clear();
+      this.prefixCache.set(key, p);
     }
-    return t;
+    return p;
+  }
+
+  /** `name=` as bytes, per sensor. */
+  private field(name: string): Buffer {
+    let f = this.fieldCache.get(name);
+    if (f === undefined) {
+      f = Buffer.from(`${escapeKey(name)}=`, 'utf8');
+      if (this.fieldCache.size > 100_000) this.fieldCache.clear();
+      this.fieldCache.set(name, f);
+    }
+    return f;
+  }
+
+  /** Room for `bytes` more at the write position. Earlier slabs live as long as the batches cut from them. */
+  private ensure(bytes: number): void {
+    if (this.pos + bytes <= this.slab.length) return;
+    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+    this.pos = 0;
   }
 
   /** One line per sample and event, each ending in a newline; timestamps in milliseconds. */
-  lines(batch: IngestBatch): string {
-    let out = '';
+  encode(batch: IngestBatch): Buffer {
+    // An upper bound first, so that the batch is written in one piece without checks per field.
+    let bound = 0;
     for (const s of batch.samples) {
-      let fields = '';
-      for (const name in s.values) fields += `${fields ? ',' : ''}${escapeKey(name)}=${float(s.values[name]!)}`;
-      if (fields) out += `${this.telemetry}${this.tags(s.machine)} ${fields} ${s.ts}\n`;
+      bound += this.prefix(s.machine).length + 20;
+      for (const name in s.values) bound += 2 * name.length + 28;
     }
-    for (const e of batch.events) {
-      out += `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`;
+    const eventLines = batch.events.map(
+      (e) => `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`,
+    );
+    for (const line of eventLines) bound += Buffer.byteLength(line, 'utf8');
+    this.ensure(bound);
+    const b = this.slab;
+    const start = this.pos;
+    let at = start;
+    for (const s of batch.samples) {
+      const lineStart = at;
+      at += this.prefix(s.machine).copy(b, at);
+      let fields = 0;
+      for (const name in s.values) {
+        if (fields++ > 0) b[at++] = COMMA;
+        at += this.field(name).copy(b, at);
+        at = writeFloat(b, at, s.values[name]!);
+      }
+      if (fields === 0) {
+        at = lineStart;
+        continue;
+      }
+      b[at++] = SPACE;
+      if (s.ts < 0) b[at++] = MINUS;
+      at = writeInteger(b, at, Math.abs(s.ts));
+      b[at++] = NEWLINE;
     }
-    return out;
+    for (const line of eventLines) at += b.write(line, at, 'utf8');
+    this.pos = at;
+    return b.subarray(start, at);
   }
 
-  /** The same lines as UTF-8 bytes. */
-  encode(batch: IngestBatch): Buffer {
-    return Buffer.from(this.lines(batch), 'utf8');
+  /** The same lines as a string. */
+  lines(batch: IngestBatch): string {
+    return this.encode(batch).toString('utf8');
   }
 }
+

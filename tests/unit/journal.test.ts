@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Journal, type JournalOptions } from '../../src/store/journal.js';
+import type { IngestBatch } from '../../src/core/types.js';
 import { batchOf, sample, tempDir } from '../support/fixtures.js';
 
 const log = silentLogger();
@@ -147,5 +148,71 @@ describe('journal', () => {
     expect(j.read(12, 100)).toEqual([]);
     // A chunk always holds at least one record, however small the limit.
     expect(j.read(5, 0).map((r) => r.seq)).toEqual([5]);
+  });
+
+  describe('messages journalled as they arrived', () => {
+    const M = sample(0).machine;
+    // A stand-in for the ingest decoder: "ts:value" payloads, anything else refused.
+    const decodeMessage = (topic: string, payload: Uint8Array, receivedAt: number): IngestBatch => {
+      const [ts, value] = Buffer.from(payload).toString().split(':').map(Number);
+      if (!Number.isFinite(ts) || !Number.isFinite(value)) return { samples: [], events: [] };
+      return batchOf(sample(ts!, { [topic.split('/').pop()!]: value! + receivedAt }, M));
+    };
+    const message = (topic: string, text: string, receivedAt: number) => ({ topic, payload: Buffer.from(text), receivedAt });
+
+    it('stores the payload unchanged and reads it back through the decoder, with its arrival time', () => {
+      const dir = tempDir();
+      const j = open(dir, { decodeMessage });
+      const m = message('plant/m1/temp', '1000:20.5', 7);
+      j.append(decodeMessage(m.topic, m.payload, m.receivedAt), m);
+      // Batches without a message (events from the API) keep the batch form, in the same journal.
+      j.append({ samples: [], events: [{ machine: M, ts: 1500, type: 'repair' }] });
+      j.append(batchOf(sample(2000)), message('plant/m1/ünïcode', '2000:1', 0));
+      const raw = readFileSync(path.join(dir, segments(dir)[0]!));
+      expect(raw.includes(Buffer.from('1000:20.5'))).toBe(true);
+      const back = readAll(open(dir, { decodeMessage }));
+      expect(back.map((r) => r.batch)).toEqual([
+        batchOf(sample(1000, { temp: 27.5 }, M)),
+        { samples: [], events: [{ machine: M, ts: 1500, type: 'repair' }] },
+        batchOf(sample(2000, { ünïcode: 1 }, M)),
+      ]);
+    });
+
+    it('counts a message that decodes differently now and stores what it decodes to', () => {
+      const dir = tempDir();
+      const j = open(dir, { decodeMessage });
+      // Accepted at arrival (say, before a configuration change); refused by the decoder now.
+      j.append(batchOf(sample(1)), message('plant/m1/temp', 'no longer valid', 0));
+      const again = open(dir, { decodeMessage });
+      expect(readAll(again).map((r) => r.batch)).toEqual([{ samples: [], events: [] }]);
+      expect(again.stats.redecodeMismatches).toBe(1);
+    });
+
+    it('without a decoder, writes the batch form; opened without one, message records are counted as unreadable, not thrown', () => {
+      const dir = tempDir();
+      open(dir).append(batchOf(sample(5)), message('plant/m1/temp', '5:1', 0));
+      expect(readAll(open(dir)).map((r) => r.batch)).toEqual([batchOf(sample(5))]);
+      const withMessages = tempDir();
+      const j = open(withMessages, { decodeMessage });
+      j.append(batchOf(sample(6)), message('plant/m1/temp', '6:1', 0));
+      j.append(batchOf(sample(7)));
+      const blind = open(withMessages);
+      expect(readAll(blind).map((r) => r.batch)).toEqual([{ samples: [], events: [] }, batchOf(sample(7))]);
+      expect(blind.stats.corruptRecords).toBe(1);
+    });
+
+    it('checksums head and payload together: a changed payload byte cuts the record off at start-up', () => {
+      const dir = tempDir();
+      const j = open(dir, { decodeMessage });
+      j.append(batchOf(sample(1)), message('plant/m1/temp', '1:1', 0));
+      j.append(batchOf(sample(2)), message('plant/m1/temp', '2:2', 0));
+      const file = path.join(dir, segments(dir)[0]!);
+      const bytes = readFileSync(file);
+      bytes[bytes.lastIndexOf(Buffer.from('2:2'))] = '9'.charCodeAt(0);
+      writeFileSync(file, bytes);
+      const after = open(dir, { decodeMessage });
+      expect(readAll(after).map((r) => r.seq)).toEqual([1]);
+      expect(after.stats.corruptRecords).toBe(1);
+    });
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineProtocolWriter } from '../../src/store/line-protocol.js';
 
@@ -20,5 +21,32 @@ describe('line protocol', () => {
 
   it('skips samples without values and joins lines with newlines', () => {
     expect(w.lines({ samples: [{ machine: M, ts: 1, values: {} }, { machine: M, ts: 2, values: { a: 1 } }, { machine: M, ts: 3, values: { a: 2 } }], events: [] })).toBe('telemetry,line=l1,machine=m1,site=p1 a=1 2\ntelemetry,line=l1,machine=m1,site=p1 a=2 3\n');
+  });
+
+  it('writes every finite double so that it parses back to the same double, in few characters', () => {
+    const fieldOf = (v: number) => {
+      const line = w.lines({ samples: [{ machine: M, ts: 1, values: { v } }], events: [] });
+      return line.slice(line.indexOf(' v=') + 3, line.lastIndexOf(' '));
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -1e6, max: 1e6 }).map((n) => n / 1000), fc.integer().map((n) => n / 100)), (v) => {
+        const text = fieldOf(v);
+        expect(Number(text)).toBe(v === 0 ? 0 : v);
+        expect(text).toMatch(/^-?(\d+(\.\d+)?|\d(\.\d+)?e[+-]\d+)$/);
+        expect(text.length).toBeLessThanOrEqual(String(v).length + 1);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect([0.05, -0.001, 123.456, 3, -0, 1e21, 2 ** 53, 0.1 + 0.2].map(fieldOf)).toEqual(['0.05', '-0.001', '123.456', '3', '0', '1e+21', '9007199254740992', '0.30000000000000004']);
+  });
+
+  it('keeps each batch intact across many batches and slabs', () => {
+    const writer = new LineProtocolWriter('telemetry', 'events');
+    const values = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`sensor_${i}`, i + 0.125]));
+    const encoded = Array.from({ length: 5000 }, (_, i) => writer.encode({ samples: [{ machine: M, ts: i, values }], events: [] }));
+    const line = (i: number) => `telemetry,line=l1,machine=m1,site=p1 ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(',')} ${i}\n`;
+    encoded.forEach((bytes, i) => expect(bytes.toString()).toBe(line(i)));
+    // More than one slab's worth: the earlier batches were not overwritten by the later ones.
+    expect(encoded.reduce((n, b) => n + b.length, 0)).toBeGreaterThan(1 << 20);
   });
 });
