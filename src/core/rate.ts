@@ -13,8 +13,9 @@ export class RateMeter {
     this.stamps = new Float64Array(windowSeconds).fill(-1);
   }
 
-  add(n = 1): void {
-    const sec = Math.floor(this.clock.now() / 1000);
+  /** Counts `n` now; `now` may be passed by a caller that has just read the clock. */
+  add(n = 1, now = this.clock.now()): void {
+    const sec = Math.floor(now / 1000);
     const i = sec % this.windowSeconds;
     if (this.stamps[i] !== sec) {
       this.stamps[i] = sec;

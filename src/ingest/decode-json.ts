@@ -83,16 +83,28 @@ export function decodeJsonTelemetry(text: string, machine: MachineRef, ctx: Vali
       );
       return;
     }
-    const keys = Object.keys(raw);
-    if (keys.length > MAX_SENSORS_PER_READING) {
-      rejections.push({ reason: 'too_many_items', detail: `${where}: ${keys.length} sensors, at most ${MAX_SENSORS_PER_READING}` });
+    let count = 0;
+    let allGood = true;
+    for (const key in raw) {
+      count++;
+      const value = raw[key];
+      if (allGood && !(goodNames.has(key) && typeof value === 'number' && Number.isFinite(value))) allGood = false;
+    }
+    if (count > MAX_SENSORS_PER_READING) {
+      rejections.push({ reason: 'too_many_items', detail: `${where}: ${count} sensors, at most ${MAX_SENSORS_PER_READING}` });
       return;
     }
+    // The common case, checked without allocating: known-good names and finite numbers only. The
+    // parsed object itself then holds the values (JSON.parse makes a plain object with own properties).
+    if (allGood && count > 0) {
+      samples.push({ machine, ts: ts.value, values: raw as Record<string, number> });
+      return;
+    }
+    const keys = Object.keys(raw);
     const values: Record<string, number> = {};
     let kept = 0;
     for (const key of keys) {
       const value = raw[key];
-      // The common case, checked without allocating: a known-good name and a finite number.
       if (goodNames.has(key) && typeof value === 'number' && Number.isFinite(value)) {
         values[key] = value;
         kept++;

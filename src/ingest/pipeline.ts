@@ -21,8 +21,8 @@ export class IngestPipeline {
   handle(topic: string, payload: Uint8Array): void | Promise<void> {
     const st = this.stats;
     st.messagesReceived++;
-    st.messageRate.add();
     const receivedAt = this.clock.now();
+    st.messageRate.add(1, receivedAt);
     let decoded;
     try {
       decoded = this.decoder.decode(topic, payload, receivedAt);
@@ -50,7 +50,7 @@ export class IngestPipeline {
     for (const s of batch.samples) for (const _ in s.values) readings++;
     st.readingsAccepted += readings;
     st.eventsAccepted += batch.events.length;
-    st.readingRate.add(readings);
+    st.readingRate.add(readings, receivedAt);
     return this.sink.accept(batch, { topic, payload, receivedAt });
   }
 }

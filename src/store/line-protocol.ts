@@ -72,8 +72,18 @@ function writeFloat(b: Buffer, at: number, value: number): number {
   return at + b.write(String(v), at, 'latin1');
 }
 
+/** Buffer#copy costs more in argument checks than a loop over a few dozen bytes. */
+function copyShort(from: Buffer, to: Buffer, at: number): number {
+  const n = from.length;
+  if (n > 64) return at + from.copy(to, at);
+  for (let i = 0; i < n; i++) to[at + i] = from[i]!;
+  return at + n;
+}
+
 export class LineProtocolWriter {
   private readonly prefixCache = new Map<string, Buffer>();
+  /** The decoder hands out one MachineRef per topic, so most lookups hit on identity, without building a key. */
+  private readonly prefixByRef = new WeakMap<MachineRef, Buffer>();
   private readonly fieldCache = new Map<string, Buffer>();
   private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
   private pos = 0;
@@ -89,6 +99,8 @@ export class LineProtocolWriter {
 
   /** `telemetry,line=…,machine=…,site=… ` as bytes, per machine. */
   private prefix(m: MachineRef): Buffer {
+    const known = this.prefixByRef.get(m);
+    if (known !== undefined) return known;
     const key = `${m.site}\u0000${m.line}\u0000${m.machine}`;
     let p = this.prefixCache.get(key);
     if (p === undefined) {
@@ -96,6 +108,7 @@ export class LineProtocolWriter {
       if (this.prefixCache.size > 100_000) this.prefixCache.clear();
       this.prefixCache.set(key, p);
     }
+    this.prefixByRef.set(m, p);
     return p;
   }
 
@@ -135,11 +148,11 @@ export class LineProtocolWriter {
     let at = start;
     for (const s of batch.samples) {
       const lineStart = at;
-      at += this.prefix(s.machine).copy(b, at);
+      at = copyShort(this.prefix(s.machine), b, at);
       let fields = 0;
       for (const name in s.values) {
         if (fields++ > 0) b[at++] = COMMA;
-        at += this.field(name).copy(b, at);
+        at = copyShort(this.field(name), b, at);
         at = writeFloat(b, at, s.values[name]!);
       }
       if (fields === 0) {
