@@ -3,8 +3,9 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateMeter } from '../core/rate.js';
-import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
+import type { IngestBatch } from '../core/types.js';
 import type { Journal } from './journal.js';
+import { PendingQueue } from './pending-queue.js';
 import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 
 export interface BatchWriterOptions {
@@ -37,18 +38,6 @@ export interface WriterStats {
   downSince: number | null;
 }
 
-/** One journal record waiting for the store: in the store's wire form where it has one. */
-interface Entry {
-  seq: number;
-  samples: number;
-  readings: number;
-  events: number;
-  /** Time of the record's latest sample (-Infinity without samples). */
-  latestTs: number;
-  batch: IngestBatch | null;
-  encoded: Uint8Array | null;
-}
-
 export interface CommitInfo {
   samples: number;
   readings: number;
@@ -67,11 +56,11 @@ export interface CommitInfo {
  * bounded while the disk absorbs the outage. Emits `commit` (CommitInfo) and `drain` (space freed).
  */
 export class BatchWriter extends EventEmitter {
-  private queue: Entry[] = [];
-  private queueHead = 0;
+  private readonly queue: PendingQueue;
   /** Next journal seq to read back while catching up. */
   private diskFrom = 0;
-  private inFlight: Entry[] | null = null;
+  /** Records at the head of the queue in the commit under way (or to retry); 0 when none. */
+  private inFlight = 0;
   private timer: TimerHandle;
   private retryTimer: TimerHandle;
   private retryDelay: number;
@@ -105,6 +94,7 @@ export class BatchWriter extends EventEmitter {
     private readonly options: BatchWriterOptions,
   ) {
     super();
+    this.queue = new PendingQueue(store.encodeInto && store.writeEncoded ? (batch, out) => store.encodeInto!(batch, out) : null);
     this.retryDelay = options.retryInitialMs;
     this.storeRate = new RateMeter(clock);
   }
@@ -126,22 +116,10 @@ export class BatchWriter extends EventEmitter {
       }
       return;
     }
-    const entry = this.entry(seq, batch);
-    this.queue.push(entry);
-    st.pendingSamples += entry.samples;
-    st.pendingEvents += entry.events;
+    const counts = this.queue.push(seq, batch);
+    st.pendingSamples += counts.samples;
+    st.pendingEvents += counts.events;
     if (st.pendingSamples >= this.options.batchSize && !this.committing && this.retryTimer === undefined) this.pump();
-  }
-
-  private entry(seq: number, batch: IngestBatch): Entry {
-    let readings = 0;
-    let latestTs = -Infinity;
-    for (const s of batch.samples) {
-      for (const _ in s.values) readings++;
-      if (s.ts > latestTs) latestTs = s.ts;
-    }
-    const encoded = this.store.encode ? this.store.encode(batch) : null;
-    return { seq, samples: batch.samples.length, readings, events: batch.events.length, latestTs, batch: encoded ? null : batch, encoded };
   }
 
   /** Everything from the first uncommitted journal record on is read back from disk (after a restart). */
@@ -152,27 +130,18 @@ export class BatchWriter extends EventEmitter {
   }
 
   private get backlog(): boolean {
-    return this.queueHead < this.queue.length || this.stats.catchingUp;
+    return this.queue.length > 0 || this.stats.catchingUp;
   }
 
-  private takeBatch(): Entry[] {
-    if (this.queueHead >= this.queue.length && this.stats.catchingUp) return this.takeFromJournal();
-    const taken: Entry[] = [];
-    let items = 0;
-    while (this.queueHead < this.queue.length && items < this.options.batchSize) {
-      const e = this.queue[this.queueHead++]!;
-      taken.push(e);
-      items += e.samples + e.events;
-    }
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
-    return taken;
+  /** Records for the next commit, from memory, or read back from the journal once memory is drained. */
+  private takeBatch(): number {
+    if (this.queue.length === 0 && this.stats.catchingUp) this.takeFromJournal();
+    return this.queue.length === 0 ? 0 : this.queue.countFor(this.options.batchSize);
   }
 
-  private takeFromJournal(): Entry[] {
-    const taken = this.journal.read(this.diskFrom, this.options.batchSize).map((r) => this.entry(r.seq, r.batch));
+  /** Reads the next records of the backlog into the (empty) memory queue. */
+  private takeFromJournal(): void {
+    const taken = this.journal.read(this.diskFrom, this.options.batchSize);
     // Nothing readable left (only gaps): the backlog is done, not stuck.
     this.diskFrom = taken.length > 0 ? taken[taken.length - 1]!.seq + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
@@ -180,48 +149,39 @@ export class BatchWriter extends EventEmitter {
       this.stats.catchingUp = false;
       this.log.info({ throughSeq: this.diskFrom - 1 }, 'caught up with the journal');
     }
-    for (const e of taken) {
-      this.stats.pendingSamples += e.samples;
-      this.stats.pendingEvents += e.events;
+    for (const r of taken) {
+      const counts = this.queue.push(r.seq, r.batch);
+      this.stats.pendingSamples += counts.samples;
+      this.stats.pendingEvents += counts.events;
     }
-    return taken;
   }
 
   private pump(): void {
     if (this.committing || this.retryTimer !== undefined) return;
-    if (!this.inFlight) {
+    if (this.inFlight === 0) {
       if (!this.backlog) {
         this.notifyIdle();
         return;
       }
       this.inFlight = this.takeBatch();
-      if (this.inFlight.length === 0) {
-        this.inFlight = null;
-        return;
-      }
+      if (this.inFlight === 0) return;
     }
     void this.commit(this.inFlight);
   }
 
-  private async commit(entries: Entry[]): Promise<void> {
+  private async commit(records: number): Promise<void> {
     this.committing = true;
-    let samples = 0;
-    let readings = 0;
-    let events = 0;
-    for (const e of entries) {
-      samples += e.samples;
-      readings += e.readings;
-      events += e.events;
-    }
+    const { samples, readings, events } = this.queue.counts(records);
+    const lastSeq = this.queue.seqAt(records - 1);
     const t0 = this.clock.now();
     const started = performance.now();
     try {
-      await this.write(entries);
+      await this.write(records);
     } catch (err) {
       if (err instanceof StoreRejectedError) {
         this.stats.storeRejections++;
         this.stats.lastStoreRejection = err.message.slice(0, 500);
-        this.log.error({ err: err.message, firstSeq: entries[0]?.seq, lastSeq: entries[entries.length - 1]?.seq }, 'store refused part of a batch for good; moving on');
+        this.log.error({ err: err.message, firstSeq: this.queue.seqAt(0), lastSeq }, 'store refused part of a batch for good; moving on');
       } else {
         this.committing = false;
         this.onFailure(err);
@@ -230,8 +190,10 @@ export class BatchWriter extends EventEmitter {
     }
     const durationMs = performance.now() - started;
     this.committing = false;
-    this.inFlight = null;
-    this.journal.commit(entries[entries.length - 1]!.seq);
+    const latestTs = this.listenerCount('commit') > 0 ? this.queue.latestTimes(records) : [];
+    this.queue.drop(records);
+    this.inFlight = 0;
+    this.journal.commit(lastSeq);
     const st = this.stats;
     st.pendingSamples -= samples;
     st.pendingEvents -= events;
@@ -250,7 +212,7 @@ export class BatchWriter extends EventEmitter {
     }
     this.retryDelay = this.options.retryInitialMs;
     if (this.listenerCount('commit') > 0) {
-      this.emit('commit', { samples, readings, events, latestTs: entries.map((e) => e.latestTs), durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
+      this.emit('commit', { samples, readings, events, latestTs, durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
     }
     this.emit('drain');
     // Keep going while a full batch is waiting, the journal holds a backlog, or a flush waits.
@@ -258,16 +220,9 @@ export class BatchWriter extends EventEmitter {
     else if (!this.backlog) this.notifyIdle();
   }
 
-  private write(entries: readonly Entry[]): Promise<void> {
-    if (this.store.writeEncoded && entries.every((e) => e.encoded)) return this.store.writeEncoded(entries.map((e) => e.encoded!));
-    const samples: Sample[] = [];
-    const events: MachineEvent[] = [];
-    for (const e of entries) {
-      if (!e.batch) throw new Error('internal: an encoded batch reached a store that cannot write encoded batches');
-      for (const s of e.batch.samples) samples.push(s);
-      for (const ev of e.batch.events) events.push(ev);
-    }
-    return this.store.write({ samples, events });
+  private write(records: number): Promise<void> {
+    if (this.queue.encoded) return this.store.writeEncoded!(this.queue.chunks(records));
+    return this.store.write(this.queue.merged(records));
   }
 
   private onFailure(err: unknown): void {
@@ -302,7 +257,7 @@ export class BatchWriter extends EventEmitter {
    */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = this.clock.now() + timeoutMs;
-    while (this.journal.lastSeq > this.journal.committed || this.inFlight) {
+    while (this.journal.lastSeq > this.journal.committed || this.inFlight > 0) {
       const remaining = deadline - this.clock.now();
       if (remaining <= 0) return false;
       await new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 import { InfluxDB, escape } from 'influx';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
 import { LineProtocolWriter } from './line-protocol.js';
-import { StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from './sensor-store.js';
+import { type ByteSink, StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from './sensor-store.js';
 
 export interface InfluxStoreOptions {
   url: string;
@@ -73,8 +73,8 @@ export class InfluxSensorStore implements SensorStore {
     await this.post(this.lineProtocol.encode(batch));
   }
 
-  encode(batch: IngestBatch): Uint8Array {
-    return this.lineProtocol.encode(batch);
+  encodeInto(batch: IngestBatch, out: ByteSink): number {
+    return this.lineProtocol.encodeInto(batch, out);
   }
 
   async writeEncoded(chunks: readonly Uint8Array[]): Promise<void> {

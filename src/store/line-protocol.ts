@@ -6,6 +6,8 @@
  * reaches a store.
  */
 import type { IngestBatch, MachineRef } from '../core/types.js';
+import { ByteSlabs } from './pending-queue.js';
+import type { ByteSink } from './sensor-store.js';
 
 const NEEDS_ESCAPE = /[,= \\\n]/;
 
@@ -18,7 +20,6 @@ function escapeString(s: string): string {
 }
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
-const SLAB_BYTES = 1 << 20;
 const COMMA = 44;
 const SPACE = 32;
 const NEWLINE = 10;
@@ -85,8 +86,8 @@ export class LineProtocolWriter {
   /** The decoder hands out one MachineRef per topic, so most lookups hit on identity, without building a key. */
   private readonly prefixByRef = new WeakMap<MachineRef, Buffer>();
   private readonly fieldCache = new Map<string, Buffer>();
-  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-  private pos = 0;
+  /** Slabs for `encode`; queued batches go to the writer's own (encodeInto). */
+  private readonly own = new ByteSlabs();
 
   constructor(
     private readonly telemetry: string,
@@ -123,16 +124,15 @@ export class LineProtocolWriter {
     return f;
   }
 
-  /** Room for `bytes` more at the write position. Earlier slabs live as long as the batches cut from them. */
-  private ensure(bytes: number): void {
-    if (this.pos + bytes <= this.slab.length) return;
-    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
-    this.pos = 0;
-  }
-
   /** One line per sample and event, each ending in a newline; timestamps in milliseconds. */
   encode(batch: IngestBatch): Buffer {
-    // An upper bound first, so that the batch is written in one piece without checks per field.
+    const written = this.encodeInto(batch, this.own);
+    return this.own.buf.subarray(this.own.pos - written, this.own.pos);
+  }
+
+  /** The same lines written into `out`, in one piece (room is reserved first); returns their length. */
+  encodeInto(batch: IngestBatch, out: ByteSink): number {
+    // An upper bound first, so that the batch is written without checks per field.
     let bound = 0;
     for (const s of batch.samples) {
       bound += this.prefix(s.machine).length + 20;
@@ -142,9 +142,9 @@ export class LineProtocolWriter {
       (e) => `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`,
     );
     for (const line of eventLines) bound += Buffer.byteLength(line, 'utf8');
-    this.ensure(bound);
-    const b = this.slab;
-    const start = this.pos;
+    out.reserve(bound);
+    const b = out.buf;
+    const start = out.pos;
     let at = start;
     for (const s of batch.samples) {
       const lineStart = at;
@@ -165,8 +165,8 @@ export class LineProtocolWriter {
       b[at++] = NEWLINE;
     }
     for (const line of eventLines) at += b.write(line, at, 'utf8');
-    this.pos = at;
-    return b.subarray(start, at);
+    out.pos = at;
+    return at - start;
   }
 
   /** The same lines as a string. */

@@ -45,6 +45,13 @@ export interface StoreHealth {
   detail?: string;
 }
 
+/** Where a store writes its wire form: `reserve(n)` makes room for n bytes at `pos` of `buf` (perhaps a new buf). */
+export interface ByteSink {
+  buf: Buffer;
+  pos: number;
+  reserve(bytes: number): void;
+}
+
 /**
  * Where sensor data lives. Writes are idempotent on (machine, sensor, ts) and on (machine, ts, type)
  * for events, so replaying a journal or a broker redelivery never duplicates anything.
@@ -55,12 +62,12 @@ export interface SensorStore {
   open(): Promise<void>;
   write(batch: IngestBatch): Promise<void>;
   /**
-   * Optional: the store's wire form of a batch, made when the batch is queued. The writer's queue
-   * then holds bytes rather than sample objects, which at full speed live just long enough to be
-   * promoted to V8's old generation, making every collection copy and mark them.
+   * Optional: writes the store's wire form of a batch into `out` (reserving room first) and returns
+   * the bytes written. The writer's queue then holds bytes rather than sample objects, which at full
+   * speed live just long enough to be promoted to V8's old generation (see pending-queue.ts).
    */
-  encode?(batch: IngestBatch): Uint8Array;
-  /** Writes batches made by `encode`, in order, as one request. */
+  encodeInto?(batch: IngestBatch, out: ByteSink): number;
+  /** Writes what `encodeInto` made, in order, as one request. */
   writeEncoded?(chunks: readonly Uint8Array[]): Promise<void>;
   queryReadings(query: ReadingQuery): Promise<Sample[]>;
   queryEvents(query: EventQuery): Promise<MachineEvent[]>;

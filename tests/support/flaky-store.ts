@@ -1,5 +1,5 @@
 import type { IngestBatch } from '../../src/core/types.js';
-import { StoreRejectedError } from '../../src/store/sensor-store.js';
+import { StoreRejectedError, type ByteSink } from '../../src/store/sensor-store.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 
 /** A real SQLite store whose writes can be made to fail, to drive the writer's outage handling. */
@@ -10,16 +10,26 @@ export class FlakyStore extends SqliteSensorStore {
   writes = 0;
   failures = 0;
 
-  /** Set with `encoded`: the writer queues the store's wire form (as InfluxDB's store does). */
-  encode?: (batch: IngestBatch) => Uint8Array;
+  /** Set with `encoded`: the writer queues the store's wire form (as InfluxDB's store does), here JSON lines. */
+  encodeInto?: (batch: IngestBatch, out: ByteSink) => number;
   writeEncoded?: (chunks: readonly Uint8Array[]) => Promise<void>;
+  /** Chunks per encoded write, to see records of one commit joined across slabs. */
+  chunkCounts: number[] = [];
 
   constructor(options: { encoded?: boolean } = {}) {
     super(':memory:');
     if (options.encoded) {
-      this.encode = (batch) => Buffer.from(JSON.stringify(batch));
+      this.encodeInto = (batch, out) => {
+        const bytes = Buffer.from(`${JSON.stringify(batch)}\n`);
+        out.reserve(bytes.length);
+        bytes.copy(out.buf, out.pos);
+        out.pos += bytes.length;
+        return bytes.length;
+      };
       this.writeEncoded = async (chunks) => {
-        const batches = chunks.map((c) => JSON.parse(Buffer.from(c).toString()) as IngestBatch);
+        this.chunkCounts.push(chunks.length);
+        const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
+        const batches = lines.map((l) => JSON.parse(l) as IngestBatch);
         await this.write({ samples: batches.flatMap((b) => b.samples), events: batches.flatMap((b) => b.events) });
       };
     }
