@@ -1,5 +1,5 @@
 /**
- * npm run bench:vs-nodered [-- --messages N --rate R --seconds S --outage-seconds S (0: skip the outage run) --only Vigil|Node-RED]
+ * npm run bench:vs-nodered [-- --messages N --rate R --seconds S --outage-seconds S (0: skip the outage run) --only Vigil|Node-RED --publisher raw|mqtt.js]
  *
  * Vigil against the Node-RED flow integrators build for the same job (MQTT in → function → join →
  * influxdb batch), each as its own process on the same Mosquitto and InfluxDB, fed the same stream in
@@ -24,8 +24,11 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '20' },
     'outage-seconds': { type: 'string', default: '90' },
     only: { type: 'string' },
+    // raw: a lean MQTT publisher, so the load generator takes less of the cores the contenders share.
+    publisher: { type: 'string', default: 'raw' },
   },
 });
+const PUBLISHER = args.publisher === 'mqtt.js' ? 'mqtt.js' : 'raw';
 const SENSORS = 14;
 const MACHINES = 50;
 
@@ -95,7 +98,7 @@ async function steady(name: string, start: () => Promise<Contender>, influx: Inf
     const cpu0 = contender.cpuSeconds();
     const threads0 = contender.threadCpu();
     const services0 = [processCpu(mosquitto.pid()), processCpu(influxd.pid())];
-    const p1 = publisher({ url: mosquitto.url, machines: MACHINES, count: total, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-1` });
+    const p1 = publisher({ url: mosquitto.url, machines: MACHINES, count: total, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-1`, client: PUBLISHER });
     const t0 = await p1.started;
     const pub = await p1.done;
     const stored = await waitStored(influx, db, total, 15_000, 0, undefined, 50);
@@ -117,7 +120,7 @@ async function steady(name: string, start: () => Promise<Contender>, influx: Inf
     const count = rate * Number(args.seconds);
     const phaseFrom = Date.now();
     const samples: Array<[number, number]> = [];
-    const p2 = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: 0, stampWithPublishTime: true, clientId: `pub-${name}-2` });
+    const p2 = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: 0, stampWithPublishTime: true, clientId: `pub-${name}-2`, client: PUBLISHER });
     const sampling = waitStored(influx, db, count, 10_000, phaseFrom, (t, n) => samples.push([t, n]), 20);
     await p2.done;
     const latencyStored = await sampling;
@@ -144,7 +147,7 @@ async function outage(name: string, start: () => Promise<Contender>, influx: Inf
     const rate = Number(args.rate);
     const seconds = Number(args['outage-seconds']);
     const count = rate * seconds;
-    const p = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-outage` });
+    const p = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-outage`, client: PUBLISHER });
     const t0 = await p.started;
     await sleep(t0 + (seconds / 3) * 1000 - Date.now());
     await influxd.stop({ kill: true });
@@ -170,7 +173,7 @@ const influx = new Influx(influxd.url);
 const work = mkdtempSync(path.join(tmpdir(), 'vigil-vs-'));
 console.log(
   `bench:vs-nodered — ${SENSORS} sensors/msg, ${MACHINES} machines, QoS 1, Mosquitto 2 and InfluxDB 1.x on this host, node ${process.version}; ` +
-    `${args.messages} msgs at full speed, ${args.rate} msgs/s for ${args.seconds} s, outage run ${args['outage-seconds']} s`,
+    `${args.messages} msgs at full speed, ${args.rate} msgs/s for ${args.seconds} s, outage run ${args['outage-seconds']} s, publisher ${PUBLISHER}`,
 );
 const results = new Map<string, Figures>();
 try {

@@ -1,4 +1,5 @@
 import mqtt from 'mqtt';
+import { connectRaw } from './raw-publisher.js';
 
 export interface StreamOptions {
   url: string;
@@ -16,6 +17,8 @@ export interface StreamOptions {
   /** Put the publish time in the payload's ts instead (for latency measurements); must stay unique per machine. */
   stampWithPublishTime?: boolean;
   onProgress?: (acked: number) => void;
+  /** `raw`: the lean publisher (raw-publisher.ts), to keep the load generator's CPU off the contenders' cores. */
+  client?: 'mqtt.js' | 'raw';
 }
 
 export interface StreamResult {
@@ -37,7 +40,18 @@ export function telemetryTopic(i: number, prefix = 'vigil/bench/line1'): string 
  * timestamps are strictly increasing, so every (machine, sensor, ts) is unique.
  */
 export async function publishStream(o: StreamOptions): Promise<StreamResult> {
-  const client = await mqtt.connectAsync(o.url, { clientId: o.clientId, clean: true, reconnectPeriod: 500 });
+  const clientId = o.clientId ?? `vigil-bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let send: (topic: string, payload: string, done: (err?: Error) => void) => void;
+  let close: () => Promise<void>;
+  if (o.client === 'raw') {
+    const conn = await connectRaw(o.url, clientId);
+    send = (topic, payload, done) => conn.publish(topic, payload, o.qos, () => done());
+    close = () => conn.end();
+  } else {
+    const client = await mqtt.connectAsync(o.url, { clientId, clean: true, reconnectPeriod: 500 });
+    send = (topic, payload, done) => client.publish(topic, payload, { qos: o.qos }, (err) => done(err));
+    close = () => client.endAsync();
+  }
   const lastTs = new Array<number>(o.machines).fill(o.startTs - 1);
   const values: Record<string, number> = {};
   const cpu0 = process.cpuUsage();
@@ -53,7 +67,7 @@ export async function publishStream(o: StreamOptions): Promise<StreamResult> {
     for (let s = 0; s < o.sensors; s++) values[`s${s}`] = Math.round((Math.sin(n / 50 + s) * 100 + s) * 1000) / 1000;
     const payload = JSON.stringify({ ts, values });
     inFlight++;
-    client.publish(telemetryTopic(m, o.topicPrefix), payload, { qos: o.qos }, (err) => {
+    send(telemetryTopic(m, o.topicPrefix), payload, (err) => {
       inFlight--;
       if (err) result.failed++;
       else result.acked++;
@@ -83,6 +97,6 @@ export async function publishStream(o: StreamOptions): Promise<StreamResult> {
   result.finishedAt = Date.now();
   const cpu = process.cpuUsage(cpu0);
   result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  await client.endAsync();
+  await close();
   return result;
 }

@@ -32,7 +32,8 @@ export function demoConfig(o: { dataDir: string; httpPort: number; mqttPort: num
       rulCap: 144,
       maxGapSteps: 3,
       lookback: '60d',
-      model: { units: [32, 16], epochs: 12, patience: 4 },
+      // One member, not the default ensemble of five: a newcomer should see the first model within a minute.
+      model: { units: [32, 16], epochs: 12, patience: 4, members: 1 },
     },
     // The policy ticks every 10 s; the simulator keeps the CPU busy, so idleness is not required here.
     schedule: {
@@ -109,8 +110,9 @@ function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string 
     .slice(0, 3)
     .map((m) => `${m.ref.machine} ${(m.score!.probability * 100).toFixed(0)}%/RUL ${((m.score!.rulMs ?? 0) / 3_600_000).toFixed(0)}h`);
   const t = s.training.running;
-  const p = t?.progress as { phase?: string; epoch?: number; epochs?: number; done?: number; total?: number } | null | undefined;
-  const step = p?.phase === 'training' ? `epoch ${p.epoch}/${p.epochs}` : p?.phase === 'batch' ? `epoch ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done` : (p?.phase ?? 'starting');
+  const p = t?.progress as { phase?: string; epoch?: number; epochs?: number; member?: number; members?: number; done?: number; total?: number } | null | undefined;
+  const member = p?.members && p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
+  const step = p?.phase === 'training' ? `${member}epoch ${p.epoch}/${p.epochs}` : p?.phase === 'batch' ? `epoch ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done` : (p?.phase ?? 'starting');
   const training = t ? `training run ${t.id} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}` : s.model.champion ? `model ${s.model.champion}` : 'no model yet';
   const q = s.alerts.quality;
   return (

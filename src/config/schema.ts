@@ -139,7 +139,7 @@ export const ConfigSchema = Type.Object(
             members: Type.Integer({
               minimum: 1,
               maximum: 16,
-              default: 1,
+              default: 5,
               description: 'models trained from different seeds and averaged (an ensemble): steadier and more accurate, at that many times the training time',
             }),
             warmStart: Type.Boolean({ default: true, description: "fine-tune from the champion's weights when the features are unchanged" }),

@@ -22,7 +22,7 @@ interface EnergyDoc {
 describe('energy-aware scheduling in the daemon', () => {
   it('a cron tick finds labelled failures, starts a training run in the worker, and the run energy appears in the API', async () => {
     ({ daemon } = await startTestDaemon({
-      learning: { step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [8, 4], epochs: 2, patience: 1 } },
+      learning: { step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [8, 4], epochs: 2, patience: 1, members: 1 } },
       // Every second; no carbon data, so an idle host is all it waits for (this test box is never idle enough).
       schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
     }));

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { evaluateCmapssTest } from '../../bench/lib/cmapss.js';
 import type { Daemon } from '../../src/main.js';
 import { loadTf, quietTfWarnings } from '../../src/model/backend.js';
+import { memberCount } from '../../src/model/ensemble.js';
 import { ModelRegistry } from '../../src/training/registry.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { runCli } from '../support/cli.js';
@@ -27,7 +28,8 @@ const learning = (modelsDir: string) => ({
   stride: 5,
   horizon: 30,
   rulCap: 125,
-  model: { units: [16, 8], epochs: 6, batchSize: 128, patience: 3 },
+  // Two members: the ensemble path end to end, at a fraction of the default's five.
+  model: { units: [16, 8], epochs: 6, batchSize: 128, patience: 3, members: 2 },
 });
 
 describe('learning from the store', () => {
@@ -46,7 +48,8 @@ describe('learning from the store', () => {
     const train = await runCli(['train', '-c', file]);
     expect(train.status, train.stderr).toBe(0);
     expect(train.stdout).toMatch(/v0001: PR-AUC .*\npromoted to champion: first model/);
-    expect(train.stderr).toMatch(/epoch 1\/6/);
+    expect(train.stderr).toMatch(/member 1\/2, epoch 1\/6/);
+    expect(train.stderr).toMatch(/member 2\/2, epoch 1\/6/);
 
     quietTfWarnings();
     const { tf } = await loadTf('wasm');
@@ -54,9 +57,12 @@ describe('learning from the store', () => {
     const meta = registry.meta(registry.championVersion()!);
     expect(meta.machines.validation).toHaveLength(20);
     expect(meta.sensors).not.toContain('s1'); // constant in FD001
+    expect(meta.architecture.members).toBe(2);
+    expect(meta.training.members?.map((m) => m.seed)).toEqual([meta.training.seed, meta.training.seed + 1000]);
     // Trained with the fused kernels (16 and 8 units are multiples of 4), and saved as stock tfjs LSTMs.
     expect(meta.training.lstmKernel).toMatch(/^fast \((relaxed-simd|simd), \d+ threads?\)$/);
     const model = await registry.load(tf, meta.version);
+    expect(memberCount(model)).toBe(2);
     const test = evaluateCmapssTest(tf, model, meta.normalisation, path.join(DATA, 'test_FD001.txt'), path.join(DATA, 'RUL_FD001.txt'), { window: 50, horizon: 30, rulCap: 125, threshold: meta.threshold });
     expect(test.binaryEngines).toBe(93);
     expect(test.classification.positives).toBe(25);
