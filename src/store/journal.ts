@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -43,6 +43,8 @@ interface Segment {
 }
 
 const HEADER = 8; // u32 length, u32 crc32 of the body
+/** Bytes read at a time when reading records back. */
+const READ_WINDOW = 1 << 20;
 const NAME = /^seg-(\d{16})\.wal$/;
 
 /**
@@ -58,7 +60,12 @@ export class Journal {
   private committedSeq = 0;
   private dirty = false;
   private fsyncTimer: TimerHandle;
-  private cursor: { file: string; buf: Buffer; offset: number; seq: number } | null = null;
+  /**
+   * Sequential reading position: a window of the segment file (`buf`, starting at file offset `base`),
+   * the offset of record `seq` in it. Windows are read as needed, so catching up on the segment that
+   * is still being appended to reads each byte once instead of the whole file again and again.
+   */
+  private cursor: { file: string; fd: number; buf: Buffer; base: number; offset: number; seq: number } | null = null;
   /** Records appended while writes are deferred, not yet written to the active segment. */
   private pending: Buffer[] = [];
   /**
@@ -175,28 +182,41 @@ export class Journal {
     if (!seg) return null;
     let c = this.cursor;
     if (!c || c.file !== seg.file || c.seq > seq) {
-      c = this.cursor = { file: seg.file, buf: readFileSync(seg.file), offset: 0, seq: seg.firstSeq };
+      this.closeCursor();
+      c = this.cursor = { file: seg.file, fd: openSync(seg.file, 'r'), buf: Buffer.alloc(0), base: 0, offset: 0, seq: seg.firstSeq };
     }
     while (c.seq <= seq) {
-      if (c.offset + HEADER > c.buf.length) {
-        // The active segment grew since it was read.
-        c.buf = readFileSync(seg.file);
-        if (c.offset + HEADER > c.buf.length) return null;
-      }
+      if (!this.cursorHas(c, HEADER)) return null;
       const len = c.buf.readUInt32LE(c.offset);
-      if (c.offset + HEADER + len > c.buf.length) {
-        c.buf = readFileSync(seg.file);
-        if (c.offset + HEADER + len > c.buf.length) return null;
-      }
+      if (!this.cursorHas(c, HEADER + len)) return null;
       const body = c.buf.subarray(c.offset + HEADER, c.offset + HEADER + len);
       c.offset += HEADER + len;
       c.seq++;
       if (c.seq - 1 === seq) {
-        if (c.seq > seg.lastSeq) this.cursor = null; // done with this segment: release its buffer
+        if (c.seq > seg.lastSeq) this.closeCursor(); // done with this segment
         return body;
       }
     }
     return null;
+  }
+
+  /** Makes `bytes` from the cursor's offset available in its window, reading on from the file if needed. */
+  private cursorHas(c: NonNullable<Journal['cursor']>, bytes: number): boolean {
+    if (c.offset + bytes <= c.buf.length) return true;
+    const from = c.base + c.offset;
+    // Records handed out keep their own window alive; a new one is allocated, never overwritten.
+    const window = Buffer.allocUnsafe(Math.max(READ_WINDOW, bytes));
+    const n = readSync(c.fd, window, 0, window.length, from);
+    c.buf = window.subarray(0, n);
+    c.base = from;
+    c.offset = 0;
+    return bytes <= n;
+  }
+
+  private closeCursor(): void {
+    if (!this.cursor) return;
+    closeSync(this.cursor.fd);
+    this.cursor = null;
   }
 
   isFull(): boolean {
@@ -351,6 +371,7 @@ export class Journal {
   /** Syncs and closes the active segment. Uncommitted records stay on disk for the next start. */
   close(): void {
     if (this.fsyncTimer !== undefined) this.clock.clearInterval(this.fsyncTimer);
+    this.closeCursor();
     this.retireActive();
     // A clean stop with everything committed leaves an empty journal.
     for (const seg of [...this.segments]) {

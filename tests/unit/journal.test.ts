@@ -150,6 +150,23 @@ describe('journal', () => {
     expect(j.read(5, 0).map((r) => r.seq)).toEqual([5]);
   });
 
+  it('reads a segment of several megabytes back in order while it is still being appended to', () => {
+    const dir = tempDir();
+    const j = open(dir, { segmentBytes: 64 << 20, maxBytes: 256 << 20 });
+    // Records of uneven size, so that many straddle the edges of the read windows.
+    const values = (i: number) => Object.fromEntries(Array.from({ length: 5 + (i % 37) }, (_, k) => [`sensor_${k}`, i + k / 8]));
+    const read: number[] = [];
+    let next = 1;
+    for (let i = 0; i < 12_000; i++) {
+      j.append(batchOf(sample(i, values(i))));
+      if (i % 2500 === 2499) for (const r of j.read(next, 1000)) read.push(r.batch.samples[0]!.ts), (next = r.seq + 1);
+    }
+    for (const r of j.read(next, Infinity)) read.push(r.batch.samples[0]!.ts);
+    expect(j.stats.bytes).toBeGreaterThan(3 << 20);
+    expect(read).toEqual(Array.from({ length: 12_000 }, (_, i) => i));
+    expect(j.read(5000, 1).map((r) => r.batch.samples[0]!.values)).toEqual([values(4999)]);
+  });
+
   describe('messages journalled as they arrived', () => {
     const M = sample(0).machine;
     // A stand-in for the ingest decoder: "ts:value" payloads, anything else refused.
