@@ -139,20 +139,19 @@ export class BatchWriter extends EventEmitter {
     return this.queue.length === 0 ? 0 : this.queue.countFor(this.options.batchSize);
   }
 
-  /** Reads the next records of the backlog into the (empty) memory queue. */
+  /** Reads the next records of the backlog into the (empty) memory queue, one by one as they are decoded. */
   private takeFromJournal(): void {
-    const taken = this.journal.read(this.diskFrom, this.options.batchSize);
+    const last = this.journal.readEach(this.diskFrom, this.options.batchSize, (seq, batch) => {
+      const counts = this.queue.push(seq, batch);
+      this.stats.pendingSamples += counts.samples;
+      this.stats.pendingEvents += counts.events;
+    });
     // Nothing readable left (only gaps): the backlog is done, not stuck.
-    this.diskFrom = taken.length > 0 ? taken[taken.length - 1]!.seq + 1 : this.journal.lastSeq + 1;
+    this.diskFrom = last >= this.diskFrom ? last + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
       // Caught up: anything enqueued from now on has a higher seq and can queue in memory again.
       this.stats.catchingUp = false;
       this.log.info({ throughSeq: this.diskFrom - 1 }, 'caught up with the journal');
-    }
-    for (const r of taken) {
-      const counts = this.queue.push(r.seq, r.batch);
-      this.stats.pendingSamples += counts.samples;
-      this.stats.pendingEvents += counts.events;
     }
   }
 

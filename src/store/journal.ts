@@ -131,14 +131,25 @@ export class Journal {
   /**
    * Reads records from `fromSeq` on, up to `maxItems` samples+events (at least one record), for the
    * writer to catch up from disk: after a restart, or when more arrived than its memory budget holds.
-   * Sequential reads reuse one segment buffer; a record that fails to decode yields an empty batch.
+   * A record that fails to decode yields an empty batch.
    */
   read(fromSeq: number, maxItems: number): Array<{ seq: number; batch: IngestBatch }> {
-    this.flushPending();
     const out: Array<{ seq: number; batch: IngestBatch }> = [];
+    this.readEach(fromSeq, maxItems, (seq, batch) => out.push({ seq, batch }));
+    return out;
+  }
+
+  /**
+   * As `read`, handing each record to `visit` as it is decoded, so that a large read never holds
+   * thousands of decoded batches at once. Returns the seq of the last record visited (fromSeq − 1 if none).
+   */
+  readEach(fromSeq: number, maxItems: number, visit: (seq: number, batch: IngestBatch) => void): number {
+    this.flushPending();
     let seq = fromSeq;
     let items = 0;
-    while (seq <= this.lastSeq && (out.length === 0 || items < maxItems)) {
+    let visited = 0;
+    let last = fromSeq - 1;
+    while (seq <= this.lastSeq && (visited === 0 || items < maxItems)) {
       const body = this.recordAt(seq);
       if (!body) {
         // A gap: a segment cut short at start-up (torn or corrupt tail). Go on with the next one.
@@ -155,11 +166,13 @@ export class Journal {
         this.log.error({ seq, err: (err as Error).message }, 'journal record passed its checksum but cannot be decoded; skipping it');
         batch = { samples: [], events: [] };
       }
-      out.push({ seq, batch });
+      visit(seq, batch);
+      visited++;
+      last = seq;
       items += batch.samples.length + batch.events.length;
       seq++;
     }
-    return out;
+    return last;
   }
 
   private decodeRaw(seq: number, body: Buffer): IngestBatch {
