@@ -3,9 +3,10 @@ import { alignToGrid } from '../features/align.js';
 import { applyNormalisation, type Normalisation } from '../features/normalize.js';
 import { lastWindow } from '../features/windows.js';
 
+/** Per step, sum and count of each sensor's readings, indexed by the machine's sensor numbering. */
 interface StepAggregate {
-  sum: Record<string, number>;
-  count: Record<string, number>;
+  sum: Float64Array;
+  count: Float64Array;
 }
 
 export type WindowResult = { ok: true; x: Float32Array; endTs: number } | { ok: false; reason: string };
@@ -20,7 +21,11 @@ export class MachineWindow {
   private readonly steps = new Map<number, StepAggregate>();
   /** The newest step: it may still be filling. */
   private currentStep = -Infinity;
-  readonly latest = new Map<string, { value: number; ts: number }>();
+  /** Sensors in order of first sight: their index in every per-sensor array. */
+  private readonly sensorIndex = new Map<string, number>();
+  private readonly sensorNames: string[] = [];
+  private latestValue = new Float64Array(16);
+  private latestTs = new Float64Array(16);
   lastTs = 0;
 
   constructor(
@@ -35,19 +40,19 @@ export class MachineWindow {
     const k = Math.floor(sample.ts / this.stepMs);
     let agg = this.steps.get(k);
     if (!agg) {
-      agg = { sum: {}, count: {} };
+      agg = { sum: new Float64Array(this.latestValue.length), count: new Float64Array(this.latestValue.length) };
       this.steps.set(k, agg);
     }
     for (const name in sample.values) {
       const v = sample.values[name]!;
-      agg.sum[name] = (agg.sum[name] ?? 0) + v;
-      agg.count[name] = (agg.count[name] ?? 0) + 1;
-      const prev = this.latest.get(name);
-      // Updated in place: one object per sensor, not one per reading.
-      if (!prev) this.latest.set(name, { value: v, ts: sample.ts });
-      else if (prev.ts <= sample.ts) {
-        prev.value = v;
-        prev.ts = sample.ts;
+      let i = this.sensorIndex.get(name);
+      if (i === undefined) i = this.addSensor(name);
+      if (i >= agg.sum.length) agg = this.widen(k, agg);
+      agg.sum[i]! += v;
+      agg.count[i]! += 1;
+      if (this.latestTs[i]! <= sample.ts) {
+        this.latestValue[i] = v;
+        this.latestTs[i] = sample.ts;
       }
     }
     if (sample.ts > this.lastTs) this.lastTs = sample.ts;
@@ -55,6 +60,38 @@ export class MachineWindow {
       this.currentStep = k;
       this.prune();
     }
+  }
+
+  /** The newest reading of each sensor. */
+  latest(): Record<string, { value: number; ts: number }> {
+    const out: Record<string, { value: number; ts: number }> = {};
+    this.sensorNames.forEach((name, i) => (out[name] = { value: this.latestValue[i]!, ts: this.latestTs[i]! }));
+    return out;
+  }
+
+  private addSensor(name: string): number {
+    const i = this.sensorNames.push(name) - 1;
+    this.sensorIndex.set(name, i);
+    if (i >= this.latestValue.length) {
+      const grow = (a: Float64Array, fill: number) => {
+        const b = new Float64Array(a.length * 2).fill(fill);
+        b.set(a);
+        return b;
+      };
+      this.latestValue = grow(this.latestValue, 0);
+      this.latestTs = grow(this.latestTs, -Infinity);
+    }
+    this.latestTs[i] = -Infinity;
+    return i;
+  }
+
+  /** A step begun before a new sensor appeared gets room for it. */
+  private widen(k: number, agg: StepAggregate): StepAggregate {
+    const wider = { sum: new Float64Array(this.latestValue.length), count: new Float64Array(this.latestValue.length) };
+    wider.sum.set(agg.sum);
+    wider.count.set(agg.count);
+    this.steps.set(k, wider);
+    return wider;
   }
 
   /** A failure or repair starts a new run: the old readings must not leak into the next window. */
@@ -73,7 +110,7 @@ export class MachineWindow {
     const samples: Sample[] = steps.map((k) => {
       const agg = this.steps.get(k)!;
       const values: Record<string, number> = {};
-      for (const name in agg.sum) values[name] = agg.sum[name]! / agg.count[name]!;
+      for (let i = 0; i < agg.sum.length && i < this.sensorNames.length; i++) if (agg.count[i]! > 0) values[this.sensorNames[i]!] = agg.sum[i]! / agg.count[i]!;
       return { machine: this.ref, ts: k * this.stepMs, values };
     });
     const { segments } = alignToGrid(this.ref.machine, samples, norm.sensors, this.stepMs, maxGapSteps);

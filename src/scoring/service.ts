@@ -262,7 +262,7 @@ export class ScoringService {
 
   private view(s: MachineState): MachineState {
     const w = this.windows.get(s.ref.machine);
-    return { ...s, latest: w ? Object.fromEntries(w.latest) : {} };
+    return { ...s, latest: w ? w.latest() : {} };
   }
 }
 

@@ -58,10 +58,30 @@ describe('machine window', () => {
     w.reset();
     for (const s of readings(35, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
-    expect(w.latest.get('a')?.ts).toBe(37 * STEP + 600);
+    expect(w.latest().a?.ts).toBe(37 * STEP + 600);
     // A late reading of an earlier step joins that step's mean.
     w.add({ machine: M1, ts: 36 * STEP + 900, values: { a: 99 } });
-    expect(w.latest.get('a')?.ts).toBe(37 * STEP + 600);
+    expect(w.latest().a?.ts).toBe(37 * STEP + 600);
+  });
+
+  it('takes sensors that appear later, in the middle of a step, and more of them than it first made room for', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    const norm: Normalisation = { sensors: names, mean: names.map(() => 1), std: names.map(() => 2), dropped: [] };
+    const samples: Sample[] = [];
+    for (let k = 0; k < 12; k++) {
+      // Each step first carries the first ten sensors, then all forty: a step widens as sensors appear.
+      samples.push({ machine: M1, ts: k * STEP + 100, values: Object.fromEntries(names.slice(0, 10).map((n, i) => [n, k + i])) });
+      samples.push({ machine: M1, ts: k * STEP + 500, values: Object.fromEntries(names.map((n, i) => [n, k * i - 3])) });
+    }
+    const w = new MachineWindow(M1, STEP, WINDOW + 4);
+    for (const s of samples) w.add(s);
+    const r = w.window(norm, WINDOW, 2);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const { segments } = alignToGrid('m1', samples, names, STEP, 2);
+    expect(Array.from(r.x)).toEqual(Array.from(lastWindow(applyNormalisation(segments.at(-1)!, norm), WINDOW)));
+    expect(w.latest().s39).toEqual({ value: 11 * 39 - 3, ts: 11 * STEP + 500 });
+    expect(Object.keys(w.latest())).toHaveLength(40);
   });
 
   it('ranks sensors by how much holding them at their mean changes p(failure)', () => {
