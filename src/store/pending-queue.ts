@@ -53,6 +53,8 @@ export class PendingQueue {
   }
 
   push(seq: number, batch: IngestBatch): RecordCounts {
+    // Encoded first: should the encoder throw, the queue is as it was.
+    const written = this.encode ? this.encode(batch, this.bytes) : 0;
     if (this.tail === this.capacity) this.grow();
     const i = this.tail++;
     let readings = 0;
@@ -68,7 +70,6 @@ export class PendingQueue {
     this.latestTs[i] = latest;
     if (this.encode) {
       // The encoder reserves room before it writes, so a record never spans two slabs.
-      const written = this.encode(batch, this.bytes);
       this.slab[i] = this.bytes.buf;
       this.end[i] = this.bytes.pos;
       this.start[i] = this.bytes.pos - written;
