@@ -40,7 +40,8 @@ describe('ingest through real services', () => {
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', 'not json and not line protocol either');
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/events', JSON.stringify({ ts: now, type: 'maintenance', component: 'filter' }));
 
-    const stream = await publishStream({ url: mqttUrl, machines: 50, count: 3000, rate: 0, sensors: SENSORS, qos: 1, startTs: now - 3_600_000 });
+    // The benches' lean publisher (raw MQTT packets); the embedded-broker test below publishes through mqtt.js.
+    const stream = await publishStream({ url: mqttUrl, machines: 50, count: 3000, rate: 0, sensors: SENSORS, qos: 1, startTs: now - 3_600_000, client: 'raw' });
     expect(stream.acked).toBe(3000);
     const expected = 3000 * SENSORS + 2 + 1 + 2;
     await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= expected, 60_000, 'all readings in InfluxDB');
