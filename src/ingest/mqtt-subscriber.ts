@@ -22,9 +22,10 @@ export interface SubscriberOptions {
   signals?: Record<string, (payload: string) => void>;
   /**
    * Acknowledgements are released in batches: `begin` before the first message of a socket read,
-   * `end` after its last (it must make everything they acknowledge durable, or throw).
+   * `end` after its last (it must make everything they acknowledge durable, or throw), or after
+   * `maxMessages` (default 512) when a read holds more.
    */
-  ackBatch?: { begin(): void; end(): void };
+  ackBatch?: { begin(): void; end(): void; maxMessages?: number };
 }
 
 export interface ConnectionStats {
@@ -174,33 +175,53 @@ export class MqttSubscriber {
    * mqtt.js handles the packets of one socket read one after another on process.nextTick, so all of
    * them are done before setImmediate fires. Corking the socket over that span sends their PUBACKs in
    * one write, after `ackBatch.end()` has written their journal records in one write. Should that
-   * fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers.
+   * fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers. Under a flood
+   * the broker's data arrives faster than it is handled and that span can hold tens of thousands of
+   * messages, each with its PUBACK and journal record held in memory until the end: long enough to be
+   * promoted to V8's old generation. So a batch is also closed after `maxMessages`.
    */
   private batchAcknowledgements(client: MqttClient): void {
     const batch = this.options.ackBatch;
     if (!batch) return;
-    if (this.batching) {
-      this.batchMessages++;
-      return;
-    }
     const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void } | undefined;
     if (!stream?.cork || !stream.uncork) return;
-    this.batching = true;
-    this.batchMessages = 1;
-    stream.cork();
-    batch.begin();
-    setImmediate(() => {
-      this.batching = false;
-      try {
-        batch.end();
-      } catch (err) {
-        this.stats.unacknowledged += this.batchMessages;
-        this.log.error({ err: errorMessage(err), messages: this.batchMessages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
-        stream.destroy(err instanceof Error ? err : new Error(String(err)));
+    if (this.batching) {
+      if (this.batchMessages < (batch.maxMessages ?? 512)) {
+        this.batchMessages++;
         return;
       }
-      stream.uncork!();
+      // The messages so far are acknowledged now; this one opens the next batch, which the
+      // setImmediate already scheduled closes.
+      if (!this.closeBatch(stream)) return;
+      this.openBatch(stream);
+      return;
+    }
+    this.batching = true;
+    this.openBatch(stream);
+    setImmediate(() => {
+      this.batching = false;
+      this.closeBatch(stream);
     });
+  }
+
+  private openBatch(stream: { cork?: () => void }): void {
+    this.batchMessages = 1;
+    stream.cork!();
+    this.options.ackBatch!.begin();
+  }
+
+  /** Makes the batch durable and releases its PUBACKs; on failure drops the connection instead. */
+  private closeBatch(stream: { uncork?: () => void; destroy(err?: Error): void }): boolean {
+    try {
+      this.options.ackBatch!.end();
+    } catch (err) {
+      this.stats.unacknowledged += this.batchMessages;
+      this.log.error({ err: errorMessage(err), messages: this.batchMessages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
+      stream.destroy(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
+    stream.uncork!();
+    return true;
   }
 
   async stop(): Promise<void> {

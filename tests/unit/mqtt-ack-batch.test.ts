@@ -93,4 +93,63 @@ describe('MQTT acknowledgement batches', () => {
     expect(seen.filter((t) => t === now - 100)).toHaveLength(1);
     expect(batches.begun).toBe(batches.ended);
   });
+
+  it('closes a batch after maxMessages, so a flood never holds more than that many unacknowledged', async () => {
+    const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
+    await broker.start();
+    cleanup.push(() => broker.stop());
+    const seen: number[] = [];
+    let sinceEnd = 0;
+    const batchSizes: number[] = [];
+    const sink = {
+      accept(batch: IngestBatch) {
+        for (const s of batch.samples) seen.push(s.ts);
+        sinceEnd++;
+      },
+    };
+    const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+    const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
+    const batches = { begun: 0, ended: 0 };
+    const subscriber = new MqttSubscriber(
+      {
+        url: broker.url,
+        clientId: 'ack-batch-flood',
+        tls: { rejectUnauthorized: true },
+        qos: 1,
+        keepalive: 30,
+        reconnectMinMs: 50,
+        reconnectMaxMs: 200,
+        filters: decoder.filters,
+        ackBatch: {
+          begin: () => batches.begun++,
+          end: () => {
+            batches.ended++;
+            batchSizes.push(sinceEnd);
+            sinceEnd = 0;
+          },
+          maxMessages: 50,
+        },
+      },
+      pipeline,
+      systemClock,
+      silentLogger(),
+    );
+    subscriber.start();
+    cleanup.push(() => subscriber.stop());
+    await until(() => subscriber.stats.subscribed, 'subscription');
+
+    const publisher = await mqtt.connectAsync(broker.url, { clientId: 'ack-batch-flooder' });
+    cleanup.push(() => publisher.endAsync());
+    const now = Date.now();
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 5000 + i, values: { a: i } }), { qos: 1 })));
+    await until(() => seen.length >= 2000 && sinceEnd === 0, 'all messages');
+    expect(new Set(seen).size).toBe(2000);
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(50);
+    // Messages did arrive many to a read: some batches were closed by the cap, not by setImmediate.
+    expect(batchSizes.filter((n) => n === 50).length).toBeGreaterThan(2);
+    expect(batches.begun).toBe(batches.ended);
+    // Every message was acknowledged: none comes back on a new session.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toHaveLength(2000);
+  });
 });
