@@ -37,6 +37,7 @@ export class InfluxSensorStore implements SensorStore {
   private readonly writeUrl: string;
   private readonly authorization: string | undefined;
   private databaseReady = false;
+  private body = Buffer.alloc(0);
 
   constructor(private readonly options: InfluxStoreOptions) {
     const url = new URL(options.url);
@@ -78,7 +79,17 @@ export class InfluxSensorStore implements SensorStore {
   }
 
   async writeEncoded(chunks: readonly Uint8Array[]): Promise<void> {
-    await this.post(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    if (chunks.length === 1) return this.post(chunks[0]!);
+    // One body buffer, written again for each commit (the writer awaits each before the next).
+    let length = 0;
+    for (const c of chunks) length += c.byteLength;
+    if (this.body.length < length) this.body = Buffer.allocUnsafeSlow(Math.max(length, this.body.length * 2));
+    let at = 0;
+    for (const c of chunks) {
+      this.body.set(c, at);
+      at += c.byteLength;
+    }
+    await this.post(this.body.subarray(0, at));
   }
 
   private async post(body: Uint8Array): Promise<void> {

@@ -18,7 +18,7 @@ interface EncodedBatch {
 /** A message as it arrived, journalled instead of its decoded batch. */
 export type JournalSource = RawMessage;
 
-/** Turns a journalled message back into its batch: the same decoder as at arrival. */
+/** Turns a journalled message back into its batch: the same decoder as at arrival. It must not keep `payload` (the journal reuses it). */
 export type MessageDecode = (topic: string, payload: Uint8Array, receivedAt: number) => IngestBatch;
 
 export const RAW_MESSAGE = 0x01;

@@ -66,6 +66,7 @@ export class Journal {
    * is still being appended to reads each byte once instead of the whole file again and again.
    */
   private cursor: { file: string; fd: number; buf: Buffer; base: number; offset: number; seq: number } | null = null;
+  private readWindow = Buffer.alloc(0);
   /** Records appended while writes are deferred, not yet written to the active segment. */
   private pending: Buffer[] = [];
   /**
@@ -142,6 +143,7 @@ export class Journal {
   /**
    * As `read`, handing each record to `visit` as it is decoded, so that a large read never holds
    * thousands of decoded batches at once. Returns the seq of the last record visited (fromSeq − 1 if none).
+   * Decoders must not keep the bytes they are given (the read window is reused).
    */
   readEach(fromSeq: number, maxItems: number, visit: (seq: number, batch: IngestBatch) => void): number {
     this.flushPending();
@@ -217,10 +219,11 @@ export class Journal {
   private cursorHas(c: NonNullable<Journal['cursor']>, bytes: number): boolean {
     if (c.offset + bytes <= c.buf.length) return true;
     const from = c.base + c.offset;
-    // Records handed out keep their own window alive; a new one is allocated, never overwritten.
-    const window = Buffer.allocUnsafe(Math.max(READ_WINDOW, bytes));
-    const n = readSync(c.fd, window, 0, window.length, from);
-    c.buf = window.subarray(0, n);
+    // One window, read into again: a record's bytes are decoded during its visit and not kept, and a
+    // fresh megabyte per read would be external memory that makes V8 collect more often.
+    if (this.readWindow.length < Math.max(READ_WINDOW, bytes)) this.readWindow = Buffer.allocUnsafeSlow(Math.max(READ_WINDOW, bytes));
+    const n = readSync(c.fd, this.readWindow, 0, this.readWindow.length, from);
+    c.buf = this.readWindow.subarray(0, n);
     c.base = from;
     c.offset = 0;
     return bytes <= n;

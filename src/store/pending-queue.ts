@@ -10,15 +10,26 @@ import type { ByteSink } from './sensor-store.js';
 
 const SLAB_BYTES = 1 << 20;
 
-/** Append-only bytes in slabs; a full slab is left to the records cut from it. */
+/**
+ * Append-only bytes in slabs; a full slab is left to the records cut from it. Slabs handed back once
+ * nothing uses them are written again: each new one is external memory to V8, and allocating tens of
+ * megabytes of it a second starts a full collection every few hundred milliseconds.
+ */
 export class ByteSlabs implements ByteSink {
   buf: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
   pos = 0;
+  private readonly spare: Buffer[] = [];
 
   reserve(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
-    this.buf = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+    const reused = this.spare.length > 0 && this.spare[this.spare.length - 1]!.length >= bytes ? this.spare.pop()! : null;
+    this.buf = reused ?? Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
     this.pos = 0;
+  }
+
+  /** A slab no record refers to any more (never the one being written). */
+  recycle(slab: Buffer): void {
+    if (slab !== this.buf && slab.length === SLAB_BYTES && this.spare.length < 4) this.spare.push(slab);
   }
 }
 
@@ -144,7 +155,12 @@ export class PendingQueue {
 
   /** Drops the first n records (committed). */
   drop(n: number): void {
-    for (let i = this.head; i < this.head + n; i++) {
+    const end = this.head + n;
+    const next = end < this.tail ? this.slab[end] : null;
+    for (let i = this.head; i < end; i++) {
+      const slab = this.slab[i];
+      // The last record of a slab in the queue: the slab is free unless the next record still uses it.
+      if (slab && (i + 1 < end ? this.slab[i + 1] !== slab : next !== slab)) this.bytes.recycle(slab);
       this.slab[i] = null;
       this.batch[i] = null;
     }

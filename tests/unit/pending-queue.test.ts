@@ -51,6 +51,19 @@ describe('pending queue', () => {
     expect(q.chunks(3).map((c) => c.length)).toEqual([600_000, 300_000]);
   });
 
+  it('writes slabs again once no queued record uses them, never one still in use', () => {
+    const q = new PendingQueue(encoder(300_000));
+    const lines = (n: number) => Buffer.concat(q.chunks(n)).toString().split('\n').filter(Boolean).map((l) => Number(l.replace(/\.+$/, '')));
+    for (let i = 0; i < 10; i++) q.push(i, batchOf(sample(i)));
+    const firstSlabs = q.chunks(10).map((c) => c.buffer);
+    // Three records to a slab: dropping 0–6 frees the first two slabs; the third still holds 7 and 8.
+    q.drop(7);
+    for (let i = 10; i < 20; i++) q.push(i, batchOf(sample(i)));
+    expect(lines(q.length)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    const nowSlabs = new Set(q.chunks(q.length).map((c) => c.buffer));
+    expect(nowSlabs.has(firstSlabs[0]!) || nowSlabs.has(firstSlabs[1]!)).toBe(true);
+  });
+
   it('keeps the batches themselves for stores without a wire form, and counts events', () => {
     const q = new PendingQueue(null);
     const event = { machine: sample(0).machine, ts: 9, type: 'failure' as const };
