@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { IngestBatch } from '../../src/core/types.js';
 import { MessageDecoder } from '../../src/ingest/decoder.js';
 import { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
-import { MqttSubscriber } from '../../src/ingest/mqtt-subscriber.js';
+import { MqttSubscriber, type SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { IngestStats } from '../../src/ingest/stats.js';
 
@@ -27,49 +27,48 @@ async function until(check: () => boolean, what: string, timeoutMs = 5000): Prom
   }
 }
 
+/** An embedded broker and a subscriber whose acknowledgement batches are `ackBatch`; `onSample` sees each accepted reading. */
+async function subscribed(clientId: string, ackBatch: NonNullable<SubscriberOptions['ackBatch']>, onSample: (ts: number) => void) {
+  const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
+  await broker.start();
+  cleanup.push(() => broker.stop());
+  const sink = {
+    accept(batch: IngestBatch) {
+      for (const s of batch.samples) onSample(s.ts);
+    },
+  };
+  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+  const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
+  const subscriber = new MqttSubscriber(
+    { url: broker.url, clientId, tls: { rejectUnauthorized: true }, qos: 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch },
+    pipeline,
+    systemClock,
+    silentLogger(),
+  );
+  subscriber.start();
+  cleanup.push(() => subscriber.stop());
+  await until(() => subscriber.stats.subscribed, 'subscription');
+  return { broker, subscriber };
+}
+
 describe('MQTT acknowledgement batches', () => {
   it('a failed durable write drops the connection unacknowledged and the broker redelivers', async () => {
-    const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
-    await broker.start();
-    cleanup.push(() => broker.stop());
-
     const seen: number[] = [];
-    const sink = {
-      accept(batch: IngestBatch) {
-        for (const s of batch.samples) seen.push(s.ts);
-      },
-    };
-    const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
-    const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
     const batches = { begun: 0, ended: 0, failNext: false };
-    const subscriber = new MqttSubscriber(
+    const { broker, subscriber } = await subscribed(
+      'ack-batch-test',
       {
-        url: broker.url,
-        clientId: 'ack-batch-test',
-        tls: { rejectUnauthorized: true },
-        qos: 1,
-        keepalive: 30,
-        reconnectMinMs: 50,
-        reconnectMaxMs: 200,
-        filters: decoder.filters,
-        ackBatch: {
-          begin: () => batches.begun++,
-          end: () => {
-            batches.ended++;
-            if (batches.failNext) {
-              batches.failNext = false;
-              throw new Error('disk full');
-            }
-          },
+        begin: () => batches.begun++,
+        end: () => {
+          batches.ended++;
+          if (batches.failNext) {
+            batches.failNext = false;
+            throw new Error('disk full');
+          }
         },
       },
-      pipeline,
-      systemClock,
-      silentLogger(),
+      (ts) => seen.push(ts),
     );
-    subscriber.start();
-    cleanup.push(() => subscriber.stop());
-    await until(() => subscriber.stats.subscribed, 'subscription');
 
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'ack-batch-publisher' });
     cleanup.push(() => publisher.endAsync());
@@ -95,49 +94,26 @@ describe('MQTT acknowledgement batches', () => {
   });
 
   it('closes a batch after maxMessages, so a flood never holds more than that many unacknowledged', async () => {
-    const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
-    await broker.start();
-    cleanup.push(() => broker.stop());
     const seen: number[] = [];
     let sinceEnd = 0;
     const batchSizes: number[] = [];
-    const sink = {
-      accept(batch: IngestBatch) {
-        for (const s of batch.samples) seen.push(s.ts);
+    const batches = { begun: 0, ended: 0 };
+    const { broker } = await subscribed(
+      'ack-batch-flood',
+      {
+        begin: () => batches.begun++,
+        end: () => {
+          batches.ended++;
+          batchSizes.push(sinceEnd);
+          sinceEnd = 0;
+        },
+        maxMessages: 50,
+      },
+      (ts) => {
+        seen.push(ts);
         sinceEnd++;
       },
-    };
-    const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
-    const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
-    const batches = { begun: 0, ended: 0 };
-    const subscriber = new MqttSubscriber(
-      {
-        url: broker.url,
-        clientId: 'ack-batch-flood',
-        tls: { rejectUnauthorized: true },
-        qos: 1,
-        keepalive: 30,
-        reconnectMinMs: 50,
-        reconnectMaxMs: 200,
-        filters: decoder.filters,
-        ackBatch: {
-          begin: () => batches.begun++,
-          end: () => {
-            batches.ended++;
-            batchSizes.push(sinceEnd);
-            sinceEnd = 0;
-          },
-          maxMessages: 50,
-        },
-      },
-      pipeline,
-      systemClock,
-      silentLogger(),
     );
-    subscriber.start();
-    cleanup.push(() => subscriber.stop());
-    await until(() => subscriber.stats.subscribed, 'subscription');
-
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'ack-batch-flooder' });
     cleanup.push(() => publisher.endAsync());
     const now = Date.now();
