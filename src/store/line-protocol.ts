@@ -136,7 +136,8 @@ export class LineProtocolWriter {
     let bound = 0;
     for (const s of batch.samples) {
       bound += this.prefix(s.machine).length + 20;
-      for (const name in s.values) bound += 2 * name.length + 28;
+      // Per field: comma, the name escaped in UTF-8 (at most 3 bytes per UTF-16 unit), `=`, and at most 24 characters of float.
+      for (const name in s.values) bound += 3 * name.length + 28;
     }
     const eventLines = batch.events.map(
       (e) => `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`,

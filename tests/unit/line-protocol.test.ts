@@ -49,4 +49,21 @@ describe('line protocol', () => {
     // More than one slab's worth: the earlier batches were not overwritten by the later ones.
     expect(encoded.reduce((n, b) => n + b.length, 0)).toBeGreaterThan(1 << 20);
   });
+
+  it('reserves room for every byte it writes, names of three-byte characters and the longest floats included', () => {
+    const writer = new LineProtocolWriter('telemetry', 'events');
+    const sink = { buf: Buffer.alloc(0), pos: 0, reserved: 0, reserve(bytes: number) {
+      this.reserved = bytes;
+      if (this.pos + bytes > this.buf.length) {
+        this.buf = Buffer.alloc(bytes);
+        this.pos = 0;
+      }
+    } };
+    // Ten fields whose names take three bytes a character and whose values take 24 characters.
+    const values = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`${'€'.repeat(20)}${i}`, -1.2345678901234567e-100]));
+    const written = writer.encodeInto({ samples: [{ machine: M, ts: 2 ** 52, values }], events: [] }, sink);
+    expect(written).toBeLessThanOrEqual(sink.reserved);
+    const fields = Object.keys(values).map((k) => `${k}=-1.2345678901234567e-100`).join(',');
+    expect(sink.buf.toString('utf8', 0, written)).toBe(`telemetry,line=l1,machine=m1,site=p1 ${fields} ${2 ** 52}\n`);
+  });
 });
