@@ -105,7 +105,9 @@ export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: s
   // As `npm start` runs it in production.
   const cli = path.resolve(here, '../../src/cli.js');
   // VIGIL_BENCH_CPU_PROF=<dir>: a V8 CPU profile of the daemon for each run, to see where its time goes.
+  // VIGIL_BENCH_NODE_ARGS: more flags for the daemon's node, e.g. "--trace-gc" or "--heapsnapshot-signal=SIGUSR2".
   const profile = process.env.VIGIL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.VIGIL_BENCH_CPU_PROF}`] : [];
+  profile.push(...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean));
   const child = spawn(process.execPath, [...profile, '--max-old-space-size=192', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'vigil', child);
   return wrap('Vigil', child);

@@ -183,9 +183,11 @@ export class MqttSubscriber {
   private batchAcknowledgements(client: MqttClient): void {
     const batch = this.options.ackBatch;
     if (!batch) return;
-    const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void } | undefined;
+    const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void; destroyed?: boolean } | undefined;
     if (!stream?.cork || !stream.uncork) return;
     if (this.batching) {
+      // The connection was dropped by a failed batch: these messages are not acknowledged either.
+      if (stream.destroyed) return;
       if (this.batchMessages < (batch.maxMessages ?? 512)) {
         this.batchMessages++;
         return;
@@ -217,6 +219,7 @@ export class MqttSubscriber {
     } catch (err) {
       this.stats.unacknowledged += this.batchMessages;
       this.log.error({ err: errorMessage(err), messages: this.batchMessages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
+      this.batchMessages = 0;
       stream.destroy(err instanceof Error ? err : new Error(String(err)));
       return false;
     }

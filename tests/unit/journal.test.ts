@@ -1,5 +1,6 @@
 import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -203,6 +204,17 @@ describe('journal', () => {
       const again = open(dir, { decodeMessage });
       expect(readAll(again).map((r) => r.batch)).toEqual([{ samples: [], events: [] }]);
       expect(again.stats.redecodeMismatches).toBe(1);
+    });
+
+    it('counts every mismatch but logs them at 1, 10, 100…, so a configuration change does not flood the log', () => {
+      const dir = tempDir();
+      const j = open(dir, { decodeMessage });
+      for (let i = 0; i < 120; i++) j.append(batchOf(sample(i)), message('plant/m1/temp', 'no longer valid', 0));
+      const lines: string[] = [];
+      const logged = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16, fsyncIntervalMs: 0, decodeMessage }, systemClock, pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }));
+      expect(readAll(logged)).toHaveLength(120);
+      expect(logged.stats.redecodeMismatches).toBe(120);
+      expect(lines.map((l) => (JSON.parse(l) as { mismatches: number }).mismatches)).toEqual([1, 10, 100]);
     });
 
     it('without a decoder, writes the batch form; opened without one, message records are counted as unreadable, not thrown', () => {
