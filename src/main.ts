@@ -119,6 +119,7 @@ export class Daemon {
       batchSize: cfg.writer.batchSize,
       flushIntervalMs: cfg.writer.flushInterval,
       maxPendingSamples: cfg.writer.maxPendingSamples,
+      maxPendingBytes: cfg.writer.maxPendingBytes,
       retryInitialMs: cfg.writer.retryInitial,
       retryMaxMs: cfg.writer.retryMax,
     });

@@ -7,7 +7,7 @@ export interface MetricsSnapshot {
   readingsAccepted: number;
   rejectsByReason: Record<string, number>;
   journal: { depth: number; bytes: number };
-  store: { commits: number; commitFailures: number; lastCommitMs: number | null; pendingSamples: number; up: boolean };
+  store: { commits: number; commitFailures: number; lastCommitMs: number | null; pendingSamples: number; pendingBytes: number; up: boolean };
   scoring: { scored: number; batches: number; errors: number; lastBatchMs: number | null; machines: number };
   eventLoopLagMs: { p50: number; p99: number; max: number };
   alertsByState: Record<string, number>;
@@ -61,6 +61,7 @@ export function buildMetrics(read: () => MetricsSnapshot): Registry {
   gauge('vigil_store_last_commit_seconds', 'duration of the last store commit', [], (g, s) => s.store.lastCommitMs !== null && g.set(s.store.lastCommitMs / 1000));
   gauge('vigil_store_up', '1 when the sensor store accepts writes', [], (g, s) => g.set(s.store.up ? 1 : 0));
   gauge('vigil_store_pending_samples', 'samples held in memory for the store', [], (g, s) => g.set(s.store.pendingSamples));
+  gauge('vigil_store_pending_bytes', 'memory held by samples queued as line protocol (InfluxDB)', [], (g, s) => g.set(s.store.pendingBytes));
   counter('vigil_scoring_scores_total', 'machine scores computed', [], (c, s) => c.inc(s.scoring.scored));
   counter('vigil_scoring_errors_total', 'scoring rounds that failed', [], (c, s) => c.inc(s.scoring.errors));
   gauge('vigil_scoring_last_batch_seconds', 'inference time of the last scoring batch', [], (g, s) => s.scoring.lastBatchMs !== null && g.set(s.scoring.lastBatchMs / 1000));

@@ -35,6 +35,7 @@ export const StatusSchema = Type.Object({
     eventsStored: Type.Integer(),
     readingsPerSecond: Type.Number(),
     pendingSamples: Type.Integer(),
+    pendingBytes: Type.Integer({ description: 'memory held by samples queued as line protocol (InfluxDB); 0 for SQLite' }),
     commits: Type.Integer(),
     commitFailures: Type.Integer(),
     storeRejections: Type.Integer({ description: 'batches the store refused for good (not retried)' }),

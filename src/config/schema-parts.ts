@@ -13,11 +13,11 @@ export const Duration = (def: string, extra: { minimum?: number } = {}) =>
     .Encode((ms) => ms);
 
 /** A size: integer bytes, or a string such as "64KiB" or "512MB". Decodes to bytes. */
-export const Size = (def: string) =>
+export const Size = (def: string, extra: { description?: string } = {}) =>
   Type.Transform(
     Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
       default: def,
-      description: 'bytes, or a string like 64KiB, 512MB',
+      description: extra.description ? `${extra.description} (bytes, or a string like 64KiB, 512MB)` : 'bytes, or a string like 64KiB, 512MB',
     }),
   )
     .Decode((v) => parseSize(v))

@@ -96,7 +96,14 @@ export const ConfigSchema = Type.Object(
       {
         batchSize: Type.Integer({ minimum: 1, default: 5000, description: 'samples per store commit' }),
         flushInterval: Duration('200ms', { minimum: 1 }),
-        maxPendingSamples: Type.Integer({ minimum: 1, default: 20_000, description: 'samples held in memory; beyond it the backlog is read back from the journal' }),
+        maxPendingSamples: Type.Integer({
+          minimum: 1,
+          default: 20_000,
+          description: 'samples held in memory for stores that take objects (SQLite); beyond it the backlog is read back from the journal',
+        }),
+        maxPendingBytes: Size('32MiB', {
+          description: 'memory for samples held as line protocol (InfluxDB); beyond it the backlog is read back from the journal and decoded a second time',
+        }),
         retryInitial: Duration('500ms', { minimum: 1 }),
         retryMax: Duration('10s', { minimum: 1 }),
       },

@@ -11,8 +11,17 @@ import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 export interface BatchWriterOptions {
   batchSize: number;
   flushIntervalMs: number;
-  /** Memory budget: beyond this many queued samples, new batches stay on disk only and are read back. */
+  /**
+   * Memory budget where the queue keeps batches as objects (stores without a wire form, e.g. SQLite):
+   * beyond this many queued samples, new batches stay on disk only and are read back.
+   */
   maxPendingSamples: number;
+  /**
+   * Memory budget where the queue keeps the store's wire form (InfluxDB line protocol), counted in
+   * bytes: a sample costs a few hundred bytes there against a kilobyte or more as objects, so the
+   * same memory holds a longer burst without reading it back and decoding it a second time.
+   */
+  maxPendingBytes: number;
   retryInitialMs: number;
   retryMaxMs: number;
 }
@@ -21,6 +30,8 @@ export interface WriterStats {
   state: 'up' | 'down';
   /** Samples queued in memory; the full backlog is the journal's depth. */
   pendingSamples: number;
+  /** Bytes the queued records hold where the store's wire form is queued (0 otherwise). */
+  pendingBytes: number;
   pendingEvents: number;
   /** True while the writer reads its backlog from the journal instead of memory. */
   catchingUp: boolean;
@@ -71,6 +82,7 @@ export class BatchWriter extends EventEmitter {
   readonly stats: WriterStats = {
     state: 'up',
     pendingSamples: 0,
+    pendingBytes: 0,
     pendingEvents: 0,
     catchingUp: false,
     samplesStored: 0,
@@ -107,19 +119,29 @@ export class BatchWriter extends EventEmitter {
   /** Takes a journalled batch; commits at once when a full batch is waiting. */
   enqueue(seq: number, batch: IngestBatch): void {
     const st = this.stats;
-    if (st.catchingUp || st.pendingSamples + batch.samples.length > this.options.maxPendingSamples) {
+    if (st.catchingUp || this.overBudget(batch.samples.length)) {
       // It is in the journal already; read it back from there once the memory queue is drained.
       if (!st.catchingUp) {
         st.catchingUp = true;
         this.diskFrom = seq;
-        this.log.info({ fromSeq: seq, pendingSamples: st.pendingSamples }, 'memory budget reached; the backlog will be read back from the journal');
+        this.log.info({ fromSeq: seq, pendingSamples: st.pendingSamples, pendingBytes: st.pendingBytes }, 'memory budget reached; the backlog will be read back from the journal');
       }
       return;
     }
-    const counts = this.queue.push(seq, batch);
-    st.pendingSamples += counts.samples;
-    st.pendingEvents += counts.events;
+    this.push(seq, batch);
     if (st.pendingSamples >= this.options.batchSize && !this.committing && this.retryTimer === undefined) this.pump();
+  }
+
+  private overBudget(incomingSamples: number): boolean {
+    if (this.queue.encoded) return this.queue.memoryBytes >= this.options.maxPendingBytes;
+    return this.stats.pendingSamples + incomingSamples > this.options.maxPendingSamples;
+  }
+
+  private push(seq: number, batch: IngestBatch): void {
+    const counts = this.queue.push(seq, batch);
+    this.stats.pendingSamples += counts.samples;
+    this.stats.pendingEvents += counts.events;
+    this.stats.pendingBytes = this.queue.encoded ? this.queue.memoryBytes : 0;
   }
 
   /** Everything from the first uncommitted journal record on is read back from disk (after a restart). */
@@ -141,11 +163,7 @@ export class BatchWriter extends EventEmitter {
 
   /** Reads the next records of the backlog into the (empty) memory queue, one by one as they are decoded. */
   private takeFromJournal(): void {
-    const last = this.journal.readEach(this.diskFrom, this.options.batchSize, (seq, batch) => {
-      const counts = this.queue.push(seq, batch);
-      this.stats.pendingSamples += counts.samples;
-      this.stats.pendingEvents += counts.events;
-    });
+    const last = this.journal.readEach(this.diskFrom, this.options.batchSize, (seq, batch) => this.push(seq, batch));
     // Nothing readable left (only gaps): the backlog is done, not stuck.
     this.diskFrom = last >= this.diskFrom ? last + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
@@ -196,6 +214,7 @@ export class BatchWriter extends EventEmitter {
     const st = this.stats;
     st.pendingSamples -= samples;
     st.pendingEvents -= events;
+    st.pendingBytes = this.queue.encoded ? this.queue.memoryBytes : 0;
     st.samplesStored += samples;
     st.readingsStored += readings;
     st.eventsStored += events;

@@ -9,6 +9,8 @@ import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
 import type { ByteSink } from './sensor-store.js';
 
 const SLAB_BYTES = 1 << 20;
+/** What one queued record costs besides its bytes: seven typed-array columns and two pointers. */
+export const RECORD_OVERHEAD_BYTES = 56;
 
 /**
  * Append-only bytes in slabs; a full slab is left to the records cut from it. Slabs handed back once
@@ -53,6 +55,8 @@ export class PendingQueue {
   private slab: Array<Buffer | null> = [];
   private batch: Array<IngestBatch | null> = [];
   readonly bytes = new ByteSlabs();
+  /** Wire-form bytes of the queued records. */
+  private encodedBytes = 0;
 
   /**
    * @param encode the store's wire form, written into `bytes`; without it the batch itself is kept.
@@ -85,6 +89,7 @@ export class PendingQueue {
       this.end[i] = this.bytes.pos;
       this.start[i] = this.bytes.pos - written;
       this.batch[i] = null;
+      this.encodedBytes += written;
     } else {
       this.slab[i] = null;
       this.batch[i] = batch;
@@ -153,6 +158,11 @@ export class PendingQueue {
     return this.encode !== null;
   }
 
+  /** Memory the queued records hold where the store encodes: their bytes plus the columns' share. */
+  get memoryBytes(): number {
+    return this.encodedBytes + this.length * RECORD_OVERHEAD_BYTES;
+  }
+
   /** Drops the first n records (committed). */
   drop(n: number): void {
     const end = this.head + n;
@@ -161,6 +171,7 @@ export class PendingQueue {
       const slab = this.slab[i];
       // The last record of a slab in the queue: the slab is free unless the next record still uses it.
       if (slab && (i + 1 < end ? this.slab[i + 1] !== slab : next !== slab)) this.bytes.recycle(slab);
+      if (slab) this.encodedBytes -= this.end[i]! - this.start[i]!;
       this.slab[i] = null;
       this.batch[i] = null;
     }

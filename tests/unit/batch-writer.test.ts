@@ -4,6 +4,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { BatchWriter, type CommitInfo } from '../../src/store/batch-writer.js';
 import { DurableQueue } from '../../src/store/durable-queue.js';
 import { Journal } from '../../src/store/journal.js';
+import { ByteSlabs, RECORD_OVERHEAD_BYTES } from '../../src/store/pending-queue.js';
+import type { Sample } from '../../src/core/types.js';
 import { batchOf, sample, tempDir } from '../support/fixtures.js';
 import { FlakyStore } from '../support/flaky-store.js';
 
@@ -12,7 +14,7 @@ const log = silentLogger();
 /** Each suite runs twice: the writer queueing sample objects (SQLite) and the store's wire form (InfluxDB). */
 let encoded = false;
 
-async function setup(options: { batchSize?: number; maxPendingSamples?: number; maxBytes?: number } = {}) {
+async function setup(options: { batchSize?: number; maxPendingSamples?: number; maxPendingBytes?: number; maxBytes?: number } = {}) {
   const store = new FlakyStore({ encoded });
   await store.open();
   const dir = tempDir();
@@ -21,12 +23,19 @@ async function setup(options: { batchSize?: number; maxPendingSamples?: number; 
     batchSize: options.batchSize ?? 100,
     flushIntervalMs: 200,
     maxPendingSamples: options.maxPendingSamples ?? 10_000,
+    maxPendingBytes: options.maxPendingBytes ?? 8 << 20,
     retryInitialMs: 500,
     retryMaxMs: 4000,
   });
   const queue = new DurableQueue(journal, writer, systemClock, log, 1000);
   writer.start();
   return { store, journal, writer, queue, dir };
+}
+
+/** What one single-sample record holds in an encoded queue. */
+function recordBytes(s: Sample): number {
+  const slabs = new ByteSlabs();
+  return new FlakyStore({ encoded: true }).encodeInto!(batchOf(s), slabs) + RECORD_OVERHEAD_BYTES;
 }
 
 const count = async (store: FlakyStore) => (await store.queryReadings({ machine: 'm1', from: 0, to: 1e15 })).length;
@@ -131,10 +140,13 @@ describe.each([
   });
 
   it('keeps acknowledging past its memory budget: the backlog stays on disk and is read back in order', async () => {
-    const { store, queue, writer, journal } = await setup({ maxPendingSamples: 5, batchSize: 4 });
+    // The budget that applies: samples where batches are queued, bytes where the wire form is.
+    const budget = encoded ? { maxPendingBytes: 5 * recordBytes(sample(1000)), maxPendingSamples: 1_000 } : { maxPendingSamples: 5, maxPendingBytes: 1 };
+    const { store, queue, writer, journal } = await setup({ ...budget, batchSize: 4 });
     store.down = true;
     for (let i = 0; i < 30; i++) expect(queue.accept(batchOf(sample(1000 + i)))).toBeUndefined();
-    expect(writer.stats.pendingSamples).toBeLessThanOrEqual(5);
+    expect(writer.stats.pendingSamples).toBe(5);
+    if (encoded) expect(writer.stats.pendingBytes).toBe(budget.maxPendingBytes);
     expect(writer.stats.catchingUp).toBe(true);
     expect(journal.stats.depth).toBe(30);
     const committed: number[] = [];
@@ -206,7 +218,7 @@ describe.each([
     await store.open();
     const journal = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 300, fsyncIntervalMs: 0 }, systemClock, log);
     expect(journal.stats.corruptRecords).toBe(1);
-    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, retryInitialMs: 500, retryMaxMs: 4000 });
+    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, maxPendingBytes: 8 << 20, retryInitialMs: 500, retryMaxMs: 4000 });
     writer.resumeFromJournal();
     writer.start();
     await vi.advanceTimersByTimeAsync(1000);
@@ -229,7 +241,7 @@ describe.each([
     const store = new FlakyStore();
     await store.open();
     const journal = Journal.open({ dir: first.dir, maxBytes: 1 << 20, segmentBytes: 4096, fsyncIntervalMs: 0 }, systemClock, log);
-    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, retryInitialMs: 500, retryMaxMs: 4000 });
+    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, maxPendingBytes: 8 << 20, retryInitialMs: 500, retryMaxMs: 4000 });
     writer.start();
     writer.resumeFromJournal();
     expect(writer.stats.catchingUp).toBe(true);

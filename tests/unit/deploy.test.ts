@@ -47,7 +47,7 @@ describe('deployment kit', () => {
       readingsAccepted: 0,
       rejectsByReason: {},
       journal: { depth: 0, bytes: 0 },
-      store: { commits: 0, commitFailures: 0, lastCommitMs: null, pendingSamples: 0, up: true },
+      store: { commits: 0, commitFailures: 0, lastCommitMs: null, pendingSamples: 0, pendingBytes: 0, up: true },
       scoring: { scored: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
       eventLoopLagMs: { p50: 0, p99: 0, max: 0 },
       alertsByState: {},

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IngestBatch } from '../../src/core/types.js';
-import { PendingQueue } from '../../src/store/pending-queue.js';
+import { PendingQueue, RECORD_OVERHEAD_BYTES } from '../../src/store/pending-queue.js';
 import type { ByteSink } from '../../src/store/sensor-store.js';
 import { batchOf, sample } from '../support/fixtures.js';
 
@@ -36,6 +36,19 @@ describe('pending queue', () => {
     }
     q.drop(q.length);
     expect(q.length).toBe(0);
+  });
+
+  it('counts the memory its records hold: their bytes and a fixed share each, freed as they are dropped', () => {
+    const q = new PendingQueue(encoder(100));
+    expect(q.memoryBytes).toBe(0);
+    for (let i = 0; i < 30_000; i++) q.push(i, batchOf(sample(i)));
+    // 3 MB of records: slabs were filled and new ones begun, and none of it is lost from the count.
+    expect(q.memoryBytes).toBe(30_000 * (100 + RECORD_OVERHEAD_BYTES));
+    q.drop(12_345);
+    expect(q.memoryBytes).toBe(17_655 * (100 + RECORD_OVERHEAD_BYTES));
+    q.drop(q.length);
+    expect(q.memoryBytes).toBe(0);
+    expect(new PendingQueue(null).memoryBytes).toBe(0);
   });
 
   it('gives one chunk per slab a commit spans, and no record split between two', () => {
