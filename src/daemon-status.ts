@@ -135,6 +135,8 @@ export function buildStatus(p: StatusParts): Status {
       since: iso(conn?.since ?? null),
       connects: conn?.connects ?? 0,
       lastError: conn?.lastError ?? null,
+      unacknowledged: conn?.unacknowledged ?? 0,
+      fastPathMessages: conn?.fastPathMessages ?? 0,
       ...(p.broker ? { embeddedClients: p.broker.clients } : {}),
     },
     scoring: {

@@ -74,6 +74,8 @@ export const StatusSchema = Type.Object({
     since: NullableString,
     connects: Type.Integer(),
     lastError: NullableString,
+    unacknowledged: Type.Integer({ description: 'messages left unacknowledged after a failure (the broker sends them again)' }),
+    fastPathMessages: Type.Integer({ description: "QoS 0/1 messages read off the socket by Vigil's PUBLISH path rather than by mqtt.js" }),
     embeddedClients: Type.Optional(Type.Integer()),
   }),
   scoring: Type.Object({

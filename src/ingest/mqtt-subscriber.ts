@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { PublishFilter } from './mqtt-publish-filter.js';
 import type { IngestPipeline } from './pipeline.js';
 
 export interface SubscriberOptions {
@@ -37,12 +40,16 @@ export interface ConnectionStats {
   lastError: string | null;
   /** Messages deliberately left unacknowledged after an unexpected failure. */
   unacknowledged: number;
+  /** QoS 0/1 messages read off the socket by Vigil's own PUBLISH path (the rest go through mqtt.js). */
+  fastPathMessages: number;
 }
 
 /**
  * The MQTT side of ingest: a persistent session (fixed client id, clean: false) subscribed at QoS 1.
- * mqtt.js's handleMessage holds the PUBACK until our callback, so a message is acknowledged only
- * after its readings are in the journal; unacknowledged ones are redelivered after a crash.
+ * A message is acknowledged only after its readings are in the journal; unacknowledged ones are
+ * redelivered after a crash. On TCP and TLS connections subscribed at QoS 0 or 1, PUBLISH packets
+ * are read off the socket by `PublishFilter` and mqtt.js handles the rest; otherwise (WebSocket,
+ * SOCKS, a QoS 2 subscription) mqtt.js's handleMessage holds the PUBACK until our callback.
  */
 export class MqttSubscriber {
   private client: MqttClient | null = null;
@@ -55,7 +62,7 @@ export class MqttSubscriber {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null, unacknowledged: 0 };
+    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null, unacknowledged: 0, fastPathMessages: 0 };
   }
 
   start(): void {
@@ -79,32 +86,24 @@ export class MqttSubscriber {
       log: () => undefined,
       will: o.statusTopic ? { topic: o.statusTopic, payload: Buffer.from(statusPayload('offline', 'connection lost')), qos: 1, retain: true } : undefined,
     };
-    const client = mqtt.connect(o.url, clientOptions);
+    const client = mqtt.connect(o.url, { ...clientOptions, manualConnect: true });
     this.client = client;
+    // Subscribed at QoS 2 the broker may send QoS 2 PUBLISHes, whose handshake stays with mqtt.js:
+    // then mqtt.js sees the whole stream as it would without the filter.
+    if (o.qos < 2) this.filterPublishes(client);
+    client.connect();
 
     client.handleMessage = (packet, done) => {
       this.batchAcknowledgements(client);
       // done(err) skips the PUBACK but lets mqtt.js go on with the next packet: the broker
       // redelivers the message on the next session instead of the whole stream stalling.
       const fail = (err: unknown) => {
-        this.stats.unacknowledged++;
-        // While stopping, refusals are the plan (the broker keeps those messages for the next session).
-        if (!this.stopping) this.log.error({ err: errorMessage(err), topic: packet.topic }, 'ingest failed unexpectedly; message left unacknowledged');
+        this.failed(err, packet.topic);
         done(err instanceof Error ? err : new Error(String(err)));
       };
-      const signal = o.signals?.[packet.topic];
-      if (signal) {
-        try {
-          signal((packet.payload as Buffer).toString('utf8'));
-        } catch (err) {
-          this.log.warn({ err: errorMessage(err), topic: packet.topic }, 'signal handler failed');
-        }
-        done();
-        return;
-      }
       let pending: void | Promise<void>;
       try {
-        pending = this.pipeline.handle(packet.topic, packet.payload as Buffer);
+        pending = this.receive(packet.topic, packet.payload as Buffer);
       } catch (err) {
         fail(err);
         return;
@@ -167,6 +166,56 @@ export class MqttSubscriber {
     return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())));
   }
 
+  /** One message, from either path: a plant signal, or telemetry/events for the pipeline. */
+  private receive(topic: string, payload: Buffer): void | Promise<void> {
+    const signal = this.options.signals?.[topic];
+    if (signal) {
+      try {
+        signal(payload.toString('utf8'));
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err), topic }, 'signal handler failed');
+      }
+      return;
+    }
+    return this.pipeline.handle(topic, payload);
+  }
+
+  private failed(err: unknown, topic: string): void {
+    this.stats.unacknowledged++;
+    // While stopping, refusals are the plan (the broker keeps those messages for the next session).
+    if (!this.stopping) this.log.error({ err: errorMessage(err), topic }, 'ingest failed unexpectedly; message left unacknowledged');
+  }
+
+  /**
+   * Wraps each TCP or TLS socket mqtt.js opens (its stream builder, before it connects) in a
+   * PublishFilter. mqtt.js does not export a hook for this; should a later version move the builder,
+   * messages simply take mqtt.js's own path (`stats.fastPathMessages` stays 0, which the tests check).
+   */
+  private filterPublishes(client: MqttClient): void {
+    const holder = client as unknown as { streamBuilder?: (c: MqttClient) => Duplex };
+    const build = holder.streamBuilder;
+    if (typeof build !== 'function') return;
+    holder.streamBuilder = (c) => {
+      const stream = build(c);
+      if (!(stream instanceof Socket)) return stream;
+      return new PublishFilter(
+        stream,
+        {
+          message: (topic, payload) => {
+            this.stats.fastPathMessages++;
+            return this.receive(topic, payload);
+          },
+          failed: (err, topic) => this.failed(err, topic),
+          batchFailed: (err, messages) => {
+            this.stats.unacknowledged += messages;
+            this.log.error({ err: errorMessage(err), messages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
+          },
+        },
+        this.options.ackBatch,
+      );
+    };
+  }
+
   private batching = false;
   /** Messages in the open acknowledgement batch: what a failed journal write leaves unacknowledged. */
   private batchMessages = 0;
@@ -182,7 +231,9 @@ export class MqttSubscriber {
    */
   private batchAcknowledgements(client: MqttClient): void {
     const batch = this.options.ackBatch;
-    if (!batch) return;
+    // At QoS 2 corking would also gather PUBRECs and PUBCOMPs into one write, and aedes (the embedded
+    // broker) answers PUBRECs that arrive together with PUBRELs for the wrong message ids.
+    if (!batch || this.options.qos === 2) return;
     const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void; destroyed?: boolean } | undefined;
     if (!stream?.cork || !stream.uncork) return;
     if (this.batching) {

@@ -57,6 +57,9 @@ describe('ingest through real services', () => {
     const events = await daemon.store.queryEvents({ machine: 'cli-1' });
     expect(events).toEqual([{ machine: { site: 'p1', line: 'l1', machine: 'cli-1' }, ts: now, type: 'maintenance', component: 'filter' }]);
     expect(status.journal.depth).toBe(0);
+    // Every message came through Vigil's PUBLISH path, none left unacknowledged.
+    expect(status.broker.fastPathMessages).toBe(3000 + 5);
+    expect(status.broker.unacknowledged).toBe(0);
 
     // The status endpoint over real HTTP.
     const res = await fetch(`${daemon.httpUrl}/api/v1/status`);
