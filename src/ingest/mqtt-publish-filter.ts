@@ -20,8 +20,8 @@ export interface AckBatch {
 
 /**
  * Sits between the broker's socket and mqtt.js and takes the QoS 0 and 1 PUBLISH packets out of the
- * stream: they are handled here, and their PUBACKs are written in one buffer per socket read after
- * `ackBatch.end()` has made the read's journal records durable. mqtt.js keeps everything else —
+ * stream: they are handled here, and their PUBACKs are written in one buffer per batch of reads
+ * after `ackBatch.end()` has made the batch's journal records durable. mqtt.js keeps everything else —
  * connecting, the session, subscriptions, keepalive, QoS 2 and its own publishes — and sees every
  * other packet byte for byte. At full speed mqtt.js's per-message work (a packet object, copies
  * through its buffer list, one `nextTick` per packet, a PUBACK built and written in pieces) cost
@@ -77,8 +77,10 @@ export class PublishFilter extends Duplex {
       if (++this.batchMessages >= max && !this.closeBatch()) return;
     }
     // Not MQTT framing: mqtt.js gets the rest and fails the connection with its own protocol error.
-    if (this.reader.malformed) this.push(this.reader.rest());
-    this.closeBatch();
+    if (this.reader.malformed) {
+      this.push(this.reader.rest());
+      this.closeBatch();
+    }
   }
 
   private wait(pending: Promise<void>, topic: string, messageId: number): void {
@@ -102,11 +104,26 @@ export class PublishFilter extends Duplex {
       });
   }
 
+  /**
+   * A batch spans the socket reads of one turn of the event loop (libuv reads a busy socket several
+   * times per turn), closed by setImmediate: one journal write and one PUBACK write for all of them.
+   */
   private openBatch(): void {
     this.inBatch = true;
     this.batchMessages = 0;
     this.ackBatch?.begin();
+    if (!this.closeScheduled) {
+      this.closeScheduled = true;
+      setImmediate(this.closeScheduledBatch);
+    }
   }
+
+  private closeScheduled = false;
+  private readonly closeScheduledBatch = (): void => {
+    this.closeScheduled = false;
+    // Also after the connection is gone: the batch's journal records are still made durable.
+    this.closeBatch();
+  };
 
   /** Makes the batch durable and sends its PUBACKs; on failure drops the connection instead. */
   private closeBatch(): boolean {
@@ -121,7 +138,7 @@ export class PublishFilter extends Duplex {
       return false;
     }
     const acks = this.acks.take();
-    if (acks) this.socket.write(acks);
+    if (acks && !this.socket.destroyed) this.socket.write(acks);
     return true;
   }
 

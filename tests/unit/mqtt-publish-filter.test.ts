@@ -122,6 +122,18 @@ describe('PUBLISH fast path', () => {
     expect(received.failed).toEqual(['Error: decoder bug', 'Error: stopping']);
   });
 
+  it('still ends a batch (its journal records made durable) when the connection drops before it closes', async () => {
+    const batches = { begun: 0, ended: 0 };
+    const { broker, client, received } = await pair({}, { begin: () => void batches.begun++, end: () => void batches.ended++ });
+    const closed = new Promise((r) => client.once('close', r));
+    broker.end(Buffer.concat([publish(1), publish(2)]));
+    await closed;
+    await new Promise((r) => setImmediate(r));
+    expect(received.messages).toHaveLength(2);
+    expect(batches.begun).toBeGreaterThan(0);
+    expect(batches.ended).toBe(batches.begun);
+  });
+
   it('closes a batch after maxMessages within one read', async () => {
     const sizes: number[] = [];
     let n = 0;
