@@ -102,6 +102,8 @@ export class Daemon {
       maxAgeMs: cfg.ingest.maxAge,
       allowMachines: cfg.ingest.allowMachines,
       lineProtocolPrecision: cfg.ingest.lineProtocolPrecision,
+      // Samples are encoded for InfluxDB as they arrive (and on read-back), while their payload is at hand.
+      keepValueText: this.store.encodeInto !== undefined,
     });
     this.journal = Journal.open(
       {

@@ -14,6 +14,20 @@ export interface Sample {
   /** Epoch milliseconds. */
   ts: number;
   values: Record<string, number>;
+  /** The values' decimal text as received, when the decoder kept it (see ValueText). */
+  valueText?: ValueText;
+}
+
+/**
+ * Where each value's decimal text lies in the received payload, for stores that write numbers as
+ * text (InfluxDB line protocol) and can copy it instead of formatting the double again: `spans` holds
+ * start and end offsets into `bytes`, in the order of `names`. The text reads back as exactly the
+ * double in `values`. Valid only while the message is being handled: the bytes may be reused after.
+ */
+export interface ValueText {
+  bytes: Uint8Array;
+  names: string[];
+  spans: number[];
 }
 
 export const MACHINE_EVENT_TYPES = ['failure', 'maintenance', 'repair', 'note'] as const;

@@ -6,6 +6,8 @@ import {
   checkSensorName,
   checkTimestamp,
   checkValue,
+  goodNames,
+  rememberGoodName,
   type ValidationContext,
 } from './validate.js';
 
@@ -19,12 +21,6 @@ const EVENT_FIELDS = new Set(['ts', 'type', 'component', 'note']);
 const MAX_COMPONENT = 128;
 const MAX_NOTE = 2000;
 
-/** Sensor names that passed checkSensorName; a plant has hundreds, the bound only guards against floods. */
-const goodNames = new Set<string>();
-function rememberGoodName(name: string): void {
-  if (goodNames.size >= 10_000) goodNames.clear();
-  goodNames.add(name);
-}
 
 /** Parses text as JSON and returns its items (a single object counts as one item). */
 function parseItems(text: string, rejections: Rejection[]): unknown[] | null {

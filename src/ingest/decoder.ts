@@ -1,6 +1,7 @@
 import { TextDecoder } from 'node:util';
 import type { IngestBatch, MachineRef } from '../core/types.js';
 import { decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
+import { decodeTelemetryFast } from './decode-json-fast.js';
 import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
 import type { Rejection } from './reasons.js';
 import { compileTopicPattern, type TopicPattern } from './topics.js';
@@ -15,6 +16,8 @@ export interface DecoderOptions {
   maxAgeMs: number;
   allowMachines: string[];
   lineProtocolPrecision: Precision;
+  /** Keep the values' text on samples (Sample.valueText) for a store that writes it as it came. */
+  keepValueText?: boolean;
 }
 
 export interface DecodedMessage {
@@ -51,6 +54,15 @@ export class MessageDecoder {
     }
     if (payload.byteLength > this.options.maxPayloadBytes) {
       return { kind: route.kind, batch: empty, rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }] };
+    }
+    if (route.kind === 'telemetry' && this.options.format !== 'line') {
+      const sample = decodeTelemetryFast(payload, route.machine, ctx, this.options.keepValueText === true);
+      if (sample) {
+        const batch: IngestBatch = { samples: [sample], events: [] };
+        const rejections: Rejection[] = [];
+        if (this.allow) this.applyAllowList(batch, rejections);
+        return { kind: 'telemetry', batch, rejections };
+      }
     }
     let text: string;
     try {

@@ -57,6 +57,13 @@ export function checkSensorName(name: string, where: string): Rejection | null {
   return { reason: 'bad_sensor_name', detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}${RESERVED_SENSOR_NAMES.has(name) ? ' is reserved' : ''}` };
 }
 
+/** Sensor names that passed checkSensorName; a plant has hundreds, the bound only guards against floods. */
+export const goodNames = new Set<string>();
+export function rememberGoodName(name: string): void {
+  if (goodNames.size >= 10_000) goodNames.clear();
+  goodNames.add(name);
+}
+
 /** A JSON sensor value: finite numbers pass; NaN/Infinity spelled as strings get their own reason. */
 export function checkValue(raw: unknown, where: string): Checked<number> {
   if (typeof raw === 'number') {

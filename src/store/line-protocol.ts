@@ -151,10 +151,21 @@ export class LineProtocolWriter {
       const lineStart = at;
       at = copyShort(this.prefix(s.machine), b, at);
       let fields = 0;
-      for (const name in s.values) {
-        if (fields++ > 0) b[at++] = COMMA;
-        at = copyShort(this.field(name), b, at);
-        at = writeFloat(b, at, s.values[name]!);
+      const text = s.valueText;
+      if (text !== undefined) {
+        // The decimals as received: they read back as the same doubles, and copying beats formatting.
+        const { bytes, names, spans } = text;
+        for (let i = 0; i < names.length; i++) {
+          if (fields++ > 0) b[at++] = COMMA;
+          at = copyShort(this.field(names[i]!), b, at);
+          for (let j = spans[2 * i]!, end = spans[2 * i + 1]!; j < end; j++) b[at++] = bytes[j]!;
+        }
+      } else {
+        for (const name in s.values) {
+          if (fields++ > 0) b[at++] = COMMA;
+          at = copyShort(this.field(name), b, at);
+          at = writeFloat(b, at, s.values[name]!);
+        }
       }
       if (fields === 0) {
         at = lineStart;
