@@ -52,7 +52,7 @@ writeFileSync(
   }),
 );
 
-const daemon = spawn(process.execPath, ['--max-old-space-size=256', CLI, 'start', '-c', path.join(dir, 'vigil.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const daemon = spawn(process.execPath, ['--max-old-space-size=256', '--max-semi-space-size=8', CLI, 'start', '-c', path.join(dir, 'vigil.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
 for (;;) {
   try {
     if ((await fetch(`http://127.0.0.1:${http}/readyz`)).ok) break;

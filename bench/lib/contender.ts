@@ -108,7 +108,7 @@ export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: s
   // VIGIL_BENCH_NODE_ARGS: more flags for the daemon's node, e.g. "--trace-gc" or "--heapsnapshot-signal=SIGUSR2".
   const profile = process.env.VIGIL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.VIGIL_BENCH_CPU_PROF}`] : [];
   profile.push(...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean));
-  const child = spawn(process.execPath, [...profile, '--max-old-space-size=192', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, '--max-old-space-size=192', '--max-semi-space-size=8', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'vigil', child);
   return wrap('Vigil', child);
 }
