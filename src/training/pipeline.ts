@@ -24,6 +24,12 @@ export interface PreparedData {
   split: Split;
   train: WindowSet;
   validation: WindowSet;
+  /**
+   * Cross-validation instead of one held-out part: member k of the ensemble trains on every fold but
+   * k and stops early on fold k, and the threshold and validation metrics come from each window's
+   * prediction by the member that did not see it (out of fold). `validation` then holds every window.
+   */
+  folds?: { count: number; build(k: number): { train: WindowSet; validation: WindowSet } };
   report: {
     trainWindows: number;
     trainPositives: number;
@@ -65,11 +71,69 @@ export function prepareData(items: readonly LabelledSegment[], sensors: readonly
   };
 }
 
+/**
+ * Folds of whole machines (seeded) for cross-validation; normalisation is fitted on all of them (it
+ * uses no labels). Windows are built per member as it trains, so only one fold's copy is in memory.
+ */
+export function prepareFolds(items: readonly LabelledSegment[], sensors: readonly string[], o: PrepareOptions & { folds: number }): PreparedData {
+  const rng = new Rng(o.seed ^ 0x5eed);
+  const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
+  if (machines.length < o.folds) throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${machines.length}`);
+  for (let i = machines.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [machines[i], machines[j]] = [machines[j]!, machines[i]!];
+  }
+  const foldOf = new Map(machines.map((m, i) => [m, i % o.folds]));
+  const norm = o.normalisation ?? fitNormalisation(items.map((i) => i.seg), sensors);
+  const normalised = items.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels, fold: foldOf.get(i.seg.machine)! }));
+  const all = buildWindows(normalised, o.windowSteps, o.stride);
+  const build = (k: number) => {
+    const foldRng = new Rng((o.seed ^ 0xf01d) + k);
+    const train = buildWindows(normalised.filter((i) => i.fold !== k), o.windowSteps, o.stride);
+    return { train: oversamplePositives(train, o.positiveShare, () => foldRng.next()), validation: buildWindows(normalised.filter((i) => i.fold === k), o.windowSteps, o.stride) };
+  };
+  const count = (w: WindowSet) => w.failure.reduce((n, v) => n + v, 0);
+  const first = build(0);
+  return {
+    norm,
+    split: { train: [...items], validation: [...items], method: 'by-machine', validationMachines: machines.slice().sort() },
+    train: first.train,
+    validation: all,
+    folds: { count: o.folds, build },
+    report: {
+      trainWindows: all.n,
+      trainPositives: count(all),
+      trainWindowsBalanced: first.train.n,
+      validationWindows: all.n,
+      validationPositives: count(all),
+      splitMethod: 'by-machine',
+      trainMachines: machines.length,
+      validationMachines: machines.slice().sort(),
+    },
+  };
+}
+
 export interface Validation {
   threshold: number;
   classification: ClassificationMetrics;
   rul: RulMetrics;
   lead: { detected: number; missed: number; meanLeadMs: number | null };
+}
+
+/** Validation from out-of-fold predictions: every window scored by the member that did not train on it. */
+function outOfFold(parts: ReadonlyArray<{ ws: WindowSet; p: Float32Array; rul: Float32Array }>, o: { rulCap: number; horizon: number; stepMs: number }): Validation {
+  const p = parts.flatMap((x) => Array.from(x.p));
+  const failure = parts.flatMap((x) => Array.from(x.ws.failure));
+  const predRul = parts.flatMap((x) => Array.from(x.rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap))));
+  const actualRul = parts.flatMap((x) => Array.from(x.ws.rul));
+  const threshold = bestF1Threshold(p, failure);
+  const windows = parts.flatMap((x) => Array.from({ length: x.ws.n }, (_, i) => ({ machine: x.ws.machine[i]!, endTs: x.ws.endTs[i]!, rulSteps: x.ws.rul[i]! })));
+  return {
+    threshold,
+    classification: classification(p, failure, threshold),
+    rul: rulMetrics(predRul, actualRul),
+    lead: leadTimes(windows.map((w, i) => ({ ...w, score: p[i]! })), threshold, o.horizon, o.stepMs),
+  };
 }
 
 /** Scores a model on validation windows; the threshold is chosen here (best F1) unless given. */
@@ -113,7 +177,9 @@ export async function trainAndValidate(
   initial: ReadonlyArray<LayersModel | undefined> = [],
 ): Promise<TrainOutcome> {
   const fullSpec: LstmSpec = { ...spec, windowSteps: data.train.windowSteps, features: data.norm.sensors.length };
-  const count = Math.max(1, fit.members ?? 1);
+  const count = data.folds ? data.folds.count : Math.max(1, fit.members ?? 1);
+  // Out-of-fold predictions, filled as each member finishes (cross-validation only).
+  const oof = data.folds ? { parts: [] as Array<{ ws: WindowSet; p: Float32Array; rul: Float32Array }> } : null;
   const trained: LayersModel[] = [];
   const fits: FitResult[] = [];
   const members: TrainOutcome['members'] = [];
@@ -123,7 +189,8 @@ export async function trainAndValidate(
       const model = initial[k] ?? buildLstm(tf, { ...fullSpec, seed });
       trained.push(model);
       const memberStart = performance.now();
-      const result = await fitModel(tf, model, data.train, data.validation, {
+      const fold = data.folds ? data.folds.build(k) : { train: data.train, validation: data.validation };
+      const result = await fitModel(tf, model, fold.train, fold.validation, {
         ...fit,
         seed,
         // The ETA covers the members still to come, each taking about as long as this one.
@@ -132,6 +199,7 @@ export async function trainAndValidate(
       fits.push(result);
       members.push({ seed, epochs: result.history.length, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly });
       if (result.cancelled) break;
+      if (oof) oof.parts.push({ ws: fold.validation, ...predict(tf, model, fold.validation.x, fold.validation.n, fold.validation.windowSteps, fold.validation.features) });
     }
     const cancelled = fits.some((f) => f.cancelled);
     const model = cancelled ? trained[0]! : combineMembers(tf, trained, fullSpec);
@@ -145,7 +213,10 @@ export async function trainAndValidate(
       samplesPerSecond: trainedSamples / Math.max(seconds, 1e-9),
       trainedSamples,
     };
-    const validation = validate(tf, model, data.validation, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs });
+    const validation =
+      oof && !cancelled
+        ? outOfFold(oof.parts, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs })
+        : validate(tf, model, data.validation, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs });
     // The members live on as the ensemble's copies; their own weights are no longer needed.
     if (model !== trained[0]) trained.forEach((m) => m.dispose());
     else trained.slice(1).forEach((m) => m.dispose());

@@ -8,7 +8,10 @@ import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
 import type { FastLstmRuntime } from '../../src/model/fast-lstm/runtime.js';
 import { buildLstm, type LstmSpec } from '../../src/model/lstm.js';
-import { trainAndValidate, validate, type PreparedData } from '../../src/training/pipeline.js';
+import { alignToGrid } from '../../src/features/align.js';
+import { labelSteps } from '../../src/features/labels.js';
+import type { LabelledSegment } from '../../src/features/split.js';
+import { prepareFolds, trainAndValidate, validate, type PreparedData } from '../../src/training/pipeline.js';
 import { ModelRegistry } from '../../src/training/registry.js';
 import { tempDir } from '../support/fixtures.js';
 import { testMeta } from '../support/model-meta.js';
@@ -143,4 +146,37 @@ describe('training an ensemble', () => {
     const distance = (a: number[][], b: number[][]) => Math.max(...a.map((w, i) => maxDiff(w, b[i]!)));
     expect(distance(after, before)).toBeLessThan(distance(after, fresh));
   });
+
+  it('cross-validates: member k never trains on fold k, and every window is scored once, out of fold', async () => {
+    const items = runToFailure(10);
+    const data = prepareFolds(items, ['a', 'b', 'c'], { windowSteps: 7, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 3, folds: 3 });
+    const held: string[][] = [];
+    for (let k = 0; k < 3; k++) {
+      const { train, validation } = data.folds!.build(k);
+      const heldOut = new Set(validation.machine);
+      expect(train.machine.some((m) => heldOut.has(m))).toBe(false);
+      held.push([...heldOut].sort());
+    }
+    // The folds part the machines: each held out exactly once.
+    expect(held.flat().sort()).toEqual(Array.from({ length: 10 }, (_, i) => `u${i}`).sort());
+    const outcome = await trainAndValidate(tf, data, lstm, { ...fit, rulCap: 30 });
+    expect(outcome.members).toHaveLength(3);
+    expect(memberCount(outcome.model)).toBe(3);
+    // Out-of-fold: one score per window of every machine, not the average model's on data it saw.
+    expect(outcome.validation.classification.n).toBe(data.validation.n);
+    const averaged = validate(tf, outcome.model, data.validation, { rulCap: 30, horizon: 3, stepMs: 1000 });
+    expect(outcome.validation.rul.rmse).not.toBeCloseTo(averaged.rul.rmse, 6);
+  });
 });
+
+/** Machines that run to a failure: sensor a drifts up over the last third of each run. */
+function runToFailure(machines: number): LabelledSegment[] {
+  const rng = new Rng(9);
+  return Array.from({ length: machines }, (_, u) => {
+    const steps = 40 + u * 3;
+    const machine = { site: 's', line: 'l', machine: `u${u}` };
+    const samples = Array.from({ length: steps }, (_, k) => ({ machine, ts: k * 1000, values: { a: rng.normal(0, 0.2) + Math.max(0, k - (2 * steps) / 3) * 0.2, b: rng.normal(0, 1), c: rng.normal(5, 1) } }));
+    const seg = alignToGrid(machine.machine, samples, ['a', 'b', 'c'], 1000, 0).segments[0]!;
+    return { seg, labels: labelSteps(seg, 7, [{ machine, ts: steps * 1000, type: 'failure' }], { horizonSteps: 3, rulCapSteps: 30, observedUntil: steps * 1000 }) };
+  });
+}
