@@ -5,49 +5,23 @@
  */
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { IngestBatch } from '../../src/core/types.js';
-import { MessageDecoder } from '../../src/ingest/decoder.js';
 import { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
-import { MqttSubscriber, type SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
-import { IngestPipeline } from '../../src/ingest/pipeline.js';
-import { IngestStats } from '../../src/ingest/stats.js';
+import type { SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
+import { subscribedSubscriber, until } from '../support/subscriber.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** An embedded broker and a subscriber (at `qos`) whose acknowledgement batches are `ackBatch`; `onSample` sees each accepted reading. */
 async function subscribed(clientId: string, ackBatch: NonNullable<SubscriberOptions['ackBatch']>, onSample: (ts: number) => void, qos: 0 | 1 | 2 = 1) {
   const broker = new EmbeddedBroker('127.0.0.1', 0, silentLogger());
   await broker.start();
   cleanup.push(() => broker.stop());
-  const sink = {
-    accept(batch: IngestBatch) {
-      for (const s of batch.samples) onSample(s.ts);
-    },
-  };
-  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
-  const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
-  const subscriber = new MqttSubscriber(
-    { url: broker.url, clientId, tls: { rejectUnauthorized: true }, qos, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch },
-    pipeline,
-    systemClock,
-    silentLogger(),
-  );
-  subscriber.start();
+  const subscriber = await subscribedSubscriber(broker.url, clientId, onSample, { qos, ackBatch });
   cleanup.push(() => subscriber.stop());
-  await until(() => subscriber.stats.subscribed, 'subscription');
   return { broker, subscriber };
 }
 

@@ -6,6 +6,7 @@ import net, { type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PublishFilter, type AckBatch, type PublishHandler } from '../../src/ingest/mqtt-publish-filter.js';
+import { until } from '../support/subscriber.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -44,14 +45,6 @@ async function pair(handler: Partial<PublishHandler>, ackBatch?: AckBatch) {
   // mqtt.js listens for the stream's errors (a failed batch destroys it with one).
   filter.on('error', () => undefined);
   return { broker, client, filter, acks, received, forwarded };
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('PUBLISH fast path', () => {

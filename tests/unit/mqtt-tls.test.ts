@@ -9,14 +9,8 @@ import tls from 'node:tls';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { IngestBatch } from '../../src/core/types.js';
-import { MessageDecoder } from '../../src/ingest/decoder.js';
-import { MqttSubscriber } from '../../src/ingest/mqtt-subscriber.js';
-import { IngestPipeline } from '../../src/ingest/pipeline.js';
-import { IngestStats } from '../../src/ingest/stats.js';
 import { tempDir } from '../support/fixtures.js';
+import { subscribedSubscriber, until } from '../support/subscriber.js';
 
 const hasOpenssl = (() => {
   try {
@@ -32,14 +26,6 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('MQTT over TLS', () => {
   // CI installs openssl (.ci/run); elsewhere the test says why it did not run.
   it.skipIf(!hasOpenssl)('takes QoS 1 messages through the fast path on an mqtts connection, each once (needs openssl)', async () => {
@@ -54,18 +40,8 @@ describe('MQTT over TLS', () => {
     const url = `mqtts://127.0.0.1:${(server.address() as { port: number }).port}`;
 
     const seen: number[] = [];
-    const sink = { accept: (batch: IngestBatch) => void batch.samples.forEach((s) => seen.push(s.ts)) };
-    const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
-    const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
-    const subscriber = new MqttSubscriber(
-      { url, clientId: 'tls-fast-path', tls: { ca: cert, rejectUnauthorized: true }, qos: 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch: { begin: () => undefined, end: () => undefined } },
-      pipeline,
-      systemClock,
-      silentLogger(),
-    );
-    subscriber.start();
+    const subscriber = await subscribedSubscriber(url, 'tls-fast-path', (ts) => seen.push(ts), { tls: { ca: cert, rejectUnauthorized: true }, ackBatch: { begin: () => undefined, end: () => undefined } });
     cleanup.push(() => subscriber.stop());
-    await until(() => subscriber.stats.subscribed, 'subscription over TLS');
 
     const publisher = await mqtt.connectAsync(url, { clientId: 'tls-publisher', ca: readFileSync(cert) });
     cleanup.push(() => publisher.endAsync());

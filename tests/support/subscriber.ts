@@ -1,0 +1,49 @@
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { IngestBatch } from '../../src/core/types.js';
+import { MessageDecoder } from '../../src/ingest/decoder.js';
+import { MqttSubscriber, type SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
+import { IngestPipeline } from '../../src/ingest/pipeline.js';
+import { IngestStats } from '../../src/ingest/stats.js';
+
+/** Polls `check` every 10 ms (for in-process brokers and sockets, where things settle in milliseconds). */
+export async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A subscriber on `vigil/{site}/{line}/{machine}/telemetry` through the real decoder and pipeline,
+ * whose sink hands each accepted reading's ts to `onSample`; resolves once subscribed. Stop it.
+ */
+export async function subscribedSubscriber(
+  url: string,
+  clientId: string,
+  onSample: (ts: number) => void,
+  options: { qos?: 0 | 1 | 2; ackBatch?: SubscriberOptions['ackBatch']; tls?: SubscriberOptions['tls'] } = {},
+): Promise<MqttSubscriber> {
+  const sink = {
+    accept(batch: IngestBatch) {
+      for (const s of batch.samples) onSample(s.ts);
+    },
+  };
+  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+  const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
+  const subscriber = new MqttSubscriber(
+    { url, clientId, tls: options.tls ?? { rejectUnauthorized: true }, qos: options.qos ?? 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch: options.ackBatch },
+    pipeline,
+    systemClock,
+    silentLogger(),
+  );
+  subscriber.start();
+  try {
+    await until(() => subscriber.stats.subscribed, `subscription of ${clientId}`);
+  } catch (err) {
+    await subscriber.stop();
+    throw err;
+  }
+  return subscriber;
+}
