@@ -22,18 +22,29 @@ export interface Frame {
 }
 
 /**
- * Cuts packets out of the stream. Bytes of a packet not yet complete are kept (copied once, joined
- * with the next piece); a complete packet is a view of the piece it came in, so nothing is copied
- * in the common case of many small packets per read.
+ * Cuts packets out of the stream. A complete packet is a view of the piece it came in, so nothing is
+ * copied in the common case of many small packets per read. The pieces of a packet that spans reads
+ * are collected and joined once it is complete (a large message costs one copy, not one per read).
  */
 export class FrameReader {
   private buf: Buffer = EMPTY;
   private at = 0;
+  /** Pieces of a packet longer than what has arrived, and how many bytes it needs in all. */
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  private need = 0;
   /** Set when the stream is not MQTT framing any more; the rest is then handed on unparsed. */
   malformed = false;
 
   push(chunk: Buffer): void {
-    if (this.at >= this.buf.length) {
+    if (this.parts.length > 0) {
+      this.parts.push(chunk);
+      this.partsLength += chunk.length;
+      if (this.partsLength < this.need) return;
+      this.buf = Buffer.concat(this.parts, this.partsLength);
+      this.parts = [];
+      this.partsLength = 0;
+    } else if (this.at >= this.buf.length) {
       this.buf = chunk;
     } else {
       this.buf = Buffer.concat([this.buf.subarray(this.at), chunk]);
@@ -61,7 +72,15 @@ export class FrameReader {
       multiplier *= 128;
     }
     const end = i + length;
-    if (end > buf.length) return null;
+    if (end > buf.length) {
+      // Wait for the rest without joining at every read.
+      this.parts = [buf.subarray(start)];
+      this.partsLength = buf.length - start;
+      this.need = end - start;
+      this.buf = EMPTY;
+      this.at = 0;
+      return null;
+    }
     this.at = end;
     const head = buf[start]!;
     return { bytes: buf.subarray(start, end), type: head >> 4, flags: head & 0x0f, bodyAt: i - start };
@@ -69,9 +88,11 @@ export class FrameReader {
 
   /** Bytes not yet part of a returned packet (handed on unparsed once the stream is malformed). */
   rest(): Buffer {
-    const rest = this.buf.subarray(this.at);
+    const rest = this.parts.length > 0 ? Buffer.concat(this.parts) : this.buf.subarray(this.at);
     this.buf = EMPTY;
     this.at = 0;
+    this.parts = [];
+    this.partsLength = 0;
     return rest;
   }
 }

@@ -83,6 +83,31 @@ describe('MQTT framing for the PUBLISH fast path', () => {
     expect(reader.next()).toBeNull();
   });
 
+  it('joins a large packet arriving in many reads once, when its last byte is in', () => {
+    const payload = Buffer.alloc(3 << 20);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const bytes = Buffer.concat([publish('vigil/p/l/m1/telemetry', payload, 1, 7), encode({ cmd: 'pingresp' } as Packet)]);
+    const reader = new FrameReader();
+    const frames: Frame[] = [];
+    let copies = 0;
+    const concat = Buffer.concat;
+    Buffer.concat = ((list: readonly Uint8Array[], length?: number) => {
+      copies++;
+      return concat(list, length);
+    }) as typeof Buffer.concat;
+    try {
+      for (let at = 0; at < bytes.length; at += 65_536) {
+        reader.push(bytes.subarray(at, at + 65_536));
+        for (let f = reader.next(); f; f = reader.next()) frames.push(f);
+      }
+    } finally {
+      Buffer.concat = concat;
+    }
+    expect(frames.map((f) => f.type)).toEqual([3, 13]);
+    expect(readPublish(frames[0]!)!.payload.equals(payload)).toBe(true);
+    expect(copies).toBe(1);
+  });
+
   it('marks a remaining length longer than four bytes as malformed and hands the rest on unparsed', () => {
     const reader = new FrameReader();
     const bad = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 2, 3]);
