@@ -101,7 +101,7 @@ export const ConfigSchema = Type.Object(
           default: 20_000,
           description: 'samples held in memory for stores that take objects (SQLite); beyond it the backlog is read back from the journal',
         }),
-        maxPendingBytes: Size('16MiB', {
+        maxPendingBytes: Size('32MiB', {
           description: 'memory for samples held as line protocol (InfluxDB); beyond it the backlog is read back from the journal and decoded a second time',
         }),
         retryInitial: Duration('500ms', { minimum: 1 }),
