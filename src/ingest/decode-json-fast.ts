@@ -46,7 +46,8 @@ class NameTable {
     }
     const name = Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
     if (this.byHash.size >= 10_000) this.byHash.clear();
-    this.byHash.set(h, { bytes: b.slice(start, end), name });
+    // A copy: Buffer#slice is a view, and the payload's memory may be a reused read window.
+    this.byHash.set(h, { bytes: Uint8Array.prototype.slice.call(b, start, end), name });
     return name;
   }
 }

@@ -177,3 +177,17 @@ describe('fast telemetry reader', () => {
     );
   });
 });
+
+describe('fast telemetry reader names', () => {
+  it('keeps its own copy of a name: a payload buffer written over afterwards changes nothing', () => {
+    // Two names with the same 32-bit FNV-1a hash, so that only the stored bytes tell them apart.
+    const [a, b] = ['samrnw', 'sa5pba'];
+    decodeJsonTelemetry(JSON.stringify({ ts: NOW, values: { [a]: 1, [b]: 1 } }), machine, ctx);
+    const window = Buffer.from(`{"ts":${NOW},"values":{"${a}":1.5}}`);
+    expect(decodeTelemetryFast(window, machine, ctx, false)?.values).toEqual({ [a]: 1.5 });
+    // The same memory reused for another message (as the journal's read window is).
+    window.write(`{"ts":${NOW},"values":{"${b}":2.5}}`);
+    expect(decodeTelemetryFast(window, machine, ctx, false)?.values).toEqual({ [b]: 2.5 });
+    expect(decodeTelemetryFast(Buffer.from(`{"ts":${NOW},"values":{"${a}":3}}`), machine, ctx, false)?.values).toEqual({ [a]: 3 });
+  });
+});
