@@ -117,12 +117,25 @@ describe('PUBLISH fast path', () => {
 
   it('still ends a batch (its journal records made durable) when the connection drops before it closes', async () => {
     const batches = { begun: 0, ended: 0 };
-    const { broker, client, received } = await pair({}, { begin: () => void batches.begun++, end: () => void batches.ended++ });
+    const seen: string[] = [];
+    const ref: { client?: Socket } = {};
+    const { broker, client } = await pair(
+      {
+        // The connection drops while the batch is open: after the first message, before the batch's setImmediate.
+        message: (_t, p) => {
+          seen.push(p.toString());
+          ref.client!.destroy();
+        },
+      },
+      { begin: () => void batches.begun++, end: () => void batches.ended++ },
+    );
+    ref.client = client;
     const closed = new Promise((r) => client.once('close', r));
-    broker.end(Buffer.concat([publish(1), publish(2)]));
+    broker.write(Buffer.concat([publish(1), publish(2)]));
     await closed;
     await new Promise((r) => setImmediate(r));
-    expect(received.messages).toHaveLength(2);
+    await new Promise((r) => setImmediate(r));
+    expect(seen.length).toBeGreaterThan(0);
     expect(batches.begun).toBeGreaterThan(0);
     expect(batches.ended).toBe(batches.begun);
   });
