@@ -87,23 +87,33 @@ export function prepareFolds(items: readonly LabelledSegment[], sensors: readonl
   const norm = o.normalisation ?? fitNormalisation(items.map((i) => i.seg), sensors);
   const normalised = items.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels, fold: foldOf.get(i.seg.machine)! }));
   const all = buildWindows(normalised, o.windowSteps, o.stride);
-  const build = (k: number) => {
+  const buildFold = (k: number) => {
     const foldRng = new Rng((o.seed ^ 0xf01d) + k);
     const train = buildWindows(normalised.filter((i) => i.fold !== k), o.windowSteps, o.stride);
     return { train: oversamplePositives(train, o.positiveShare, () => foldRng.next()), validation: buildWindows(normalised.filter((i) => i.fold === k), o.windowSteps, o.stride) };
   };
   const count = (w: WindowSet) => w.failure.reduce((n, v) => n + v, 0);
-  const first = build(0);
+  // Fold 0 is built here for the report and handed to its member once, not built a second time.
+  let first: ReturnType<typeof buildFold> | null = buildFold(0);
+  const report = { trainWindowsBalanced: first.train.n, train: first.train };
+  const build = (k: number) => {
+    if (k === 0 && first) {
+      const fold = first;
+      first = null;
+      return fold;
+    }
+    return buildFold(k);
+  };
   return {
     norm,
     split: { train: [...items], validation: [...items], method: 'by-machine', validationMachines: machines.slice().sort() },
-    train: first.train,
+    train: report.train,
     validation: all,
     folds: { count: o.folds, build },
     report: {
       trainWindows: all.n,
       trainPositives: count(all),
-      trainWindowsBalanced: first.train.n,
+      trainWindowsBalanced: report.trainWindowsBalanced,
       validationWindows: all.n,
       validationPositives: count(all),
       splitMethod: 'by-machine',
