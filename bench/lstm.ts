@@ -36,7 +36,7 @@ quietTfWarnings();
 const { tf } = await loadTf('wasm');
 const fast = await loadFastLstm(tf, { ...(a.threads ? { threads: Number(a.threads) } : {}), preferRelaxed: !a['no-relaxed'] });
 if (!fast.runtime) throw new Error(`fast kernels did not load: ${fast.reason}`);
-const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: 30, rulCap: 125 });
+const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: 30, rulCap: 125, inputs: CMAPSS_SENSORS });
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 1 });
 const F = data.norm.sensors.length;
 const train = data.train;

@@ -9,17 +9,22 @@ import { lastWindow } from '../../src/features/windows.js';
 import type { TF } from '../../src/model/backend.js';
 import { predict } from '../../src/model/lstm.js';
 import { classification, rulMetrics, type ClassificationMetrics, type RulMetrics } from '../../src/model/metrics.js';
-import { CMAPSS_COLUMNS, parseCmapss, type CmapssRow } from '../../simulators/replay/cmapss.js';
+import { CMAPSS_CYCLE, CMAPSS_VALUES, parseCmapss, type CmapssRow } from '../../simulators/replay/cmapss.js';
 
 /** FD001 has one operating condition: the three settings are noise, the 21 sensors carry the signal. */
 export const CMAPSS_SENSORS = Array.from({ length: 21 }, (_, i) => `s${i + 1}`);
+/**
+ * The model's inputs: the sensors and the cycle count (how long the engine has run; chosen on
+ * validation only, docs/predictor.md).
+ */
+export const CMAPSS_INPUTS = [...CMAPSS_SENSORS, CMAPSS_CYCLE];
 
 /**
  * C-MAPSS rows as samples on a one-millisecond-per-cycle grid (cycle c at ts c − 1) and, for
  * run-to-failure units, a failure one cycle after the last: the shape a replay stores, so the
  * benchmark runs the same feature code as training from the store.
  */
-export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean, sensors: readonly string[] = CMAPSS_SENSORS): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
+export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean, sensors: readonly string[] = CMAPSS_INPUTS): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
   const units = new Map<number, { samples: Sample[]; events: MachineEvent[] }>();
   for (const r of rows) {
     const machine = { site: 'cmapss', line: 'fd', machine: `u${r.unit}` };
@@ -37,11 +42,15 @@ export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean,
   return units;
 }
 
-export function labelledTrainingUnits(file: string, o: { window: number; horizon: number; rulCap: number; smoothing?: number }): LabelledSegment[] {
+export function labelledTrainingUnits(
+  file: string,
+  o: { window: number; horizon: number; rulCap: number; smoothing?: number; inputs?: readonly string[] },
+): LabelledSegment[] {
   const { rows } = parseCmapss(readFileSync(file, 'utf8'), file, true);
+  const inputs = o.inputs ?? CMAPSS_INPUTS;
   const out: LabelledSegment[] = [];
-  for (const { samples, events } of cmapssSamples(rows, true).values()) {
-    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_SENSORS, 1, 0);
+  for (const { samples, events } of cmapssSamples(rows, true, inputs).values()) {
+    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, inputs, 1, 0);
     for (const raw of segments) {
       const seg = smoothSegment(raw, o.smoothing ?? 1);
       out.push({ seg, labels: labelSteps(seg, o.window, events, { horizonSteps: o.horizon, rulCapSteps: o.rulCap, observedUntil: samples[samples.length - 1]!.ts + 1 }) });
@@ -72,13 +81,13 @@ export function evaluateCmapssTest(
 ): CmapssTestResult {
   const { rows } = parseCmapss(readFileSync(testFile, 'utf8'), testFile, true);
   const trueRul = readFileSync(rulFile, 'utf8').trim().split(/\s+/).map(Number);
-  // Every column is offered; the model's normalisation picks the sensors it was trained on.
-  const units = [...cmapssSamples(rows, false, CMAPSS_COLUMNS).entries()].sort((a, b) => a[0] - b[0]);
+  // Every value is offered; the model's normalisation picks the inputs it was trained on.
+  const units = [...cmapssSamples(rows, false, CMAPSS_VALUES).entries()].sort((a, b) => a[0] - b[0]);
   const F = norm.sensors.length;
   const x = new Float32Array(units.length * o.window * F);
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
-    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_COLUMNS, 1, 0);
+    const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_VALUES, 1, 0);
     const seg = applyNormalisation(smoothSegment(segments[0]!, o.smoothing ?? 1), norm);
     x.set(lastWindow(seg, o.window), i * o.window * F);
     cycles.push(samples.length);

@@ -4,6 +4,13 @@ import { StrictModeError, type ReplayItem, type ReplaySource, type RowError } fr
 
 /** NASA C-MAPSS: unit, cycle, 3 operational settings, 21 sensors; space-separated, no header. */
 export const CMAPSS_COLUMNS = ['op1', 'op2', 'op3', ...Array.from({ length: 21 }, (_, i) => `s${i + 1}`)];
+/**
+ * The cycle column is also published as a reading: an engine's cycle count is tracked like any
+ * hour meter or stroke counter, and how long a unit has run says something about its failure risk.
+ */
+export const CMAPSS_CYCLE = 'cycle';
+/** Every value of a row, as published. */
+export const CMAPSS_VALUES = [CMAPSS_CYCLE, ...CMAPSS_COLUMNS];
 
 export interface CmapssRow {
   unit: number;
@@ -47,7 +54,7 @@ export function parseCmapss(text: string, file: string, strict = false): { rows:
       continue;
     }
     lastCycle.set(unit, cycle);
-    const values: Record<string, number> = {};
+    const values: Record<string, number> = { [CMAPSS_CYCLE]: cycle };
     CMAPSS_COLUMNS.forEach((name, k) => (values[name] = nums[k + 2]!));
     rows.push({ unit, cycle, values, line: i + 1 });
   }
