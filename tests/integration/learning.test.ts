@@ -41,7 +41,7 @@ describe('learning from the store', () => {
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     const replay = await runCli(['replay', path.join(DATA, 'train_FD001.txt'), '--broker', inject('mqttUrl'), '--speed', 'max']);
     expect(replay.status, replay.stderr).toBe(0);
-    await waitUntil(() => daemon.status().store.eventsStored === 100 && daemon.status().store.readingsStored === 20631 * 24, 60_000, 'FD001 in the store');
+    await waitUntil(() => daemon.status().store.eventsStored === 100 && daemon.status().store.readingsStored === 20631 * 25, 60_000, 'FD001 in the store');
 
     const file = path.join(dir, 'vigil.yaml');
     writeFileSync(file, JSON.stringify({ dataDir: config.dataDir, log: { level: 'warn' }, learning: learning(modelsDir) }));
@@ -57,6 +57,7 @@ describe('learning from the store', () => {
     const meta = registry.meta(registry.championVersion()!);
     expect(meta.machines.validation).toHaveLength(20);
     expect(meta.sensors).not.toContain('s1'); // constant in FD001
+    expect(meta.sensors).toContain('cycle'); // published by the replay like any counter
     expect(meta.architecture.members).toBe(2);
     expect(meta.training.members?.map((m) => m.seed)).toEqual([meta.training.seed, meta.training.seed + 1000]);
     // Trained with the fused kernels (16 and 8 units are multiples of 4), and saved as stock tfjs LSTMs.

@@ -26,14 +26,15 @@ describe('simulators through a real broker', () => {
 
     const r = await runCli(['replay', FD001, '--broker', inject('mqttUrl'), '--speed', 'max', '--qos', '1']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/replayed 20731 messages \(495144 readings, 100 events\)/);
+    expect(r.stderr).toMatch(/replayed 20731 messages \(515775 readings, 100 events\)/);
     expect(r.stderr).toMatch(/20731 acknowledged, 0 failed; 0 rejected rows/);
 
+    // 24 columns and the cycle count per row.
     const rows = readFileSync(FD001, 'utf8').trim().split('\n').length;
     expect(rows).toBe(20631);
-    await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= rows * 24, 60_000, 'every reading in InfluxDB');
+    await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= rows * 25, 60_000, 'every reading in InfluxDB');
     await waitUntil(() => daemon.status().store.eventsStored >= 100, 10_000, 'failure events');
-    expect(await countInfluxReadings(influxUrl, database)).toBe(rows * 24);
+    expect(await countInfluxReadings(influxUrl, database)).toBe(rows * 25);
     const failures = await daemon.store.queryEvents({ types: ['failure'] });
     expect(failures).toHaveLength(100);
     expect(new Set(failures.map((f) => f.machine.machine)).size).toBe(100);

@@ -22,11 +22,12 @@ class MemorySink implements MessageSink {
 }
 
 describe('C-MAPSS parser', () => {
-  it('parses rows with trailing spaces into 24 named values', () => {
+  it('parses rows with trailing spaces into 24 named values and the cycle count', () => {
     const { rows, errors } = parseCmapss(`${row(1, 1)}\n${row(1, 2)}\n\n${row(2, 1)}\n`, 'f.txt');
     expect(errors).toEqual([]);
     expect(rows.map((r) => [r.unit, r.cycle, r.line])).toEqual([[1, 1, 1], [1, 2, 2], [2, 1, 4]]);
-    expect(Object.keys(rows[0]!.values)).toHaveLength(24);
+    expect(Object.keys(rows[0]!.values)).toHaveLength(25);
+    expect(rows[1]!.values.cycle).toBe(2);
     expect(rows[0]!.values.op1).toBe(0);
     expect(rows[0]!.values.s21).toBe(34.5);
   });
@@ -62,7 +63,7 @@ describe('C-MAPSS parser', () => {
     const source = cmapssSource({ file, now: 0, startMs: 1_000_000, stepMs: 60_000, site: 'cmapss', line: 'fd001', machinePrefix: 'e', failures: true, strict: false });
     const sink = new MemorySink();
     const summary = await runReplay(source, { sink, speed: 'max', rateLimit: null, passes: 2, topicPrefix: 'vigil' });
-    expect(summary).toMatchObject({ messages: 14, readings: 5 * 24 * 2, events: 4, passes: 2 });
+    expect(summary).toMatchObject({ messages: 14, readings: 5 * 25 * 2, events: 4, passes: 2 });
     const firstPass = sink.out.slice(0, 7).map((m) => [m.topic, m.payload.ts, m.payload.type ?? 'reading']);
     expect(firstPass).toEqual([
       ['vigil/cmapss/fd001/e001/telemetry', 1_000_000, 'reading'],
