@@ -79,6 +79,9 @@ export function evaluateCmapssTest(
   rulFile: string,
   o: { window: number; horizon: number; rulCap: number; threshold: number; smoothing?: number },
 ): CmapssTestResult {
+  // An input missing here would be scored as its training mean without a word: refuse instead.
+  const unknown = norm.sensors.filter((s) => !CMAPSS_VALUES.includes(s));
+  if (unknown.length > 0) throw new Error(`the model's inputs ${unknown.join(', ')} are not C-MAPSS values (${CMAPSS_VALUES.join(', ')})`);
   const { rows } = parseCmapss(readFileSync(testFile, 'utf8'), testFile, true);
   const trueRul = readFileSync(rulFile, 'utf8').trim().split(/\s+/).map(Number);
   // Every value is offered; the model's normalisation picks the inputs it was trained on.
