@@ -36,6 +36,7 @@ quietTfWarnings();
 const { tf } = await loadTf('wasm');
 const fast = await loadFastLstm(tf, { ...(a.threads ? { threads: Number(a.threads) } : {}), preferRelaxed: !a['no-relaxed'] });
 if (!fast.runtime) throw new Error(`fast kernels did not load: ${fast.reason}`);
+// The 21 sensors (50 × 15 windows after the constant ones go): the shape its published figures were measured on.
 const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: 30, rulCap: 125, inputs: CMAPSS_SENSORS });
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 1 });
 const F = data.norm.sensors.length;
