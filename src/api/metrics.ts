@@ -8,7 +8,7 @@ export interface MetricsSnapshot {
   rejectsByReason: Record<string, number>;
   journal: { depth: number; bytes: number };
   store: { commits: number; commitFailures: number; lastCommitMs: number | null; pendingSamples: number; pendingBytes: number; up: boolean };
-  scoring: { scored: number; batches: number; errors: number; lastBatchMs: number | null; machines: number };
+  scoring: { scored: number; scoredWithMissingInputs: number; batches: number; errors: number; lastBatchMs: number | null; machines: number };
   eventLoopLagMs: { p50: number; p99: number; max: number };
   alertsByState: Record<string, number>;
   unresolvedByKind: Record<string, number>;
@@ -63,6 +63,7 @@ export function buildMetrics(read: () => MetricsSnapshot): Registry {
   gauge('vigil_store_pending_samples', 'samples held in memory for the store', [], (g, s) => g.set(s.store.pendingSamples));
   gauge('vigil_store_pending_bytes', 'memory held by samples queued as line protocol (InfluxDB)', [], (g, s) => g.set(s.store.pendingBytes));
   counter('vigil_scoring_scores_total', 'machine scores computed', [], (c, s) => c.inc(s.scoring.scored));
+  counter('vigil_scoring_missing_inputs_total', 'machine scores computed with a model input that had no reading in the window', [], (c, s) => c.inc(s.scoring.scoredWithMissingInputs));
   counter('vigil_scoring_errors_total', 'scoring rounds that failed', [], (c, s) => c.inc(s.scoring.errors));
   gauge('vigil_scoring_last_batch_seconds', 'inference time of the last scoring batch', [], (g, s) => s.scoring.lastBatchMs !== null && g.set(s.scoring.lastBatchMs / 1000));
   gauge('vigil_machines', 'machines seen since start', [], (g, s) => g.set(s.scoring.machines));

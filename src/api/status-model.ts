@@ -84,6 +84,7 @@ export const StatusSchema = Type.Object({
     machines: Type.Integer(),
     machinesScored: Type.Integer(),
     scoresTotal: Type.Integer(),
+    scoresWithMissingInputs: Type.Integer({ description: 'scores where a model input had no reading in the window (held at its training mean)' }),
     lastBatchMs: Nullable(Type.Number()),
     lastBatchSize: Type.Integer(),
     errors: Type.Integer(),

@@ -9,7 +9,8 @@ interface StepAggregate {
   count: Float64Array;
 }
 
-export type WindowResult = { ok: true; x: Float32Array; endTs: number } | { ok: false; reason: string };
+/** `missing`: model inputs with no reading since the last gap or reset, scored at their training mean. */
+export type WindowResult = { ok: true; x: Float32Array; endTs: number; missing: string[] } | { ok: false; reason: string };
 
 /**
  * A machine's recent readings as per-step sums, enough for one model window. Memory is bounded by
@@ -118,7 +119,11 @@ export class MachineWindow {
     if (!seg || seg.steps < windowSteps) return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
     const lastStep = steps[steps.length - 1]!;
     if (seg.startTs + seg.steps * this.stepMs <= lastStep * this.stepMs) return { ok: false, reason: 'last steps lack the model sensors' };
-    return { ok: true, x: lastWindow(applyNormalisation(seg, norm), windowSteps), endTs: (lastStep + 1) * this.stepMs };
+    // Fill carries a sensor's values over the whole segment once it has one, so an empty last row means none at all.
+    const F = norm.sensors.length;
+    const lastRow = (seg.steps - 1) * F;
+    const missing = norm.sensors.filter((_, f) => Number.isNaN(seg.data[lastRow + f]!));
+    return { ok: true, x: lastWindow(applyNormalisation(seg, norm), windowSteps), endTs: (lastStep + 1) * this.stepMs, missing };
   }
 
   private prune(): void {

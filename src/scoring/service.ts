@@ -29,6 +29,8 @@ export interface MachineScore {
   rulMs: number;
   model: string;
   topSensors: Array<{ sensor: string; contribution: number }>;
+  /** Model inputs the machine sent no reading of in this window: scored at their training mean. */
+  missingInputs?: string[];
 }
 
 export interface MachineState {
@@ -68,7 +70,7 @@ export class ScoringService {
   private timer: TimerHandle = undefined;
   private pruneTimer: TimerHandle = undefined;
   private readonly listeners: ScoreListener[] = [];
-  readonly stats = { batches: 0, scored: 0, errors: 0, lastBatchMs: null as number | null, lastBatchSize: 0, lastError: null as string | null, loadedAt: null as number | null };
+  readonly stats = { batches: 0, scored: 0, scoredWithMissingInputs: 0, errors: 0, lastBatchMs: null as number | null, lastBatchSize: 0, lastError: null as string | null, loadedAt: null as number | null };
   /** Inference time of the most recent batches (ms), for benchmarks and percentiles. */
   readonly recentBatchMs: number[] = [];
 
@@ -207,7 +209,7 @@ export class ScoringService {
     const meta = champion.meta;
     const F = meta.normalisation.sensors.length;
     const size = meta.window * F;
-    const ready: Array<{ id: string; endTs: number }> = [];
+    const ready: Array<{ id: string; endTs: number; missing: string[] }> = [];
     const x = new Float32Array(ids.length * size);
     for (const id of ids) {
       this.dirty.delete(id);
@@ -219,7 +221,7 @@ export class ScoringService {
         continue;
       }
       x.set(r.x, ready.length * size);
-      ready.push({ id, endTs: r.endTs });
+      ready.push({ id, endTs: r.endTs, missing: r.missing });
     }
     if (ready.length === 0) return;
     const occlude = this.o.topSensors > 0;
@@ -235,11 +237,12 @@ export class ScoringService {
     const insert = this.db.prepare('INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)');
     const scored: Array<{ ref: MachineRef; score: MachineScore }> = [];
     this.db.transaction(() => {
-      ready.forEach(({ id, endTs }, i) => {
+      ready.forEach(({ id, endTs, missing }, i) => {
         const p = reply.p[i]!;
         const rulSteps = Math.min(meta.rulCap, Math.max(0, reply.rul[i]! * meta.rulCap));
         const topSensors = reply.occludedP ? topContributions(p, reply.occludedP.subarray(i * F, (i + 1) * F), meta.normalisation.sensors, this.o.topSensors) : [];
-        const score: MachineScore = { at: now, dataTs: endTs, probability: p, rulSteps, rulMs: rulSteps * meta.stepMs, model: champion.version, topSensors };
+        const score: MachineScore = { at: now, dataTs: endTs, probability: p, rulSteps, rulMs: rulSteps * meta.stepMs, model: champion.version, topSensors, missingInputs: missing };
+        if (missing.length > 0) this.stats.scoredWithMissingInputs++;
         const st = this.states.get(id)!;
         Object.assign(st, { status: 'scored', detail: null, score });
         this.lastScoredAt.set(id, now);

@@ -94,7 +94,7 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     rejectsByReason: { bad_json: 1 },
     journal: { depth: 0, bytes: 0 },
     store: { commits: 1, commitFailures: 0, lastCommitMs: 3, pendingSamples: 0, pendingBytes: 0, up: true },
-    scoring: { scored: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
+    scoring: { scored: 0, scoredWithMissingInputs: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
     eventLoopLagMs: { p50: 1, p99: 2, max: 3 },
     alertsByState: { open: 0, acknowledged: 0, resolved: 0 },
     unresolvedByKind: {},

@@ -11,7 +11,7 @@ export function statusFixture(): Status {
     journal: { depth: 0, bytes: 0, maxBytes: 100, segments: 0, corruptRecords: 0, redecodeMismatches: 0, catchingUp: false, backpressure: false, backpressureEpisodes: 0 },
     model: { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null },
     broker: { mode: 'embedded', url: 'mqtt://127.0.0.1:1883', connected: true, subscribed: true, since: null, connects: 1, lastError: null, unacknowledged: 0, fastPathMessages: 0 },
-    scoring: { enabled: true, champion: null, machines: 0, machinesScored: 0, scoresTotal: 0, lastBatchMs: null, lastBatchSize: 0, errors: 0, lastError: null, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },
+    scoring: { enabled: true, champion: null, machines: 0, machinesScored: 0, scoresTotal: 0, scoresWithMissingInputs: 0, lastBatchMs: null, lastBatchSize: 0, errors: 0, lastError: null, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },
     alerts: {
       open: 0,
       acknowledged: 0,

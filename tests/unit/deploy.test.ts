@@ -48,7 +48,7 @@ describe('deployment kit', () => {
       rejectsByReason: {},
       journal: { depth: 0, bytes: 0 },
       store: { commits: 0, commitFailures: 0, lastCommitMs: null, pendingSamples: 0, pendingBytes: 0, up: true },
-      scoring: { scored: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
+      scoring: { scored: 0, scoredWithMissingInputs: 2, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
       eventLoopLagMs: { p50: 0, p99: 0, max: 0 },
       alertsByState: {},
       unresolvedByKind: {},
@@ -62,5 +62,6 @@ describe('deployment kit', () => {
       if (t.query) expect(t.query).toMatch(/FROM "(telemetry|events)"/);
     }
     expect(exported).toMatch(/vigil_machine_failure_probability\{site="s",line="l",machine="m"\} 0\.4/);
+    expect(exported).toMatch(/vigil_scoring_missing_inputs_total 2/);
   });
 });

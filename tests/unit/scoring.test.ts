@@ -84,6 +84,19 @@ describe('machine window', () => {
     expect(Object.keys(w.latest())).toHaveLength(40);
   });
 
+  it('names the model inputs a machine sent no reading of, which are scored at their training mean', () => {
+    const w = new MachineWindow(M1, STEP, WINDOW + 4);
+    const withoutC = readings(0, 10).map((s) => ({ ...s, values: Object.fromEntries(Object.entries(s.values).filter(([name]) => name !== 'c')) }));
+    for (const s of withoutC) w.add(s);
+    const r = w.window(NORM, WINDOW, 2);
+    expect(r).toMatchObject({ ok: true, missing: ['c'] });
+    if (!r.ok) return;
+    expect(Array.from({ length: WINDOW }, (_, k) => r.x[k * 3 + 2])).toEqual(new Array(WINDOW).fill(0));
+    // One reading of c anywhere since the last gap is carried over the window: not missing.
+    w.add({ machine: M1, ts: 3 * STEP + 50, values: { c: 5 } });
+    expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: true, missing: [] });
+  });
+
   it('ranks sensors by how much holding them at their mean changes p(failure)', () => {
     expect(topContributions(0.8, Float32Array.from([0.79, 0.2, 0.9]), ['a', 'b', 'c'], 2).map((t) => t.sensor)).toEqual(['b', 'c']);
   });
@@ -140,6 +153,8 @@ describe('scoring service', () => {
     expect(s1.score!.rulSteps).toBeCloseTo(Math.min(100, Math.max(0, expected.rul[0]! * 100)), 3);
     expect(s1.score!.topSensors).toHaveLength(2);
     expect(s1.score!.model).toBe('v0001');
+    expect(s1.score!.missingInputs).toEqual([]);
+    expect(svc.stats.scoredWithMissingInputs).toBe(0);
     expect(heard).toHaveLength(3);
     expect(heard[0]!.threshold).toBe(0.5);
     expect(svc.history('m1', -Infinity, Infinity, 10)).toHaveLength(1);
@@ -159,6 +174,14 @@ describe('scoring service', () => {
     await svc.tick();
     expect(svc.machine('m1')!.score!.model).toBe('v0002');
     expect(svc.history('m1', -Infinity, Infinity, 10).map((h) => h.model)).toEqual(['v0001', 'v0001', 'v0002']);
+
+    // A machine that never sends one of the model's inputs is scored, says which, and is counted.
+    const m4 = { ...M1, machine: 'm4' };
+    svc.observe({ samples: readings(0, 13, m4).map((r) => ({ ...r, values: { a: r.values.a!, ...(r.values.b !== undefined ? { b: r.values.b } : {}) } })), events: [] });
+    clock.advance(5000);
+    await svc.tick();
+    expect(svc.machine('m4')!.score!.missingInputs).toEqual(['c']);
+    expect(svc.stats.scoredWithMissingInputs).toBe(1);
 
     // A failure ends the run: the machine waits for a fresh window.
     svc.observe({ samples: [], events: [{ machine: M1, ts: 13 * STEP, type: 'failure' }] });

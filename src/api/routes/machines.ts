@@ -18,6 +18,7 @@ const ScoreSchema = Type.Object({
   rulSeconds: Type.Number(),
   model: Type.String(),
   topSensors: Type.Array(Contribution),
+  missingInputs: Type.Array(Type.String(), { description: 'model inputs with no reading in the scored window, held at their training mean' }),
 });
 const Summary = Type.Object({
   machine: MachineRefSchema,
@@ -63,7 +64,7 @@ export interface MachineRouteDeps {
 /** Machines with their risk and RUL, one machine's detail, its score history and its readings. */
 export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   const score = (s: MachineState['score']) =>
-    s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors };
+    s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors, missingInputs: s.missingInputs ?? [] };
   const unresolvedCount = (machine: string) => d.alerts.list({ state: 'unresolved', machine, limit: 500 }).length;
   const summary = (s: MachineState) => ({ machine: s.ref, status: s.status as MachineState['status'] | 'not_seen_since_start', detail: s.detail, score: score(s.score), lastSeenAt: iso(s.lastSeenTs), lastReceivedAt: iso(s.lastReceivedAt), unresolvedAlerts: unresolvedCount(s.ref.machine) });
 

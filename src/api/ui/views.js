@@ -43,6 +43,7 @@ export function fleet(el, { onError }) {
             <div class="risk lvl-${lv}">${m.score ? pct(m.score.probability) : '–'}</div>
             <div class="meta">${status}${m.score ? ` · RUL ${hours(m.score.rulSeconds)}` : ''} · ${m.unresolvedAlerts} open alert${m.unresolvedAlerts === 1 ? '' : 's'} · data ${ago(m.lastReceivedAt ?? m.lastSeenAt)}</div>
             ${m.score?.topSensors?.length ? `<div class="meta">driven by ${m.score.topSensors.map((t) => esc(t.sensor)).join(', ')}</div>` : ''}
+            ${m.score?.missingInputs?.length ? `<div class="meta">no reading of ${m.score.missingInputs.map(esc).join(', ')} (held at its training mean)</div>` : ''}
           </a>`;
         })
         .join('') || '<div class="empty">No machines have sent data yet.</div>';
