@@ -46,6 +46,8 @@ writeFileSync(
     log: { level: 'warn' },
     http: { port: http },
     mqtt: { url: mosquitto.url, clientId: 'vigil-soak' },
+    // The fleet runs 600× fast, stamped in the past: in its own time it is live, never backfill.
+    ingest: { backfillAge: '3650d' },
     store: { kind: 'influx', influx: { url: influxd.url, database } },
     learning: { modelsDir: path.join(dir, 'models'), step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [32, 16], epochs: 15, patience: 4 } },
     schedule: { cron: '*/15 * * * * *', need: { minFailures: 10, minNewFailures: 20, minInterval: '4m' }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },

@@ -4,7 +4,11 @@ import type { Status } from './api/status-model.js';
 import type { MetricsSnapshot } from './api/metrics.js';
 import type { VigilConfig } from './config/schema.js';
 import { errorMessage } from './core/errors.js';
+import type { AlertEngine } from './alerts/engine.js';
+import type { QualityMonitor } from './alerts/quality.js';
+import { qualityJson } from './api/status-model.js';
 import type { EmbeddedBroker } from './ingest/embedded-broker.js';
+import type { FleetCap } from './ingest/fleet-cap.js';
 import type { MqttSubscriber } from './ingest/mqtt-subscriber.js';
 import type { IngestStats } from './ingest/stats.js';
 import type { ScoringService } from './scoring/service.js';
@@ -34,11 +38,17 @@ export interface StatusParts {
   registry: ModelRegistry | null;
   scoring: ScoringService | null;
   alerts: AlertStore | null;
+  engine: AlertEngine | null;
+  quality: QualityMonitor | null;
+  fleet: FleetCap;
   training: TrainingManager | null;
   lag: IntervalHistogram | null;
   energy: EnergyAccountant | null;
   scheduler: EnergyScheduler | null;
 }
+
+/** Per-machine series in /metrics: the highest risks only, so a fleet of tens of thousands is not as many series per scrape. */
+export const MAX_MACHINE_SERIES = 1000;
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
@@ -79,7 +89,7 @@ export function buildStatus(p: StatusParts): Status {
   const w = p.writer?.stats;
   const j = p.journal?.stats;
   const conn = p.subscriber?.stats;
-  const machines = p.scoring?.machines() ?? [];
+  const machines = p.scoring?.counts() ?? { machines: 0, scored: 0 };
   const counts = p.alerts?.countsByState() ?? { open: 0, acknowledged: 0, resolved: 0 };
   const running = p.training?.running ?? null;
   const last = p.training?.list(2).find((r) => r.state !== 'running') ?? null;
@@ -96,6 +106,11 @@ export function buildStatus(p: StatusParts): Status {
       messagesPerSecond: s.messageRate.perSecond(),
       readingsPerSecond: s.readingRate.perSecond(),
       rejectedByReason: { ...s.rejectedByReason } as Record<string, number>,
+      lateReadings: p.scoring?.stats.lateReadings ?? 0,
+      backfillReadings: p.quality?.stats.backfillReadings ?? 0,
+      machinesTracked: p.fleet.stats.tracked,
+      maxMachines: p.fleet.max,
+      untrackedMessages: p.fleet.stats.untrackedMessages,
     },
     store: {
       kind: p.store.kind,
@@ -142,8 +157,8 @@ export function buildStatus(p: StatusParts): Status {
     scoring: {
       enabled: p.config.scoring.enabled,
       champion: p.scoring?.championVersion ?? null,
-      machines: machines.length,
-      machinesScored: machines.filter((m) => m.status === 'scored').length,
+      machines: machines.machines,
+      machinesScored: machines.scored,
       scoresTotal: p.scoring?.stats.scored ?? 0,
       scoresWithMissingInputs: p.scoring?.stats.scoredWithMissingInputs ?? 0,
       lastBatchMs: p.scoring?.stats.lastBatchMs ?? null,
@@ -154,7 +169,9 @@ export function buildStatus(p: StatusParts): Status {
     },
     alerts: {
       ...counts,
-      quality: p.alerts?.quality() ?? { truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null },
+      quality: qualityJson(p.alerts?.quality() ?? { period: { from: null, to: null }, truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null }),
+      backfillFailures: p.engine?.counters.backfillFailures ?? 0,
+      backfillScores: p.engine?.counters.backfillScores ?? 0,
       deliveries: p.alerts?.deliveryCounts() ?? { pending: 0, delivered: 0, dead: 0 },
     },
     training: {
@@ -167,13 +184,16 @@ export function buildStatus(p: StatusParts): Status {
 
 export function metricsSnapshot(p: StatusParts): MetricsSnapshot {
   const st = buildStatus(p);
-  const unresolvedByKind: Record<string, number> = {};
-  for (const a of p.alerts?.unresolved() ?? []) unresolvedByKind[a.kind] = (unresolvedByKind[a.kind] ?? 0) + 1;
+  const unresolvedByKind = p.alerts?.unresolvedCountsByKind() ?? {};
   const trainingRunsByState: Record<string, number> = {};
   for (const r of p.training?.list(1000) ?? []) trainingRunsByState[r.state] = (trainingRunsByState[r.state] ?? 0) + 1;
   return {
     messages: { accepted: st.ingest.messagesAccepted, rejected: st.ingest.messagesRejected },
     readingsAccepted: st.ingest.readingsAccepted,
+    lateReadings: st.ingest.lateReadings,
+    backfillReadings: st.ingest.backfillReadings,
+    machinesTracked: st.ingest.machinesTracked,
+    untrackedMessages: st.ingest.untrackedMessages,
     rejectsByReason: st.ingest.rejectedByReason,
     journal: { depth: st.journal.depth, bytes: st.journal.bytes },
     store: { commits: st.store.commits, commitFailures: st.store.commitFailures, lastCommitMs: st.store.lastCommitMs, pendingSamples: st.store.pendingSamples, pendingBytes: st.store.pendingBytes, up: st.store.state === 'up' },
@@ -183,7 +203,7 @@ export function metricsSnapshot(p: StatusParts): MetricsSnapshot {
     unresolvedByKind,
     deliveriesByState: st.alerts.deliveries,
     trainingRunsByState,
-    machineScores: (p.scoring?.machines() ?? []).flatMap((m) => (m.score ? [{ ...m.ref, probability: m.score.probability, rulSeconds: m.score.rulMs / 1000 }] : [])),
+    machineScores: (p.scoring?.topScores(MAX_MACHINE_SERIES) ?? []).map((m) => ({ ...m.ref, probability: m.score.probability, rulSeconds: m.score.rulMs / 1000 })),
     ...(p.energy ? { energy: energySnapshot(p.energy, p.scheduler) } : {}),
   };
 }

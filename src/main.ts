@@ -16,10 +16,11 @@ import type { VigilConfig } from './config/schema.js';
 import { systemClock, type Clock, type TimerHandle } from './core/clock.js';
 import { errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
-import type { BatchSink, IngestBatch, MachineEvent } from './core/types.js';
+import type { BatchSink, IngestBatch } from './core/types.js';
 import { LAG_RESOLUTION_MS, buildStatus, metricsSnapshot, type StatusParts } from './daemon-status.js';
 import { MessageDecoder } from './ingest/decoder.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
+import { FleetCap } from './ingest/fleet-cap.js';
 import { MqttSubscriber } from './ingest/mqtt-subscriber.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { IngestStats } from './ingest/stats.js';
@@ -46,6 +47,7 @@ import { ModelRegistry } from './training/registry.js';
 export class Daemon {
   readonly stats: IngestStats;
   readonly store: SensorStore;
+  readonly fleet: FleetCap;
   private stateDb: Database.Database | null = null;
   private journal: Journal | null = null;
   writer: BatchWriter | null = null;
@@ -75,6 +77,7 @@ export class Daemon {
   ) {
     this.stats = new IngestStats(clock);
     this.store = createSensorStore(config);
+    this.fleet = new FleetCap(config.ingest.maxMachines);
   }
 
   async start(): Promise<void> {
@@ -147,12 +150,13 @@ export class Daemon {
       events: {
         submit: async (e) => {
           this.stats.eventsAccepted++;
+          this.fleet.admit(e.machine.machine);
           await sink.accept({ samples: [], events: [e] });
         },
         locate: (id) => this.scoring?.machine(id)?.ref ?? null,
         clock: this.clock,
       },
-      alerts: { store: this.alertStore!, engine: this.alerts! },
+      alerts: { store: this.alertStore!, engine: this.alerts!, clock: this.clock },
       models: { registry: this.registry, championChanged: () => this.refreshChampion() },
       training: { training: this.training, request: async (by) => (await this.scheduler?.request(by)) ?? null },
       energy: {
@@ -176,7 +180,7 @@ export class Daemon {
       this.mqttUrl = this.broker.url;
     }
 
-    const pipeline = new IngestPipeline(decoder, sink, this.deadLetters, this.stats, this.clock);
+    const pipeline = new IngestPipeline(decoder, sink, this.deadLetters, this.stats, this.clock, this.fleet);
     this.subscriber = new MqttSubscriber(
       {
         url: this.mqttUrl,
@@ -264,12 +268,20 @@ export class Daemon {
       flatlineAfterMs: a.flatlineAfter,
       flatlineMinReadings: a.flatlineMinReadings,
       ranges: a.ranges,
-    });
+      backfillAgeMs: cfg.ingest.backfillAge,
+      maxSensorsPerMachine: cfg.ingest.maxSensorsPerMachine,
+    }, this.fleet);
     this.quality = quality;
     this.alerts = new AlertEngine(
       this.alertStore,
       quality,
-      { ...a.risk, high: a.risk.high ?? null, lateFailureGraceMs: cfg.learning.horizon * cfg.learning.step },
+      {
+        ...a.risk,
+        high: a.risk.high ?? null,
+        lateFailureGraceMs: cfg.learning.horizon * cfg.learning.step,
+        backfillAgeMs: cfg.ingest.backfillAge,
+        silentMachinesSummary: a.silentMachinesSummary,
+      },
       this.clock,
       this.log.child({ component: 'alerts' }),
     );
@@ -310,7 +322,8 @@ export class Daemon {
       stepMs: cfg.learning.step,
       windowSteps: cfg.learning.window,
       maxGapSteps: cfg.learning.maxGapSteps,
-    }, cfg.learning.modelsDir);
+      maxSensorsPerMachine: cfg.ingest.maxSensorsPerMachine,
+    }, cfg.learning.modelsDir, this.fleet);
     this.scoring.onScore((machine, score, threshold) => this.alerts?.onScore({ machine, ...score }, threshold));
     this.refreshChampion();
     try {
@@ -338,12 +351,11 @@ export class Daemon {
 
   /** Accepted data goes to the durable queue first; scoring and alerts see it once it is safe. */
   private observingSink(queue: DurableQueue): BatchSink {
-    const observe = (batch: IngestBatch) => {
+    const observe = (batch: IngestBatch, receivedAt: number) => {
       try {
-        const now = this.clock.now();
-        this.scoring?.observe(batch);
-        for (const s of batch.samples) this.quality?.observe(s, now);
-        for (const e of batch.events) this.onMachineEvent(e);
+        this.scoring?.observe(batch, receivedAt);
+        for (const s of batch.samples) this.quality?.observe(s, receivedAt);
+        for (const e of batch.events) this.alerts?.onMachineEvent(e, receivedAt);
       } catch (err) {
         // Observers must never cost the data: it is already durable.
         this.log.error({ err: errorMessage(err) }, 'scoring/alerts failed to observe a batch');
@@ -351,15 +363,12 @@ export class Daemon {
     };
     return {
       accept: (batch, source) => {
+        const receivedAt = source?.receivedAt ?? this.clock.now();
         const pending = queue.accept(batch, source);
-        if (pending) return pending.then(() => observe(batch));
-        observe(batch);
+        if (pending) return pending.then(() => observe(batch, receivedAt));
+        observe(batch, receivedAt);
       },
     };
-  }
-
-  private onMachineEvent(e: MachineEvent): void {
-    this.alerts?.onMachineEvent(e);
   }
 
   /** A periodic job whose failure is logged, never thrown into a timer (that would end the daemon). */
@@ -391,6 +400,9 @@ export class Daemon {
       registry: this.registry,
       scoring: this.scoring,
       alerts: this.alertStore,
+      engine: this.alerts,
+      quality: this.quality,
+      fleet: this.fleet,
       training: this.training,
       lag: this.lag,
       energy: this.energy,

@@ -63,26 +63,71 @@ export interface Delivery {
  * Alerts, their change log and the notification outbox in Vigil's SQLite state DB. Every change of an
  * alert, its event and one delivery row per notification channel are written in one transaction: a
  * crash either keeps all three or none, so a restart never loses or duplicates a delivery record.
+ * Which (machine, kind, subject) has an unresolved alert is also kept in memory: the data-quality
+ * check asks it for every condition of every machine, and a fleet of tens of thousands must not
+ * turn that into a query each.
  */
 export class AlertStore {
+  /** machine → `${kind}\0${subject}` → id of its unresolved alert. */
+  private readonly unresolvedIndex = new Map<string, Map<string, number>>();
+  private readonly sql;
+  private readonly listQueries = new Map<string, Database.Statement>();
+
   constructor(
     private readonly db: Database.Database,
     /** Outbox channels each event is delivered to (e.g. `webhook:ops`, `mqtt`). */
     private readonly channels: readonly string[],
-  ) {}
+  ) {
+    this.sql = {
+      insertAlert: db.prepare(
+        `INSERT INTO alerts (site, line, machine, kind, subject, severity, state, message, details, opened_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
+      ),
+      update: db.prepare('UPDATE alerts SET severity = ?, message = ?, details = ?, updated_at = ?, updates = updates + 1 WHERE id = ?'),
+      acknowledge: db.prepare("UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?"),
+      resolve: db.prepare(
+        `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ?, resolve_note = ?, outcome = ?, lead_ms = ?, updated_at = ?
+         WHERE id = ?`,
+      ),
+      markTruePositive: db.prepare("UPDATE alerts SET outcome = 'true_positive', lead_ms = ? WHERE id = ?"),
+      recordMiss: db.prepare('INSERT OR IGNORE INTO missed_failures (machine, failure_ts, recorded_at) VALUES (?, ?, ?)'),
+      lastResolvedRisk: db.prepare("SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1"),
+      unresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id"),
+      unresolvedKeys: db.prepare("SELECT id, machine, kind, subject FROM alerts WHERE state != 'resolved'"),
+      unresolvedByKind: db.prepare("SELECT kind, COUNT(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY kind"),
+      row: db.prepare('SELECT * FROM alerts WHERE id = ?'),
+      countsByState: db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state'),
+      quality: db.prepare(
+        `SELECT SUM(outcome = 'true_positive') AS tp, SUM(outcome = 'false_alarm') AS fa, AVG(CASE WHEN outcome = 'true_positive' THEN lead_ms END) AS lead
+         FROM alerts WHERE kind = 'failure_risk' AND resolved_at >= ? AND resolved_at < ?`,
+      ),
+      missed: db.prepare('SELECT COUNT(*) AS n FROM missed_failures WHERE recorded_at >= ? AND recorded_at < ?'),
+      firstRecord: db.prepare("SELECT MIN(t) AS t FROM (SELECT MIN(resolved_at) AS t FROM alerts WHERE kind = 'failure_risk' AND outcome IS NOT NULL UNION ALL SELECT MIN(recorded_at) FROM missed_failures)"),
+      setting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+      putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      eventsAfter: db.prepare('SELECT id, type, at, payload FROM alert_events WHERE id > ? ORDER BY id LIMIT ?'),
+      lastEventId: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM alert_events'),
+      pending: db.prepare("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT ?"),
+      nextDeliveryAt: db.prepare("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'"),
+      markDelivered: db.prepare("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?"),
+      markAttemptFailed: db.prepare('UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?'),
+      deliveriesByState: db.prepare('SELECT * FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT ?'),
+      deliveries: db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
+      deliveryCounts: db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state'),
+      insertEvent: db.prepare('INSERT INTO alert_events (alert_id, type, at, payload) VALUES (?, ?, ?, ?)'),
+      insertDelivery: db.prepare("INSERT INTO deliveries (event_id, channel, state, next_attempt_at) VALUES (?, ?, 'pending', ?)"),
+    };
+    for (const r of this.sql.unresolvedKeys.all() as Array<{ id: number; machine: string; kind: AlertKind; subject: string }>) this.index(r.machine, r.kind, r.subject, r.id);
+  }
 
   open(input: OpenAlertInput, at: number): AlertEvent {
     return this.db.transaction(() => {
       const r = input.machine;
-      const id = Number(
-        this.db
-          .prepare(
-            `INSERT INTO alerts (site, line, machine, kind, subject, severity, state, message, details, opened_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
-          )
-          .run(r.site, r.line, r.machine, input.kind, input.subject ?? '', input.severity, input.message, JSON.stringify(input.details), at, at).lastInsertRowid,
-      );
-      return this.recordEvent(id, 'opened', at);
+      const subject = input.subject ?? '';
+      const id = Number(this.sql.insertAlert.run(r.site, r.line, r.machine, input.kind, subject, input.severity, input.message, JSON.stringify(input.details), at, at).lastInsertRowid);
+      const event = this.recordEvent(id, 'opened', at);
+      this.index(r.machine, input.kind, subject, id);
+      return event;
     })();
   }
 
@@ -91,9 +136,7 @@ export class AlertStore {
     return this.db.transaction(() => {
       const before = this.row(id);
       if (!before || before.state === 'resolved') return null;
-      this.db
-        .prepare('UPDATE alerts SET severity = ?, message = ?, details = ?, updated_at = ?, updates = updates + 1 WHERE id = ?')
-        .run(change.severity, change.message, JSON.stringify(change.details), at, id);
+      this.sql.update.run(change.severity, change.message, JSON.stringify(change.details), at, id);
       return before.severity !== change.severity ? this.recordEvent(id, 'updated', at) : null;
     })();
   }
@@ -102,7 +145,7 @@ export class AlertStore {
     return this.db.transaction(() => {
       const before = this.require(id);
       if (before.state !== 'open') throw new AlertStateError(id, before.state, 'acknowledge');
-      this.db.prepare("UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?").run(at, by, note, at, id);
+      this.sql.acknowledge.run(at, by, note, at, id);
       return this.recordEvent(id, 'acknowledged', at);
     })();
   }
@@ -111,40 +154,51 @@ export class AlertStore {
     return this.db.transaction(() => {
       const before = this.require(id);
       if (before.state === 'resolved') throw new AlertStateError(id, before.state, 'resolve');
-      this.db
-        .prepare(
-          `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ?, resolve_note = ?, outcome = ?, lead_ms = ?, updated_at = ?
-           WHERE id = ?`,
-        )
-        .run(at, r.by, r.resolution, r.note ?? null, r.outcome ?? null, r.leadMs ?? null, at, id);
-      return this.recordEvent(id, 'resolved', at);
+      this.sql.resolve.run(at, r.by, r.resolution, r.note ?? null, r.outcome ?? null, r.leadMs ?? null, at, id);
+      const event = this.recordEvent(id, 'resolved', at);
+      this.unindex(before.machine, before.kind, before.subject);
+      return event;
     })();
   }
 
   /** A failure followed an already closed risk alert: it was right after all. */
   markTruePositive(id: number, leadMs: number): void {
-    this.db.prepare("UPDATE alerts SET outcome = 'true_positive', lead_ms = ? WHERE id = ?").run(leadMs, id);
+    this.sql.markTruePositive.run(leadMs, id);
   }
 
   recordMiss(machine: string, failureTs: number, at: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO missed_failures (machine, failure_ts, recorded_at) VALUES (?, ?, ?)').run(machine, failureTs, at);
+    this.sql.recordMiss.run(machine, failureTs, at);
+  }
+
+  /** How many unresolved alerts the machine has (no query). */
+  unresolvedCount(machine: string): number {
+    return this.unresolvedIndex.get(machine)?.size ?? 0;
+  }
+
+  /** Whether the machine has any unresolved alert (no query). */
+  hasUnresolved(machine: string): boolean {
+    return this.unresolvedIndex.has(machine);
   }
 
   findUnresolved(machine: string, kind: AlertKind, subject = ''): Alert | null {
-    const row = this.db.prepare("SELECT * FROM alerts WHERE machine = ? AND kind = ? AND subject = ? AND state != 'resolved'").get(machine, kind, subject) as AlertRow | undefined;
-    return row ? toAlert(row) : null;
+    const id = this.unresolvedIndex.get(machine)?.get(`${kind}\0${subject}`);
+    return id === undefined ? null : this.get(id);
   }
 
   /** The latest failure-risk alert of a machine resolved at or after `since` (for late true positives). */
   lastResolvedRisk(machine: string, since: number): Alert | null {
-    const row = this.db
-      .prepare("SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1")
-      .get(machine, since) as AlertRow | undefined;
+    const row = this.sql.lastResolvedRisk.get(machine, since) as AlertRow | undefined;
     return row ? toAlert(row) : null;
   }
 
   unresolved(): Alert[] {
-    return (this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id").all() as AlertRow[]).map(toAlert);
+    return (this.sql.unresolved.all() as AlertRow[]).map(toAlert);
+  }
+
+  unresolvedCountsByKind(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.sql.unresolvedByKind.all() as Array<{ kind: string; n: number }>) out[r.kind] = r.n;
+    return out;
   }
 
   get(id: number): Alert | null {
@@ -162,27 +216,33 @@ export class AlertStore {
     if (q.severity) (where.push('severity = ?'), args.push(q.severity));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, q.limit) as AlertRow[]).map(toAlert);
+    // One statement per combination of filters (at most 32), compiled once.
+    let stmt = this.listQueries.get(sql);
+    if (!stmt) this.listQueries.set(sql, (stmt = this.db.prepare(sql)));
+    return (stmt.all(...args, q.limit) as AlertRow[]).map(toAlert);
   }
 
   countsByState(): Record<AlertState, number> {
     const out: Record<AlertState, number> = { open: 0, acknowledged: 0, resolved: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state').all() as Array<{ state: AlertState; n: number }>) out[r.state] = r.n;
+    for (const r of this.sql.countsByState.all() as Array<{ state: AlertState; n: number }>) out[r.state] = r.n;
     return out;
   }
 
-  /** Production precision/recall of failure-risk alerts, from how they ended and the failures they missed. */
-  quality(): AlertQuality {
-    const q = this.db
-      .prepare(
-        `SELECT SUM(outcome = 'true_positive') AS tp, SUM(outcome = 'false_alarm') AS fa, AVG(CASE WHEN outcome = 'true_positive' THEN lead_ms END) AS lead
-         FROM alerts WHERE kind = 'failure_risk'`,
-      )
-      .get() as { tp: number | null; fa: number | null; lead: number | null };
-    const missed = (this.db.prepare('SELECT COUNT(*) AS n FROM missed_failures').get() as { n: number }).n;
+  /**
+   * Production precision/recall of failure-risk alerts over a period of daemon time: alerts resolved
+   * in it (true positive or false alarm) and live failures no alert announced that were recorded in it.
+   * The period starts, by default, where the figures were last reset (`resetQuality`).
+   */
+  quality(period: { from?: number; to?: number } = {}): AlertQuality {
+    const from = period.from ?? this.qualityResetAt() ?? -Infinity;
+    const to = period.to ?? Infinity;
+    const q = this.sql.quality.get(from, to) as { tp: number | null; fa: number | null; lead: number | null };
+    const missed = (this.sql.missed.get(from, to) as { n: number }).n;
     const tp = q.tp ?? 0;
     const fa = q.fa ?? 0;
+    const first = from === -Infinity ? (this.sql.firstRecord.get() as { t: number | null }).t : from;
     return {
+      period: { from: first, to: to === Infinity ? null : to },
       truePositives: tp,
       falseAlarms: fa,
       missedFailures: missed,
@@ -192,9 +252,19 @@ export class AlertStore {
     };
   }
 
+  /** From `at` on, the quality figures count afresh (what came before stays, for `quality({ from })`). */
+  resetQuality(at: number): void {
+    this.sql.putSetting.run('alerts.quality_from', String(at));
+  }
+
+  qualityResetAt(): number | null {
+    const row = this.sql.setting.get('alerts.quality_from') as { value: string } | undefined;
+    return row ? Number(row.value) : null;
+  }
+
   /** Events after `afterId`, oldest first: how an SSE client catches up after a reconnect. */
   eventsAfter(afterId: number, limit: number): AlertEvent[] {
-    const rows = this.db.prepare('SELECT id, type, at, payload FROM alert_events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as Array<{ id: number; type: AlertEventType; at: number; payload: string }>;
+    const rows = this.sql.eventsAfter.all(afterId, limit) as Array<{ id: number; type: AlertEventType; at: number; payload: string }>;
     return rows.map((r) => ({ id: r.id, type: r.type, at: r.at, alert: JSON.parse(r.payload) as Alert }));
   }
 
@@ -203,7 +273,7 @@ export class AlertStore {
   }
 
   lastEventId(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM alert_events').get() as { id: number }).id;
+    return (this.sql.lastEventId.get() as { id: number }).id;
   }
 
   /**
@@ -211,7 +281,7 @@ export class AlertStore {
    * is still waiting out a backoff (order within a channel is kept).
    */
   dueDeliveries(now: number, limit: number): Delivery[] {
-    const pending = (this.db.prepare("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT ?").all(limit) as DeliveryRow[]).map(toDelivery);
+    const pending = (this.sql.pending.all(limit) as DeliveryRow[]).map(toDelivery);
     const blocked = new Set<string>();
     const out: Delivery[] = [];
     for (const d of pending) {
@@ -223,42 +293,50 @@ export class AlertStore {
   }
 
   nextDeliveryAt(): number | null {
-    return (this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'").get() as { t: number | null }).t;
+    return (this.sql.nextDeliveryAt.get() as { t: number | null }).t;
   }
 
   markDelivered(id: number, at: number): void {
-    this.db.prepare("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?").run(at, id);
+    this.sql.markDelivered.run(at, id);
   }
 
   markAttemptFailed(id: number, error: string, nextAttemptAt: number, dead: boolean): void {
-    this.db
-      .prepare('UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?')
-      .run(dead ? 'dead' : 'pending', error.slice(0, 500), nextAttemptAt, id);
+    this.sql.markAttemptFailed.run(dead ? 'dead' : 'pending', error.slice(0, 500), nextAttemptAt, id);
   }
 
   deliveries(q: { state?: DeliveryState; limit: number }): Delivery[] {
-    const rows = q.state
-      ? this.db.prepare('SELECT * FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT ?').all(q.state, q.limit)
-      : this.db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?').all(q.limit);
+    const rows = q.state ? this.sql.deliveriesByState.all(q.state, q.limit) : this.sql.deliveries.all(q.limit);
     return (rows as DeliveryRow[]).map(toDelivery);
   }
 
   deliveryCounts(): Record<DeliveryState, number> {
     const out: Record<DeliveryState, number> = { pending: 0, delivered: 0, dead: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all() as Array<{ state: DeliveryState; n: number }>) out[r.state] = r.n;
+    for (const r of this.sql.deliveryCounts.all() as Array<{ state: DeliveryState; n: number }>) out[r.state] = r.n;
     return out;
   }
 
   private recordEvent(alertId: number, type: AlertEventType, at: number): AlertEvent {
     const alert = toAlert(this.row(alertId)!);
-    const id = Number(this.db.prepare('INSERT INTO alert_events (alert_id, type, at, payload) VALUES (?, ?, ?, ?)').run(alertId, type, at, JSON.stringify(alert)).lastInsertRowid);
-    const insert = this.db.prepare("INSERT INTO deliveries (event_id, channel, state, next_attempt_at) VALUES (?, ?, 'pending', ?)");
-    for (const channel of this.channels) insert.run(id, channel, at);
+    const id = Number(this.sql.insertEvent.run(alertId, type, at, JSON.stringify(alert)).lastInsertRowid);
+    for (const channel of this.channels) this.sql.insertDelivery.run(id, channel, at);
     return { id, type, at, alert };
   }
 
+  private index(machine: string, kind: AlertKind, subject: string, id: number): void {
+    let byMachine = this.unresolvedIndex.get(machine);
+    if (!byMachine) this.unresolvedIndex.set(machine, (byMachine = new Map()));
+    byMachine.set(`${kind}\0${subject}`, id);
+  }
+
+  private unindex(machine: string, kind: AlertKind, subject: string): void {
+    const byMachine = this.unresolvedIndex.get(machine);
+    if (!byMachine) return;
+    byMachine.delete(`${kind}\0${subject}`);
+    if (byMachine.size === 0) this.unresolvedIndex.delete(machine);
+  }
+
   private row(id: number): AlertRow | undefined {
-    return this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+    return this.sql.row.get(id) as AlertRow | undefined;
   }
 
   private require(id: number): AlertRow {

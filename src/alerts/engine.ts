@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MachineEvent, MachineRef } from '../core/types.js';
 import { AlertStore } from './alert-store.js';
-import type { QualityMonitor } from './quality.js';
+import { isBackfill, type QualityCondition, type QualityMonitor } from './quality.js';
 import { RiskRule } from './risk-rule.js';
 import type { AlertEvent, Severity } from './types.js';
 
@@ -28,7 +28,14 @@ export interface RiskOptions {
   criticalRul: number;
   /** A failure this long after a risk alert closed still counts as announced by it. */
   lateFailureGraceMs: number;
+  /** Scores of windows, and failures, stamped more than this before now are history (see isBackfill). */
+  backfillAgeMs: number;
+  /** From this many silent machines on, one gateway alert stands for them all. */
+  silentMachinesSummary: number;
 }
+
+/** Where the gateway's own alerts (about many machines at once) are filed. */
+export const GATEWAY_REF: MachineRef = { site: '_gateway', line: '_gateway', machine: '_gateway' };
 
 /**
  * Turns scores, machine events and data-quality conditions into alerts, through their lifecycle, in
@@ -37,7 +44,7 @@ export interface RiskOptions {
  */
 export class AlertEngine extends EventEmitter {
   private readonly rules = new Map<string, RiskRule>();
-  readonly counters = { scoresSeen: 0, opened: 0, resolvedByFailure: 0, missedFailures: 0 };
+  readonly counters = { scoresSeen: 0, opened: 0, resolvedByFailure: 0, missedFailures: 0, backfillScores: 0, backfillFailures: 0 };
 
   constructor(
     readonly store: AlertStore,
@@ -51,6 +58,11 @@ export class AlertEngine extends EventEmitter {
 
   onScore(s: RiskScore, championThreshold: number): void {
     this.counters.scoresSeen++;
+    // A window of backfilled history says how the machine was, not how it is: no alert about the past.
+    if (isBackfill(s.dataTs, this.clock.now(), this.o.backfillAgeMs)) {
+      this.counters.backfillScores++;
+      return;
+    }
     const high = this.o.high ?? championThreshold;
     const rule = this.ruleFor(s.machine.machine, high);
     const transition = rule.observe(s.probability);
@@ -75,11 +87,22 @@ export class AlertEngine extends EventEmitter {
     }
   }
 
-  /** Failure events close the loop: the open risk alert was right (lead time recorded), or the failure was missed. */
-  onMachineEvent(e: MachineEvent): void {
+  /**
+   * Failure events close the loop: the open risk alert was right (lead time recorded), or the failure
+   * was missed. Only live failures count: one stamped after it happened (a technician recording it
+   * later) while the machine was being watched, or recent. Backfilled history — failures of a
+   * replayed data set, of a bridge catching up — trains models but is no miss of an alert.
+   */
+  onMachineEvent(e: MachineEvent, receivedAt = this.clock.now()): void {
     if (e.type !== 'failure') return;
     const now = this.clock.now();
     const open = this.store.findUnresolved(e.machine.machine, 'failure_risk');
+    const liveSince = this.quality.liveSince(e.machine.machine);
+    const live = open !== null || !isBackfill(e.ts, receivedAt, this.o.backfillAgeMs) || (liveSince !== null && liveSince <= e.ts);
+    if (!live) {
+      this.counters.backfillFailures++;
+      return;
+    }
     this.rules.get(e.machine.machine)?.reset(false);
     if (open) {
       const leadMs = Math.max(0, e.ts - Number(open.details.firstDataTs ?? e.ts));
@@ -98,15 +121,48 @@ export class AlertEngine extends EventEmitter {
     this.log.warn({ machine: e.machine.machine }, 'failure with no failure-risk alert before it');
   }
 
-  /** Opens, updates or resolves data-quality alerts from the monitor's current view. */
+  /**
+   * Opens or resolves data-quality alerts for the conditions that changed since the last check. When
+   * many machines are silent at once (a line or a bridge went down) one gateway alert says so instead
+   * of one alert — and a notification per channel — for each of them.
+   */
   checkQuality(): void {
     const now = this.clock.now();
-    for (const c of this.quality.check(now)) {
-      const existing = this.store.findUnresolved(c.machine.machine, c.kind, c.subject);
-      if (c.active && !existing) this.emitEvent(this.store.open({ machine: c.machine, kind: c.kind, subject: c.subject, severity: 'warning', message: c.message, details: c.details }, now));
-      else if (c.active && existing) this.store.update(existing.id, { severity: existing.severity, message: c.message, details: c.details }, now);
-      else if (!c.active && existing) this.emitEvent(this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: c.message }, now));
+    const newlySilent: QualityCondition[] = [];
+    const summary = this.quality.check(
+      now,
+      (c) => {
+        if (c.kind === 'machine_stale' && c.active) newlySilent.push(c);
+        else this.applyCondition(c, now);
+      },
+      (machine) => this.store.hasUnresolved(machine),
+    );
+    const mass = summary.staleMachines >= this.o.silentMachinesSummary;
+    const gateway = this.store.findUnresolved(GATEWAY_REF.machine, 'machines_silent');
+    if (mass) {
+      const since = new Date(summary.silentSince ?? now).toISOString();
+      const message = `${summary.staleMachines} machines silent since ${since} (of ${summary.machines} watched)`;
+      const details = { machines: summary.staleMachines, watched: summary.machines, silentSince: since, examples: newlySilent.slice(0, 20).map((c) => c.machine.machine) };
+      if (!gateway) this.emitEvent(this.store.open({ machine: GATEWAY_REF, kind: 'machines_silent', severity: 'critical', message, details }, now));
+      else if (gateway.details.machines !== summary.staleMachines) this.store.update(gateway.id, { severity: gateway.severity, message, details: { ...details, examples: gateway.details.examples } }, now);
+      return;
     }
+    if (gateway) {
+      this.emitEvent(this.store.resolve(gateway.id, { by: 'vigil', resolution: 'recovered', note: `${summary.staleMachines} machines silent now, below ${this.o.silentMachinesSummary}` }, now));
+      // The few still silent get an alert of their own now that they are not part of a mass event.
+      const already = new Set(newlySilent.map((c) => c.machine.machine));
+      for (const ref of this.quality.staleMachines()) {
+        if (already.has(ref.machine)) continue;
+        newlySilent.push({ machine: ref, kind: 'machine_stale', subject: '', active: true, message: `no data from ${ref.machine} (silent since the mass silence)`, details: {} });
+      }
+    }
+    for (const c of newlySilent) this.applyCondition(c, now);
+  }
+
+  private applyCondition(c: QualityCondition, now: number): void {
+    const existing = this.store.findUnresolved(c.machine.machine, c.kind, c.subject);
+    if (c.active && !existing) this.emitEvent(this.store.open({ machine: c.machine, kind: c.kind, subject: c.subject, severity: 'warning', message: c.message, details: c.details }, now));
+    else if (!c.active && existing) this.emitEvent(this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: c.message }, now));
   }
 
   acknowledge(id: number, by: string, note: string | null): AlertEvent {

@@ -1,6 +1,7 @@
 import type { MachineRef } from '../core/types.js';
 
-export const ALERT_KINDS = ['failure_risk', 'machine_stale', 'sensor_stale', 'flatline', 'out_of_range'] as const;
+/** `machines_silent` is the gateway's one alert for many silent machines at once (see alerts.silentMachinesSummary). */
+export const ALERT_KINDS = ['failure_risk', 'machine_stale', 'sensor_stale', 'flatline', 'out_of_range', 'machines_silent'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];
@@ -40,6 +41,8 @@ export interface AlertEvent {
 }
 
 export interface AlertQuality {
+  /** Daemon time the figures cover: from (null: nothing recorded yet) to (null: now). */
+  period: { from: number | null; to: number | null };
   /** Failure-risk alerts followed by a failure / closed without one / failures no alert announced. */
   truePositives: number;
   falseAlarms: number;

@@ -5,6 +5,10 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface MetricsSnapshot {
   messages: { accepted: number; rejected: number };
   readingsAccepted: number;
+  lateReadings: number;
+  backfillReadings: number;
+  machinesTracked: number;
+  untrackedMessages: number;
   rejectsByReason: Record<string, number>;
   journal: { depth: number; bytes: number };
   store: { commits: number; commitFailures: number; lastCommitMs: number | null; pendingSamples: number; pendingBytes: number; up: boolean };
@@ -14,7 +18,7 @@ export interface MetricsSnapshot {
   unresolvedByKind: Record<string, number>;
   deliveriesByState: Record<string, number>;
   trainingRunsByState: Record<string, number>;
-  /** Latest score per machine (bounded by the machines of one gateway). */
+  /** Latest score per machine: the highest risks, at most MAX_MACHINE_SERIES of them. */
   machineScores?: Array<{ site: string; line: string; machine: string; probability: number; rulSeconds: number }>;
   energy?: { joulesTotal: number; gCO2eTotal: number; avoidedGCO2eTotal: number; runsMeasured: number; decisionsByAction: Record<string, number> };
 }
@@ -51,6 +55,10 @@ export function buildMetrics(read: () => MetricsSnapshot): Registry {
     c.inc({ result: 'rejected' }, s.messages.rejected);
   });
   counter('vigil_ingest_readings_total', 'sensor readings accepted', [], (c, s) => c.inc(s.readingsAccepted));
+  counter('vigil_ingest_late_readings_total', "readings older than their machine's scoring window when they arrived (stored, not scored)", [], (c, s) => c.inc(s.lateReadings));
+  counter('vigil_ingest_backfill_readings_total', 'readings stamped more than ingest.backfillAge before arrival (stored, not watched)', [], (c, s) => c.inc(s.backfillReadings));
+  counter('vigil_ingest_untracked_messages_total', 'messages of machines beyond ingest.maxMachines (stored, not scored or watched)', [], (c, s) => c.inc(s.untrackedMessages));
+  gauge('vigil_machines_tracked', 'machines scored and watched (at most ingest.maxMachines)', [], (g, s) => g.set(s.machinesTracked));
   counter('vigil_ingest_rejects_total', 'rejected messages or parts, by reason', ['reason'], (c, s) => each(s.rejectsByReason, 'reason', (l, v) => c.inc(l, v)));
   gauge('vigil_journal_depth_records', 'journalled records not yet committed to the store', [], (g, s) => g.set(s.journal.depth));
   gauge('vigil_journal_bytes', 'journal size on disk', [], (g, s) => g.set(s.journal.bytes));

@@ -1,10 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { AlertQuality } from '../alerts/types.js';
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
 /** How failure-risk alerts fared in production: the figures of /api/v1/alerts/quality. */
 export const AlertQualitySchema = Type.Object({
+  period: Type.Object(
+    { from: NullableString, to: NullableString },
+    { description: 'daemon time the figures cover: from the last reset (POST /api/v1/alerts/quality/reset) or the first record, or as asked with ?from=&to=; to null = now' },
+  ),
   truePositives: Type.Integer(),
   falseAlarms: Type.Integer(),
   missedFailures: Type.Integer(),
@@ -26,6 +31,11 @@ export const StatusSchema = Type.Object({
     messagesPerSecond: Type.Number({ description: 'mean over the last 10 s' }),
     readingsPerSecond: Type.Number({ description: 'mean over the last 10 s' }),
     rejectedByReason: Type.Record(Type.String(), Type.Integer()),
+    lateReadings: Type.Integer({ description: "readings older than their machine's scoring window (or its current run) when they arrived: stored, not scored" }),
+    backfillReadings: Type.Integer({ description: 'readings stamped more than ingest.backfillAge before they arrived: stored and learned from, not watched for staleness' }),
+    machinesTracked: Type.Integer({ description: 'machines scored and watched (at most ingest.maxMachines)' }),
+    maxMachines: Type.Integer(),
+    untrackedMessages: Type.Integer({ description: 'messages of machines beyond ingest.maxMachines: stored, not scored or watched' }),
   }),
   store: Type.Object({
     kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influx')]),
@@ -96,6 +106,8 @@ export const StatusSchema = Type.Object({
     acknowledged: Type.Integer(),
     resolved: Type.Integer(),
     quality: AlertQualitySchema,
+    backfillFailures: Type.Integer({ description: 'failures of backfilled history: they label training data but are not counted as missed' }),
+    backfillScores: Type.Integer({ description: 'scores of windows older than ingest.backfillAge: shown, never alerted on' }),
     deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer(), dead: Type.Integer() }),
   }),
   training: Type.Object({
@@ -106,6 +118,12 @@ export const StatusSchema = Type.Object({
 });
 
 export type Status = Static<typeof StatusSchema>;
+
+/** The store's quality figures as the API shows them (times as ISO 8601). */
+export function qualityJson(q: AlertQuality): Static<typeof AlertQualitySchema> {
+  const iso = (t: number | null) => (t === null || !Number.isFinite(t) ? null : new Date(t).toISOString());
+  return { ...q, period: { from: iso(q.period.from), to: iso(q.period.to) } };
+}
 
 export interface Readiness {
   ready: boolean;

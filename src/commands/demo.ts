@@ -23,6 +23,9 @@ export function demoConfig(o: { dataDir: string; httpPort: number; mqttPort: num
     log: { level: 'error' },
     mqtt: { embedded: { host: '127.0.0.1', port: o.mqttPort }, clientId: 'vigil-demo' },
     http: { host: '127.0.0.1', port: o.httpPort },
+    // The fleet runs in fast time, stamped in the past: in its own time everything it sends is live,
+    // so the backfill rule (data older than a scoring window at arrival) must not apply to it.
+    ingest: { backfillAge: '3650d' },
     learning: {
       modelsDir: path.join(o.dataDir, 'models'),
       step: '10m',

@@ -160,6 +160,8 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
         key: tls.key && path.resolve(cwd, tls.key),
       },
     },
+    // A reading older than one scoring window when it arrives cannot be part of a live score.
+    ingest: { ...cfg.ingest, backfillAge: cfg.ingest.backfillAge ?? cfg.learning.window * cfg.learning.step },
     store: { ...cfg.store, sqlite: { path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
     journal: { ...cfg.journal, dir: path.resolve(dataDir, cfg.journal.dir ?? 'journal') },
     learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },

@@ -2,15 +2,23 @@ import { Type } from '@sinclair/typebox';
 import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
 
 /** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
-export const Duration = (def: string, extra: { minimum?: number } = {}) =>
+export const Duration = (def: string, extra: { minimum?: number; description?: string } = {}) =>
   Type.Transform(
     Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
       default: def,
-      description: 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
+      description: extra.description ? `${extra.description} (milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d)` : 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
     }),
   )
     .Decode((v) => parseDuration(v))
     .Encode((ms) => ms);
+
+/** A duration with no default: absent means "derived from other settings" (say how in `description`). */
+export const OptionalDuration = (description: string) =>
+  Type.Optional(
+    Type.Transform(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: DURATION_PATTERN })], { description: `${description} (milliseconds, or a string like 5s, 10m, 2h)` }))
+      .Decode((v) => parseDuration(v))
+      .Encode((ms) => ms),
+  );
 
 /** A size: integer bytes, or a string such as "64KiB" or "512MB". Decodes to bytes. */
 export const Size = (def: string, extra: { description?: string } = {}) =>

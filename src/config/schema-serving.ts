@@ -66,6 +66,11 @@ export const AlertsSchema = Type.Object(
     flatlineAfter: Duration('10m', { minimum: 1 }),
     flatlineMinReadings: Type.Integer({ minimum: 2, default: 10 }),
     ranges: Type.Array(RangeRule, { default: [] }),
+    silentMachinesSummary: Type.Integer({
+      minimum: 1,
+      default: 25,
+      description: 'from this many silent machines on, one gateway alert (machines_silent) stands for them all instead of one machine_stale alert each',
+    }),
     checkInterval: Duration('10s', { minimum: 10 }),
   },
   strict,

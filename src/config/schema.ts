@@ -1,5 +1,5 @@
 import { Type, type StaticDecode } from '@sinclair/typebox';
-import { Duration, Port, Size, TopicPattern, strict } from './schema-parts.js';
+import { Duration, OptionalDuration, Port, Size, TopicPattern, strict } from './schema-parts.js';
 import { ScheduleSchema } from './schema-schedule.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
@@ -57,6 +57,15 @@ export const ConfigSchema = Type.Object(
           default: [],
           description: 'machine ids accepted; empty accepts any',
         }),
+        maxMachines: Type.Integer({
+          minimum: 1,
+          default: 10_000,
+          description: 'machines scored and watched for data quality (the first seen since start); readings of others are stored only, counted and dead-lettered as machine_limit',
+        }),
+        maxSensorsPerMachine: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'sensors per machine that scoring and data quality keep state for; further ones are stored only' }),
+        backfillAge: OptionalDuration(
+          'readings and events stamped more than this before they arrive are backfill: stored and learned from, but never stale or missed-failure alerts, and never risk alerts; default: the scoring window (learning.window × learning.step)',
+        ),
         lineProtocolPrecision: Type.Union(
           [Type.Literal('ns'), Type.Literal('us'), Type.Literal('ms'), Type.Literal('s')],
           { default: 'ns' },
@@ -177,4 +186,5 @@ export type VigilConfig = DecodedConfig & {
   journal: DecodedConfig['journal'] & { dir: string };
   mqtt: DecodedConfig['mqtt'] & { clientId: string };
   api: DecodedConfig['api'] & { anonymousRead: boolean };
+  ingest: DecodedConfig['ingest'] & { backfillAge: number };
 };

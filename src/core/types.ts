@@ -62,3 +62,14 @@ export interface RawMessage {
 export interface BatchSink {
   accept(batch: IngestBatch, source?: RawMessage): void | Promise<void>;
 }
+
+/**
+ * The machines the per-machine stages (scoring, data quality, alerts) keep state for: at most
+ * `ingest.maxMachines`, so that state is bounded however many machine ids arrive. Readings of other
+ * machines are still stored; they are just not scored or watched.
+ */
+export interface FleetMembership {
+  /** Whether the machine is tracked; a new machine is admitted while there is room. */
+  admit(machine: string): boolean;
+  has(machine: string): boolean;
+}

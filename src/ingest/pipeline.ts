@@ -1,9 +1,13 @@
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
-import type { BatchSink } from '../core/types.js';
+import type { BatchSink, IngestBatch } from '../core/types.js';
 import { payloadExcerpt, type DeadLetterSink } from './dead-letter.js';
 import type { MessageDecoder } from './decoder.js';
+import type { FleetCap } from './fleet-cap.js';
 import type { IngestStats } from './stats.js';
+
+/** At most one machine_limit dead letter per this long: a fleet over its cap must not write one per message. */
+const CAP_LETTER_INTERVAL_MS = 1000;
 
 /**
  * One MQTT message in: decode, count, dead-letter what was refused, hand the rest to the durable
@@ -16,7 +20,10 @@ export class IngestPipeline {
     private readonly deadLetters: DeadLetterSink,
     private readonly stats: IngestStats,
     private readonly clock: Clock,
+    private readonly fleet?: FleetCap,
   ) {}
+
+  private lastCapLetterAt = -Infinity;
 
   handle(topic: string, payload: Uint8Array): void | Promise<void> {
     const st = this.stats;
@@ -51,6 +58,26 @@ export class IngestPipeline {
     st.readingsAccepted += readings;
     st.eventsAccepted += batch.events.length;
     st.readingRate.add(readings, receivedAt);
+    if (this.fleet) this.admit(batch, topic, payload, receivedAt);
     return this.sink.accept(batch, { topic, payload, receivedAt });
+  }
+
+  /** Machines beyond ingest.maxMachines: their data is stored all the same, but not scored or watched. */
+  private admit(batch: IngestBatch, topic: string, payload: Uint8Array, receivedAt: number): void {
+    const fleet = this.fleet!;
+    let over: string | null = null;
+    for (const s of batch.samples) if (!fleet.admit(s.machine.machine)) over ??= s.machine.machine;
+    for (const e of batch.events) if (!fleet.admit(e.machine.machine)) over ??= e.machine.machine;
+    if (over === null) return;
+    fleet.stats.untrackedMessages++;
+    const rejection = { reason: 'machine_limit' as const, detail: `machine ${over} is beyond ingest.maxMachines (${fleet.max} tracked): stored, not scored or watched` };
+    this.stats.countRejections([rejection]);
+    if (receivedAt - this.lastCapLetterAt < CAP_LETTER_INTERVAL_MS) return;
+    this.lastCapLetterAt = receivedAt;
+    try {
+      this.deadLetters.record({ receivedAt, topic, rejections: [rejection], accepted: batch.samples.length + batch.events.length, excerpt: payloadExcerpt(payload) });
+    } catch {
+      this.stats.deadLetterErrors++;
+    }
   }
 }

@@ -22,6 +22,7 @@ export const REJECT_REASONS = {
   bad_topic: 'topic does not match a configured pattern, or a level has invalid characters',
   unknown_machine: 'machine is not in ingest.allowMachines',
   too_many_items: 'message holds more readings or sensors than allowed',
+  machine_limit: 'machine is beyond ingest.maxMachines: its readings are stored, but it is not scored or watched for data quality',
   internal_error: 'the decoder failed unexpectedly on this message (a bug: please report it with the dead letter)',
 } as const;
 

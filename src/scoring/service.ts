@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { IngestBatch, MachineRef } from '../core/types.js';
+import { SensorLayout } from '../core/sensor-layout.js';
+import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../store/sensor-store.js';
 import type { ModelMeta } from '../training/registry.js';
 import type { InferenceClient } from './inference-client.js';
@@ -18,6 +19,8 @@ export interface ScoringOptions {
   stepMs: number;
   windowSteps: number;
   maxGapSteps: number;
+  /** Sensors tracked per machine; values of further sensors are stored but not scored. */
+  maxSensorsPerMachine?: number;
 }
 
 export interface MachineScore {
@@ -58,10 +61,12 @@ type ScoreListener = (machine: MachineRef, score: MachineScore, threshold: numbe
  * restart when the registry's champion changes; before the first model, machines say so.
  */
 export class ScoringService {
-  private readonly windows = new Map<string, MachineWindow>();
-  private readonly states = new Map<string, MachineState>();
+  /** Per tracked machine: its window, what the API shows, and when it was last scored. */
+  private readonly machinesById = new Map<string, { window: MachineWindow; state: MachineState; lastScoredAt: number }>();
+  private readonly layouts = SensorLayout.root();
   private readonly dirty = new Set<string>();
-  private readonly lastScoredAt = new Map<string, number>();
+  /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
+  private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0 };
   private champion: ChampionView | null = null;
   private loadedVersion: string | null = null;
   /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
@@ -70,7 +75,23 @@ export class ScoringService {
   private timer: TimerHandle = undefined;
   private pruneTimer: TimerHandle = undefined;
   private readonly listeners: ScoreListener[] = [];
-  readonly stats = { batches: 0, scored: 0, scoredWithMissingInputs: 0, errors: 0, lastBatchMs: null as number | null, lastBatchSize: 0, lastError: null as string | null, loadedAt: null as number | null };
+  private readonly insertScore: Database.Statement;
+  private readonly historyQuery: Database.Statement;
+  private readonly pruneScores: Database.Statement;
+  readonly stats = {
+    batches: 0,
+    scored: 0,
+    scoredWithMissingInputs: 0,
+    errors: 0,
+    lastBatchMs: null as number | null,
+    lastBatchSize: 0,
+    lastError: null as string | null,
+    loadedAt: null as number | null,
+    /** Readings older than their machine's window (or its current run) when they arrived: stored, not scored. */
+    lateReadings: 0,
+    /** Values of sensors beyond a machine's sensor cap. */
+    untrackedSensorValues: 0,
+  };
   /** Inference time of the most recent batches (ms), for benchmarks and percentiles. */
   readonly recentBatchMs: number[] = [];
 
@@ -81,7 +102,13 @@ export class ScoringService {
     private readonly log: Logger,
     private readonly o: ScoringOptions,
     private readonly modelsDir: string,
-  ) {}
+    /** Which machines get a window; all when absent. */
+    private readonly fleet?: FleetMembership,
+  ) {
+    this.insertScore = db.prepare('INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)');
+    this.historyQuery = db.prepare('SELECT ts, scored_at, probability, rul, model FROM scores WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?');
+    this.pruneScores = db.prepare('DELETE FROM scores WHERE scored_at < ?');
+  }
 
   onScore(listener: ScoreListener): void {
     this.listeners.push(listener);
@@ -94,8 +121,12 @@ export class ScoringService {
     this.champion = champion;
     const after = this.grid();
     // Buffers on another step cannot serve the new model: they refill on its grid.
-    if (before.stepMs !== after.stepMs || before.keep !== after.keep) this.windows.clear();
-    for (const id of this.windows.keys()) this.dirty.add(id);
+    const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
+    for (const [id, m] of this.machinesById) {
+      if (regrid) m.window = new MachineWindow(m.state.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine);
+      if (!champion) this.setStatus(m.state, 'no_model', 'no model trained yet');
+      this.dirty.add(id);
+    }
   }
 
   get championVersion(): string | null {
@@ -106,7 +137,7 @@ export class ScoringService {
   async seed(store: SensorStore): Promise<void> {
     const { stepMs, keep } = this.grid();
     for (const m of await store.listMachines()) {
-      if (m.lastTs === null) continue;
+      if (m.lastTs === null || (this.fleet && !this.fleet.admit(m.ref.machine))) continue;
       const samples = await store.queryReadings({ machine: m.ref.machine, from: m.lastTs - keep * stepMs, to: m.lastTs + 1 });
       // Read back, not received: its arrival is no later than its own time stamp.
       this.observe({ samples, events: [] }, Math.min(this.clock.now(), m.lastTs));
@@ -114,25 +145,46 @@ export class ScoringService {
   }
 
   observe(batch: IngestBatch, receivedAt = this.clock.now()): void {
-    const { stepMs, keep } = this.grid();
     for (const s of batch.samples) {
       const id = s.machine.machine;
-      let w = this.windows.get(id);
-      if (!w) {
-        w = new MachineWindow(s.machine, stepMs, keep);
-        this.windows.set(id, w);
-        this.states.set(id, { ref: s.machine, status: this.champion ? 'warming_up' : 'no_model', detail: null, score: null, lastSeenTs: s.ts, lastReceivedAt: receivedAt, latest: {} });
+      let m = this.machinesById.get(id);
+      if (!m) {
+        if (this.fleet && !this.fleet.has(id)) continue;
+        m = this.track(s.machine, s.ts, receivedAt);
       }
-      w.add(s);
+      const added = m.window.add(s);
+      if (added.untracked > 0) this.stats.untrackedSensorValues += added.untracked;
+      if (added.late) {
+        for (const _ in s.values) this.stats.lateReadings++;
+        continue;
+      }
       this.dirty.add(id);
-      const st = this.states.get(id)!;
-      st.lastSeenTs = w.lastTs;
-      st.lastReceivedAt = receivedAt;
+      m.state.lastSeenTs = m.window.lastTs;
+      m.state.lastReceivedAt = receivedAt;
     }
     for (const e of batch.events) {
-      // A failure ends the run and a repair starts a new one: old readings must not be scored again.
-      if (e.type === 'failure' || e.type === 'repair' || e.type === 'maintenance') this.windows.get(e.machine.machine)?.reset();
+      // A failure ends the run and a repair starts a new one: older readings must not be scored again.
+      if (e.type === 'failure' || e.type === 'repair' || e.type === 'maintenance') this.machinesById.get(e.machine.machine)?.window.reset(e.ts);
     }
+  }
+
+  private track(ref: MachineRef, ts: number, receivedAt: number) {
+    const { stepMs, keep } = this.grid();
+    const state: MachineState = { ref, status: 'no_model', detail: this.champion ? null : 'no model trained yet', score: null, lastSeenTs: ts, lastReceivedAt: receivedAt, latest: {} };
+    const m = { window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine), state, lastScoredAt: -Infinity };
+    this.statusCounts.no_model++;
+    if (this.champion) this.setStatus(state, 'warming_up', null);
+    this.machinesById.set(ref.machine, m);
+    return m;
+  }
+
+  private setStatus(st: MachineState, status: MachineState['status'], detail: string | null): void {
+    if (st.status !== status) {
+      this.statusCounts[st.status]--;
+      this.statusCounts[status]++;
+      st.status = status;
+    }
+    st.detail = detail;
   }
 
   /** A short tick: a machine's new data waits at most this long (plus its throttle) to be scored. */
@@ -147,20 +199,40 @@ export class ScoringService {
   }
 
   machines(): MachineState[] {
-    return [...this.states.values()].map((s) => this.view(s));
+    return [...this.machinesById.values()].map((m) => this.view(m));
+  }
+
+  /** Each tracked machine's state as it is (no latest values, no copy): read it, do not keep or change it. */
+  *states(): IterableIterator<Readonly<MachineState>> {
+    for (const m of this.machinesById.values()) yield m.state;
+  }
+
+  /** How many tracked machines are in each status, without walking them. */
+  counts(): { machines: number } & Record<MachineState['status'], number> {
+    return { machines: this.machinesById.size, ...this.statusCounts };
+  }
+
+  /** The `n` machines at the highest risk, highest first: one pass over the fleet, no full sort. */
+  topScores(n: number): Array<{ ref: MachineRef; score: MachineScore }> {
+    const top: Array<{ ref: MachineRef; score: MachineScore }> = [];
+    for (const { state } of this.machinesById.values()) {
+      const score = state.score;
+      if (!score || (top.length >= n && score.probability <= top[top.length - 1]!.score.probability)) continue;
+      let i = top.length;
+      while (i > 0 && top[i - 1]!.score.probability < score.probability) i--;
+      top.splice(i, 0, { ref: state.ref, score });
+      if (top.length > n) top.pop();
+    }
+    return top;
   }
 
   machine(id: string): MachineState | null {
-    const s = this.states.get(id);
-    return s ? this.view(s) : null;
+    const m = this.machinesById.get(id);
+    return m ? this.view(m) : null;
   }
 
   history(machine: string, from: number, to: number, limit: number): Array<{ dataTs: number; at: number; probability: number; rulSteps: number; model: string }> {
-    return (
-      this.db
-        .prepare('SELECT ts, scored_at, probability, rul, model FROM scores WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?')
-        .all(machine, from, to, limit) as Array<{ ts: number; scored_at: number; probability: number; rul: number; model: string }>
-    )
+    return (this.historyQuery.all(machine, from, to, limit) as Array<{ ts: number; scored_at: number; probability: number; rul: number; model: string }>)
       .reverse()
       .map((r) => ({ dataTs: r.ts, at: r.scored_at, probability: r.probability, rulSteps: r.rul, model: r.model }));
   }
@@ -171,7 +243,7 @@ export class ScoringService {
     this.busy = true;
     try {
       if (!this.champion) {
-        for (const s of this.states.values()) (s.status = 'no_model'), (s.detail = 'no model trained yet');
+        // Statuses say "no model" already (set when the champion went or the machine came).
         this.dirty.clear();
         return;
       }
@@ -181,7 +253,8 @@ export class ScoringService {
         await this.load(this.champion);
       }
       const now = this.clock.now();
-      const due = [...this.dirty].filter((id) => now - (this.lastScoredAt.get(id) ?? -Infinity) >= this.o.intervalMs);
+      const due: string[] = [];
+      for (const id of this.dirty) if (now - (this.machinesById.get(id)?.lastScoredAt ?? -Infinity) >= this.o.intervalMs) due.push(id);
       for (let i = 0; i < due.length; i += this.o.maxBatch) await this.scoreBatch(due.slice(i, i + this.o.maxBatch), this.champion);
     } catch (err) {
       this.stats.errors++;
@@ -196,7 +269,7 @@ export class ScoringService {
     const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: Error) => ({ type: 'error' as const, id: 0, message: err.message }));
     if (reply.type === 'error') {
       this.loadFailure = { version: champion.version, at: this.clock.now() };
-      for (const st of this.states.values()) (st.status = 'no_model'), (st.detail = `champion ${champion.version} cannot be loaded: ${reply.message}`);
+      for (const m of this.machinesById.values()) this.setStatus(m.state, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
       throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
     }
     this.loadFailure = null;
@@ -213,11 +286,11 @@ export class ScoringService {
     const x = new Float32Array(ids.length * size);
     for (const id of ids) {
       this.dirty.delete(id);
-      const r = this.windows.get(id)!.window(meta.normalisation, meta.window, this.o.maxGapSteps);
-      const st = this.states.get(id)!;
+      const m = this.machinesById.get(id);
+      if (!m) continue;
+      const r = m.window.window(meta.normalisation, meta.window, this.o.maxGapSteps);
       if (!r.ok) {
-        st.status = 'warming_up';
-        st.detail = r.reason;
+        this.setStatus(m.state, 'warming_up', r.reason);
         continue;
       }
       x.set(r.x, ready.length * size);
@@ -234,7 +307,6 @@ export class ScoringService {
     this.recentBatchMs.push(reply.ms);
     if (this.recentBatchMs.length > 1000) this.recentBatchMs.shift();
     this.stats.lastBatchSize = ready.length;
-    const insert = this.db.prepare('INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)');
     const scored: Array<{ ref: MachineRef; score: MachineScore }> = [];
     this.db.transaction(() => {
       ready.forEach(({ id, endTs, missing }, i) => {
@@ -243,11 +315,12 @@ export class ScoringService {
         const topSensors = reply.occludedP ? topContributions(p, reply.occludedP.subarray(i * F, (i + 1) * F), meta.normalisation.sensors, this.o.topSensors) : [];
         const score: MachineScore = { at: now, dataTs: endTs, probability: p, rulSteps, rulMs: rulSteps * meta.stepMs, model: champion.version, topSensors, missingInputs: missing };
         if (missing.length > 0) this.stats.scoredWithMissingInputs++;
-        const st = this.states.get(id)!;
-        Object.assign(st, { status: 'scored', detail: null, score });
-        this.lastScoredAt.set(id, now);
-        insert.run(id, endTs, now, p, rulSteps, champion.version);
-        scored.push({ ref: st.ref, score });
+        const m = this.machinesById.get(id)!;
+        this.setStatus(m.state, 'scored', null);
+        m.state.score = score;
+        m.lastScoredAt = now;
+        this.insertScore.run(id, endTs, now, p, rulSteps, champion.version);
+        scored.push({ ref: m.state.ref, score });
       });
     })();
     for (const { ref, score } of scored) for (const l of this.listeners) l(ref, score, meta.threshold);
@@ -260,12 +333,11 @@ export class ScoringService {
   }
 
   private prune(): void {
-    this.db.prepare('DELETE FROM scores WHERE scored_at < ?').run(this.clock.now() - this.o.historyRetentionMs);
+    this.pruneScores.run(this.clock.now() - this.o.historyRetentionMs);
   }
 
-  private view(s: MachineState): MachineState {
-    const w = this.windows.get(s.ref.machine);
-    return { ...s, latest: w ? w.latest() : {} };
+  private view(m: { window: MachineWindow; state: MachineState }): MachineState {
+    return { ...m.state, latest: m.window.latest() };
   }
 }
 

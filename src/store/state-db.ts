@@ -107,6 +107,9 @@ const MIGRATIONS: string[] = [
      baseline_intensity REAL,
      detail TEXT NOT NULL
    );`,
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+   CREATE INDEX alerts_by_resolution ON alerts(kind, resolved_at);
+   CREATE INDEX missed_by_time ON missed_failures(recorded_at);`,
 ];
 
 /**

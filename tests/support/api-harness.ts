@@ -79,8 +79,8 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
   const clock = new ManualClock();
   const db = openStateDb(':memory:');
   const alerts = new AlertStore(db, ['webhook:ops']);
-  const quality = new QualityMonitor({ staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 600_000, flatlineMinReadings: 10, ranges: [] });
-  const engine = new AlertEngine(alerts, quality, { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 0 }, clock, silentLogger());
+  const quality = new QualityMonitor({ staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 600_000, flatlineMinReadings: 10, ranges: [], backfillAgeMs: 3_600_000 });
+  const engine = new AlertEngine(alerts, quality, { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 0, backfillAgeMs: 3_600_000, silentMachinesSummary: 25 }, clock, silentLogger());
   const store = new SqliteSensorStore(path.join(tempDir('vigil-api-'), 'sensors.db'));
   await store.open();
   const inference = new InferenceClient('cpu');
@@ -91,6 +91,10 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
   const snapshot: MetricsSnapshot = {
     messages: { accepted: 5, rejected: 1 },
     readingsAccepted: 50,
+    lateReadings: 0,
+    backfillReadings: 0,
+    machinesTracked: 0,
+    untrackedMessages: 0,
     rejectsByReason: { bad_json: 1 },
     journal: { depth: 0, bytes: 0 },
     store: { commits: 1, commitFailures: 0, lastCommitMs: 3, pendingSamples: 0, pendingBytes: 0, up: true },
@@ -124,7 +128,7 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
       locate: (id) => scoring.machine(id)?.ref ?? null,
       clock,
     },
-    alerts: { store: alerts, engine, heartbeatMs: 50 },
+    alerts: { store: alerts, engine, clock, heartbeatMs: 50 },
     models: { registry, championChanged: () => undefined },
     training: {
       training,

@@ -9,8 +9,11 @@ import { M1, sample, tempDir } from '../support/fixtures.js';
 import { ManualClock } from '../support/manual-clock.js';
 import path from 'node:path';
 
-const RISK = { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 60_000 };
-const QUALITY = { staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 300_000, flatlineMinReadings: 5, ranges: [{ sensor: 'temp', max: 90 }] };
+const BACKFILL_AGE = 3_600_000;
+const RISK = { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 60_000, backfillAgeMs: BACKFILL_AGE, silentMachinesSummary: 25 };
+const QUALITY = { staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 300_000, flatlineMinReadings: 5, ranges: [{ sensor: 'temp', max: 90 }], backfillAgeMs: BACKFILL_AGE };
+/** The tests' clock starts here: data stamped at T0 + x is live. */
+const T0 = new ManualClock().now();
 
 function setup(file = ':memory:', clock = new ManualClock()) {
   const db = openStateDb(file);
@@ -22,7 +25,7 @@ function setup(file = ':memory:', clock = new ManualClock()) {
   return { db, store, quality, engine, clock, events };
 }
 
-const score = (p: number, dataTs: number, rulSteps = 40): RiskScore => ({ machine: M1, dataTs, probability: p, rulSteps, model: 'v0001', topSensors: [{ sensor: 'vib', contribution: 0.4 }] });
+const score = (p: number, dataTs: number, rulSteps = 40): RiskScore => ({ machine: M1, dataTs: T0 + dataTs, probability: p, rulSteps, model: 'v0001', topSensors: [{ sensor: 'vib', contribution: 0.4 }] });
 
 describe('alert engine and lifecycle', () => {
   it('opens a failure-risk alert after k high scores, updates it, and a failure resolves it as a true positive with its lead time', () => {
@@ -39,7 +42,7 @@ describe('alert engine and lifecycle', () => {
     engine.onScore(score(0.96, 4_000), 0.5);
     // Same severity: updated silently, no extra notification.
     expect(events.map((e) => e.type)).toEqual(['opened', 'updated']);
-    engine.onMachineEvent({ machine: M1, ts: 10_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: T0 + 10_000, type: 'failure' });
     const done = store.get(open.id)!;
     expect(done.state).toBe('resolved');
     expect(done.resolved?.resolution).toBe('failure');
@@ -70,16 +73,16 @@ describe('alert engine and lifecycle', () => {
     expect(closed.outcome).toBe('false_alarm');
     expect(store.quality().precision).toBe(0);
     clock.advance(30_000);
-    engine.onMachineEvent({ machine: M1, ts: 9_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: T0 + 9_000, type: 'failure' });
     expect(store.get(closed.id)!.outcome).toBe('true_positive');
     expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
   });
 
   it('records a failure no alert announced as a miss, once', () => {
     const { engine, store } = setup();
-    engine.onMachineEvent({ machine: M1, ts: 5_000, type: 'failure' });
-    engine.onMachineEvent({ machine: M1, ts: 5_000, type: 'failure' });
-    engine.onMachineEvent({ machine: M1, ts: 6_000, type: 'repair' });
+    engine.onMachineEvent({ machine: M1, ts: T0 + 5_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: T0 + 5_000, type: 'failure' });
+    engine.onMachineEvent({ machine: M1, ts: T0 + 6_000, type: 'repair' });
     expect(store.quality()).toMatchObject({ missedFailures: 1, recall: 0, precision: null });
   });
 
@@ -155,5 +158,101 @@ describe('data-quality alerts', () => {
     engine.checkQuality();
     expect(unresolved()).toEqual([]);
     expect(store.list({ state: 'resolved', limit: 10 }).every((a) => a.resolved?.resolution === 'recovered')).toBe(true);
+  });
+});
+
+describe('backfill and live failures', () => {
+  it('history replayed into a live daemon raises no stale alerts and counts no missed failures', () => {
+    const { engine, quality, store, clock } = setup();
+    // 100 engines' histories, stamped days before they arrive (a C-MAPSS replay), each ending in a failure.
+    for (let u = 0; u < 100; u++) {
+      const ref = { ...M1, machine: `engine-${u}` };
+      for (let c = 0; c < 20; c++) quality.observe(sample(clock.now() - 5 * 86_400_000 + c * 60_000, { s1: c }, ref), clock.now());
+      engine.onMachineEvent({ machine: ref, ts: clock.now() - 5 * 86_400_000 + 20 * 60_000, type: 'failure' });
+    }
+    clock.advance(10 * 60_000);
+    engine.checkQuality();
+    expect(store.unresolved()).toEqual([]);
+    expect(store.quality()).toMatchObject({ missedFailures: 0, recall: null });
+    expect(engine.counters.backfillFailures).toBe(100);
+    expect(quality.stats.backfillReadings).toBe(2000);
+  });
+
+  it('a failure recorded hours after it happened counts when the machine was watched live then', () => {
+    const { engine, quality, store, clock } = setup();
+    quality.observe(sample(clock.now(), { s1: 1 }), clock.now());
+    clock.advance(3 * 3_600_000);
+    quality.observe(sample(clock.now(), { s1: 2 }), clock.now());
+    // A technician enters a failure of two hours ago: older than the backfill age, but the machine was live.
+    engine.onMachineEvent({ machine: M1, ts: clock.now() - 2 * 3_600_000, type: 'failure' });
+    expect(store.quality()).toMatchObject({ missedFailures: 1 });
+    // The same for a machine nobody watched then is history.
+    engine.onMachineEvent({ machine: { ...M1, machine: 'other' }, ts: clock.now() - 2 * 3_600_000, type: 'failure' });
+    expect(store.quality()).toMatchObject({ missedFailures: 1 });
+  });
+
+  it('scores of a backfilled window open no alert: an alert about the past helps nobody', () => {
+    const { engine, store, clock } = setup();
+    const old = (p: number, i: number): RiskScore => ({ ...score(p, 0), dataTs: clock.now() - 2 * BACKFILL_AGE + i });
+    for (let i = 0; i < 5; i++) engine.onScore(old(0.95, i), 0.5);
+    expect(store.unresolved()).toEqual([]);
+    expect(engine.counters.backfillScores).toBe(5);
+    engine.onScore(score(0.95, 1), 0.5);
+    engine.onScore(score(0.95, 2), 0.5);
+    expect(store.unresolved()).toHaveLength(1);
+  });
+
+  it('quality figures say their period, and count afresh after a reset', () => {
+    const { engine, store, clock } = setup();
+    engine.onMachineEvent({ machine: M1, ts: T0 + 1_000, type: 'failure' });
+    expect(store.quality()).toMatchObject({ missedFailures: 1, period: { from: T0, to: null } });
+    clock.advance(60_000);
+    store.resetQuality(clock.now());
+    expect(store.quality()).toMatchObject({ missedFailures: 0, recall: null, period: { from: T0 + 60_000 } });
+    expect(store.quality({ from: 0 })).toMatchObject({ missedFailures: 1 });
+  });
+});
+
+describe('many silent machines', () => {
+  const fleet = (n: number) => Array.from({ length: n }, (_, i) => ({ ...M1, machine: `m${i}` }));
+
+  it('summarises a mass silence in one gateway alert instead of one alert per machine, and hands the stragglers their own when it ends', () => {
+    const { engine, quality, store, clock, events } = setup();
+    const machines = fleet(300);
+    for (const m of machines) quality.observe(sample(clock.now(), { v: 1 }, m), clock.now());
+    engine.checkQuality();
+    expect(store.unresolved()).toEqual([]);
+    clock.advance(61_000);
+    engine.checkQuality();
+    const open = store.unresolved();
+    expect(open.map((a) => a.kind)).toEqual(['machines_silent']);
+    expect(open[0]!.message).toMatch(/^300 machines silent since .* \(of 300 watched\)$/);
+    expect(events.filter((e) => e.type === 'opened')).toHaveLength(1);
+    // All but three come back.
+    for (const m of machines.slice(3)) quality.observe(sample(clock.now(), { v: 2 }, m), clock.now());
+    engine.checkQuality();
+    expect(store.unresolved().map((a) => `${a.kind}:${a.machine.machine}`).sort()).toEqual(['machine_stale:m0', 'machine_stale:m1', 'machine_stale:m2']);
+    expect(store.list({ kind: 'machines_silent', limit: 5 })[0]!.resolved?.resolution).toBe('recovered');
+  });
+
+  it('below the summary threshold each silent machine gets its own alert', () => {
+    const { engine, quality, store, clock } = setup();
+    for (const m of fleet(5)) quality.observe(sample(clock.now(), { v: 1 }, m), clock.now());
+    clock.advance(61_000);
+    engine.checkQuality();
+    expect(store.unresolved().map((a) => a.kind)).toEqual(new Array(5).fill('machine_stale'));
+  });
+
+  it('a check of a large fleet queries nothing for machines without alerts', () => {
+    const { engine, quality, store, clock, db } = setup();
+    for (const m of fleet(2_000)) quality.observe(sample(clock.now(), { v: 1, w: 2 }, m), clock.now());
+    const prepare = db.prepare.bind(db);
+    let prepared = 0;
+    db.prepare = ((sql: string) => (prepared++, prepare(sql))) as typeof db.prepare;
+    engine.checkQuality();
+    clock.advance(1_000);
+    engine.checkQuality();
+    expect(prepared).toBe(0);
+    expect(store.unresolved()).toEqual([]);
   });
 });

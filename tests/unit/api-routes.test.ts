@@ -13,7 +13,7 @@ async function harness(o: Parameters<typeof apiHarness>[0] = {}) {
   return h;
 }
 
-const risk = (p: number, dataTs: number): RiskScore => ({ machine: M1, dataTs, probability: p, rulSteps: 20, model: 'v0001', topSensors: [] });
+const risk = (p: number, dataTs: number): RiskScore => ({ machine: M1, dataTs: Date.UTC(2026, 0, 1) + dataTs, probability: p, rulSteps: 20, model: 'v0001', topSensors: [] });
 function openRiskAlert(h: Harness): number {
   h.engine.onScore(risk(0.8, 1), 0.5);
   h.engine.onScore(risk(0.8, 2), 0.5);
@@ -130,7 +130,13 @@ describe('alerts', () => {
     expect(res.json()).toMatchObject({ state: 'resolved', resolved: { resolution: 'technician', by: 'operator-user' }, outcome: 'false_alarm' });
     const bad = await h.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/resolve`, headers: auth('operator'), payload: { note: 1 } });
     expect(bad.statusCode).toBe(400);
-    expect((await h.app.inject('/api/v1/alerts/quality')).json()).toMatchObject({ falseAlarms: 1, precision: 0 });
+    expect((await h.app.inject('/api/v1/alerts/quality')).json()).toMatchObject({ falseAlarms: 1, precision: 0, period: { from: new Date(h.clock.now()).toISOString(), to: null } });
+    expect((await h.app.inject('/api/v1/alerts/quality?from=-1h&to=-30m')).json()).toMatchObject({ falseAlarms: 0, precision: null });
+    expect((await h.app.inject('/api/v1/alerts/quality?from=-1h&to=-2h')).json().error.code).toBe('VGL_BAD_REQUEST');
+    h.clock.advance(1000);
+    const reset = await h.app.inject({ method: 'POST', url: '/api/v1/alerts/quality/reset', headers: auth('operator') });
+    expect(reset.json()).toMatchObject({ falseAlarms: 0, precision: null, period: { from: new Date(h.clock.now()).toISOString() } });
+    expect((await h.app.inject({ method: 'POST', url: '/api/v1/alerts/quality/reset' })).statusCode).toBe(401);
     expect((await h.app.inject('/api/v1/notifications?state=pending')).json().counts.pending).toBe(5);
   });
 
@@ -195,6 +201,21 @@ describe('machines', () => {
     await h.store.write({ samples: [], events: [{ machine: M1, ts: t0 + 1000, type: 'repair', component: 'seal' }] });
     expect((await h.app.inject('/api/v1/machines/m1/events')).json()).toEqual({ items: [{ ts: new Date(t0 + 1000).toISOString(), type: 'repair', component: 'seal', note: null }] });
     expect((await h.app.inject('/api/v1/machines/m1/events?from=nonsense')).statusCode).toBe(400);
+  });
+
+  it('filters, sorts and pages a large fleet on the server, with the total', async () => {
+    const h = await harness({ anonymousRead: true });
+    const now = h.clock.now();
+    const fleet = Array.from({ length: 1200 }, (_, i) => ({ site: 'plant', line: i % 2 ? 'odd' : 'even', machine: `press-${String(i).padStart(4, '0')}` }));
+    h.scoring.observe({ samples: fleet.map((m, i) => ({ machine: m, ts: now - i, values: { a: i } })), events: [] });
+    const first = (await h.app.inject('/api/v1/machines')).json();
+    expect([first.items.length, first.total]).toEqual([1000, 1200]);
+    const page = (await h.app.inject('/api/v1/machines?sort=name&limit=3&offset=10')).json();
+    expect(page.items.map((m: { machine: { machine: string } }) => m.machine.machine)).toEqual(['press-0010', 'press-0011', 'press-0012']);
+    const odd = (await h.app.inject('/api/v1/machines?q=ODD&sort=line&limit=2')).json();
+    expect(odd.total).toBe(600);
+    expect(odd.items.every((m: { machine: { line: string } }) => m.machine.line === 'odd')).toBe(true);
+    expect((await h.app.inject('/api/v1/machines?limit=0')).statusCode).toBe(400);
   });
 });
 

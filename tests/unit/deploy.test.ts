@@ -45,6 +45,10 @@ describe('deployment kit', () => {
     const snapshot: MetricsSnapshot = {
       messages: { accepted: 0, rejected: 0 },
       readingsAccepted: 0,
+      lateReadings: 0,
+      backfillReadings: 0,
+      machinesTracked: 0,
+      untrackedMessages: 0,
       rejectsByReason: {},
       journal: { depth: 0, bytes: 0 },
       store: { commits: 0, commitFailures: 0, lastCommitMs: null, pendingSamples: 0, pendingBytes: 0, up: true },

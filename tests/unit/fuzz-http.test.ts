@@ -16,7 +16,7 @@ let routes: Array<{ method: string; path: string }>;
 beforeAll(async () => {
   h = await apiHarness({ anonymousRead: true, status: statusFixture() });
   // Something for the writes to hit: an open alert and a registered model.
-  const risk = (p: number, dataTs: number): RiskScore => ({ machine: M1, dataTs, probability: p, rulSteps: 20, model: 'v0001', topSensors: [] });
+  const risk = (p: number, dataTs: number): RiskScore => ({ machine: M1, dataTs: Date.UTC(2026, 0, 1) + dataTs, probability: p, rulSteps: 20, model: 'v0001', topSensors: [] });
   h.engine.onScore(risk(0.8, 1), 0.5);
   h.engine.onScore(risk(0.8, 2), 0.5);
   const spec = (h.app as unknown as { swagger(): { paths: Record<string, Record<string, unknown>> } }).swagger();

@@ -5,6 +5,9 @@ import type { DeadLetter } from '../../src/ingest/dead-letter.js';
 import { MessageDecoder, type DecoderOptions } from '../../src/ingest/decoder.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { IngestStats } from '../../src/ingest/stats.js';
+import { FleetCap } from '../../src/ingest/fleet-cap.js';
+import type { Clock } from '../../src/core/clock.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 const options: DecoderOptions = {
   telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'],
@@ -24,7 +27,7 @@ class BuggyDecoder extends MessageDecoder {
   }
 }
 
-function setup(deadLetterFails = false) {
+function setup(deadLetterFails = false, fleet?: FleetCap, clock: Clock = systemClock) {
   const accepted: IngestBatch[] = [];
   const letters: DeadLetter[] = [];
   const stats = new IngestStats(systemClock);
@@ -38,7 +41,8 @@ function setup(deadLetterFails = false) {
       },
     },
     stats,
-    systemClock,
+    clock,
+    fleet,
   );
   return { pipeline, accepted, letters, stats };
 }
@@ -73,5 +77,22 @@ describe('ingest pipeline', () => {
     pipeline.handle('vigil/p/l/m1/telemetry', payload([{ ts: now, values: { a: 1 } }, { ts: 'bad', values: { a: 2 } }]));
     expect(accepted).toHaveLength(1);
     expect(stats.deadLetterErrors).toBe(1);
+  });
+
+  it('beyond ingest.maxMachines a machine is stored but not tracked: counted per message, dead-lettered at most once a second', () => {
+    const clock = new ManualClock();
+    const fleet = new FleetCap(2);
+    const { pipeline, accepted, letters, stats } = setup(false, fleet, clock);
+    const reading = () => payload({ ts: clock.now(), values: { a: 1 } });
+    for (const m of ['m1', 'm2', 'm3', 'm4', 'm1']) pipeline.handle(`vigil/p/l/${m}/telemetry`, reading());
+    // Every message is stored, those of m3 and m4 are not tracked.
+    expect(accepted).toHaveLength(5);
+    expect([fleet.has('m1'), fleet.has('m2'), fleet.has('m3'), fleet.has('m4')]).toEqual([true, true, false, false]);
+    expect(fleet.stats).toEqual({ tracked: 2, max: 2, untrackedMessages: 2 });
+    expect(stats.rejectedByReason).toEqual({ machine_limit: 2 });
+    expect(letters.map((l) => [l.accepted, l.rejections[0]?.detail])).toEqual([[1, expect.stringMatching(/machine m3 is beyond ingest.maxMachines \(2 tracked\)/)]]);
+    clock.advance(1000);
+    pipeline.handle('vigil/p/l/m4/telemetry', reading());
+    expect(letters).toHaveLength(2);
   });
 });

@@ -13,6 +13,7 @@ import { ScoringService, topContributions, type MachineScore } from '../../src/s
 import { openStateDb } from '../../src/store/state-db.js';
 import { ModelRegistry } from '../../src/training/registry.js';
 import { M1, tempDir } from '../support/fixtures.js';
+import { FleetCap } from '../../src/ingest/fleet-cap.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { testMeta } from '../support/model-meta.js';
 
@@ -55,13 +56,64 @@ describe('machine window', () => {
     expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
     for (const s of readings(27, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2).ok).toBe(true);
-    w.reset();
+    w.reset(30 * STEP);
     for (const s of readings(35, 3)) w.add(s);
     expect(w.window(NORM, WINDOW, 2)).toMatchObject({ ok: false });
     expect(w.latest().a?.ts).toBe(37 * STEP + 600);
     // A late reading of an earlier step joins that step's mean.
     w.add({ machine: M1, ts: 36 * STEP + 900, values: { a: 99 } });
     expect(w.latest().a?.ts).toBe(37 * STEP + 600);
+  });
+
+  it('stays bounded by the window whatever order readings come in, and a late reading does not rewind it', () => {
+    const keep = WINDOW + 4;
+    const w = new MachineWindow(M1, STEP, keep);
+    const live = readings(10_000, 12);
+    for (const s of live) w.add(s);
+    const before = w.window(NORM, WINDOW, 2);
+    expect(before.ok).toBe(true);
+    // A bridge backfilling: 20,000 readings stamped anywhere in the 10,000 steps before, in random order.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let late = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const out = w.add({ machine: M1, ts: Math.floor(rand() * 10_000 * STEP), values: { a: rand(), b: rand() } });
+      if (out.late) late++;
+      expect(w.heldSteps).toBeLessThanOrEqual(keep + 1);
+    }
+    expect(late).toBe(20_000);
+    expect(w.window(NORM, WINDOW, 2)).toEqual(before);
+    expect(w.latest().a?.ts).toBe(10_011 * STEP + 600);
+  });
+
+  it('holds at most the window when a backfill arrives newest-first or shuffled before any live data', () => {
+    const keep = WINDOW + 4;
+    const w = new MachineWindow(M1, STEP, keep);
+    const history = readings(0, 2_000).reverse();
+    let late = 0;
+    for (const s of history) if (w.add(s).late) late++;
+    expect(w.heldSteps).toBeLessThanOrEqual(keep + 1);
+    // Newest first: the first step sets the window; everything older than it is late.
+    expect(late).toBe(history.length - 2 * (keep + 1));
+  });
+
+  it('a failure ends the run at its own time: older events drop nothing, a later one drops all, and readings from before it are late', () => {
+    const w = new MachineWindow(M1, STEP, WINDOW + 4);
+    for (const s of readings(100, 12)) w.add(s);
+    const x = w.window(NORM, WINDOW, 2);
+    w.reset(50 * STEP); // recorded long after, or backfilled: the window is already past it
+    expect(w.window(NORM, WINDOW, 2)).toEqual(x);
+    w.reset(112 * STEP); // the failure came after the last reading
+    expect(w.window(NORM, WINDOW, 2)).toEqual({ ok: false, reason: 'no data yet' });
+    expect(w.add({ machine: M1, ts: 111 * STEP + 5, values: { a: 1 } }).late).toBe(true);
+    expect(w.add({ machine: M1, ts: 112 * STEP + 5, values: { a: 1 } }).late).toBe(false);
+  });
+
+  it('keeps at most its sensor cap per machine; more names are counted, not tracked', () => {
+    const w = new MachineWindow(M1, STEP, WINDOW + 4, undefined, 3);
+    const out = w.add({ machine: M1, ts: 0, values: { a: 1, b: 2, c: 3, d: 4, e: 5 } });
+    expect(out).toEqual({ late: false, untracked: 2 });
+    expect(Object.keys(w.latest())).toEqual(['a', 'b', 'c']);
   });
 
   it('takes sensors that appear later, in the middle of a step, and more of them than it first made room for', () => {
@@ -99,6 +151,22 @@ describe('machine window', () => {
 
   it('ranks sensors by how much holding them at their mean changes p(failure)', () => {
     expect(topContributions(0.8, Float32Array.from([0.79, 0.2, 0.9]), ['a', 'b', 'c'], 2).map((t) => t.sensor)).toEqual(['b', 'c']);
+  });
+});
+
+describe('scoring service state', () => {
+  it('keeps windows for tracked machines only, counts late readings, and says how many machines are in each status without walking them', () => {
+    const clock = new ManualClock();
+    const db = openStateDb(':memory:');
+    const fleet = new FleetCap(2);
+    for (const id of ['m1', 'm2', 'm3']) fleet.admit(id);
+    const svc = new ScoringService({} as InferenceClient, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, tempDir(), fleet);
+    for (const id of ['m1', 'm2', 'm3']) svc.observe({ samples: readings(100, 12, { ...M1, machine: id }), events: [] });
+    expect(svc.counts()).toEqual({ machines: 2, scored: 0, warming_up: 0, no_model: 2 });
+    expect(svc.machine('m3')).toBeNull();
+    svc.observe({ samples: readings(0, 10), events: [] });
+    expect(svc.stats.lateReadings).toBe(50);
+    db.close();
   });
 });
 

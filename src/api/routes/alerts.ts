@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { AlertNotFoundError, AlertStateError, type AlertStore } from '../../alerts/alert-store.js';
 import type { AlertEngine } from '../../alerts/engine.js';
 import { ALERT_KINDS, ALERT_STATES, type Alert, type AlertEvent } from '../../alerts/types.js';
+import type { Clock } from '../../core/clock.js';
 import { VigilError } from '../../core/errors.js';
-import { AlertQualitySchema } from '../status-model.js';
-import { AlertSchema, IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso } from '../schemas.js';
+import { AlertQualitySchema, qualityJson } from '../status-model.js';
+import { AlertSchema, IdParams, Nullable, READ_ERRORS, TimeQuery, WRITE_ERRORS, errors, iso, parseTimeParam } from '../schemas.js';
 
 export function alertJson(a: Alert) {
   return {
@@ -28,6 +29,13 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const QualityQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ ...TimeQuery, description: `${TimeQuery.description}; default: the last reset, or the first record` })),
+    to: Type.Optional(TimeQuery),
+  },
+  { additionalProperties: false },
+);
 const NoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
 const StreamQuery = Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) }, { additionalProperties: false });
 const DeliveryQuery = Type.Object(
@@ -38,6 +46,7 @@ const DeliveryQuery = Type.Object(
 export interface AlertRouteDeps {
   store: AlertStore;
   engine: AlertEngine;
+  clock: Clock;
   writesPerMinute: number;
   /** Seconds between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
@@ -68,7 +77,42 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     },
   );
 
-  app.get('/api/v1/alerts/quality', { config: { role: 'viewer' }, schema: { tags: ['alerts'], response: { 200: AlertQualitySchema, ...errors(...READ_ERRORS) } } }, async () => d.store.quality());
+  app.get<{ Querystring: Static<typeof QualityQuery> }>(
+    '/api/v1/alerts/quality',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['alerts'],
+        description: 'How failure-risk alerts fared: live failures only (backfilled history is not counted), over the period given',
+        querystring: QualityQuery,
+        response: { 200: AlertQualitySchema, ...errors(...READ_ERRORS) },
+      },
+    },
+    async (req) => {
+      const now = d.clock.now();
+      const from = req.query.from === undefined ? undefined : parseTimeParam('from', req.query.from, 0, now);
+      const to = req.query.to === undefined ? undefined : parseTimeParam('to', req.query.to, now, now);
+      if (from !== undefined && to !== undefined && !(from < to)) throw new VigilError('VGL_BAD_REQUEST', 'from must be before to');
+      return qualityJson(d.store.quality({ from, to }));
+    },
+  );
+
+  app.post(
+    '/api/v1/alerts/quality/reset',
+    {
+      config: write,
+      schema: {
+        tags: ['alerts'],
+        description: 'Quality figures count afresh from now (after a commissioning, a backfill, a model change); older records stay readable with ?from=',
+        body: Type.Object({}, { additionalProperties: false }),
+        response: { 200: AlertQualitySchema, ...errors(...WRITE_ERRORS) },
+      },
+    },
+    async () => {
+      d.store.resetQuality(d.clock.now());
+      return qualityJson(d.store.quality());
+    },
+  );
 
   app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
     '/api/v1/notifications',

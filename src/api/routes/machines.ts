@@ -37,6 +37,15 @@ const Detail = Type.Intersect([
     alerts: Type.Array(AlertSchema),
   }),
 ]);
+const ListQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 128, description: 'only machines whose id, line or site contains this (case-insensitive)' })),
+    sort: Type.Union([Type.Literal('risk'), Type.Literal('name'), Type.Literal('line')], { default: 'risk', description: 'riskiest first, by machine id, or by site/line/machine' }),
+    limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }),
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+);
 const HistoryQuery = Type.Object(
   { from: Type.Optional(TimeQuery), to: Type.Optional(TimeQuery), limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }) },
   { additionalProperties: false },
@@ -55,35 +64,66 @@ const ReadingsQuery = Type.Object(
 const MAX_RAW_SAMPLES = 100_000;
 
 export interface MachineRouteDeps {
-  scoring: Pick<ScoringService, 'machines' | 'machine' | 'history'>;
+  scoring: Pick<ScoringService, 'states' | 'machine' | 'history'>;
   store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'queryEvents'>;
-  alerts: Pick<AlertStore, 'list'>;
+  alerts: Pick<AlertStore, 'list' | 'unresolvedCount'>;
   clock: Clock;
 }
+
+/** Stored machines not seen since start are listed from a copy at most this old: the store's list is a heavy query on a large fleet. */
+const STORED_LIST_TTL_MS = 60_000;
 
 /** Machines with their risk and RUL, one machine's detail, its score history and its readings. */
 export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   const score = (s: MachineState['score']) =>
     s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors, missingInputs: s.missingInputs ?? [] };
-  const unresolvedCount = (machine: string) => d.alerts.list({ state: 'unresolved', machine, limit: 500 }).length;
-  const summary = (s: MachineState) => ({ machine: s.ref, status: s.status as MachineState['status'] | 'not_seen_since_start', detail: s.detail, score: score(s.score), lastSeenAt: iso(s.lastSeenTs), lastReceivedAt: iso(s.lastReceivedAt), unresolvedAlerts: unresolvedCount(s.ref.machine) });
+  const summary = (s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs'> & { lastReceivedAt: number | null }) => ({
+    machine: s.ref,
+    status: s.status as MachineState['status'] | 'not_seen_since_start',
+    detail: s.detail,
+    score: score(s.score),
+    lastSeenAt: iso(s.lastSeenTs),
+    lastReceivedAt: iso(s.lastReceivedAt),
+    unresolvedAlerts: d.alerts.unresolvedCount(s.ref.machine),
+  });
+  let stored: { at: number; machines: Awaited<ReturnType<SensorStore['listMachines']>> } | null = null;
+  const storedMachines = async () => {
+    const now = d.clock.now();
+    if (!stored || now - stored.at > STORED_LIST_TTL_MS) stored = { at: now, machines: await d.store.listMachines() };
+    return stored.machines;
+  };
 
-  app.get(
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/api/v1/machines',
-    { config: { role: 'viewer' }, schema: { tags: ['machines'], response: { 200: Type.Object({ items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 502) } } },
-    async () => {
-      const live = new Map(d.scoring.machines().map((s) => [s.ref.machine, summary(s)]));
-      let stored: Awaited<ReturnType<SensorStore['listMachines']>> = [];
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['machines'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(Summary), total: Type.Integer({ description: 'machines matching q, of which items is one page' }) }), ...errors(...READ_ERRORS, 502) } },
+    },
+    async (req) => {
+      type Row = Parameters<typeof summary>[0];
+      const rows = new Map<string, Row>();
+      for (const s of d.scoring.states()) rows.set(s.ref.machine, s);
+      let fromStore: Awaited<ReturnType<SensorStore['listMachines']>> = [];
       try {
-        stored = await d.store.listMachines();
+        fromStore = await storedMachines();
       } catch (err) {
-        if (live.size === 0) throw new VigilError('VGL_STORE_QUERY', `cannot list machines: ${errorMessage(err)}`);
+        if (rows.size === 0) throw new VigilError('VGL_STORE_QUERY', `cannot list machines: ${errorMessage(err)}`);
       }
-      for (const m of stored) {
-        if (live.has(m.ref.machine)) continue;
-        live.set(m.ref.machine, { machine: m.ref, status: 'not_seen_since_start' as MachineState['status'] | 'not_seen_since_start', detail: null, score: null, lastSeenAt: iso(m.lastTs), lastReceivedAt: null, unresolvedAlerts: unresolvedCount(m.ref.machine) });
+      for (const m of fromStore) {
+        if (!rows.has(m.ref.machine)) rows.set(m.ref.machine, { ref: m.ref, status: 'not_seen_since_start' as MachineState['status'], detail: null, score: null, lastSeenTs: m.lastTs ?? 0, lastReceivedAt: null });
       }
-      return { items: [...live.values()].sort((a, b) => (b.score?.probability ?? -1) - (a.score?.probability ?? -1) || a.machine.machine.localeCompare(b.machine.machine)) };
+      const q = req.query.q?.toLowerCase();
+      const matching = q ? [...rows.values()].filter((r) => `${r.ref.machine}\u0000${r.ref.line}\u0000${r.ref.site}`.toLowerCase().includes(q)) : [...rows.values()];
+      const byName = (a: Row, b: Row) => a.ref.machine.localeCompare(b.ref.machine);
+      const compare =
+        req.query.sort === 'name'
+          ? byName
+          : req.query.sort === 'line'
+            ? (a: Row, b: Row) => a.ref.site.localeCompare(b.ref.site) || a.ref.line.localeCompare(b.ref.line) || byName(a, b)
+            : (a: Row, b: Row) => (b.score?.probability ?? -1) - (a.score?.probability ?? -1) || byName(a, b);
+      matching.sort(compare);
+      const page = matching.slice(req.query.offset, req.query.offset + req.query.limit);
+      return { items: page.map(summary), total: matching.length };
     },
   );
 
@@ -92,7 +132,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
     { config: { role: 'viewer' }, schema: { tags: ['machines'], params: MachineParams, response: { 200: Detail, ...errors(...READ_ERRORS, 404) } } },
     async (req) => {
       const s = d.scoring.machine(req.params.machine);
-      if (!s) throw new VigilError('VGL_NOT_FOUND', `machine ${req.params.machine} has sent nothing since the daemon started`);
+      if (!s) throw new VigilError('VGL_NOT_FOUND', `machine ${req.params.machine} has sent nothing since the daemon started (or is beyond ingest.maxMachines)`);
       return {
         ...summary(s),
         latest: Object.fromEntries(Object.entries(s.latest).map(([k, v]) => [k, { value: v.value, ts: iso(v.ts)! }])),

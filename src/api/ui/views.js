@@ -25,16 +25,13 @@ export function fleet(el, { onError }) {
     </div>
     <div class="grid" id="f-grid"></div>`;
   let items = [];
+  let total = 0;
+  // The server filters, sorts and pages: a gateway may watch tens of thousands of machines.
+  const PAGE = 500;
   const draw = () => {
-    const q = state.filter.toLowerCase();
-    const shown = items
-      .filter((m) => !q || `${m.machine.machine} ${m.machine.line} ${m.machine.site}`.toLowerCase().includes(q))
-      .sort((a, b) =>
-        state.sort === 'name' ? a.machine.machine.localeCompare(b.machine.machine) : state.sort === 'line' ? `${a.machine.site}/${a.machine.line}/${a.machine.machine}`.localeCompare(`${b.machine.site}/${b.machine.line}/${b.machine.machine}`) : (b.score?.probability ?? -1) - (a.score?.probability ?? -1),
-      );
-    el.querySelector('#f-count').textContent = `${shown.length} of ${items.length} machines`;
+    el.querySelector('#f-count').textContent = total > items.length ? `${items.length} of ${total} machines (${state.sort === 'risk' ? 'the riskiest' : 'the first'} shown)` : `${total} machines`;
     el.querySelector('#f-grid').innerHTML =
-      shown
+      items
         .map((m) => {
           const lv = level(m);
           const status = m.score ? `risk <b>${pct(m.score.probability)}</b>` : esc(m.status.replaceAll('_', ' '));
@@ -46,14 +43,19 @@ export function fleet(el, { onError }) {
             ${m.score?.missingInputs?.length ? `<div class="meta">no reading of ${m.score.missingInputs.map(esc).join(', ')} (held at its training mean)</div>` : ''}
           </a>`;
         })
-        .join('') || '<div class="empty">No machines have sent data yet.</div>';
+        .join('') || `<div class="empty">${state.filter ? 'No machine matches the filter.' : 'No machines have sent data yet.'}</div>`;
   };
-  el.querySelector('#f-filter').addEventListener('input', (e) => ((state.filter = e.target.value), draw()));
-  el.querySelector('#f-sort').addEventListener('change', (e) => ((state.sort = e.target.value), draw()));
   const load = () =>
-    api('/api/v1/machines')
-      .then((r) => ((items = r.items), draw()))
+    api(`/api/v1/machines?sort=${state.sort}&limit=${PAGE}${state.filter ? `&q=${encodeURIComponent(state.filter)}` : ''}`)
+      .then((r) => ((items = r.items), (total = r.total), draw()))
       .catch(onError);
+  let typing;
+  el.querySelector('#f-filter').addEventListener('input', (e) => {
+    state.filter = e.target.value;
+    clearTimeout(typing);
+    typing = setTimeout(load, 200);
+  });
+  el.querySelector('#f-sort').addEventListener('change', (e) => ((state.sort = e.target.value), load()));
   load();
   return every(load, 5000);
 }
@@ -159,7 +161,8 @@ export function alerts(el, { onError, subscribe }) {
       r.items.forEach((a) => byId.set(a.id, a));
       draw();
       const q = await api('/api/v1/alerts/quality');
-      el.querySelector('#a-quality').textContent = `production precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms)`;
+      const since = q.period.from ? ` since ${new Date(q.period.from).toLocaleString()}` : '';
+      el.querySelector('#a-quality').textContent = `production precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms${since}; live failures only)`;
     } catch (err) {
       onError(err);
     }
