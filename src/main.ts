@@ -76,7 +76,7 @@ export class Daemon {
     private readonly clock: Clock = systemClock,
   ) {
     this.stats = new IngestStats(clock);
-    this.store = createSensorStore(config);
+    this.store = createSensorStore(config, { thread: true });
     this.fleet = new FleetCap(config.ingest.maxMachines);
   }
 
@@ -106,7 +106,7 @@ export class Daemon {
       allowMachines: cfg.ingest.allowMachines,
       lineProtocolPrecision: cfg.ingest.lineProtocolPrecision,
       // Samples are encoded for InfluxDB as they arrive (and on read-back), while their payload is at hand.
-      keepValueText: this.store.encodeInto !== undefined,
+      keepValueText: this.store.usesValueText === true,
     });
     this.journal = Journal.open(
       {

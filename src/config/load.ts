@@ -162,7 +162,7 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
     },
     // A reading older than one scoring window when it arrives cannot be part of a live score.
     ingest: { ...cfg.ingest, backfillAge: cfg.ingest.backfillAge ?? cfg.learning.window * cfg.learning.step },
-    store: { ...cfg.store, sqlite: { path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
+    store: { ...cfg.store, sqlite: { ...cfg.store.sqlite, path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },
     journal: { ...cfg.journal, dir: path.resolve(dataDir, cfg.journal.dir ?? 'journal') },
     learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },
     // Open reads are a convenience for a gateway's own console, never for a plant-wide address.

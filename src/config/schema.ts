@@ -77,7 +77,16 @@ export const ConfigSchema = Type.Object(
     store: Type.Object(
       {
         kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influx')], { default: 'sqlite' }),
-        sqlite: Type.Object({ path: Type.Optional(Type.String({ minLength: 1 })) }, strict),
+        sqlite: Type.Object(
+          {
+            path: Type.Optional(Type.String({ minLength: 1 })),
+            busyTimeout: Duration('1s', {
+              minimum: 1,
+              description: "how long a write waits for another process's lock on the database before the writer backs off and retries",
+            }),
+          },
+          strict,
+        ),
         influx: Type.Object(
           {
             url: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8086' }),
@@ -182,7 +191,7 @@ export type DecodedConfig = StaticDecode<typeof ConfigSchema>;
 export type LearningConfig = DecodedConfig['learning'];
 
 export type VigilConfig = DecodedConfig & {
-  store: DecodedConfig['store'] & { sqlite: { path: string } };
+  store: DecodedConfig['store'] & { sqlite: DecodedConfig['store']['sqlite'] & { path: string } };
   journal: DecodedConfig['journal'] & { dir: string };
   mqtt: DecodedConfig['mqtt'] & { clientId: string };
   api: DecodedConfig['api'] & { anonymousRead: boolean };

@@ -49,8 +49,9 @@ export function checkTimeWindow(ms: number, ctx: ValidationContext, where: strin
   return { ok: true, value: ms };
 }
 
-// InfluxDB refuses a field named time; site/line/machine would shadow the tags of the same name.
-const RESERVED_SENSOR_NAMES = new Set(['time', 'site', 'line', 'machine']);
+// InfluxDB refuses a field named time; site/line/machine would shadow the tags of the same name;
+// `__proto__` as an object key sets the prototype instead of a value, so the reading would vanish.
+const RESERVED_SENSOR_NAMES = new Set(['time', 'site', 'line', 'machine', '__proto__']);
 
 export function checkSensorName(name: string, where: string): Rejection | null {
   if (SENSOR_NAME.test(name) && !RESERVED_SENSOR_NAMES.has(name)) return null;

@@ -2,9 +2,13 @@ import type { VigilConfig } from '../config/schema.js';
 import { InfluxSensorStore } from './influx-store.js';
 import type { SensorStore } from './sensor-store.js';
 import { SqliteSensorStore } from './sqlite-store.js';
+import { SqliteWorkerStore } from './sqlite-worker-store.js';
 
-/** The configured sensor store; each process (daemon, training worker, CLI) opens its own. */
-export function createSensorStore(config: VigilConfig): SensorStore {
+/**
+ * The configured sensor store; each process (daemon, training worker, CLI) opens its own. `thread`:
+ * SQLite in a thread of its own, for the daemon, whose event loop must never wait on the database.
+ */
+export function createSensorStore(config: VigilConfig, o: { thread?: boolean } = {}): SensorStore {
   if (config.store.kind === 'influx') {
     const i = config.store.influx;
     return new InfluxSensorStore({
@@ -16,5 +20,6 @@ export function createSensorStore(config: VigilConfig): SensorStore {
       timeoutMs: i.timeout,
     });
   }
-  return new SqliteSensorStore(config.store.sqlite.path);
+  if (o.thread) return new SqliteWorkerStore(config.store.sqlite.path, { busyTimeoutMs: config.store.sqlite.busyTimeout });
+  return new SqliteSensorStore(config.store.sqlite.path, { busyTimeoutMs: config.store.sqlite.busyTimeout });
 }

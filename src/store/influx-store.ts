@@ -32,6 +32,7 @@ const EVENTS = 'events';
  */
 export class InfluxSensorStore implements SensorStore {
   readonly kind = 'influx' as const;
+  readonly usesValueText = true;
   private readonly influx: InfluxDB;
   private readonly lineProtocol = new LineProtocolWriter(TELEMETRY, EVENTS);
   private readonly writeUrl: string;

@@ -58,6 +58,8 @@ export interface ByteSink {
  */
 export interface SensorStore {
   readonly kind: 'sqlite' | 'influx';
+  /** The store writes values as decimal text and copies `Sample.valueText` when the decoder kept it. */
+  readonly usesValueText?: boolean;
   /** Prepares schema/database. May reject when the server is unreachable; `write` retries it. */
   open(): Promise<void>;
   write(batch: IngestBatch): Promise<void>;
