@@ -84,7 +84,9 @@ describe('fast telemetry reader', () => {
       { numRuns: 3000 },
     );
     expect(taken).toBeGreaterThan(300);
-    expect(common).toBe(taken);
+    // Every common message was taken (checked one by one above); the reader also takes longer
+    // decimals (up to 15 digits), which a random double is now and then.
+    expect(taken).toBeGreaterThanOrEqual(common);
   });
 
   it('declines what it cannot read exactly, leaving it to the general path', () => {
