@@ -46,7 +46,8 @@ const config = validateConfig(
   {
     dataDir,
     log: { level: 'silent' },
-    mqtt: { embedded: { port: await freePort() }, clientId: 'bench-alerts' },
+    // The publishing child connects without a user, over loopback.
+    mqtt: { embedded: { port: await freePort(), allowAnonymous: true }, clientId: 'bench-alerts' },
     http: { port: await freePort() },
     // Epochs enough to keep one run going through the whole training phase (with the fast kernels
     // 30 epochs of this data take seconds).

@@ -152,7 +152,7 @@ export function buildStatus(p: StatusParts): Status {
       lastError: conn?.lastError ?? null,
       unacknowledged: conn?.unacknowledged ?? 0,
       fastPathMessages: conn?.fastPathMessages ?? 0,
-      ...(p.broker ? { embeddedClients: p.broker.clients } : {}),
+      ...(p.broker ? { embeddedClients: p.broker.clients, embeddedRefused: { ...p.broker.stats.refused } as Record<string, number> } : {}),
     },
     scoring: {
       enabled: p.config.scoring.enabled,

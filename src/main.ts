@@ -21,6 +21,7 @@ import { LAG_RESOLUTION_MS, buildStatus, metricsSnapshot, type StatusParts } fro
 import { MessageDecoder } from './ingest/decoder.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
 import { FleetCap } from './ingest/fleet-cap.js';
+import { compileTopicPattern } from './ingest/topics.js';
 import { MqttSubscriber } from './ingest/mqtt-subscriber.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { IngestStats } from './ingest/stats.js';
@@ -175,18 +176,33 @@ export class Daemon {
     if (cfg.mqtt.url) {
       this.mqttUrl = cfg.mqtt.url;
     } else {
-      this.broker = new EmbeddedBroker(cfg.mqtt.embedded.host, cfg.mqtt.embedded.port, this.log.child({ component: 'broker' }));
+      const e = cfg.mqtt.embedded;
+      this.broker = new EmbeddedBroker(
+        {
+          host: e.host,
+          port: e.port,
+          users: e.users,
+          allowAnonymous: e.allowAnonymous,
+          maxPacketBytes: e.maxPacketBytes,
+          retained: e.retained,
+          selfClientId: cfg.mqtt.clientId,
+          reservedTopics: [compileTopicPattern(cfg.notify.mqtt.alertTopic).filter, cfg.notify.mqtt.statusTopic],
+        },
+        this.log.child({ component: 'broker' }),
+      );
       await this.broker.start();
       this.mqttUrl = this.broker.url;
     }
+    // On the embedded broker Vigil's connection carries credentials made for this run only.
+    const own = this.broker?.selfCredentials;
 
     const pipeline = new IngestPipeline(decoder, sink, this.deadLetters, this.stats, this.clock, this.fleet);
     this.subscriber = new MqttSubscriber(
       {
         url: this.mqttUrl,
         clientId: cfg.mqtt.clientId,
-        username: cfg.mqtt.username,
-        password: cfg.mqtt.password,
+        username: own?.username ?? cfg.mqtt.username,
+        password: own?.password ?? cfg.mqtt.password,
         tls: cfg.mqtt.tls,
         qos: cfg.mqtt.qos,
         keepalive: cfg.mqtt.keepalive,

@@ -87,6 +87,11 @@ export const StatusSchema = Type.Object({
     unacknowledged: Type.Integer({ description: 'messages left unacknowledged after a failure (the broker sends them again)' }),
     fastPathMessages: Type.Integer({ description: "QoS 0/1 messages read off the socket by Vigil's PUBLISH path rather than by mqtt.js" }),
     embeddedClients: Type.Optional(Type.Integer()),
+    embeddedRefused: Type.Optional(
+      Type.Record(Type.String(), Type.Integer(), {
+        description: 'embedded broker: connections, publishes and subscriptions refused, and retain flags dropped, by reason (bad_credentials, anonymous_not_allowed, client_id_reserved, reserved_topic, topic_not_allowed, empty_topic_level, subscription_not_allowed, packet_too_large, retain_dropped)',
+      }),
+    ),
   }),
   scoring: Type.Object({
     enabled: Type.Boolean(),

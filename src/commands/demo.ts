@@ -21,7 +21,8 @@ export function demoConfig(o: { dataDir: string; httpPort: number; mqttPort: num
     dataDir: o.dataDir,
     // The console summary is the demo's voice; only real problems are logged beside it.
     log: { level: 'error' },
-    mqtt: { embedded: { host: '127.0.0.1', port: o.mqttPort }, clientId: 'vigil-demo' },
+    // The simulated fleet (and a newcomer's mosquitto_pub) connect without a user, over loopback only.
+    mqtt: { embedded: { host: '127.0.0.1', port: o.mqttPort, allowAnonymous: true }, clientId: 'vigil-demo' },
     http: { host: '127.0.0.1', port: o.httpPort },
     // The fleet runs in fast time, stamped in the past: in its own time everything it sends is live,
     // so the backfill rule (data older than a scoring window at arrival) must not apply to it.

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { createMqttPassword } from '../ingest/broker-auth.js';
 import { createToken } from '../api/auth.js';
 import type { Status } from '../api/status-model.js';
 
@@ -107,5 +108,23 @@ export function registerOperateCommands(program: Command): void {
     .action((o: { name: string; role: string }) => {
       const { token, sha256 } = createToken();
       print(`token (shown once; Vigil stores only its hash):\n  ${token}\nconfig entry:\napi:\n  tokens:\n    - { name: ${JSON.stringify(o.name)}, role: ${o.role}, sha256: '${sha256}' }`);
+    });
+
+  const collect = (v: string, all: string[]) => [...all, v];
+  program
+    .command('mqtt-user')
+    .description("users of the embedded MQTT broker")
+    .command('create')
+    .description('make a random password for a publisher of the embedded broker; put the printed entry under mqtt.embedded.users and give the password to the client')
+    .requiredOption('--name <name>', 'the user name the client logs in with')
+    .option('--publish <filter>', 'a topic filter the user may publish to (repeatable); without: any topic but Vigil’s output', collect, [])
+    .option('--subscribe <filter>', 'a topic filter the user may subscribe to (repeatable); without: any', collect, [])
+    .action(async (o: { name: string; publish: string[]; subscribe: string[] }) => {
+      if (o.name.startsWith('$')) throw new Error('a user name must not start with $ (reserved for Vigil itself)');
+      const { password, hash } = await createMqttPassword();
+      const lists = [o.publish.length ? `, publish: ${JSON.stringify(o.publish)}` : '', o.subscribe.length ? `, subscribe: ${JSON.stringify(o.subscribe)}` : ''].join('');
+      print(
+        `password (shown once; Vigil stores only its scrypt hash):\n  ${password}\nconfig entry:\nmqtt:\n  embedded:\n    users:\n      - { username: ${JSON.stringify(o.name)}, passwordHash: '${hash}'${lists} }`,
+      );
     });
 }

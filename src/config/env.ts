@@ -2,7 +2,7 @@
 export interface EnvBinding {
   env: string;
   path: string[];
-  kind: 'string' | 'integer' | 'list';
+  kind: 'string' | 'integer' | 'list' | 'boolean';
   help: string;
 }
 
@@ -12,6 +12,7 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'VIGIL_MQTT_URL', path: ['mqtt', 'url'], kind: 'string', help: 'external broker URL; unset = embedded broker' },
   { env: 'VIGIL_MQTT_HOST', path: ['mqtt', 'embedded', 'host'], kind: 'string', help: 'embedded broker bind address' },
   { env: 'VIGIL_MQTT_PORT', path: ['mqtt', 'embedded', 'port'], kind: 'integer', help: 'embedded broker port' },
+  { env: 'VIGIL_MQTT_ALLOW_ANONYMOUS', path: ['mqtt', 'embedded', 'allowAnonymous'], kind: 'boolean', help: 'embedded broker: take clients without a user name (loopback only)' },
   { env: 'VIGIL_MQTT_CLIENT_ID', path: ['mqtt', 'clientId'], kind: 'string', help: 'fixed MQTT client id (persistent session)' },
   { env: 'VIGIL_MQTT_USERNAME', path: ['mqtt', 'username'], kind: 'string', help: 'broker user' },
   { env: 'VIGIL_MQTT_PASSWORD', path: ['mqtt', 'password'], kind: 'string', help: 'broker password' },
@@ -36,6 +37,7 @@ export function envValue(binding: EnvBinding, raw: string): unknown {
     // A non-numeric string is passed through so the schema reports it against the key.
     return /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
   }
+  if (binding.kind === 'boolean') return /^\s*(true|1|yes)\s*$/i.test(raw) ? true : /^\s*(false|0|no)\s*$/i.test(raw) ? false : raw;
   if (binding.kind === 'list') return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return raw;
 }

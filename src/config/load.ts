@@ -123,6 +123,11 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
     if (decoded.mqtt.reconnectMin > decoded.mqtt.reconnectMax) {
       problems.push({ key: 'mqtt.reconnectMin', message: 'must not exceed mqtt.reconnectMax', source: ctx.origin });
     }
+    if (decoded.mqtt.qos === 2 && !decoded.mqtt.url) {
+      // aedes loses QoS 2 deliveries to a persistent session now and then; QoS 1 with writes that are
+      // idempotent on (machine, sensor, ts) already stores each reading exactly once.
+      problems.push({ key: 'mqtt.qos', message: 'QoS 2 needs an external broker (mqtt.url); the embedded one delivers QoS 1 at most, which with idempotent writes already stores each reading once', source: ctx.origin });
+    }
     if (decoded.journal.segmentBytes > decoded.journal.maxBytes) {
       problems.push({ key: 'journal.segmentBytes', message: 'must not exceed journal.maxBytes', source: ctx.origin });
     }

@@ -20,7 +20,34 @@ export const ConfigSchema = Type.Object(
         url: Type.Optional(
           Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'external broker; absent = embedded broker' }),
         ),
-        embedded: Type.Object({ host: Type.String({ default: '127.0.0.1' }), port: Port(1883) }, strict),
+        embedded: Type.Object(
+          {
+            host: Type.String({ default: '127.0.0.1' }),
+            port: Port(1883),
+            users: Type.Array(
+              Type.Object(
+                {
+                  username: Type.String({ minLength: 1, maxLength: 128, pattern: '^[^$]' }),
+                  passwordHash: Type.String({ pattern: '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9_-]+\\$[A-Za-z0-9_-]+$', description: 'scrypt hash as `vigil mqtt-user create` prints it' }),
+                  publish: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'topic filters this user may publish to; absent: any but Vigil’s own output topics' })),
+                  subscribe: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'topic filters this user may subscribe to; absent: any' })),
+                },
+                { additionalProperties: false },
+              ),
+              { default: [] },
+            ),
+            allowAnonymous: Type.Boolean({ default: false, description: 'clients without a user name, from loopback addresses only' }),
+            maxPacketBytes: Size('1MiB', { description: 'a bigger MQTT packet drops its connection before it is read' }),
+            retained: Type.Object(
+              {
+                maxMessages: Type.Integer({ minimum: 0, default: 1000, description: 'topics other clients may keep a retained message on' }),
+                maxBytes: Size('64KiB', { description: 'largest retained message of another client' }),
+              },
+              strict,
+            ),
+          },
+          strict,
+        ),
         clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
         username: Type.Optional(Type.String()),
         password: Type.Optional(Type.String()),

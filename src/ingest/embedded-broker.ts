@@ -1,46 +1,201 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isLoopbackAddress, verifyPassword } from './broker-auth.js';
+import { PacketSizeGuard } from './mqtt-packet-guard.js';
+import { topicMatchesFilter } from './topics.js';
+
+export interface BrokerUser {
+  username: string;
+  /** `scrypt$…` as `vigil mqtt-user create` prints it. */
+  passwordHash: string;
+  /** Topic filters the user may publish to; absent: any topic but Vigil's own output. */
+  publish?: string[];
+  /** Topic filters the user may subscribe to; absent: any. */
+  subscribe?: string[];
+}
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  users: BrokerUser[];
+  /** Clients without a username, from loopback addresses only. */
+  allowAnonymous: boolean;
+  /** A packet announcing more than this drops its connection before its body is read. */
+  maxPacketBytes: number;
+  /** Retained messages of clients other than Vigil: at most this many topics, each at most this big. */
+  retained: { maxMessages: number; maxBytes: number };
+  /** Vigil's own client id: only Vigil's own connection may use it (its persistent session). */
+  selfClientId: string;
+  /** Topic filters only Vigil publishes (alerts, gateway status): nobody else may. */
+  reservedTopics: string[];
+}
+
+export type RefusalReason = 'bad_credentials' | 'anonymous_not_allowed' | 'client_id_reserved' | 'reserved_topic' | 'topic_not_allowed' | 'empty_topic_level' | 'subscription_not_allowed' | 'packet_too_large' | 'retain_dropped';
+
+export interface EmbeddedBrokerStats {
+  clients: number;
+  /** Connections, publishes and subscriptions refused (and retain flags dropped), by reason. */
+  refused: Partial<Record<RefusalReason, number>>;
+}
+
+const SELF_USERNAME = '$vigil';
 
 /**
  * The zero-setup broker (aedes) used when no external broker is configured. It keeps sessions in
- * memory: fine for a single gateway's demo and tests; plants run Mosquitto or EMQX in production.
+ * memory: fine for a single gateway; plants run Mosquitto or EMQX in production. It does not trust
+ * the local network: clients authenticate (users with scrypt-hashed passwords; anonymous ones only
+ * when allowed, and only from loopback), only Vigil publishes Vigil's output topics, nobody but
+ * Vigil can take Vigil's session, retained messages and packets are bounded, and topics with an
+ * empty level are refused before aedes delivers them (aedes drops the subscriber on those). aedes
+ * also delivers QoS 2 messages at QoS 2 to a QoS 1 wildcard subscription; they are downgraded here,
+ * as MQTT requires.
  */
 export class EmbeddedBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  /** Topics retained by clients other than Vigil. */
+  private readonly retainedTopics = new Set<string>();
+  private readonly warned = new Set<string>();
+  /** Credentials of Vigil's own connection: random per start, never configured or logged. */
+  readonly selfCredentials = { username: SELF_USERNAME, password: randomBytes(24).toString('base64url') };
+  readonly stats: EmbeddedBrokerStats = { clients: 0, refused: {} };
   port = 0;
 
   constructor(
-    private readonly host: string,
-    private readonly requestedPort: number,
+    private readonly o: EmbeddedBrokerOptions,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    const broker = await Aedes.createBroker();
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
+      authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
+      authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
+      authorizeForward: (client, packet) => this.downgrade(client, packet),
+    });
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'embedded broker: client error'));
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      broker.handle(socket);
+      broker.handle(new PacketSizeGuard(socket, this.o.maxPacketBytes, (announced) => this.refuse('packet_too_large', socket.remoteAddress ?? '?', `a packet of ${announced} bytes (at most ${this.o.maxPacketBytes})`)));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new VigilError('VGL_BROKER', `embedded broker cannot listen on ${this.host}:${this.requestedPort}: ${err.message}`, { cause: err })));
-      server.listen(this.requestedPort, this.host, () => resolve());
+      server.once('error', (err) => reject(new VigilError('VGL_BROKER', `embedded broker cannot listen on ${this.o.host}:${this.o.port}: ${err.message}`, { cause: err })));
+      server.listen(this.o.port, this.o.host, () => resolve());
     });
     const addr = server.address();
-    this.port = typeof addr === 'object' && addr ? addr.port : this.requestedPort;
+    this.port = typeof addr === 'object' && addr ? addr.port : this.o.port;
     this.broker = broker;
     this.server = server;
-    this.log.info({ host: this.host, port: this.port }, 'embedded MQTT broker listening');
+    if (this.o.users.length === 0 && !this.o.allowAnonymous) {
+      this.log.warn('embedded broker: no users configured and anonymous clients not allowed, so only Vigil itself can connect; add mqtt.embedded.users (vigil mqtt-user create) or set mqtt.embedded.allowAnonymous (loopback clients only)');
+    }
+    this.log.info({ host: this.o.host, port: this.port, users: this.o.users.length, anonymous: this.o.allowAnonymous ? 'loopback' : 'off' }, 'embedded MQTT broker listening');
+  }
+
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
+    const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress;
+    const refuse = (reason: RefusalReason, returnCode: number, detail: string) => {
+      this.refuse(reason, client.id, detail);
+      return Object.assign(new Error(detail), { returnCode }) as AuthenticateError;
+    };
+    const secret = password?.toString('utf8') ?? '';
+    if (client.id === this.o.selfClientId || username === SELF_USERNAME) {
+      const self = client.id === this.o.selfClientId && username === SELF_USERNAME && secret === this.selfCredentials.password;
+      return self ? null : refuse('client_id_reserved', 2, `client id ${client.id} or user ${SELF_USERNAME} is Vigil's own`);
+    }
+    if (username === undefined || username === '') {
+      if (!this.o.allowAnonymous) return refuse('anonymous_not_allowed', 5, `anonymous client ${client.id} from ${address}: anonymous access is off`);
+      if (!isLoopbackAddress(address)) return refuse('anonymous_not_allowed', 5, `anonymous client ${client.id} from ${address}: anonymous access is for loopback clients only`);
+      return null;
+    }
+    const user = this.o.users.find((u) => u.username === username);
+    // The hash is checked even for an unknown user, so a probe cannot tell users from non-users by time.
+    const ok = await verifyPassword(secret, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !ok) return refuse('bad_credentials', 4, `client ${client.id} from ${address}: wrong user name or password`);
+    (client as Client & { vigilUser?: BrokerUser }).vigilUser = user;
+    return null;
+  }
+
+  private isSelf(client: Client | null): boolean {
+    // Only an authenticated connection can carry the reserved id (see authenticate).
+    return client !== null && client.id === this.o.selfClientId;
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket): Error | null {
+    const topic = packet.topic;
+    const who = client?.id ?? '(will)';
+    if (topic.split('/').includes('')) return this.refusal('empty_topic_level', who, `topic ${JSON.stringify(topic.slice(0, 200))} has an empty level`);
+    if (this.isSelf(client)) return null;
+    if (topic.startsWith('$')) return this.refusal('reserved_topic', who, `topic ${topic.slice(0, 200)} is reserved`);
+    if (this.o.reservedTopics.some((f) => topicMatchesFilter(f, topic))) return this.refusal('reserved_topic', who, `only Vigil publishes ${topic.slice(0, 200)}`);
+    const user = (client as (Client & { vigilUser?: BrokerUser }) | null)?.vigilUser;
+    if (user?.publish && !user.publish.some((f) => topicMatchesFilter(f, topic))) return this.refusal('topic_not_allowed', who, `user ${user.username} may not publish ${topic.slice(0, 200)}`);
+    if (packet.retain) this.boundRetained(packet, who);
+    return null;
+  }
+
+  /** A retained message of another client beyond the limits is delivered, but not retained. */
+  private boundRetained(packet: PublishPacket, who: string): void {
+    const topic = packet.topic;
+    // An empty retained message deletes the topic's retained one.
+    if (packet.payload.length === 0) {
+      this.retainedTopics.delete(topic);
+      return;
+    }
+    const tooBig = packet.payload.length > this.o.retained.maxBytes;
+    const tooMany = !this.retainedTopics.has(topic) && this.retainedTopics.size >= this.o.retained.maxMessages;
+    if (tooBig || tooMany) {
+      packet.retain = false;
+      this.refuse('retain_dropped', who, tooBig ? `retained message of ${packet.payload.length} bytes on ${topic.slice(0, 200)} (at most ${this.o.retained.maxBytes})` : `retained topic ${topic.slice(0, 200)}: already ${this.o.retained.maxMessages} retained topics`);
+      return;
+    }
+    this.retainedTopics.add(topic);
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
+    const user = (client as Client & { vigilUser?: BrokerUser }).vigilUser;
+    if (!this.isSelf(client) && user?.subscribe && !user.subscribe.some((f) => filterWithin(sub.topic, f))) {
+      this.refuse('subscription_not_allowed', client.id, `user ${user.username} may not subscribe to ${sub.topic.slice(0, 200)}`);
+      return null;
+    }
+    return sub;
+  }
+
+  /** Delivers at most the QoS the client subscribed with (aedes looks the subscription up by the topic, so wildcards miss it). */
+  private downgrade(client: Client, packet: AedesPublishPacket): AedesPublishPacket {
+    if (packet.qos === 0) return packet;
+    let granted = -1;
+    const subscriptions = (client as Client & { subscriptions?: Record<string, { qos: number } | undefined> }).subscriptions ?? {};
+    for (const [filter, s] of Object.entries(subscriptions)) {
+      if (s && topicMatchesFilter(filter, packet.topic)) granted = Math.max(granted, s.qos);
+    }
+    if (granted < 0 || granted >= packet.qos) return packet;
+    return { ...packet, qos: granted as 0 | 1 };
+  }
+
+  private refusal(reason: RefusalReason, who: string, detail: string): Error {
+    this.refuse(reason, who, detail);
+    return new Error(detail);
+  }
+
+  /** Counted always; logged once per client and reason, so a misbehaving client cannot flood the log. */
+  private refuse(reason: RefusalReason, who: string, detail: string): void {
+    this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+    const key = `${reason}\0${who}`;
+    if (this.warned.has(key)) return;
+    if (this.warned.size >= 1000) this.warned.clear();
+    this.warned.add(key);
+    this.log.warn({ reason, client: who }, `embedded broker refused: ${detail}`);
   }
 
   /** URL a local client uses to reach it (a wildcard bind is reached over loopback). */
   get url(): string {
-    const host = this.host === '0.0.0.0' || this.host === '::' ? '127.0.0.1' : this.host;
+    const host = this.o.host === '0.0.0.0' || this.o.host === '::' ? '127.0.0.1' : this.o.host;
     return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
   }
 
@@ -59,4 +214,21 @@ export class EmbeddedBroker {
     }
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }
+}
+
+/** A valid hash of a random password, so an unknown user costs one scrypt like a known one. */
+const DUMMY_HASH = `scrypt$16384$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`;
+
+/** Whether every topic `filter` can match is also matched by `allowed` (subscribing within a permission). */
+function filterWithin(filter: string, allowed: string): boolean {
+  const f = filter.split('/');
+  const a = allowed.split('/');
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '#') return true;
+    if (i >= f.length) return false;
+    if (f[i] === '#') return false;
+    if (a[i] === '+') continue;
+    if (f[i] !== a[i]) return false;
+  }
+  return f.length === a.length;
 }

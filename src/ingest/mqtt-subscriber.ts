@@ -94,7 +94,10 @@ export class MqttSubscriber {
     client.connect();
 
     client.handleMessage = (packet, done) => {
-      this.batchAcknowledgements(client);
+      // A QoS 2 message on a QoS 0/1 subscription (a broker that does not downgrade) must not have
+      // its PUBREC corked with other acknowledgements: the batch so far is closed first.
+      if (packet.qos === 2) this.closeOpenBatch(client);
+      else this.batchAcknowledgements(client);
       // done(err) skips the PUBACK but lets mqtt.js go on with the next packet: the broker
       // redelivers the message on the next session instead of the whole stream stalling.
       const fail = (err: unknown) => {
@@ -252,9 +255,18 @@ export class MqttSubscriber {
     this.batching = true;
     this.openBatch(stream);
     setImmediate(() => {
+      // Already closed early (closeOpenBatch) when no longer batching.
+      if (!this.batching) return;
       this.batching = false;
       this.closeBatch(stream);
     });
+  }
+
+  private closeOpenBatch(client: MqttClient): void {
+    const stream = client.stream as { uncork?: () => void; destroy(err?: Error): void } | undefined;
+    if (!this.batching || !stream?.uncork) return;
+    this.batching = false;
+    this.closeBatch(stream);
   }
 
   private openBatch(stream: { cork?: () => void }): void {

@@ -54,3 +54,18 @@ export function compileTopicPattern(pattern: string): TopicPattern {
     },
   };
 }
+
+/** Whether a concrete topic matches an MQTT subscription filter (`+` one level, trailing `#` the rest). */
+export function topicMatchesFilter(filter: string, topic: string): boolean {
+  if (filter === '#') return !topic.startsWith('$');
+  const f = filter.split('/');
+  const t = topic.split('/');
+  // Wildcards never match topics starting with $ (MQTT 3.1.1 §4.7.2).
+  if ((f[0] === '+' || f[0] === '#') && topic.startsWith('$')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i === f.length - 1;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

@@ -41,7 +41,7 @@ describe('daemon killed during a training run', () => {
         dataDir: path.join(dir, 'data'),
         log: { level: 'warn' },
         http: { port: http },
-        mqtt: { embedded: { port: mqtt } },
+        mqtt: { embedded: { port: mqtt, allowAnonymous: true } },
         // Many epochs, so the run is surely in the middle of training when it is killed.
         learning: { modelsDir, step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [16, 8], epochs: 500, patience: 500 } },
         schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },

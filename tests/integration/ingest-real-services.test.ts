@@ -7,6 +7,8 @@ import type { Daemon } from '../../src/main.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { countInfluxReadings, waitUntil } from '../support/influx.js';
 import { binary } from '../../bench/lib/services.js';
+import mqtt from 'mqtt';
+import { subscribedSubscriber } from '../support/subscriber.js';
 
 const SENSORS = 14;
 let running: Daemon | null = null;
@@ -105,5 +107,24 @@ describe('ingest through real services', () => {
     const machines = await daemon.store.listMachines();
     expect(machines).toHaveLength(20);
     expect(machines[0]?.sensors).toHaveLength(SENSORS);
+  });
+
+  it("a QoS 2 subscription on Mosquitto keeps mqtt.js's path and takes each message of a 0/1/2 mix exactly once", async () => {
+    const mqttUrl = inject('mqttUrl');
+    const seen: number[] = [];
+    const subscriber = await subscribedSubscriber(mqttUrl, `qos2-${Date.now()}`, (ts) => void seen.push(ts), { qos: 2, ackBatch: { begin: () => undefined, end: () => undefined } });
+    try {
+      const publisher = await mqtt.connectAsync(mqttUrl, { clientId: `qos2-publisher-${Date.now()}` });
+      const now = Date.now();
+      await Promise.all(Array.from({ length: 300 }, (_, i) => publisher.publishAsync('vigil/p/l/qos2/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), { qos: (i % 3) as 0 | 1 | 2 })));
+      await publisher.endAsync();
+      await waitUntil(() => seen.length >= 300, 10_000, 'all 300 messages');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => now - 1000 + i));
+      expect(subscriber.stats.fastPathMessages).toBe(0);
+      expect(subscriber.stats.unacknowledged).toBe(0);
+    } finally {
+      await subscriber.stop();
+    }
   });
 });

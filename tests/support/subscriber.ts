@@ -5,6 +5,17 @@ import { MessageDecoder } from '../../src/ingest/decoder.js';
 import { MqttSubscriber, type SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { IngestStats } from '../../src/ingest/stats.js';
+import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/ingest/embedded-broker.js';
+
+/** An embedded broker for tests on a free loopback port: anonymous loopback clients allowed unless said otherwise. */
+export async function testBroker(o: Partial<EmbeddedBrokerOptions> = {}): Promise<EmbeddedBroker> {
+  const broker = new EmbeddedBroker(
+    { host: '127.0.0.1', port: 0, users: [], allowAnonymous: true, maxPacketBytes: 1 << 20, retained: { maxMessages: 100, maxBytes: 4096 }, selfClientId: 'vigil-test-self', reservedTopics: ['vigil/+/+/+/alerts', 'vigil/_gateway/status'], ...o },
+    silentLogger(),
+  );
+  await broker.start();
+  return broker;
+}
 
 /** Polls `check` every 10 ms (for in-process brokers and sockets, where things settle in milliseconds). */
 export async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -23,7 +34,7 @@ export async function subscribedSubscriber(
   url: string,
   clientId: string,
   onSample: (ts: number) => void,
-  options: { qos?: 0 | 1 | 2; ackBatch?: SubscriberOptions['ackBatch']; tls?: SubscriberOptions['tls'] } = {},
+  options: { qos?: 0 | 1 | 2; ackBatch?: SubscriberOptions['ackBatch']; tls?: SubscriberOptions['tls']; username?: string; password?: string } = {},
 ): Promise<MqttSubscriber> {
   const sink = {
     accept(batch: IngestBatch) {
@@ -33,7 +44,7 @@ export async function subscribedSubscriber(
   const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
   const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
   const subscriber = new MqttSubscriber(
-    { url, clientId, tls: options.tls ?? { rejectUnauthorized: true }, qos: options.qos ?? 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch: options.ackBatch },
+    { url, clientId, username: options.username, password: options.password, tls: options.tls ?? { rejectUnauthorized: true }, qos: options.qos ?? 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch: options.ackBatch },
     pipeline,
     systemClock,
     silentLogger(),

@@ -25,7 +25,8 @@ describe('config', () => {
   it('runs embedded with no config at all', () => {
     const c = loadConfig({ env: {}, cwd: '/srv/vigil' });
     expect(c.mqtt.url).toBeUndefined();
-    expect(c.mqtt.embedded).toEqual({ host: '127.0.0.1', port: 1883 });
+    // The embedded broker trusts nobody by default: no users, no anonymous clients.
+    expect(c.mqtt.embedded).toEqual({ host: '127.0.0.1', port: 1883, users: [], allowAnonymous: false, maxPacketBytes: 1024 * 1024, retained: { maxMessages: 1000, maxBytes: 64 * 1024 } });
     expect(c.store.kind).toBe('sqlite');
     expect(c.dataDir).toBe('/srv/vigil/data');
     expect(c.store.sqlite.path).toBe('/srv/vigil/data/sensors.db');
@@ -33,6 +34,13 @@ describe('config', () => {
     expect(c.writer.flushInterval).toBe(200);
     expect(c.journal.maxBytes).toBe(512 * 1024 * 1024);
     expect(c.mqtt.topics.telemetry).toEqual(['vigil/{site}/{line}/{machine}/telemetry']);
+  });
+
+  it('refuses QoS 2 on the embedded broker, and reads anonymous access from the environment', () => {
+    expect(() => loadConfig({ env: {}, file: file('mqtt:\n  qos: 2\n') })).toThrow(/mqtt\.qos: QoS 2 needs an external broker/);
+    expect(loadConfig({ env: {}, file: file('mqtt:\n  url: mqtt://broker:1883\n  qos: 2\n') }).mqtt.qos).toBe(2);
+    expect(loadConfig({ env: { VIGIL_MQTT_ALLOW_ANONYMOUS: 'true' } }).mqtt.embedded.allowAnonymous).toBe(true);
+    expect(() => loadConfig({ env: { VIGIL_MQTT_ALLOW_ANONYMOUS: 'maybe' } })).toThrow(/mqtt\.embedded\.allowAnonymous/);
   });
 
   it('reads YAML with durations and sizes', () => {
