@@ -42,6 +42,9 @@ program
       await daemon.start();
     } catch (err) {
       log.fatal({ err }, 'could not start');
+      // The reason on the terminal too, where a person starting it by hand looks.
+      if (err instanceof VigilError) process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
+      log.flush?.();
       await daemon.stop().catch(() => undefined);
       process.exit(1);
     }

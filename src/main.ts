@@ -90,12 +90,7 @@ export class Daemon {
     this.registry = new ModelRegistry(cfg.learning.modelsDir);
     this.deadLetters = new SqliteDeadLetterLog(this.stateDb, cfg.ingest.deadLetterLimit);
 
-    try {
-      await this.store.open();
-    } catch (err) {
-      // Not fatal: the journal holds everything and the writer keeps retrying until the store is back.
-      this.log.error({ err: errorMessage(err), store: cfg.store.kind }, 'sensor store unavailable at start; buffering in the journal');
-    }
+    await this.openStore();
 
     const decoder = new MessageDecoder({
       telemetryTopics: cfg.mqtt.topics.telemetry,
@@ -239,6 +234,7 @@ export class Daemon {
     const left = () => Math.max(0, deadline - this.clock.now());
     this.running = false;
     for (const t of this.timers) this.clock.clearInterval(t);
+    this.clock.clearTimeout(this.storeRetry);
     await this.scheduler?.stop();
     await this.training?.stop();
     // Before the subscriber: a message held back by backpressure must not keep it waiting.
@@ -261,9 +257,30 @@ export class Daemon {
     this.log.info('stopped');
   }
 
+  /**
+   * Not fatal when it fails: the journal holds everything and the writer retries (each write retry
+   * also tries to open it). Until it opens, readiness says why, and it is tried again with backoff.
+   */
+  private storeOpenError: string | null = null;
+  private storeRetry: TimerHandle = undefined;
+  private async openStore(delayMs = 1000): Promise<void> {
+    try {
+      await this.store.open();
+      if (this.storeOpenError) this.log.info({ store: this.config.store.kind }, 'sensor store opened');
+      this.storeOpenError = null;
+    } catch (err) {
+      const first = this.storeOpenError === null;
+      this.storeOpenError = errorMessage(err);
+      if (first) this.log.error({ err, store: this.config.store.kind }, 'sensor store cannot be opened; buffering in the journal and trying again');
+      this.storeRetry = this.clock.setTimeout(() => void this.openStore(Math.min(delayMs * 2, 60_000)), delayMs);
+      if (typeof this.storeRetry === 'object') this.storeRetry.unref?.();
+    }
+  }
+
   readiness(): Readiness {
     const reasons: string[] = [];
     if (!this.running) reasons.push('starting');
+    if (this.storeOpenError) reasons.push(`sensor store cannot be opened: ${this.storeOpenError}`);
     if (this.subscriber && !this.subscriber.stats.subscribed) reasons.push('not subscribed to the MQTT broker');
     if (this.writer?.stats.state === 'down') reasons.push(`sensor store unavailable: ${this.writer.stats.lastError ?? ''}`.trim());
     if (this.queue?.backpressure.active) reasons.push('backpressure: journal at its cap');

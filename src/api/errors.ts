@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, VigilError, type ErrorCode } from '../core/errors.js';
+import { isDamage } from '../store/state-db.js';
 
 export const ErrorBodySchema = {
   type: 'object',
@@ -26,6 +27,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   VGL_STORE_UNAVAILABLE: 503,
   VGL_STORE_QUERY: 502,
   VGL_MODEL: 500,
+  VGL_STATE_DAMAGED: 503,
 };
 
 /** Fastify's own 4xx statuses, mapped onto the catalogue so clients see one set of codes. */
@@ -38,6 +40,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const status = HTTP_STATUS[err.code] ?? 500;
       if (status >= 500) request.log.error({ err }, 'request failed');
       return reply.status(status).send({ error: { code: err.code, message: err.message } });
+    }
+    // Damage found while running (the start-up check passed): say so, not "internal error".
+    if (isDamage(err)) {
+      request.log.error({ err }, 'state database damaged');
+      return reply.status(503).send({ error: { code: 'VGL_STATE_DAMAGED', message: `Vigil's state database is damaged (${err.message.slice(0, 200)}); stop Vigil and restore or salvage it (docs/operator-guide.md, "Back up")` } });
     }
     if (err.validation) {
       return reply.status(400).send({ error: { code: 'VGL_BAD_REQUEST', message: err.message } });

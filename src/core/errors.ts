@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE = {
   VGL_RATE_LIMITED: 'too many write requests; retry later',
   VGL_TRAINING_BUSY: 'a training run is already in progress',
   VGL_MODEL: 'model registry operation failed',
+  VGL_STATE_DAMAGED: "Vigil's state database is damaged",
   VGL_INTERNAL: 'internal error',
 } as const;
 

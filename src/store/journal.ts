@@ -1,12 +1,12 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, truncateSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { syncDirectory } from '../core/durable-fs.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestBatch } from '../core/types.js';
 import { RAW_MESSAGE, decodeBatch, decodeMessage, encodeBatch, encodeMessageHead, messageHeadBytes, type JournalSource, type MessageDecode } from './journal-codec.js';
+import { FILE_MAGIC, HEADER_V2, LAYOUT_V2, scanSegment, sealHeader, writeHeader, type SegmentLayout, type SegmentScan } from './journal-frame.js';
 
 export interface JournalOptions {
   dir: string;
@@ -29,6 +29,11 @@ export interface JournalStats {
   depth: number;
   appended: number;
   corruptRecords: number;
+  /** Damaged stretches found at start-up between (or after) valid records; their bytes are kept in quarantine/. */
+  damagedRegions: number;
+  bytesSkipped: number;
+  /** Acknowledged records lost in damaged stretches, as far as the seqs around them tell (at least this many). */
+  recordsLost: number;
   /** Messages read back whose decoding now accepts a different number of items than at arrival (the configuration changed). */
   redecodeMismatches: number;
   fsyncs: number;
@@ -36,13 +41,13 @@ export interface JournalStats {
 
 interface Segment {
   file: string;
+  layout: SegmentLayout;
   firstSeq: number;
   /** Seq of its last record; firstSeq - 1 while empty. */
   lastSeq: number;
   bytes: number;
 }
 
-const HEADER = 8; // u32 length, u32 crc32 of the body
 /** Bytes read at a time when reading records back. */
 const READ_WINDOW = 1 << 20;
 const NAME = /^seg-(\d{16})\.wal$/;
@@ -75,7 +80,7 @@ export class Journal {
    * only after it (see MqttSubscriber's acknowledgement batch).
    */
   deferWrites = false;
-  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, redecodeMismatches: 0, fsyncs: 0 };
+  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, damagedRegions: 0, bytesSkipped: 0, recordsLost: 0, redecodeMismatches: 0, fsyncs: 0 };
 
   private constructor(
     private readonly options: JournalOptions,
@@ -94,30 +99,78 @@ export class Journal {
     }
   }
 
-  /** Opens the journal directory, checking existing segments (torn tails are cut off and counted). */
+  /**
+   * Opens the journal directory, checking existing segments. A torn tail (a write cut short by a
+   * crash, never acknowledged) is cut off. Damaged bytes elsewhere cost only themselves: reading
+   * resumes at the next valid record, the segment is rewritten without them, and the bytes are kept
+   * in quarantine/ with the count of records they held.
+   */
   static open(options: JournalOptions, clock: Clock, log: Logger): Journal {
     mkdirSync(options.dir, { recursive: true });
     const files = readdirSync(options.dir).filter((f) => NAME.test(f)).sort();
     const existing: Segment[] = [];
-    let corrupt = 0;
+    const found = { corrupt: 0, regions: 0, bytes: 0, lost: 0 };
     for (const f of files) {
       const file = path.join(options.dir, f);
       const firstSeq = Number(NAME.exec(f)![1]);
-      const scan = scanSegment(file);
-      if (scan.corruptAt !== null) {
-        corrupt++;
-        log.warn({ file, at: scan.corruptAt, records: scan.records }, 'journal segment has a torn or corrupt tail; cutting it off');
-        truncateSync(file, scan.corruptAt);
+      const buf = readFileSync(file);
+      const scan = scanSegment(buf);
+      const kept = Journal.repair(file, buf, scan, options.dir, log);
+      found.corrupt += scan.damaged.length + (scan.tornTailAt !== null ? 1 : 0);
+      found.regions += scan.damaged.length;
+      for (const d of scan.damaged) {
+        found.bytes += d.bytes;
+        found.lost += d.lostRecords ?? 1;
       }
-      if (scan.records === 0) {
+      if (scan.records.length === 0) {
         unlinkSync(file);
         continue;
       }
-      existing.push({ file, firstSeq, lastSeq: firstSeq + scan.records - 1, bytes: scan.validBytes });
+      existing.push({ file, layout: scan.layout, firstSeq, lastSeq: firstSeq + scan.records.length - 1, bytes: kept });
     }
     const journal = new Journal(options, clock, log, existing);
-    journal.stats.corruptRecords += corrupt;
+    journal.stats.corruptRecords += found.corrupt;
+    journal.stats.damagedRegions += found.regions;
+    journal.stats.bytesSkipped += found.bytes;
+    journal.stats.recordsLost += found.lost;
     return journal;
+  }
+
+  /** Makes the segment hold exactly its valid records; returns its size. Damaged bytes go to quarantine first. */
+  private static repair(file: string, buf: Buffer, scan: SegmentScan, dir: string, log: Logger): number {
+    const last = scan.records[scan.records.length - 1];
+    const validEnd = last ? last.at + last.size : scan.layout.dataStart;
+    if (scan.damaged.length === 0) {
+      if (scan.tornTailAt !== null) {
+        log.warn({ file, at: scan.tornTailAt, records: scan.records.length }, 'journal segment ends in a record cut short (a crash while writing it, never acknowledged); cutting it off');
+        truncateSync(file, validEnd);
+      }
+      return validEnd;
+    }
+    const quarantine = path.join(dir, 'quarantine');
+    mkdirSync(quarantine, { recursive: true });
+    for (const d of scan.damaged) {
+      const kept = path.join(quarantine, `${path.basename(file)}.${d.at}-${d.at + d.bytes}.damaged`);
+      writeFileSync(kept, buf.subarray(d.at, d.at + d.bytes));
+      log.error(
+        { file, at: d.at, bytes: d.bytes, recordsLost: d.lostRecords ?? 'unknown (at least one)', quarantined: kept },
+        d.lostRecords === null ? 'journal segment damaged up to its end; the damaged bytes are quarantined' : 'journal segment damaged; reading resumes at the next valid record and the damaged bytes are quarantined',
+      );
+    }
+    // The segment again, of valid records only: readers walk it record by record.
+    const parts = [buf.subarray(0, scan.layout.dataStart), ...scan.records.map((r) => buf.subarray(r.at, r.at + r.size))];
+    const repaired = Buffer.concat(parts);
+    const tmp = `${file}.repair`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, repaired);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    syncDirectory(dir);
+    return repaired.length;
   }
 
   /** Seq of the newest record appended (or found at start-up); 0 when none ever. */
@@ -202,14 +255,17 @@ export class Journal {
     let c = this.cursor;
     if (!c || c.file !== seg.file || c.seq > seq) {
       this.closeCursor();
-      c = this.cursor = { file: seg.file, fd: openSync(seg.file, 'r'), buf: Buffer.alloc(0), base: 0, offset: 0, seq: seg.firstSeq };
+      c = this.cursor = { file: seg.file, fd: openSync(seg.file, 'r'), buf: Buffer.alloc(0), base: seg.layout.dataStart, offset: 0, seq: seg.firstSeq };
     }
+    const header = seg.layout.header;
+    // v1 records start with their length; v2 records with their magic, then the length.
+    const lengthAt = seg.layout.version === 2 ? 4 : 0;
     while (c.seq <= seq) {
-      if (!this.cursorHas(c, HEADER)) return null;
-      const len = c.buf.readUInt32LE(c.offset);
-      if (!this.cursorHas(c, HEADER + len)) return null;
-      const body = c.buf.subarray(c.offset + HEADER, c.offset + HEADER + len);
-      c.offset += HEADER + len;
+      if (!this.cursorHas(c, header)) return null;
+      const len = c.buf.readUInt32LE(c.offset + lengthAt);
+      if (!this.cursorHas(c, header + len)) return null;
+      const body = c.buf.subarray(c.offset + header, c.offset + header + len);
+      c.offset += header + len;
       c.seq++;
       if (c.seq - 1 === seq) {
         if (c.seq > seg.lastSeq) this.closeCursor(); // done with this segment
@@ -250,24 +306,25 @@ export class Journal {
    * back with), the message is what is written.
    */
   append(batch: IngestBatch, source?: JournalSource): number {
+    const seq = this.nextSeq;
     let parts: Buffer[];
     let length: number;
     if (source && this.options.decodeMessage) {
       // The message as it arrived: a small head and the payload as is, nothing re-encoded.
       const headBytes = messageHeadBytes(source);
-      const head = Buffer.allocUnsafe(HEADER + headBytes);
-      encodeMessageHead(source, batch.samples.length + batch.events.length, head, HEADER);
+      const head = Buffer.allocUnsafe(HEADER_V2 + headBytes);
+      encodeMessageHead(source, batch.samples.length + batch.events.length, head, HEADER_V2);
       const p = source.payload;
       const payload = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
       length = headBytes + payload.byteLength;
-      head.writeUInt32LE(length, 0);
-      head.writeUInt32LE(crc32(payload, crc32(head.subarray(HEADER))), 4);
+      writeHeader(head, 0, length, seq);
+      sealHeader(head, 0, [head.subarray(HEADER_V2), payload]);
       parts = [head, payload];
     } else {
       const body = encodeBatch(batch);
-      const header = Buffer.allocUnsafe(HEADER);
-      header.writeUInt32LE(body.length, 0);
-      header.writeUInt32LE(crc32(body), 4);
+      const header = Buffer.allocUnsafe(HEADER_V2);
+      writeHeader(header, 0, body.length, seq);
+      sealHeader(header, 0, [body]);
       parts = [header, body];
       length = body.length;
     }
@@ -281,10 +338,10 @@ export class Journal {
         throw new VigilError('VGL_JOURNAL_IO', `journal append failed: ${(err as Error).message}`, { cause: err });
       }
     }
-    const seq = this.nextSeq++;
+    this.nextSeq++;
     seg.lastSeq = seq;
-    seg.bytes += HEADER + length;
-    this.stats.bytes += HEADER + length;
+    seg.bytes += HEADER_V2 + length;
+    this.stats.bytes += HEADER_V2 + length;
     this.stats.appended++;
     this.stats.depth = this.nextSeq - 1 - this.committedSeq;
     this.dirty = true;
@@ -323,9 +380,15 @@ export class Journal {
     if (this.active) return this.active;
     const file = path.join(this.options.dir, `seg-${String(this.nextSeq).padStart(16, '0')}.wal`);
     const fd = openSync(file, 'a');
+    try {
+      writeSync(fd, FILE_MAGIC);
+    } catch (err) {
+      closeSync(fd);
+      throw new VigilError('VGL_JOURNAL_IO', `journal segment ${file} cannot be started: ${(err as Error).message}`, { cause: err });
+    }
     // The new directory entry must itself survive power loss.
     syncDirectory(this.options.dir);
-    this.active = { file, firstSeq: this.nextSeq, lastSeq: this.nextSeq - 1, bytes: 0, fd };
+    this.active = { file, layout: LAYOUT_V2, firstSeq: this.nextSeq, lastSeq: this.nextSeq - 1, bytes: FILE_MAGIC.length, fd };
     this.segments.push(this.active);
     this.refreshStats();
     return this.active;
@@ -402,21 +465,4 @@ export class Journal {
     }
     this.refreshStats();
   }
-}
-
-function scanSegment(file: string): { records: number; validBytes: number; corruptAt: number | null } {
-  const buf = readFileSync(file);
-  let off = 0;
-  let records = 0;
-  while (off < buf.length) {
-    if (off + HEADER > buf.length) return { records, validBytes: off, corruptAt: off };
-    const len = buf.readUInt32LE(off);
-    const crc = buf.readUInt32LE(off + 4);
-    if (off + HEADER + len > buf.length || crc32(buf.subarray(off + HEADER, off + HEADER + len)) !== crc) {
-      return { records, validBytes: off, corruptAt: off };
-    }
-    off += HEADER + len;
-    records++;
-  }
-  return { records, validBytes: off, corruptAt: null };
 }

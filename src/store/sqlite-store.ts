@@ -58,15 +58,29 @@ export class SqliteSensorStore implements SensorStore {
   ) {}
 
   async open(): Promise<void> {
+    this.openNow();
+  }
+
+  /** Opens the database (again, after a failed open: a damaged file replaced, a full disk freed). */
+  private openNow(): Database.Database {
+    if (this.db) return this.db;
     if (this.file !== ':memory:') mkdirSync(path.dirname(this.file), { recursive: true });
-    const db = new Database(this.file, { timeout: this.options.busyTimeoutMs ?? 5000 });
-    db.pragma('journal_mode = WAL');
-    // The journal in front of this store already makes acknowledged data durable; NORMAL is safe in WAL.
-    db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA);
-    this.db = db;
-    this.stmts = this.prepare(db);
-    this.loadCaches();
+    let db: Database.Database | null = null;
+    try {
+      db = new Database(this.file, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      db.pragma('journal_mode = WAL');
+      // The journal in front of this store already makes acknowledged data durable; NORMAL is safe in WAL.
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      this.stmts = this.prepare(db);
+      this.db = db;
+      this.loadCaches();
+      return db;
+    } catch (err) {
+      db?.close();
+      this.db = null;
+      throw Object.assign(new Error(`sensor database ${this.file} cannot be opened: ${(err as Error).message}`, { cause: err }), { code: (err as { code?: unknown }).code });
+    }
   }
 
   private prepare(db: Database.Database) {
@@ -85,9 +99,9 @@ export class SqliteSensorStore implements SensorStore {
     };
   }
 
+  /** The open database; a store whose open failed tries again here, so every write retry is also an open retry. */
   private get handle(): Database.Database {
-    if (!this.db) throw new Error('sqlite store is not open');
-    return this.db;
+    return this.db ?? this.openNow();
   }
 
   private machineId(ref: MachineRef): number {
@@ -161,6 +175,7 @@ export class SqliteSensorStore implements SensorStore {
   }
 
   async queryReadings(q: ReadingQuery): Promise<Sample[]> {
+    const db = this.handle;
     const m = this.machineIds.get(q.machine);
     if (!m) return [];
     const ref: MachineRef = { site: m.site, line: m.line, machine: q.machine };
@@ -172,7 +187,7 @@ export class SqliteSensorStore implements SensorStore {
       'SELECT ts, sensor_id, value FROM readings WHERE machine_id = ? AND ts >= ? AND ts < ?' +
       (sensorFilter ? ` AND sensor_id IN (${sensorFilter.map(() => '?').join(',')})` : '') +
       ' ORDER BY ts, sensor_id';
-    const rows = this.handle.prepare(sql).raw().iterate(m.id, q.from, q.to, ...(sensorFilter ?? [])) as IterableIterator<[number, number, number]>;
+    const rows = db.prepare(sql).raw().iterate(m.id, q.from, q.to, ...(sensorFilter ?? [])) as IterableIterator<[number, number, number]>;
     const out: Sample[] = [];
     let current: Sample | null = null;
     for (const [ts, sid, value] of rows) {

@@ -1,6 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { VigilError } from '../core/errors.js';
+
+/** SQLite's answers for a file that is not (or no longer) a sound database. */
+export function isDamage(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+}
 
 /** Schema migrations of Vigil's own state, applied in order; `user_version` records how far. */
 const MIGRATIONS: string[] = [
@@ -113,12 +120,28 @@ const MIGRATIONS: string[] = [
 ];
 
 /**
- * Vigil's operational state (dead letters now; alerts, outbox, runs later). Always SQLite, also when
- * sensor data lives in InfluxDB.
+ * Vigil's operational state: alerts and their outbox, scores, training runs, energy decisions, dead
+ * letters. Always SQLite, also when sensor data lives in InfluxDB. Checked at start (quick_check, one
+ * pass over the file): a damaged state database stops the start with what is wrong and what to do,
+ * instead of starting and answering requests with errors later.
  */
 export function openStateDb(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+    const problems = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'SQLITE_CORRUPT' });
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    throw new VigilError(
+      'VGL_STATE_DAMAGED',
+      `state database ${file} is damaged (${(err as Error).message.slice(0, 300)}). Vigil does not start on it. Restore it from a backup, or salvage it ` +
+        `(sqlite3 "${file}" ".recover" | sqlite3 recovered.db, then put recovered.db in its place), or move it aside to start with empty state ` +
+        '(alerts, scores, training runs and energy decisions; sensor data, the journal and models are kept elsewhere)',
+      { cause: err },
+    );
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   const version = db.pragma('user_version', { simple: true }) as number;

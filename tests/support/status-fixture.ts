@@ -8,7 +8,7 @@ export function statusFixture(): Status {
     uptimeSeconds: 5,
     ingest: { messagesReceived: 3, messagesAccepted: 2, messagesRejected: 1, readingsAccepted: 20, eventsAccepted: 0, messagesPerSecond: 0.3, readingsPerSecond: 2, rejectedByReason: { bad_json: 1 }, lateReadings: 0, backfillReadings: 0, machinesTracked: 0, maxMachines: 10_000, untrackedMessages: 0 },
     store: { kind: 'sqlite', state: 'up', samplesStored: 2, readingsStored: 20, eventsStored: 0, readingsPerSecond: 2, pendingSamples: 0, pendingBytes: 0, commits: 1, commitFailures: 0, storeRejections: 0, lastStoreRejection: null, lastCommitAt: null, lastCommitMs: null, downSince: null, lastError: null },
-    journal: { depth: 0, bytes: 0, maxBytes: 100, segments: 0, corruptRecords: 0, redecodeMismatches: 0, catchingUp: false, backpressure: false, backpressureEpisodes: 0 },
+    journal: { depth: 0, bytes: 0, maxBytes: 100, segments: 0, corruptRecords: 0, damagedRegions: 0, bytesSkipped: 0, recordsLost: 0, redecodeMismatches: 0, catchingUp: false, backpressure: false, backpressureEpisodes: 0 },
     model: { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null },
     broker: { mode: 'embedded', url: 'mqtt://127.0.0.1:1883', connected: true, subscribed: true, since: null, connects: 1, lastError: null, unacknowledged: 0, fastPathMessages: 0 },
     scoring: { enabled: true, champion: null, machines: 0, machinesScored: 0, scoresTotal: 0, scoresWithMissingInputs: 0, lastBatchMs: null, lastBatchSize: 0, errors: 0, lastError: null, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },

@@ -2,6 +2,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } fr
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { crc32 } from 'node:zlib';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Journal, type JournalOptions } from '../../src/store/journal.js';
@@ -39,10 +40,11 @@ describe('journal', () => {
     batches.forEach((b) => j.append(b));
     // A kill now loses them, so nothing may have acknowledged them yet.
     const size = () => segments(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
-    expect(size()).toBe(0);
+    // Nothing but the new segment's magic.
+    expect(size()).toBe(8);
     j.deferWrites = false;
     j.flushPending();
-    expect(size()).toBeGreaterThan(0);
+    expect(size()).toBeGreaterThan(8);
     expect(readAll(j).map((r) => r.batch)).toEqual(batches);
     // An immediate append after deferred ones keeps the order; read() flushes what is pending.
     j.deferWrites = true;
@@ -52,34 +54,95 @@ describe('journal', () => {
     expect(readAll(j).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it('cuts off a torn tail and counts it', () => {
+  it('cuts off a record cut short by a crash (never acknowledged) and counts it, without calling it a loss', () => {
     const dir = tempDir();
     const j = open(dir);
     j.append(batchOf(sample(1)));
     j.append(batchOf(sample(2)));
     const seg = path.join(dir, segments(dir)[0]!);
     const goodSize = statSync(seg).size;
-    appendFileSync(seg, Buffer.from([0x20, 0x00, 0x00])); // half a header: the process died mid-write
-    const after = open(dir);
-    expect(readAll(after).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2]);
-    expect(after.stats.corruptRecords).toBe(1);
-    expect(statSync(seg).size).toBe(goodSize);
+    const otherDir = tempDir();
+    open(otherDir).append(batchOf(sample(3)));
+    const whole = readFileSync(path.join(otherDir, segments(otherDir)[0]!));
+    for (const cut of [3, 12, 25]) {
+      appendFileSync(seg, whole.subarray(8, 8 + cut)); // the first bytes of a record: the process died mid-write
+      const after = open(dir);
+      expect(readAll(after).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2]);
+      expect(after.stats).toMatchObject({ corruptRecords: 1, damagedRegions: 0, recordsLost: 0 });
+      expect(statSync(seg).size).toBe(goodSize);
+    }
   });
 
-  it('stops at a record whose checksum does not match', () => {
+  it('a flipped byte in the middle of a segment loses only its record: reading resumes at the next valid one, the bytes are quarantined', () => {
+    const dir = tempDir();
+    const j = open(dir, { segmentBytes: 64 << 20, maxBytes: 256 << 20, fsyncIntervalMs: 60_000 });
+    for (let i = 0; i < 10_000; i++) j.append(batchOf(sample(i, { a: i, b: i / 2 })));
+    j.close();
+    const seg = path.join(dir, segments(dir)[0]!);
+    const buf = readFileSync(seg);
+    const middle = Math.floor(buf.length / 2);
+    buf[middle]! ^= 0x5a;
+    writeFileSync(seg, buf);
+    const after = open(dir);
+    const ts = readAll(after).map((r) => r.batch.samples[0]!.ts);
+    expect(ts).toHaveLength(9_999);
+    const missing = Array.from({ length: 10_000 }, (_, i) => i).filter((i) => !ts.includes(i));
+    expect(missing).toHaveLength(1);
+    expect(after.stats).toMatchObject({ damagedRegions: 1, recordsLost: 1 });
+    expect(after.stats.bytesSkipped).toBeGreaterThan(20);
+    const quarantined = readdirSync(path.join(dir, 'quarantine'));
+    expect(quarantined).toHaveLength(1);
+    expect(readFileSync(path.join(dir, 'quarantine', quarantined[0]!)).length).toBe(after.stats.bytesSkipped);
+    // Rewritten without the damage: the next start finds a clean segment, numbered on from the same records.
+    const again = open(dir);
+    expect(again.stats).toMatchObject({ damagedRegions: 0, corruptRecords: 0 });
+    expect(readAll(again)).toHaveLength(9_999);
+  });
+
+  it('damage spanning several records counts each record lost, from the seqs around it', () => {
+    const dir = tempDir();
+    const j = open(dir);
+    for (let i = 0; i < 50; i++) j.append(batchOf(sample(i)));
+    const seg = path.join(dir, segments(dir)[0]!);
+    const buf = readFileSync(seg);
+    const third = buf.indexOf(Buffer.from('VGLJ', 'latin1'), 8 + 1) + 1;
+    // Overwrite from inside record 2 over records 3 to 5, up to just before record 6.
+    const sixth = [...Array(6)].reduce((at: number) => buf.indexOf(Buffer.from('VGLJ', 'latin1'), at + 1), 8 - 1);
+    buf.fill(0xee, third, sixth - 1);
+    writeFileSync(seg, buf);
+    const after = open(dir);
+    expect(readAll(after).map((r) => r.batch.samples[0]!.ts)).toEqual([0, ...Array.from({ length: 45 }, (_, i) => i + 5)]);
+    expect(after.stats).toMatchObject({ damagedRegions: 1, recordsLost: 4 });
+  });
+
+  it('damage to the end of a segment is quarantined and counted as at least one record', () => {
     const dir = tempDir();
     const j = open(dir);
     j.append(batchOf(sample(1)));
     j.append(batchOf(sample(2)));
-    j.append(batchOf(sample(3)));
     const seg = path.join(dir, segments(dir)[0]!);
-    const buf = readFileSync(seg);
-    const firstLen = buf.readUInt32LE(0);
-    buf[8 + firstLen + 8 + 2]! ^= 0xff; // flip a byte inside record 2's body
-    writeFileSync(seg, buf);
+    appendFileSync(seg, Buffer.from('garbage that is no record at all'));
     const after = open(dir);
-    expect(readAll(after).map((r) => r.seq)).toEqual([1]);
-    expect(after.stats.corruptRecords).toBe(1);
+    expect(readAll(after).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2]);
+    expect(after.stats).toMatchObject({ damagedRegions: 1, recordsLost: 1 });
+    expect(readdirSync(path.join(dir, 'quarantine'))).toHaveLength(1);
+  });
+
+  it('reads segments of the earlier format (no magic), and appends after them in the current one', () => {
+    const dir = tempDir();
+    const body = (b: IngestBatch) => Buffer.from(JSON.stringify({ s: b.samples.map((x) => [x.machine.site, x.machine.line, x.machine.machine, x.ts, x.values]) }));
+    const v1 = Buffer.concat([batchOf(sample(1)), batchOf(sample(2))].flatMap((b) => {
+      const data = body(b);
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(data.length, 0);
+      header.writeUInt32LE(crc32(data), 4);
+      return [header, data];
+    }));
+    writeFileSync(path.join(dir, 'seg-0000000000000001.wal'), v1);
+    const j = open(dir);
+    expect(readAll(j).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2]);
+    expect(j.append(batchOf(sample(3)))).toBe(3);
+    expect(readAll(open(dir)).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2, 3]);
   });
 
   it('rolls segments and deletes only fully committed, closed ones', () => {
@@ -153,7 +216,8 @@ describe('journal', () => {
 
   it('reads a segment of several megabytes back in order while it is still being appended to', () => {
     const dir = tempDir();
-    const j = open(dir, { segmentBytes: 64 << 20, maxBytes: 256 << 20 });
+    // Ordering, not durability: no fsync per append (that is the next test), so disk speed does not matter.
+    const j = open(dir, { segmentBytes: 64 << 20, maxBytes: 256 << 20, fsyncIntervalMs: 60_000 });
     // Records of uneven size, so that many straddle the edges of the read windows.
     const values = (i: number) => Object.fromEntries(Array.from({ length: 5 + (i % 37) }, (_, k) => [`sensor_${k}`, i + k / 8]));
     const read: number[] = [];
@@ -166,6 +230,12 @@ describe('journal', () => {
     expect(j.stats.bytes).toBeGreaterThan(3 << 20);
     expect(read).toEqual(Array.from({ length: 12_000 }, (_, i) => i));
     expect(j.read(5000, 1).map((r) => r.batch.samples[0]!.values)).toEqual([values(4999)]);
+  });
+
+  it('with fsyncInterval 0, every append is synced before it returns', () => {
+    const j = open(tempDir(), { fsyncIntervalMs: 0 });
+    for (let i = 0; i < 5; i++) j.append(batchOf(sample(i)));
+    expect(j.stats.fsyncs).toBe(5);
   });
 
   describe('messages journalled as they arrived', () => {
