@@ -11,6 +11,7 @@ import { registerOperateCommands } from './commands/operate.js';
 import { loadConfig, maskSecrets } from './config/load.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
+import { redactUrl } from './core/redact.js';
 import { createLogger } from './core/logger.js';
 import { Daemon } from './main.js';
 import { installSignalHandlers } from './signals.js';
@@ -67,7 +68,7 @@ configCmd
   .argument('<file>', 'YAML config file')
   .action((file: string) => {
     const cfg = loadConfig({ file });
-    process.stdout.write(`${file}: ok (store ${cfg.store.kind}, broker ${cfg.mqtt.url ?? `embedded on ${cfg.mqtt.embedded.host}:${cfg.mqtt.embedded.port}`})\n`);
+    process.stdout.write(`${file}: ok (store ${cfg.store.kind}, broker ${cfg.mqtt.url ? redactUrl(cfg.mqtt.url) : `embedded on ${cfg.mqtt.embedded.host}:${cfg.mqtt.embedded.port}`})\n`);
   });
 configCmd
   .command('print')

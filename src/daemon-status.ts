@@ -41,6 +41,7 @@ export interface StatusParts {
   engine: AlertEngine | null;
   quality: QualityMonitor | null;
   fleet: FleetCap;
+  streams: { streams: number; dropped: number };
   training: TrainingManager | null;
   lag: IntervalHistogram | null;
   energy: EnergyAccountant | null;
@@ -175,6 +176,8 @@ export function buildStatus(p: StatusParts): Status {
       quality: qualityJson(p.alerts?.quality() ?? { period: { from: null, to: null }, truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null }),
       backfillFailures: p.engine?.counters.backfillFailures ?? 0,
       backfillScores: p.engine?.counters.backfillScores ?? 0,
+      streams: p.streams.streams,
+      streamClientsDropped: p.streams.dropped,
       deliveries: p.alerts?.deliveryCounts() ?? { pending: 0, delivered: 0, dead: 0 },
     },
     training: {

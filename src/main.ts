@@ -49,6 +49,7 @@ export class Daemon {
   readonly stats: IngestStats;
   readonly store: SensorStore;
   readonly fleet: FleetCap;
+  private readonly streams = { streams: 0, dropped: 0 };
   private stateDb: Database.Database | null = null;
   private journal: Journal | null = null;
   writer: BatchWriter | null = null;
@@ -150,9 +151,10 @@ export class Daemon {
           await sink.accept({ samples: [], events: [e] });
         },
         locate: (id) => this.scoring?.machine(id)?.ref ?? null,
+        check: (machine, item, now) => decoder.checkEvent(machine, item, now),
         clock: this.clock,
       },
-      alerts: { store: this.alertStore!, engine: this.alerts!, clock: this.clock },
+      alerts: { store: this.alertStore!, engine: this.alerts!, clock: this.clock, stats: this.streams },
       models: { registry: this.registry, championChanged: () => this.refreshChampion() },
       training: { training: this.training, request: async (by) => (await this.scheduler?.request(by)) ?? null },
       energy: {
@@ -436,6 +438,7 @@ export class Daemon {
       engine: this.alerts,
       quality: this.quality,
       fleet: this.fleet,
+      streams: this.streams,
       training: this.training,
       lag: this.lag,
       energy: this.energy,

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, VigilError, type ErrorCode } from '../core/errors.js';
 import { isDamage } from '../store/state-db.js';
@@ -62,3 +63,51 @@ export function registerErrorHandling(app: FastifyInstance): void {
 }
 
 export { ERROR_CATALOGUE };
+
+/**
+ * JSON bodies parsed by JSON.parse, then refused if they hold `__proto__` (or `constructor.prototype`)
+ * anywhere: such keys poison objects they are merged into. Each refusal says which, rather than
+ * "not valid JSON".
+ */
+export function registerJsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    const fail = (message: string) => done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
+    if (text.trim() === '') return fail('the body is empty; send a JSON object, or no content-type for none');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return fail(`the body is not valid JSON: ${(err as Error).message.slice(0, 120)}`);
+    }
+    const forbidden = forbiddenKey(value);
+    if (forbidden) return fail(`the body holds the key ${forbidden}, which is never accepted`);
+    done(null, value);
+  });
+}
+
+function forbiddenKey(value: unknown): string | null {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return '__proto__';
+    const ctor = (v as Record<string, unknown>).constructor;
+    if (Object.prototype.hasOwnProperty.call(v, 'constructor') && ctor !== null && typeof ctor === 'object' && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) return 'constructor.prototype';
+    for (const child of Object.values(v)) stack.push(child);
+  }
+  return null;
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+
+/** What Node's HTTP parser refuses before a route sees it, answered in Vigil's error envelope. */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (socket.destroyed || !socket.writable) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({
+    error: status === 431 ? { code: 'VGL_HEADERS_TOO_LARGE', message: 'the request headers are too large (at most 16 KiB together; a bearer token is about 40 bytes)' } : { code: 'VGL_BAD_REQUEST', message: 'the request is not valid HTTP' },
+  });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { VigilError } from '../core/errors.js';
+import { MAX_TIME_MS, parseIsoStrict } from '../core/time.js';
 import { ALERT_KINDS, ALERT_STATES } from '../alerts/types.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -16,14 +17,24 @@ export const WRITE_ERRORS = [400, 401, 403, 404, 409, 413, 415, 429] as const;
 
 export const TimeQuery = Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 date-time, epoch milliseconds, or relative like -1h, -30m, -7d' });
 
-/** Reads a time query parameter: ISO 8601, epoch ms, or relative to now ("-2h"). */
+/**
+ * Reads a time parameter: ISO 8601 with a time zone (a real calendar date), epoch ms, or relative to
+ * now ("-2h"). Whatever it gives lies between 1970 and the last instant a date can hold; anything
+ * else is a 400 naming the parameter, never a time that makes a later step throw.
+ */
 export function parseTimeParam(name: string, value: string | undefined, fallback: number, now: number): number {
   if (value === undefined) return fallback;
-  const rel = /^-(\d+)(s|m|h|d)$/.exec(value);
-  if (rel) return now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new VigilError('VGL_BAD_REQUEST', `${name} must be an ISO 8601 date-time, epoch milliseconds or like -1h; got "${value.slice(0, 40)}"`);
+  const bad = (why: string) => new VigilError('VGL_BAD_REQUEST', `${name} ${why}; got "${value.slice(0, 40)}"`);
+  let t: number;
+  const rel = /^-(\d{1,15})(s|m|h|d)$/.exec(value);
+  if (rel) t = now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+  else if (/^\d{1,15}$/.test(value)) t = Number(value);
+  else {
+    const parsed = parseIsoStrict(value);
+    if (!parsed.ok) throw bad(`must be an ISO 8601 date-time with a time zone, epoch milliseconds or like -1h (it ${parsed.why})`);
+    t = parsed.ms;
+  }
+  if (!(t >= 0 && t <= MAX_TIME_MS)) throw bad('lies before 1970 or beyond the last date there is');
   return t;
 }
 

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
 import { registerAuth, type AuthOptions } from './auth.js';
 import { registerDocs } from './docs.js';
-import { registerErrorHandling } from './errors.js';
+import { clientErrorHandler, registerErrorHandling, registerJsonBodies } from './errors.js';
 import { registerValidation } from './validation.js';
 import { metricsRoute } from './metrics.js';
 import { alertRoutes, type AlertRouteDeps } from './routes/alerts.js';
@@ -41,8 +41,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Per-request lines would drown the ingest logs on a busy gateway; errors are still logged.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: deps.auth.bodyLimit,
+    // Requests Node's HTTP parser refuses (headers too large, malformed) get Vigil's envelope too.
+    clientErrorHandler,
   });
   registerErrorHandling(app);
+  registerJsonBodies(app);
   registerValidation(app);
   // JSON only: a text body would otherwise reach the schema as a string and fail with a vaguer error.
   app.removeContentTypeParser('text/plain');

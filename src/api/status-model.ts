@@ -116,6 +116,8 @@ export const StatusSchema = Type.Object({
     quality: AlertQualitySchema,
     backfillFailures: Type.Integer({ description: 'failures of backfilled history: they label training data but are not counted as missed' }),
     backfillScores: Type.Integer({ description: 'scores of windows older than ingest.backfillAge: shown, never alerted on' }),
+    streams: Type.Integer({ description: 'open /api/v1/alerts/stream connections' }),
+    streamClientsDropped: Type.Integer({ description: 'stream clients dropped for leaving more than a megabyte unread (they resume with Last-Event-ID)' }),
     deliveries: Type.Object({ pending: Type.Integer(), delivered: Type.Integer(), dead: Type.Integer() }),
   }),
   training: Type.Object({

@@ -19,7 +19,15 @@ export function registerValidation(app: FastifyInstance): void {
       cache.set(s, check);
     }
     const compiled = check;
+    const integers = httpPart === 'body' ? [] : integerKeys(s);
     return (input: unknown) => {
+      // "1.9", "+1" and "1e0" would convert to integers; an id or a count is written in digits.
+      for (const key of integers) {
+        const raw = (input as Record<string, unknown> | undefined)?.[key];
+        if (typeof raw === 'string' && !/^-?\d{1,16}$/.test(raw)) {
+          return { error: Object.assign(new Error(`${httpPart}.${key}: must be an integer written in digits`), { statusCode: 400, code: 'VGL_BAD_REQUEST' }) };
+        }
+      }
       let value = httpPart === 'body' ? input : Value.Convert(s, Value.Clone(input));
       value = Value.Default(s, value);
       if (compiled.Check(value)) return { value };
@@ -28,4 +36,12 @@ export function registerValidation(app: FastifyInstance): void {
       return { error: Object.assign(new Error(`${where}: ${first?.message ?? 'is invalid'}`), { statusCode: 400, code: 'VGL_BAD_REQUEST' }) };
     };
   });
+}
+
+/** Properties of an object schema that are integers. */
+function integerKeys(schema: TSchema): string[] {
+  const props = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+  return Object.entries(props)
+    .filter(([, p]) => p.type === 'integer')
+    .map(([k]) => k);
 }

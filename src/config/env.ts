@@ -30,7 +30,7 @@ export const ENV_BINDINGS: EnvBinding[] = [
 ];
 
 /** Config paths whose values are secrets: masked when printed. */
-export const SECRET_PATHS = ['mqtt.password', 'store.influx.password', 'notify.webhooks.*.secret'];
+export const SECRET_PATHS = ['mqtt.password', 'store.influx.password', 'notify.webhooks.*.secret', 'schedule.carbon.headers.*'];
 
 export function envValue(binding: EnvBinding, raw: string): unknown {
   if (binding.kind === 'integer') {

@@ -6,7 +6,11 @@ import cron from 'node-cron';
 import YAML from 'yaml';
 import { VigilError } from '../core/errors.js';
 import { ConfigSchema, type VigilConfig } from './schema.js';
+import { MASK, redactUrlsDeep } from '../core/redact.js';
 import { ENV_BINDINGS, SECRET_PATHS, envValue } from './env.js';
+
+/** Keys whose values are never echoed, not even in a problem report. */
+const SECRET_KEYS = new Set(SECRET_PATHS.filter((p) => !p.includes('*')));
 
 export interface LoadOptions {
   /** YAML file; absent = embedded defaults. */
@@ -109,7 +113,7 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
       key,
       message: unexpected
         ? 'unknown setting (check its spelling and nesting)'
-        : `${e.message}, got ${JSON.stringify(e.value)}${describeExpected(e.schema)}`,
+        : `${e.message}, got ${JSON.stringify(SECRET_KEYS.has(key) ? MASK : redactUrlsDeep(e.value))}${describeExpected(e.schema)}`,
       source: ctx.sources?.get(key) ?? ctx.origin,
     });
   }
@@ -189,16 +193,21 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** The effective config as printed by `vigil config print`: secrets masked. */
+/**
+ * The effective config as printed by `vigil config print`: secrets masked — the keys that hold them,
+ * every configured header value (carbon source authorization), and inside every URL its userinfo
+ * and credential-like query parameters.
+ */
 export function maskSecrets(cfg: VigilConfig): Record<string, unknown> {
-  const copy = structuredClone(cfg) as unknown as Record<string, unknown>;
+  const copy = redactUrlsDeep(structuredClone(cfg)) as unknown as Record<string, unknown>;
   const mask = (node: unknown, keys: string[]): void => {
     if (node === null || typeof node !== 'object') return;
     const [k, ...rest] = keys as [string, ...string[]];
-    // `*` walks every element of a list (webhook secrets).
-    const children = k === '*' ? (Array.isArray(node) ? node : []) : [(node as Record<string, unknown>)[k]];
+    // `*` walks every element of a list or every value of a map.
+    const children = k === '*' ? Object.values(node as object) : [(node as Record<string, unknown>)[k]];
     if (rest.length === 0) {
-      if (k !== '*' && (node as Record<string, unknown>)[k] !== undefined) (node as Record<string, unknown>)[k] = '********';
+      if (k === '*') for (const key of Object.keys(node as object)) (node as Record<string, unknown>)[key] = MASK;
+      else if ((node as Record<string, unknown>)[k] !== undefined) (node as Record<string, unknown>)[k] = MASK;
       return;
     }
     for (const child of children) mask(child, rest);

@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   VGL_FORBIDDEN: 'the token lacks the role this needs',
   VGL_CONFLICT: 'the resource is not in a state that allows this',
   VGL_PAYLOAD_TOO_LARGE: 'request body is too large',
+  VGL_HEADERS_TOO_LARGE: 'request headers are too large',
   VGL_UNSUPPORTED_MEDIA_TYPE: 'request body must be JSON',
   VGL_RATE_LIMITED: 'too many write requests; retry later',
   VGL_TRAINING_BUSY: 'a training run is already in progress',

@@ -149,7 +149,7 @@ export function checkEvent(item: unknown, machine: MachineRef, ctx: ValidationCo
   const ts = checkTimestamp(item.ts, ctx, where);
   if (!ts.ok) return ts.rejection;
   if (!MACHINE_EVENT_TYPES.includes(item.type as MachineEventType)) {
-    return { reason: 'bad_event_type', detail: `${where}: type ${JSON.stringify(item.type)?.slice(0, 40)}` };
+    return { reason: 'bad_event_type', detail: `${where}: type ${typeof item.type === 'object' && item.type !== null ? 'an object' : JSON.stringify(item.type)?.slice(0, 40)}` };
   }
   const event: MachineEvent = { machine, ts: ts.value, type: item.type as MachineEventType };
   for (const [field, max] of [['component', MAX_COMPONENT], ['note', MAX_NOTE]] as const) {

@@ -1,6 +1,6 @@
 import { TextDecoder } from 'node:util';
-import type { IngestBatch, MachineRef } from '../core/types.js';
-import { decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
+import type { IngestBatch, MachineEvent, MachineRef } from '../core/types.js';
+import { checkEvent, decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
 import { decodeTelemetryFast } from './decode-json-fast.js';
 import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
 import type { Rejection } from './reasons.js';
@@ -90,6 +90,18 @@ export class MessageDecoder {
       rejections.push({ reason: 'missing_values', detail: `the message holds no ${route.kind === 'events' ? 'events' : 'readings'}` });
     }
     return { kind: route.kind, batch, rejections };
+  }
+
+  /**
+   * An event that came another way (a technician over HTTP): the rules an event message on MQTT
+   * meets — ids, time window, type and fields, the allow-list — so both paths store the same things.
+   */
+  checkEvent(machine: MachineRef, item: Record<string, unknown>, now: number): MachineEvent | Rejection {
+    for (const [level, id] of [['machine', machine.machine], ['site', machine.site], ['line', machine.line]] as const) {
+      if (!ID_PATTERN.test(id)) return { reason: 'bad_topic', detail: `${level} ${JSON.stringify(id.slice(0, 80))} has characters outside [A-Za-z0-9_.:-], is longer than 64, or is only dots` };
+    }
+    if (this.allow && !this.allow.has(machine.machine)) return { reason: 'unknown_machine', detail: `machine ${machine.machine}` };
+    return checkEvent(item, machine, { now, maxFutureSkewMs: this.options.maxFutureSkewMs, maxAgeMs: this.options.maxAgeMs });
   }
 
   private isJson(text: string): boolean {

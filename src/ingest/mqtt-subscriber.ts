@@ -5,6 +5,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { redactUrl } from '../core/redact.js';
 import { PublishFilter } from './mqtt-publish-filter.js';
 import type { IngestPipeline } from './pipeline.js';
 
@@ -319,12 +320,4 @@ function statusPayload(state: 'online' | 'offline', reason?: string): string {
   return JSON.stringify({ state, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
 }
 
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+

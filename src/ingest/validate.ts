@@ -1,3 +1,4 @@
+import { isoOrNumber, parseIsoStrict } from '../core/time.js';
 import type { Rejection } from './reasons.js';
 
 /** Limits every decoder applies; `now` is the receive time, so replays judge a message as when it arrived. */
@@ -10,9 +11,8 @@ export interface ValidationContext {
 export const MAX_ITEMS_PER_MESSAGE = 10_000;
 export const MAX_SENSORS_PER_READING = 1_000;
 const SENSOR_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-// A time zone is required: a bare local time is ambiguous on a gateway whose clock zone may differ.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+/** Machine, site and line ids, from MQTT topics and HTTP alike; ids of dots only (`.`, `..`) would read as paths. */
+export const ID_PATTERN = /^(?!\.+$)[A-Za-z0-9_.:-]{1,64}$/;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
@@ -29,9 +29,9 @@ export function checkTimestamp(raw: unknown, ctx: ValidationContext, where: stri
     if (!Number.isFinite(raw) || raw < 0) return reject('bad_ts', `${where}: ts ${raw} is not a non-negative finite number`);
     ms = Math.floor(raw);
   } else if (typeof raw === 'string') {
-    if (!ISO_8601.test(raw)) return reject('bad_ts', `${where}: ts ${JSON.stringify(raw)} is not ISO-8601 with a time zone`);
-    ms = Date.parse(raw);
-    if (!Number.isFinite(ms)) return reject('bad_ts', `${where}: ts ${JSON.stringify(raw)} is not a real date`);
+    const parsed = parseIsoStrict(raw);
+    if (!parsed.ok) return reject('bad_ts', `${where}: ts ${JSON.stringify(raw.slice(0, 60))} ${parsed.why}`);
+    ms = parsed.ms;
   } else {
     return reject('bad_ts', `${where}: ts must be epoch milliseconds or an ISO-8601 string`);
   }
@@ -40,11 +40,10 @@ export function checkTimestamp(raw: unknown, ctx: ValidationContext, where: stri
 
 export function checkTimeWindow(ms: number, ctx: ValidationContext, where: string): Checked<number> {
   if (ms > ctx.now + ctx.maxFutureSkewMs) {
-    return reject('ts_in_future', `${where}: ts ${new Date(ms).toISOString()} is ${Math.round((ms - ctx.now) / 1000)} s ahead of the gateway clock`);
+    return reject('ts_in_future', `${where}: ts ${isoOrNumber(ms)} is ${Math.round((ms - ctx.now) / 1000)} s ahead of the gateway clock`);
   }
   if (ms < ctx.now - ctx.maxAgeMs) {
-    const iso = ms >= -8.64e15 && ms <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
-    return reject('ts_too_old', `${where}: ts ${iso} is older than the accepted age (epoch seconds instead of milliseconds?)`);
+    return reject('ts_too_old', `${where}: ts ${isoOrNumber(ms)} is older than the accepted age (epoch seconds instead of milliseconds?)`);
   }
   return { ok: true, value: ms };
 }
@@ -73,5 +72,7 @@ export function checkValue(raw: unknown, where: string): Checked<number> {
   if (typeof raw === 'string' && /^[+-]?(nan|inf|infinity)$/i.test(raw.trim())) {
     return reject('non_finite_value', `${where}: ${JSON.stringify(raw)}`);
   }
-  return reject('non_numeric_value', `${where}: ${JSON.stringify(raw)?.slice(0, 80)} is not a number`);
+  // Objects and arrays are named, not printed: printing one nested thousands deep would overflow the stack.
+  const shown = raw !== null && typeof raw === 'object' ? (Array.isArray(raw) ? 'an array' : 'an object') : JSON.stringify(raw)?.slice(0, 80);
+  return reject('non_numeric_value', `${where}: ${shown} is not a number`);
 }

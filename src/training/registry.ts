@@ -66,7 +66,13 @@ interface RegistryState {
   history: Array<{ at: string; version: string; action: 'promoted' | 'rolled-back'; reason: string }>;
 }
 
-export class RegistryError extends Error {}
+export class RegistryError extends Error {
+  /** Set when what was asked for does not exist: what to tell the asker (a version, never a path). */
+  constructor(message: string, readonly notFound?: string) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
 
 const VERSION_DIR = /^v\d{4,}$/;
 
@@ -115,12 +121,13 @@ export class ModelRegistry {
   }
 
   meta(version: string): ModelMeta {
-    if (!VERSION_DIR.test(version)) throw new RegistryError(`no model version ${JSON.stringify(version)}`);
+    if (!VERSION_DIR.test(version)) throw new RegistryError(`no model version ${JSON.stringify(version)}`, `no model version ${JSON.stringify(version.slice(0, 40))}`);
     const file = path.join(this.dir, version, 'meta.json');
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') throw new RegistryError(`model version ${version} does not exist in ${this.dir}`, `model version ${version} does not exist`);
       throw new RegistryError(`cannot read ${file}: ${(err as Error).message}`);
     }
     if (!Value.Check(ModelMetaSchema, raw)) {
@@ -174,7 +181,7 @@ export class ModelRegistry {
     let target = version;
     if (!target) {
       const previous = s.history.filter((h) => h.version !== s.champion).at(-1);
-      if (!previous) throw new RegistryError('no earlier champion to roll back to');
+      if (!previous) throw new RegistryError('no earlier champion to roll back to', 'no earlier champion to roll back to');
       target = previous.version;
     }
     this.meta(target);

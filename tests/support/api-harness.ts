@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertStore } from '../../src/alerts/alert-store.js';
 import { AlertEngine } from '../../src/alerts/engine.js';
+import { MessageDecoder } from '../../src/ingest/decoder.js';
 import { QualityMonitor } from '../../src/alerts/quality.js';
 import { hashToken } from '../../src/api/auth.js';
 import { buildMetrics, type MetricsSnapshot } from '../../src/api/metrics.js';
@@ -72,10 +73,13 @@ export interface Harness {
   requests: string[];
   energy: EnergyAccountant;
   deadLetters: SqliteDeadLetterLog;
+  /** Alert stream clients: open, and dropped for falling behind. */
+  streams: { streams: number; dropped: number };
   close(): Promise<void>;
 }
 
-export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness } = {}): Promise<Harness> {
+export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness; sseMaxBufferedBytes?: number } = {}): Promise<Harness> {
+  const streams = { streams: 0, dropped: 0 };
   const clock = new ManualClock();
   const db = openStateDb(':memory:');
   const alerts = new AlertStore(db, ['webhook:ops']);
@@ -106,6 +110,8 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     trainingRunsByState: {},
   };
   const deadLetters = new SqliteDeadLetterLog(db, 3);
+  // The daemon's rules for events (a year back, five minutes ahead), as MQTT applies them.
+  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: ['vigil/{site}/{line}/{machine}/events'], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 300_000, maxAgeMs: 365 * 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
   const requests: string[] = [];
   const energy = new EnergyAccountant(db, clock, silentLogger(), { wattsPerCore: 10, raplDir: '/nonexistent', gpu: 'off', fallbackIntensity: 400, carbon: async () => null, price: () => null, dueSince: () => null });
   const app = await buildApi({
@@ -126,9 +132,10 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
         await store.write({ samples: [], events: [e] });
       },
       locate: (id) => scoring.machine(id)?.ref ?? null,
+      check: (machine, item, now) => decoder.checkEvent(machine, item, now),
       clock,
     },
-    alerts: { store: alerts, engine, clock, heartbeatMs: 50 },
+    alerts: { store: alerts, engine, clock, heartbeatMs: 50, maxBufferedBytes: o.sseMaxBufferedBytes, stats: streams },
     models: { registry, championChanged: () => undefined },
     training: {
       training,
@@ -152,6 +159,7 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
     engine,
     store,
     submitted,
+    streams,
     training,
     registry,
     scoring,

@@ -19,6 +19,8 @@ export function statusFixture(): Status {
       quality: { period: { from: null, to: null }, truePositives: 0, falseAlarms: 0, missedFailures: 0, precision: null, recall: null, meanLeadMs: null },
       backfillFailures: 0,
       backfillScores: 0,
+      streams: 0,
+      streamClientsDropped: 0,
       deliveries: { pending: 0, delivered: 0, dead: 0 },
     },
     training: { running: null, lastRun: null, scheduled: true },

@@ -121,6 +121,26 @@ describe('config', () => {
     expect(JSON.stringify(maskSecrets(c))).not.toContain('super-secret-value-123');
   });
 
+  it('masks credentials inside URLs, configured header values and credential query parameters', () => {
+    const c = loadConfig({
+      env: {},
+      file: file(
+        [
+          'mqtt: { url: "mqtts://vigil:mqtt-pass-1@broker:8883" }',
+          'store: { kind: influx, influx: { url: "http://admin:influx-pass-2@db:8086" } }',
+          'notify: { webhooks: [{ name: ops, url: "https://hooks.example/x?token=hook-token-3&room=7", secret: whsec-secret-value-4 }] }',
+          'schedule: { carbon: { url: "https://carbon.example/forecast?api_key=carbon-key-5&location=de", headers: { authorization: "Bearer carbon-bearer-6", x-tenant: plant-7 } } }',
+        ].join('\n'),
+      ),
+    });
+    const printed = JSON.stringify(maskSecrets(c));
+    for (const secret of ['mqtt-pass-1', 'influx-pass-2', 'hook-token-3', 'whsec-secret-value-4', 'carbon-key-5', 'carbon-bearer-6', 'plant-7', 'vigil:', 'admin:']) expect(printed).not.toContain(secret);
+    // What is not a credential stays readable.
+    for (const kept of ['broker:8883', 'room=7', 'location=de', 'hooks.example']) expect(printed).toContain(kept);
+    // A bad value is not echoed in full either.
+    expect(() => loadConfig({ env: { VIGIL_MQTT_URL: 'http://u:leaky-pass@x' } })).toThrow(expect.not.objectContaining({ message: expect.stringContaining('leaky-pass') }));
+  });
+
   it('masks secrets when printed', () => {
     const c = loadConfig({ env: { VIGIL_MQTT_PASSWORD: 's3cret', VIGIL_INFLUX_PASSWORD: 'db-pass' } });
     const printed = JSON.stringify(maskSecrets(c));

@@ -50,6 +50,10 @@ export interface AlertRouteDeps {
   writesPerMinute: number;
   /** Seconds between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
+  /** Bytes a stream client may leave unread before it is dropped (default 1 MiB). */
+  maxBufferedBytes?: number;
+  /** Open streams and clients dropped for falling behind, for the status. */
+  stats?: { streams: number; dropped: number };
 }
 
 /** Alerts: list with filters and paging, detail, acknowledge, resolve, quality, deliveries, SSE stream. */
@@ -160,35 +164,81 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     async (req) => alertJson(mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
   );
 
+  // Open streams: ended when the server closes, so a close (or a bench that is done) is not held open by them.
+  const streams = new Set<import('node:http').ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+  const maxBuffered = d.maxBufferedBytes ?? 1 << 20;
+
   app.get<{ Querystring: Static<typeof StreamQuery> }>(
     '/api/v1/alerts/stream',
-    { config: { role: 'viewer' }, schema: { tags: ['alerts'], querystring: StreamQuery, description: 'Server-Sent Events: one `alert` event per change; resumes after Last-Event-ID' } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['alerts'],
+        querystring: StreamQuery,
+        description: 'Server-Sent Events: one `alert` event per change; resumes after Last-Event-ID. A client that falls more than a megabyte behind is dropped (it resumes where it was with Last-Event-ID).',
+      },
+    },
     (req, reply) => {
       const header = req.headers['last-event-id'];
-      let last = req.query.after ?? (typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : d.store.lastEventId());
+      let last = req.query.after ?? (typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : d.store.lastEventId());
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      streams.add(res);
+      if (d.stats) d.stats.streams = streams.size;
+      let dropped = false;
+      const drop = (why: string) => {
+        if (dropped) return;
+        dropped = true;
+        if (d.stats) d.stats.dropped++;
+        req.log.warn({ lastEventId: last, buffered: res.writableLength, why }, 'SSE client too slow; dropped (it resumes with Last-Event-ID)');
+        res.destroy();
+      };
+      /** Writes one frame; a client whose unread backlog passes the bound is dropped instead of growing memory. */
+      const write = (frame: string): boolean => {
+        if (dropped || res.destroyed) return false;
+        res.write(frame);
+        if (res.writableLength > maxBuffered) {
+          drop('write buffer over its bound');
+          return false;
+        }
+        return true;
+      };
       const send = (ev: AlertEvent) => {
         if (ev.id <= last) return;
-        last = ev.id;
-        res.write(`id: ${ev.id}\nevent: alert\ndata: ${JSON.stringify({ id: ev.id, type: ev.type, at: iso(ev.at), alert: alertJson(ev.alert) })}\n\n`);
+        if (write(`id: ${ev.id}\nevent: alert\ndata: ${JSON.stringify({ id: ev.id, type: ev.type, at: iso(ev.at), alert: alertJson(ev.alert) })}\n\n`)) last = ev.id;
       };
       // Live events wait until the backlog is out, so nothing arrives twice or out of order.
       const queued: AlertEvent[] = [];
       let replaying = true;
-      const onEvent = (ev: AlertEvent) => (replaying ? queued.push(ev) : send(ev));
+      const onEvent = (ev: AlertEvent) => {
+        if (!replaying) return send(ev);
+        queued.push(ev);
+        if (queued.length > 10_000) drop('too many live events while its backlog was replayed');
+      };
       d.engine.on('event', onEvent);
-      res.write(`retry: 3000\n\n`);
-      for (let batch = d.store.eventsAfter(last, 500); batch.length > 0; batch = d.store.eventsAfter(last, 500)) batch.forEach(send);
-      replaying = false;
-      queued.forEach(send);
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), d.heartbeatMs ?? 15_000);
+      const heartbeat = setInterval(() => write(': keep-alive\n\n'), d.heartbeatMs ?? 15_000);
       heartbeat.unref();
       res.on('close', () => {
         clearInterval(heartbeat);
         d.engine.off('event', onEvent);
+        streams.delete(res);
+        if (d.stats) d.stats.streams = streams.size;
       });
+      write('retry: 3000\n\n');
+      // The backlog in pages, each written only once the client has read the one before.
+      void (async () => {
+        for (let batch = d.store.eventsAfter(last, 100); batch.length > 0 && !dropped && !res.destroyed; batch = d.store.eventsAfter(last, 100)) {
+          batch.forEach(send);
+          if (res.writableNeedDrain) await new Promise((r) => res.once('drain', r).once('close', r));
+        }
+        replaying = false;
+        queued.forEach(send);
+        queued.length = 0;
+      })();
     },
   );
 }

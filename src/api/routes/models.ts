@@ -33,7 +33,9 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof RegistryError) throw new VigilError(/no model version|cannot read|no earlier/.test(err.message) ? 'VGL_NOT_FOUND' : 'VGL_MODEL', errorMessage(err));
+      // The registry names files; the API names versions (no paths of the gateway's disk in answers).
+      if (err instanceof RegistryError && err.notFound) throw new VigilError('VGL_NOT_FOUND', err.notFound);
+      if (err instanceof RegistryError) throw new VigilError('VGL_MODEL', errorMessage(err).replaceAll(d.registry.dir, 'models'));
       throw err;
     }
   };

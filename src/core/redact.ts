@@ -1,0 +1,31 @@
+/**
+ * Secrets kept out of what Vigil prints (config print and check, status, logs): the userinfo of
+ * URLs, query parameters that carry credentials, and values of configured headers.
+ */
+const CREDENTIAL_PARAM = /(token|key|secret|passw|pwd|auth|sig|signature|credential|session)/i;
+export const MASK = '********';
+
+/** `url` with its user name, password and credential-like query parameters masked; other text unchanged. */
+export function redactUrl(url: string): string {
+  if (!url.includes('://')) return url;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    // Not parseable, yet it may hold userinfo: cut everything between :// and the last @ before the host.
+    return url.replace(/(:\/\/)[^/@]*@/, `$1${MASK}@`);
+  }
+  if (u.username) u.username = MASK;
+  if (u.password) u.password = MASK;
+  for (const key of [...u.searchParams.keys()]) if (CREDENTIAL_PARAM.test(key)) u.searchParams.set(key, MASK);
+  // URLSearchParams encodes the mask; the printed form should read as it.
+  return u.toString().replaceAll(encodeURIComponent(MASK), MASK);
+}
+
+/** A deep copy of `value` with every URL in it redacted. */
+export function redactUrlsDeep<T>(value: T): T {
+  if (typeof value === 'string') return redactUrl(value) as T;
+  if (Array.isArray(value)) return value.map(redactUrlsDeep) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactUrlsDeep(v)])) as T;
+  return value;
+}
