@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
+          setupFiles: ['tests/support/cleanup.ts'],
           environment: 'node',
           testTimeout: 10_000,
         },
@@ -18,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
+          setupFiles: ['tests/support/cleanup.ts'],
           environment: 'node',
           globalSetup: ['tests/integration/global-setup.ts'],
           // Real services on a 2-core machine: keep files sequential so timings stay honest.

@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, maskSecrets } from '../../src/config/load.js';
 import { VigilError } from '../../src/core/errors.js';
+import { tempDir } from '../support/fixtures.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'vigil-config-'));
+const dir = tempDir('vigil-config-');
 function file(text: string): string {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(f, text);
