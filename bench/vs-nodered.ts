@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { installNodeRed, processCpu, startNodeRed, startVigil, type Contender } from './lib/contender.js';
+import { Influx } from './lib/influx-client.js';
 import { publisherProcess } from './lib/publisher-process.js';
 import { ensureDebianPackages, startInfluxd, startMosquitto, type ManagedService } from './lib/services.js';
 
@@ -33,33 +34,6 @@ const SENSORS = 14;
 const MACHINES = 50;
 
 const publisher = publisherProcess;
-
-class Influx {
-  constructor(private readonly url: string) {}
-
-  private async query(db: string | null, q: string): Promise<unknown> {
-    const params = new URLSearchParams({ q, epoch: 'ms' });
-    if (db) params.set('db', db);
-    const res = await fetch(`${this.url}/query?${params}`, { method: 'POST', signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`InfluxDB ${res.status}: ${await res.text()}`);
-    return res.json();
-  }
-
-  async create(db: string): Promise<void> {
-    await this.query(null, `CREATE DATABASE "${db}"`);
-  }
-
-  /** Messages stored (one point per message, s0 present in each), optionally from a time on. */
-  async count(db: string, fromTs = 0): Promise<number> {
-    const r = (await this.query(db, `SELECT count("s0") FROM "telemetry" WHERE time >= ${fromTs}ms`)) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
-    return r.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
-  }
-
-  async times(db: string, fromTs: number): Promise<Float64Array> {
-    const r = (await this.query(db, `SELECT "s0" FROM "telemetry" WHERE time >= ${fromTs}ms`)) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
-    return Float64Array.from((r.results[0]?.series ?? []).flatMap((s) => s.values.map((v) => v[0]!))).sort();
-  }
-}
 
 interface Figures {
   throughput: number;
@@ -178,7 +152,7 @@ console.log(
 const results = new Map<string, Figures>();
 try {
   const contenders: Array<[string, (db: string) => Promise<Contender>]> = [
-    ['Vigil', (db) => startVigil({ dir: path.join(work, `vigil-${db}`), mqttUrl: mosquitto.url, influxUrl: influxd.url, database: db })],
+    ['Vigil', (db) => startVigil({ dir: path.join(work, `vigil-${db}`), mqttUrl: mosquitto.url, store: { kind: 'influx', influx: { url: influxd.url, database: db } } })],
     ['Node-RED', (db) => startNodeRed({ install: nodeRedInstall, dir: path.join(work, `nodered-${db}`), mqttPort: mosquitto.port, influxPort: influxd.port, database: db, topic: 'vigil/bench/+/+/telemetry' })],
   ];
   for (const [name, start] of contenders) {

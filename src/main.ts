@@ -225,8 +225,10 @@ export class Daemon {
     this.subscriber.start();
     this.outbox!.start();
     this.scheduler!.start();
-    this.every(cfg.alerts.checkInterval, () => this.alerts?.checkQuality());
+    this.every(cfg.alerts.checkInterval, () => this.alerts?.checkQualityInSlices());
     this.every(60_000, () => this.lag?.reset());
+    // Lag is the running daemon's: start-up work (schemas compiled, the journal opened) is not counted.
+    this.lag.reset();
     this.running = true;
   }
 

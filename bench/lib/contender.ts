@@ -86,7 +86,15 @@ function wrap(name: string, child: ChildProcess): Contender {
   };
 }
 
-export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: string; database: string }): Promise<Contender> {
+/** `vigil start` as production runs it (npm start's node flags), on `store`, with `overrides` on top. */
+export async function startVigil(o: {
+  dir: string;
+  mqttUrl: string;
+  store: Record<string, unknown>;
+  overrides?: Record<string, unknown>;
+  /** V8 old-generation limit, MB (production: 192). */
+  heapMb?: number;
+}): Promise<Contender & { http: string }> {
   const port = await freePort();
   const file = path.join(o.dir, 'vigil.yaml');
   mkdirSync(o.dir, { recursive: true });
@@ -97,9 +105,10 @@ export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: s
       log: { level: 'warn' },
       http: { port },
       mqtt: { url: o.mqttUrl, clientId: `vigil-vs-${Date.now()}` },
-      store: { kind: 'influx', influx: { url: o.influxUrl, database: o.database } },
+      store: o.store,
       learning: { modelsDir: path.join(o.dir, 'models') },
       schedule: { enabled: false },
+      ...o.overrides,
     }),
   );
   // As `npm start` runs it in production.
@@ -108,9 +117,9 @@ export async function startVigil(o: { dir: string; mqttUrl: string; influxUrl: s
   // VIGIL_BENCH_NODE_ARGS: more flags for the daemon's node, e.g. "--trace-gc" or "--heapsnapshot-signal=SIGUSR2".
   const profile = process.env.VIGIL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.VIGIL_BENCH_CPU_PROF}`] : [];
   profile.push(...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean));
-  const child = spawn(process.execPath, [...profile, '--max-old-space-size=192', '--max-semi-space-size=8', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 30_000, 'vigil', child);
-  return wrap('Vigil', child);
+  const child = spawn(process.execPath, [...profile, `--max-old-space-size=${o.heapMb ?? 192}`, '--max-semi-space-size=8', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000, 'vigil', child);
+  return { ...wrap('Vigil', child), http: `http://127.0.0.1:${port}` };
 }
 
 /** Installs node-red@4 and node-red-contrib-influxdb once into a cache directory (npm only). */

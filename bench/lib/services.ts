@@ -190,7 +190,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   });
 }
 
-export async function startMosquitto(options: { dir?: string; extraConfig?: string } = {}): Promise<ManagedService> {
+export async function startMosquitto(options: { dir?: string; extraConfig?: string; queueLimits?: string } = {}): Promise<ManagedService> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'vigil-mosquitto-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
@@ -203,8 +203,7 @@ allow_anonymous true
 persistence true
 persistence_location ${dir}/
 autosave_interval 1
-max_queued_messages 5000000
-max_inflight_messages 200
+${options.queueLimits ?? 'max_queued_messages 5000000\nmax_inflight_messages 200'}
 log_dest file ${logFile}
 log_type error
 log_type warning

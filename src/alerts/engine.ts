@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MachineEvent, MachineRef } from '../core/types.js';
 import { AlertStore } from './alert-store.js';
-import { isBackfill, type QualityCondition, type QualityMonitor } from './quality.js';
+import { isBackfill, type QualityCondition, type QualityMonitor, type QualitySummary } from './quality.js';
 import { RiskRule } from './risk-rule.js';
 import type { AlertEvent, Severity } from './types.js';
 
@@ -124,19 +124,48 @@ export class AlertEngine extends EventEmitter {
   /**
    * Opens or resolves data-quality alerts for the conditions that changed since the last check. When
    * many machines are silent at once (a line or a bridge went down) one gateway alert says so instead
-   * of one alert — and a notification per channel — for each of them.
+   * of one alert — and a notification per channel — for each of them. All at once (tests, small
+   * fleets); the daemon checks in slices (checkQualityInSlices).
    */
   checkQuality(): void {
     const now = this.clock.now();
     const newlySilent: QualityCondition[] = [];
-    const summary = this.quality.check(
-      now,
-      (c) => {
-        if (c.kind === 'machine_stale' && c.active) newlySilent.push(c);
-        else this.applyCondition(c, now);
-      },
-      (machine) => this.store.hasUnresolved(machine),
-    );
+    const summary = this.quality.check(now, (c) => this.onCondition(c, newlySilent, now), (machine) => this.store.hasUnresolved(machine));
+    this.finishQualityCheck(summary, newlySilent, now);
+  }
+
+  private slicing = false;
+
+  /**
+   * The same check, `slice` machines per turn of the event loop, so that a check of tens of
+   * thousands of machines never holds up MQTT and HTTP for long. A check still running when the next
+   * is due is not started twice.
+   */
+  checkQualityInSlices(slice = 5000): void {
+    if (this.slicing) return;
+    this.slicing = true;
+    const now = this.clock.now();
+    const newlySilent: QualityCondition[] = [];
+    const step = () => {
+      try {
+        const summary = this.quality.checkSome(now, (c) => this.onCondition(c, newlySilent, now), (machine) => this.store.hasUnresolved(machine), slice);
+        if (!summary) return void setImmediate(step);
+        this.slicing = false;
+        this.finishQualityCheck(summary, newlySilent, now);
+      } catch (err) {
+        this.slicing = false;
+        this.log.error({ err }, 'data-quality check failed; it runs again at its next interval');
+      }
+    };
+    step();
+  }
+
+  private onCondition(c: QualityCondition, newlySilent: QualityCondition[], now: number): void {
+    if (c.kind === 'machine_stale' && c.active) newlySilent.push(c);
+    else this.applyCondition(c, now);
+  }
+
+  private finishQualityCheck(summary: QualitySummary, newlySilent: QualityCondition[], now: number): void {
     const mass = summary.staleMachines >= this.o.silentMachinesSummary;
     const gateway = this.store.findUnresolved(GATEWAY_REF.machine, 'machines_silent');
     if (mass) {

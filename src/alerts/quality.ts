@@ -1,4 +1,5 @@
-import { SensorLayout, widen } from '../core/sensor-layout.js';
+import { Float64Pool } from '../core/f64-pool.js';
+import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, MachineRef, Sample } from '../core/types.js';
 import type { AlertKind } from './types.js';
 
@@ -43,28 +44,39 @@ export function isBackfill(ts: number, receivedAt: number, ageMs: number): boole
 const UNKNOWN = 0;
 const CLEAR = 1;
 const ACTIVE = 2;
-const STALE = 0;
-const FLAT = 1;
-const RANGE = 2;
-const CONDITIONS_PER_SENSOR = 3;
+// The three per-sensor conditions share one number with the repeat count:
+// stale + 3 × flat + 9 × range + 27 × repeats (so each state reads the same whatever the count).
+const STALE = 1;
+const FLAT = 3;
+const RANGE = 9;
+const state = (packed: number, unit: number) => Math.floor(packed / unit) % 3;
+const withState = (packed: number, unit: number, s: number) => packed + (s - state(packed, unit)) * unit;
+const REPEAT = 27;
+const repeats = (packed: number) => Math.floor(packed / REPEAT);
+
+// One block of numbers per machine (in a shared pool): a header, then per sensor [seen at, value, unchanged since, states and repeats].
+const LAST_SEEN = 0;
+const FIRST_LIVE_TS = 1;
+const MACHINE_STATE = 2;
+const HEADER = 3;
+const SEEN_AT = 0;
+const VALUE = 1;
+const UNCHANGED_SINCE = 2;
+const STATES = 3;
+const STRIDE = 4;
 
 type Range = { sensor: string; min?: number; max?: number; machines?: RegExp };
+const NO_RANGES: Array<Range | undefined> = [];
 
 interface MachineTrack {
   ref: MachineRef;
   layout: SensorLayout;
-  /** Arrival time of its last live reading, and the data time of its first. */
-  lastSeen: number;
-  firstLiveTs: number;
-  machineState: number;
-  /** Per sensor, indexed by the layout. */
-  seenAt: Float64Array<ArrayBuffer>;
-  value: Float64Array<ArrayBuffer>;
-  /** Since when (arrival time) the value has not changed, and how many readings repeated it. */
-  unchangedSince: Float64Array<ArrayBuffer>;
-  repeats: Float64Array<ArrayBuffer>;
-  states: Uint8Array;
-  /** The range rule that applies to each sensor of this machine (the first that matches), or none. */
+  /** Its block: handle and length in the pool, and where it lies (the slab and the offset in it). */
+  h: number;
+  length: number;
+  d: Float64Array;
+  o: number;
+  /** The range rule that applies to each sensor of this machine (the first that matches); shared and empty when none does. */
   ranges: Array<Range | undefined>;
 }
 
@@ -80,6 +92,7 @@ export class QualityMonitor {
   private readonly machines = new Map<string, MachineTrack>();
   private readonly ranges: Range[];
   private readonly layouts = SensorLayout.root();
+  private readonly pool = new Float64Pool();
   private stale = 0;
   readonly stats = { backfillReadings: 0, untrackedSensorValues: 0 };
 
@@ -100,61 +113,56 @@ export class QualityMonitor {
       if (this.fleet && !this.fleet.has(sample.machine.machine)) return;
       m = this.track(sample.machine, sample.ts, receivedAt);
     }
-    m.lastSeen = receivedAt;
-    if (sample.ts < m.firstLiveTs) m.firstLiveTs = sample.ts;
+    const max = this.o.maxSensorsPerMachine ?? 1000;
+    for (const name in sample.values) if (m.layout.indexOf(name) === undefined && m.layout.width < max) this.addSensor(m, name);
+    if (HEADER + m.layout.width * STRIDE > m.length || m.h < 0) this.resize(m);
+    const { d, o } = m;
+    d[o + LAST_SEEN] = receivedAt;
+    if (sample.ts < d[o + FIRST_LIVE_TS]!) d[o + FIRST_LIVE_TS] = sample.ts;
     for (const name in sample.values) {
-      let i = m.layout.indexOf(name);
+      const i = m.layout.indexOf(name);
       if (i === undefined) {
-        if (m.layout.width >= (this.o.maxSensorsPerMachine ?? 1000)) {
-          this.stats.untrackedSensorValues++;
-          continue;
-        }
-        i = this.addSensor(m, name);
+        this.stats.untrackedSensorValues++;
+        continue;
       }
+      const at = o + HEADER + i * STRIDE;
       const value = sample.values[name]!;
-      m.seenAt[i] = receivedAt;
-      if (value === m.value[i] && m.repeats[i]! >= 0) m.repeats[i]!++;
+      d[at + SEEN_AT] = receivedAt;
+      if (value === d[at + VALUE]) d[at + STATES]! += REPEAT;
       else {
-        m.value[i] = value;
-        m.unchangedSince[i] = receivedAt;
-        m.repeats[i] = 0;
+        d[at + VALUE] = value;
+        d[at + UNCHANGED_SINCE] = receivedAt;
+        d[at + STATES] = d[at + STATES]! % REPEAT;
       }
     }
   }
 
+  /** A new machine; its block is made once its first reading's sensors are known (at their full size). */
   private track(ref: MachineRef, ts: number, receivedAt: number): MachineTrack {
-    const m: MachineTrack = {
-      ref,
-      layout: this.layouts,
-      lastSeen: receivedAt,
-      firstLiveTs: ts,
-      machineState: UNKNOWN,
-      seenAt: new Float64Array(0),
-      value: new Float64Array(0),
-      unchangedSince: new Float64Array(0),
-      repeats: new Float64Array(0),
-      states: new Uint8Array(0),
-      ranges: [],
-    };
+    const m: MachineTrack = { ref, layout: this.layouts, h: -1, length: HEADER, d: Float64Array.of(receivedAt, ts, UNKNOWN), o: 0, ranges: NO_RANGES };
     this.machines.set(ref.machine, m);
     return m;
   }
 
-  private addSensor(m: MachineTrack, name: string): number {
+  private addSensor(m: MachineTrack, name: string): void {
     m.layout = m.layout.with(name);
-    const i = m.layout.width - 1;
-    m.seenAt = widen(m.seenAt, i + 1, 0);
-    m.value = widen(m.value, i + 1, NaN);
-    m.unchangedSince = widen(m.unchangedSince, i + 1, 0);
-    // -1: no reading yet, so the first one is a change, not a repeat.
-    m.repeats = widen(m.repeats, i + 1, -1);
-    if (m.states.length < m.seenAt.length * CONDITIONS_PER_SENSOR) {
-      const states = new Uint8Array(m.seenAt.length * CONDITIONS_PER_SENSOR);
-      states.set(m.states);
-      m.states = states;
+    const rule = this.ranges.find((r) => r.sensor === name && (!r.machines || r.machines.test(m.ref.machine)));
+    if (rule) {
+      if (m.ranges === NO_RANGES) m.ranges = [];
+      m.ranges[m.layout.width - 1] = rule;
     }
-    m.ranges[i] = this.ranges.find((r) => r.sensor === name && (!r.machines || r.machines.test(m.ref.machine)));
-    return i;
+  }
+
+  /** Room for every sensor of the layout; a new sensor starts with no reading (NaN: its first value is a change). */
+  private resize(m: MachineTrack): void {
+    const length = HEADER + m.layout.width * STRIDE;
+    const h = this.pool.alloc(length);
+    const d = this.pool.slab(h);
+    const o = this.pool.offset(h);
+    d.set(m.d.subarray(m.o, m.o + m.length), o);
+    for (let at = o + m.length; at < o + length; at += STRIDE) d[at + VALUE] = NaN;
+    if (m.h >= 0) this.pool.release(m.h, m.length);
+    Object.assign(m, { h, length, d, o });
   }
 
   /**
@@ -162,20 +170,23 @@ export class QualityMonitor {
    * if it sent none: a failure stamped after it happened while the machine was being watched.
    */
   liveSince(machine: string): number | null {
-    return this.machines.get(machine)?.firstLiveTs ?? null;
+    const m = this.machines.get(machine);
+    return m ? m.d[m.o + FIRST_LIVE_TS]! : null;
   }
 
   /** Machines whose history should not raise "stale" after a restart until they are seen again. */
   forget(machine: string): void {
     const m = this.machines.get(machine);
-    if (m?.machineState === ACTIVE) this.stale--;
+    if (!m) return;
+    if (m.d[m.o + MACHINE_STATE] === ACTIVE) this.stale--;
+    if (m.h >= 0) this.pool.release(m.h, m.length);
     this.machines.delete(machine);
   }
 
   /** Machines silent for staleAfter as of the last check. */
   staleMachines(): MachineRef[] {
     const out: MachineRef[] = [];
-    for (const m of this.machines.values()) if (m.machineState === ACTIVE) out.push(m.ref);
+    for (const m of this.machines.values()) if (m.d[m.o + MACHINE_STATE] === ACTIVE) out.push(m.ref);
     return out;
   }
 
@@ -185,16 +196,41 @@ export class QualityMonitor {
    * active, or when `hasOpenAlert` says the machine has an alert that its clearing would resolve.
    */
   check(now: number, changed: (c: QualityCondition) => void, hasOpenAlert: (machine: string) => boolean = () => false): QualitySummary {
+    for (;;) {
+      const summary = this.checkSome(now, changed, hasOpenAlert, Infinity);
+      if (summary) return summary;
+    }
+  }
+
+  /** A pass in progress: where it is in the fleet, and what it has seen so far. */
+  private pass: { it: Iterator<MachineTrack>; now: number; silentSince: number | null } | null = null;
+
+  /**
+   * Like `check`, a pass over the fleet, but at most `budget` machines per call, so that a fleet of
+   * tens of thousands is checked in slices between other work; returns the summary once the pass is
+   * complete, else null. Every machine of a pass is judged at the pass's `now`.
+   */
+  checkSome(now: number, changed: (c: QualityCondition) => void, hasOpenAlert: (machine: string) => boolean, budget: number): QualitySummary | null {
     const o = this.o;
-    let silentSince: number | null = null;
-    for (const m of this.machines.values()) {
+    this.pass ??= { it: this.machines.values(), now, silentSince: null };
+    const pass = this.pass;
+    now = pass.now;
+    for (let n = 0; n < budget; n++) {
+      const next = pass.it.next();
+      if (next.done) {
+        this.pass = null;
+        return { machines: this.machines.size, staleMachines: this.stale, silentSince: pass.silentSince };
+      }
+      const m = next.value;
       let open: boolean | undefined;
       const report = (before: number, active: boolean) => (before === UNKNOWN ? active || (open ??= hasOpenAlert(m.ref.machine)) : before !== (active ? ACTIVE : CLEAR));
-      const silentMs = now - m.lastSeen;
+      const { d, o: at } = m;
+      const lastSeen = d[at + LAST_SEEN]!;
+      const silentMs = now - lastSeen;
       const machineStale = silentMs >= o.staleAfterMs;
-      if (machineStale && (silentSince === null || m.lastSeen < silentSince)) silentSince = m.lastSeen;
-      if (report(m.machineState, machineStale)) {
-        const since = new Date(m.lastSeen).toISOString();
+      if (machineStale && (pass.silentSince === null || lastSeen < pass.silentSince)) pass.silentSince = lastSeen;
+      if (report(d[at + MACHINE_STATE]!, machineStale)) {
+        const since = new Date(lastSeen).toISOString();
         changed({
           machine: m.ref,
           kind: 'machine_stale',
@@ -204,23 +240,24 @@ export class QualityMonitor {
           details: { lastSeenAt: since, silentMs },
         });
       }
-      if (machineStale !== (m.machineState === ACTIVE)) this.stale += machineStale ? 1 : -1;
-      m.machineState = machineStale ? ACTIVE : CLEAR;
+      if (machineStale !== (d[at + MACHINE_STATE] === ACTIVE)) this.stale += machineStale ? 1 : -1;
+      d[at + MACHINE_STATE] = machineStale ? ACTIVE : CLEAR;
       // A silent machine is one alert, not one per sensor; its sensor alerts stay as they were.
       if (machineStale) continue;
       const names = m.layout.names;
-      for (let i = 0; i < names.length; i++) this.checkSensor(m, i, names[i]!, now, report, changed);
+      for (let i = 0; i < names.length && HEADER + i * STRIDE < m.length; i++) this.checkSensor(m, i, names[i]!, now, report, changed);
     }
-    return { machines: this.machines.size, staleMachines: this.stale, silentSince };
+    return null;
   }
 
   private checkSensor(m: MachineTrack, i: number, sensor: string, now: number, report: (before: number, active: boolean) => boolean, changed: (c: QualityCondition) => void): void {
     const o = this.o;
-    const at = i * CONDITIONS_PER_SENSOR;
-    const seenAt = m.seenAt[i]!;
+    const d = m.d;
+    const at = m.o + HEADER + i * STRIDE;
+    const seenAt = d[at + SEEN_AT]!;
     const silentMs = now - seenAt;
     const sensorStale = silentMs >= o.sensorStaleAfterMs;
-    if (report(m.states[at + STALE]!, sensorStale)) {
+    if (report(state(d[at + STATES]!, STALE), sensorStale)) {
       const since = new Date(seenAt).toISOString();
       changed({
         machine: m.ref,
@@ -231,28 +268,29 @@ export class QualityMonitor {
         details: { sensor, lastSeenAt: since, silentMs },
       });
     }
-    m.states[at + STALE] = sensorStale ? ACTIVE : CLEAR;
+    d[at + STATES] = withState(d[at + STATES]!, STALE, sensorStale ? ACTIVE : CLEAR);
     // Likewise a silent sensor: whether it is stuck is unknown until it reports again.
     if (sensorStale) return;
-    const value = m.value[i]!;
-    const flatMs = seenAt - m.unchangedSince[i]!;
-    const flat = m.repeats[i]! + 1 >= o.flatlineMinReadings && flatMs >= o.flatlineAfterMs;
-    if (report(m.states[at + FLAT]!, flat)) {
+    const value = d[at + VALUE]!;
+    const unchangedSince = d[at + UNCHANGED_SINCE]!;
+    const flatMs = seenAt - unchangedSince;
+    const flat = repeats(d[at + STATES]!) + 1 >= o.flatlineMinReadings && flatMs >= o.flatlineAfterMs;
+    if (report(state(d[at + STATES]!, FLAT), flat)) {
       changed({
         machine: m.ref,
         kind: 'flatline',
         subject: sensor,
         active: flat,
-        message: flat ? `sensor ${sensor} of ${m.ref.machine} stuck at ${value} since ${new Date(m.unchangedSince[i]!).toISOString()}` : `sensor ${sensor} of ${m.ref.machine} varies again`,
-        details: { sensor, value, readings: m.repeats[i]! + 1, sinceMs: flatMs },
+        message: flat ? `sensor ${sensor} of ${m.ref.machine} stuck at ${value} since ${new Date(unchangedSince).toISOString()}` : `sensor ${sensor} of ${m.ref.machine} varies again`,
+        details: { sensor, value, readings: repeats(d[at + STATES]!) + 1, sinceMs: flatMs },
       });
     }
-    m.states[at + FLAT] = flat ? ACTIVE : CLEAR;
+    d[at + STATES] = withState(d[at + STATES]!, FLAT, flat ? ACTIVE : CLEAR);
     const r = m.ranges[i];
     if (!r) return;
     const low = r.min !== undefined && value < r.min;
     const high = r.max !== undefined && value > r.max;
-    if (report(m.states[at + RANGE]!, low || high)) {
+    if (report(state(d[at + STATES]!, RANGE), low || high)) {
       changed({
         machine: m.ref,
         kind: 'out_of_range',
@@ -262,6 +300,6 @@ export class QualityMonitor {
         details: { sensor, value, min: r.min ?? null, max: r.max ?? null },
       });
     }
-    m.states[at + RANGE] = low || high ? ACTIVE : CLEAR;
+    d[at + STATES] = withState(d[at + STATES]!, RANGE, low || high ? ACTIVE : CLEAR);
   }
 }

@@ -169,6 +169,7 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
         key: tls.key && path.resolve(cwd, tls.key),
       },
     },
+    writer: { ...cfg.writer, maxPendingBytes: cfg.writer.maxPendingBytes ?? (cfg.store.kind === 'influx' ? 32 : 8) * 2 ** 20 },
     // A reading older than one scoring window when it arrives cannot be part of a live score.
     ingest: { ...cfg.ingest, backfillAge: cfg.ingest.backfillAge ?? cfg.learning.window * cfg.learning.step },
     store: { ...cfg.store, sqlite: { ...cfg.store.sqlite, path: path.resolve(dataDir, cfg.store.sqlite.path ?? 'sensors.db') } },

@@ -31,6 +31,14 @@ export const Size = (def: string, extra: { description?: string } = {}) =>
     .Decode((v) => parseSize(v))
     .Encode((b) => b);
 
+/** A size with no default: absent means "derived from other settings" (say how in `description`). */
+export const OptionalSize = (description: string) =>
+  Type.Optional(
+    Type.Transform(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], { description: `${description} (bytes, or a string like 8MiB)` }))
+      .Decode((v) => parseSize(v))
+      .Encode((b) => b),
+  );
+
 export const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 export const strict = { additionalProperties: false, default: {} } as const;
 

@@ -1,5 +1,5 @@
 import { Type, type StaticDecode } from '@sinclair/typebox';
-import { Duration, OptionalDuration, Port, Size, TopicPattern, strict } from './schema-parts.js';
+import { Duration, OptionalDuration, OptionalSize, Port, Size, TopicPattern, strict } from './schema-parts.js';
 import { ScheduleSchema } from './schema-schedule.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
@@ -144,11 +144,11 @@ export const ConfigSchema = Type.Object(
         maxPendingSamples: Type.Integer({
           minimum: 1,
           default: 20_000,
-          description: 'samples held in memory for stores that take objects (SQLite); beyond it the backlog is read back from the journal',
+          description: 'samples held in memory for a store that takes objects (none built in: both queue their wire form, budgeted by maxPendingBytes)',
         }),
-        maxPendingBytes: Size('32MiB', {
-          description: 'memory for samples held as line protocol (InfluxDB); beyond it the backlog is read back from the journal and decoded a second time',
-        }),
+        maxPendingBytes: OptionalSize(
+          "memory for samples waiting for the store in its wire form (InfluxDB's line protocol, SQLite's binary batches); beyond it the backlog is read back from the journal and decoded a second time. Default 32MiB for InfluxDB, whose commits are network round trips; 8MiB for SQLite, a commit away in its own thread",
+        ),
         retryInitial: Duration('500ms', { minimum: 1 }),
         retryMax: Duration('10s', { minimum: 1 }),
       },
@@ -223,4 +223,5 @@ export type VigilConfig = DecodedConfig & {
   mqtt: DecodedConfig['mqtt'] & { clientId: string };
   api: DecodedConfig['api'] & { anonymousRead: boolean };
   ingest: DecodedConfig['ingest'] & { backfillAge: number };
+  writer: DecodedConfig['writer'] & { maxPendingBytes: number };
 };

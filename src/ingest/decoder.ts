@@ -6,6 +6,7 @@ import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
 import type { Rejection } from './reasons.js';
 import { compileTopicPattern, type TopicPattern } from './topics.js';
 import { ID_PATTERN, type ValidationContext } from './validate.js';
+import { StringInterner } from '../core/interner.js';
 
 export interface DecoderOptions {
   telemetryTopics: string[];
@@ -33,6 +34,8 @@ export class MessageDecoder {
   private readonly telemetry: TopicPattern[];
   private readonly events: TopicPattern[];
   private readonly allow: Set<string> | null;
+  /** Sites and lines: a few, shared by many machines. */
+  private readonly names = new StringInterner();
 
   constructor(private readonly options: DecoderOptions) {
     this.telemetry = options.telemetryTopics.map(compileTopicPattern);
@@ -128,7 +131,7 @@ export class MessageDecoder {
       for (const p of patterns) {
         const m = p.match(topic);
         if (!m) continue;
-        const machine = { site: m.site ?? 'default', line: m.line ?? 'default', machine: m.machine! };
+        const machine = { site: this.names.intern(m.site ?? 'default'), line: this.names.intern(m.line ?? 'default'), machine: m.machine! };
         if (!ID_PATTERN.test(machine.site) || !ID_PATTERN.test(machine.line) || !ID_PATTERN.test(machine.machine)) return null;
         return { kind, machine };
       }

@@ -16,6 +16,11 @@ export interface AckBatch {
   /** Makes everything the batch acknowledges durable, or throws. */
   end(): void;
   maxMessages?: number;
+  /**
+   * Messages handled per turn of the event loop (default 128): past it the socket is paused until
+   * the next turn, so that a broker with a backlog cannot keep timers and HTTP waiting for long.
+   */
+  maxMessagesPerTurn?: number;
 }
 
 /**
@@ -34,6 +39,9 @@ export class PublishFilter extends Duplex {
   private batchMessages = 0;
   /** A message is waiting (backpressure): nothing after it is handled until it settles. */
   private waiting = false;
+  /** Messages handled in this turn of the event loop, and whether reading stopped for the rest of it. */
+  private turnMessages = 0;
+  private yielded = false;
 
   constructor(
     private readonly socket: Socket,
@@ -51,8 +59,9 @@ export class PublishFilter extends Duplex {
   }
 
   private drainFrames(): void {
-    if (this.waiting || this.socket.destroyed) return;
+    if (this.waiting || this.yielded || this.socket.destroyed) return;
     const max = this.ackBatch?.maxMessages ?? 512;
+    const perTurn = this.ackBatch?.maxMessagesPerTurn ?? 128;
     for (let frame = this.reader.next(); frame !== null; frame = this.reader.next()) {
       const publish = readPublish(frame);
       if (publish === null || publish.qos === 2) {
@@ -75,6 +84,13 @@ export class PublishFilter extends Duplex {
       }
       if (publish.qos === 1) this.acks.add(publish.messageId);
       if (++this.batchMessages >= max && !this.closeBatch()) return;
+      if (++this.turnMessages >= perTurn) {
+        // Enough for this turn: the rest waits (in the reader and the kernel) for the next one.
+        this.yielded = true;
+        this.socket.pause();
+        this.scheduleClose();
+        return;
+      }
     }
     // Not MQTT framing: mqtt.js gets the rest and fails the connection with its own protocol error.
     if (this.reader.malformed) {
@@ -100,7 +116,7 @@ export class PublishFilter extends Duplex {
         this.waiting = false;
         if (this.socket.destroyed) return;
         this.drainFrames();
-        if (!this.waiting) this.socket.resume();
+        if (!this.waiting && !this.yielded) this.socket.resume();
       });
   }
 
@@ -112,17 +128,26 @@ export class PublishFilter extends Duplex {
     this.inBatch = true;
     this.batchMessages = 0;
     this.ackBatch?.begin();
-    if (!this.closeScheduled) {
-      this.closeScheduled = true;
-      setImmediate(this.closeScheduledBatch);
-    }
+    this.scheduleClose();
+  }
+
+  private scheduleClose(): void {
+    if (this.closeScheduled) return;
+    this.closeScheduled = true;
+    setImmediate(this.closeScheduledBatch);
   }
 
   private closeScheduled = false;
   private readonly closeScheduledBatch = (): void => {
     this.closeScheduled = false;
+    this.turnMessages = 0;
     // Also after the connection is gone: the batch's journal records are still made durable.
     this.closeBatch();
+    if (!this.yielded) return;
+    this.yielded = false;
+    if (this.socket.destroyed) return;
+    this.drainFrames();
+    if (!this.waiting && !this.yielded) this.socket.resume();
   };
 
   /** Makes the batch durable and sends its PUBACKs; on failure drops the connection instead. */

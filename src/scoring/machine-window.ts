@@ -1,5 +1,6 @@
 import type { MachineRef, Sample } from '../core/types.js';
-import { SensorLayout, widen } from '../core/sensor-layout.js';
+import { Float64Pool } from '../core/f64-pool.js';
+import { SensorLayout } from '../core/sensor-layout.js';
 import { alignToGrid } from '../features/align.js';
 import { applyNormalisation, type Normalisation } from '../features/normalize.js';
 import { lastWindow } from '../features/windows.js';
@@ -15,7 +16,15 @@ export interface AddOutcome {
 }
 
 const ADDED: AddOutcome = Object.freeze({ late: false, untracked: 0 });
+/** What a window reads before its first reading: the header's starting values, never written. */
+const NO_BLOCK = Float64Array.of(0, -Infinity, -Infinity);
 const LATE: AddOutcome = Object.freeze({ late: true, untracked: 0 });
+
+// Header of the machine's one array: the newest reading's time, the newest step, the current run's first step.
+const LAST_TS = 0;
+const CURRENT_STEP = 1;
+const RUN_START = 2;
+const HEADER = 3;
 
 /**
  * A machine's recent readings as per-step sums, enough for one model window, and never more: a
@@ -24,18 +33,21 @@ const LATE: AddOutcome = Object.freeze({ late: true, untracked: 0 });
  * `keepSteps` whatever order readings arrive in (a bridge backfilling hours of data sends them in
  * any order). Windows are built through the same `alignToGrid` as training (one mean per step in,
  * the same fill and gap rules), so what is scored is what the model learned from.
+ *
+ * A gateway may score tens of thousands of machines, so each holds one block of numbers in a shared
+ * pool: the header, the newest value and time of each sensor, then slots of [step, sums…, counts…],
+ * grown as sensors and steps appear (one object per machine; sensor names live in a shared layout).
  */
 export class MachineWindow {
-  /** Per step: sums of each sensor in [0, n), counts in [n, 2n), n = the array's half length. */
-  private readonly steps = new Map<number, Float64Array>();
-  /** The newest step: it may still be filling. */
-  private currentStep = -Infinity;
-  /** The first step of the current run: anything before it belongs to a run that has ended. */
-  private runStartStep = -Infinity;
   private layout: SensorLayout;
-  private latestValue = new Float64Array(0);
-  private latestTs = new Float64Array(0);
-  lastTs = 0;
+  /** Sensors each slot has room for, and slots (steps) the block has room for. */
+  private cap = 0;
+  private slots = 0;
+  /** The block: a handle into the pool, its length, and where it lies (blocks never move). */
+  private h: number;
+  private length = HEADER;
+  private d: Float64Array;
+  private o: number;
 
   constructor(
     readonly ref: MachineRef,
@@ -44,70 +56,129 @@ export class MachineWindow {
     private readonly keepSteps: number,
     layouts: SensorLayout = SensorLayout.root(),
     private readonly maxSensors = 1000,
+    private readonly pool: Float64Pool = new Float64Pool(),
   ) {
     this.layout = layouts;
+    // The block is made at the first reading, at its full size (a first block of the header alone
+    // would only be left on a free list).
+    this.h = -1;
+    this.d = NO_BLOCK;
+    this.o = 0;
+    this.length = HEADER;
+  }
+
+  /** Gives the machine's numbers back to the pool; the window is not used after. */
+  dispose(): void {
+    if (this.h >= 0) this.pool.release(this.h, this.length);
+  }
+
+  get lastTs(): number {
+    const { d, o } = this;
+    return d[o + LAST_TS]!;
   }
 
   /** Adds a sample: in or out of order within the window, a step's mean takes every reading of it. */
   add(sample: Sample): AddOutcome {
     const k = Math.floor(sample.ts / this.stepMs);
-    if (k < this.runStartStep || k < this.currentStep - this.keepSteps) return LATE;
-    let agg = this.steps.get(k);
-    let untracked = 0;
+    {
+      const { d, o } = this;
+      if (k < d[o + RUN_START]! || k < d[o + CURRENT_STEP]! - this.keepSteps) return LATE;
+    }
+    // New sensors first, so the block is sized once for all of them (exactly, for a machine's first reading).
     for (const name in sample.values) {
-      let i = this.layout.indexOf(name);
+      if (this.layout.indexOf(name) === undefined && this.layout.width < this.maxSensors) this.layout = this.layout.with(name);
+    }
+    if (this.layout.width > this.cap || this.h < 0) this.resize(this.cap === 0 ? this.layout.width : this.layout.width + 4, this.slots);
+    let untracked = 0;
+    let slot = -1;
+    for (const name in sample.values) {
+      const i = this.layout.indexOf(name);
       if (i === undefined) {
-        if (this.layout.width >= this.maxSensors) {
-          untracked++;
-          continue;
-        }
-        i = this.addSensor(name);
+        untracked++;
+        continue;
       }
-      if (!agg || i >= agg.length / 2) agg = this.stepRow(k, agg);
+      if (slot < 0) slot = this.slotFor(k);
+      const { d, o } = this;
+      const cap = this.cap;
+      const base = o + HEADER + 2 * cap + slot * (1 + 2 * cap);
       const v = sample.values[name]!;
-      agg[i]! += v;
-      agg[agg.length / 2 + i]! += 1;
-      if (this.latestTs[i]! <= sample.ts) {
-        this.latestValue[i] = v;
-        this.latestTs[i] = sample.ts;
+      d[base + 1 + i]! += v;
+      d[base + 1 + cap + i]! += 1;
+      if (d[o + HEADER + cap + i]! <= sample.ts) {
+        d[o + HEADER + i] = v;
+        d[o + HEADER + cap + i] = sample.ts;
       }
     }
-    if (sample.ts > this.lastTs) this.lastTs = sample.ts;
-    if (k > this.currentStep) {
-      this.currentStep = k;
-      this.prune();
+    const { d, o } = this;
+    if (sample.ts > d[o + LAST_TS]!) d[o + LAST_TS] = sample.ts;
+    if (k > d[o + CURRENT_STEP]!) {
+      d[o + CURRENT_STEP] = k;
+      this.prune(Math.max(k - this.keepSteps, d[o + RUN_START]!));
     }
     return untracked === 0 ? ADDED : { late: false, untracked };
+  }
+
+  /** The slot holding step k: found, a free one, or a new one (the block grows, up to keepSteps + 2). */
+  private slotFor(k: number): number {
+    let { d, o } = this;
+    const stride = 1 + 2 * this.cap;
+    const first = o + HEADER + 2 * this.cap;
+    let free = -1;
+    for (let j = 0; j < this.slots; j++) {
+      const step = d[first + j * stride]!;
+      if (step === k) return j;
+      if (free < 0 && Number.isNaN(step)) free = j;
+    }
+    if (free < 0) {
+      free = this.slots;
+      this.resize(this.cap, Math.min(this.keepSteps + 2, Math.max(1, this.slots * 2)));
+      ({ d, o } = this);
+    }
+    const base = o + HEADER + 2 * this.cap + free * (1 + 2 * this.cap);
+    d.fill(0, base, base + 1 + 2 * this.cap);
+    d[base] = k;
+    return free;
+  }
+
+  /** A new block for `cap` sensors and `slots` steps, the old contents copied into their places. */
+  private resize(cap: number, slots: number): void {
+    const { d: old, o: oo } = this;
+    const fresh = this.h < 0;
+    const oldCap = this.cap;
+    const length = HEADER + 2 * cap + slots * (1 + 2 * cap);
+    const h = this.pool.alloc(length);
+    const d = this.pool.slab(h);
+    const o = this.pool.offset(h);
+    d.set(old.subarray(oo, oo + HEADER), o);
+    d.fill(-Infinity, o + HEADER + cap, o + HEADER + 2 * cap);
+    d.set(old.subarray(oo + HEADER, oo + HEADER + oldCap), o + HEADER);
+    d.set(old.subarray(oo + HEADER + oldCap, oo + HEADER + 2 * oldCap), o + HEADER + cap);
+    const first = o + HEADER + 2 * cap;
+    for (let j = 0; j < slots; j++) d[first + j * (1 + 2 * cap)] = NaN;
+    for (let j = 0; j < this.slots; j++) {
+      const from = oo + HEADER + 2 * oldCap + j * (1 + 2 * oldCap);
+      const to = first + j * (1 + 2 * cap);
+      d[to] = old[from]!;
+      d.set(old.subarray(from + 1, from + 1 + oldCap), to + 1);
+      d.set(old.subarray(from + 1 + oldCap, from + 1 + 2 * oldCap), to + 1 + cap);
+    }
+    if (!fresh) this.pool.release(this.h, this.length);
+    this.h = h;
+    this.d = d;
+    this.o = o;
+    this.length = length;
+    this.cap = cap;
+    this.slots = slots;
   }
 
   /** The newest reading of each sensor. */
   latest(): Record<string, { value: number; ts: number }> {
     const out: Record<string, { value: number; ts: number }> = {};
+    const { d, o } = this;
     this.layout.names.forEach((name, i) => {
-      if (this.latestTs[i]! > -Infinity) out[name] = { value: this.latestValue[i]!, ts: this.latestTs[i]! };
+      if (i < this.cap && d[o + HEADER + this.cap + i]! > -Infinity) out[name] = { value: d[o + HEADER + i]!, ts: d[o + HEADER + this.cap + i]! };
     });
     return out;
-  }
-
-  private addSensor(name: string): number {
-    this.layout = this.layout.with(name);
-    const i = this.layout.width - 1;
-    this.latestValue = widen(this.latestValue, i + 1, 0);
-    this.latestTs = widen(this.latestTs, i + 1, -Infinity);
-    return i;
-  }
-
-  /** Step k's row, made (or made wider, for a sensor that appeared since it began) with room for every sensor so far. */
-  private stepRow(k: number, old: Float64Array | undefined): Float64Array {
-    const n = this.latestValue.length;
-    const row = new Float64Array(2 * n);
-    if (old) {
-      const m = old.length / 2;
-      row.set(old.subarray(0, m), 0);
-      row.set(old.subarray(m), n);
-    }
-    this.steps.set(k, row);
-    return row;
   }
 
   /**
@@ -117,9 +188,24 @@ export class MachineWindow {
    */
   reset(ts: number): void {
     const start = Math.ceil(ts / this.stepMs);
-    if (start <= this.runStartStep) return;
-    this.runStartStep = start;
-    for (const k of this.steps.keys()) if (k < start) this.steps.delete(k);
+    if (this.h < 0) this.resize(0, 0);
+    const { d, o } = this;
+    if (start <= d[o + RUN_START]!) return;
+    d[o + RUN_START] = start;
+    this.prune(start);
+  }
+
+  /** Steps held, oldest first. */
+  private heldSlots(): Array<{ step: number; base: number }> {
+    const out: Array<{ step: number; base: number }> = [];
+    const { d, o } = this;
+    const stride = 1 + 2 * this.cap;
+    const first = o + HEADER + 2 * this.cap;
+    for (let j = 0; j < this.slots; j++) {
+      const step = d[first + j * stride]!;
+      if (!Number.isNaN(step)) out.push({ step, base: first + j * stride });
+    }
+    return out.sort((a, b) => a.step - b.step);
   }
 
   /**
@@ -127,20 +213,20 @@ export class MachineWindow {
    * close would delay every alert by up to one step, and its mean so far estimates the full one.
    */
   window(norm: Normalisation, windowSteps: number, maxGapSteps: number): WindowResult {
-    const steps = [...this.steps.keys()].sort((a, b) => a - b);
-    if (steps.length === 0) return { ok: false, reason: 'no data yet' };
+    const held = this.heldSlots();
+    if (held.length === 0) return { ok: false, reason: 'no data yet' };
     const names = this.layout.names;
-    const samples: Sample[] = steps.map((k) => {
-      const row = this.steps.get(k)!;
-      const n = row.length / 2;
+    const cap = this.cap;
+    const { d } = this;
+    const samples: Sample[] = held.map(({ step, base }) => {
       const values: Record<string, number> = {};
-      for (let i = 0; i < n && i < names.length; i++) if (row[n + i]! > 0) values[names[i]!] = row[i]! / row[n + i]!;
-      return { machine: this.ref, ts: k * this.stepMs, values };
+      for (let i = 0; i < cap && i < names.length; i++) if (d[base + 1 + cap + i]! > 0) values[names[i]!] = d[base + 1 + i]! / d[base + 1 + cap + i]!;
+      return { machine: this.ref, ts: step * this.stepMs, values };
     });
     const { segments } = alignToGrid(this.ref.machine, samples, norm.sensors, this.stepMs, maxGapSteps);
     const seg = segments[segments.length - 1];
     if (!seg || seg.steps < windowSteps) return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
-    const lastStep = steps[steps.length - 1]!;
+    const lastStep = held[held.length - 1]!.step;
     if (seg.startTs + seg.steps * this.stepMs <= lastStep * this.stepMs) return { ok: false, reason: 'last steps lack the model sensors' };
     // Fill carries a sensor's values over the whole segment once it has one, so an empty last row means none at all.
     const F = norm.sensors.length;
@@ -151,11 +237,14 @@ export class MachineWindow {
 
   /** Steps held now: at most keepSteps + 1, whatever the input order. */
   get heldSteps(): number {
-    return this.steps.size;
+    return this.heldSlots().length;
   }
 
-  private prune(): void {
-    const oldest = Math.max(this.currentStep - this.keepSteps, this.runStartStep);
-    for (const k of this.steps.keys()) if (k < oldest) this.steps.delete(k);
+  /** Frees the slots of steps before `oldest`. */
+  private prune(oldest: number): void {
+    const { d, o } = this;
+    const stride = 1 + 2 * this.cap;
+    const first = o + HEADER + 2 * this.cap;
+    for (let j = 0; j < this.slots; j++) if (d[first + j * stride]! < oldest) d[first + j * stride] = NaN;
   }
 }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../store/sensor-store.js';
@@ -55,15 +56,26 @@ export interface ChampionView {
 
 type ScoreListener = (machine: MachineRef, score: MachineScore, threshold: number) => void;
 
+interface Tracked {
+  window: MachineWindow;
+  status: MachineState['status'];
+  detail: string | null;
+  score: MachineScore | null;
+  lastReceivedAt: number;
+  lastScoredAt: number;
+}
+
 /**
  * Online scoring: each machine's latest window in memory, scored with the champion as steps complete,
  * many machines per predict call, each at most once per interval. The champion is reloaded without a
  * restart when the registry's champion changes; before the first model, machines say so.
  */
 export class ScoringService {
-  /** Per tracked machine: its window, what the API shows, and when it was last scored. */
-  private readonly machinesById = new Map<string, { window: MachineWindow; state: MachineState; lastScoredAt: number }>();
+  /** Per tracked machine: its window and how scoring went (one small record: there may be tens of thousands). */
+  private readonly machinesById = new Map<string, Tracked>();
   private readonly layouts = SensorLayout.root();
+  /** The windows' numbers, in shared slabs outside the JS heap. */
+  private readonly pool = new Float64Pool();
   private readonly dirty = new Set<string>();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
   private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0 };
@@ -123,8 +135,11 @@ export class ScoringService {
     // Buffers on another step cannot serve the new model: they refill on its grid.
     const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
     for (const [id, m] of this.machinesById) {
-      if (regrid) m.window = new MachineWindow(m.state.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine);
-      if (!champion) this.setStatus(m.state, 'no_model', 'no model trained yet');
+      if (regrid) {
+        m.window.dispose();
+        m.window = new MachineWindow(m.window.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine, this.pool);
+      }
+      if (!champion) this.setStatus(m, 'no_model', 'no model trained yet');
       this.dirty.add(id);
     }
   }
@@ -150,7 +165,7 @@ export class ScoringService {
       let m = this.machinesById.get(id);
       if (!m) {
         if (this.fleet && !this.fleet.has(id)) continue;
-        m = this.track(s.machine, s.ts, receivedAt);
+        m = this.track(s.machine, receivedAt);
       }
       const added = m.window.add(s);
       if (added.untracked > 0) this.stats.untrackedSensorValues += added.untracked;
@@ -159,8 +174,7 @@ export class ScoringService {
         continue;
       }
       this.dirty.add(id);
-      m.state.lastSeenTs = m.window.lastTs;
-      m.state.lastReceivedAt = receivedAt;
+      m.lastReceivedAt = receivedAt;
     }
     for (const e of batch.events) {
       // A failure ends the run and a repair starts a new one: older readings must not be scored again.
@@ -168,23 +182,22 @@ export class ScoringService {
     }
   }
 
-  private track(ref: MachineRef, ts: number, receivedAt: number) {
+  private track(ref: MachineRef, receivedAt: number): Tracked {
     const { stepMs, keep } = this.grid();
-    const state: MachineState = { ref, status: 'no_model', detail: this.champion ? null : 'no model trained yet', score: null, lastSeenTs: ts, lastReceivedAt: receivedAt, latest: {} };
-    const m = { window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine), state, lastScoredAt: -Infinity };
+    const m: Tracked = { window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool), status: 'no_model', detail: this.champion ? null : 'no model trained yet', score: null, lastReceivedAt: receivedAt, lastScoredAt: -Infinity };
     this.statusCounts.no_model++;
-    if (this.champion) this.setStatus(state, 'warming_up', null);
+    if (this.champion) this.setStatus(m, 'warming_up', null);
     this.machinesById.set(ref.machine, m);
     return m;
   }
 
-  private setStatus(st: MachineState, status: MachineState['status'], detail: string | null): void {
-    if (st.status !== status) {
-      this.statusCounts[st.status]--;
+  private setStatus(m: Tracked, status: MachineState['status'], detail: string | null): void {
+    if (m.status !== status) {
+      this.statusCounts[m.status]--;
       this.statusCounts[status]++;
-      st.status = status;
+      m.status = status;
     }
-    st.detail = detail;
+    m.detail = detail;
   }
 
   /** A short tick: a machine's new data waits at most this long (plus its throttle) to be scored. */
@@ -202,9 +215,9 @@ export class ScoringService {
     return [...this.machinesById.values()].map((m) => this.view(m));
   }
 
-  /** Each tracked machine's state as it is (no latest values, no copy): read it, do not keep or change it. */
-  *states(): IterableIterator<Readonly<MachineState>> {
-    for (const m of this.machinesById.values()) yield m.state;
+  /** Each tracked machine's state, without its latest values (cheap enough for a whole fleet). */
+  *states(): IterableIterator<Omit<MachineState, 'latest'>> {
+    for (const m of this.machinesById.values()) yield this.summary(m);
   }
 
   /** How many tracked machines are in each status, without walking them. */
@@ -215,12 +228,12 @@ export class ScoringService {
   /** The `n` machines at the highest risk, highest first: one pass over the fleet, no full sort. */
   topScores(n: number): Array<{ ref: MachineRef; score: MachineScore }> {
     const top: Array<{ ref: MachineRef; score: MachineScore }> = [];
-    for (const { state } of this.machinesById.values()) {
-      const score = state.score;
+    for (const m of this.machinesById.values()) {
+      const score = m.score;
       if (!score || (top.length >= n && score.probability <= top[top.length - 1]!.score.probability)) continue;
       let i = top.length;
       while (i > 0 && top[i - 1]!.score.probability < score.probability) i--;
-      top.splice(i, 0, { ref: state.ref, score });
+      top.splice(i, 0, { ref: m.window.ref, score });
       if (top.length > n) top.pop();
     }
     return top;
@@ -269,7 +282,7 @@ export class ScoringService {
     const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: Error) => ({ type: 'error' as const, id: 0, message: err.message }));
     if (reply.type === 'error') {
       this.loadFailure = { version: champion.version, at: this.clock.now() };
-      for (const m of this.machinesById.values()) this.setStatus(m.state, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
+      for (const m of this.machinesById.values()) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
       throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
     }
     this.loadFailure = null;
@@ -290,7 +303,7 @@ export class ScoringService {
       if (!m) continue;
       const r = m.window.window(meta.normalisation, meta.window, this.o.maxGapSteps);
       if (!r.ok) {
-        this.setStatus(m.state, 'warming_up', r.reason);
+        this.setStatus(m, 'warming_up', r.reason);
         continue;
       }
       x.set(r.x, ready.length * size);
@@ -316,11 +329,11 @@ export class ScoringService {
         const score: MachineScore = { at: now, dataTs: endTs, probability: p, rulSteps, rulMs: rulSteps * meta.stepMs, model: champion.version, topSensors, missingInputs: missing };
         if (missing.length > 0) this.stats.scoredWithMissingInputs++;
         const m = this.machinesById.get(id)!;
-        this.setStatus(m.state, 'scored', null);
-        m.state.score = score;
+        this.setStatus(m, 'scored', null);
+        m.score = score;
         m.lastScoredAt = now;
         this.insertScore.run(id, endTs, now, p, rulSteps, champion.version);
-        scored.push({ ref: m.state.ref, score });
+        scored.push({ ref: m.window.ref, score });
       });
     })();
     for (const { ref, score } of scored) for (const l of this.listeners) l(ref, score, meta.threshold);
@@ -336,8 +349,12 @@ export class ScoringService {
     this.pruneScores.run(this.clock.now() - this.o.historyRetentionMs);
   }
 
-  private view(m: { window: MachineWindow; state: MachineState }): MachineState {
-    return { ...m.state, latest: m.window.latest() };
+  private summary(m: Tracked): Omit<MachineState, 'latest'> {
+    return { ref: m.window.ref, status: m.status, detail: m.detail, score: m.score, lastSeenTs: m.window.lastTs, lastReceivedAt: m.lastReceivedAt };
+  }
+
+  private view(m: Tracked): MachineState {
+    return { ...this.summary(m), latest: m.window.latest() };
   }
 }
 

@@ -8,6 +8,9 @@ import type { Journal } from './journal.js';
 import { PendingQueue } from './pending-queue.js';
 import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 
+/** Samples and events read back from the journal per turn of the event loop while catching up (a few milliseconds of decoding). */
+const READ_BACK_ITEMS = 500;
+
 export interface BatchWriterOptions {
   batchSize: number;
   flushIntervalMs: number;
@@ -161,9 +164,13 @@ export class BatchWriter extends EventEmitter {
     return this.queue.length === 0 ? 0 : this.queue.countFor(this.options.batchSize);
   }
 
-  /** Reads the next records of the backlog into the (empty) memory queue, one by one as they are decoded. */
+  /**
+   * Reads the next records of the backlog into the (empty) memory queue, one by one as they are
+   * decoded. Each is decoded again on this thread, so a read takes at most READ_BACK_ITEMS: the
+   * event loop that serves MQTT and HTTP is never held for a whole batch of thousands.
+   */
   private takeFromJournal(): void {
-    const last = this.journal.readEach(this.diskFrom, this.options.batchSize, (seq, batch) => this.push(seq, batch));
+    const last = this.journal.readEach(this.diskFrom, Math.min(this.options.batchSize, READ_BACK_ITEMS), (seq, batch) => this.push(seq, batch));
     // Nothing readable left (only gaps): the backlog is done, not stuck.
     this.diskFrom = last >= this.diskFrom ? last + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
@@ -171,6 +178,24 @@ export class BatchWriter extends EventEmitter {
       this.stats.catchingUp = false;
       this.log.info({ throughSeq: this.diskFrom - 1 }, 'caught up with the journal');
     }
+  }
+
+  private prefetching = false;
+
+  /**
+   * Reads the backlog ahead of the commit in flight, READ_BACK_ITEMS per turn of the event loop,
+   * until a batch's worth waits in memory: decoding on this thread then overlaps with the store's
+   * work instead of alternating with it.
+   */
+  private schedulePrefetch(): void {
+    if (this.prefetching || !this.stats.catchingUp || this.stopped) return;
+    this.prefetching = true;
+    setImmediate(() => {
+      this.prefetching = false;
+      if (this.stopped || !this.stats.catchingUp || this.stats.pendingSamples + this.stats.pendingEvents >= 2 * this.options.batchSize) return;
+      this.takeFromJournal();
+      this.schedulePrefetch();
+    });
   }
 
   private pump(): void {
@@ -188,6 +213,8 @@ export class BatchWriter extends EventEmitter {
 
   private async commit(records: number): Promise<void> {
     this.committing = true;
+    // While the store works on this batch, the next is read back (in slices) and waits in memory.
+    this.schedulePrefetch();
     const { samples, readings, events } = this.queue.counts(records);
     const lastSeq = this.queue.seqAt(records - 1);
     const t0 = this.clock.now();

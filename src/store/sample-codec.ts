@@ -85,11 +85,17 @@ export function encodeBatchInto(batch: IngestBatch, out: ByteSink): number {
   return written;
 }
 
-/** Reads back what `encodeBatchInto` wrote (any number of batches, concatenated). Throws on malformed bytes. */
-export function decodeBatches(bytes: Uint8Array): IngestBatch {
+/** What reading encoded batches hands out, record by record, without building sample objects. */
+export interface BatchVisitor {
+  /** A sample of `count` values; its values follow, one `value` call each. */
+  sample(machine: MachineRef, ts: number, count: number): void;
+  value(name: string, value: number): void;
+  event(e: MachineEvent): void;
+}
+
+/** Walks what `encodeBatchInto` wrote (any number of batches, concatenated). Throws on malformed bytes. */
+export function readBatches(bytes: Uint8Array, visit: BatchVisitor): void {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const samples: Sample[] = [];
-  const events: MachineEvent[] = [];
   let p = 0;
   const need = (n: number) => {
     if (p + n > buf.length) throw new RangeError(`encoded batch ends inside a record at byte ${p}`);
@@ -123,17 +129,16 @@ export function decodeBatches(bytes: Uint8Array): IngestBatch {
       need(2);
       const count = buf.readUInt16LE(p);
       p += 2;
-      const values: Record<string, number> = {};
+      visit.sample(machine, ts, count);
       for (let i = 0; i < count; i++) {
         need(1);
         const n = buf[p++]!;
         need(n + 8);
         const name = buf.toString('utf8', p, p + n);
         p += n;
-        values[name] = buf.readDoubleLE(p);
+        visit.value(name, buf.readDoubleLE(p));
         p += 8;
       }
-      samples.push({ machine, ts, values });
     } else if (kind === EVENT) {
       need(1);
       const type = MACHINE_EVENT_TYPES[buf[p++]!];
@@ -143,10 +148,29 @@ export function decodeBatches(bytes: Uint8Array): IngestBatch {
       const note = text();
       if (component !== undefined) e.component = component;
       if (note !== undefined) e.note = note;
-      events.push(e);
+      visit.event(e);
     } else {
       throw new RangeError(`unknown record kind ${kind} at byte ${p - 1}`);
     }
   }
+}
+
+/** Reads back what `encodeBatchInto` wrote, as a batch. Throws on malformed bytes. */
+export function decodeBatches(bytes: Uint8Array): IngestBatch {
+  const samples: Sample[] = [];
+  const events: MachineEvent[] = [];
+  let values: Record<string, number> = {};
+  readBatches(bytes, {
+    sample(machine, ts) {
+      values = {};
+      samples.push({ machine, ts, values });
+    },
+    value(name, value) {
+      values[name] = value;
+    },
+    event(e) {
+      events.push(e);
+    },
+  });
   return { samples, events };
 }

@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
+import { StringInterner } from '../core/interner.js';
+import { readBatches } from './sample-codec.js';
 import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from './sensor-store.js';
 
 const SCHEMA = `
@@ -37,8 +39,22 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 `;
 
-/** (machine id, sensor id) as one number: a Set of numbers costs a fraction of one of strings at 100,000 machines. */
-const pairKey = (machineId: number, sensorId: number) => machineId * 2 ** 26 + sensorId;
+/**
+ * A machine's known sensor ids as a bit set in words of 30 bits (small integers for V8): at 100,000
+ * machines of 14 sensors a set of pairs cost tens of megabytes and a hash lookup per reading.
+ */
+interface MachineEntry {
+  id: number;
+  site: string;
+  line: string;
+  sensors: number[];
+}
+const hasSensor = (m: MachineEntry, sensorId: number) => ((m.sensors[(sensorId / 30) | 0] ?? 0) & (1 << sensorId % 30)) !== 0;
+function addSensor(m: MachineEntry, sensorId: number): void {
+  const w = (sensorId / 30) | 0;
+  while (m.sensors.length <= w) m.sensors.push(0);
+  m.sensors[w] = m.sensors[w]! | (1 << sensorId % 30);
+}
 
 /**
  * The embedded, zero-setup sensor store (better-sqlite3, WAL). Synchronous: the daemon runs it in
@@ -47,9 +63,12 @@ const pairKey = (machineId: number, sensorId: number) => machineId * 2 ** 26 + s
 export class SqliteSensorStore implements SensorStore {
   readonly kind = 'sqlite' as const;
   private db: Database.Database | null = null;
-  private readonly machineIds = new Map<string, { id: number; site: string; line: string }>();
+  private readonly machineIds = new Map<string, MachineEntry>();
   private readonly sensorIds = new Map<string, number>();
-  private readonly machineSensors = new Set<number>();
+  /** Sites and lines, one copy each for all machines. */
+  private readonly names = new StringInterner();
+  /** What the transaction under way added to the caches, taken out again should it roll back. */
+  private added: { machines: string[]; sensors: string[]; pairs: Array<[MachineEntry, number]> } | null = null;
   private stmts!: ReturnType<SqliteSensorStore['prepare']>;
 
   constructor(
@@ -104,7 +123,7 @@ export class SqliteSensorStore implements SensorStore {
     return this.db ?? this.openNow();
   }
 
-  private machineId(ref: MachineRef): number {
+  private machine(ref: MachineRef): MachineEntry {
     const known = this.machineIds.get(ref.machine);
     if (known) {
       if (known.site !== ref.site || known.line !== ref.line) {
@@ -112,65 +131,102 @@ export class SqliteSensorStore implements SensorStore {
         known.site = ref.site;
         known.line = ref.line;
       }
-      return known.id;
+      return known;
     }
     const id = Number(this.stmts.insertMachine.run(ref.machine, ref.site, ref.line).lastInsertRowid);
-    this.machineIds.set(ref.machine, { id, site: ref.site, line: ref.line });
-    return id;
+    const entry: MachineEntry = { id, site: this.names.intern(ref.site), line: this.names.intern(ref.line), sensors: [] };
+    this.machineIds.set(ref.machine, entry);
+    this.added?.machines.push(ref.machine);
+    return entry;
   }
 
-  private sensorId(machineId: number, name: string): number {
+  private sensorId(m: MachineEntry, name: string): number {
     let id = this.sensorIds.get(name);
     if (id === undefined) {
       id = Number(this.stmts.insertSensor.run(name).lastInsertRowid);
       this.sensorIds.set(name, id);
+      this.added?.sensors.push(name);
     }
-    const pair = pairKey(machineId, id);
-    if (!this.machineSensors.has(pair)) {
-      this.stmts.insertMachineSensor.run(machineId, id);
-      this.machineSensors.add(pair);
+    if (!hasSensor(m, id)) {
+      this.stmts.insertMachineSensor.run(m.id, id);
+      addSensor(m, id);
+      this.added?.pairs.push([m, id]);
     }
     return id;
   }
 
   async write(batch: IngestBatch): Promise<void> {
-    const db = this.handle;
-    const tx = db.transaction((b: IngestBatch) => {
-      const latest = new Map<number, number>();
-      for (const s of b.samples) {
-        const mid = this.machineId(s.machine);
-        for (const sensor in s.values) {
-          this.stmts.upsertReading.run(mid, s.ts, this.sensorId(mid, sensor), s.values[sensor]);
-        }
-        const prev = latest.get(mid);
-        if (prev === undefined || s.ts > prev) latest.set(mid, s.ts);
+    this.transact((w) => {
+      for (const s of batch.samples) {
+        w.sample(s.machine, s.ts);
+        for (const sensor in s.values) w.value(sensor, s.values[sensor]!);
       }
-      for (const e of b.events) {
-        this.stmts.upsertEvent.run(this.machineId(e.machine), e.ts, e.type, e.component ?? null, e.note ?? null);
-      }
-      for (const [mid, ts] of latest) this.stmts.touchMachine.run(ts, ts, mid);
+      for (const e of batch.events) w.event(e);
     });
+  }
+
+  /**
+   * Writes batches in their binary form (sample-codec.ts) straight from the bytes, in one
+   * transaction: the database thread builds no sample objects for them.
+   */
+  writeBinary(bytes: Uint8Array): void {
+    this.transact((w) => readBatches(bytes, { sample: (m, ts) => w.sample(m, ts), value: (n, v) => w.value(n, v), event: (e) => w.event(e) }));
+  }
+
+  /** One transaction of samples, values and events; should it roll back, so do the ids it cached. */
+  private transact(fill: (w: { sample(ref: MachineRef, ts: number): void; value(name: string, v: number): void; event(e: MachineEvent): void }) => void): void {
+    const db = this.handle;
+    const latest = new Map<number, number>();
+    let machine: MachineEntry | null = null;
+    let ts = 0;
+    const w = {
+      sample: (ref: MachineRef, at: number) => {
+        machine = this.machine(ref);
+        ts = at;
+        const prev = latest.get(machine.id);
+        if (prev === undefined || at > prev) latest.set(machine.id, at);
+      },
+      value: (name: string, v: number) => {
+        const m = machine!;
+        this.stmts.upsertReading.run(m.id, ts, this.sensorId(m, name), v);
+      },
+      event: (e: MachineEvent) => {
+        this.stmts.upsertEvent.run(this.machine(e.machine).id, e.ts, e.type, e.component ?? null, e.note ?? null);
+      },
+    };
+    const tx = db.transaction(() => {
+      fill(w);
+      for (const [mid, at] of latest) this.stmts.touchMachine.run(at, at, mid);
+    });
+    this.added = { machines: [], sensors: [], pairs: [] };
     try {
-      tx(batch);
+      tx();
     } catch (err) {
-      // A rolled-back transaction may have cached ids that were never committed.
-      this.loadCaches();
+      // The transaction rolled back: ids cached during it were never committed.
+      for (const [m, id] of this.added.pairs) m.sensors[(id / 30) | 0] = m.sensors[(id / 30) | 0]! & ~(1 << id % 30);
+      for (const name of this.added.machines) this.machineIds.delete(name);
+      for (const name of this.added.sensors) this.sensorIds.delete(name);
       throw err;
+    } finally {
+      this.added = null;
     }
   }
 
-  /** Name→id caches, so the write path does no lookups; rebuilt after a rolled-back transaction. */
+  /** Name→id caches, so the write path does no lookups; read once when the database opens. */
   private loadCaches(): void {
     const db = this.handle;
     this.machineIds.clear();
     this.sensorIds.clear();
-    this.machineSensors.clear();
+    const byId = new Map<number, MachineEntry>();
     for (const m of db.prepare('SELECT id, name, site, line FROM machines').all() as Array<{ id: number; name: string; site: string; line: string }>) {
-      this.machineIds.set(m.name, { id: m.id, site: m.site, line: m.line });
+      const entry: MachineEntry = { id: m.id, site: this.names.intern(m.site), line: this.names.intern(m.line), sensors: [] };
+      this.machineIds.set(m.name, entry);
+      byId.set(m.id, entry);
     }
     for (const s of db.prepare('SELECT id, name FROM sensors').all() as Array<{ id: number; name: string }>) this.sensorIds.set(s.name, s.id);
-    for (const ms of db.prepare('SELECT machine_id, sensor_id FROM machine_sensors').all() as Array<{ machine_id: number; sensor_id: number }>) {
-      this.machineSensors.add(pairKey(ms.machine_id, ms.sensor_id));
+    for (const [machineId, sensorId] of db.prepare('SELECT machine_id, sensor_id FROM machine_sensors').raw().iterate() as IterableIterator<[number, number]>) {
+      const m = byId.get(machineId);
+      if (m) addSensor(m, sensorId);
     }
   }
 

@@ -5,7 +5,6 @@
  * HTTP. One request at a time, in order; see SqliteWorkerStore for the other side.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeBatches } from './sample-codec.js';
 import { SqliteSensorStore } from './sqlite-store.js';
 import type { SqliteRequest, SqliteReply } from './sqlite-worker-store.js';
 
@@ -17,7 +16,7 @@ async function handle(req: SqliteRequest): Promise<unknown> {
     case 'open':
       return store.open();
     case 'write':
-      return store.write(decodeBatches(new Uint8Array(req.bytes)));
+      return store.writeBinary(new Uint8Array(req.bytes));
     case 'queryReadings':
       return store.queryReadings(req.query);
     case 'queryEvents':

@@ -149,4 +149,23 @@ describe('PUBLISH fast path', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(7);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
   });
+
+  it('takes at most maxMessagesPerTurn per turn of the event loop, so timers run between; every message is still taken once, in order', async () => {
+    const turns: number[] = [0];
+    let ticking = true;
+    // A marker between turns: each time it fires a new turn's count starts.
+    const tick = () => {
+      turns.push(0);
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const { broker, acks, received } = await pair({ message: (_t, p) => (turns[turns.length - 1]!++, void received.messages.push(p.toString())) }, { begin: () => undefined, end: () => undefined, maxMessagesPerTurn: 10 });
+    broker.write(Buffer.concat(Array.from({ length: 100 }, (_, i) => publish(i + 1))));
+    await until(() => acks.length === 100, 'PUBACKs');
+    ticking = false;
+    expect(received.messages).toEqual(Array.from({ length: 100 }, (_, i) => `{"n":${i + 1}}`));
+    expect(acks).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(Math.max(...turns)).toBeLessThanOrEqual(10);
+    expect(turns.filter((n) => n > 0).length).toBeGreaterThanOrEqual(10);
+  });
 });

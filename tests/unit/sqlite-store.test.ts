@@ -65,6 +65,8 @@ describe('sqlite store', () => {
     other.close();
     await store.write({ samples: [{ machine: m, ts: 9, values: { x: 9 } }], events: [] });
     expect(await store.queryReadings({ machine: 'm', from: 0, to: 100 })).toHaveLength(1);
+    // The failed writes rolled back, and so did what they had put in the id caches: the machine and its sensor are written now.
+    expect(await store.listMachines()).toEqual([{ ref: m, sensors: ['x'], lastTs: 9 }]);
     await store.close();
   });
 });
