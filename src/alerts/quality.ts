@@ -105,7 +105,7 @@ export class QualityMonitor {
 
   observe(sample: Sample, receivedAt: number): void {
     if (isBackfill(sample.ts, receivedAt, this.o.backfillAgeMs)) {
-      this.stats.backfillReadings++;
+      for (const _ in sample.values) this.stats.backfillReadings++;
       return;
     }
     let m = this.machines.get(sample.machine.machine);

@@ -43,6 +43,25 @@ describe('simulators through a real broker', () => {
     expect(daemon.status().ingest.rejectedByReason).toEqual({});
   });
 
+  it('history replayed into a live daemon is backfill: stored and countable for training, but no stale alerts and no missed failures', async () => {
+    const { daemon } = await startTestDaemon({ alerts: { staleAfter: '1s', sensorStaleAfter: '1s' } });
+    running = daemon;
+    await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
+    const start = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const r = await runCli(['replay', FD001, '--broker', daemon.mqttUrl, '--speed', 'max', '--qos', '1', '--start', start]);
+    expect(r.status, r.stderr).toBe(0);
+    await waitUntil(() => daemon.status().store.eventsStored >= 100 && daemon.status().journal.depth === 0, 60_000, 'history stored');
+    // Long after the last replayed reading arrived: nothing is stale, nothing was missed.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    daemon.alerts!.checkQuality();
+    const s = daemon.status();
+    expect(daemon.alertStore!.unresolved()).toEqual([]);
+    expect(s.alerts.quality).toMatchObject({ missedFailures: 0, truePositives: 0, recall: null });
+    expect(s.alerts.backfillFailures).toBe(100);
+    expect(s.ingest.backfillReadings).toBe(20631 * 25);
+    expect((await daemon.store.queryEvents({ types: ['failure'] })).length).toBe(100);
+  });
+
   it('a seeded simulation through the embedded broker lands whole, failures matching the ground truth', async () => {
     const { daemon } = await startTestDaemon();
     running = daemon;

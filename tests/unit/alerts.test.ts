@@ -175,7 +175,7 @@ describe('backfill and live failures', () => {
     expect(store.unresolved()).toEqual([]);
     expect(store.quality()).toMatchObject({ missedFailures: 0, recall: null });
     expect(engine.counters.backfillFailures).toBe(100);
-    expect(quality.stats.backfillReadings).toBe(2000);
+    expect(quality.stats.backfillReadings).toBe(2000); // one value each
   });
 
   it('a failure recorded hours after it happened counts when the machine was watched live then', () => {
