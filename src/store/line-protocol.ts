@@ -82,9 +82,8 @@ function copyShort(from: Buffer, to: Buffer, at: number): number {
 }
 
 export class LineProtocolWriter {
-  private readonly prefixCache = new Map<string, Buffer>();
-  /** The decoder hands out one MachineRef per topic, so most lookups hit on identity, without building a key. */
-  private readonly prefixByRef = new WeakMap<MachineRef, Buffer>();
+  /** Per machine id, its site, line and series prefix: a machine keeps its place, so the check is two string compares. */
+  private readonly prefixCache = new Map<string, { site: string; line: string; bytes: Buffer }>();
   private readonly fieldCache = new Map<string, Buffer>();
   /** Slabs for `encode`; queued batches go to the writer's own (encodeInto). */
   private readonly own = new ByteSlabs();
@@ -100,17 +99,13 @@ export class LineProtocolWriter {
 
   /** `telemetry,line=…,machine=…,site=… ` as bytes, per machine. */
   private prefix(m: MachineRef): Buffer {
-    const known = this.prefixByRef.get(m);
-    if (known !== undefined) return known;
-    const key = `${m.site}\u0000${m.line}\u0000${m.machine}`;
-    let p = this.prefixCache.get(key);
-    if (p === undefined) {
-      p = Buffer.from(`${this.telemetry}${this.tags(m)} `, 'utf8');
-      if (this.prefixCache.size > 100_000) this.prefixCache.clear();
-      this.prefixCache.set(key, p);
-    }
-    this.prefixByRef.set(m, p);
-    return p;
+    const known = this.prefixCache.get(m.machine);
+    if (known !== undefined && known.site === m.site && known.line === m.line) return known.bytes;
+    const bytes = Buffer.from(`${this.telemetry}${this.tags(m)} `, 'utf8');
+    // Bounded against floods of machine ids, above a large gateway's fleet.
+    if (this.prefixCache.size > 250_000) this.prefixCache.clear();
+    this.prefixCache.set(m.machine, { site: m.site, line: m.line, bytes });
+    return bytes;
   }
 
   /** `name=` as bytes, per sensor. */
