@@ -101,7 +101,9 @@ try {
   );
   console.log(
     `publisher: ${published.acked} acknowledged by Mosquitto, ${published.failed} failed; store: ${readings} readings = ${readings / SENSORS} messages; lost end to end ${published.acked * SENSORS - readings} readings; ` +
-      `caught up ${((caughtUpAt - releasedAt) / 1000).toFixed(1)} s after the lock was released (${((caughtUpAt - t0) / 1000).toFixed(1)} s after the first message)`,
+      (readings >= published.acked * SENSORS
+        ? `caught up ${((caughtUpAt - releasedAt) / 1000).toFixed(1)} s after the lock was released (${((caughtUpAt - t0) / 1000).toFixed(1)} s after the first message)`
+        : 'the store stopped short of what was acknowledged'),
   );
   console.log(
     `daemon: event-loop lag p99 ≤ ${Math.max(...lagP99).toFixed(1)} ms, max ${Math.max(...lagMax).toFixed(1)} ms (the highest of the daemon's per-minute figures); ` +

@@ -17,7 +17,7 @@ export interface AckBatch {
   end(): void;
   maxMessages?: number;
   /**
-   * Messages handled per turn of the event loop (default 128): past it the socket is paused until
+   * Messages handled per turn of the event loop (default 64): past it the socket is paused until
    * the next turn, so that a broker with a backlog cannot keep timers and HTTP waiting for long.
    */
   maxMessagesPerTurn?: number;
@@ -61,7 +61,7 @@ export class PublishFilter extends Duplex {
   private drainFrames(): void {
     if (this.waiting || this.yielded || this.socket.destroyed) return;
     const max = this.ackBatch?.maxMessages ?? 512;
-    const perTurn = this.ackBatch?.maxMessagesPerTurn ?? 128;
+    const perTurn = this.ackBatch?.maxMessagesPerTurn ?? 64;
     for (let frame = this.reader.next(); frame !== null; frame = this.reader.next()) {
       const publish = readPublish(frame);
       if (publish === null || publish.qos === 2) {

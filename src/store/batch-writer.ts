@@ -9,7 +9,7 @@ import { PendingQueue } from './pending-queue.js';
 import { StoreRejectedError, type SensorStore } from './sensor-store.js';
 
 /** Samples and events read back from the journal per turn of the event loop while catching up (a few milliseconds of decoding). */
-const READ_BACK_ITEMS = 500;
+const READ_BACK_ITEMS = 250;
 
 export interface BatchWriterOptions {
   batchSize: number;
