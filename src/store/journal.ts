@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { syncDirectory } from '../core/durable-fs.js';
@@ -6,7 +6,8 @@ import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestBatch } from '../core/types.js';
 import { RAW_MESSAGE, decodeBatch, decodeMessage, encodeBatch, encodeMessageHead, messageHeadBytes, type JournalSource, type MessageDecode } from './journal-codec.js';
-import { FILE_MAGIC, HEADER_V2, LAYOUT_V2, scanSegment, sealHeader, writeHeader, type SegmentLayout, type SegmentScan } from './journal-frame.js';
+import { FILE_MAGIC, HEADER_V2, LAYOUT_V2, scanSegment, sealHeader, writeHeader, type SegmentLayout } from './journal-frame.js';
+import { repairSegment } from './journal-repair.js';
 
 export interface JournalOptions {
   dir: string;
@@ -115,7 +116,7 @@ export class Journal {
       const firstSeq = Number(NAME.exec(f)![1]);
       const buf = readFileSync(file);
       const scan = scanSegment(buf);
-      const kept = Journal.repair(file, buf, scan, options.dir, log);
+      const kept = repairSegment(file, buf, scan, options.dir, log);
       found.corrupt += scan.damaged.length + (scan.tornTailAt !== null ? 1 : 0);
       found.regions += scan.damaged.length;
       for (const d of scan.damaged) {
@@ -134,43 +135,6 @@ export class Journal {
     journal.stats.bytesSkipped += found.bytes;
     journal.stats.recordsLost += found.lost;
     return journal;
-  }
-
-  /** Makes the segment hold exactly its valid records; returns its size. Damaged bytes go to quarantine first. */
-  private static repair(file: string, buf: Buffer, scan: SegmentScan, dir: string, log: Logger): number {
-    const last = scan.records[scan.records.length - 1];
-    const validEnd = last ? last.at + last.size : scan.layout.dataStart;
-    if (scan.damaged.length === 0) {
-      if (scan.tornTailAt !== null) {
-        log.warn({ file, at: scan.tornTailAt, records: scan.records.length }, 'journal segment ends in a record cut short (a crash while writing it, never acknowledged); cutting it off');
-        truncateSync(file, validEnd);
-      }
-      return validEnd;
-    }
-    const quarantine = path.join(dir, 'quarantine');
-    mkdirSync(quarantine, { recursive: true });
-    for (const d of scan.damaged) {
-      const kept = path.join(quarantine, `${path.basename(file)}.${d.at}-${d.at + d.bytes}.damaged`);
-      writeFileSync(kept, buf.subarray(d.at, d.at + d.bytes));
-      log.error(
-        { file, at: d.at, bytes: d.bytes, recordsLost: d.lostRecords ?? 'unknown (at least one)', quarantined: kept },
-        d.lostRecords === null ? 'journal segment damaged up to its end; the damaged bytes are quarantined' : 'journal segment damaged; reading resumes at the next valid record and the damaged bytes are quarantined',
-      );
-    }
-    // The segment again, of valid records only: readers walk it record by record.
-    const parts = [buf.subarray(0, scan.layout.dataStart), ...scan.records.map((r) => buf.subarray(r.at, r.at + r.size))];
-    const repaired = Buffer.concat(parts);
-    const tmp = `${file}.repair`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, repaired);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    syncDirectory(dir);
-    return repaired.length;
   }
 
   /** Seq of the newest record appended (or found at start-up); 0 when none ever. */
