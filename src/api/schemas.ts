@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { VigilError } from '../core/errors.js';
-import { MAX_TIME_MS, parseIsoStrict } from '../core/time.js';
+import { MAX_TIME_MS, isoOrNumber, parseIsoStrict } from '../core/time.js';
 import { ALERT_KINDS, ALERT_STATES } from '../alerts/types.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -38,7 +38,8 @@ export function parseTimeParam(name: string, value: string | undefined, fallback
   return t;
 }
 
-export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+/** ISO 8601 of an instant; one beyond what a date holds (stored by an earlier version) reads as its number rather than failing the answer. */
+export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : isoOrNumber(t));
 
 export const AlertSchema = Type.Object({
   id: Type.Integer(),
