@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import { SocketDuplex } from './socket-duplex.js';
 
 /**
  * Sits between a client's socket and the embedded broker and reads only the fixed header of each
@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
  * heap). The bytes themselves pass unchanged, chunk by chunk as the socket read them — one at a time
  * when the broker asks, as from the socket itself, so the broker sees the same reads; nothing is copied.
  */
-export class PacketSizeGuard extends Duplex {
+export class PacketSizeGuard extends SocketDuplex {
   /** Bytes of the current packet's body still to pass; -1 while reading a fixed header. */
   private bodyLeft = -1;
   /** Fixed header in progress: 0 = type byte next, then remaining-length bytes. */
@@ -21,11 +21,11 @@ export class PacketSizeGuard extends Duplex {
   readonly remoteAddress: string | undefined;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly maxBytes: number,
     private readonly onOversize: (announced: number) => void,
   ) {
-    super({ allowHalfOpen: false });
+    super(socket);
     this.remoteAddress = socket.remoteAddress;
     socket.on('data', (chunk: Buffer) => {
       if (!this.scan(chunk)) return;
@@ -96,19 +96,5 @@ export class PacketSizeGuard extends Duplex {
     }
     this.wanted = true;
     this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.socket.write(chunk)) callback();
-    else this.socket.once('drain', () => callback());
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.socket.end(callback);
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy(err ?? undefined);
-    callback(err);
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import { FrameReader, PubackBuffer, readPublish } from './mqtt-frames.js';
+import { SocketDuplex } from './socket-duplex.js';
 
 export interface PublishHandler {
   /** A QoS 0 or 1 message. A promise when it has to wait (backpressure); a throw or rejection leaves it unacknowledged. */
@@ -32,7 +32,7 @@ export interface AckBatch {
  * through its buffer list, one `nextTick` per packet, a PUBACK built and written in pieces) cost
  * more than a fifth of ingest; here a message is a view of the bytes read and four bytes of PUBACK.
  */
-export class PublishFilter extends Duplex {
+export class PublishFilter extends SocketDuplex {
   private readonly reader = new FrameReader();
   private readonly acks = new PubackBuffer();
   private inBatch = false;
@@ -44,11 +44,11 @@ export class PublishFilter extends Duplex {
   private yielded = false;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly handler: PublishHandler,
     private readonly ackBatch?: AckBatch,
   ) {
-    super({ allowHalfOpen: false });
+    super(socket);
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
       this.drainFrames();
@@ -169,29 +169,5 @@ export class PublishFilter extends Duplex {
 
   override _read(): void {
     // Packets are pushed as they arrive; mqtt.js reads far less than the broker sends.
-  }
-
-  // mqtt.js's writes reach the socket as they are made: done at once unless the socket is full.
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.socket.write(chunk)) callback();
-    else this.socket.once('drain', () => callback());
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
-    this.socket.cork();
-    let room = true;
-    for (const { chunk } of chunks) room = this.socket.write(chunk);
-    this.socket.uncork();
-    if (room) callback();
-    else this.socket.once('drain', () => callback());
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.socket.end(callback);
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy(err ?? undefined);
-    callback(err);
   }
 }
