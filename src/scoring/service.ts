@@ -151,7 +151,11 @@ export class ScoringService {
   /** Reads each known machine's recent readings so scoring resumes at once after a restart. */
   async seed(store: SensorStore): Promise<void> {
     const { stepMs, keep } = this.grid();
-    for (const m of await store.listMachines()) {
+    // Only machines whose last readings still fall in a window from now, the most recent first: a
+    // store full of machines long silent must not take the places of the ones still sending.
+    const since = this.clock.now() - keep * stepMs;
+    const recent = (await store.listMachines()).filter((m) => m.lastTs !== null && m.lastTs >= since).sort((a, b) => b.lastTs! - a.lastTs!);
+    for (const m of recent) {
       if (m.lastTs === null || (this.fleet && !this.fleet.admit(m.ref.machine))) continue;
       const samples = await store.queryReadings({ machine: m.ref.machine, from: m.lastTs - keep * stepMs, to: m.lastTs + 1 });
       // Read back, not received: its arrival is no later than its own time stamp.

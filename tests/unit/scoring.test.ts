@@ -14,6 +14,7 @@ import { openStateDb } from '../../src/store/state-db.js';
 import { ModelRegistry } from '../../src/training/registry.js';
 import { M1, tempDir } from '../support/fixtures.js';
 import { FleetCap } from '../../src/ingest/fleet-cap.js';
+import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { testMeta } from '../support/model-meta.js';
 
@@ -166,6 +167,26 @@ describe('scoring service state', () => {
     expect(svc.machine('m3')).toBeNull();
     svc.observe({ samples: readings(0, 10), events: [] });
     expect(svc.stats.lateReadings).toBe(50);
+    db.close();
+  });
+});
+
+describe('scoring service seeding', () => {
+  it('after a restart seeds the machines still sending, most recent first, and leaves the fleet cap to them', async () => {
+    const clock = new ManualClock();
+    const db = openStateDb(':memory:');
+    const store = new SqliteSensorStore(path.join(tempDir(), 'sensors.db'));
+    await store.open();
+    const now = clock.now();
+    const at = (machine: string, lastTs: number) => readings(Math.floor(lastTs / STEP) - 5, 5, { ...M1, machine });
+    // A machine silent for a day, and two still sending.
+    await store.write({ samples: [...at('old', now - 86_400_000), ...at('live-a', now - 2 * STEP), ...at('live-b', now - 4 * STEP)], events: [] });
+    const fleet = new FleetCap(1);
+    const svc = new ScoringService({} as InferenceClient, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, tempDir(), fleet);
+    await svc.seed(store);
+    expect(svc.machines().map((m) => m.ref.machine)).toEqual(['live-a']);
+    expect(fleet.has('old')).toBe(false);
+    await store.close();
     db.close();
   });
 });
