@@ -19,7 +19,7 @@ import { validateConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/core/logger.js';
 import { Daemon } from '../src/main.js';
 import { loadTf, quietTfWarnings } from '../src/model/backend.js';
-import { ModelRegistry } from '../src/training/registry.js';
+import { ModelRegistry } from '../src/registry/registry.js';
 import { alertBenchMeta, buildAlertBenchModel } from './lib/alert-model.js';
 import { freePort } from './lib/services.js';
 

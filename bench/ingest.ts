@@ -11,7 +11,7 @@ import path from 'node:path';
 import { validateConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/logger.js';
 import { Daemon } from '../src/main.js';
-import type { CommitInfo } from '../src/store/batch-writer.js';
+import type { CommitInfo } from '../src/journal/batch-writer.js';
 import { publisherProcess } from './lib/publisher-process.js';
 import { ensureDebianPackages, freePort, startInfluxd, startMosquitto, type ManagedService } from './lib/services.js';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -15,7 +15,7 @@ import { redactUrl } from './core/redact.js';
 import { createLogger } from './core/logger.js';
 import { Daemon } from './main.js';
 import { installSignalHandlers } from './signals.js';
-import { VERSION } from './version.js';
+import { VERSION } from './core/version.js';
 
 const program = new Command();
 program

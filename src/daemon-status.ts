@@ -12,15 +12,15 @@ import type { FleetCap } from './ingest/fleet-cap.js';
 import type { MqttSubscriber } from './ingest/mqtt-subscriber.js';
 import type { IngestStats } from './ingest/stats.js';
 import type { ScoringService } from './scoring/service.js';
-import type { BatchWriter } from './store/batch-writer.js';
-import type { DurableQueue } from './store/durable-queue.js';
-import type { Journal } from './store/journal.js';
-import type { SensorStore } from './store/sensor-store.js';
+import type { BatchWriter } from './journal/batch-writer.js';
+import type { DurableQueue } from './journal/durable-queue.js';
+import type { Journal } from './journal/journal.js';
+import type { SensorStore } from './core/sensor-store.js';
 import type { TrainingManager } from './training/manager.js';
-import type { ModelRegistry } from './training/registry.js';
+import type { ModelRegistry } from './registry/registry.js';
 import type { EnergyAccountant } from './scheduler/energy/accountant.js';
 import type { EnergyScheduler } from './scheduler/scheduler.js';
-import { VERSION } from './version.js';
+import { VERSION } from './core/version.js';
 
 /** The running stages, as the status endpoint and /metrics read them. */
 export interface StatusParts {

@@ -27,19 +27,19 @@ import { IngestPipeline } from './ingest/pipeline.js';
 import { IngestStats } from './ingest/stats.js';
 import { InferenceClient } from './scoring/inference-client.js';
 import { ScoringService } from './scoring/service.js';
-import { BatchWriter } from './store/batch-writer.js';
+import { BatchWriter } from './journal/batch-writer.js';
 import { createSensorStore } from './store/create.js';
-import { SqliteDeadLetterLog } from './store/dead-letters.js';
-import { DurableQueue } from './store/durable-queue.js';
-import { Journal } from './store/journal.js';
-import type { SensorStore } from './store/sensor-store.js';
-import { openStateDb } from './store/state-db.js';
+import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
+import { DurableQueue } from './journal/durable-queue.js';
+import { Journal } from './journal/journal.js';
+import type { SensorStore } from './core/sensor-store.js';
+import { openVigilState } from './state.js';
 import { buildScheduler } from './scheduler/build.js';
 import type { EnergyAccountant } from './scheduler/energy/accountant.js';
 import type { EnergyScheduler } from './scheduler/scheduler.js';
 import type { PlantBusySignal } from './scheduler/sources/host.js';
 import { TrainingManager } from './training/manager.js';
-import { ModelRegistry } from './training/registry.js';
+import { ModelRegistry } from './registry/registry.js';
 
 /**
  * The composition root: builds every stage from the validated config, starts them in data-path
@@ -87,7 +87,7 @@ export class Daemon {
     this.startedAt = this.clock.now();
     this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     this.lag.enable();
-    this.stateDb = openStateDb(path.join(cfg.dataDir, 'vigil.db'));
+    this.stateDb = openVigilState(path.join(cfg.dataDir, 'vigil.db'));
     this.registry = new ModelRegistry(cfg.learning.modelsDir);
     this.deadLetters = new SqliteDeadLetterLog(this.stateDb, cfg.ingest.deadLetterLimit);
 

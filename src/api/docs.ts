@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 
 /** OpenAPI generated from the routes' own schemas, served as JSON and browsable at /docs. */
 export async function registerDocs(app: FastifyInstance): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, VigilError, type ErrorCode } from '../core/errors.js';
-import { isDamage } from '../store/state-db.js';
+import { isDamage } from '../core/state-db.js';
 
 export const ErrorBodySchema = {
   type: 'object',

@@ -7,7 +7,7 @@ import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadDataset } from '../training/dataset.js';
 import { validate } from '../training/pipeline.js';
-import { ModelRegistry, type ModelMeta } from '../training/registry.js';
+import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
 import { TrainingRun } from '../training/runner.js';
 
 const pct = (x: number) => x.toFixed(3);

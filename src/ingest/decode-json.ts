@@ -1,5 +1,5 @@
 import { MACHINE_EVENT_TYPES, type MachineEvent, type MachineEventType, type MachineRef, type Sample } from '../core/types.js';
-import type { Rejection } from './reasons.js';
+import type { Rejection } from '../core/reasons.js';
 import {
   MAX_ITEMS_PER_MESSAGE,
   MAX_SENSORS_PER_READING,

@@ -1,6 +1,6 @@
 import type { MachineRef, Sample } from '../core/types.js';
 import type { Decoded } from './decode-json.js';
-import type { Rejection } from './reasons.js';
+import type { Rejection } from '../core/reasons.js';
 import { ID_PATTERN, MAX_ITEMS_PER_MESSAGE, checkSensorName, checkTimeWindow, type ValidationContext } from './validate.js';
 
 /** InfluxDB line protocol, as Telegraf and many PLC bridges emit it. */

@@ -3,7 +3,7 @@ import type { IngestBatch, MachineEvent, MachineRef } from '../core/types.js';
 import { checkEvent, decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
 import { decodeTelemetryFast } from './decode-json-fast.js';
 import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
-import type { Rejection } from './reasons.js';
+import type { Rejection } from '../core/reasons.js';
 import { compileTopicPattern, type TopicPattern } from './topics.js';
 import { ID_PATTERN, type ValidationContext } from './validate.js';
 import { StringInterner } from '../core/interner.js';

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { BatchSink, IngestBatch } from '../core/types.js';
-import { payloadExcerpt, type DeadLetterSink } from './dead-letter.js';
+import { payloadExcerpt, type DeadLetterSink } from '../core/dead-letter.js';
 import type { MessageDecoder } from './decoder.js';
 import type { FleetCap } from './fleet-cap.js';
 import type { IngestStats } from './stats.js';

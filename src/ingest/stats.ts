@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { RateMeter } from '../core/rate.js';
-import type { Rejection, RejectReason } from './reasons.js';
+import type { Rejection, RejectReason } from '../core/reasons.js';
 
 /** Counters the status endpoint and metrics read; updated on the ingest hot path, so plain fields. */
 export class IngestStats {

@@ -1,5 +1,5 @@
 import { isoOrNumber, parseIsoStrict } from '../core/time.js';
-import type { Rejection } from './reasons.js';
+import type { Rejection } from '../core/reasons.js';
 
 /** Limits every decoder applies; `now` is the receive time, so replays judge a message as when it arrived. */
 export interface ValidationContext {

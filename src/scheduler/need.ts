@@ -1,5 +1,5 @@
 import type { Normalisation } from '../features/normalize.js';
-import type { SensorStore } from '../store/sensor-store.js';
+import type { SensorStore } from '../core/sensor-store.js';
 
 export interface NeedOptions {
   minFailures: number;

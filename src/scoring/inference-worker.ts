@@ -9,7 +9,7 @@ import { loadTf, quietTfWarnings, type BackendPreference, type TF } from '../mod
 import { loadFastLstm, type LstmKernelChoice, type LstmKernelPreference } from '../model/fast-lstm/load.js';
 import { FastPredictor } from '../model/fast-lstm/predictor.js';
 import { predict } from '../model/lstm.js';
-import { ModelRegistry } from '../training/registry.js';
+import { ModelRegistry } from '../registry/registry.js';
 
 export type InferenceRequest =
   | { type: 'load'; id: number; modelsDir: string; version: string }

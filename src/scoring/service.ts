@@ -5,8 +5,8 @@ import type { Logger } from '../core/logger.js';
 import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
-import type { SensorStore } from '../store/sensor-store.js';
-import type { ModelMeta } from '../training/registry.js';
+import type { SensorStore } from '../core/sensor-store.js';
+import type { ModelMeta } from '../registry/registry.js';
 import type { InferenceClient } from './inference-client.js';
 import { MachineWindow } from './machine-window.js';
 

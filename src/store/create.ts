@@ -1,6 +1,6 @@
 import type { VigilConfig } from '../config/schema.js';
 import { InfluxSensorStore } from './influx-store.js';
-import type { SensorStore } from './sensor-store.js';
+import type { SensorStore } from '../core/sensor-store.js';
 import { SqliteSensorStore } from './sqlite-store.js';
 import { SqliteWorkerStore } from './sqlite-worker-store.js';
 

@@ -1,7 +1,7 @@
 import { InfluxDB, escape } from 'influx';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
 import { LineProtocolWriter } from './line-protocol.js';
-import { type ByteSink, StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from './sensor-store.js';
+import { type ByteSink, StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from '../core/sensor-store.js';
 
 export interface InfluxStoreOptions {
   url: string;

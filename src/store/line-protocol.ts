@@ -6,8 +6,8 @@
  * reaches a store.
  */
 import type { IngestBatch, MachineRef } from '../core/types.js';
-import { ByteSlabs } from './pending-queue.js';
-import type { ByteSink } from './sensor-store.js';
+import { ByteSlabs } from '../journal/pending-queue.js';
+import type { ByteSink } from '../core/sensor-store.js';
 
 const NEEDS_ESCAPE = /[,= \\\n]/;
 

@@ -1,5 +1,5 @@
 import { MACHINE_EVENT_TYPES, type IngestBatch, type MachineEvent, type MachineRef, type Sample } from '../core/types.js';
-import type { ByteSink } from './sensor-store.js';
+import type { ByteSink } from '../core/sensor-store.js';
 
 /**
  * A compact binary form of batches, for handing them to a store in another thread: the writer's

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
 import { StringInterner } from '../core/interner.js';
 import { readBatches } from './sample-codec.js';
-import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from './sensor-store.js';
+import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from '../core/sensor-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS machines (

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
-import { ByteSlabs } from './pending-queue.js';
+import { ByteSlabs } from '../journal/pending-queue.js';
 import { encodeBatchInto } from './sample-codec.js';
-import type { ByteSink, EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from './sensor-store.js';
+import type { ByteSink, EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from '../core/sensor-store.js';
 
 export type SqliteRequest = { id: number } & (
   | { op: 'open' | 'listMachines' | 'health' | 'close' }

@@ -2,7 +2,7 @@ import type { LearningConfig } from '../config/schema.js';
 import { alignToGrid } from '../features/align.js';
 import { labelSteps } from '../features/labels.js';
 import type { LabelledSegment } from '../features/split.js';
-import type { SensorStore } from '../store/sensor-store.js';
+import type { SensorStore } from '../core/sensor-store.js';
 
 export interface Dataset {
   items: LabelledSegment[];

@@ -10,7 +10,7 @@ import { createSensorStore } from '../store/create.js';
 import { loadDataset } from './dataset.js';
 import type { EpochProgress } from './fit.js';
 import { prepareData, trainAndValidate, validate, type Validation } from './pipeline.js';
-import { ModelRegistry, type ModelMeta } from './registry.js';
+import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
 
 export type TrainingProgress =
   | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { TrainingProgress } from './run.js';
-import type { ModelMeta } from './registry.js';
+import type { ModelMeta } from '../registry/registry.js';
 import type { WorkerInput, WorkerMessage } from './worker.js';
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { publishStream } from '../../bench/lib/publisher.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { openVigilState } from '../../src/state.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { tempDir } from '../support/fixtures.js';
 import { waitUntil } from '../support/influx.js';
@@ -62,7 +62,7 @@ describe('a damaged disk', () => {
   it('a damaged vigil.db stops `vigil start` with the file named, exit 1', () => {
     const dataDir = tempDir('vigil-damage-state-');
     const file = path.join(dataDir, 'vigil.db');
-    const db = openStateDb(file);
+    const db = openVigilState(file);
     const insert = db.prepare("INSERT INTO energy_decisions (at, action, reason) VALUES (?, 'defer', ?)");
     for (let i = 0; i < 2000; i++) insert.run(i, 'x'.repeat(200));
     db.close();

@@ -6,7 +6,7 @@ import { evaluateCmapssTest } from '../../bench/lib/cmapss.js';
 import type { Daemon } from '../../src/main.js';
 import { loadTf, quietTfWarnings } from '../../src/model/backend.js';
 import { memberCount } from '../../src/model/ensemble.js';
-import { ModelRegistry } from '../../src/training/registry.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/fixtures.js';
@@ -119,7 +119,7 @@ describe('learning from the store', () => {
     const script = `
       import { loadTf, quietTfWarnings } from ${JSON.stringify(path.resolve('dist/src/model/backend.js'))};
       import { buildLstm } from ${JSON.stringify(path.resolve('dist/src/model/lstm.js'))};
-      import { ModelRegistry } from ${JSON.stringify(path.resolve('dist/src/training/registry.js'))};
+      import { ModelRegistry } from ${JSON.stringify(path.resolve('dist/src/registry/registry.js'))};
       quietTfWarnings();
       const { tf } = await loadTf('cpu');
       const reg = new ModelRegistry(${JSON.stringify(dir)});
@@ -129,7 +129,7 @@ describe('learning from the store', () => {
         await reg.save(tf, buildLstm(tf, { windowSteps: 50, features: 20, units: [64, 32], dropout: 0, learningRate: 0.01, seed: 1, recurrentActivation: 'sigmoid' }), { ...meta, version });
         if (version === 'v0001') { reg.promote(version, 'first'); process.stdout.write('champion\\n'); }
       }`;
-    const { ModelRegistry: Registry } = await import('../../src/training/registry.js');
+    const { ModelRegistry: Registry } = await import('../../src/registry/registry.js');
     const meta = {
       createdAt: new Date(0).toISOString(), parent: null, warmStartedFrom: null, decision: { promoted: true, reason: 'x' }, dataRange: { from: 0, to: 1 },
       machines: { train: 1, validation: [], splitMethod: 'by-time' }, sensors: ['a'], dropped: [], stepMs: 1, window: 50, horizon: 1, rulCap: 1,

@@ -12,12 +12,12 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { MachineEvent } from '../../src/core/types.js';
 import { InferenceClient } from '../../src/scoring/inference-client.js';
 import { ScoringService } from '../../src/scoring/service.js';
-import { SqliteDeadLetterLog } from '../../src/store/dead-letters.js';
+import { SqliteDeadLetterLog } from '../../src/ingest/dead-letter-log.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { openVigilState } from '../../src/state.js';
 import type { TrainingRunRecord } from '../../src/training/manager.js';
 import { TrainingBusyError } from '../../src/training/manager.js';
-import { ModelRegistry } from '../../src/training/registry.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
 import { EnergyAccountant } from '../../src/scheduler/energy/accountant.js';
 import { tempDir } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
@@ -81,7 +81,7 @@ export interface Harness {
 export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness; sseMaxBufferedBytes?: number } = {}): Promise<Harness> {
   const streams = { streams: 0, dropped: 0 };
   const clock = new ManualClock();
-  const db = openStateDb(':memory:');
+  const db = openVigilState(':memory:');
   const alerts = new AlertStore(db, ['webhook:ops']);
   const quality = new QualityMonitor({ staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 600_000, flatlineMinReadings: 10, ranges: [], backfillAgeMs: 3_600_000 });
   const engine = new AlertEngine(alerts, quality, { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 0, backfillAgeMs: 3_600_000, silentMachinesSummary: 25 }, clock, silentLogger());

@@ -1,5 +1,5 @@
 import type { IngestBatch } from '../../src/core/types.js';
-import { StoreRejectedError, type ByteSink } from '../../src/store/sensor-store.js';
+import { StoreRejectedError, type ByteSink } from '../../src/core/sensor-store.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 
 /** A real SQLite store whose writes can be made to fail, to drive the writer's outage handling. */

@@ -1,4 +1,4 @@
-import type { ModelMeta } from '../../src/training/registry.js';
+import type { ModelMeta } from '../../src/registry/registry.js';
 
 /** A valid meta.json for a small test model; `over` changes fields. */
 export function testMeta(version: string, over: Partial<ModelMeta> = {}): ModelMeta {

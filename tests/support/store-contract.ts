@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MachineEvent } from '../../src/core/types.js';
-import type { SensorStore } from '../../src/store/sensor-store.js';
+import type { SensorStore } from '../../src/core/sensor-store.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const A = { site: 'plant', line: 'l1', machine: 'pump-1' };

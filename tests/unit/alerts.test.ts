@@ -4,7 +4,7 @@ import { AlertEngine, type RiskScore } from '../../src/alerts/engine.js';
 import { QualityMonitor } from '../../src/alerts/quality.js';
 import type { AlertEvent } from '../../src/alerts/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { openVigilState } from '../../src/state.js';
 import { M1, sample, tempDir } from '../support/fixtures.js';
 import { ManualClock } from '../support/manual-clock.js';
 import path from 'node:path';
@@ -16,7 +16,7 @@ const QUALITY = { staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAft
 const T0 = new ManualClock().now();
 
 function setup(file = ':memory:', clock = new ManualClock()) {
-  const db = openStateDb(file);
+  const db = openVigilState(file);
   const store = new AlertStore(db, ['webhook:ops', 'mqtt']);
   const quality = new QualityMonitor(QUALITY);
   const engine = new AlertEngine(store, quality, RISK, clock, silentLogger());

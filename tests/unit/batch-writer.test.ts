@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { BatchWriter, type CommitInfo } from '../../src/store/batch-writer.js';
-import { DurableQueue } from '../../src/store/durable-queue.js';
-import { Journal } from '../../src/store/journal.js';
-import { ByteSlabs, RECORD_OVERHEAD_BYTES } from '../../src/store/pending-queue.js';
+import { BatchWriter, type CommitInfo } from '../../src/journal/batch-writer.js';
+import { DurableQueue } from '../../src/journal/durable-queue.js';
+import { Journal } from '../../src/journal/journal.js';
+import { ByteSlabs, RECORD_OVERHEAD_BYTES } from '../../src/journal/pending-queue.js';
 import type { Sample } from '../../src/core/types.js';
 import { batchOf, sample, tempDir } from '../support/fixtures.js';
 import { FlakyStore } from '../support/flaky-store.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeJsonEvents, decodeJsonTelemetry } from '../../src/ingest/decode-json.js';
-import type { RejectReason } from '../../src/ingest/reasons.js';
+import type { RejectReason } from '../../src/core/reasons.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const ctx = { now: NOW, maxFutureSkewMs: 5 * 60_000, maxAgeMs: 365 * 86_400_000 };

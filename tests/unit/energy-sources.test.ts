@@ -8,7 +8,7 @@ import { assessNeed } from '../../src/scheduler/need.js';
 import { CarbonDataError, FileCarbonSource, parseCarbonCsv, parseCarbonJson } from '../../src/scheduler/sources/carbon.js';
 import { PlantBusySignal, onBattery, parseNvidiaSmi } from '../../src/scheduler/sources/host.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { openVigilState } from '../../src/state.js';
 import { M1, tempDir } from '../support/fixtures.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -63,7 +63,7 @@ describe('energy meters', () => {
   });
 
   it('accounts a run: CPU estimate without RAPL, GPU by its counter, carbon and price over the run, avoided emissions against the due time', async () => {
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     db.prepare("INSERT INTO training_runs (id, trigger, state, started_at) VALUES (7, 'schedule', 'running', 0)").run();
     const clock = new ManualClock();
     let energy = 1_000_000;

@@ -12,7 +12,7 @@ import { alignToGrid } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
 import type { LabelledSegment } from '../../src/features/split.js';
 import { prepareFolds, trainAndValidate, validate, type PreparedData } from '../../src/training/pipeline.js';
-import { ModelRegistry } from '../../src/training/registry.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
 import { tempDir } from '../support/fixtures.js';
 import { testMeta } from '../support/model-meta.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { VigilError } from '../../src/core/errors.js';
 import { MessageDecoder, type DecoderOptions } from '../../src/ingest/decoder.js';
-import { REJECT_REASONS } from '../../src/ingest/reasons.js';
+import { REJECT_REASONS } from '../../src/core/reasons.js';
 import { ID_PATTERN } from '../../src/ingest/validate.js';
 import { parseCmapss } from '../../simulators/replay/cmapss.js';
 import { csvSource, parseTimestamp, splitCsvLine } from '../../simulators/replay/csv.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Journal, type JournalOptions } from '../../src/store/journal.js';
+import { Journal, type JournalOptions } from '../../src/journal/journal.js';
 import type { IngestBatch } from '../../src/core/types.js';
 import { batchOf, sample, tempDir } from '../support/fixtures.js';
 

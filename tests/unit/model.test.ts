@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { fileHandler } from '../../src/model/file-io.js';
 import { buildLstm, predict } from '../../src/model/lstm.js';
-import { ModelRegistry } from '../../src/training/registry.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
 import { decide } from '../../src/training/run.js';
 import { tempDir } from '../support/fixtures.js';
 import { testMeta as meta } from '../support/model-meta.js';

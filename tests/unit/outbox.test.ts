@@ -8,7 +8,7 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, signature } from '
 import { Outbox, retryDelay } from '../../src/alerts/outbox.js';
 import type { AlertEvent } from '../../src/alerts/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import { openVigilState } from '../../src/state.js';
 import { M1 } from '../support/fixtures.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -29,7 +29,7 @@ class ScriptedNotifier implements Notifier {
 
 function setup(channels = ['a', 'b']) {
   const clock = new ManualClock();
-  const store = new AlertStore(openStateDb(':memory:'), channels);
+  const store = new AlertStore(openVigilState(':memory:'), channels);
   const notifiers = channels.map((c) => new ScriptedNotifier(c));
   const outbox = new Outbox(store, notifiers, clock, silentLogger(), OPTS);
   const openAlert = () => store.open({ machine: M1, kind: 'failure_risk', severity: 'warning', message: 'm', details: {} }, clock.now());
@@ -87,7 +87,7 @@ describe('notification outbox', () => {
 
   it('keeps pending deliveries across a restart, and never repeats a delivered one', async () => {
     const clock = new ManualClock();
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     const first = new ScriptedNotifier('a');
     const store = new AlertStore(db, ['a']);
     store.open({ machine: M1, kind: 'failure_risk', severity: 'warning', message: 'one', details: {} }, clock.now());
@@ -102,7 +102,7 @@ describe('notification outbox', () => {
 
   it('survives a pass that cannot read its state (closed or broken database) and tries again later', async () => {
     const clock = new ManualClock();
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     const store = new AlertStore(db, ['a']);
     const outbox = new Outbox(store, [new ScriptedNotifier('a')], clock, silentLogger(), OPTS);
     db.close();
@@ -152,7 +152,7 @@ describe('webhook notifier', () => {
 
   it('posts the event as JSON signed with HMAC-SHA256 over timestamp and body', async () => {
     const { url, got } = await receiver(204);
-    const store = new AlertStore(openStateDb(':memory:'), ['webhook:ops']);
+    const store = new AlertStore(openVigilState(':memory:'), ['webhook:ops']);
     const ev = store.open({ machine: M1, kind: 'failure_risk', severity: 'critical', message: 'm1 at risk', details: { probability: 0.93 } }, Date.UTC(2026, 0, 1));
     const secret = 'a-long-shared-secret-123';
     await new WebhookNotifier({ name: 'ops', url, secret, timeoutMs: 2000 }, () => 1_767_225_600_000).deliver(ev, 42);
@@ -169,7 +169,7 @@ describe('webhook notifier', () => {
 
   it('treats a non-2xx answer and an unreachable receiver as failures to retry', async () => {
     const { url } = await receiver(500);
-    const store = new AlertStore(openStateDb(':memory:'), ['webhook:ops']);
+    const store = new AlertStore(openVigilState(':memory:'), ['webhook:ops']);
     const ev = store.open({ machine: M1, kind: 'failure_risk', severity: 'warning', message: 'x', details: {} }, 0);
     await expect(new WebhookNotifier({ name: 'ops', url, secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(ev, 1)).rejects.toThrow(/HTTP 500/);
     await expect(new WebhookNotifier({ name: 'ops', url: 'http://127.0.0.1:1/hook', secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(ev, 1)).rejects.toThrow();

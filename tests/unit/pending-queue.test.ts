@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IngestBatch } from '../../src/core/types.js';
-import { PendingQueue, RECORD_OVERHEAD_BYTES } from '../../src/store/pending-queue.js';
-import type { ByteSink } from '../../src/store/sensor-store.js';
+import { PendingQueue, RECORD_OVERHEAD_BYTES } from '../../src/journal/pending-queue.js';
+import type { ByteSink } from '../../src/core/sensor-store.js';
 import { batchOf, sample } from '../support/fixtures.js';
 
 /** Writes one line per record, "<ts>,<ts>…", padded to `pad` bytes when given (big records force new slabs). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import type { IngestBatch } from '../../src/core/types.js';
-import type { DeadLetter } from '../../src/ingest/dead-letter.js';
+import type { DeadLetter } from '../../src/core/dead-letter.js';
 import { MessageDecoder, type DecoderOptions } from '../../src/ingest/decoder.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { IngestStats } from '../../src/ingest/stats.js';

@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { InferenceClient } from '../../src/scoring/inference-client.js';
 import { MachineWindow } from '../../src/scoring/machine-window.js';
 import { ScoringService, topContributions, type MachineScore } from '../../src/scoring/service.js';
-import { openStateDb } from '../../src/store/state-db.js';
-import { ModelRegistry } from '../../src/training/registry.js';
+import { openVigilState } from '../../src/state.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
 import { M1, tempDir } from '../support/fixtures.js';
 import { FleetCap } from '../../src/ingest/fleet-cap.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
@@ -158,7 +158,7 @@ describe('machine window', () => {
 describe('scoring service state', () => {
   it('keeps windows for tracked machines only, counts late readings, and says how many machines are in each status without walking them', () => {
     const clock = new ManualClock();
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     const fleet = new FleetCap(2);
     for (const id of ['m1', 'm2', 'm3']) fleet.admit(id);
     const svc = new ScoringService({} as InferenceClient, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, tempDir(), fleet);
@@ -174,7 +174,7 @@ describe('scoring service state', () => {
 describe('scoring service seeding', () => {
   it('after a restart seeds the machines still sending, most recent first, and leaves the fleet cap to them', async () => {
     const clock = new ManualClock();
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     const store = new SqliteSensorStore(path.join(tempDir(), 'sensors.db'));
     await store.open();
     const now = clock.now();
@@ -215,7 +215,7 @@ describe('scoring service', () => {
     await registry.save(tf, m2, meta('v0002'));
 
     const clock = new ManualClock();
-    const db = openStateDb(':memory:');
+    const db = openVigilState(':memory:');
     const svc = new ScoringService(inference, db, clock, silentLogger(), { intervalMs: 5000, maxBatch: 2, topSensors: 2, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, dir);
     const heard: Array<{ machine: string; score: MachineScore; threshold: number }> = [];
     svc.onScore((m, score, threshold) => heard.push({ machine: m.machine, score, threshold }));

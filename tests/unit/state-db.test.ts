@@ -3,13 +3,14 @@ import path from 'node:path';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../src/api/errors.js';
-import { openStateDb } from '../../src/store/state-db.js';
+import Database from 'better-sqlite3';
+import { STATE_SCHEMAS, openVigilState } from '../../src/state.js';
 import { tempDir } from '../support/fixtures.js';
 
 /** A state database with some rows, closed, and its path. */
 function filledStateDb(): string {
   const file = path.join(tempDir(), 'vigil.db');
-  const db = openStateDb(file);
+  const db = openVigilState(file);
   const insert = db.prepare("INSERT INTO energy_decisions (at, action, reason) VALUES (?, 'defer', ?)");
   for (let i = 0; i < 2000; i++) insert.run(i, 'carbon high '.repeat(20));
   db.close();
@@ -23,20 +24,47 @@ describe('state database', () => {
     // Garbage over the last pages: the tables there are damaged, the header is not.
     bytes.fill(0x5a, bytes.length - 3 * 4096, bytes.length - 4096);
     writeFileSync(file, bytes);
-    expect(() => openStateDb(file)).toThrow(expect.objectContaining({ code: 'VGL_STATE_DAMAGED', message: expect.stringMatching(new RegExp(`state database ${file.replaceAll('/', '\\/')} is damaged.*restore it from a backup.*\\.recover`, 'si')) }));
+    expect(() => openVigilState(file)).toThrow(expect.objectContaining({ code: 'VGL_STATE_DAMAGED', message: expect.stringMatching(new RegExp(`state database ${file.replaceAll('/', '\\/')} is damaged.*restore it from a backup.*\\.recover`, 'si')) }));
   });
 
   it('refuses a file that is no database at all', () => {
     const file = path.join(tempDir(), 'vigil.db');
     writeFileSync(file, Buffer.alloc(8192, 0x41));
-    expect(() => openStateDb(file)).toThrow(expect.objectContaining({ code: 'VGL_STATE_DAMAGED' }));
+    expect(() => openVigilState(file)).toThrow(expect.objectContaining({ code: 'VGL_STATE_DAMAGED' }));
   });
 
   it('opens a sound one as before (garbage appended past its pages is ignored by SQLite)', () => {
     const file = filledStateDb();
     writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.alloc(8192, 0x5a)]));
-    const db = openStateDb(file);
+    const db = openVigilState(file);
     expect((db.prepare('SELECT count(*) AS n FROM energy_decisions').get() as { n: number }).n).toBe(2000);
+    db.close();
+  });
+
+  it('a file from before stages owned their tables opens as it was: no step runs twice, rows are kept', () => {
+    const file = filledStateDb();
+    // What the single numbered list left behind: all four steps applied, counted in user_version only.
+    const old = new Database(file);
+    old.exec('DROP TABLE state_migrations');
+    old.pragma('user_version = 4');
+    old.close();
+    const db = openVigilState(file);
+    expect((db.prepare('SELECT count(*) AS n FROM energy_decisions').get() as { n: number }).n).toBe(2000);
+    const ids = (db.prepare('SELECT id FROM state_migrations ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+    expect(ids).toEqual(STATE_SCHEMAS.flatMap((s) => s.migrations.map((m) => m.id)).sort());
+    db.close();
+  });
+
+  it('a file at an older legacy version gets only the steps it lacks', () => {
+    const file = path.join(tempDir(), 'vigil.db');
+    const old = new Database(file);
+    const upTo = (v: number) => STATE_SCHEMAS.flatMap((s) => s.migrations).filter((m) => (m.legacyVersion ?? Infinity) <= v);
+    for (const m of upTo(3)) old.exec(m.sql);
+    old.pragma('user_version = 3');
+    old.close();
+    const db = openVigilState(file);
+    // Step 4 (settings, two indexes) was missing and is there now.
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('settings', 'missed_by_time', 'alerts_by_resolution') ORDER BY name").all()).toHaveLength(3);
     db.close();
   });
 

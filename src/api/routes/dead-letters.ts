@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { REJECT_REASONS } from '../../ingest/reasons.js';
-import type { StoredDeadLetter } from '../../store/dead-letters.js';
+import { REJECT_REASONS } from '../../core/reasons.js';
+import type { StoredDeadLetter } from '../../ingest/dead-letter-log.js';
 
 const Query = Type.Object(
   {

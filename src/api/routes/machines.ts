@@ -5,7 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import { VigilError, errorMessage } from '../../core/errors.js';
 import type { Sample } from '../../core/types.js';
 import type { MachineState, ScoringService } from '../../scoring/service.js';
-import type { SensorStore } from '../../store/sensor-store.js';
+import type { SensorStore } from '../../core/sensor-store.js';
 import { alertJson } from './alerts.js';
 import { AlertSchema, MachineParams, MachineRefSchema, Nullable, READ_ERRORS, TimeQuery, errors, iso, parseTimeParam } from '../schemas.js';
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../core/errors.js';
-import { RegistryError, type ModelRegistry } from '../../training/registry.js';
+import { RegistryError, type ModelRegistry } from '../../registry/registry.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
 
 const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { DeadLetter, DeadLetterSink } from '../ingest/dead-letter.js';
-import type { Rejection } from '../ingest/reasons.js';
+import type { DeadLetter, DeadLetterSink } from '../core/dead-letter.js';
+import type { Rejection } from '../core/reasons.js';
 
 export interface StoredDeadLetter extends DeadLetter {
   id: number;

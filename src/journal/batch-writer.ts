@@ -6,7 +6,7 @@ import { RateMeter } from '../core/rate.js';
 import type { IngestBatch } from '../core/types.js';
 import type { Journal } from './journal.js';
 import { PendingQueue } from './pending-queue.js';
-import { StoreRejectedError, type SensorStore } from './sensor-store.js';
+import { StoreRejectedError, type SensorStore } from '../core/sensor-store.js';
 
 /** Samples and events read back from the journal per turn of the event loop while catching up (a few milliseconds of decoding). */
 const READ_BACK_ITEMS = 250;

@@ -1,4 +1,4 @@
-import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
+import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from './types.js';
 
 export interface ReadingQuery {
   machine: string;

@@ -6,7 +6,7 @@
  * no object at all where the store encodes (InfluxDB); stores without a wire form keep the batch.
  */
 import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
-import type { ByteSink } from './sensor-store.js';
+import type { ByteSink } from '../core/sensor-store.js';
 
 const SLAB_BYTES = 1 << 20;
 /** What one queued record costs besides its bytes: seven typed-array columns and two pointers. */

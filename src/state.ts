@@ -1,0 +1,15 @@
+import type Database from 'better-sqlite3';
+import { alertSchema } from './alerts/schema.js';
+import { openStateDb, type StateSchema } from './core/state-db.js';
+import { deadLetterSchema } from './ingest/dead-letter-schema.js';
+import { schedulerSchema } from './scheduler/schema.js';
+import { scoringSchema } from './scoring/schema.js';
+import { trainingSchema } from './training/schema.js';
+
+/** Every stage's tables in the state database, in data-path order. */
+export const STATE_SCHEMAS: readonly StateSchema[] = [deadLetterSchema, trainingSchema, schedulerSchema, scoringSchema, alertSchema];
+
+/** Opens (checks, migrates) the state database with the tables of every stage. */
+export function openVigilState(file: string): Database.Database {
+  return openStateDb(file, STATE_SCHEMAS);
+}

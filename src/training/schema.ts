@@ -1,0 +1,25 @@
+import type { StateSchema } from '../core/state-db.js';
+
+/** Training runs: who asked, what happened, what they produced. */
+export const trainingSchema: StateSchema = {
+  stage: 'training',
+  migrations: [
+    { id: 'training/1', legacyVersion: 2, sql: `
+      CREATE TABLE training_runs (
+        id INTEGER PRIMARY KEY,
+        trigger TEXT NOT NULL,
+        requested_by TEXT,
+        state TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        version TEXT,
+        promoted INTEGER,
+        reason TEXT,
+        error TEXT,
+        progress TEXT,
+        failures_labelled INTEGER,
+        bypass_energy INTEGER NOT NULL DEFAULT 0
+      );
+    ` },
+  ],
+};
