@@ -102,15 +102,15 @@ await sleep((WINDOW + 10) * 1000);
 
 const lagFigures = () => ({ p50: Math.max(0, lag.percentile(50) / 1e6 - 10), p99: Math.max(0, lag.percentile(99) / 1e6 - 10), max: Math.max(0, lag.max / 1e6 - 10) });
 phase = 'idle';
-const batchStart = daemon.scoring!.recentBatchMs.length;
+const batchStart = daemon.stages.scoring.scoring.recentBatchMs.length;
 lag.enable();
 await sleep(Number(a.seconds) * 1000);
 const idleLag = lagFigures();
-const idleBatches = daemon.scoring!.recentBatchMs.slice(batchStart);
+const idleBatches = daemon.stages.scoring.scoring.recentBatchMs.slice(batchStart);
 
 phase = 'training';
 lag.reset();
-const run = daemon.training!.trigger({ trigger: 'cli' });
+const run = daemon.stages.training.trigger({ trigger: 'cli' });
 const trainingStart = Date.now();
 // Lag is read while the run is in progress only; the phase itself goes on for its full length.
 let trainingLag = lagFigures();
@@ -119,10 +119,10 @@ while (Date.now() - trainingStart < Number(a['training-seconds']) * 1000) {
   await sleep(250);
   if (trainingMs === 0) {
     trainingLag = lagFigures();
-    if (daemon.training!.get(run.id)!.state !== 'running') trainingMs = Date.now() - trainingStart;
+    if (daemon.stages.training.get(run.id)!.state !== 'running') trainingMs = Date.now() - trainingStart;
   }
 }
-const runState = daemon.training!.get(run.id)!;
+const runState = daemon.stages.training.get(run.id)!;
 lag.disable();
 fleet.kill();
 await sleep(1500);
@@ -158,6 +158,6 @@ console.log(
 );
 const s = daemon.status();
 console.log(`daemon: ${s.ingest.messagesAccepted} messages, ${s.scoring.scoresTotal} scores, alerts ${s.alerts.resolved} resolved (${s.alerts.quality.truePositives} by failures), deliveries dead ${s.alerts.deliveries.dead}`);
-await daemon.training!.stop();
+await daemon.stages.training.stop();
 await daemon.stop();
 process.exit(0);

@@ -61,12 +61,12 @@ async function runFor(kind: 'influx' | 'sqlite', mosquitto: ManagedService, infl
     const m = process.memoryUsage();
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
-    peakPending = Math.max(peakPending, daemon.writer!.stats.pendingSamples);
+    peakPending = Math.max(peakPending, daemon.stages.journal.writer.stats.pendingSamples);
   }, 50);
   let stored = 0;
   let lastCommitAt = 0;
   let latencies: number[] | null = null;
-  daemon.writer!.on('commit', (c: CommitInfo) => {
+  daemon.stages.journal.writer.on('commit', (c: CommitInfo) => {
     stored += c.samples;
     lastCommitAt = c.committedAt;
     // One sample per message here, so each record's latest sample time is its publish time.

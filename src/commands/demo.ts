@@ -107,7 +107,7 @@ export function registerDemoCommand(program: Command): void {
 /** One line of what is happening: data, model, training, risks, alerts and how they fared. */
 function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string {
   const s = daemon.status();
-  const machines = daemon.scoring?.machines() ?? [];
+  const machines = daemon.stages.scoring.scoring.machines() ?? [];
   const risky = machines
     .filter((m) => m.score)
     .sort((a, b) => b.score!.probability - a.score!.probability)

@@ -59,6 +59,12 @@ export interface RawMessage {
   receivedAt: number;
 }
 
+/** A stage that sees every accepted batch once it is durable (scoring, data quality, alerts). */
+export interface BatchObserver {
+  readonly name: string;
+  observe(batch: IngestBatch, receivedAt: number): void;
+}
+
 export interface BatchSink {
   accept(batch: IngestBatch, source?: RawMessage): void | Promise<void>;
 }

@@ -30,6 +30,20 @@ export class DurableQueue implements BatchSink {
     private readonly retryMs = 1000,
   ) {}
 
+  /**
+   * The journal records of one socket read written in one write, when the subscriber closes its
+   * acknowledgement batch (its PUBACKs go out after that write).
+   */
+  readonly ackBatch = {
+    begin: (): void => {
+      this.journal.deferWrites = true;
+    },
+    end: (): void => {
+      this.journal.deferWrites = false;
+      this.journal.flushPending();
+    },
+  };
+
   private blocked(): boolean {
     return this.journal.isFull();
   }

@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
 import type { VigilConfig } from '../config/schema.js';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
+import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { TrainingManager } from '../training/manager.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { EnergyAccountant } from './energy/accountant.js';
+import { energyReport } from './report.js';
 import { EnergyScheduler } from './scheduler.js';
 import { FileCarbonSource, HttpCarbonSource, type CarbonSource } from './sources/carbon.js';
 import { CpuLoad, PlantBusySignal, onBattery, queryGpus } from './sources/host.js';
@@ -22,8 +22,10 @@ export interface BuiltScheduler {
 /** The scheduler stage from the config: its sources, the energy accountant (hooked into runs) and the cron tick. */
 export function buildScheduler(
   config: VigilConfig,
-  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry; clock: Clock; log: Logger },
+  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry },
+  life: Lifecycle,
 ): BuiltScheduler {
+  const { clock, log } = life;
   const s = config.schedule;
   const carbon = s.carbon.file
     ? new FileCarbonSource(s.carbon.file)
@@ -41,12 +43,12 @@ export function buildScheduler(
   const plantBusy = s.plantBusy.topic ? new PlantBusySignal(s.plantBusy.ttl) : null;
   const gpu = s.energy.gpu === 'auto' ? () => queryGpus() : null;
   let scheduler: EnergyScheduler | null = null;
-  const accountant = new EnergyAccountant(d.db, d.clock, d.log.child({ component: 'energy' }), {
+  const accountant = new EnergyAccountant(d.db, clock, log.child({ component: 'energy' }), {
     wattsPerCore: s.energy.wattsPerCore,
     raplDir: s.energy.raplDir,
     gpu: s.energy.gpu,
     fallbackIntensity: s.carbon.fallbackIntensity,
-    carbon: async () => (carbon ? carbon.series(d.clock.now()) : null),
+    carbon: async () => (carbon ? carbon.series(clock.now()) : null),
     price: (from, to) => tariff.series(from, to),
     dueSince: (runId) => scheduler?.dueSinceOfRun(runId) ?? null,
     gpuQuery: gpu ?? undefined,
@@ -58,8 +60,8 @@ export function buildScheduler(
     training: d.training,
     registry: d.registry,
     accountant,
-    clock: d.clock,
-    log: d.log.child({ component: 'scheduler' }),
+    clock,
+    log: log.child({ component: 'scheduler' }),
     carbon,
     tariff: s.tariff.periods.length > 0 ? tariff : null,
     busyCalendar,
@@ -68,5 +70,9 @@ export function buildScheduler(
     gpu,
     onBattery: () => onBattery(s.energy.powerSupplyDir),
   });
+  const built = scheduler;
+  life.whenRunning(() => built.start());
+  life.release('scheduler', () => built.stop());
+  life.report(energyReport(accountant, scheduler));
   return { scheduler, accountant, plantBusy, carbon, tariff };
 }

@@ -90,6 +90,7 @@ export class ScoringService {
   private readonly insertScore: Database.Statement;
   private readonly historyQuery: Database.Statement;
   private readonly pruneScores: Database.Statement;
+  readonly name = 'scoring';
   readonly stats = {
     batches: 0,
     scored: 0,

@@ -71,16 +71,16 @@ describe('end to end: simulated fleet → Mosquitto → daemon → alerts', () =
     const history = await publish({ ...scenario, seed: 7, durationMs: 6 * DAY, startMs: now - 14 * DAY }, 'max', mqttUrl);
     expect(history.failures).toBeGreaterThan(4);
     await waitUntil(() => d.status().store.eventsStored >= history.events && d.status().journal.depth === 0, 60_000, 'history stored');
-    const run = d.training!.trigger({ trigger: 'cli' });
-    await waitUntil(() => d.training!.get(run.id)!.state !== 'running', 240_000, 'first model trained', 1000);
-    expect(d.training!.get(run.id)).toMatchObject({ state: 'succeeded', promoted: true, version: 'v0001' });
+    const run = d.stages.training.trigger({ trigger: 'cli' });
+    await waitUntil(() => d.stages.training.get(run.id)!.state !== 'running', 240_000, 'first model trained', 1000);
+    expect(d.stages.training.get(run.id)).toMatchObject({ state: 'succeeded', promoted: true, version: 'v0001' });
     await waitUntil(() => d.status().scoring.champion === 'v0001', 10_000, 'champion loaded for scoring');
 
     // Live: a fresh fleet in fast time; alerts must come before failures.
     const live = await publish({ ...scenario, seed: 11, durationMs: 6 * DAY, startMs: now - 7 * DAY }, 6000, mqttUrl);
     expect(live.failures).toBeGreaterThan(4);
     await waitUntil(() => d.status().alerts.quality.truePositives >= 1, 20_000, 'a failure announced by an alert');
-    const tp = d.alertStore!.list({ kind: 'failure_risk', state: 'resolved', limit: 100 }).find((a) => a.outcome === 'true_positive')!;
+    const tp = d.stages.alerts.store.list({ kind: 'failure_risk', state: 'resolved', limit: 100 }).find((a) => a.outcome === 'true_positive')!;
     expect(tp.resolved?.resolution).toBe('failure');
     expect(tp.leadMs).toBeGreaterThan(0);
     expect(tp.details.topSensors).toHaveLength(3);

@@ -84,7 +84,7 @@ describe('vigil CLI against a running daemon', () => {
     const { daemon } = await startTestDaemon({ api: { anonymousRead: false, tokens: [{ name: 'ana', role: 'operator', sha256 }] } });
     try {
       const url = daemon.httpUrl;
-      daemon.alertStore!.open({ machine: { site: 'p', line: 'l', machine: 'press-3' }, kind: 'machine_stale', severity: 'warning', message: 'no data from press-3', details: {} }, Date.now());
+      daemon.stages.alerts.store.open({ machine: { site: 'p', line: 'l', machine: 'press-3' }, kind: 'machine_stale', severity: 'warning', message: 'no data from press-3', details: {} }, Date.now());
       const denied = await runCli(['alerts', 'list', '--url', url]);
       expect(denied.status).toBe(1);
       expect(denied.stderr).toMatch(/VGL_UNAUTHORIZED/);
@@ -94,7 +94,7 @@ describe('vigil CLI against a running daemon', () => {
       expect(list.stdout).toMatch(/#1 +open +warning +press-3 +machine_stale +no data from press-3/);
       const ack = await runCli(['alerts', 'ack', '1', '--note', 'cable checked', '--url', url], env);
       expect(ack.stdout).toMatch(/#1 +acknowledged/);
-      expect(daemon.alertStore!.get(1)!.acknowledged).toMatchObject({ by: 'ana', note: 'cable checked' });
+      expect(daemon.stages.alerts.store.get(1)!.acknowledged).toMatchObject({ by: 'ana', note: 'cable checked' });
       const again = await runCli(['alerts', 'ack', '1', '--url', url], env);
       expect([again.status, again.stderr]).toEqual([1, expect.stringMatching(/VGL_CONFLICT/)]);
       expect((await runCli(['alerts', 'resolve', '1', '--url', url], env)).stdout).toMatch(/#1 +resolved/);

@@ -56,7 +56,7 @@ describe('ingest through real services', () => {
     expect(status.store.readingsStored).toBe(expected);
     expect(status.ingest.rejectedByReason).toEqual({ non_numeric_value: 1, bad_line_protocol: 1 });
     expect(status.store.eventsStored).toBe(1);
-    const events = await daemon.store.queryEvents({ machine: 'cli-1' });
+    const events = await daemon.stages.store.queryEvents({ machine: 'cli-1' });
     expect(events).toEqual([{ machine: { site: 'p1', line: 'l1', machine: 'cli-1' }, ts: now, type: 'maintenance', component: 'filter' }]);
     expect(status.journal.depth).toBe(0);
     // Every message came through Vigil's PUBLISH path, none left unacknowledged.
@@ -104,7 +104,7 @@ describe('ingest through real services', () => {
     } finally {
       db.close();
     }
-    const machines = await daemon.store.listMachines();
+    const machines = await daemon.stages.store.listMachines();
     expect(machines).toHaveLength(20);
     expect(machines[0]?.sensors).toHaveLength(SENSORS);
   });

@@ -35,7 +35,7 @@ describe('simulators through a real broker', () => {
     await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= rows * 25, 60_000, 'every reading in InfluxDB');
     await waitUntil(() => daemon.status().store.eventsStored >= 100, 10_000, 'failure events');
     expect(await countInfluxReadings(influxUrl, database)).toBe(rows * 25);
-    const failures = await daemon.store.queryEvents({ types: ['failure'] });
+    const failures = await daemon.stages.store.queryEvents({ types: ['failure'] });
     expect(failures).toHaveLength(100);
     expect(new Set(failures.map((f) => f.machine.machine)).size).toBe(100);
     const machines = await influxQuery(influxUrl, database, 'SHOW TAG VALUES FROM telemetry WITH KEY = "machine"');
@@ -53,13 +53,13 @@ describe('simulators through a real broker', () => {
     await waitUntil(() => daemon.status().store.eventsStored >= 100 && daemon.status().journal.depth === 0, 60_000, 'history stored');
     // Long after the last replayed reading arrived: nothing is stale, nothing was missed.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    daemon.alerts!.checkQuality();
+    daemon.stages.alerts.engine.checkQuality();
     const s = daemon.status();
-    expect(daemon.alertStore!.unresolved()).toEqual([]);
+    expect(daemon.stages.alerts.store.unresolved()).toEqual([]);
     expect(s.alerts.quality).toMatchObject({ missedFailures: 0, truePositives: 0, recall: null });
     expect(s.alerts.backfillFailures).toBe(100);
     expect(s.ingest.backfillReadings).toBe(20631 * 25);
-    expect((await daemon.store.queryEvents({ types: ['failure'] })).length).toBe(100);
+    expect((await daemon.stages.store.queryEvents({ types: ['failure'] })).length).toBe(100);
   });
 
   it('a seeded simulation through the embedded broker lands whole, failures matching the ground truth', async () => {
@@ -77,7 +77,7 @@ describe('simulators through a real broker', () => {
     expect(status.ingest.messagesAccepted).toBe(messages);
     expect(status.store.readingsStored).toBe(readings);
     const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as { failures: Array<{ machine: string; failureTs: number; component: string }> };
-    const stored = await daemon.store.queryEvents({ types: ['failure'] });
+    const stored = await daemon.stages.store.queryEvents({ types: ['failure'] });
     expect(stored.map((e) => [e.machine.machine, e.ts, e.component]).sort()).toEqual(truth.failures.map((f) => [f.machine, f.failureTs, f.component]).sort());
   });
 

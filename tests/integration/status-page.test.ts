@@ -50,7 +50,7 @@ describe('status page in Chromium', () => {
     await page.screenshot({ path: path.join(SHOTS, 'fleet.png'), fullPage: true });
 
     // A machine that failed during the simulation: its view lists the failure.
-    const failed = (await d.store.queryEvents({ types: ['failure'] }))[0]!.machine.machine;
+    const failed = (await d.stages.store.queryEvents({ types: ['failure'] }))[0]!.machine.machine;
     await page.click(`[data-machine="${failed}"]`);
     await page.waitForSelector('#m-sensors canvas');
     // One plot per sensor of the pump.

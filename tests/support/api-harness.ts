@@ -5,10 +5,14 @@ import { AlertEngine } from '../../src/alerts/engine.js';
 import { MessageDecoder } from '../../src/ingest/decoder.js';
 import { QualityMonitor } from '../../src/alerts/quality.js';
 import { hashToken } from '../../src/api/auth.js';
-import { buildMetrics, type MetricsSnapshot } from '../../src/api/metrics.js';
+import { buildMetrics } from '../../src/api/metrics.js';
 import { buildApi } from '../../src/api/server.js';
 import type { Readiness, Status } from '../../src/api/status-model.js';
+import { EventLoopLag } from '../../src/core/event-loop.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { FleetCap } from '../../src/ingest/fleet-cap.js';
+import { ingestReport } from '../../src/ingest/report.js';
+import { IngestStats } from '../../src/ingest/stats.js';
 import type { MachineEvent } from '../../src/core/types.js';
 import { InferenceClient } from '../../src/scoring/inference-client.js';
 import { ScoringService } from '../../src/scoring/service.js';
@@ -92,23 +96,15 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
   const registry = new ModelRegistry(tempDir('vigil-api-models-'));
   const training = new RecordingTraining();
   const submitted: MachineEvent[] = [];
-  const snapshot: MetricsSnapshot = {
-    messages: { accepted: 5, rejected: 1 },
-    readingsAccepted: 50,
-    lateReadings: 0,
-    backfillReadings: 0,
-    machinesTracked: 0,
-    untrackedMessages: 0,
-    rejectsByReason: { bad_json: 1 },
-    journal: { depth: 0, bytes: 0 },
-    store: { commits: 1, commitFailures: 0, lastCommitMs: 3, pendingSamples: 0, pendingBytes: 0, up: true },
-    scoring: { scored: 0, scoredWithMissingInputs: 0, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
-    eventLoopLagMs: { p50: 1, p99: 2, max: 3 },
-    alertsByState: { open: 0, acknowledged: 0, resolved: 0 },
-    unresolvedByKind: {},
-    deliveriesByState: { pending: 0, delivered: 0, dead: 0 },
-    trainingRunsByState: {},
-  };
+  // The reports the daemon's stages give /metrics, from real counters set to known values.
+  const ingestStats = new IngestStats(clock);
+  ingestStats.messagesAccepted = 5;
+  ingestStats.messagesRejected = 1;
+  ingestStats.readingsAccepted = 50;
+  ingestStats.countRejections([{ reason: 'bad_json', detail: 'x' }]);
+  const lag = new EventLoopLag();
+  lag.read = () => ({ p50: 1, p99: 2, max: 3 });
+  const reports = [ingestReport(ingestStats, new FleetCap(10)), lag.report()];
   const deadLetters = new SqliteDeadLetterLog(db, 3);
   // The daemon's rules for events (a year back, five minutes ahead), as MQTT applies them.
   const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: ['vigil/{site}/{line}/{machine}/events'], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 300_000, maxAgeMs: 365 * 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
@@ -124,7 +120,7 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
       writesPerMinute: o.writesPerMinute ?? 1000,
       bodyLimit: 4096,
     },
-    metrics: buildMetrics(() => snapshot),
+    metrics: buildMetrics(() => reports),
     machines: { scoring, store, alerts, clock },
     events: {
       submit: async (e) => {

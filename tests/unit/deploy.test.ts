@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { buildMetrics, type MetricsSnapshot } from '../../src/api/metrics.js';
+import { startTestDaemon } from '../support/daemon.js';
 
 const deploy = path.resolve('deploy');
 const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
@@ -42,30 +42,16 @@ describe('deployment kit', () => {
 
   it('the Grafana dashboard parses, queries the InfluxDB measurements Vigil writes and metrics Vigil exports', async () => {
     const dash = JSON.parse(readFileSync(path.join(deploy, 'grafana', 'vigil-dashboard.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr?: string; query?: string }> }> };
-    const snapshot: MetricsSnapshot = {
-      messages: { accepted: 0, rejected: 0 },
-      readingsAccepted: 0,
-      lateReadings: 0,
-      backfillReadings: 0,
-      machinesTracked: 0,
-      untrackedMessages: 0,
-      rejectsByReason: {},
-      journal: { depth: 0, bytes: 0 },
-      store: { commits: 0, commitFailures: 0, lastCommitMs: null, pendingSamples: 0, pendingBytes: 0, up: true },
-      scoring: { scored: 0, scoredWithMissingInputs: 2, batches: 0, errors: 0, lastBatchMs: null, machines: 0 },
-      eventLoopLagMs: { p50: 0, p99: 0, max: 0 },
-      alertsByState: {},
-      unresolvedByKind: {},
-      deliveriesByState: {},
-      trainingRunsByState: {},
-      machineScores: [{ site: 's', line: 'l', machine: 'm', probability: 0.4, rulSeconds: 3600 }],
-    };
-    const exported = await buildMetrics(() => snapshot).metrics();
-    for (const t of dash.panels.flatMap((p) => p.targets)) {
-      if (t.expr) for (const name of t.expr.match(/vigil_[a-z_]+/g) ?? []) expect(exported, name).toContain(`# TYPE ${name} `);
-      if (t.query) expect(t.query).toMatch(/FROM "(telemetry|events)"/);
+    // What a running daemon exports: every stage's report, as built by the composition root.
+    const { daemon } = await startTestDaemon();
+    try {
+      const exported = await (await fetch(`${daemon.httpUrl}/metrics`)).text();
+      for (const t of dash.panels.flatMap((p) => p.targets)) {
+        if (t.expr) for (const name of t.expr.match(/vigil_[a-z_]+/g) ?? []) expect(exported, name).toContain(`# TYPE ${name} `);
+        if (t.query) expect(t.query).toMatch(/FROM "(telemetry|events)"/);
+      }
+    } finally {
+      await daemon.stop();
     }
-    expect(exported).toMatch(/vigil_machine_failure_probability\{site="s",line="l",machine="m"\} 0\.4/);
-    expect(exported).toMatch(/vigil_scoring_missing_inputs_total 2/);
   });
 });

@@ -1,0 +1,82 @@
+import type Database from 'better-sqlite3';
+import type { VigilConfig } from '../config/schema.js';
+import type { Lifecycle } from '../core/lifecycle.js';
+import type { BatchObserver, FleetMembership } from '../core/types.js';
+import type { ScoringService } from '../scoring/service.js';
+import { AlertStore } from './alert-store.js';
+import { AlertEngine } from './engine.js';
+import { MqttAlertNotifier, type MqttPublisher } from './notifiers/mqtt.js';
+import type { Notifier } from './notifiers/notifier.js';
+import { WebhookNotifier } from './notifiers/webhook.js';
+import { Outbox } from './outbox.js';
+import { QualityMonitor } from './quality.js';
+import { alertReports } from './report.js';
+
+export interface AlertStage {
+  store: AlertStore;
+  engine: AlertEngine;
+  quality: QualityMonitor;
+  /** Sees accepted data: readings for data quality, events for alert outcomes. */
+  observer: BatchObserver;
+}
+
+/**
+ * Alerts: the rules on scores and data quality, their lifecycle in the state database, and the
+ * outbox that delivers each change to webhooks and MQTT (started once everything is built).
+ */
+export function buildAlerts(
+  config: VigilConfig,
+  d: { db: Database.Database; fleet: FleetMembership; scoring: ScoringService; publisher: MqttPublisher },
+  life: Lifecycle,
+): AlertStage {
+  const { clock, log } = life;
+  const a = config.alerts;
+  const n = config.notify;
+  const notifiers: Notifier[] = n.webhooks.map((w) => new WebhookNotifier({ name: w.name, url: w.url, secret: w.secret, timeoutMs: w.timeout }, () => clock.now()));
+  const store = new AlertStore(d.db, [...notifiers.map((x) => x.channel), ...(n.mqtt.enabled ? ['mqtt'] : [])]);
+  if (n.mqtt.enabled) notifiers.push(new MqttAlertNotifier(d.publisher, n.mqtt.alertTopic, (m) => store.list({ state: 'unresolved', machine: m, limit: 100 })));
+  const quality = new QualityMonitor(
+    {
+      staleAfterMs: a.staleAfter,
+      sensorStaleAfterMs: a.sensorStaleAfter,
+      flatlineAfterMs: a.flatlineAfter,
+      flatlineMinReadings: a.flatlineMinReadings,
+      ranges: a.ranges,
+      backfillAgeMs: config.ingest.backfillAge,
+      maxSensorsPerMachine: config.ingest.maxSensorsPerMachine,
+    },
+    d.fleet,
+  );
+  const engine = new AlertEngine(
+    store,
+    quality,
+    {
+      ...a.risk,
+      high: a.risk.high ?? null,
+      lateFailureGraceMs: config.learning.horizon * config.learning.step,
+      backfillAgeMs: config.ingest.backfillAge,
+      silentMachinesSummary: a.silentMachinesSummary,
+    },
+    clock,
+    log.child({ component: 'alerts' }),
+  );
+  d.scoring.onScore((machine, score, threshold) => engine.onScore({ machine, ...score }, threshold));
+  const outbox = new Outbox(store, notifiers, clock, log.child({ component: 'outbox' }), {
+    retryInitialMs: n.retryInitial,
+    retryMaxMs: n.retryMax,
+    maxAttempts: n.maxAttempts,
+  });
+  engine.on('event', () => outbox.kick());
+  life.whenRunning(() => outbox.start());
+  life.release('outbox', () => outbox.stop());
+  life.every('data-quality', a.checkInterval, () => engine.checkQualityInSlices());
+  life.report(...alertReports(store, engine, quality));
+  const observer: BatchObserver = {
+    name: 'alerts',
+    observe: (batch, receivedAt) => {
+      for (const s of batch.samples) quality.observe(s, receivedAt);
+      for (const e of batch.events) engine.onMachineEvent(e, receivedAt);
+    },
+  };
+  return { store, engine, quality, observer };
+}

@@ -1,0 +1,109 @@
+import type { VigilConfig } from '../config/schema.js';
+import type { DeadLetterSink } from '../core/dead-letter.js';
+import type { Lifecycle } from '../core/lifecycle.js';
+import type { BatchSink } from '../core/types.js';
+import { MessageDecoder } from './decoder.js';
+import { EmbeddedBroker } from './embedded-broker.js';
+import type { FleetCap } from './fleet-cap.js';
+import { MqttSubscriber } from './mqtt-subscriber.js';
+import { IngestPipeline } from './pipeline.js';
+import { brokerReport, ingestReport } from './report.js';
+import type { IngestStats } from './stats.js';
+import { compileTopicPattern } from './topics.js';
+
+/** The one set of rules every input path applies (MQTT, the journal's read-back, HTTP events). */
+export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean }): MessageDecoder {
+  const i = config.ingest;
+  return new MessageDecoder({
+    telemetryTopics: config.mqtt.topics.telemetry,
+    eventTopics: config.mqtt.topics.events,
+    format: config.mqtt.format,
+    maxPayloadBytes: i.maxPayloadBytes,
+    maxFutureSkewMs: i.maxFutureSkew,
+    maxAgeMs: i.maxAge,
+    allowMachines: i.allowMachines,
+    lineProtocolPrecision: i.lineProtocolPrecision,
+    keepValueText: o.keepValueText,
+  });
+}
+
+export interface IngestStage {
+  subscriber: MqttSubscriber;
+  broker: EmbeddedBroker | null;
+  mqttUrl: string;
+}
+
+/**
+ * The MQTT side: the embedded broker when no external one is configured, and Vigil's subscription.
+ * The broker starts here; the subscription once every stage is built, so nothing arrives before
+ * its consumers exist. At stop the subscription ends first: the broker keeps what was not acknowledged.
+ */
+export async function buildIngest(
+  config: VigilConfig,
+  d: {
+    decoder: MessageDecoder;
+    sink: BatchSink;
+    deadLetters: DeadLetterSink;
+    stats: IngestStats;
+    fleet: FleetCap;
+    ackBatch: { begin(): void; end(): void };
+    signals?: Record<string, (payload: string) => void>;
+    /** Called as the subscription stops: what waits on backpressure lets go, so stopping does not wait on it. */
+    onStopping?: () => void;
+  },
+  life: Lifecycle,
+): Promise<IngestStage> {
+  const { clock, log } = life;
+  const m = config.mqtt;
+  let broker: EmbeddedBroker | null = null;
+  if (!m.url) {
+    const e = m.embedded;
+    broker = new EmbeddedBroker(
+      {
+        host: e.host,
+        port: e.port,
+        users: e.users,
+        allowAnonymous: e.allowAnonymous,
+        maxPacketBytes: e.maxPacketBytes,
+        retained: e.retained,
+        selfClientId: m.clientId,
+        reservedTopics: [compileTopicPattern(config.notify.mqtt.alertTopic).filter, config.notify.mqtt.statusTopic],
+      },
+      log.child({ component: 'broker' }),
+    );
+    await broker.start();
+    const started = broker;
+    life.release('broker', () => started.stop());
+  }
+  const mqttUrl = m.url ?? broker!.url;
+  // On the embedded broker Vigil's connection carries credentials made for this run only.
+  const own = broker?.selfCredentials;
+  const pipeline = new IngestPipeline(d.decoder, d.sink, d.deadLetters, d.stats, clock, d.fleet);
+  const subscriber = new MqttSubscriber(
+    {
+      url: mqttUrl,
+      clientId: m.clientId,
+      username: own?.username ?? m.username,
+      password: own?.password ?? m.password,
+      tls: m.tls,
+      qos: m.qos,
+      keepalive: m.keepalive,
+      reconnectMinMs: m.reconnectMin,
+      reconnectMaxMs: m.reconnectMax,
+      filters: d.decoder.filters,
+      statusTopic: config.notify.mqtt.enabled ? config.notify.mqtt.statusTopic : undefined,
+      signals: d.signals,
+      ackBatch: d.ackBatch,
+    },
+    pipeline,
+    clock,
+    log.child({ component: 'mqtt' }),
+  );
+  life.whenRunning(() => subscriber.start());
+  life.release('mqtt', async () => {
+    d.onStopping?.();
+    await subscriber.stop();
+  });
+  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker));
+  return { subscriber, broker, mqttUrl };
+}

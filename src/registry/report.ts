@@ -1,0 +1,47 @@
+import { Type } from '@sinclair/typebox';
+import { errorMessage } from '../core/errors.js';
+import { stageReport, type StageReport } from '../core/stage-report.js';
+import type { ModelRegistry } from './registry.js';
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export const modelFields = {
+  champion: NullableString,
+  createdAt: NullableString,
+  prAuc: NullableNumber,
+  f1: NullableNumber,
+  rulRmse: NullableNumber,
+  trainedOn: NullableString,
+  versions: Type.Integer(),
+  error: NullableString,
+};
+
+/** The champion and its validation figures; a registry that cannot be read says why instead of failing the status. */
+export function modelReport(registry: ModelRegistry): StageReport<typeof modelFields> {
+  const none = { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null };
+  return stageReport({
+    section: 'model',
+    fields: modelFields,
+    read: () => {
+      try {
+        const version = registry.championVersion();
+        const versions = registry.versions().length;
+        if (!version) return { ...none, versions };
+        const m = registry.meta(version);
+        return {
+          champion: version,
+          createdAt: m.createdAt,
+          prAuc: m.metrics.validation.classification.prAuc,
+          f1: m.metrics.validation.classification.f1,
+          rulRmse: m.metrics.validation.rul.rmse,
+          trainedOn: m.training.backend,
+          versions,
+          error: null,
+        };
+      } catch (err) {
+        return { ...none, error: errorMessage(err) };
+      }
+    },
+  });
+}

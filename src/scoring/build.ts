@@ -1,0 +1,73 @@
+import type Database from 'better-sqlite3';
+import type { VigilConfig } from '../config/schema.js';
+import type { Lifecycle } from '../core/lifecycle.js';
+import type { SensorStore } from '../core/sensor-store.js';
+import type { FleetMembership } from '../core/types.js';
+import type { ModelRegistry } from '../registry/registry.js';
+import { InferenceClient } from './inference-client.js';
+import { scoringReports } from './report.js';
+import { ScoringService } from './service.js';
+
+export interface ScoringStage {
+  scoring: ScoringService;
+  /** Loads the registry's champion when it changed (a promotion here, by the CLI, or a rollback). */
+  refreshChampion(): void;
+}
+
+/**
+ * Online scoring: per-machine windows seeded from the store's recent readings, batched inference with
+ * the champion in a worker, a scoring round each `scoring.interval`.
+ */
+export async function buildScoring(
+  config: VigilConfig,
+  d: { db: Database.Database; store: SensorStore; registry: ModelRegistry; fleet: FleetMembership },
+  life: Lifecycle,
+): Promise<ScoringStage> {
+  const { clock, log } = life;
+  const l = config.learning;
+  const s = config.scoring;
+  const inference = new InferenceClient(l.backend, undefined, { kernel: l.lstmKernel, threads: l.kernelThreads });
+  life.release('inference', () => inference.close());
+  const scoring = new ScoringService(
+    inference,
+    d.db,
+    clock,
+    log.child({ component: 'scoring' }),
+    {
+      intervalMs: s.interval,
+      maxBatch: s.maxBatch,
+      topSensors: s.topSensors,
+      historyRetentionMs: s.historyRetention,
+      stepMs: l.step,
+      windowSteps: l.window,
+      maxGapSteps: l.maxGapSteps,
+      maxSensorsPerMachine: config.ingest.maxSensorsPerMachine,
+    },
+    l.modelsDir,
+    d.fleet,
+  );
+  life.release('scoring', () => scoring.stop());
+  const refreshChampion = (): void => {
+    try {
+      const version = d.registry.championVersion();
+      if (version === scoring.championVersion) return;
+      scoring.setChampion(version ? { version, meta: d.registry.meta(version) } : null);
+      log.info({ version }, 'champion changed');
+    } catch (err) {
+      log.error({ err }, 'cannot read the champion; scoring keeps the current one');
+    }
+  };
+  refreshChampion();
+  try {
+    await scoring.seed(d.store);
+  } catch (err) {
+    log.warn({ err }, 'could not read recent readings to seed scoring; windows fill from live data');
+  }
+  life.report(...scoringReports(scoring, s.enabled));
+  if (s.enabled) {
+    scoring.start();
+    // Promotions by the CLI or another process show up here without a restart.
+    life.every('champion-poll', s.championPoll, refreshChampion);
+  }
+  return { scoring, refreshChampion };
+}

@@ -1,0 +1,44 @@
+import { Type } from '@sinclair/typebox';
+import { labelled, stageReport, type StageReport } from '../core/stage-report.js';
+import type { TrainingManager } from './manager.js';
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export const trainingFields = {
+  running: Type.Union([Type.Object({ id: Type.Integer(), startedAt: Type.String(), progress: Type.Unknown() }), Type.Null()]),
+  lastRun: Type.Union([
+    Type.Object({ id: Type.Integer(), state: Type.String(), finishedAt: NullableString, version: NullableString, promoted: Type.Union([Type.Boolean(), Type.Null()]), error: NullableString }),
+    Type.Null(),
+  ]),
+  scheduled: Type.Boolean({ description: 'the energy-aware scheduler starts runs by itself' }),
+};
+
+export function trainingReport(training: TrainingManager, scheduled: boolean): StageReport<typeof trainingFields> {
+  return stageReport({
+    section: 'training',
+    fields: trainingFields,
+    read: () => {
+      const running = training.running;
+      const last = training.list(2).find((r) => r.state !== 'running') ?? null;
+      return {
+        running: running && { id: running.id, startedAt: iso(running.startedAt)!, progress: running.progress },
+        lastRun: last && { id: last.id, state: last.state, finishedAt: iso(last.finishedAt), version: last.version, promoted: last.promoted, error: last.error },
+        scheduled,
+      };
+    },
+    metrics: [
+      {
+        name: 'vigil_training_runs',
+        help: 'training runs by final state',
+        type: 'gauge',
+        labelNames: ['state'],
+        read: () => {
+          const byState: Record<string, number> = {};
+          for (const r of training.list(1000)) byState[r.state] = (byState[r.state] ?? 0) + 1;
+          return labelled('state', byState);
+        },
+      },
+    ],
+  });
+}
