@@ -4,11 +4,12 @@ import { buildHttp, reportedStatus } from './api/build.js';
 import type { Readiness, Status, StatusSource } from './api/status-model.js';
 import type { VigilConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
-import { EventLoopLag } from './core/event-loop.js';
+import { watchEventLoop } from './core/event-loop.js';
 import { DurableFanOut } from './core/fan-out-sink.js';
 import { Lifecycle } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import type { SensorStore } from './core/sensor-store.js';
+import type { BatchSink, MachineEvent } from './core/types.js';
 import { buildDecoder, buildIngest, type IngestStage } from './ingest/build.js';
 import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
 import { FleetCap } from './ingest/fleet-cap.js';
@@ -74,11 +75,7 @@ export class Daemon {
   }
 
   private async build(cfg: VigilConfig, life: Lifecycle): Promise<Stages> {
-    const lag = new EventLoopLag();
-    lag.start();
-    life.release('event-loop monitor', () => lag.stop());
-    life.every('lag-period', 60_000, () => lag.reset());
-    life.report(lag.report());
+    watchEventLoop(life);
     const db = openVigilState(path.join(cfg.dataDir, 'vigil.db'));
     life.release('state database', () => void db.close());
     const deadLetters = new SqliteDeadLetterLog(db, cfg.ingest.deadLetterLimit);
@@ -99,22 +96,8 @@ export class Daemon {
     const publisher = { publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) => ingest?.subscriber.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')) };
     const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.scoring, publisher }, life);
     const sink = new DurableFanOut(journal.queue, [scoring.scoring, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
-    const busyTopic = cfg.schedule.plantBusy.topic;
-    const plantBusy = scheduler.plantBusy;
-    ingest = await buildIngest(
-      cfg,
-      {
-        decoder,
-        sink,
-        deadLetters,
-        stats: this.stats,
-        fleet: this.fleet,
-        ackBatch: journal.queue.ackBatch,
-        signals: busyTopic && plantBusy ? { [busyTopic]: (p) => plantBusy.update(p, this.clock.now()) } : undefined,
-        onStopping: () => journal.queue.close(),
-      },
-      life,
-    );
+    const signals = scheduler.signals;
+    ingest = await buildIngest(cfg, { decoder, sink, deadLetters, stats: this.stats, fleet: this.fleet, ackBatch: journal.queue.ackBatch, signals, onStopping: () => journal.queue.close() }, life);
     this.mqttUrl = ingest.mqttUrl;
 
     const http = await buildHttp(
@@ -124,16 +107,7 @@ export class Daemon {
         running: () => this.running,
         deadLetters,
         machines: { scoring: scoring.scoring, store, alerts: alerts.store, clock: this.clock },
-        events: {
-          submit: async (e) => {
-            this.stats.eventsAccepted++;
-            this.fleet.admit(e.machine.machine);
-            await sink.accept({ samples: [], events: [e] });
-          },
-          locate: (id) => scoring.scoring.machine(id)?.ref ?? null,
-          check: (machine, item, now) => decoder.checkEvent(machine, item, now),
-          clock: this.clock,
-        },
+        events: { submit: (e) => this.submitEvent(sink, e), locate: (id) => scoring.scoring.machine(id)?.ref ?? null, check: (m, item, now) => decoder.checkEvent(m, item, now), clock: this.clock },
         alerts: { store: alerts.store, engine: alerts.engine, clock: this.clock },
         models: { registry, championChanged: () => scoring.refreshChampion() },
         training: { training, request: (by) => scheduler.scheduler.request(by) },
@@ -142,9 +116,14 @@ export class Daemon {
       life,
     );
     this.httpUrl = http.url;
-    // Lag is the running daemon's: start-up work (schemas compiled, the journal opened) is not counted.
-    life.whenRunning(() => lag.reset());
     return { store, journal, training, scheduler, scoring, alerts, ingest };
+  }
+
+  /** An event from the HTTP API: counted and admitted like one from MQTT, then the same path. */
+  private async submitEvent(sink: BatchSink, e: MachineEvent): Promise<void> {
+    this.stats.eventsAccepted++;
+    this.fleet.admit(e.machine.machine);
+    await sink.accept({ samples: [], events: [e] });
   }
 
   /** Stops in reverse order within the configured time; uncommitted data stays in the journal. */

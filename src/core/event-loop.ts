@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Type } from '@sinclair/typebox';
+import type { Lifecycle } from './lifecycle.js';
 import { stageReport, type StageReport } from './stage-report.js';
 
 /** Sampling period of the event-loop monitor; each sample includes it, so it is taken off. */
@@ -57,4 +58,15 @@ export class EventLoopLag {
       ],
     });
   }
+}
+
+/** The daemon's lag monitor: reported, reset each minute, and once start-up work is done (it is not the running daemon's). */
+export function watchEventLoop(life: Lifecycle): EventLoopLag {
+  const lag = new EventLoopLag();
+  lag.start();
+  life.release('event-loop monitor', () => lag.stop());
+  life.every('lag-period', 60_000, () => lag.reset());
+  life.report(lag.report());
+  life.whenRunning(() => lag.reset());
+  return lag;
 }

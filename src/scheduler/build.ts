@@ -15,6 +15,8 @@ export interface BuiltScheduler {
   scheduler: EnergyScheduler;
   accountant: EnergyAccountant;
   plantBusy: PlantBusySignal | null;
+  /** MQTT topics the scheduler listens to (the plant's busy flag), for the subscription. */
+  signals?: Record<string, (payload: string) => void>;
   carbon: CarbonSource | null;
   tariff: WeeklySchedule;
 }
@@ -74,5 +76,6 @@ export function buildScheduler(
   life.whenRunning(() => built.start());
   life.release('scheduler', () => built.stop());
   life.report(energyReport(accountant, scheduler));
-  return { scheduler, accountant, plantBusy, carbon, tariff };
+  const signals = s.plantBusy.topic && plantBusy ? { [s.plantBusy.topic]: (p: string) => plantBusy.update(p, clock.now()) } : undefined;
+  return { scheduler, accountant, plantBusy, signals, carbon, tariff };
 }
