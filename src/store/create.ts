@@ -8,7 +8,7 @@ import { SqliteWorkerStore } from './sqlite-worker-store.js';
  * The configured sensor store; each process (daemon, training worker, CLI) opens its own. `thread`:
  * SQLite in a thread of its own, for the daemon, whose event loop must never wait on the database.
  */
-export function createSensorStore(config: VigilConfig, o: { thread?: boolean } = {}): SensorStore {
+export function createSensorStore(config: Pick<VigilConfig, 'store'>, o: { thread?: boolean } = {}): SensorStore {
   if (config.store.kind === 'influx') {
     const i = config.store.influx;
     return new InfluxSensorStore({

@@ -1,3 +1,4 @@
+import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { VigilConfig } from '../config/schema.js';
 import { applyNormalisation } from '../features/normalize.js';
@@ -18,7 +19,7 @@ export type TrainingProgress =
   | { phase: 'batch'; done: number; total: number; epoch: number };
 
 export interface TrainingRequest {
-  config: VigilConfig;
+  config: TrainingConfig;
   now: number;
   warmStart?: boolean;
   epochs?: number;

@@ -3,7 +3,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { TrainingProgress } from './run.js';
 import type { ModelMeta } from '../registry/registry.js';
-import type { WorkerInput, WorkerMessage } from './worker.js';
+import { trainingConfig, type WorkerInput, type WorkerMessage } from './worker-input.js';
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -33,7 +33,7 @@ export class TrainingRun extends EventEmitter {
 
   constructor(config: VigilConfig, options: TrainingRunOptions = {}) {
     super();
-    const input: WorkerInput = { config, now: options.now ?? Date.now(), warmStart: options.warmStart, epochs: options.epochs };
+    const input: WorkerInput = { config: trainingConfig(config), now: options.now ?? Date.now(), warmStart: options.warmStart, epochs: options.epochs };
     // Its own heap budget: the daemon may run with a small one, training needs room for its windows.
     const resourceLimits = options.resourceLimits ?? { maxOldGenerationSizeMb: config.learning.workerHeapMb };
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input, resourceLimits });

@@ -3,21 +3,8 @@
  * back as messages; a crash here ends this thread only, never the daemon.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { VigilConfig } from '../config/schema.js';
-import { runTraining, type TrainingProgress } from './run.js';
-
-export interface WorkerInput {
-  config: VigilConfig;
-  now: number;
-  warmStart?: boolean;
-  epochs?: number;
-}
-
-export type WorkerMessage =
-  | { type: 'progress'; progress: TrainingProgress }
-  | { type: 'done'; meta: unknown }
-  | { type: 'cancelled' }
-  | { type: 'error'; name: string; message: string };
+import { runTraining } from './run.js';
+import type { WorkerInput, WorkerMessage } from './worker-input.js';
 
 const port = parentPort!;
 const input = workerData as WorkerInput;

@@ -1,0 +1,27 @@
+import type { VigilConfig } from '../config/schema.js';
+import type { TrainingProgress } from './run.js';
+
+/**
+ * What a training run needs of the config: the learning settings and how to reach the sensor store
+ * (with its credentials: the worker opens its own connection). API tokens, webhook secrets, MQTT
+ * credentials and the carbon source's headers stay in the daemon.
+ */
+export type TrainingConfig = Pick<VigilConfig, 'learning' | 'store'>;
+
+export function trainingConfig(config: TrainingConfig): TrainingConfig {
+  return { learning: config.learning, store: config.store };
+}
+
+/** What the training worker is started with (its workerData). */
+export interface WorkerInput {
+  config: TrainingConfig;
+  now: number;
+  warmStart?: boolean;
+  epochs?: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; progress: TrainingProgress }
+  | { type: 'done'; meta: unknown }
+  | { type: 'cancelled' }
+  | { type: 'error'; name: string; message: string };
