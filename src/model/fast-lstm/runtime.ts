@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { ARGS_AT, CTRL_WORDS, DONE, FAILED, FN, REQ } from './control-block.js';
 
 export type KernelName = 'forward' | 'backward' | 'infer' | 'gemm' | 'transpose';
 const KERNELS: KernelName[] = ['forward', 'backward', 'infer', 'gemm', 'transpose'];
@@ -30,41 +31,8 @@ export class FastLstmUnavailableError extends Error {
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
-const CTRL_WORDS = 64;
-const ARGS_AT = 8;
-// Slots of the control block shared with each helper.
-const REQ = 0;
-const DONE = 1;
-const FN = 2;
-const FAILED = 3;
 /** A helper that has not finished after this long is taken as lost; the call fails instead of hanging. */
 const HELPER_TIMEOUT_MS = 120_000;
-
-// The helper is a few lines of CommonJS run with `eval`, so it works the same from sources and builds.
-const HELPER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrl: sab, kernels } = workerData;
-const ctrl = new Int32Array(sab);
-const args = new Uint32Array(sab, ${ARGS_AT * 4});
-const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('kernel abort'); } } });
-const fns = kernels.map((k) => inst.exports[k]);
-parentPort.postMessage('ready');
-let seen = 0;
-for (;;) {
-  Atomics.wait(ctrl, ${REQ}, seen);
-  seen = Atomics.load(ctrl, ${REQ});
-  const fn = ctrl[${FN}];
-  if (fn < 0) break;
-  try {
-    fns[fn](...args.subarray(0, ctrl[${FN} + 2]));
-    ctrl[${FAILED}] = 0;
-  } catch (err) {
-    ctrl[${FAILED}] = 1;
-  }
-  Atomics.store(ctrl, ${DONE}, seen);
-  Atomics.notify(ctrl, ${DONE});
-}
-`;
 
 interface Helper {
   worker: Worker;
@@ -78,6 +46,15 @@ export function findKernelFile(name: string): string | null {
   // dist/src/model/fast-lstm → dist/wasm; src/model/fast-lstm → dist/wasm
   const candidates = [path.resolve(here, '../../../wasm', name), path.resolve(here, '../../../dist/wasm', name)];
   return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+/** The compiled helper module: next to this file in a build, or in dist/ when running from sources (tests). */
+function helperFile(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, 'kernel-helper.js'), path.resolve(here, '../../../dist/src/model/fast-lstm/kernel-helper.js')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new FastLstmUnavailableError('kernel-helper.js is not built (npm run build)');
+  return found;
 }
 
 export class FastLstmRuntime {
@@ -264,7 +241,7 @@ async function sameResults(candidate: WebAssembly.Module, reference: WebAssembly
 
 async function startHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Helper> {
   const sab = new SharedArrayBuffer(CTRL_WORDS * 4);
-  const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, ctrl: sab, kernels: KERNELS }, name: 'vigil-lstm-kernel' });
+  const worker = new Worker(helperFile(), { workerData: { module, memory, ctrl: sab, kernels: KERNELS }, name: 'vigil-lstm-kernel' });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     worker.once('error', reject);
