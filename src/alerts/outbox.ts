@@ -1,3 +1,4 @@
+import { backoffDelay } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -14,8 +15,7 @@ export interface OutboxOptions {
 
 /** Delay before attempt `attempts + 1` after `attempts` failures: doubling, capped, with jitter. */
 export function retryDelay(attempts: number, o: OutboxOptions): number {
-  const base = Math.min(o.retryMaxMs, o.retryInitialMs * 2 ** Math.max(0, attempts - 1));
-  return Math.round(base * (1 + 0.2 * (o.jitter?.() ?? Math.random())));
+  return backoffDelay(attempts, { initialMs: o.retryInitialMs, maxMs: o.retryMaxMs, jitter: 0.2, random: o.jitter });
 }
 
 /**

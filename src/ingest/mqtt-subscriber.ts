@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
+import { backoffDelay } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
@@ -123,6 +124,7 @@ export class MqttSubscriber {
       st.connects++;
       st.lastError = null;
       client.options.reconnectPeriod = o.reconnectMinMs;
+      this.reconnectFailures = 0;
       if (o.statusTopic) client.publish(o.statusTopic, statusPayload('online'), { qos: 1, retain: true });
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
       // Subscribing again is harmless with a present session and needed without one.
@@ -149,9 +151,8 @@ export class MqttSubscriber {
       if (this.stats.connected && !this.stopping) this.log.warn({ url: this.stats.url }, 'MQTT connection closed; reconnecting with backoff');
       this.stats.connected = false;
       this.stats.subscribed = false;
-      // Double the wait after each failed attempt, up to the configured maximum.
-      const next = Math.min((client.options.reconnectPeriod ?? o.reconnectMinMs) * 2, o.reconnectMaxMs);
-      client.options.reconnectPeriod = next;
+      // Double the wait after each failed attempt, up to the configured maximum (reset on connect).
+      client.options.reconnectPeriod = backoffDelay(++this.reconnectFailures + 1, { initialMs: o.reconnectMinMs, maxMs: o.reconnectMaxMs });
     });
     client.on('error', (err) => {
       this.stats.lastError = err.message;
@@ -220,6 +221,8 @@ export class MqttSubscriber {
     };
   }
 
+  /** Connection attempts failed in a row since the last connect: the reconnect backoff's exponent. */
+  private reconnectFailures = 0;
   private batching = false;
   /** Messages in the open acknowledgement batch: what a failed journal write leaves unacknowledged. */
   private batchMessages = 0;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { backoffDelay } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RateMeter } from '../core/rate.js';
@@ -77,7 +78,8 @@ export class BatchWriter extends EventEmitter {
   private inFlight = 0;
   private timer: TimerHandle;
   private retryTimer: TimerHandle;
-  private retryDelay: number;
+  /** Failed commits in a row: the backoff's exponent. */
+  private failuresInRow = 0;
   private committing = false;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
@@ -110,7 +112,6 @@ export class BatchWriter extends EventEmitter {
   ) {
     super();
     this.queue = new PendingQueue(store.encodeInto && store.writeEncoded ? (batch, out) => store.encodeInto!(batch, out) : null);
-    this.retryDelay = options.retryInitialMs;
     this.storeRate = new RateMeter(clock);
   }
 
@@ -255,7 +256,7 @@ export class BatchWriter extends EventEmitter {
       st.downSince = null;
       st.lastError = null;
     }
-    this.retryDelay = this.options.retryInitialMs;
+    this.failuresInRow = 0;
     if (this.listenerCount('commit') > 0) {
       this.emit('commit', { samples, readings, events, latestTs, durationMs, committedAt: st.lastCommitAt } satisfies CommitInfo);
     }
@@ -274,16 +275,15 @@ export class BatchWriter extends EventEmitter {
     const st = this.stats;
     st.commitFailures++;
     st.lastError = errorMessage(err);
+    const delay = backoffDelay(++this.failuresInRow, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs, jitter: 0.2 });
     if (st.state === 'up') {
       st.state = 'down';
       st.downSince = this.clock.now();
       this.log.error({ err: st.lastError, pendingSamples: st.pendingSamples }, 'store write failed; keeping the batch and retrying with backoff');
     } else {
-      this.log.warn({ err: st.lastError, retryInMs: this.retryDelay, pendingSamples: st.pendingSamples }, 'store still unavailable');
+      this.log.warn({ err: st.lastError, retryInMs: delay, pendingSamples: st.pendingSamples }, 'store still unavailable');
     }
     if (this.stopped) return;
-    const delay = Math.round(this.retryDelay * (0.8 + Math.random() * 0.4));
-    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.pump();

@@ -1,5 +1,6 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { Lifecycle } from '../core/lifecycle.js';
+import { backoffDelay } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { createSensorStore } from './create.js';
@@ -14,15 +15,17 @@ export async function buildStore(config: VigilConfig, life: Lifecycle): Promise<
   const store = createSensorStore(config, { thread: true });
   let openError: string | null = null;
   let retry: ReturnType<typeof clock.setTimeout> = undefined;
-  const open = async (delayMs: number): Promise<void> => {
+  let failures = 0;
+  const open = async (): Promise<void> => {
     try {
       await store.open();
       if (openError) log.info({ store: config.store.kind }, 'sensor store opened');
       openError = null;
+      failures = 0;
     } catch (err) {
       if (openError === null) log.error({ err, store: config.store.kind }, 'sensor store cannot be opened; buffering in the journal and trying again');
       openError = errorMessage(err);
-      retry = clock.setTimeout(() => void open(Math.min(delayMs * 2, 60_000)), delayMs);
+      retry = clock.setTimeout(() => void open(), backoffDelay(++failures, { initialMs: 1000, maxMs: 60_000 }));
       if (typeof retry === 'object') retry.unref?.();
     }
   };
@@ -30,7 +33,7 @@ export async function buildStore(config: VigilConfig, life: Lifecycle): Promise<
     clock.clearTimeout(retry);
     await store.close();
   });
-  await open(1000);
+  await open();
   life.report({ section: null, fields: {}, read: () => ({}), notReady: () => (openError ? [`sensor store cannot be opened: ${openError}`] : []) });
   return store;
 }
