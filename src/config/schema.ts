@@ -98,6 +98,11 @@ export const ConfigSchema = Type.Object(
           { default: 'ns' },
         ),
         deadLetterLimit: Type.Integer({ minimum: 0, default: 1000 }),
+        fastPath: Type.Union([Type.Literal('auto'), Type.Literal('off')], {
+          default: 'auto',
+          description:
+            "Vigil's own PUBLISH framing/acknowledgement path and JSON reader (ingest/fastpath/); 'off' leaves every packet to mqtt.js and every payload to JSON.parse (slower, same results)",
+        }),
       },
       strict,
     ),

@@ -24,6 +24,7 @@ export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean })
     allowMachines: i.allowMachines,
     lineProtocolPrecision: i.lineProtocolPrecision,
     keepValueText: o.keepValueText,
+    fastPath: i.fastPath !== 'off',
   });
 }
 
@@ -94,6 +95,7 @@ export async function buildIngest(
       statusTopic: config.notify.mqtt.enabled ? config.notify.mqtt.statusTopic : undefined,
       signals: d.signals,
       ackBatch: d.ackBatch,
+      fastPath: config.ingest.fastPath,
     },
     pipeline,
     clock,

@@ -1,7 +1,7 @@
 import { TextDecoder } from 'node:util';
 import type { IngestBatch, MachineEvent, MachineRef } from '../core/types.js';
 import { checkEvent, decodeJsonEvents, decodeJsonTelemetry } from './decode-json.js';
-import { decodeTelemetryFast } from './decode-json-fast.js';
+import { decodeTelemetryFast } from './fastpath/decode-json.js';
 import { decodeLineProtocol, type Precision } from './decode-line-protocol.js';
 import type { Rejection } from '../core/reasons.js';
 import { compileTopicPattern, type TopicPattern } from './topics.js';
@@ -19,6 +19,8 @@ export interface DecoderOptions {
   lineProtocolPrecision: Precision;
   /** Keep the values' text on samples (Sample.valueText) for a store that writes it as it came. */
   keepValueText?: boolean;
+  /** The fast JSON reader for the common telemetry shape (default on); off: JSON.parse for everything. */
+  fastPath?: boolean;
 }
 
 export interface DecodedMessage {
@@ -58,7 +60,7 @@ export class MessageDecoder {
     if (payload.byteLength > this.options.maxPayloadBytes) {
       return { kind: route.kind, batch: empty, rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }] };
     }
-    if (route.kind === 'telemetry' && this.options.format !== 'line') {
+    if (route.kind === 'telemetry' && this.options.format !== 'line' && this.options.fastPath !== false) {
       const sample = decodeTelemetryFast(payload, route.machine, ctx, this.options.keepValueText === true);
       if (sample) {
         const batch: IngestBatch = { samples: [sample], events: [] };

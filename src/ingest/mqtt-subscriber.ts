@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import { backoffDelay } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
-import { PublishFilter } from './mqtt-publish-filter.js';
+import { AckBatcher, type AckBatch } from './fastpath/ack-batcher.js';
+import { corkableStream, publishPathUnavailable, wrapSockets, type CorkableStream } from './fastpath/mqtt-adapter.js';
+import { PublishFilter } from './fastpath/publish-filter.js';
 import type { IngestPipeline } from './pipeline.js';
 
 export interface SubscriberOptions {
@@ -30,7 +30,12 @@ export interface SubscriberOptions {
    * `end` after its last (it must make everything they acknowledge durable, or throw), or after
    * `maxMessages` (default 512) when a read holds more.
    */
-  ackBatch?: { begin(): void; end(): void; maxMessages?: number };
+  ackBatch?: AckBatch;
+  /**
+   * Vigil's own PUBLISH path (`ingest.fastPath`): 'auto' uses it where it can (TCP/TLS, QoS 0/1
+   * subscription, the mqtt.js version it was checked against); 'off' leaves every packet to mqtt.js.
+   */
+  fastPath?: 'auto' | 'off';
 }
 
 export interface ConnectionStats {
@@ -92,13 +97,13 @@ export class MqttSubscriber {
     this.client = client;
     // Subscribed at QoS 2 the broker may send QoS 2 PUBLISHes, whose handshake stays with mqtt.js:
     // then mqtt.js sees the whole stream as it would without the filter.
-    if (o.qos < 2) this.filterPublishes(client);
+    if (o.qos < 2 && o.fastPath !== 'off') this.filterPublishes(client);
     client.connect();
 
     client.handleMessage = (packet, done) => {
       // A QoS 2 message on a QoS 0/1 subscription (a broker that does not downgrade) must not have
       // its PUBREC corked with other acknowledgements: the batch so far is closed first.
-      if (packet.qos === 2) this.closeOpenBatch(client);
+      if (packet.qos === 2) this.ackBatcher?.close();
       else this.batchAcknowledgements(client);
       // done(err) skips the PUBACK but lets mqtt.js go on with the next packet: the broker
       // redelivers the message on the next session instead of the whole stream stalling.
@@ -114,7 +119,10 @@ export class MqttSubscriber {
         return;
       }
       if (pending) pending.then(() => done(), fail);
-      else done();
+      else {
+        if (packet.qos !== 2) this.ackBatcher?.counted();
+        done();
+      }
     };
 
     client.on('connect', (connack) => {
@@ -192,106 +200,72 @@ export class MqttSubscriber {
   }
 
   /**
-   * Wraps each TCP or TLS socket mqtt.js opens (its stream builder, before it connects) in a
-   * PublishFilter. mqtt.js does not export a hook for this; should a later version move the builder,
-   * messages simply take mqtt.js's own path (`stats.fastPathMessages` stays 0, which the tests check).
+   * Puts a PublishFilter under each TCP or TLS socket mqtt.js opens (before it connects), when the
+   * adapter's checks pass; otherwise says why once and leaves every message to mqtt.js.
    */
   private filterPublishes(client: MqttClient): void {
-    const holder = client as unknown as { streamBuilder?: (c: MqttClient) => Duplex };
-    const build = holder.streamBuilder;
-    if (typeof build !== 'function') return;
-    holder.streamBuilder = (c) => {
-      const stream = build(c);
-      if (!(stream instanceof Socket)) return stream;
-      return new PublishFilter(
-        stream,
-        {
-          message: (topic, payload) => {
-            this.stats.fastPathMessages++;
-            return this.receive(topic, payload);
+    const unavailable = publishPathUnavailable(client);
+    if (unavailable) {
+      this.log.warn({ reason: unavailable }, "Vigil's PUBLISH path is off; messages take mqtt.js's own path (slower, equally safe)");
+      return;
+    }
+    wrapSockets(
+      client,
+      (socket) =>
+        new PublishFilter(
+          socket,
+          {
+            message: (topic, payload) => {
+              this.stats.fastPathMessages++;
+              return this.receive(topic, payload);
+            },
+            failed: (err, topic) => this.failed(err, topic),
+            batchFailed: (err, messages) => this.batchFailed(err, messages),
           },
-          failed: (err, topic) => this.failed(err, topic),
-          batchFailed: (err, messages) => {
-            this.stats.unacknowledged += messages;
-            this.log.error({ err: errorMessage(err), messages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
-          },
-        },
-        this.options.ackBatch,
-      );
-    };
+          this.options.ackBatch,
+        ),
+    );
+  }
+
+  private batchFailed(err: unknown, messages: number): void {
+    this.stats.unacknowledged += messages;
+    this.log.error({ err, messages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
   }
 
   /** Connection attempts failed in a row since the last connect: the reconnect backoff's exponent. */
   private reconnectFailures = 0;
-  private batching = false;
-  /** Messages in the open acknowledgement batch: what a failed journal write leaves unacknowledged. */
-  private batchMessages = 0;
+  /** mqtt.js's path: the batch of the current turn, over the corked connection it was opened on. */
+  private ackBatcher: AckBatcher | null = null;
+  private batchStream: CorkableStream | null = null;
 
   /**
-   * mqtt.js handles the packets of one socket read one after another on process.nextTick, so all of
-   * them are done before setImmediate fires. Corking the socket over that span sends their PUBACKs in
-   * one write, after `ackBatch.end()` has written their journal records in one write. Should that
-   * fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers. Under a flood
-   * the broker's data arrives faster than it is handled and that span can hold tens of thousands of
-   * messages, each with its PUBACK and journal record held in memory until the end: long enough to be
-   * promoted to V8's old generation. So a batch is also closed after `maxMessages`.
+   * On mqtt.js's path, acknowledgements are batched by corking the socket: mqtt.js handles the
+   * packets of one read one after another on process.nextTick, all before setImmediate, so their
+   * PUBACKs go out in one write after the batch's journal records were written in one. Should that
+   * write fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers.
    */
   private batchAcknowledgements(client: MqttClient): void {
     const batch = this.options.ackBatch;
     // At QoS 2 corking would also gather PUBRECs and PUBCOMPs into one write, and aedes (the embedded
     // broker) answers PUBRECs that arrive together with PUBRELs for the wrong message ids.
     if (!batch || this.options.qos === 2) return;
-    const stream = client.stream as { cork?: () => void; uncork?: () => void; destroy(err?: Error): void; destroyed?: boolean } | undefined;
-    if (!stream?.cork || !stream.uncork) return;
-    if (this.batching) {
-      // The connection was dropped by a failed batch: these messages are not acknowledged either.
-      if (stream.destroyed) return;
-      if (this.batchMessages < (batch.maxMessages ?? 512)) {
-        this.batchMessages++;
-        return;
-      }
-      // The messages so far are acknowledged now; this one opens the next batch, which the
-      // setImmediate already scheduled closes.
-      if (!this.closeBatch(stream)) return;
-      this.openBatch(stream);
-      return;
+    const stream = corkableStream(client);
+    if (!stream) return;
+    if (this.batchStream !== stream) {
+      this.ackBatcher?.close();
+      this.batchStream = stream;
+      this.ackBatcher = new AckBatcher(batch, {
+        hold: () => stream.cork(),
+        release: () => stream.uncork(),
+        fail: (err, messages) => {
+          this.batchFailed(err, messages);
+          stream.destroy(err instanceof Error ? err : new Error(String(err)));
+        },
+      });
     }
-    this.batching = true;
-    this.openBatch(stream);
-    setImmediate(() => {
-      // Already closed early (closeOpenBatch) when no longer batching.
-      if (!this.batching) return;
-      this.batching = false;
-      this.closeBatch(stream);
-    });
-  }
-
-  private closeOpenBatch(client: MqttClient): void {
-    const stream = client.stream as { uncork?: () => void; destroy(err?: Error): void } | undefined;
-    if (!this.batching || !stream?.uncork) return;
-    this.batching = false;
-    this.closeBatch(stream);
-  }
-
-  private openBatch(stream: { cork?: () => void }): void {
-    this.batchMessages = 1;
-    stream.cork!();
-    this.options.ackBatch!.begin();
-  }
-
-  /** Makes the batch durable and releases its PUBACKs; on failure drops the connection instead. */
-  private closeBatch(stream: { uncork?: () => void; destroy(err?: Error): void }): boolean {
-    try {
-      this.options.ackBatch!.end();
-    } catch (err) {
-      this.stats.unacknowledged += this.batchMessages;
-      this.log.error({ err: errorMessage(err), messages: this.batchMessages }, 'journal write failed; dropping the connection so the broker redelivers what it sent');
-      this.batchMessages = 0;
-      stream.destroy(err instanceof Error ? err : new Error(String(err)));
-      return false;
-    }
-    stream.uncork!();
-    return true;
+    // The connection was dropped by a failed batch: these messages are not acknowledged either.
+    if (stream.destroyed) return;
+    this.ackBatcher!.enter();
   }
 
   async stop(): Promise<void> {

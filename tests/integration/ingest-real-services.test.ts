@@ -22,14 +22,16 @@ function mosquittoPub(url: string, topic: string, message: string): void {
   execFileSync(binary('mosquitto_pub'), ['-h', u.hostname, '-p', u.port, '-q', '1', '-t', topic, '-m', message]);
 }
 
-describe('ingest through real services', () => {
+// The whole path both ways: Vigil's own PUBLISH path and JSON reader, and mqtt.js's and JSON.parse.
+describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fastPath %s', (fastPath) => {
   it('Mosquitto → InfluxDB: every QoS 1 reading stored, counted exactly; bad messages counted by reason', async () => {
     const influxUrl = inject('influxUrl');
     const mqttUrl = inject('mqttUrl');
-    const database = `ingest_${Date.now()}`;
+    const database = `ingest_${fastPath}_${Date.now()}`;
     const { daemon } = await startTestDaemon({
       mqtt: { url: mqttUrl },
       store: { kind: 'influx', influx: { url: influxUrl, database } },
+      ingest: { fastPath },
     });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
@@ -59,8 +61,8 @@ describe('ingest through real services', () => {
     const events = await daemon.stages.store.queryEvents({ machine: 'cli-1' });
     expect(events).toEqual([{ machine: { site: 'p1', line: 'l1', machine: 'cli-1' }, ts: now, type: 'maintenance', component: 'filter' }]);
     expect(status.journal.depth).toBe(0);
-    // Every message came through Vigil's PUBLISH path, none left unacknowledged.
-    expect(status.broker.fastPathMessages).toBe(3000 + 5);
+    // Every message came through the path asked for, none left unacknowledged.
+    expect(status.broker.fastPathMessages).toBe(fastPath === 'auto' ? 3000 + 5 : 0);
     expect(status.broker.unacknowledged).toBe(0);
 
     // The status endpoint over real HTTP.
@@ -72,13 +74,13 @@ describe('ingest through real services', () => {
 
   it('a batch InfluxDB refuses for good (field type conflict) is recorded, and ingest goes on', async () => {
     const influxUrl = inject('influxUrl');
-    const database = `conflict_${Date.now()}`;
+    const database = `conflict_${fastPath}_${Date.now()}`;
     const now = Date.now();
     // Another writer made "temp" an integer field in this database.
     await fetch(`${influxUrl}/query?q=${encodeURIComponent(`CREATE DATABASE ${database}`)}`, { method: 'POST' });
     const pre = await fetch(`${influxUrl}/write?db=${database}&precision=ms`, { method: 'POST', body: `telemetry,site=p1,line=l1,machine=m1 temp=5i ${now - 10_000}` });
     expect(pre.status).toBe(204);
-    const { daemon } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influxUrl, database } } });
+    const { daemon } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influxUrl, database } }, ingest: { fastPath } });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     mosquittoPub(inject('mqttUrl'), 'vigil/p1/l1/m1/telemetry', JSON.stringify({ ts: now, values: { temp: 41.5 } }));
@@ -91,7 +93,7 @@ describe('ingest through real services', () => {
   });
 
   it('embedded broker → SQLite: every reading stored, counted exactly', async () => {
-    const { daemon, config } = await startTestDaemon();
+    const { daemon, config } = await startTestDaemon({ ingest: { fastPath } });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     const stream = await publishStream({ url: daemon.mqttUrl, machines: 20, count: 2000, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 60_000 });
@@ -107,7 +109,11 @@ describe('ingest through real services', () => {
     const machines = await daemon.stages.store.listMachines();
     expect(machines).toHaveLength(20);
     expect(machines[0]?.sensors).toHaveLength(SENSORS);
+    expect(daemon.status().broker.fastPathMessages).toBe(fastPath === 'auto' ? 2000 : 0);
   });
+});
+
+describe('ingest through real services', () => {
 
   it("a QoS 2 subscription on Mosquitto keeps mqtt.js's path and takes each message of a 0/1/2 mix exactly once", async () => {
     const mqttUrl = inject('mqttUrl');

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Sample } from '../../src/core/types.js';
 import { decodeJsonTelemetry } from '../../src/ingest/decode-json.js';
-import { decodeTelemetryFast } from '../../src/ingest/decode-json-fast.js';
+import { decodeTelemetryFast } from '../../src/ingest/fastpath/decode-json.js';
 import { MessageDecoder } from '../../src/ingest/decoder.js';
 import type { ValidationContext } from '../../src/ingest/validate.js';
 import { LineProtocolWriter } from '../../src/store/line-protocol.js';

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { FrameReader, PubackBuffer, readPublish, type Frame } from '../../src/ingest/mqtt-frames.js';
+import { FrameReader, PubackBuffer, readPublish, type Frame } from '../../src/ingest/fastpath/frames.js';
 
 const encode = (p: Packet) => mqttPacket.generate(p);
 

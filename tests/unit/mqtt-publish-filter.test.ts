@@ -5,7 +5,7 @@
 import net, { type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PublishFilter, type AckBatch, type PublishHandler } from '../../src/ingest/mqtt-publish-filter.js';
+import { PublishFilter, type AckBatch, type PublishHandler } from '../../src/ingest/fastpath/publish-filter.js';
 import { until } from '../support/subscriber.js';
 
 const cleanup: Array<() => void> = [];

@@ -8,8 +8,8 @@
  * null and goes the general way (JSON.parse and validation), so what is accepted or refused, and
  * why, never depends on which path read it (property-tested against the general decoder).
  */
-import type { MachineRef, Sample, ValueText } from '../core/types.js';
-import { MAX_SENSORS_PER_READING, checkTimeWindow, goodNames, type ValidationContext } from './validate.js';
+import type { MachineRef, Sample, ValueText } from '../../core/types.js';
+import { MAX_SENSORS_PER_READING, checkTimeWindow, goodNames, type ValidationContext } from '../validate.js';
 
 const QUOTE = 34;
 const COMMA = 44;

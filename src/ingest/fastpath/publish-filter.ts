@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { FrameReader, PubackBuffer, readPublish } from './mqtt-frames.js';
-import { SocketDuplex } from './socket-duplex.js';
+import { FrameReader, PubackBuffer, readPublish } from './frames.js';
+import { SocketDuplex } from '../socket-duplex.js';
+import { AckBatcher, type AckBatch } from './ack-batcher.js';
 
 export interface PublishHandler {
   /** A QoS 0 or 1 message. A promise when it has to wait (backpressure); a throw or rejection leaves it unacknowledged. */
@@ -11,17 +12,7 @@ export interface PublishHandler {
   batchFailed(err: unknown, messages: number): void;
 }
 
-export interface AckBatch {
-  begin(): void;
-  /** Makes everything the batch acknowledges durable, or throws. */
-  end(): void;
-  maxMessages?: number;
-  /**
-   * Messages handled per turn of the event loop (default 64): past it the socket is paused until
-   * the next turn, so that a broker with a backlog cannot keep timers and HTTP waiting for long.
-   */
-  maxMessagesPerTurn?: number;
-}
+export type { AckBatch } from './ack-batcher.js';
 
 /**
  * Sits between the broker's socket and mqtt.js and takes the QoS 0 and 1 PUBLISH packets out of the
@@ -35,8 +26,7 @@ export interface AckBatch {
 export class PublishFilter extends SocketDuplex {
   private readonly reader = new FrameReader();
   private readonly acks = new PubackBuffer();
-  private inBatch = false;
-  private batchMessages = 0;
+  private readonly batcher: AckBatcher | null;
   /** A message is waiting (backpressure): nothing after it is handled until it settles. */
   private waiting = false;
   /** Messages handled in this turn of the event loop, and whether reading stopped for the rest of it. */
@@ -49,6 +39,20 @@ export class PublishFilter extends SocketDuplex {
     private readonly ackBatch?: AckBatch,
   ) {
     super(socket);
+    this.batcher = ackBatch
+      ? new AckBatcher(
+          ackBatch,
+          {
+            release: () => this.writeAcks(),
+            fail: (err, messages) => {
+              this.acks.clear();
+              this.handler.batchFailed(err, messages);
+              this.socket.destroy(err instanceof Error ? err : new Error(String(err)));
+            },
+          },
+          () => this.turnEnded(),
+        )
+      : null;
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
       this.drainFrames();
@@ -60,7 +64,6 @@ export class PublishFilter extends SocketDuplex {
 
   private drainFrames(): void {
     if (this.waiting || this.yielded || this.socket.destroyed) return;
-    const max = this.ackBatch?.maxMessages ?? 512;
     const perTurn = this.ackBatch?.maxMessagesPerTurn ?? 64;
     for (let frame = this.reader.next(); frame !== null; frame = this.reader.next()) {
       const publish = readPublish(frame);
@@ -68,7 +71,7 @@ export class PublishFilter extends SocketDuplex {
         this.push(frame.bytes);
         continue;
       }
-      if (!this.inBatch) this.openBatch();
+      this.batcher?.enter();
       let pending: void | Promise<void>;
       try {
         pending = this.handler.message(publish.topic, publish.payload);
@@ -83,12 +86,12 @@ export class PublishFilter extends SocketDuplex {
         return;
       }
       if (publish.qos === 1) this.acks.add(publish.messageId);
-      if (++this.batchMessages >= max && !this.closeBatch()) return;
+      if (this.batcher ? !this.batcher.counted() : !this.closeBatch()) return;
       if (++this.turnMessages >= perTurn) {
         // Enough for this turn: the rest waits (in the reader and the kernel) for the next one.
         this.yielded = true;
         this.socket.pause();
-        this.scheduleClose();
+        this.scheduleTurnEnd();
         return;
       }
     }
@@ -120,51 +123,32 @@ export class PublishFilter extends SocketDuplex {
       });
   }
 
-  /**
-   * A batch spans the socket reads of one turn of the event loop (libuv reads a busy socket several
-   * times per turn), closed by setImmediate: one journal write and one PUBACK write for all of them.
-   */
-  private openBatch(): void {
-    this.inBatch = true;
-    this.batchMessages = 0;
-    this.ackBatch?.begin();
-    this.scheduleClose();
+  /** Without an ack batch (tests, tools) each read's acknowledgements still go out at the turn's end. */
+  private scheduleTurnEnd(): void {
+    if (this.batcher) this.batcher.scheduleTurnEnd();
+    else setImmediate(() => this.turnEnded());
   }
 
-  private scheduleClose(): void {
-    if (this.closeScheduled) return;
-    this.closeScheduled = true;
-    setImmediate(this.closeScheduledBatch);
-  }
-
-  private closeScheduled = false;
-  private readonly closeScheduledBatch = (): void => {
-    this.closeScheduled = false;
+  private turnEnded(): void {
     this.turnMessages = 0;
-    // Also after the connection is gone: the batch's journal records are still made durable.
-    this.closeBatch();
+    if (!this.batcher) this.writeAcks();
     if (!this.yielded) return;
     this.yielded = false;
     if (this.socket.destroyed) return;
     this.drainFrames();
     if (!this.waiting && !this.yielded) this.socket.resume();
-  };
+  }
 
   /** Makes the batch durable and sends its PUBACKs; on failure drops the connection instead. */
   private closeBatch(): boolean {
-    if (!this.inBatch) return true;
-    this.inBatch = false;
-    try {
-      this.ackBatch?.end();
-    } catch (err) {
-      this.acks.clear();
-      this.handler.batchFailed(err, this.batchMessages);
-      this.socket.destroy(err instanceof Error ? err : new Error(String(err)));
-      return false;
-    }
+    if (this.batcher) return this.batcher.close();
+    this.writeAcks();
+    return true;
+  }
+
+  private writeAcks(): void {
     const acks = this.acks.take();
     if (acks && !this.socket.destroyed) this.socket.write(acks);
-    return true;
   }
 
   override _read(): void {
