@@ -62,7 +62,7 @@ export class Outbox {
     // never become an unhandled rejection, which would end the daemon.
     this.runOnce().catch((err: unknown) => {
       this.counters.passFailures++;
-      this.log.error({ err: errorMessage(err) }, 'notification outbox pass failed; retrying');
+      this.log.error({ err }, 'notification outbox pass failed; retrying');
       this.retryLater();
     });
   }
@@ -112,10 +112,10 @@ export class Outbox {
         this.counters.failedAttempts++;
         if (dead) {
           this.counters.dead++;
-          this.log.error({ channel, delivery: d.id, attempts, err: errorMessage(err) }, 'notification delivery is dead after its last attempt');
+          this.log.error({ channel, delivery: d.id, attempts, err }, 'notification delivery is dead after its last attempt');
           continue;
         }
-        this.log.warn({ channel, delivery: d.id, attempts, err: errorMessage(err) }, 'notification delivery failed; will retry');
+        this.log.warn({ channel, delivery: d.id, attempts, err }, 'notification delivery failed; will retry');
         return;
       }
     }

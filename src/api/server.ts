@@ -19,6 +19,9 @@ import { trainingRoutes, type TrainingRouteDeps } from './routes/training.js';
 import { uiRoutes } from './routes/ui.js';
 import type { StatusSource } from './status-model.js';
 
+/** Every resource of the API is under this prefix; a breaking change gets a new one. */
+export const API_PREFIX = '/api/v1';
+
 type Omitted<T> = Omit<T, 'writesPerMinute'>;
 
 export interface ApiDeps {
@@ -58,16 +61,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, { global: false });
   registerAuth(app, deps.auth);
   const writesPerMinute = deps.auth.writesPerMinute;
+  // Probes, /metrics and the page sit at the root, where load balancers and Prometheus expect them.
   healthRoutes(app, deps.status);
-  statusRoutes(app, deps.status);
-  deadLetterRoutes(app, deps.deadLetters);
   metricsRoute(app, deps.metrics);
-  machineRoutes(app, deps.machines);
-  eventRoutes(app, { ...deps.events, writesPerMinute });
-  alertRoutes(app, { ...deps.alerts, writesPerMinute });
-  modelRoutes(app, { ...deps.models, writesPerMinute });
-  trainingRoutes(app, { ...deps.training, writesPerMinute });
-  energyRoutes(app, deps.energy);
-  uiRoutes(app);
+  // The resources: one plugin per resource under the version prefix; auth, validation and the error
+  // envelope registered above reach them through fastify's encapsulation.
+  await app.register(
+    async (api) => {
+      statusRoutes(api, deps.status);
+      deadLetterRoutes(api, deps.deadLetters);
+      machineRoutes(api, deps.machines);
+      eventRoutes(api, { ...deps.events, writesPerMinute });
+      alertRoutes(api, { ...deps.alerts, writesPerMinute });
+      modelRoutes(api, { ...deps.models, writesPerMinute });
+      trainingRoutes(api, { ...deps.training, writesPerMinute });
+      energyRoutes(api, deps.energy);
+    },
+    { prefix: API_PREFIX },
+  );
+  await uiRoutes(app);
   return app;
 }

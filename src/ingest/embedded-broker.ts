@@ -77,7 +77,7 @@ export class EmbeddedBroker {
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
       authorizeForward: (client, packet) => this.downgrade(client, packet),
     });
-    broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'embedded broker: client error'));
+    broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err }, 'embedded broker: client error'));
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import { backoffDelay } from '../core/backoff.js';
-import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
 import { AckBatcher, type AckBatch } from './fastpath/ack-batcher.js';
@@ -186,7 +185,7 @@ export class MqttSubscriber {
       try {
         signal(payload.toString('utf8'));
       } catch (err) {
-        this.log.warn({ err: errorMessage(err), topic }, 'signal handler failed');
+        this.log.warn({ err, topic }, 'signal handler failed');
       }
       return;
     }
@@ -196,7 +195,7 @@ export class MqttSubscriber {
   private failed(err: unknown, topic: string): void {
     this.stats.unacknowledged++;
     // While stopping, refusals are the plan (the broker keeps those messages for the next session).
-    if (!this.stopping) this.log.error({ err: errorMessage(err), topic }, 'ingest failed unexpectedly; message left unacknowledged');
+    if (!this.stopping) this.log.error({ err, topic }, 'ingest failed unexpectedly; message left unacknowledged');
   }
 
   /**

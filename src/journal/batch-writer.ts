@@ -226,7 +226,7 @@ export class BatchWriter extends EventEmitter {
       if (err instanceof StoreRejectedError) {
         this.stats.storeRejections++;
         this.stats.lastStoreRejection = err.message.slice(0, 500);
-        this.log.error({ err: err.message, firstSeq: this.queue.seqAt(0), lastSeq }, 'store refused part of a batch for good; moving on');
+        this.log.error({ err, firstSeq: this.queue.seqAt(0), lastSeq }, 'store refused part of a batch for good; moving on');
       } else {
         this.committing = false;
         this.onFailure(err);
@@ -279,9 +279,9 @@ export class BatchWriter extends EventEmitter {
     if (st.state === 'up') {
       st.state = 'down';
       st.downSince = this.clock.now();
-      this.log.error({ err: st.lastError, pendingSamples: st.pendingSamples }, 'store write failed; keeping the batch and retrying with backoff');
+      this.log.error({ err, pendingSamples: st.pendingSamples }, 'store write failed; keeping the batch and retrying with backoff');
     } else {
-      this.log.warn({ err: st.lastError, retryInMs: delay, pendingSamples: st.pendingSamples }, 'store still unavailable');
+      this.log.warn({ err, retryInMs: delay, pendingSamples: st.pendingSamples }, 'store still unavailable');
     }
     if (this.stopped) return;
     this.retryTimer = this.clock.setTimeout(() => {

@@ -1,6 +1,5 @@
 import type { Clock } from '../core/clock.js';
 import { sleep } from '../core/clock.js';
-import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BatchSink, IngestBatch, RawMessage } from '../core/types.js';
 import type { BatchWriter } from './batch-writer.js';
@@ -126,6 +125,6 @@ export class DurableQueue implements BatchSink {
 
   private onJournalError(err: unknown): void {
     this.backpressure.journalErrors++;
-    this.log.error({ err: errorMessage(err) }, 'journal append failed; holding the message unacknowledged and retrying');
+    this.log.error({ err }, 'journal append failed; holding the message unacknowledged and retrying');
   }
 }

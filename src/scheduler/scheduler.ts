@@ -95,7 +95,7 @@ export class EnergyScheduler {
       return this.record(decision, runId);
     } catch (err) {
       this.lastError = errorMessage(err);
-      this.d.log.error({ err: this.lastError }, 'energy policy tick failed');
+      this.d.log.error({ err }, 'energy policy tick failed');
       return null;
     } finally {
       this.ticking = false;
@@ -131,7 +131,7 @@ export class EnergyScheduler {
     try {
       carbon = this.d.carbon ? await this.d.carbon.series(now) : null;
     } catch (err) {
-      this.d.log.warn({ err: errorMessage(err) }, 'no carbon intensity: deciding on the other inputs');
+      this.d.log.warn({ err }, 'no carbon intensity: deciding on the other inputs');
     }
     const periodStart = now - (s.budget.period === 'day' ? 86_400_000 : 7 * 86_400_000);
     const decision = decide({

@@ -277,7 +277,7 @@ export class ScoringService {
     } catch (err) {
       this.stats.errors++;
       this.stats.lastError = errorMessage(err);
-      this.log.error({ err: errorMessage(err) }, 'scoring failed');
+      this.log.error({ err }, 'scoring failed');
     } finally {
       this.busy = false;
     }

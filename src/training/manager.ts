@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { VigilConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TrainingProgress } from './run.js';
 import { TrainingRun, type RunState } from './runner.js';
@@ -127,7 +126,7 @@ export class TrainingManager {
         this.db.prepare('UPDATE training_runs SET progress = ? WHERE id = ?').run(JSON.stringify(p), id);
       } catch (err) {
         // Progress is for display; failing to keep it must not stop the run or the daemon.
-        this.log.warn({ run: id, err: errorMessage(err) }, 'could not record training progress');
+        this.log.warn({ run: id, err }, 'could not record training progress');
       }
     });
     void run.result.then(async (outcome) => {
@@ -142,7 +141,7 @@ export class TrainingManager {
             warmStartedFrom: meta?.warmStartedFrom ?? null,
           });
         } catch (err) {
-          this.log.warn({ run: id, err: errorMessage(err) }, 'run observer failed');
+          this.log.warn({ run: id, err }, 'run observer failed');
         }
       }
       this.db
@@ -154,7 +153,7 @@ export class TrainingManager {
     }).catch((err: unknown) => {
       // Recording the outcome failed (state DB): the run is over either way; the next one may start.
       this.current = null;
-      this.log.error({ run: id, err: errorMessage(err) }, 'could not record the end of a training run');
+      this.log.error({ run: id, err }, 'could not record the end of a training run');
     });
     return this.get(id)!;
   }

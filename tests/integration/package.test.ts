@@ -26,7 +26,9 @@ describe('the npm package', () => {
     mkdirSync(pkg, { recursive: true });
     execFileSync('tar', ['-xzf', path.join(root, tarball), '-C', pkg, '--strip-components=1']);
     for (const dep of readdirSync('node_modules')) if (dep !== '.bin' && dep !== 'vigil') symlinkSync(path.resolve('node_modules', dep), path.join(modules, dep));
-    expect(readdirSync(pkg).sort()).toEqual(['README.md', 'deploy', 'dist', 'docs', 'package.json', 'simulators', 'src']);
+    // The page's files are built into dist/ui; no sources are shipped.
+    expect(readdirSync(pkg).sort()).toEqual(['README.md', 'deploy', 'dist', 'docs', 'package.json', 'simulators']);
+    expect(readdirSync(path.join(pkg, 'dist', 'ui'))).toContain('index.html');
 
     const http = await freePort();
     const child = spawn(process.execPath, [path.join(pkg, 'dist/src/cli.js'), 'start'], {

@@ -70,7 +70,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
-    '/api/v1/alerts',
+    '/alerts',
     {
       config: { role: 'viewer' },
       schema: { tags: ['alerts'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AlertSchema), nextBefore: Nullable(Type.Integer()) }), ...errors(...READ_ERRORS) } },
@@ -82,7 +82,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   );
 
   app.get<{ Querystring: Static<typeof QualityQuery> }>(
-    '/api/v1/alerts/quality',
+    '/alerts/quality',
     {
       config: { role: 'viewer' },
       schema: {
@@ -102,7 +102,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   );
 
   app.post(
-    '/api/v1/alerts/quality/reset',
+    '/alerts/quality/reset',
     {
       config: write,
       schema: {
@@ -119,7 +119,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   );
 
   app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
-    '/api/v1/notifications',
+    '/notifications',
     {
       config: { role: 'viewer' },
       schema: {
@@ -143,7 +143,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
-    '/api/v1/alerts/:id',
+    '/alerts/:id',
     { config: { role: 'viewer' }, schema: { tags: ['alerts'], params: IdParams, response: { 200: AlertSchema, ...errors(...READ_ERRORS, 404) } } },
     async (req) => {
       const a = d.store.get(req.params.id);
@@ -153,13 +153,13 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
-    '/api/v1/alerts/:id/ack',
+    '/alerts/:id/ack',
     { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
     async (req) => alertJson(mapErrors(() => d.engine.acknowledge(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
-    '/api/v1/alerts/:id/resolve',
+    '/alerts/:id/resolve',
     { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
     async (req) => alertJson(mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
   );
@@ -172,7 +172,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
   const maxBuffered = d.maxBufferedBytes ?? 1 << 20;
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>(
-    '/api/v1/alerts/stream',
+    '/alerts/stream',
     {
       config: { role: 'viewer' },
       schema: {

@@ -27,7 +27,7 @@ export interface DeadLetterSource {
 /** The newest refused messages with their reasons, for integrators debugging a bridge. */
 export function deadLetterRoutes(app: FastifyInstance, source: DeadLetterSource): void {
   app.get<{ Querystring: Static<typeof Query> }>(
-    '/api/v1/dead-letters',
+    '/dead-letters',
     { config: { role: 'viewer' }, schema: { querystring: Query, response: { 200: Type.Object({ items: Type.Array(DeadLetter) }) } } },
     async (req) => ({
       items: source.list({ limit: req.query.limit, reason: req.query.reason }).map((d) => ({ ...d, receivedAt: new Date(d.receivedAt).toISOString() })),

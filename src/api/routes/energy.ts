@@ -75,7 +75,7 @@ const decisionJson = (d: DecisionRecord) => ({
 /** The energy policy's state, its decisions with reasons, and each run's measured energy and emissions. */
 export function energyRoutes(app: FastifyInstance, d: EnergyRouteDeps): void {
   app.get<{ Querystring: Static<typeof Query> }>(
-    '/api/v1/energy',
+    '/energy',
     { config: { role: 'viewer' }, schema: { tags: ['energy'], querystring: Query, response: { 200: Energy, ...errors(...READ_ERRORS) } } },
     async (req) => {
       const decisions = d.scheduler.decisions(req.query.limit);

@@ -34,7 +34,7 @@ export interface EventRouteDeps {
 /** Technicians record failures, maintenance, repairs and notes; failures label training data and close alerts. */
 export function eventRoutes(app: FastifyInstance, d: EventRouteDeps): void {
   app.post<{ Body: Static<typeof EventBody> }>(
-    '/api/v1/events',
+    '/events',
     {
       config: { role: 'operator', rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } },
       schema: {

@@ -94,7 +94,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
-    '/api/v1/machines',
+    '/machines',
     {
       config: { role: 'viewer' },
       schema: { tags: ['machines'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(Summary), total: Type.Integer({ description: 'machines matching q, of which items is one page' }) }), ...errors(...READ_ERRORS, 502) } },
@@ -128,7 +128,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof MachineParams> }>(
-    '/api/v1/machines/:machine',
+    '/machines/:machine',
     { config: { role: 'viewer' }, schema: { tags: ['machines'], params: MachineParams, response: { 200: Detail, ...errors(...READ_ERRORS, 404) } } },
     async (req) => {
       const s = d.scoring.machine(req.params.machine);
@@ -143,7 +143,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof HistoryQuery> }>(
-    '/api/v1/machines/:machine/scores',
+    '/machines/:machine/scores',
     {
       config: { role: 'viewer' },
       schema: {
@@ -162,7 +162,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof HistoryQuery> }>(
-    '/api/v1/machines/:machine/events',
+    '/machines/:machine/events',
     {
       config: { role: 'viewer' },
       schema: {
@@ -190,7 +190,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof ReadingsQuery> }>(
-    '/api/v1/machines/:machine/readings',
+    '/machines/:machine/readings',
     {
       config: { role: 'viewer' },
       schema: {

@@ -42,7 +42,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
   const admin = { role: 'admin' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
 
   app.get(
-    '/api/v1/models',
+    '/models',
     { config: { role: 'viewer' }, schema: { tags: ['models'], response: { 200: Type.Object({ champion: Nullable(Type.String()), items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 500) } } },
     async () =>
       guard(() => ({
@@ -65,13 +65,13 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
   );
 
   app.get<{ Params: Static<typeof VersionParams> }>(
-    '/api/v1/models/:version',
+    '/models/:version',
     { config: { role: 'viewer' }, schema: { tags: ['models'], params: VersionParams, response: { 200: Type.Object({ champion: Type.Boolean(), meta: Type.Unknown() }), ...errors(...READ_ERRORS, 404) } } },
     async (req) => guard(() => ({ champion: d.registry.championVersion() === req.params.version, meta: d.registry.meta(req.params.version) })),
   );
 
   app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReasonBody> }>(
-    '/api/v1/models/:version/promote',
+    '/models/:version/promote',
     { config: admin, schema: { tags: ['models'], params: VersionParams, body: ReasonBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
     async (req) => {
       guard(() => d.registry.promote(req.params.version, req.body?.reason ?? `promoted by ${req.principal.name}`));
@@ -81,7 +81,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
   );
 
   app.post<{ Body: Static<typeof RollbackBody> }>(
-    '/api/v1/models/rollback',
+    '/models/rollback',
     { config: admin, schema: { tags: ['models'], body: RollbackBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
     async (req) => {
       const champion = guard(() => d.registry.rollback(req.body?.version));

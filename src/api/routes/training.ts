@@ -45,13 +45,13 @@ export function runJson(r: TrainingRunRecord) {
 export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void {
   const write = { role: 'operator' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
   app.get<{ Querystring: Static<typeof ListQuery> }>(
-    '/api/v1/training/runs',
+    '/training/runs',
     { config: { role: 'viewer' }, schema: { tags: ['training'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(Run) }), ...errors(...READ_ERRORS) } } },
     async (req) => ({ items: d.training.list(req.query.limit).map(runJson) }),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
-    '/api/v1/training/runs/:id',
+    '/training/runs/:id',
     { config: { role: 'viewer' }, schema: { tags: ['training'], params: IdParams, response: { 200: Run, ...errors(...READ_ERRORS, 404) } } },
     async (req) => {
       const r = d.training.get(req.params.id);
@@ -61,7 +61,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
   );
 
   app.post<{ Body: Static<typeof TriggerBody> }>(
-    '/api/v1/training/runs',
+    '/training/runs',
     {
       config: write,
       schema: {
@@ -89,7 +89,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
   );
 
   app.post<{ Params: Static<typeof IdParams> }>(
-    '/api/v1/training/runs/:id/cancel',
+    '/training/runs/:id/cancel',
     { config: write, schema: { tags: ['training'], params: IdParams, response: { 202: Run, ...errors(...WRITE_ERRORS) } } },
     async (req, reply) => {
       const r = d.training.get(req.params.id);
