@@ -68,7 +68,7 @@ void (async () => {
   const reader = sse.body!.getReader();
   let buf = '';
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
     if (done) return;
     const at = Date.now();
     buf += new TextDecoder().decode(value);

@@ -150,7 +150,7 @@ const rssFit = fit(half.map((s) => [s.min, s.rss]));
 const q = st.alerts.quality;
 console.log(
   `\nreadings: ${summary.readings ?? '?'} published by the simulator, ${stored} in InfluxDB, lost ${summary.readings !== undefined ? summary.readings - stored : '?'}; ` +
-    `failures simulated ${summary.failures ?? '?'}, failure-risk alerts: ${q.truePositives} before a failure, ${q.missedFailures} failures missed, ${q.falseAlarms} false alarms; training runs seen: ${[...runs].length ? [...runs].map((r) => JSON.parse(r).state).join(', ') : 'none'}`,
+    `failures simulated ${summary.failures ?? '?'}, failure-risk alerts: ${q.truePositives} before a failure, ${q.missedFailures} failures missed, ${q.falseAlarms} false alarms; training runs seen: ${[...runs].length ? [...runs].map((r) => (JSON.parse(r) as { state: string }).state).join(', ') : 'none'}`,
 );
 console.log(`second half: heap ${heapFit.slope >= 0 ? '+' : ''}${heapFit.slope.toFixed(2)} MB/min (R² ${heapFit.r2.toFixed(2)}), RSS ${rssFit.slope >= 0 ? '+' : ''}${rssFit.slope.toFixed(2)} MB/min (R² ${rssFit.r2.toFixed(2)})`);
 // Unbounded growth: a steady climb (good fit) of more than 1 MB of heap a minute.

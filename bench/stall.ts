@@ -87,7 +87,10 @@ try {
   let last = -1;
   let lastChange = Date.now();
   while (stored < published.acked * SENSORS && Date.now() - lastChange < 60_000) {
-    if (stored !== last) (last = stored), (lastChange = Date.now());
+    if (stored !== last) {
+      last = stored;
+      lastChange = Date.now();
+    }
     await sleep(500);
   }
   const caughtUpAt = Date.now();

@@ -5,7 +5,7 @@ export class Influx {
   private async query(db: string | null, q: string, timeoutMs = 5000): Promise<unknown> {
     const params = new URLSearchParams({ q, epoch: 'ms' });
     if (db) params.set('db', db);
-    const res = await fetch(`${this.url}/query?${params}`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${this.url}/query?${params.toString()}`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`InfluxDB ${res.status}: ${await res.text()}`);
     return res.json();
   }

@@ -84,12 +84,12 @@ export async function publishStream(o: StreamOptions): Promise<StreamResult> {
     const t0 = Date.now();
     while (result.published < o.count) {
       const due = Math.min(o.count, Math.floor(((Date.now() - t0) / 1000) * o.rate) + 1);
-      while (result.published < due) publishOne();
+      while (result.published < due) void publishOne();
       await new Promise((r) => setTimeout(r, tickMs));
     }
   } else {
     while (result.published < o.count) {
-      publishOne();
+      void publishOne();
       if (inFlight >= maxInFlight) await waitInFlightBelow(maxInFlight / 2);
     }
   }

@@ -1,3 +1,4 @@
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -77,8 +78,12 @@ export function resolveScenario(input: unknown, origin: string): Scenario {
   if (errors.length > 0) {
     const seen = new Set<string>();
     const lines = errors
-      .map((e) => `  - ${e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)'}: ${e.type === 42 ? 'unknown setting' : `${e.message}, got ${JSON.stringify(e.value)}`}`)
-      .filter((l) => (seen.has(l) ? false : (seen.add(l), true)));
+      .map((e) => `  - ${e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)'}: ${e.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown setting' : `${e.message}, got ${JSON.stringify(e.value)}`}`)
+      .filter((l) => {
+        if (seen.has(l)) return false;
+        seen.add(l);
+        return true;
+      });
     throw new Error(`invalid scenario (${origin}):\n${lines.join('\n')}`);
   }
   const s = value as ScenarioInput;
@@ -102,7 +107,7 @@ export function loadScenarioFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read scenario ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read scenario ${file}: ${(err as Error).message}`, { cause: err });
   }
   const doc = YAML.parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new Error(`scenario ${file} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);

@@ -50,7 +50,7 @@ function headerCells(line: string, delimiter: string, file: string): string[] {
   try {
     return splitCsvLine(line, delimiter).map((c) => c.trim());
   } catch (err) {
-    throw new Error(`${file}:1: header: ${(err as Error).message}`);
+    throw new Error(`${file}:1: header: ${(err as Error).message}`, { cause: err });
   }
 }
 

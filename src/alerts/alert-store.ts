@@ -209,12 +209,16 @@ export class AlertStore {
   list(q: AlertListQuery): Alert[] {
     const where: string[] = [];
     const args: unknown[] = [];
+    const filter = (clause: string, value: unknown) => {
+      where.push(clause);
+      args.push(value);
+    };
     if (q.state === 'unresolved') where.push("state != 'resolved'");
-    else if (q.state) (where.push('state = ?'), args.push(q.state));
-    if (q.machine) (where.push('machine = ?'), args.push(q.machine));
-    if (q.kind) (where.push('kind = ?'), args.push(q.kind));
-    if (q.severity) (where.push('severity = ?'), args.push(q.severity));
-    if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
+    else if (q.state) filter('state = ?', q.state);
+    if (q.machine) filter('machine = ?', q.machine);
+    if (q.kind) filter('kind = ?', q.kind);
+    if (q.severity) filter('severity = ?', q.severity);
+    if (q.before !== undefined) filter('id < ?', q.before);
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     // One statement per combination of filters (at most 32), compiled once.
     let stmt = this.listQueries.get(sql);
@@ -324,7 +328,10 @@ export class AlertStore {
 
   private index(machine: string, kind: AlertKind, subject: string, id: number): void {
     let byMachine = this.unresolvedIndex.get(machine);
-    if (!byMachine) this.unresolvedIndex.set(machine, (byMachine = new Map()));
+    if (!byMachine) {
+      byMachine = new Map<string, number>();
+      this.unresolvedIndex.set(machine, byMachine);
+    }
     byMachine.set(`${kind}\0${subject}`, id);
   }
 

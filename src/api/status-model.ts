@@ -1,4 +1,4 @@
-import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { alertFields, qualityIngestFields } from '../alerts/report.js';
 import { eventLoopFields } from '../core/event-loop.js';
 import type { StageReport } from '../core/stage-report.js';
@@ -41,7 +41,7 @@ export const StatusSchema = Type.Object({
 export type Status = Static<typeof StatusSchema>;
 
 /** The status from the stages' reports: each section is what the stages that fill it read now. */
-export function composeStatus(head: { version: string; startedAt: number; now: number }, reports: readonly StageReport<TProperties>[]): Status {
+export function composeStatus(head: { version: string; startedAt: number; now: number }, reports: readonly StageReport[]): Status {
   const sections: Record<string, Record<string, unknown>> = {};
   for (const r of reports) {
     if (r.section === null) continue;
@@ -56,7 +56,7 @@ export function composeStatus(head: { version: string; startedAt: number; now: n
 }
 
 /** Why the daemon is not ready, from every stage that knows a reason. */
-export function composeReadiness(reports: readonly StageReport<TProperties>[]): Readiness {
+export function composeReadiness(reports: readonly StageReport[]): Readiness {
   const reasons = reports.flatMap((r) => r.notReady?.() ?? []);
   return { ready: reasons.length === 0, reasons };
 }

@@ -1,3 +1,4 @@
+import type { TrainingProgress } from '../training/run.js';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { Progress } from '../core/progress.js';
@@ -33,7 +34,7 @@ export function registerLearningCommands(program: Command): void {
       const members = config.learning.model.members;
       // An ensemble's members train one after the other; the bar spans all of them.
       const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned * members) : null;
-      run.on('progress', (p) => {
+      run.on('progress', (p: TrainingProgress) => {
         if (p.phase === 'training') {
           const member = p.members && p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
           const line = `${member}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`;

@@ -18,7 +18,7 @@ async function call<T>(o: ApiOptions, method: 'GET' | 'POST', route: string, bod
   try {
     res = await fetch(new URL(route, o.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`cannot reach the Vigil API at ${o.url}: ${(err as Error).message}`);
+    throw new Error(`cannot reach the Vigil API at ${o.url}: ${(err as Error).message}`, { cause: err });
   }
   const text = await res.text();
   let parsed: unknown;
@@ -83,7 +83,7 @@ export function registerOperateCommands(program: Command): void {
     .option('--limit <n>', 'at most this many', '50')
     .action(async (o: ApiOptions & { state: string; machine?: string; limit: string }) => {
       const q = new URLSearchParams({ state: o.state, limit: o.limit, ...(o.machine ? { machine: o.machine } : {}) });
-      const r = await call<{ items: AlertJson[] }>(o, 'GET', `/api/v1/alerts?${q}`);
+      const r = await call<{ items: AlertJson[] }>(o, 'GET', `/api/v1/alerts?${q.toString()}`);
       if (o.json) return print(JSON.stringify(r, null, 2));
       if (r.items.length === 0) return print(`no ${o.state} alerts`);
       r.items.forEach((a) => print(alertLine(a)));

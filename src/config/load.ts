@@ -1,3 +1,4 @@
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -108,7 +109,7 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
     // A union yields one error per branch; one line per key is what a person needs.
     if (seen.has(key)) continue;
     seen.add(key);
-    const unexpected = e.type === 42; // ValueErrorType.ObjectAdditionalProperties
+    const unexpected = e.type === ValueErrorType.ObjectAdditionalProperties;
     problems.push({
       key,
       message: unexpected

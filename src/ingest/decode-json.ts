@@ -31,7 +31,7 @@ function parseItems(text: string, rejections: Rejection[]): unknown[] | null {
     rejections.push({ reason: 'bad_json', detail: (err as Error).message.slice(0, 200) });
     return null;
   }
-  const items = Array.isArray(doc) ? doc : [doc];
+  const items: unknown[] = Array.isArray(doc) ? (doc as unknown[]) : [doc];
   if (items.length > MAX_ITEMS_PER_MESSAGE) {
     rejections.push({ reason: 'too_many_items', detail: `${items.length} items, at most ${MAX_ITEMS_PER_MESSAGE}` });
     return null;

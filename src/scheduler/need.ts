@@ -61,7 +61,10 @@ export async function measureDrift(store: Pick<SensorStore, 'listMachines' | 'qu
     for (const s of samples) {
       norm.sensors.forEach((name, f) => {
         const v = s.values[name];
-        if (v !== undefined) (sum[f]! += v), n[f]!++;
+        if (v !== undefined) {
+          sum[f]! += v;
+          n[f]!++;
+        }
       });
     }
   }

@@ -284,7 +284,7 @@ export class ScoringService {
   }
 
   private async load(champion: ChampionView): Promise<void> {
-    const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: Error) => ({ type: 'error' as const, id: 0, message: err.message }));
+    const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
     if (reply.type === 'error') {
       this.loadFailure = { version: champion.version, at: this.clock.now() };
       for (const m of this.machinesById.values()) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);

@@ -106,7 +106,7 @@ export class InfluxSensorStore implements SensorStore {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`InfluxDB write failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new Error(`InfluxDB write failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
     }
     if (res.status === 204 || res.status === 200) {
       await res.arrayBuffer().catch(() => undefined);

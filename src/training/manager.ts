@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { VigilConfig } from '../config/schema.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TrainingProgress } from './run.js';
 import { TrainingRun, type RunState } from './runner.js';

@@ -1,6 +1,5 @@
 import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
-import type { VigilConfig } from '../config/schema.js';
 import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';

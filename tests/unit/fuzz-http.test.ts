@@ -64,13 +64,13 @@ type FuzzRequest = ReturnType<typeof request> extends fc.Arbitrary<infer T> ? T 
 async function send(r: FuzzRequest): Promise<{ status: number; json: unknown }> {
   const route = routes[r.route % routes.length]!;
   let i = 0;
-  const url = route.path.replace(/\{[^}]+\}/g, () => r.params[i++]!) + (Object.keys(r.query).length ? `?${new URLSearchParams(r.query)}` : '');
+  const url = route.path.replace(/\{[^}]+\}/g, () => r.params[i++]!) + (Object.keys(r.query).length ? `?${new URLSearchParams(r.query).toString()}` : '');
   const headers: Record<string, string> = {};
   if (r.token !== undefined) headers.authorization = r.token;
   if (r.contentType !== undefined) headers['content-type'] = r.contentType;
   if (r.extraHeader) headers[r.extraHeader[0]] = r.extraHeader[1].replace(/[^\x20-\x7e]/g, '');
   const res = await h.app.inject({ method: route.method as 'GET', url, headers, ...(r.body !== undefined && route.method !== 'GET' ? { payload: r.body } : {}) });
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = res.json();
   } catch {

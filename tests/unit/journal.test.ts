@@ -224,7 +224,10 @@ describe('journal', () => {
     let next = 1;
     for (let i = 0; i < 12_000; i++) {
       j.append(batchOf(sample(i, values(i))));
-      if (i % 2500 === 2499) for (const r of j.read(next, 1000)) read.push(r.batch.samples[0]!.ts), (next = r.seq + 1);
+      if (i % 2500 === 2499) for (const r of j.read(next, 1000)) {
+          read.push(r.batch.samples[0]!.ts);
+          next = r.seq + 1;
+        }
     }
     for (const r of j.read(next, Infinity)) read.push(r.batch.samples[0]!.ts);
     expect(j.stats.bytes).toBeGreaterThan(3 << 20);

@@ -5,7 +5,6 @@
  */
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.js';
 import type { SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
 import { subscribedSubscriber, testBroker, until } from '../support/subscriber.js';
 

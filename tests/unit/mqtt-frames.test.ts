@@ -16,7 +16,7 @@ function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId: numb
 const packetArb = fc.oneof(
   fc
     .record({
-      topic: fc.string({ minLength: 1, maxLength: 60 }).filter((t) => !/[+#\u0000]/.test(t)),
+      topic: fc.string({ minLength: 1, maxLength: 60 }).filter((t) => !t.includes('+') && !t.includes('#') && !t.includes(String.fromCharCode(0))),
       // Up to 20 000 bytes: remaining lengths of one, two and three bytes.
       payload: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 100, max: 20_000 }).map((n) => new Uint8Array(n).fill(7))),
       qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
@@ -90,7 +90,7 @@ describe('MQTT framing for the PUBLISH fast path', () => {
     const reader = new FrameReader();
     const frames: Frame[] = [];
     let copies = 0;
-    const concat = Buffer.concat;
+    const concat = Buffer.concat.bind(Buffer);
     Buffer.concat = ((list: readonly Uint8Array[], length?: number) => {
       copies++;
       return concat(list, length);

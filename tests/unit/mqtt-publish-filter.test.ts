@@ -127,7 +127,7 @@ describe('PUBLISH fast path', () => {
           ref.client!.destroy();
         },
       },
-      { begin: () => void batches.begun++, end: () => void batches.ended++ },
+      { begin: () => { batches.begun++; }, end: () => { batches.ended++; } },
     );
     ref.client = client;
     const closed = new Promise((r) => client.once('close', r));
@@ -143,7 +143,7 @@ describe('PUBLISH fast path', () => {
   it('closes a batch after maxMessages within one read', async () => {
     const sizes: number[] = [];
     let n = 0;
-    const { broker, acks } = await pair({ message: () => void n++ }, { begin: () => (n = 0), end: () => void sizes.push(n), maxMessages: 7 });
+    const { broker, acks } = await pair({ message: () => { n++; } }, { begin: () => (n = 0), end: () => void sizes.push(n), maxMessages: 7 });
     broker.write(Buffer.concat(Array.from({ length: 30 }, (_, i) => publish(i + 1))));
     await until(() => acks.length === 30, 'PUBACKs');
     expect(Math.max(...sizes)).toBeLessThanOrEqual(7);

@@ -6,7 +6,6 @@ import { runSimulation } from '../../simulators/fleet/run.js';
 import { resolveScenario, parseRate, machinesOfEachKind } from '../../simulators/fleet/scenario.js';
 
 const START = '2026-01-01T00:00:00Z';
-const DAY = 86_400_000;
 
 class MemorySink implements MessageSink {
   readonly lines: string[] = [];

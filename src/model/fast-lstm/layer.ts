@@ -19,9 +19,9 @@ export function unsupportedLstmOption(config: Record<string, unknown>): string |
   const units = Number(config.units);
   if (!Number.isInteger(units) || units <= 0) return 'units must be a positive integer';
   if (!LstmWorkspace.supports(units)) return `units ${units} is not a multiple of 4`;
-  if (config.activation !== undefined && config.activation !== 'tanh') return `activation ${String(config.activation)}`;
+  if (config.activation !== undefined && config.activation !== 'tanh') return `activation ${JSON.stringify(config.activation)}`;
   const ra = config.recurrentActivation ?? 'hardSigmoid';
-  if (ra !== 'sigmoid' && ra !== 'hardSigmoid') return `recurrentActivation ${String(ra)}`;
+  if (ra !== 'sigmoid' && ra !== 'hardSigmoid') return `recurrentActivation ${JSON.stringify(ra)}`;
   if (config.useBias === false) return 'useBias false';
   for (const flag of ['stateful', 'goBackwards', 'returnState'] as const) if (config[flag]) return flag;
   for (const rate of ['dropout', 'recurrentDropout'] as const) if (Number(config[rate] ?? 0) > 0) return `${rate} inside the LSTM`;

@@ -199,7 +199,7 @@ export class FastLstmRuntime {
       }
       if (h.ctrl[FAILED]) failed = true;
     }
-    if (ownError) throw ownError;
+    if (ownError) throw ownError instanceof Error ? ownError : new Error(`fast LSTM kernel ${kernel} failed`);
     if (failed) throw new Error(`fast LSTM kernel ${kernel} failed on a helper thread`);
   }
 

@@ -23,7 +23,7 @@ export class RaplMeter {
   private readonly zones: RaplZone[];
 
   constructor(root = '/sys/class/powercap') {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync(root).filter((n) => /^intel-rapl:\d+$/.test(n));
     } catch {
