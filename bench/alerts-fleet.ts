@@ -40,7 +40,8 @@ for (let second = 0; second < o.seconds; second++) {
     const ts = Date.now();
     if (phase === o.crossAt) process.stdout.write(`${JSON.stringify({ machine, sentAt: ts })}\n`);
     client.publish(`${topic}/telemetry`, JSON.stringify({ ts, values }), { qos: 1 });
-    if (phase === o.crossAt + 5) client.publish(`${topic}/events`, JSON.stringify({ ts: ts + 1, type: 'failure', component: 'bench' }), { qos: 1 });
+    if (phase === o.crossAt + 5)
+      client.publish(`${topic}/events`, JSON.stringify({ ts: ts + 1, type: 'failure', component: 'bench' }), { qos: 1 });
     if (phase === o.crossAt + 6) client.publish(`${topic}/events`, JSON.stringify({ ts: ts + 1, type: 'repair' }), { qos: 1 });
   }
 }

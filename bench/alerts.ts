@@ -51,7 +51,16 @@ const config = validateConfig(
     http: { port: await freePort() },
     // Epochs enough to keep one run going through the whole training phase (with the fast kernels
     // 30 epochs of this data take seconds).
-    learning: { modelsDir: path.join(dataDir, 'models'), step: '1s', window: WINDOW, horizon: 5, rulCap: 30, maxGapSteps: 2, stride: 2, model: { epochs: 1000, patience: 1000, units: [64, 32] } },
+    learning: {
+      modelsDir: path.join(dataDir, 'models'),
+      step: '1s',
+      window: WINDOW,
+      horizon: 5,
+      rulCap: 30,
+      maxGapSteps: 2,
+      stride: 2,
+      model: { epochs: 1000, patience: 1000, units: [64, 32] },
+    },
     schedule: { enabled: false },
     scoring: { interval: '250ms', maxBatch: 256 },
     alerts: { risk: { high: 0.5, low: 0.3, openAfter: 1, closeAfter: 2 }, staleAfter: '1h', sensorStaleAfter: '1h' },
@@ -79,15 +88,23 @@ void (async () => {
       const data = frame.split('\n').find((l) => l.startsWith('data: '));
       if (!data) continue;
       const ev = JSON.parse(data.slice(6)) as { type: string; alert: { kind: string; machine: { machine: string } } };
-      if (ev.type === 'opened' && ev.alert.kind === 'failure_risk') opened.set(ev.alert.machine.machine, [...(opened.get(ev.alert.machine.machine) ?? []), at]);
+      if (ev.type === 'opened' && ev.alert.kind === 'failure_risk')
+        opened.set(ev.alert.machine.machine, [...(opened.get(ev.alert.machine.machine) ?? []), at]);
     }
   }
 })();
 
 const total = Number(a.seconds) + Number(a['training-seconds']) + WINDOW + 10;
-const fleet = spawn(process.execPath, [path.join(here, 'alerts-fleet.js'), JSON.stringify({ url: daemon.mqttUrl, machines: MACHINES, seconds: total, cycleSeconds: 40, crossAt: WINDOW + 5 })], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const fleet = spawn(
+  process.execPath,
+  [
+    path.join(here, 'alerts-fleet.js'),
+    JSON.stringify({ url: daemon.mqttUrl, machines: MACHINES, seconds: total, cycleSeconds: 40, crossAt: WINDOW + 5 }),
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const crossings: Array<{ machine: string; sentAt: number; phase: 'idle' | 'training' }> = [];
 let phase: 'warmup' | 'idle' | 'training' = 'warmup';
 createInterface({ input: fleet.stdout! }).on('line', (line) => {
@@ -100,7 +117,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 console.log(`bench:alerts — ${MACHINES} machines at 1 Hz, window ${WINDOW} steps of 1 s; warming up ${WINDOW + 10} s`);
 await sleep((WINDOW + 10) * 1000);
 
-const lagFigures = () => ({ p50: Math.max(0, lag.percentile(50) / 1e6 - 10), p99: Math.max(0, lag.percentile(99) / 1e6 - 10), max: Math.max(0, lag.max / 1e6 - 10) });
+const lagFigures = () => ({
+  p50: Math.max(0, lag.percentile(50) / 1e6 - 10),
+  p99: Math.max(0, lag.percentile(99) / 1e6 - 10),
+  max: Math.max(0, lag.max / 1e6 - 10),
+});
 phase = 'idle';
 const batchStart = daemon.stages.scoring.scoring.recentBatchMs.length;
 lag.enable();
@@ -157,7 +178,9 @@ console.log(
   `training run in the second phase: ${runState.state}${trainingMs ? ` after ${(trainingMs / 1000).toFixed(0)} s (lag above measured over those seconds)` : ', still running at the end of the phase'}; ${runState.reason ?? runState.error ?? ''}`,
 );
 const s = daemon.status();
-console.log(`daemon: ${s.ingest.messagesAccepted} messages, ${s.scoring.scoresTotal} scores, alerts ${s.alerts.resolved} resolved (${s.alerts.quality.truePositives} by failures), deliveries dead ${s.alerts.deliveries.dead}`);
+console.log(
+  `daemon: ${s.ingest.messagesAccepted} messages, ${s.scoring.scoresTotal} scores, alerts ${s.alerts.resolved} resolved (${s.alerts.quality.truePositives} by failures), deliveries dead ${s.alerts.deliveries.dead}`,
+);
 await daemon.stages.training.stop();
 await daemon.stop();
 process.exit(0);

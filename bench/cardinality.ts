@@ -92,7 +92,11 @@ async function run(kind: 'sqlite' | 'influx', mosquittoUrl: string, influxUrl: s
     store,
     heapMb: Number(args['heap-mb']),
     // Every machine tracked (scored and watched), and silence judged within the run.
-    overrides: { ingest: { maxMachines: MACHINES }, alerts: { staleAfter: '20s', sensorStaleAfter: '30s' }, ...(JSON.parse(args.config) as object) },
+    overrides: {
+      ingest: { maxMachines: MACHINES },
+      alerts: { staleAfter: '20s', sensorStaleAfter: '30s' },
+      ...(JSON.parse(args.config) as object),
+    },
   });
   try {
     await measure(kind, vigil, work, database, mosquittoUrl, influxUrl);
@@ -102,12 +106,30 @@ async function run(kind: 'sqlite' | 'influx', mosquittoUrl: string, influxUrl: s
   }
 }
 
-async function measure(kind: 'sqlite' | 'influx', vigil: Contender & { http: string }, work: string, database: string, mosquittoUrl: string, influxUrl: string | null): Promise<void> {
+async function measure(
+  kind: 'sqlite' | 'influx',
+  vigil: Contender & { http: string },
+  work: string,
+  database: string,
+  mosquittoUrl: string,
+  influxUrl: string | null,
+): Promise<void> {
   // One request first: the API's first answer includes compiling its serializers.
   await fetch(`${vigil.http}/api/v1/status`);
   const cpu0 = vigil.cpuSeconds();
   const poll = pollStatus(vigil.http);
-  const pub = publisherProcess({ url: mosquittoUrl, machines: MACHINES, count: TOTAL, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 60_000, clientId: `pub-card-${kind}`, client: 'raw', topicPrefix: 'vigil/bench/fleet' });
+  const pub = publisherProcess({
+    url: mosquittoUrl,
+    machines: MACHINES,
+    count: TOTAL,
+    rate: 0,
+    sensors: SENSORS,
+    qos: 1,
+    startTs: Date.now() - 60_000,
+    clientId: `pub-card-${kind}`,
+    client: 'raw',
+    topicPrefix: 'vigil/bench/fleet',
+  });
   const t0 = await pub.started;
   const published = await pub.done;
   // Until everything acknowledged is stored (or nothing moves for 30 s).
@@ -150,7 +172,9 @@ async function measure(kind: 'sqlite' | 'influx', vigil: Contender & { http: str
   );
   // The whole fleet now goes silent: one gateway alert, not one per machine.
   await sleep(Number(args['silence-seconds']) * 1000);
-  const alerts = (await (await fetch(`${vigil.http}/api/v1/alerts?state=unresolved&limit=500`)).json()) as { items: Array<{ kind: string; message: string }> };
+  const alerts = (await (await fetch(`${vigil.http}/api/v1/alerts?state=unresolved&limit=500`)).json()) as {
+    items: Array<{ kind: string; message: string }>;
+  };
   const byKind = new Map<string, number>();
   for (const a of alerts.items) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
   const status = (await (await fetch(`${vigil.http}/api/v1/status`)).json()) as StatusView;

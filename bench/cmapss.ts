@@ -53,14 +53,21 @@ quietTfWarnings();
 const { tf, backend, provider } = await loadTf(a.backend as BackendPreference);
 const lstm = await loadFastLstm(tf, { preference: a.kernel as LstmKernelPreference });
 const inputs = a['sensors-only'] ? CMAPSS_SENSORS : CMAPSS_INPUTS;
-const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP, smoothing: Number(a.smoothing), inputs });
+const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), {
+  window: WINDOW,
+  horizon: HORIZON,
+  rulCap: RUL_CAP,
+  smoothing: Number(a.smoothing),
+  inputs,
+});
 const prepare = { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed: Number(a.seed) };
 const folds = Number(a.folds);
 // To compare cross-validation with holding out on validation only, the cross-validated ensemble is
 // trained on the engines a hold-out run trains on (same seed, same split) and judged on the
 // engines that run validates on, with the threshold from its own out-of-fold predictions.
 const outer = folds > 0 && a['validation-only'] ? prepareData(items, inputs, prepare) : null;
-const data = folds > 0 ? prepareFolds(outer ? outer.split.train : items, inputs, { ...prepare, folds }) : prepareData(items, inputs, prepare);
+const data =
+  folds > 0 ? prepareFolds(outer ? outer.split.train : items, inputs, { ...prepare, folds }) : prepareData(items, inputs, prepare);
 console.log(
   `bench:cmapss — FD001, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}), LSTM ${lstm.describe}; ` +
     `${data.norm.sensors.length} inputs (${data.norm.dropped.join(', ')} constant, dropped); ` +
@@ -71,7 +78,15 @@ const t0 = performance.now();
 const outcome = await trainAndValidate(
   tf,
   data,
-  { units: a.units.split(',').map(Number), dropout: Number(a.dropout), learningRate: Number(a.lr), seed: Number(a.seed), recurrentActivation: 'sigmoid', rulLossWeight: Number(a['rul-weight']), kernel: lstm.kernel },
+  {
+    units: a.units.split(',').map(Number),
+    dropout: Number(a.dropout),
+    learningRate: Number(a.lr),
+    seed: Number(a.seed),
+    recurrentActivation: 'sigmoid',
+    rulLossWeight: Number(a['rul-weight']),
+    kernel: lstm.kernel,
+  },
   {
     epochs: Number(a.epochs),
     batchSize: Number(a.batch),
@@ -95,15 +110,25 @@ const describeMembers = () =>
     : `${outcome.members.length} members averaged (epochs/best: ${outcome.members.map((m) => `${m.epochs}/${m.bestEpoch}`).join(', ')})`;
 const v = outcome.validation;
 if (outer) {
-  const heldOut = buildWindows(outer.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, data.norm), labels: i.labels })), WINDOW, Number(a.stride));
+  const heldOut = buildWindows(
+    outer.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, data.norm), labels: i.labels })),
+    WINDOW,
+    Number(a.stride),
+  );
   const judged = validate(tf, outcome.model, heldOut, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1, threshold: v.threshold });
-  console.log(`out of fold (${folds} folds of the ${outer.report.trainMachines} training engines): threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
-  console.log(`validation (the ${heldOut.machine.length > 0 ? new Set(heldOut.machine).size : 0} held-out engines of seed ${a.seed}, threshold from out of fold): F1 ${judged.classification.f1.toFixed(3)}, PR-AUC ${judged.classification.prAuc.toFixed(3)}, RUL RMSE ${judged.rul.rmse.toFixed(2)}`);
+  console.log(
+    `out of fold (${folds} folds of the ${outer.report.trainMachines} training engines): threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`,
+  );
+  console.log(
+    `validation (the ${heldOut.machine.length > 0 ? new Set(heldOut.machine).size : 0} held-out engines of seed ${a.seed}, threshold from out of fold): F1 ${judged.classification.f1.toFixed(3)}, PR-AUC ${judged.classification.prAuc.toFixed(3)}, RUL RMSE ${judged.rul.rmse.toFixed(2)}`,
+  );
   console.log(`training: ${seconds.toFixed(0)} s, ${describeMembers()}; test set not read (--validation-only)`);
   process.exit(0);
 }
 if (a['validation-only']) {
-  console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
+  console.log(
+    `validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`,
+  );
   console.log(`training: ${seconds.toFixed(0)} s, ${describeMembers()}; test set not read (--validation-only)`);
   process.exit(0);
 }
@@ -115,11 +140,15 @@ const test = evaluateCmapssTest(tf, outcome.model, data.norm, path.join(a.data, 
   smoothing: Number(a.smoothing),
 });
 const c = test.classification;
-console.log(`validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`);
+console.log(
+  `validation: threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`,
+);
 console.log(
   `test (binary, ${test.binaryEngines} engines, ${c.positives} positive): accuracy ${c.accuracy.toFixed(3)}, precision ${c.precision.toFixed(3)}, recall ${c.recall.toFixed(3)}, F1 ${c.f1.toFixed(3)}, ROC-AUC ${c.rocAuc.toFixed(3)}`,
 );
-console.log(`test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}`);
+console.log(
+  `test (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}`,
+);
 console.log(
   `training: ${seconds.toFixed(0)} s, ${describeMembers()}, ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}, LSTM ${lstm.describe}`,
 );

@@ -24,4 +24,6 @@ const results = await simulateEnergy({
   out: (l) => console.log(l),
 });
 const perfect = results.filter((r) => r.error === 0).map((r) => r.avoidedPercent);
-console.log(`avoided with perfect forecasts: ${Math.min(...perfect).toFixed(1)}–${Math.max(...perfect).toFixed(1)}% (Middleware 2021 reports about 6–9% for shiftable ML training in DE and GB); ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `avoided with perfect forecasts: ${Math.min(...perfect).toFixed(1)}–${Math.max(...perfect).toFixed(1)}% (Middleware 2021 reports about 6–9% for shiftable ML training in DE and GB); ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);

@@ -75,7 +75,15 @@ async function runFor(kind: 'influx' | 'sqlite', mosquitto: ManagedService, infl
 
   // Phase 1: sustained throughput, publisher as fast as the broker accepts.
   const total = Number(args.messages);
-  const p1 = publisher({ url: mosquitto.url, machines: MACHINES, count: total, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000 });
+  const p1 = publisher({
+    url: mosquitto.url,
+    machines: MACHINES,
+    count: total,
+    rate: 0,
+    sensors: SENSORS,
+    qos: 1,
+    startTs: Date.now() - 86_400_000,
+  });
   const t0 = await p1.started;
   const r1 = await p1.done;
   while (stored < total) await new Promise((r) => setTimeout(r, 20));
@@ -83,25 +91,40 @@ async function runFor(kind: 'influx' | 'sqlite', mosquitto: ManagedService, infl
   const rate = total / seconds;
   const phase1Rss = peakRss;
   peakRss = 0;
-  console.log(`[${kind}] sustained: ${rate.toFixed(0)} msgs/s, ${(rate * SENSORS).toFixed(0)} readings/s (${total} msgs in ${seconds.toFixed(2)} s; publisher alone ${(total / ((r1.finishedAt - r1.startedAt) / 1000)).toFixed(0)} msgs/s)`);
+  console.log(
+    `[${kind}] sustained: ${rate.toFixed(0)} msgs/s, ${(rate * SENSORS).toFixed(0)} readings/s (${total} msgs in ${seconds.toFixed(2)} s; publisher alone ${(total / ((r1.finishedAt - r1.startedAt) / 1000)).toFixed(0)} msgs/s)`,
+  );
 
   // Phase 2: latency at a fixed rate; ts = publish time.
   const fixedRate = Number(args.rate);
   const count = fixedRate * Number(args.seconds);
   latencies = [];
   const before = stored;
-  const p2 = publisher({ url: mosquitto.url, machines: MACHINES, count, rate: fixedRate, sensors: SENSORS, qos: 1, startTs: 0, stampWithPublishTime: true });
+  const p2 = publisher({
+    url: mosquitto.url,
+    machines: MACHINES,
+    count,
+    rate: fixedRate,
+    sensors: SENSORS,
+    qos: 1,
+    startTs: 0,
+    stampWithPublishTime: true,
+  });
   const r2 = await p2.done;
   while (stored < before + count) await new Promise((r) => setTimeout(r, 20));
   const lat = Float64Array.from(latencies).sort();
   const achieved = count / ((r2.finishedAt - r2.startedAt) / 1000);
-  console.log(`[${kind}] latency at ${fixedRate} msgs/s (achieved ${achieved.toFixed(0)}): p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms, max ${lat[lat.length - 1]!.toFixed(0)} ms over ${lat.length} msgs`);
+  console.log(
+    `[${kind}] latency at ${fixedRate} msgs/s (achieved ${achieved.toFixed(0)}): p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms, max ${lat[lat.length - 1]!.toFixed(0)} ms over ${lat.length} msgs`,
+  );
 
   clearInterval(rssTimer);
   const st = daemon.status();
   const lost = total + count - st.store.samplesStored;
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-  console.log(`[${kind}] peak RSS ${mb(Math.max(phase1Rss, peakRss))}: ${mb(phase1Rss)} at full speed, ${mb(peakRss)} at ${fixedRate} msgs/s (idle ${mb(idleRss)}, peak heap ${mb(peakHeap)}, peak pending ${peakPending} msgs); readings stored ${st.store.readingsStored}, lost ${lost * SENSORS}, journal depth ${st.journal.depth}`);
+  console.log(
+    `[${kind}] peak RSS ${mb(Math.max(phase1Rss, peakRss))}: ${mb(phase1Rss)} at full speed, ${mb(peakRss)} at ${fixedRate} msgs/s (idle ${mb(idleRss)}, peak heap ${mb(peakHeap)}, peak pending ${peakPending} msgs); readings stored ${st.store.readingsStored}, lost ${lost * SENSORS}, journal depth ${st.journal.depth}`,
+  );
   await daemon.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -37,7 +37,12 @@ const { tf } = await loadTf('wasm');
 const fast = await loadFastLstm(tf, { ...(a.threads ? { threads: Number(a.threads) } : {}), preferRelaxed: !a['no-relaxed'] });
 if (!fast.runtime) throw new Error(`fast kernels did not load: ${fast.reason}`);
 // The 21 sensors (50 × 15 windows after the constant ones go): the shape its published figures were measured on.
-const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), { window: WINDOW, horizon: 30, rulCap: 125, inputs: CMAPSS_SENSORS });
+const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), {
+  window: WINDOW,
+  horizon: 30,
+  rulCap: 125,
+  inputs: CMAPSS_SENSORS,
+});
 const data = prepareData(items, CMAPSS_SENSORS, { windowSteps: WINDOW, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 1 });
 const F = data.norm.sensors.length;
 const train = data.train;
@@ -69,7 +74,16 @@ interface Row {
 }
 
 function spec(kernel: 'fast' | 'stock'): LstmSpec {
-  return { windowSteps: WINDOW, features: F, units: UNITS, dropout: 0.2, learningRate: 0.002, seed: 1, recurrentActivation: 'sigmoid', kernel };
+  return {
+    windowSteps: WINDOW,
+    features: F,
+    units: UNITS,
+    dropout: 0.2,
+    learningRate: 0.002,
+    seed: 1,
+    recurrentActivation: 'sigmoid',
+    kernel,
+  };
 }
 
 function batchTensors(start: number): [Tensor, Tensor[]] {
@@ -137,7 +151,14 @@ async function variant(name: string, backend: 'wasm' | 'cpu', kernel: 'fast' | '
     }
   }, inferWindows);
   model.dispose();
-  const row = { name, trainSps, gflops: (trainSps * trainFlopsPerSample) / 1e9, inferSps: infer.sps, singleP50: infer.p50, singleP99: infer.p99 };
+  const row = {
+    name,
+    trainSps,
+    gflops: (trainSps * trainFlopsPerSample) / 1e9,
+    inferSps: infer.sps,
+    singleP50: infer.p50,
+    singleP99: infer.p99,
+  };
   print(row);
   return row;
 }
@@ -162,17 +183,32 @@ const predictor = recognised;
 const direct = measureInference((x, n) => predictor.predict(x, n, WINDOW), 4096);
 // predict() as training's validation and the C-MAPSS evaluation call it (weights read per call).
 const viaPredict = measureInference((x, n) => predict(tf, model, x, n, WINDOW, F), 4096);
-console.log(`(predict() with weights read per call: ${viaPredict.sps.toFixed(0)} windows/s, single window p50 ${viaPredict.p50.toFixed(3)} ms)`);
+console.log(
+  `(predict() with weights read per call: ${viaPredict.sps.toFixed(0)} windows/s, single window p50 ${viaPredict.p50.toFixed(3)} ms)`,
+);
 model.dispose();
 predictor.dispose();
-const fastDirect: Row = { name: 'fast kernels, scoring path', trainSps: NaN, gflops: NaN, inferSps: direct.sps, singleP50: direct.p50, singleP99: direct.p99 };
+const fastDirect: Row = {
+  name: 'fast kernels, scoring path',
+  trainSps: NaN,
+  gflops: NaN,
+  inferSps: direct.sps,
+  singleP50: direct.p50,
+  singleP99: direct.p99,
+};
 console.log(
   `${fastDirect.name.padEnd(34)} ${''.padEnd(43)}inference ${direct.sps.toFixed(0).padStart(7)} windows/s  single window p50 ${direct.p50.toFixed(3)} ms, p99 ${direct.p99.toFixed(3)} ms`,
 );
 
 const ratio = (x: number, y: number) => `${(x / y).toFixed(1)}×`;
 console.log('\nratios, fast against stock wasm (stock pure JS in brackets):');
-console.log(`  training           ${ratio(fastWasm.trainSps, stockWasm.trainSps)} (${ratio(fastWasm.trainSps, stockCpu.trainSps)})   target ≥ 10× — ${fastWasm.trainSps >= 10 * stockWasm.trainSps ? 'met' : 'NOT met'}`);
-console.log(`  batch inference    ${ratio(fastWasm.inferSps, stockWasm.inferSps)} through tfjs, ${ratio(direct.sps, stockWasm.inferSps)} scoring path (${ratio(direct.sps, stockCpu.inferSps)})   target ≥ 10× — ${Math.max(fastWasm.inferSps, direct.sps) >= 10 * stockWasm.inferSps ? 'met' : 'NOT met'}`);
-console.log(`  single window p50  ${ratio(stockWasm.singleP50, fastWasm.singleP50)} through tfjs, ${ratio(stockWasm.singleP50, direct.p50)} scoring path; ${direct.p50.toFixed(3)} ms   target ≤ 1 ms — ${direct.p50 <= 1 ? 'met' : 'NOT met'}`);
+console.log(
+  `  training           ${ratio(fastWasm.trainSps, stockWasm.trainSps)} (${ratio(fastWasm.trainSps, stockCpu.trainSps)})   target ≥ 10× — ${fastWasm.trainSps >= 10 * stockWasm.trainSps ? 'met' : 'NOT met'}`,
+);
+console.log(
+  `  batch inference    ${ratio(fastWasm.inferSps, stockWasm.inferSps)} through tfjs, ${ratio(direct.sps, stockWasm.inferSps)} scoring path (${ratio(direct.sps, stockCpu.inferSps)})   target ≥ 10× — ${Math.max(fastWasm.inferSps, direct.sps) >= 10 * stockWasm.inferSps ? 'met' : 'NOT met'}`,
+);
+console.log(
+  `  single window p50  ${ratio(stockWasm.singleP50, fastWasm.singleP50)} through tfjs, ${ratio(stockWasm.singleP50, direct.p50)} scoring path; ${direct.p50.toFixed(3)} ms   target ≤ 1 ms — ${direct.p50 <= 1 ? 'met' : 'NOT met'}`,
+);
 await fast.runtime.close();

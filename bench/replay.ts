@@ -22,7 +22,16 @@ ensureDebianPackages();
 const mosquitto = await startMosquitto();
 try {
   const d = cmapssDefaults(args.file);
-  const source = cmapssSource({ file: args.file, now: Date.now(), stepMs: 60_000, site: 'cmapss', line: d.line, machinePrefix: d.machinePrefix, failures: true, strict: false });
+  const source = cmapssSource({
+    file: args.file,
+    now: Date.now(),
+    stepMs: 60_000,
+    site: 'cmapss',
+    line: d.line,
+    machinePrefix: d.machinePrefix,
+    failures: true,
+    strict: false,
+  });
   console.log(`bench:replay — ${source.description} × ${args.passes} passes to Mosquitto ${mosquitto.url}, node ${process.version}`);
   for (const qos of [1, 0] as const) {
     const sink = await MqttSink.connect(mosquitto.url, { qos });

@@ -36,7 +36,15 @@ const scenario = {
   site: 'soak',
   rate: '6/h',
   downtime: '2h',
-  machines: ['pump', 'motor', 'gearbox'].map((kind, i) => ({ kind, count: i < 2 ? perKind : MACHINES - 2 * perKind, line: `line${i + 1}`, onsetDays: 0.6, wearDays: 1, faultsPerDay: 1, regimeHours: 6 })),
+  machines: ['pump', 'motor', 'gearbox'].map((kind, i) => ({
+    kind,
+    count: i < 2 ? perKind : MACHINES - 2 * perKind,
+    line: `line${i + 1}`,
+    onsetDays: 0.6,
+    wearDays: 1,
+    faultsPerDay: 1,
+    regimeHours: 6,
+  })),
 };
 writeFileSync(path.join(dir, 'scenario.yaml'), JSON.stringify(scenario));
 writeFileSync(
@@ -49,12 +57,29 @@ writeFileSync(
     // The fleet runs 600× fast, stamped in the past: in its own time it is live, never backfill.
     ingest: { backfillAge: '3650d' },
     store: { kind: 'influx', influx: { url: influxd.url, database } },
-    learning: { modelsDir: path.join(dir, 'models'), step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [32, 16], epochs: 15, patience: 4 } },
-    schedule: { cron: '*/15 * * * * *', need: { minFailures: 10, minNewFailures: 20, minInterval: '4m' }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
+    learning: {
+      modelsDir: path.join(dir, 'models'),
+      step: '10m',
+      window: 12,
+      horizon: 12,
+      rulCap: 48,
+      stride: 2,
+      maxGapSteps: 3,
+      model: { units: [32, 16], epochs: 15, patience: 4 },
+    },
+    schedule: {
+      cron: '*/15 * * * * *',
+      need: { minFailures: 10, minNewFailures: 20, minInterval: '4m' },
+      idle: { maxCpu: 1, maxLoadPerCore: 1000 },
+    },
   }),
 );
 
-const daemon = spawn(process.execPath, ['--max-old-space-size=256', '--max-semi-space-size=8', CLI, 'start', '-c', path.join(dir, 'vigil.yaml')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const daemon = spawn(
+  process.execPath,
+  ['--max-old-space-size=256', '--max-semi-space-size=8', CLI, 'start', '-c', path.join(dir, 'vigil.yaml')],
+  { stdio: ['ignore', 'inherit', 'inherit'] },
+);
 for (;;) {
   try {
     if ((await fetch(`http://127.0.0.1:${http}/readyz`)).ok) break;
@@ -67,7 +92,20 @@ for (;;) {
 const truthFile = path.join(dir, 'truth.json');
 const simulator = spawn(
   process.execPath,
-  [CLI, 'simulate', '--scenario', path.join(dir, 'scenario.yaml'), '--speed', String(SPEED), '--duration', `${(MINUTES * 60 * SPEED) / 3600}h`, '--broker', mosquitto.url, '--truth', truthFile],
+  [
+    CLI,
+    'simulate',
+    '--scenario',
+    path.join(dir, 'scenario.yaml'),
+    '--speed',
+    String(SPEED),
+    '--duration',
+    `${(MINUTES * 60 * SPEED) / 3600}h`,
+    '--broker',
+    mosquitto.url,
+    '--truth',
+    truthFile,
+  ],
   { stdio: ['ignore', 'ignore', 'pipe'] },
 );
 let simOut = '';
@@ -89,14 +127,21 @@ interface Status {
   store: { readingsStored: number; pendingSamples: number };
   journal: { depth: number };
   scoring: { eventLoopLagMs: { p99: number }; machinesScored: number };
-  alerts: { open: number; acknowledged: number; resolved: number; quality: { truePositives: number; falseAlarms: number; missedFailures: number } };
+  alerts: {
+    open: number;
+    acknowledged: number;
+    resolved: number;
+    quality: { truePositives: number; falseAlarms: number; missedFailures: number };
+  };
   training: { lastRun: { state: string } | null; running: unknown };
   model: { champion: string | null };
 }
 
 const samples: Array<{ min: number; heap: number; rss: number }> = [];
 const t0 = Date.now();
-console.log(`bench:soak — ${MACHINES} machines × 1 msg/s × 14 sensors (across kinds), simulated ${SPEED}×, ${MINUTES} min, Mosquitto → vigil start → InfluxDB; scoring, alerts, scheduled training`);
+console.log(
+  `bench:soak — ${MACHINES} machines × 1 msg/s × 14 sensors (across kinds), simulated ${SPEED}×, ${MINUTES} min, Mosquitto → vigil start → InfluxDB; scoring, alerts, scheduled training`,
+);
 console.log('min   RSS MB  heap MB  lag p99 ms  journal  readings stored  scored  alerts (TP/FA/missed)  model  training');
 let nextPrint = 1;
 const runs = new Set<string>();
@@ -123,7 +168,9 @@ const summary = { readings: m ? Number(m[1]) : undefined, failures: m ? Number(m
 // Let the last batches land, then count what InfluxDB holds.
 await new Promise((r) => setTimeout(r, 3000));
 const count = async () => {
-  const res = (await (await fetch(`${influxd.url}/query?db=${database}&q=${encodeURIComponent('SELECT count(*) FROM telemetry')}`)).json()) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
+  const res = (await (
+    await fetch(`${influxd.url}/query?db=${database}&q=${encodeURIComponent('SELECT count(*) FROM telemetry')}`)
+  ).json()) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
   return (res.results[0]?.series ?? []).reduce((n, s) => n + s.values[0]!.slice(1).reduce((x, y) => x + (y ?? 0), 0), 0);
 };
 const stored = await count();
@@ -152,7 +199,9 @@ console.log(
   `\nreadings: ${summary.readings ?? '?'} published by the simulator, ${stored} in InfluxDB, lost ${summary.readings !== undefined ? summary.readings - stored : '?'}; ` +
     `failures simulated ${summary.failures ?? '?'}, failure-risk alerts: ${q.truePositives} before a failure, ${q.missedFailures} failures missed, ${q.falseAlarms} false alarms; training runs seen: ${[...runs].length ? [...runs].map((r) => (JSON.parse(r) as { state: string }).state).join(', ') : 'none'}`,
 );
-console.log(`second half: heap ${heapFit.slope >= 0 ? '+' : ''}${heapFit.slope.toFixed(2)} MB/min (R² ${heapFit.r2.toFixed(2)}), RSS ${rssFit.slope >= 0 ? '+' : ''}${rssFit.slope.toFixed(2)} MB/min (R² ${rssFit.r2.toFixed(2)})`);
+console.log(
+  `second half: heap ${heapFit.slope >= 0 ? '+' : ''}${heapFit.slope.toFixed(2)} MB/min (R² ${heapFit.r2.toFixed(2)}), RSS ${rssFit.slope >= 0 ? '+' : ''}${rssFit.slope.toFixed(2)} MB/min (R² ${rssFit.r2.toFixed(2)})`,
+);
 // Unbounded growth: a steady climb (good fit) of more than 1 MB of heap a minute.
 const growing = heapFit.slope > 1 && heapFit.r2 > 0.6;
 console.log(growing ? 'FAIL: the heap keeps growing' : 'memory: bounded');

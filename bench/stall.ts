@@ -43,12 +43,22 @@ const percentile = (values: number[], p: number) => {
 
 // The broker limits exactly as the deploy kit documents them.
 const deployConf = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy/mosquitto/vigil.conf'), 'utf8');
-const queueLimits = args.queue ?? deployConf.split('\n').filter((l) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages)\s/.test(l)).join('\n');
+const queueLimits =
+  args.queue ??
+  deployConf
+    .split('\n')
+    .filter((l) => /^(max_queued_messages|max_queued_bytes|max_inflight_messages)\s/.test(l))
+    .join('\n');
 
 ensureDebianPackages();
 const mosquitto = await startMosquitto({ queueLimits });
 const work = mkdtempSync(path.join(tmpdir(), 'vigil-stall-'));
-const vigil = await startVigil({ dir: work, mqttUrl: mosquitto.url, store: { kind: 'sqlite' }, overrides: { journal: { maxBytes: args.journal } } });
+const vigil = await startVigil({
+  dir: work,
+  mqttUrl: mosquitto.url,
+  store: { kind: 'sqlite' },
+  overrides: { journal: { maxBytes: args.journal } },
+});
 try {
   await fetch(`${vigil.http}/api/v1/status`);
   const lagP99: number[] = [];
@@ -60,7 +70,11 @@ try {
     while (polling) {
       const t0 = performance.now();
       try {
-        const s = (await (await fetch(`${vigil.http}/api/v1/status`, { signal: AbortSignal.timeout(10_000) })).json()) as { store: { readingsStored: number }; scoring: { eventLoopLagMs: { p99: number; max: number } }; journal: { backpressure: boolean } };
+        const s = (await (await fetch(`${vigil.http}/api/v1/status`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+          store: { readingsStored: number };
+          scoring: { eventLoopLagMs: { p99: number; max: number } };
+          journal: { backpressure: boolean };
+        };
         latencies.push(performance.now() - t0);
         lagP99.push(s.scoring.eventLoopLagMs.p99);
         lagMax.push(s.scoring.eventLoopLagMs.max);
@@ -71,7 +85,17 @@ try {
       await sleep(200);
     }
   })();
-  const pub = publisherProcess({ url: mosquitto.url, machines: Number(args.machines), count: TOTAL, rate: RATE, sensors: SENSORS, qos: 1, startTs: Date.now() - 3_600_000, clientId: 'pub-stall', client: 'raw' });
+  const pub = publisherProcess({
+    url: mosquitto.url,
+    machines: Number(args.machines),
+    count: TOTAL,
+    rate: RATE,
+    sensors: SENSORS,
+    qos: 1,
+    startTs: Date.now() - 3_600_000,
+    clientId: 'pub-stall',
+    client: 'raw',
+  });
   const t0 = await pub.started;
   await sleep(Number(args['lock-at']) * 1000);
   // The lock: another connection's exclusive transaction, as a backup or a sqlite3 shell holds it.

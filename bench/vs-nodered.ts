@@ -49,7 +49,15 @@ const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.l
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the stored count until it reaches `target` or stops moving for `quietMs`. */
-async function waitStored(influx: Influx, db: string, target: number, quietMs: number, fromTs = 0, onSample?: (t: number, n: number) => void, pollMs = 200): Promise<{ count: number; lastChangeAt: number }> {
+async function waitStored(
+  influx: Influx,
+  db: string,
+  target: number,
+  quietMs: number,
+  fromTs = 0,
+  onSample?: (t: number, n: number) => void,
+  pollMs = 200,
+): Promise<{ count: number; lastChangeAt: number }> {
   let count = -1;
   let lastChangeAt = Date.now();
   for (;;) {
@@ -65,28 +73,50 @@ async function waitStored(influx: Influx, db: string, target: number, quietMs: n
   }
 }
 
-async function steady(name: string, start: () => Promise<Contender>, influx: Influx, db: string, mosquitto: ManagedService, influxd: ManagedService): Promise<Omit<Figures, 'outage'>> {
+async function steady(
+  name: string,
+  start: () => Promise<Contender>,
+  influx: Influx,
+  db: string,
+  mosquitto: ManagedService,
+  influxd: ManagedService,
+): Promise<Omit<Figures, 'outage'>> {
   const contender = await start();
   try {
     const total = Number(args.messages);
     const cpu0 = contender.cpuSeconds();
     const threads0 = contender.threadCpu();
     const services0 = [processCpu(mosquitto.pid()), processCpu(influxd.pid())];
-    const p1 = publisher({ url: mosquitto.url, machines: MACHINES, count: total, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-1`, client: PUBLISHER });
+    const p1 = publisher({
+      url: mosquitto.url,
+      machines: MACHINES,
+      count: total,
+      rate: 0,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 86_400_000,
+      clientId: `pub-${name}-1`,
+      client: PUBLISHER,
+    });
     const t0 = await p1.started;
     const pub = await p1.done;
     const stored = await waitStored(influx, db, total, 15_000, 0, undefined, 50);
     const cpu = contender.cpuSeconds() - cpu0;
     // Where the host's two cores went: the contender by thread, and everything else on the path.
     const per100k = (seconds: number) => ((seconds / total) * 100_000).toFixed(2);
-    const threads = [...contender.threadCpu()].map(([t, c]) => [t, c - (threads0.get(t) ?? 0)] as const).filter(([, c]) => c >= 0.05).sort((a, b) => b[1] - a[1]);
+    const threads = [...contender.threadCpu()]
+      .map(([t, c]) => [t, c - (threads0.get(t) ?? 0)] as const)
+      .filter(([, c]) => c >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
     console.log(`[${name}]   CPU-s per 100k by thread: ${threads.map(([t, c]) => `${t} ${per100k(c)}`).join(', ')}`);
     console.log(
       `[${name}]   others, CPU-s per 100k: publisher ${per100k(pub.cpuSeconds)}, Mosquitto ${per100k(processCpu(mosquitto.pid()) - services0[0]!)}, InfluxDB ${per100k(processCpu(influxd.pid()) - services0[1]!)}`,
     );
     const throughput = stored.count / ((stored.lastChangeAt - t0) / 1000);
     const peakRssMb = contender.peakRss() / 2 ** 20;
-    console.log(`[${name}] sustained ${throughput.toFixed(0)} msgs/s (${stored.count} of ${total} stored), ${((cpu / total) * 100_000).toFixed(2)} CPU-s per 100k msgs, peak RSS ${peakRssMb.toFixed(0)} MB`);
+    console.log(
+      `[${name}] sustained ${throughput.toFixed(0)} msgs/s (${stored.count} of ${total} stored), ${((cpu / total) * 100_000).toFixed(2)} CPU-s per 100k msgs, peak RSS ${peakRssMb.toFixed(0)} MB`,
+    );
 
     // Latency at a fixed rate: each message carries its publish time as its timestamp; the time it
     // was stored is when the stored count (polled every 20 ms) passed its rank.
@@ -94,7 +124,18 @@ async function steady(name: string, start: () => Promise<Contender>, influx: Inf
     const count = rate * Number(args.seconds);
     const phaseFrom = Date.now();
     const samples: Array<[number, number]> = [];
-    const p2 = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: 0, stampWithPublishTime: true, clientId: `pub-${name}-2`, client: PUBLISHER });
+    const p2 = publisher({
+      url: mosquitto.url,
+      machines: MACHINES,
+      count,
+      rate,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: 0,
+      stampWithPublishTime: true,
+      clientId: `pub-${name}-2`,
+      client: PUBLISHER,
+    });
     const sampling = waitStored(influx, db, count, 10_000, phaseFrom, (t, n) => samples.push([t, n]), 20);
     await p2.done;
     const latencyStored = await sampling;
@@ -108,20 +149,46 @@ async function steady(name: string, start: () => Promise<Contender>, influx: Inf
     lat.sort();
     const p50 = percentile(lat, 50);
     const p99 = percentile(lat, 99);
-    console.log(`[${name}] at ${rate} msgs/s: publish→stored p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (${latencyStored.count} of ${count} stored; ±20 ms polling)`);
-    return { throughput, cpuPer100k: (cpu / total) * 100_000, peakRssMb, p50, p99, lostSteady: (total - stored.count + count - latencyStored.count) * SENSORS };
+    console.log(
+      `[${name}] at ${rate} msgs/s: publish→stored p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (${latencyStored.count} of ${count} stored; ±20 ms polling)`,
+    );
+    return {
+      throughput,
+      cpuPer100k: (cpu / total) * 100_000,
+      peakRssMb,
+      p50,
+      p99,
+      lostSteady: (total - stored.count + count - latencyStored.count) * SENSORS,
+    };
   } finally {
     await contender.stop();
   }
 }
 
-async function outage(name: string, start: () => Promise<Contender>, influx: Influx, influxd: ManagedService, db: string, mosquitto: ManagedService): Promise<Figures['outage']> {
+async function outage(
+  name: string,
+  start: () => Promise<Contender>,
+  influx: Influx,
+  influxd: ManagedService,
+  db: string,
+  mosquitto: ManagedService,
+): Promise<Figures['outage']> {
   const contender = await start();
   try {
     const rate = Number(args.rate);
     const seconds = Number(args['outage-seconds']);
     const count = rate * seconds;
-    const p = publisher({ url: mosquitto.url, machines: MACHINES, count, rate, sensors: SENSORS, qos: 1, startTs: Date.now() - 86_400_000, clientId: `pub-${name}-outage`, client: PUBLISHER });
+    const p = publisher({
+      url: mosquitto.url,
+      machines: MACHINES,
+      count,
+      rate,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 86_400_000,
+      clientId: `pub-${name}-outage`,
+      client: PUBLISHER,
+    });
     const t0 = await p.started;
     await sleep(t0 + (seconds / 3) * 1000 - Date.now());
     await influxd.stop({ kill: true });
@@ -152,8 +219,27 @@ console.log(
 const results = new Map<string, Figures>();
 try {
   const contenders: Array<[string, (db: string) => Promise<Contender>]> = [
-    ['Vigil', (db) => startVigil({ dir: path.join(work, `vigil-${db}`), mqttUrl: mosquitto.url, store: { kind: 'influx', influx: { url: influxd.url, database: db } } })],
-    ['Node-RED', (db) => startNodeRed({ install: nodeRedInstall, dir: path.join(work, `nodered-${db}`), mqttPort: mosquitto.port, influxPort: influxd.port, database: db, topic: 'vigil/bench/+/+/telemetry' })],
+    [
+      'Vigil',
+      (db) =>
+        startVigil({
+          dir: path.join(work, `vigil-${db}`),
+          mqttUrl: mosquitto.url,
+          store: { kind: 'influx', influx: { url: influxd.url, database: db } },
+        }),
+    ],
+    [
+      'Node-RED',
+      (db) =>
+        startNodeRed({
+          install: nodeRedInstall,
+          dir: path.join(work, `nodered-${db}`),
+          mqttPort: mosquitto.port,
+          influxPort: influxd.port,
+          database: db,
+          topic: 'vigil/bench/+/+/telemetry',
+        }),
+    ],
   ];
   for (const [name, start] of contenders) {
     if (args.only && args.only !== name) continue;
@@ -177,7 +263,8 @@ try {
 
 const v = results.get('Vigil');
 const n = results.get('Node-RED');
-const row = (label: string, f: (x: Figures) => string) => console.log(`${label.padEnd(34)} ${(v ? f(v) : '-').padStart(14)} ${(n ? f(n) : '-').padStart(14)}`);
+const row = (label: string, f: (x: Figures) => string) =>
+  console.log(`${label.padEnd(34)} ${(v ? f(v) : '-').padStart(14)} ${(n ? f(n) : '-').padStart(14)}`);
 console.log(`\n${''.padEnd(34)} ${'Vigil'.padStart(14)} ${'Node-RED'.padStart(14)}`);
 row('sustained msgs/s', (x) => x.throughput.toFixed(0));
 row(`p50 / p99 ms at ${args.rate} msgs/s`, (x) => `${x.p50.toFixed(0)} / ${x.p99.toFixed(0)}`);

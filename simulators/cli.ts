@@ -72,40 +72,53 @@ export function registerSimulatorCommands(program: Command): void {
       .option('--start <iso>', 'simulated start time (default: so that simulated time reaches now as the run ends)')
       .option('--speed <x>', 'simulated seconds per wall second, or "max"', '60')
       .option('--truth <file>', 'where to write the ground truth (onsets, failures, faults)', 'simulation-truth.json'),
-  ).action(async (o: SinkOptions & { scenario?: string; machines?: string; seed?: string; duration?: string; rate?: string; start?: string; speed: string; truth: string }) => {
-    const input = (o.scenario ? loadScenarioFile(o.scenario) : {}) as Record<string, unknown>;
-    if (o.machines !== undefined) {
-      const n = Number(o.machines);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--machines must be a positive integer, got ${o.machines}`);
-      input.machines = machinesOfEachKind(n);
-    }
-    if (o.seed !== undefined) input.seed = Number(o.seed);
-    if (o.duration !== undefined) input.duration = o.duration;
-    if (o.rate !== undefined) input.rate = o.rate;
-    if (o.start !== undefined) input.start = o.start;
-    const scenario = resolveScenario(input, o.scenario ?? 'command line');
-    const speed = parseSpeed(o.speed);
-    const sink = await openSink(o);
-    const ac = abortOnSignal();
-    const machines = scenario.machines.reduce((n, g) => n + g.count, 0);
-    const progress = new Progress('simulate', Math.ceil(scenario.durationMs / scenario.intervalMs) * machines);
-    const summary = await runSimulation(scenario, {
-      sink,
-      speed,
-      now: Date.now(),
-      truthFile: o.truth,
-      signal: ac.signal,
-      onProgress: (p) => progress.update(p.messages, iso(p.simTs)),
-    });
-    progress.stop();
-    const stats = await sink.close();
-    process.stderr.write(
-      `simulated ${machines} machines from ${iso(summary.startTs)} to ${iso(summary.endTs)}: ${summary.messages} messages, ` +
-        `${summary.readings} readings, ${summary.events} events, ${summary.failures} failures` +
-        `${o.dryRun ? '' : `; ${stats.acked} acknowledged, ${stats.failed} failed`}; ground truth in ${o.truth}\n`,
-    );
-    if (stats.failed > 0) process.exitCode = 1;
-  });
+  ).action(
+    async (
+      o: SinkOptions & {
+        scenario?: string;
+        machines?: string;
+        seed?: string;
+        duration?: string;
+        rate?: string;
+        start?: string;
+        speed: string;
+        truth: string;
+      },
+    ) => {
+      const input = (o.scenario ? loadScenarioFile(o.scenario) : {}) as Record<string, unknown>;
+      if (o.machines !== undefined) {
+        const n = Number(o.machines);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--machines must be a positive integer, got ${o.machines}`);
+        input.machines = machinesOfEachKind(n);
+      }
+      if (o.seed !== undefined) input.seed = Number(o.seed);
+      if (o.duration !== undefined) input.duration = o.duration;
+      if (o.rate !== undefined) input.rate = o.rate;
+      if (o.start !== undefined) input.start = o.start;
+      const scenario = resolveScenario(input, o.scenario ?? 'command line');
+      const speed = parseSpeed(o.speed);
+      const sink = await openSink(o);
+      const ac = abortOnSignal();
+      const machines = scenario.machines.reduce((n, g) => n + g.count, 0);
+      const progress = new Progress('simulate', Math.ceil(scenario.durationMs / scenario.intervalMs) * machines);
+      const summary = await runSimulation(scenario, {
+        sink,
+        speed,
+        now: Date.now(),
+        truthFile: o.truth,
+        signal: ac.signal,
+        onProgress: (p) => progress.update(p.messages, iso(p.simTs)),
+      });
+      progress.stop();
+      const stats = await sink.close();
+      process.stderr.write(
+        `simulated ${machines} machines from ${iso(summary.startTs)} to ${iso(summary.endTs)}: ${summary.messages} messages, ` +
+          `${summary.readings} readings, ${summary.events} events, ${summary.failures} failures` +
+          `${o.dryRun ? '' : `; ${stats.acked} acknowledged, ${stats.failed} failed`}; ground truth in ${o.truth}\n`,
+      );
+      if (stats.failed > 0) process.exitCode = 1;
+    },
+  );
 
   sinkOptions(
     program

@@ -68,7 +68,9 @@ configCmd
   .argument('<file>', 'YAML config file')
   .action((file: string) => {
     const cfg = loadConfig({ file });
-    process.stdout.write(`${file}: ok (store ${cfg.store.kind}, broker ${cfg.mqtt.url ? redactUrl(cfg.mqtt.url) : `embedded on ${cfg.mqtt.embedded.host}:${cfg.mqtt.embedded.port}`})\n`);
+    process.stdout.write(
+      `${file}: ok (store ${cfg.store.kind}, broker ${cfg.mqtt.url ? redactUrl(cfg.mqtt.url) : `embedded on ${cfg.mqtt.embedded.host}:${cfg.mqtt.embedded.port}`})\n`,
+    );
   });
 configCmd
   .command('print')

@@ -93,11 +93,27 @@ export class Daemon {
     training.onPromoted(() => scoring.refreshChampion());
     // The publisher is looked up at delivery time: the MQTT connection is built after the alerts.
     let ingest: IngestStage | null = null;
-    const publisher = { publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) => ingest?.subscriber.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')) };
+    const publisher = {
+      publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) =>
+        ingest?.subscriber.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')),
+    };
     const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.scoring, publisher }, life);
     const sink = new DurableFanOut(journal.queue, [scoring.scoring, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
     const signals = scheduler.signals;
-    ingest = await buildIngest(cfg, { decoder, sink, deadLetters, stats: this.stats, fleet: this.fleet, ackBatch: journal.queue.ackBatch, signals, onStopping: () => journal.queue.close() }, life);
+    ingest = await buildIngest(
+      cfg,
+      {
+        decoder,
+        sink,
+        deadLetters,
+        stats: this.stats,
+        fleet: this.fleet,
+        ackBatch: journal.queue.ackBatch,
+        signals,
+        onStopping: () => journal.queue.close(),
+      },
+      life,
+    );
     this.mqttUrl = ingest.mqttUrl;
 
     const http = await buildHttp(
@@ -107,11 +123,21 @@ export class Daemon {
         running: () => this.running,
         deadLetters,
         machines: { scoring: scoring.scoring, store, alerts: alerts.store, clock: this.clock },
-        events: { submit: (e) => this.submitEvent(sink, e), locate: (id) => scoring.scoring.machine(id)?.ref ?? null, check: (m, item, now) => decoder.checkEvent(m, item, now), clock: this.clock },
+        events: {
+          submit: (e) => this.submitEvent(sink, e),
+          locate: (id) => scoring.scoring.machine(id)?.ref ?? null,
+          check: (m, item, now) => decoder.checkEvent(m, item, now),
+          clock: this.clock,
+        },
         alerts: { store: alerts.store, engine: alerts.engine, clock: this.clock },
         models: { registry, championChanged: () => scoring.refreshChampion() },
         training: { training, request: (by) => scheduler.scheduler.request(by) },
-        energy: { scheduler: scheduler.scheduler, accountant: scheduler.accountant, config: { ...cfg.schedule, currency: cfg.schedule.tariff.currency }, now: () => this.clock.now() },
+        energy: {
+          scheduler: scheduler.scheduler,
+          accountant: scheduler.accountant,
+          config: { ...cfg.schedule, currency: cfg.schedule.tariff.currency },
+          now: () => this.clock.now(),
+        },
       },
       life,
     );

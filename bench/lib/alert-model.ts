@@ -14,7 +14,9 @@ export function buildAlertBenchModel(tf: TF, window: number, sensors: string[]) 
   const flat = tf.layers.flatten().apply(input) as SymbolicTensor;
   const kernel = new Float32Array(window * F);
   kernel[(window - 1) * F + sensors.indexOf('x')] = 20;
-  const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'failure', weights: [tf.tensor2d(kernel, [window * F, 1]), tf.tensor1d([-10])] }).apply(flat) as SymbolicTensor;
+  const failure = tf.layers
+    .dense({ units: 1, activation: 'sigmoid', name: 'failure', weights: [tf.tensor2d(kernel, [window * F, 1]), tf.tensor1d([-10])] })
+    .apply(flat) as SymbolicTensor;
   const l1 = tf.layers.lstm({ units: 64, returnSequences: true, recurrentActivation: 'sigmoid' }).apply(input) as SymbolicTensor;
   const l2 = tf.layers.lstm({ units: 32, recurrentActivation: 'sigmoid' }).apply(l1) as SymbolicTensor;
   const rul = tf.layers.dense({ units: 1, name: 'rul' }).apply(l2) as SymbolicTensor;
@@ -40,8 +42,21 @@ export function alertBenchMeta(window: number, sensors: string[], stepMs: number
     normalisation: { sensors, mean: sensors.map(() => 0), std: sensors.map(() => 1), dropped: [] },
     architecture: { units: [64, 32], dropout: 0, recurrentActivation: 'sigmoid', learningRate: 0, batchSize: 1 },
     threshold: 0.5,
-    metrics: { validation: { classification: cls, rul: { rmse: 0, mae: 0, score: 0, n: 1 } }, leadTime: { detected: 0, missed: 0, meanLeadMs: null }, championOnSameData: null },
-    training: { backend: 'none', provider: 'none', durationMs: 0, epochs: 0, bestEpoch: 0, samplesPerSecond: 0, seed: 0, stoppedEarly: false },
+    metrics: {
+      validation: { classification: cls, rul: { rmse: 0, mae: 0, score: 0, n: 1 } },
+      leadTime: { detected: 0, missed: 0, meanLeadMs: null },
+      championOnSameData: null,
+    },
+    training: {
+      backend: 'none',
+      provider: 'none',
+      durationMs: 0,
+      epochs: 0,
+      bestEpoch: 0,
+      samplesPerSecond: 0,
+      seed: 0,
+      stoppedEarly: false,
+    },
     data: { purpose: 'bench:alerts' },
   };
 }

@@ -24,7 +24,11 @@ export const CMAPSS_INPUTS = [...CMAPSS_SENSORS, CMAPSS_CYCLE];
  * run-to-failure units, a failure one cycle after the last: the shape a replay stores, so the
  * benchmark runs the same feature code as training from the store.
  */
-export function cmapssSamples(rows: readonly CmapssRow[], withFailures: boolean, sensors: readonly string[] = CMAPSS_INPUTS): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
+export function cmapssSamples(
+  rows: readonly CmapssRow[],
+  withFailures: boolean,
+  sensors: readonly string[] = CMAPSS_INPUTS,
+): Map<number, { samples: Sample[]; events: MachineEvent[] }> {
   const units = new Map<number, { samples: Sample[]; events: MachineEvent[] }>();
   for (const r of rows) {
     const machine = { site: 'cmapss', line: 'fd', machine: `u${r.unit}` };
@@ -53,7 +57,14 @@ export function labelledTrainingUnits(
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, inputs, 1, 0);
     for (const raw of segments) {
       const seg = smoothSegment(raw, o.smoothing ?? 1);
-      out.push({ seg, labels: labelSteps(seg, o.window, events, { horizonSteps: o.horizon, rulCapSteps: o.rulCap, observedUntil: samples[samples.length - 1]!.ts + 1 }) });
+      out.push({
+        seg,
+        labels: labelSteps(seg, o.window, events, {
+          horizonSteps: o.horizon,
+          rulCapSteps: o.rulCap,
+          observedUntil: samples[samples.length - 1]!.ts + 1,
+        }),
+      });
     }
   }
   return out;

@@ -117,7 +117,11 @@ export async function startVigil(o: {
   // VIGIL_BENCH_NODE_ARGS: more flags for the daemon's node, e.g. "--trace-gc" or "--heapsnapshot-signal=SIGUSR2".
   const profile = process.env.VIGIL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.VIGIL_BENCH_CPU_PROF}`] : [];
   profile.push(...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean));
-  const child = spawn(process.execPath, [...profile, `--max-old-space-size=${o.heapMb ?? 192}`, '--max-semi-space-size=8', cli, 'start', '-c', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...profile, `--max-old-space-size=${o.heapMb ?? 192}`, '--max-semi-space-size=8', cli, 'start', '-c', file],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000, 'vigil', child);
   return { ...wrap('Vigil', child), http: `http://127.0.0.1:${port}` };
 }
@@ -125,10 +129,17 @@ export async function startVigil(o: {
 /** Installs node-red@4 and node-red-contrib-influxdb once into a cache directory (npm only). */
 export function installNodeRed(): string {
   const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'vigil-bench', 'node-red-4');
-  if (!existsSync(path.join(dir, 'node_modules', 'node-red', 'red.js')) || !existsSync(path.join(dir, 'node_modules', 'node-red-contrib-influxdb'))) {
+  if (
+    !existsSync(path.join(dir, 'node_modules', 'node-red', 'red.js')) ||
+    !existsSync(path.join(dir, 'node_modules', 'node-red-contrib-influxdb'))
+  ) {
     mkdirSync(dir, { recursive: true });
     process.stderr.write(`installing node-red@4 and node-red-contrib-influxdb into ${dir}\n`);
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', dir, 'node-red@4.1.8', 'node-red-contrib-influxdb@0.7.0'], { stdio: 'inherit' });
+    execFileSync(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', dir, 'node-red@4.1.8', 'node-red-contrib-influxdb@0.7.0'],
+      { stdio: 'inherit' },
+    );
   }
   return dir;
 }
@@ -141,8 +152,34 @@ export function nodeRedFlow(o: { mqttPort: number; influxPort: number; database:
   // Ids in Node-RED's own form: it resolves config-node references by matching property values to ids.
   return [
     { id: '5a1f0e7c2b3d4a01', type: 'tab', label: 'ingest' },
-    { id: '5a1f0e7c2b3d4a02', type: 'mqtt-broker', name: 'mosquitto', broker: '127.0.0.1', port: String(o.mqttPort), clientid: `nodered-vs-${Date.now()}`, autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
-    { id: '5a1f0e7c2b3d4a03', type: 'mqtt in', z: '5a1f0e7c2b3d4a01', name: 'telemetry', topic: o.topic, qos: '1', datatype: 'json', broker: '5a1f0e7c2b3d4a02', nl: false, rap: true, rh: 0, inputs: 0, wires: [['5a1f0e7c2b3d4a04']] },
+    {
+      id: '5a1f0e7c2b3d4a02',
+      type: 'mqtt-broker',
+      name: 'mosquitto',
+      broker: '127.0.0.1',
+      port: String(o.mqttPort),
+      clientid: `nodered-vs-${Date.now()}`,
+      autoConnect: true,
+      usetls: false,
+      protocolVersion: '4',
+      keepalive: '60',
+      cleansession: true,
+    },
+    {
+      id: '5a1f0e7c2b3d4a03',
+      type: 'mqtt in',
+      z: '5a1f0e7c2b3d4a01',
+      name: 'telemetry',
+      topic: o.topic,
+      qos: '1',
+      datatype: 'json',
+      broker: '5a1f0e7c2b3d4a02',
+      nl: false,
+      rap: true,
+      rh: 0,
+      inputs: 0,
+      wires: [['5a1f0e7c2b3d4a04']],
+    },
     {
       id: '5a1f0e7c2b3d4a04',
       type: 'function',
@@ -152,13 +189,56 @@ export function nodeRedFlow(o: { mqttPort: number; influxPort: number; database:
       outputs: 1,
       wires: [['5a1f0e7c2b3d4a05']],
     },
-    { id: '5a1f0e7c2b3d4a05', type: 'join', z: '5a1f0e7c2b3d4a01', name: 'batch', mode: 'custom', build: 'array', property: 'payload', propertyType: 'msg', key: 'topic', joiner: '\\n', joinerType: 'str', accumulate: false, timeout: '1', count: '1000', reduceRight: false, wires: [['5a1f0e7c2b3d4a07']] },
-    { id: '5a1f0e7c2b3d4a06', type: 'influxdb', hostname: '127.0.0.1', port: String(o.influxPort), protocol: 'http', database: o.database, name: 'influx', usetls: false, influxdbVersion: '1.x' },
-    { id: '5a1f0e7c2b3d4a07', type: 'influxdb batch', z: '5a1f0e7c2b3d4a01', influxdb: '5a1f0e7c2b3d4a06', precision: 'ms', retentionPolicy: '', name: 'write', wires: [] },
+    {
+      id: '5a1f0e7c2b3d4a05',
+      type: 'join',
+      z: '5a1f0e7c2b3d4a01',
+      name: 'batch',
+      mode: 'custom',
+      build: 'array',
+      property: 'payload',
+      propertyType: 'msg',
+      key: 'topic',
+      joiner: '\\n',
+      joinerType: 'str',
+      accumulate: false,
+      timeout: '1',
+      count: '1000',
+      reduceRight: false,
+      wires: [['5a1f0e7c2b3d4a07']],
+    },
+    {
+      id: '5a1f0e7c2b3d4a06',
+      type: 'influxdb',
+      hostname: '127.0.0.1',
+      port: String(o.influxPort),
+      protocol: 'http',
+      database: o.database,
+      name: 'influx',
+      usetls: false,
+      influxdbVersion: '1.x',
+    },
+    {
+      id: '5a1f0e7c2b3d4a07',
+      type: 'influxdb batch',
+      z: '5a1f0e7c2b3d4a01',
+      influxdb: '5a1f0e7c2b3d4a06',
+      precision: 'ms',
+      retentionPolicy: '',
+      name: 'write',
+      wires: [],
+    },
   ];
 }
 
-export async function startNodeRed(o: { install: string; dir: string; mqttPort: number; influxPort: number; database: string; topic: string }): Promise<Contender> {
+export async function startNodeRed(o: {
+  install: string;
+  dir: string;
+  mqttPort: number;
+  influxPort: number;
+  database: string;
+  topic: string;
+}): Promise<Contender> {
   const port = await freePort();
   mkdirSync(o.dir, { recursive: true });
   writeFileSync(path.join(o.dir, 'flows.json'), JSON.stringify(nodeRedFlow(o)));
@@ -169,7 +249,11 @@ export async function startNodeRed(o: { install: string; dir: string; mqttPort: 
   // Node-RED finds nodes in its userDir's node_modules: the cached install is linked there.
   const link = path.join(o.dir, 'node_modules');
   if (!existsSync(link)) execFileSync('ln', ['-s', path.join(o.install, 'node_modules'), link]);
-  const child = spawn(process.execPath, [path.join(o.install, 'node_modules', 'node-red', 'red.js'), '--settings', path.join(o.dir, 'settings.js'), '--userDir', o.dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [path.join(o.install, 'node_modules', 'node-red', 'red.js'), '--settings', path.join(o.dir, 'settings.js'), '--userDir', o.dir],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/flows`)).ok, 60_000, 'node-red', child);
   // The flow is started once the MQTT node has subscribed; give it a moment to connect.
   await new Promise((r) => setTimeout(r, 1500));

@@ -15,7 +15,12 @@ function onPath(bin: string): boolean {
 /** Installs influxdb, mosquitto and mosquitto-clients with apt-get when any binary is missing. */
 export function ensureDebianPackages(): void {
   // Binary → the Debian package that provides it (chromium drives the status-page tests).
-  const packages: Record<string, string> = { influxd: 'influxdb', mosquitto: 'mosquitto', mosquitto_pub: 'mosquitto-clients', chromium: 'chromium' };
+  const packages: Record<string, string> = {
+    influxd: 'influxdb',
+    mosquitto: 'mosquitto',
+    mosquitto_pub: 'mosquitto-clients',
+    chromium: 'chromium',
+  };
   const missing = Object.keys(packages).filter((b) => !onPath(b) && !existsSync(`/usr/sbin/${b}`) && !existsSync(`/usr/bin/${b}`));
   if (missing.length === 0) return;
   const asRoot = process.getuid?.() === 0;

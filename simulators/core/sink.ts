@@ -26,7 +26,10 @@ export class MqttSink implements MessageSink {
     private readonly window: number,
   ) {}
 
-  static async connect(url: string, options: { qos: 0 | 1; clientId?: string; username?: string; password?: string; window?: number }): Promise<MqttSink> {
+  static async connect(
+    url: string,
+    options: { qos: 0 | 1; clientId?: string; username?: string; password?: string; window?: number },
+  ): Promise<MqttSink> {
     const client = await mqtt.connectAsync(url, {
       clientId: options.clientId,
       username: options.username,

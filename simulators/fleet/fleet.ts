@@ -56,7 +56,16 @@ export class Fleet {
         perKind.set(group.kind, n);
         const name = `${group.kind}-${String(n).padStart(2, '0')}`;
         // Each machine draws from its own stream, so adding a machine does not change the others.
-        const m = new SimMachine(name, scenario.site, group, rng.fork(), startTs, scenario.downtimeMs, scenario.maintenanceDowntimeMs, recorder);
+        const m = new SimMachine(
+          name,
+          scenario.site,
+          group,
+          rng.fork(),
+          startTs,
+          scenario.downtimeMs,
+          scenario.maintenanceDowntimeMs,
+          recorder,
+        );
         this.machines.push(m);
         this.truth.machines.push({ machine: name, kind: group.kind, site: m.ref.site, line: m.ref.line, sensors: m.sensors });
       }

@@ -45,7 +45,18 @@ const cube = (x: number) => x * x * x;
 
 class Pump implements KindModel {
   readonly components = ['bearing', 'impeller', 'seal'] as const;
-  readonly sensors = ['speed_rpm', 'flow_m3h', 'discharge_bar', 'suction_bar', 'motor_current_a', 'power_kw', 'bearing_temp_c', 'fluid_temp_c', 'vib_rms_mms', 'vib_kurtosis'];
+  readonly sensors = [
+    'speed_rpm',
+    'flow_m3h',
+    'discharge_bar',
+    'suction_bar',
+    'motor_current_a',
+    'power_kw',
+    'bearing_temp_c',
+    'fluid_temp_c',
+    'vib_rms_mms',
+    'vib_kurtosis',
+  ];
   private readonly bearingTemp = new ThermalLag(20);
   private readonly fluidTemp = new ThermalLag(60);
 
@@ -80,7 +91,17 @@ class Pump implements KindModel {
 
 class Motor implements KindModel {
   readonly components = ['bearing', 'winding'] as const;
-  readonly sensors = ['speed_rpm', 'current_a', 'voltage_v', 'power_factor', 'current_imbalance_pct', 'winding_temp_c', 'bearing_temp_c', 'vib_rms_mms', 'vib_kurtosis'];
+  readonly sensors = [
+    'speed_rpm',
+    'current_a',
+    'voltage_v',
+    'power_factor',
+    'current_imbalance_pct',
+    'winding_temp_c',
+    'bearing_temp_c',
+    'vib_rms_mms',
+    'vib_kurtosis',
+  ];
   private readonly windingTemp = new ThermalLag(30);
   private readonly bearingTemp = new ThermalLag(20);
 
@@ -109,7 +130,16 @@ class Motor implements KindModel {
 
 class Gearbox implements KindModel {
   readonly components = ['gear', 'bearing'] as const;
-  readonly sensors = ['input_speed_rpm', 'output_torque_nm', 'oil_temp_c', 'bearing_temp_c', 'vib_rms_mms', 'vib_peak_g', 'vib_kurtosis', 'oil_particles_ppm'];
+  readonly sensors = [
+    'input_speed_rpm',
+    'output_torque_nm',
+    'oil_temp_c',
+    'bearing_temp_c',
+    'vib_rms_mms',
+    'vib_peak_g',
+    'vib_kurtosis',
+    'oil_particles_ppm',
+  ];
   private readonly oilTemp = new ThermalLag(90);
   private readonly bearingTemp = new ThermalLag(30);
 

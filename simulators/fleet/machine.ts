@@ -196,7 +196,8 @@ export class SimMachine {
     while (t >= this.nextFaultAt) {
       const sensor = this.rng.pick(this.sensors);
       const type = this.rng.pick(['dropout', 'stuck', 'spike'] as const);
-      const until = type === 'spike' ? this.nextFaultAt : this.nextFaultAt + this.rng.exponential(type === 'dropout' ? 30 * 60_000 : 60 * 60_000);
+      const until =
+        type === 'spike' ? this.nextFaultAt : this.nextFaultAt + this.rng.exponential(type === 'dropout' ? 30 * 60_000 : 60 * 60_000);
       this.faults.push({ sensor, type, until, stuckValue: this.lastValues[sensor] ?? values[sensor] });
       this.truth.sensorFault({ machine: this.ref.machine, sensor, type, fromTs: this.nextFaultAt, toTs: until });
       this.nextFaultAt += this.rng.exponential(DAY / this.spec.faultsPerDay);
@@ -210,7 +211,8 @@ export class SimMachine {
       else if (f.type === 'spike') out[f.sensor] = round(values[f.sensor]! * this.rng.uniform(3, 6));
       if (t >= f.until) this.faults.splice(i, 1);
     }
-    for (const s of this.sensors) if (out[s] !== undefined && !this.faults.some((f) => f.sensor === s && f.type === 'stuck')) this.lastValues[s] = out[s];
+    for (const s of this.sensors)
+      if (out[s] !== undefined && !this.faults.some((f) => f.sensor === s && f.type === 'stuck')) this.lastValues[s] = out[s];
     return out;
   }
 }

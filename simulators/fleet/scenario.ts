@@ -11,7 +11,11 @@ const MachineGroup = Type.Object(
     kind: Type.Union(KINDS.map((k) => Type.Literal(k))),
     count: Type.Integer({ minimum: 1, maximum: 10_000, default: 1 }),
     line: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'line1' }),
-    onsetDays: Type.Number({ exclusiveMinimum: 0, default: 6, description: 'mean time from a fresh start until a component begins to wear' }),
+    onsetDays: Type.Number({
+      exclusiveMinimum: 0,
+      default: 6,
+      description: 'mean time from a fresh start until a component begins to wear',
+    }),
     wearDays: Type.Number({ exclusiveMinimum: 0, default: 3, description: 'median time from onset to failure at average load' }),
     wearSpread: Type.Number({ minimum: 0, maximum: 2, default: 0.3, description: 'sd of log(wearDays) between runs' }),
     faultsPerDay: Type.Number({ minimum: 0, default: 0.3, description: 'sensor faults (dropout, stuck, spike) per machine and day' }),
@@ -25,7 +29,12 @@ export const ScenarioSchema = Type.Object(
   {
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, default: 1 }),
     site: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'sim' }),
-    start: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$', description: 'simulated start time; default: chosen so the run ends at the wall clock' })),
+    start: Type.Optional(
+      Type.String({
+        pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$',
+        description: 'simulated start time; default: chosen so the run ends at the wall clock',
+      }),
+    ),
     duration: Type.String({ pattern: DURATION_PATTERN, default: '14d' }),
     rate: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(/\\s*(s|min|h))?\\s*$' })], {
       default: '1/min',
@@ -78,7 +87,10 @@ export function resolveScenario(input: unknown, origin: string): Scenario {
   if (errors.length > 0) {
     const seen = new Set<string>();
     const lines = errors
-      .map((e) => `  - ${e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)'}: ${e.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown setting' : `${e.message}, got ${JSON.stringify(e.value)}`}`)
+      .map(
+        (e) =>
+          `  - ${e.path.replace(/^\//, '').replaceAll('/', '.') || '(root)'}: ${e.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown setting' : `${e.message}, got ${JSON.stringify(e.value)}`}`,
+      )
       .filter((l) => {
         if (seen.has(l)) return false;
         seen.add(l);
@@ -88,7 +100,8 @@ export function resolveScenario(input: unknown, origin: string): Scenario {
   }
   const s = value as ScenarioInput;
   const hz = parseRate(s.rate);
-  if (!(hz > 0) || hz > 1000) throw new Error(`invalid scenario (${origin}): rate must be above 0 and at most 1000 messages per second per machine`);
+  if (!(hz > 0) || hz > 1000)
+    throw new Error(`invalid scenario (${origin}): rate must be above 0 and at most 1000 messages per second per machine`);
   return {
     seed: s.seed,
     site: s.site,

@@ -40,7 +40,9 @@ export function parseCmapss(text: string, file: string, strict = false): { rows:
     const nums = cols.map(Number);
     const bad = nums.findIndex((n) => !Number.isFinite(n));
     if (bad >= 0) {
-      fail(`column ${bad + 1} (${bad < 2 ? ['unit', 'cycle'][bad] : CMAPSS_COLUMNS[bad - 2]}) is not a number: ${JSON.stringify(cols[bad])}`);
+      fail(
+        `column ${bad + 1} (${bad < 2 ? ['unit', 'cycle'][bad] : CMAPSS_COLUMNS[bad - 2]}) is not a number: ${JSON.stringify(cols[bad])}`,
+      );
       continue;
     }
     const [unit, cycle] = nums as [number, number];
@@ -78,7 +80,10 @@ export interface CmapssOptions {
 }
 
 export function cmapssDefaults(file: string): { line: string; machinePrefix: string; failures: boolean } {
-  const base = path.basename(file).replace(/\.[^.]+$/, '').toLowerCase();
+  const base = path
+    .basename(file)
+    .replace(/\.[^.]+$/, '')
+    .toLowerCase();
   const dataset = /fd\d{3}/.exec(base)?.[0] ?? 'cmapss';
   return { line: dataset, machinePrefix: `${base.replace(/[^a-z0-9]+/g, '-')}-`, failures: !base.startsWith('test') };
 }
@@ -109,7 +114,8 @@ export function cmapssSource(o: CmapssOptions): ReplaySource {
         if (!o.failures) continue;
         // The failure follows the unit's last recorded cycle by one step.
         for (const [unit, last] of lastOfUnit) {
-          if (last === cycle - 1) yield { kind: 'event', machine: machine(unit), ts, type: 'failure', note: `C-MAPSS unit ${unit} failed after cycle ${last}` };
+          if (last === cycle - 1)
+            yield { kind: 'event', machine: machine(unit), ts, type: 'failure', note: `C-MAPSS unit ${unit} failed after cycle ${last}` };
         }
       }
     },

@@ -75,7 +75,7 @@ interface Header {
 function readHeader(cells: string[], o: CsvOptions): Header {
   const names = cells.map((c) => c.trim());
   const find = (name: string) => names.indexOf(name);
-  const ts = o.tsColumn ? find(o.tsColumn) : ['ts', 'timestamp', 'time'].map(find).find((i) => i >= 0) ?? -1;
+  const ts = o.tsColumn ? find(o.tsColumn) : (['ts', 'timestamp', 'time'].map(find).find((i) => i >= 0) ?? -1);
   if (ts < 0) throw new Error(`${o.file}:1: no timestamp column (${o.tsColumn ?? 'ts, timestamp or time'}); use --ts-column`);
   const machine = find(o.machineColumn);
   if (machine < 0) throw new Error(`${o.file}:1: no machine column "${o.machineColumn}"; use --machine-column`);

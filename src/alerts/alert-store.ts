@@ -84,14 +84,18 @@ export class AlertStore {
          VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
       ),
       update: db.prepare('UPDATE alerts SET severity = ?, message = ?, details = ?, updated_at = ?, updates = updates + 1 WHERE id = ?'),
-      acknowledge: db.prepare("UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?"),
+      acknowledge: db.prepare(
+        "UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?",
+      ),
       resolve: db.prepare(
         `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ?, resolve_note = ?, outcome = ?, lead_ms = ?, updated_at = ?
          WHERE id = ?`,
       ),
       markTruePositive: db.prepare("UPDATE alerts SET outcome = 'true_positive', lead_ms = ? WHERE id = ?"),
       recordMiss: db.prepare('INSERT OR IGNORE INTO missed_failures (machine, failure_ts, recorded_at) VALUES (?, ?, ?)'),
-      lastResolvedRisk: db.prepare("SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1"),
+      lastResolvedRisk: db.prepare(
+        "SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1",
+      ),
       unresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id"),
       unresolvedKeys: db.prepare("SELECT id, machine, kind, subject FROM alerts WHERE state != 'resolved'"),
       unresolvedByKind: db.prepare("SELECT kind, COUNT(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY kind"),
@@ -102,29 +106,49 @@ export class AlertStore {
          FROM alerts WHERE kind = 'failure_risk' AND resolved_at >= ? AND resolved_at < ?`,
       ),
       missed: db.prepare('SELECT COUNT(*) AS n FROM missed_failures WHERE recorded_at >= ? AND recorded_at < ?'),
-      firstRecord: db.prepare("SELECT MIN(t) AS t FROM (SELECT MIN(resolved_at) AS t FROM alerts WHERE kind = 'failure_risk' AND outcome IS NOT NULL UNION ALL SELECT MIN(recorded_at) FROM missed_failures)"),
+      firstRecord: db.prepare(
+        "SELECT MIN(t) AS t FROM (SELECT MIN(resolved_at) AS t FROM alerts WHERE kind = 'failure_risk' AND outcome IS NOT NULL UNION ALL SELECT MIN(recorded_at) FROM missed_failures)",
+      ),
       setting: db.prepare('SELECT value FROM settings WHERE key = ?'),
       putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       eventsAfter: db.prepare('SELECT id, type, at, payload FROM alert_events WHERE id > ? ORDER BY id LIMIT ?'),
       lastEventId: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM alert_events'),
       pending: db.prepare("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT ?"),
       nextDeliveryAt: db.prepare("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'"),
-      markDelivered: db.prepare("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?"),
-      markAttemptFailed: db.prepare('UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?'),
+      markDelivered: db.prepare(
+        "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+      ),
+      markAttemptFailed: db.prepare(
+        'UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?',
+      ),
       deliveriesByState: db.prepare('SELECT * FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT ?'),
       deliveries: db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
       deliveryCounts: db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state'),
       insertEvent: db.prepare('INSERT INTO alert_events (alert_id, type, at, payload) VALUES (?, ?, ?, ?)'),
       insertDelivery: db.prepare("INSERT INTO deliveries (event_id, channel, state, next_attempt_at) VALUES (?, ?, 'pending', ?)"),
     };
-    for (const r of this.sql.unresolvedKeys.all() as Array<{ id: number; machine: string; kind: AlertKind; subject: string }>) this.index(r.machine, r.kind, r.subject, r.id);
+    for (const r of this.sql.unresolvedKeys.all() as Array<{ id: number; machine: string; kind: AlertKind; subject: string }>)
+      this.index(r.machine, r.kind, r.subject, r.id);
   }
 
   open(input: OpenAlertInput, at: number): AlertEvent {
     return this.db.transaction(() => {
       const r = input.machine;
       const subject = input.subject ?? '';
-      const id = Number(this.sql.insertAlert.run(r.site, r.line, r.machine, input.kind, subject, input.severity, input.message, JSON.stringify(input.details), at, at).lastInsertRowid);
+      const id = Number(
+        this.sql.insertAlert.run(
+          r.site,
+          r.line,
+          r.machine,
+          input.kind,
+          subject,
+          input.severity,
+          input.message,
+          JSON.stringify(input.details),
+          at,
+          at,
+        ).lastInsertRowid,
+      );
       const event = this.recordEvent(id, 'opened', at);
       this.index(r.machine, input.kind, subject, id);
       return event;
@@ -150,7 +174,11 @@ export class AlertStore {
     })();
   }
 
-  resolve(id: number, r: { by: string; resolution: Resolution; note?: string | null; outcome?: Outcome | null; leadMs?: number | null }, at: number): AlertEvent {
+  resolve(
+    id: number,
+    r: { by: string; resolution: Resolution; note?: string | null; outcome?: Outcome | null; leadMs?: number | null },
+    at: number,
+  ): AlertEvent {
     return this.db.transaction(() => {
       const before = this.require(id);
       if (before.state === 'resolved') throw new AlertStateError(id, before.state, 'resolve');
@@ -361,7 +389,11 @@ export class AlertNotFoundError extends Error {
 }
 
 export class AlertStateError extends Error {
-  constructor(readonly id: number, readonly state: AlertState, action: string) {
+  constructor(
+    readonly id: number,
+    readonly state: AlertState,
+    action: string,
+  ) {
     super(`alert ${id} is ${state}; cannot ${action} it`);
     this.name = 'AlertStateError';
   }
@@ -379,7 +411,16 @@ interface DeliveryRow {
 }
 
 function toDelivery(r: DeliveryRow): Delivery {
-  return { id: r.id, eventId: r.event_id, channel: r.channel, state: r.state, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: r.last_error, deliveredAt: r.delivered_at };
+  return {
+    id: r.id,
+    eventId: r.event_id,
+    channel: r.channel,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    deliveredAt: r.delivered_at,
+  };
 }
 
 function toAlert(r: AlertRow): Alert {
@@ -396,7 +437,8 @@ function toAlert(r: AlertRow): Alert {
     updatedAt: r.updated_at,
     updates: r.updates,
     acknowledged: r.acked_at === null ? null : { at: r.acked_at, by: r.acked_by ?? '', note: r.ack_note },
-    resolved: r.resolved_at === null ? null : { at: r.resolved_at, by: r.resolved_by ?? '', resolution: r.resolution!, note: r.resolve_note },
+    resolved:
+      r.resolved_at === null ? null : { at: r.resolved_at, by: r.resolved_by ?? '', resolution: r.resolution!, note: r.resolve_note },
     outcome: r.outcome,
     leadMs: r.lead_ms,
   };

@@ -32,9 +32,14 @@ export function buildAlerts(
   const { clock, log } = life;
   const a = config.alerts;
   const n = config.notify;
-  const notifiers: Notifier[] = n.webhooks.map((w) => new WebhookNotifier({ name: w.name, url: w.url, secret: w.secret, timeoutMs: w.timeout }, () => clock.now()));
+  const notifiers: Notifier[] = n.webhooks.map(
+    (w) => new WebhookNotifier({ name: w.name, url: w.url, secret: w.secret, timeoutMs: w.timeout }, () => clock.now()),
+  );
   const store = new AlertStore(d.db, [...notifiers.map((x) => x.channel), ...(n.mqtt.enabled ? ['mqtt'] : [])]);
-  if (n.mqtt.enabled) notifiers.push(new MqttAlertNotifier(d.publisher, n.mqtt.alertTopic, (m) => store.list({ state: 'unresolved', machine: m, limit: 100 })));
+  if (n.mqtt.enabled)
+    notifiers.push(
+      new MqttAlertNotifier(d.publisher, n.mqtt.alertTopic, (m) => store.list({ state: 'unresolved', machine: m, limit: 100 })),
+    );
   const quality = new QualityMonitor(
     {
       staleAfterMs: a.staleAfter,

@@ -72,17 +72,41 @@ export class AlertEngine extends EventEmitter {
     const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, RUL about ${Math.round(s.rulSteps)} steps${
       s.topSensors.length ? ` (driven by ${s.topSensors.map((t) => t.sensor).join(', ')})` : ''
     }`;
-    const details = { probability: s.probability, rulSteps: s.rulSteps, model: s.model, threshold: high, topSensors: s.topSensors, dataTs: s.dataTs };
+    const details = {
+      probability: s.probability,
+      rulSteps: s.rulSteps,
+      model: s.model,
+      threshold: high,
+      topSensors: s.topSensors,
+      dataTs: s.dataTs,
+    };
     const existing = this.store.findUnresolved(s.machine.machine, 'failure_risk');
     if (transition === 'open' && !existing) {
       const firstDataTs = s.dataTs;
-      this.emitEvent(this.store.open({ machine: s.machine, kind: 'failure_risk', severity, message, details: { ...details, firstDataTs } }, now));
+      this.emitEvent(
+        this.store.open({ machine: s.machine, kind: 'failure_risk', severity, message, details: { ...details, firstDataTs } }, now),
+      );
       this.counters.opened++;
     } else if ((transition === 'update' || transition === 'open') && existing) {
-      this.emitEvent(this.store.update(existing.id, { severity, message, details: { ...details, firstDataTs: existing.details.firstDataTs ?? s.dataTs } }, now));
+      this.emitEvent(
+        this.store.update(
+          existing.id,
+          { severity, message, details: { ...details, firstDataTs: existing.details.firstDataTs ?? s.dataTs } },
+          now,
+        ),
+      );
     } else if (transition === 'close' && existing) {
       this.emitEvent(
-        this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: `risk below ${this.o.low} for ${this.o.closeAfter} scores`, outcome: 'false_alarm' }, now),
+        this.store.resolve(
+          existing.id,
+          {
+            by: 'vigil',
+            resolution: 'recovered',
+            note: `risk below ${this.o.low} for ${this.o.closeAfter} scores`,
+            outcome: 'false_alarm',
+          },
+          now,
+        ),
       );
     }
   }
@@ -106,7 +130,13 @@ export class AlertEngine extends EventEmitter {
     this.rules.get(e.machine.machine)?.reset(false);
     if (open) {
       const leadMs = Math.max(0, e.ts - Number(open.details.firstDataTs ?? e.ts));
-      this.emitEvent(this.store.resolve(open.id, { by: 'vigil', resolution: 'failure', note: e.note ?? 'failure event', outcome: 'true_positive', leadMs }, now));
+      this.emitEvent(
+        this.store.resolve(
+          open.id,
+          { by: 'vigil', resolution: 'failure', note: e.note ?? 'failure event', outcome: 'true_positive', leadMs },
+          now,
+        ),
+      );
       this.counters.resolvedByFailure++;
       return;
     }
@@ -130,7 +160,11 @@ export class AlertEngine extends EventEmitter {
   checkQuality(): void {
     const now = this.clock.now();
     const newlySilent: QualityCondition[] = [];
-    const summary = this.quality.check(now, (c) => this.onCondition(c, newlySilent, now), (machine) => this.store.hasUnresolved(machine));
+    const summary = this.quality.check(
+      now,
+      (c) => this.onCondition(c, newlySilent, now),
+      (machine) => this.store.hasUnresolved(machine),
+    );
     this.finishQualityCheck(summary, newlySilent, now);
   }
 
@@ -148,7 +182,12 @@ export class AlertEngine extends EventEmitter {
     const newlySilent: QualityCondition[] = [];
     const step = () => {
       try {
-        const summary = this.quality.checkSome(now, (c) => this.onCondition(c, newlySilent, now), (machine) => this.store.hasUnresolved(machine), slice);
+        const summary = this.quality.checkSome(
+          now,
+          (c) => this.onCondition(c, newlySilent, now),
+          (machine) => this.store.hasUnresolved(machine),
+          slice,
+        );
         if (!summary) return void setImmediate(step);
         this.slicing = false;
         this.finishQualityCheck(summary, newlySilent, now);
@@ -171,18 +210,46 @@ export class AlertEngine extends EventEmitter {
     if (mass) {
       const since = new Date(summary.silentSince ?? now).toISOString();
       const message = `${summary.staleMachines} machines silent since ${since} (of ${summary.machines} watched)`;
-      const details = { machines: summary.staleMachines, watched: summary.machines, silentSince: since, examples: newlySilent.slice(0, 20).map((c) => c.machine.machine) };
-      if (!gateway) this.emitEvent(this.store.open({ machine: GATEWAY_REF, kind: 'machines_silent', severity: 'critical', message, details }, now));
-      else if (gateway.details.machines !== summary.staleMachines) this.store.update(gateway.id, { severity: gateway.severity, message, details: { ...details, examples: gateway.details.examples } }, now);
+      const details = {
+        machines: summary.staleMachines,
+        watched: summary.machines,
+        silentSince: since,
+        examples: newlySilent.slice(0, 20).map((c) => c.machine.machine),
+      };
+      if (!gateway)
+        this.emitEvent(this.store.open({ machine: GATEWAY_REF, kind: 'machines_silent', severity: 'critical', message, details }, now));
+      else if (gateway.details.machines !== summary.staleMachines)
+        this.store.update(
+          gateway.id,
+          { severity: gateway.severity, message, details: { ...details, examples: gateway.details.examples } },
+          now,
+        );
       return;
     }
     if (gateway) {
-      this.emitEvent(this.store.resolve(gateway.id, { by: 'vigil', resolution: 'recovered', note: `${summary.staleMachines} machines silent now, below ${this.o.silentMachinesSummary}` }, now));
+      this.emitEvent(
+        this.store.resolve(
+          gateway.id,
+          {
+            by: 'vigil',
+            resolution: 'recovered',
+            note: `${summary.staleMachines} machines silent now, below ${this.o.silentMachinesSummary}`,
+          },
+          now,
+        ),
+      );
       // The few still silent get an alert of their own now that they are not part of a mass event.
       const already = new Set(newlySilent.map((c) => c.machine.machine));
       for (const ref of this.quality.staleMachines()) {
         if (already.has(ref.machine)) continue;
-        newlySilent.push({ machine: ref, kind: 'machine_stale', subject: '', active: true, message: `no data from ${ref.machine} (silent since the mass silence)`, details: {} });
+        newlySilent.push({
+          machine: ref,
+          kind: 'machine_stale',
+          subject: '',
+          active: true,
+          message: `no data from ${ref.machine} (silent since the mass silence)`,
+          details: {},
+        });
       }
     }
     for (const c of newlySilent) this.applyCondition(c, now);
@@ -190,8 +257,15 @@ export class AlertEngine extends EventEmitter {
 
   private applyCondition(c: QualityCondition, now: number): void {
     const existing = this.store.findUnresolved(c.machine.machine, c.kind, c.subject);
-    if (c.active && !existing) this.emitEvent(this.store.open({ machine: c.machine, kind: c.kind, subject: c.subject, severity: 'warning', message: c.message, details: c.details }, now));
-    else if (!c.active && existing) this.emitEvent(this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: c.message }, now));
+    if (c.active && !existing)
+      this.emitEvent(
+        this.store.open(
+          { machine: c.machine, kind: c.kind, subject: c.subject, severity: 'warning', message: c.message, details: c.details },
+          now,
+        ),
+      );
+    else if (!c.active && existing)
+      this.emitEvent(this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: c.message }, now));
   }
 
   acknowledge(id: number, by: string, note: string | null): AlertEvent {
@@ -203,7 +277,11 @@ export class AlertEngine extends EventEmitter {
   /** A technician closes an alert; for a risk alert that is a false alarm unless a failure follows soon. */
   resolve(id: number, by: string, note: string | null): AlertEvent {
     const alert = this.store.get(id);
-    const ev = this.store.resolve(id, { by, resolution: 'technician', note, outcome: alert?.kind === 'failure_risk' ? 'false_alarm' : null }, this.clock.now());
+    const ev = this.store.resolve(
+      id,
+      { by, resolution: 'technician', note, outcome: alert?.kind === 'failure_risk' ? 'false_alarm' : null },
+      this.clock.now(),
+    );
     if (alert?.kind === 'failure_risk') this.rules.get(alert.machine.machine)?.reset(false);
     this.emitEvent(ev);
     return ev;

@@ -97,7 +97,12 @@ export class Outbox {
       const event = this.store.event(d.eventId);
       if (!notifier || !event) {
         // A channel removed from the config, or a pruned event: nothing can ever deliver it.
-        this.store.markAttemptFailed(d.id, notifier ? 'event no longer exists' : `channel ${channel} is not configured`, this.clock.now(), true);
+        this.store.markAttemptFailed(
+          d.id,
+          notifier ? 'event no longer exists' : `channel ${channel} is not configured`,
+          this.clock.now(),
+          true,
+        );
         this.counters.dead++;
         continue;
       }

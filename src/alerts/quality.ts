@@ -139,7 +139,15 @@ export class QualityMonitor {
 
   /** A new machine; its block is made once its first reading's sensors are known (at their full size). */
   private track(ref: MachineRef, ts: number, receivedAt: number): MachineTrack {
-    const m: MachineTrack = { ref, layout: this.layouts, h: -1, length: HEADER, d: Float64Array.of(receivedAt, ts, UNKNOWN), o: 0, ranges: NO_RANGES };
+    const m: MachineTrack = {
+      ref,
+      layout: this.layouts,
+      h: -1,
+      length: HEADER,
+      d: Float64Array.of(receivedAt, ts, UNKNOWN),
+      o: 0,
+      ranges: NO_RANGES,
+    };
     this.machines.set(ref.machine, m);
     return m;
   }
@@ -210,7 +218,12 @@ export class QualityMonitor {
    * tens of thousands is checked in slices between other work; returns the summary once the pass is
    * complete, else null. Every machine of a pass is judged at the pass's `now`.
    */
-  checkSome(now: number, changed: (c: QualityCondition) => void, hasOpenAlert: (machine: string) => boolean, budget: number): QualitySummary | null {
+  checkSome(
+    now: number,
+    changed: (c: QualityCondition) => void,
+    hasOpenAlert: (machine: string) => boolean,
+    budget: number,
+  ): QualitySummary | null {
     const o = this.o;
     this.pass ??= { it: this.machines.values(), now, silentSince: null };
     const pass = this.pass;
@@ -223,7 +236,8 @@ export class QualityMonitor {
       }
       const m = next.value;
       let open: boolean | undefined;
-      const report = (before: number, active: boolean) => (before === UNKNOWN ? active || (open ??= hasOpenAlert(m.ref.machine)) : before !== (active ? ACTIVE : CLEAR));
+      const report = (before: number, active: boolean) =>
+        before === UNKNOWN ? active || (open ??= hasOpenAlert(m.ref.machine)) : before !== (active ? ACTIVE : CLEAR);
       const { d, o: at } = m;
       const lastSeen = d[at + LAST_SEEN]!;
       const silentMs = now - lastSeen;
@@ -250,7 +264,14 @@ export class QualityMonitor {
     return null;
   }
 
-  private checkSensor(m: MachineTrack, i: number, sensor: string, now: number, report: (before: number, active: boolean) => boolean, changed: (c: QualityCondition) => void): void {
+  private checkSensor(
+    m: MachineTrack,
+    i: number,
+    sensor: string,
+    now: number,
+    report: (before: number, active: boolean) => boolean,
+    changed: (c: QualityCondition) => void,
+  ): void {
     const o = this.o;
     const d = m.d;
     const at = m.o + HEADER + i * STRIDE;
@@ -264,7 +285,9 @@ export class QualityMonitor {
         kind: 'sensor_stale',
         subject: sensor,
         active: sensorStale,
-        message: sensorStale ? `sensor ${sensor} of ${m.ref.machine} silent since ${since}` : `sensor ${sensor} of ${m.ref.machine} reports again`,
+        message: sensorStale
+          ? `sensor ${sensor} of ${m.ref.machine} silent since ${since}`
+          : `sensor ${sensor} of ${m.ref.machine} reports again`,
         details: { sensor, lastSeenAt: since, silentMs },
       });
     }
@@ -281,7 +304,9 @@ export class QualityMonitor {
         kind: 'flatline',
         subject: sensor,
         active: flat,
-        message: flat ? `sensor ${sensor} of ${m.ref.machine} stuck at ${value} since ${new Date(unchangedSince).toISOString()}` : `sensor ${sensor} of ${m.ref.machine} varies again`,
+        message: flat
+          ? `sensor ${sensor} of ${m.ref.machine} stuck at ${value} since ${new Date(unchangedSince).toISOString()}`
+          : `sensor ${sensor} of ${m.ref.machine} varies again`,
         details: { sensor, value, readings: repeats(d[at + STATES]!) + 1, sinceMs: flatMs },
       });
     }
@@ -296,7 +321,10 @@ export class QualityMonitor {
         kind: 'out_of_range',
         subject: sensor,
         active: low || high,
-        message: low || high ? `sensor ${sensor} of ${m.ref.machine} at ${value}, ${low ? `below ${r.min}` : `above ${r.max}`}` : `sensor ${sensor} of ${m.ref.machine} back in range`,
+        message:
+          low || high
+            ? `sensor ${sensor} of ${m.ref.machine} at ${value}, ${low ? `below ${r.min}` : `above ${r.max}`}`
+            : `sensor ${sensor} of ${m.ref.machine} back in range`,
         details: { sensor, value, min: r.min ?? null, max: r.max ?? null },
       });
     }

@@ -12,7 +12,10 @@ const NullableString = Type.Union([Type.String(), Type.Null()]);
 export const AlertQualitySchema = Type.Object({
   period: Type.Object(
     { from: NullableString, to: NullableString },
-    { description: 'daemon time the figures cover: from the last reset (POST /api/v1/alerts/quality/reset) or the first record, or as asked with ?from=&to=; to null = now' },
+    {
+      description:
+        'daemon time the figures cover: from the last reset (POST /api/v1/alerts/quality/reset) or the first record, or as asked with ?from=&to=; to null = now',
+    },
   ),
   truePositives: Type.Integer(),
   falseAlarms: Type.Integer(),
@@ -39,10 +42,16 @@ export const alertFields = {
 };
 
 export const qualityIngestFields = {
-  backfillReadings: Type.Integer({ description: 'readings stamped more than ingest.backfillAge before they arrived: stored and learned from, not watched for staleness' }),
+  backfillReadings: Type.Integer({
+    description: 'readings stamped more than ingest.backfillAge before they arrived: stored and learned from, not watched for staleness',
+  }),
 };
 
-export function alertReports(store: AlertStore, engine: AlertEngine, quality: QualityMonitor): [StageReport<typeof alertFields>, StageReport<typeof qualityIngestFields>] {
+export function alertReports(
+  store: AlertStore,
+  engine: AlertEngine,
+  quality: QualityMonitor,
+): [StageReport<typeof alertFields>, StageReport<typeof qualityIngestFields>] {
   return [
     stageReport({
       section: 'alerts',
@@ -55,9 +64,27 @@ export function alertReports(store: AlertStore, engine: AlertEngine, quality: Qu
         deliveries: store.deliveryCounts(),
       }),
       metrics: [
-        { name: 'vigil_alerts', help: 'alerts by state', type: 'gauge', labelNames: ['state'], read: () => labelled('state', store.countsByState()) },
-        { name: 'vigil_alerts_unresolved', help: 'unresolved alerts by kind', type: 'gauge', labelNames: ['kind'], read: () => labelled('kind', store.unresolvedCountsByKind()) },
-        { name: 'vigil_notification_deliveries', help: 'notification deliveries by state', type: 'gauge', labelNames: ['state'], read: () => labelled('state', store.deliveryCounts()) },
+        {
+          name: 'vigil_alerts',
+          help: 'alerts by state',
+          type: 'gauge',
+          labelNames: ['state'],
+          read: () => labelled('state', store.countsByState()),
+        },
+        {
+          name: 'vigil_alerts_unresolved',
+          help: 'unresolved alerts by kind',
+          type: 'gauge',
+          labelNames: ['kind'],
+          read: () => labelled('kind', store.unresolvedCountsByKind()),
+        },
+        {
+          name: 'vigil_notification_deliveries',
+          help: 'notification deliveries by state',
+          type: 'gauge',
+          labelNames: ['state'],
+          read: () => labelled('state', store.deliveryCounts()),
+        },
       ],
     }),
     stageReport({
@@ -65,7 +92,12 @@ export function alertReports(store: AlertStore, engine: AlertEngine, quality: Qu
       fields: qualityIngestFields,
       read: () => ({ backfillReadings: quality.stats.backfillReadings }),
       metrics: [
-        { name: 'vigil_ingest_backfill_readings_total', help: 'readings stamped more than ingest.backfillAge before arrival (stored, not watched)', type: 'counter', read: () => quality.stats.backfillReadings },
+        {
+          name: 'vigil_ingest_backfill_readings_total',
+          help: 'readings stamped more than ingest.backfillAge before arrival (stored, not watched)',
+          type: 'counter',
+          read: () => quality.stats.backfillReadings,
+        },
       ],
     }),
   ];

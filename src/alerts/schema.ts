@@ -4,7 +4,10 @@ import type { StateSchema } from '../core/state-db.js';
 export const alertSchema: StateSchema = {
   stage: 'alerts',
   migrations: [
-    { id: 'alerts/1', legacyVersion: 2, sql: `
+    {
+      id: 'alerts/1',
+      legacyVersion: 2,
+      sql: `
       CREATE TABLE alerts (
         id INTEGER PRIMARY KEY,
         site TEXT NOT NULL,
@@ -51,11 +54,16 @@ export const alertSchema: StateSchema = {
         recorded_at INTEGER NOT NULL,
         UNIQUE (machine, failure_ts)
       );
-    ` },
-    { id: 'alerts/2', legacyVersion: 4, sql: `
+    `,
+    },
+    {
+      id: 'alerts/2',
+      legacyVersion: 4,
+      sql: `
       CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE INDEX alerts_by_resolution ON alerts(kind, resolved_at);
       CREATE INDEX missed_by_time ON missed_failures(recorded_at);
-    ` },
+    `,
+    },
   ],
 };

@@ -51,7 +51,8 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
       if (needs === 'viewer' && o.anonymousRead) return;
       throw new VigilError('VGL_UNAUTHORIZED', request.headers.authorization ? 'the bearer token is not valid' : undefined);
     }
-    if (RANK[request.principal.role] < RANK[needs]) throw new VigilError('VGL_FORBIDDEN', `this needs the ${needs} role; the token has ${request.principal.role}`);
+    if (RANK[request.principal.role] < RANK[needs])
+      throw new VigilError('VGL_FORBIDDEN', `this needs the ${needs} role; the token has ${request.principal.role}`);
   });
 }
 
@@ -59,7 +60,8 @@ function routeRole(request: FastifyRequest): Role | 'public' {
   const url = request.routeOptions.url;
   // Health probes, the docs, and unknown routes (answered by the 404 handler) need no token.
   // The status page's static files are public too: they hold no data.
-  if (url === undefined || url === '/healthz' || url === '/readyz' || url === '/' || url.startsWith('/ui/') || url.startsWith('/docs')) return 'public';
+  if (url === undefined || url === '/healthz' || url === '/readyz' || url === '/' || url.startsWith('/ui/') || url.startsWith('/docs'))
+    return 'public';
   return request.routeOptions.config.role ?? 'admin';
 }
 

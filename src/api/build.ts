@@ -23,7 +23,11 @@ export type HttpDeps = Omit<ApiDeps, 'status' | 'metrics' | 'logger' | 'auth'>;
  * The HTTP API, listening. Status, readiness and /metrics are what the stages reported as they were
  * built (`life.reports`); readiness also says `starting` until everything runs.
  */
-export async function buildHttp(config: VigilConfig, d: HttpDeps & { startedAt: number; running: () => boolean }, life: Lifecycle): Promise<{ app: FastifyInstance; url: string; status: StatusSource }> {
+export async function buildHttp(
+  config: VigilConfig,
+  d: HttpDeps & { startedAt: number; running: () => boolean },
+  life: Lifecycle,
+): Promise<{ app: FastifyInstance; url: string; status: StatusSource }> {
   const streams = { streams: 0, dropped: 0 };
   life.report(streamReport(streams));
   const a = config.api;

@@ -10,7 +10,8 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       info: {
         title: 'Vigil API',
         version: VERSION,
-        description: 'Machines, scores, alerts, events, models and training runs of one Vigil gateway. Errors are `{ error: { code, message } }`.',
+        description:
+          'Machines, scores, alerts, events, models and training runs of one Vigil gateway. Errors are `{ error: { code, message } }`.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],

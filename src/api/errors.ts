@@ -32,7 +32,14 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 /** Fastify's own 4xx statuses, mapped onto the catalogue so clients see one set of codes. */
-const BY_STATUS: Record<number, ErrorCode> = { 401: 'VGL_UNAUTHORIZED', 403: 'VGL_FORBIDDEN', 404: 'VGL_NOT_FOUND', 413: 'VGL_PAYLOAD_TOO_LARGE', 415: 'VGL_UNSUPPORTED_MEDIA_TYPE', 429: 'VGL_RATE_LIMITED' };
+const BY_STATUS: Record<number, ErrorCode> = {
+  401: 'VGL_UNAUTHORIZED',
+  403: 'VGL_FORBIDDEN',
+  404: 'VGL_NOT_FOUND',
+  413: 'VGL_PAYLOAD_TOO_LARGE',
+  415: 'VGL_UNSUPPORTED_MEDIA_TYPE',
+  429: 'VGL_RATE_LIMITED',
+};
 
 /** Every error leaves as `{ error: { code, message } }` with a stable code from the catalogue. */
 export function registerErrorHandling(app: FastifyInstance): void {
@@ -45,7 +52,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
     // Damage found while running (the start-up check passed): say so, not "internal error".
     if (isDamage(err)) {
       request.log.error({ err }, 'state database damaged');
-      return reply.status(503).send({ error: { code: 'VGL_STATE_DAMAGED', message: `Vigil's state database is damaged (${err.message.slice(0, 200)}); stop Vigil and restore or salvage it (docs/operator-guide.md, "Back up")` } });
+      return reply
+        .status(503)
+        .send({
+          error: {
+            code: 'VGL_STATE_DAMAGED',
+            message: `Vigil's state database is damaged (${err.message.slice(0, 200)}); stop Vigil and restore or salvage it (docs/operator-guide.md, "Back up")`,
+          },
+        });
     }
     if (err.validation) {
       return reply.status(400).send({ error: { code: 'VGL_BAD_REQUEST', message: err.message } });
@@ -94,20 +108,39 @@ function forbiddenKey(value: unknown): string | null {
     if (v === null || typeof v !== 'object') continue;
     if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return '__proto__';
     const ctor = (v as Record<string, unknown>).constructor;
-    if (Object.prototype.hasOwnProperty.call(v, 'constructor') && ctor !== null && typeof ctor === 'object' && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) return 'constructor.prototype';
+    if (
+      Object.prototype.hasOwnProperty.call(v, 'constructor') &&
+      ctor !== null &&
+      typeof ctor === 'object' &&
+      Object.prototype.hasOwnProperty.call(ctor, 'prototype')
+    )
+      return 'constructor.prototype';
     for (const child of Object.values(v)) stack.push(child);
   }
   return null;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+};
 
 /** What Node's HTTP parser refuses before a route sees it, answered in Vigil's error envelope. */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (socket.destroyed || !socket.writable) return;
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const body = JSON.stringify({
-    error: status === 431 ? { code: 'VGL_HEADERS_TOO_LARGE', message: 'the request headers are too large (at most 16 KiB together; a bearer token is about 40 bytes)' } : { code: 'VGL_BAD_REQUEST', message: 'the request is not valid HTTP' },
+    error:
+      status === 431
+        ? {
+            code: 'VGL_HEADERS_TOO_LARGE',
+            message: 'the request headers are too large (at most 16 KiB together; a bearer token is about 40 bytes)',
+          }
+        : { code: 'VGL_BAD_REQUEST', message: 'the request is not valid HTTP' },
   });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

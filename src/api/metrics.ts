@@ -24,7 +24,8 @@ export function buildMetrics(reports: () => readonly StageReport[]): Registry {
         metric.reset();
         const value = m.read();
         if (value === null) continue;
-        const set = (labels: Record<string, string>, v: number) => (metric instanceof Counter ? metric.inc(labels, v) : metric.set(labels, v));
+        const set = (labels: Record<string, string>, v: number) =>
+          metric instanceof Counter ? metric.inc(labels, v) : metric.set(labels, v);
         if (typeof value === 'number') set({}, value);
         else for (const [labels, v] of value) set(labels, v);
       }

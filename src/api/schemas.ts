@@ -15,7 +15,11 @@ export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) =
 export const READ_ERRORS = [400, 401, 403] as const;
 export const WRITE_ERRORS = [400, 401, 403, 404, 409, 413, 415, 429] as const;
 
-export const TimeQuery = Type.String({ minLength: 1, maxLength: 40, description: 'ISO 8601 date-time, epoch milliseconds, or relative like -1h, -30m, -7d' });
+export const TimeQuery = Type.String({
+  minLength: 1,
+  maxLength: 40,
+  description: 'ISO 8601 date-time, epoch milliseconds, or relative like -1h, -30m, -7d',
+});
 
 /**
  * Reads a time parameter: ISO 8601 with a time zone (a real calendar date), epoch ms, or relative to

@@ -12,7 +12,9 @@ export { AlertQualitySchema, qualityJson } from '../alerts/report.js';
 
 export const streamFields = {
   streams: Type.Integer({ description: 'open /api/v1/alerts/stream connections' }),
-  streamClientsDropped: Type.Integer({ description: 'stream clients dropped for leaving more than a megabyte unread (they resume with Last-Event-ID)' }),
+  streamClientsDropped: Type.Integer({
+    description: 'stream clients dropped for leaving more than a megabyte unread (they resume with Last-Event-ID)',
+  }),
 };
 
 /** The SSE streams the API serves, reported with the alerts. */

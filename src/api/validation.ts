@@ -25,15 +25,22 @@ export function registerValidation(app: FastifyInstance): void {
       for (const key of integers) {
         const raw = (input as Record<string, unknown> | undefined)?.[key];
         if (typeof raw === 'string' && !/^-?\d{1,16}$/.test(raw)) {
-          return { error: Object.assign(new Error(`${httpPart}.${key}: must be an integer written in digits`), { statusCode: 400, code: 'VGL_BAD_REQUEST' }) };
+          return {
+            error: Object.assign(new Error(`${httpPart}.${key}: must be an integer written in digits`), {
+              statusCode: 400,
+              code: 'VGL_BAD_REQUEST',
+            }),
+          };
         }
       }
       let value = httpPart === 'body' ? input : Value.Convert(s, Value.Clone(input));
       value = Value.Default(s, value);
       if (compiled.Check(value)) return { value };
       const first = compiled.Errors(value).First();
-      const where = first?.path ? `${httpPart}${first.path.replaceAll('/', '.')}` : httpPart ?? 'request';
-      return { error: Object.assign(new Error(`${where}: ${first?.message ?? 'is invalid'}`), { statusCode: 400, code: 'VGL_BAD_REQUEST' }) };
+      const where = first?.path ? `${httpPart}${first.path.replaceAll('/', '.')}` : (httpPart ?? 'request');
+      return {
+        error: Object.assign(new Error(`${where}: ${first?.message ?? 'is invalid'}`), { statusCode: 400, code: 'VGL_BAD_REQUEST' }),
+      };
     };
   });
 }

@@ -62,7 +62,10 @@ export function registerDemoCommand(program: Command): void {
       const speed = Number(o.speed);
       const days = Number(o.days);
       if (!(speed > 0) || !(days > 0)) throw new Error('--speed and --days must be positive numbers');
-      const config = validateConfig(demoConfig({ dataDir: path.resolve(o.dataDir), httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }), { cwd: process.cwd(), origin: 'demo' });
+      const config = validateConfig(
+        demoConfig({ dataDir: path.resolve(o.dataDir), httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }),
+        { cwd: process.cwd(), origin: 'demo' },
+      );
       const log = createLogger({ level: config.log.level });
       const daemon = new Daemon(config, log);
       const abort = new AbortController();
@@ -97,7 +100,8 @@ export function registerDemoCommand(program: Command): void {
           { ...scenario, startMs },
           { sink, speed, now: Date.now(), signal: abort.signal, onProgress: (p) => (simTs = p.simTs) },
         );
-        if (!abort.signal.aborted) out(`simulation finished: ${result.failures} failures in ${days} days; the daemon keeps running (Ctrl-C stops).`);
+        if (!abort.signal.aborted)
+          out(`simulation finished: ${result.failures} failures in ${days} days; the daemon keeps running (Ctrl-C stops).`);
       } finally {
         await sink.close().catch(() => undefined);
       }
@@ -114,10 +118,22 @@ function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string 
     .slice(0, 3)
     .map((m) => `${m.ref.machine} ${(m.score!.probability * 100).toFixed(0)}%/RUL ${((m.score!.rulMs ?? 0) / 3_600_000).toFixed(0)}h`);
   const t = s.training.running;
-  const p = t?.progress as { phase?: string; epoch?: number; epochs?: number; member?: number; members?: number; done?: number; total?: number } | null | undefined;
+  const p = t?.progress as
+    | { phase?: string; epoch?: number; epochs?: number; member?: number; members?: number; done?: number; total?: number }
+    | null
+    | undefined;
   const member = p?.members && p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
-  const step = p?.phase === 'training' ? `${member}epoch ${p.epoch}/${p.epochs}` : p?.phase === 'batch' ? `epoch ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done` : (p?.phase ?? 'starting');
-  const training = t ? `training run ${t.id} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}` : s.model.champion ? `model ${s.model.champion}` : 'no model yet';
+  const step =
+    p?.phase === 'training'
+      ? `${member}epoch ${p.epoch}/${p.epochs}`
+      : p?.phase === 'batch'
+        ? `epoch ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done`
+        : (p?.phase ?? 'starting');
+  const training = t
+    ? `training run ${t.id} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}`
+    : s.model.champion
+      ? `model ${s.model.champion}`
+      : 'no model yet';
   const q = s.alerts.quality;
   return (
     `[${wallSeconds.toFixed(0).padStart(4)} s | day ${simDays.toFixed(1)}] ${s.ingest.readingsAccepted} readings, ${machines.length} machines, ${s.scoring.machinesScored} scored | ${training} | ` +

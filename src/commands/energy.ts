@@ -23,7 +23,9 @@ export interface EnergySimulationOptions {
 const hm = (ms: number) => (ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(ms % 3_600_000 ? 1 : 0)} h` : `${Math.round(ms / 60_000)} min`);
 
 /** Replays a year of daily retrain decisions over each carbon trace; prints avoided emissions. */
-export async function simulateEnergy(o: EnergySimulationOptions): Promise<Array<{ file: string; jobMs: number; error: number; avoidedPercent: number }>> {
+export async function simulateEnergy(
+  o: EnergySimulationOptions,
+): Promise<Array<{ file: string; jobMs: number; error: number; avoidedPercent: number }>> {
   const results: Array<{ file: string; jobMs: number; error: number; avoidedPercent: number }> = [];
   const from = Date.UTC(o.year, 0, 1);
   const to = Date.UTC(o.year + 1, 0, 1);
@@ -32,7 +34,17 @@ export async function simulateEnergy(o: EnergySimulationOptions): Promise<Array<
     const name = path.basename(file);
     for (const jobMs of o.jobs) {
       for (const error of o.errors) {
-        const r = replayDecisions({ actual, jobMs, deadlineMs: o.deadlineMs, dueAtMinute: o.dueAtMinute, forecastError: error, tolerance: o.tolerance, seed: o.seed, from, to });
+        const r = replayDecisions({
+          actual,
+          jobMs,
+          deadlineMs: o.deadlineMs,
+          dueAtMinute: o.dueAtMinute,
+          forecastError: error,
+          tolerance: o.tolerance,
+          seed: o.seed,
+          from,
+          to,
+        });
         results.push({ file: name, jobMs, error, avoidedPercent: r.avoidedPercent });
         o.out(
           `${name.padEnd(10)} job ${hm(jobMs).padEnd(6)} forecast ${error === 0 ? 'perfect  ' : `±${(error * 100).toFixed(0)}% noise`}: ${r.runs.length} runs, ` +
@@ -41,7 +53,13 @@ export async function simulateEnergy(o: EnergySimulationOptions): Promise<Array<
         if (o.plotDir && error === 0 && jobMs === o.jobs[0]) {
           mkdirSync(o.plotDir, { recursive: true });
           const week = Date.parse(`${o.plotWeek}T00:00:00Z`);
-          const svg = weekSvg(actual, r.runs, week, jobMs, `${name}: daily ${hm(jobMs)} retrain due ${String(Math.floor(o.dueAtMinute / 60)).padStart(2, '0')}:${String(o.dueAtMinute % 60).padStart(2, '0')} UTC, deadline ${hm(o.deadlineMs)}, perfect forecast`);
+          const svg = weekSvg(
+            actual,
+            r.runs,
+            week,
+            jobMs,
+            `${name}: daily ${hm(jobMs)} retrain due ${String(Math.floor(o.dueAtMinute / 60)).padStart(2, '0')}:${String(o.dueAtMinute % 60).padStart(2, '0')} UTC, deadline ${hm(o.deadlineMs)}, perfect forecast`,
+          );
           const out = path.join(o.plotDir, `energy-week-${name.replace(/\.\w+$/, '')}.svg`);
           writeFileSync(out, svg);
           o.out(`  plot: ${out}`);
@@ -67,23 +85,38 @@ export function registerEnergyCommands(program: Command): void {
     .option('--seed <n>', 'forecast noise seed', '1')
     .option('--plot <dir>', 'write an SVG of one week per trace here')
     .option('--plot-week <date>', 'first day of the plotted week', '2020-06-01')
-    .action(async (files: string[], a: { jobs: string; errors: string; deadline: string; dueAt: string; tolerance: string; year: string; seed: string; plot?: string; plotWeek: string }) => {
-      const m = /^(\d{2}):(\d{2})$/.exec(a.dueAt);
-      if (!m) throw new Error(`--due-at must be HH:MM, got ${a.dueAt}`);
-      const errors = a.errors.split(',').map(Number);
-      if (errors.some((e) => !(e >= 0 && e < 1))) throw new Error(`--errors must be numbers in [0, 1), got ${a.errors}`);
-      await simulateEnergy({
-        files,
-        jobs: a.jobs.split(',').map((j) => parseDuration(j.trim())),
-        errors,
-        deadlineMs: parseDuration(a.deadline),
-        dueAtMinute: Number(m[1]) * 60 + Number(m[2]),
-        tolerance: Number(a.tolerance),
-        seed: Number(a.seed),
-        year: Number(a.year),
-        plotDir: a.plot,
-        plotWeek: a.plotWeek,
-        out: (l) => process.stdout.write(`${l}\n`),
-      });
-    });
+    .action(
+      async (
+        files: string[],
+        a: {
+          jobs: string;
+          errors: string;
+          deadline: string;
+          dueAt: string;
+          tolerance: string;
+          year: string;
+          seed: string;
+          plot?: string;
+          plotWeek: string;
+        },
+      ) => {
+        const m = /^(\d{2}):(\d{2})$/.exec(a.dueAt);
+        if (!m) throw new Error(`--due-at must be HH:MM, got ${a.dueAt}`);
+        const errors = a.errors.split(',').map(Number);
+        if (errors.some((e) => !(e >= 0 && e < 1))) throw new Error(`--errors must be numbers in [0, 1), got ${a.errors}`);
+        await simulateEnergy({
+          files,
+          jobs: a.jobs.split(',').map((j) => parseDuration(j.trim())),
+          errors,
+          deadlineMs: parseDuration(a.deadline),
+          dueAtMinute: Number(m[1]) * 60 + Number(m[2]),
+          tolerance: Number(a.tolerance),
+          seed: Number(a.seed),
+          year: Number(a.year),
+          plotDir: a.plot,
+          plotWeek: a.plotWeek,
+          out: (l) => process.stdout.write(`${l}\n`),
+        });
+      },
+    );
 }

@@ -28,7 +28,8 @@ export function registerLearningCommands(program: Command): void {
     .action(async (o: { config?: string; epochs?: string; warmStart: boolean }) => {
       const config = loadConfig({ file: o.config });
       const epochs = o.epochs === undefined ? undefined : Number(o.epochs);
-      if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
+      if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1))
+        throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
       const run = new TrainingRun(config, { epochs, warmStart: o.warmStart });
       const epochsPlanned = epochs ?? config.learning.model.epochs;
       const members = config.learning.model.members;
@@ -38,7 +39,11 @@ export function registerLearningCommands(program: Command): void {
         if (p.phase === 'training') {
           const member = p.members && p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
           const line = `${member}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, validation ${p.valLoss.toFixed(4)} (best epoch ${p.bestEpoch}), ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`;
-          if (bar) bar.update(((p.member ?? 1) - 1) * epochsPlanned + p.epoch, `${member}val ${p.valLoss.toFixed(4)}, ETA ${(p.etaMs / 1000).toFixed(0)} s`);
+          if (bar)
+            bar.update(
+              ((p.member ?? 1) - 1) * epochsPlanned + p.epoch,
+              `${member}val ${p.valLoss.toFixed(4)}, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+            );
           else process.stderr.write(`${line}\n`);
         } else if (p.phase !== 'batch') process.stderr.write(`${p.phase}: ${p.message}\n`);
       });
@@ -49,7 +54,9 @@ export function registerLearningCommands(program: Command): void {
       const outcome = await run.result;
       bar?.stop();
       if (outcome.state === 'succeeded' && outcome.meta) {
-        process.stdout.write(`${summary(outcome.meta)}\n${outcome.meta.decision.promoted ? 'promoted to champion' : 'kept as challenger'}: ${outcome.meta.decision.reason}\n`);
+        process.stdout.write(
+          `${summary(outcome.meta)}\n${outcome.meta.decision.promoted ? 'promoted to champion' : 'kept as challenger'}: ${outcome.meta.decision.reason}\n`,
+        );
       } else if (outcome.state === 'cancelled') {
         process.stdout.write('cancelled; nothing saved\n');
         process.exitCode = 130;
@@ -72,10 +79,18 @@ export function registerLearningCommands(program: Command): void {
       const meta = registry.meta(version);
       const store = createSensorStore(config);
       await store.open();
-      const data = await loadDataset(store, { ...config.learning, step: meta.stepMs, window: meta.window, horizon: meta.horizon, rulCap: meta.rulCap, sensors: meta.sensors }, Date.now()).finally(() => store.close());
+      const data = await loadDataset(
+        store,
+        { ...config.learning, step: meta.stepMs, window: meta.window, horizon: meta.horizon, rulCap: meta.rulCap, sensors: meta.sensors },
+        Date.now(),
+      ).finally(() => store.close());
       const held = new Set(meta.machines.validation);
       const chosen = data.items.some((i) => held.has(i.seg.machine)) ? data.items.filter((i) => held.has(i.seg.machine)) : data.items;
-      const ws = buildWindows(chosen.map((i) => ({ seg: applyNormalisation(i.seg, meta.normalisation), labels: i.labels })), meta.window, 1);
+      const ws = buildWindows(
+        chosen.map((i) => ({ seg: applyNormalisation(i.seg, meta.normalisation), labels: i.labels })),
+        meta.window,
+        1,
+      );
       if (ws.n === 0) throw new Error('no labelled windows to evaluate on');
       const model = await registry.load(tf, version);
       const v = validate(tf, model, ws, { rulCap: meta.rulCap, horizon: meta.horizon, stepMs: meta.stepMs, threshold: meta.threshold });
@@ -97,7 +112,10 @@ export function registerLearningCommands(program: Command): void {
     .action((o: { config?: string }) => {
       const list = registryOf(o.config).list();
       if (list.length === 0) process.stdout.write('no models yet: run `vigil train`\n');
-      for (const m of list) process.stdout.write(`${m.champion ? '*' : ' '} ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`);
+      for (const m of list)
+        process.stdout.write(
+          `${m.champion ? '*' : ' '} ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`,
+        );
     });
   models
     .command('show')

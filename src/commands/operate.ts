@@ -16,7 +16,12 @@ async function call<T>(o: ApiOptions, method: 'GET' | 'POST', route: string, bod
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(new URL(route, o.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    res = await fetch(new URL(route, o.url), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (err) {
     throw new Error(`cannot reach the Vigil API at ${o.url}: ${(err as Error).message}`, { cause: err });
   }
@@ -63,18 +68,32 @@ function alertLine(a: AlertJson): string {
 
 /** `vigil status`, `vigil alerts …` (talk to a running daemon) and `vigil token create`. */
 export function registerOperateCommands(program: Command): void {
-  apiOptions(program.command('status').description("a running daemon's health, model, machines at risk and alerts")).action(async (o: ApiOptions) => {
-    const s = await call<Status>(o, 'GET', '/api/v1/status');
-    if (o.json) return print(JSON.stringify(s, null, 2));
-    const machines = await call<{ items: Array<{ machine: { machine: string }; status: string; score: { probability: number; rulSeconds: number } | null }> }>(o, 'GET', '/api/v1/machines');
-    print(`Vigil ${s.version}, up ${s.uptimeSeconds} s — broker ${s.broker.connected ? 'connected' : 'DISCONNECTED'}, store ${s.store.kind} ${s.store.state}, journal depth ${s.journal.depth}`);
-    print(`ingest: ${s.ingest.messagesAccepted} messages accepted, ${s.ingest.messagesRejected} rejected, ${s.ingest.readingsPerSecond.toFixed(0)} readings/s`);
-    print(`model: ${s.model.champion ?? 'none yet'}${s.model.champion ? ` (F1 ${s.model.f1?.toFixed(2)}, PR-AUC ${s.model.prAuc?.toFixed(2)}, RUL RMSE ${s.model.rulRmse?.toFixed(1)} steps)` : ''}; training ${s.training.running ? `run ${s.training.running.id} in progress` : 'idle'}`);
-    print(`alerts: ${s.alerts.open} open, ${s.alerts.acknowledged} acknowledged; precision ${pct(s.alerts.quality.precision)}, recall ${pct(s.alerts.quality.recall)}; deliveries dead ${s.alerts.deliveries.dead}`);
-    for (const m of machines.items.slice(0, 10)) {
-      print(`  ${m.machine.machine.padEnd(16)} ${m.score ? `risk ${pct(m.score.probability).padStart(4)}  RUL ${(m.score.rulSeconds / 3600).toFixed(1)} h` : m.status}`);
-    }
-  });
+  apiOptions(program.command('status').description("a running daemon's health, model, machines at risk and alerts")).action(
+    async (o: ApiOptions) => {
+      const s = await call<Status>(o, 'GET', '/api/v1/status');
+      if (o.json) return print(JSON.stringify(s, null, 2));
+      const machines = await call<{
+        items: Array<{ machine: { machine: string }; status: string; score: { probability: number; rulSeconds: number } | null }>;
+      }>(o, 'GET', '/api/v1/machines');
+      print(
+        `Vigil ${s.version}, up ${s.uptimeSeconds} s — broker ${s.broker.connected ? 'connected' : 'DISCONNECTED'}, store ${s.store.kind} ${s.store.state}, journal depth ${s.journal.depth}`,
+      );
+      print(
+        `ingest: ${s.ingest.messagesAccepted} messages accepted, ${s.ingest.messagesRejected} rejected, ${s.ingest.readingsPerSecond.toFixed(0)} readings/s`,
+      );
+      print(
+        `model: ${s.model.champion ?? 'none yet'}${s.model.champion ? ` (F1 ${s.model.f1?.toFixed(2)}, PR-AUC ${s.model.prAuc?.toFixed(2)}, RUL RMSE ${s.model.rulRmse?.toFixed(1)} steps)` : ''}; training ${s.training.running ? `run ${s.training.running.id} in progress` : 'idle'}`,
+      );
+      print(
+        `alerts: ${s.alerts.open} open, ${s.alerts.acknowledged} acknowledged; precision ${pct(s.alerts.quality.precision)}, recall ${pct(s.alerts.quality.recall)}; deliveries dead ${s.alerts.deliveries.dead}`,
+      );
+      for (const m of machines.items.slice(0, 10)) {
+        print(
+          `  ${m.machine.machine.padEnd(16)} ${m.score ? `risk ${pct(m.score.probability).padStart(4)}  RUL ${(m.score.rulSeconds / 3600).toFixed(1)} h` : m.status}`,
+        );
+      }
+    },
+  );
 
   const alerts = program.command('alerts').description("list, acknowledge and resolve a running daemon's alerts");
   apiOptions(alerts.command('list').description('newest first'))
@@ -89,7 +108,12 @@ export function registerOperateCommands(program: Command): void {
       r.items.forEach((a) => print(alertLine(a)));
     });
   for (const action of ['ack', 'resolve'] as const) {
-    apiOptions(alerts.command(action).description(action === 'ack' ? 'acknowledge: someone is on it' : 'resolve: the condition is dealt with').argument('<id>', 'alert id'))
+    apiOptions(
+      alerts
+        .command(action)
+        .description(action === 'ack' ? 'acknowledge: someone is on it' : 'resolve: the condition is dealt with')
+        .argument('<id>', 'alert id'),
+    )
       .option('--note <text>', 'what was found or done')
       .action(async (id: string, o: ApiOptions & { note?: string }) => {
         if (!/^\d+$/.test(id)) throw new Error(`alert id must be a number, got ${id}`);
@@ -107,22 +131,29 @@ export function registerOperateCommands(program: Command): void {
     .addOption(new Option('--role <role>', 'what it may do').choices(['viewer', 'operator', 'admin']).default('operator'))
     .action((o: { name: string; role: string }) => {
       const { token, sha256 } = createToken();
-      print(`token (shown once; Vigil stores only its hash):\n  ${token}\nconfig entry:\napi:\n  tokens:\n    - { name: ${JSON.stringify(o.name)}, role: ${o.role}, sha256: '${sha256}' }`);
+      print(
+        `token (shown once; Vigil stores only its hash):\n  ${token}\nconfig entry:\napi:\n  tokens:\n    - { name: ${JSON.stringify(o.name)}, role: ${o.role}, sha256: '${sha256}' }`,
+      );
     });
 
   const collect = (v: string, all: string[]) => [...all, v];
   program
     .command('mqtt-user')
-    .description("users of the embedded MQTT broker")
+    .description('users of the embedded MQTT broker')
     .command('create')
-    .description('make a random password for a publisher of the embedded broker; put the printed entry under mqtt.embedded.users and give the password to the client')
+    .description(
+      'make a random password for a publisher of the embedded broker; put the printed entry under mqtt.embedded.users and give the password to the client',
+    )
     .requiredOption('--name <name>', 'the user name the client logs in with')
     .option('--publish <filter>', 'a topic filter the user may publish to (repeatable); without: any topic but Vigil’s output', collect, [])
     .option('--subscribe <filter>', 'a topic filter the user may subscribe to (repeatable); without: any', collect, [])
     .action(async (o: { name: string; publish: string[]; subscribe: string[] }) => {
       if (o.name.startsWith('$')) throw new Error('a user name must not start with $ (reserved for Vigil itself)');
       const { password, hash } = await createMqttPassword();
-      const lists = [o.publish.length ? `, publish: ${JSON.stringify(o.publish)}` : '', o.subscribe.length ? `, subscribe: ${JSON.stringify(o.subscribe)}` : ''].join('');
+      const lists = [
+        o.publish.length ? `, publish: ${JSON.stringify(o.publish)}` : '',
+        o.subscribe.length ? `, subscribe: ${JSON.stringify(o.subscribe)}` : '',
+      ].join('');
       print(
         `password (shown once; Vigil stores only its scrypt hash):\n  ${password}\nconfig entry:\nmqtt:\n  embedded:\n    users:\n      - { username: ${JSON.stringify(o.name)}, passwordHash: '${hash}'${lists} }`,
       );

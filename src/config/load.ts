@@ -87,10 +87,7 @@ function setPath(target: Record<string, unknown>, keys: string[], value: unknown
 }
 
 /** Validates an already-parsed config object; exported for `vigil config check` and tests. */
-export function validateConfig(
-  raw: unknown,
-  ctx: { cwd: string; origin: string; sources?: Map<string, string> },
-): VigilConfig {
+export function validateConfig(raw: unknown, ctx: { cwd: string; origin: string; sources?: Map<string, string> }): VigilConfig {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
   const problems = collectProblems(withDefaults, ctx);
   if (problems.length > 0) {
@@ -131,15 +128,23 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
     if (decoded.mqtt.qos === 2 && !decoded.mqtt.url) {
       // aedes loses QoS 2 deliveries to a persistent session now and then; QoS 1 with writes that are
       // idempotent on (machine, sensor, ts) already stores each reading exactly once.
-      problems.push({ key: 'mqtt.qos', message: 'QoS 2 needs an external broker (mqtt.url); the embedded one delivers QoS 1 at most, which with idempotent writes already stores each reading once', source: ctx.origin });
+      problems.push({
+        key: 'mqtt.qos',
+        message:
+          'QoS 2 needs an external broker (mqtt.url); the embedded one delivers QoS 1 at most, which with idempotent writes already stores each reading once',
+        source: ctx.origin,
+      });
     }
     if (decoded.journal.segmentBytes > decoded.journal.maxBytes) {
       problems.push({ key: 'journal.segmentBytes', message: 'must not exceed journal.maxBytes', source: ctx.origin });
     }
     const sch = decoded.schedule;
-    if (!cron.validate(sch.cron)) problems.push({ key: 'schedule.cron', message: `not a cron expression: ${JSON.stringify(sch.cron)}`, source: ctx.origin });
-    if (!validTimezone(sch.timezone)) problems.push({ key: 'schedule.timezone', message: `not an IANA time zone: ${JSON.stringify(sch.timezone)}`, source: ctx.origin });
-    if (sch.carbon.file && sch.carbon.url) problems.push({ key: 'schedule.carbon', message: 'give either file or url, not both', source: ctx.origin });
+    if (!cron.validate(sch.cron))
+      problems.push({ key: 'schedule.cron', message: `not a cron expression: ${JSON.stringify(sch.cron)}`, source: ctx.origin });
+    if (!validTimezone(sch.timezone))
+      problems.push({ key: 'schedule.timezone', message: `not an IANA time zone: ${JSON.stringify(sch.timezone)}`, source: ctx.origin });
+    if (sch.carbon.file && sch.carbon.url)
+      problems.push({ key: 'schedule.carbon', message: 'give either file or url, not both', source: ctx.origin });
     if (decoded.alerts.risk.high !== undefined && decoded.alerts.risk.low > decoded.alerts.risk.high) {
       problems.push({ key: 'alerts.risk.low', message: 'must not exceed alerts.risk.high', source: ctx.origin });
     }
@@ -178,7 +183,10 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
     learning: { ...cfg.learning, modelsDir: path.resolve(cwd, cfg.learning.modelsDir) },
     // Open reads are a convenience for a gateway's own console, never for a plant-wide address.
     api: { ...cfg.api, anonymousRead: cfg.api.anonymousRead ?? isLoopback(cfg.http.host) },
-    schedule: { ...cfg.schedule, carbon: { ...cfg.schedule.carbon, file: cfg.schedule.carbon.file && path.resolve(cwd, cfg.schedule.carbon.file) } },
+    schedule: {
+      ...cfg.schedule,
+      carbon: { ...cfg.schedule.carbon, file: cfg.schedule.carbon.file && path.resolve(cwd, cfg.schedule.carbon.file) },
+    },
   };
 }
 

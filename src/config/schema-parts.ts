@@ -6,7 +6,9 @@ export const Duration = (def: string, extra: { minimum?: number; description?: s
   Type.Transform(
     Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
       default: def,
-      description: extra.description ? `${extra.description} (milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d)` : 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
+      description: extra.description
+        ? `${extra.description} (milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d)`
+        : 'milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d',
     }),
   )
     .Decode((v) => parseDuration(v))
@@ -15,7 +17,11 @@ export const Duration = (def: string, extra: { minimum?: number; description?: s
 /** A duration with no default: absent means "derived from other settings" (say how in `description`). */
 export const OptionalDuration = (description: string) =>
   Type.Optional(
-    Type.Transform(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: DURATION_PATTERN })], { description: `${description} (milliseconds, or a string like 5s, 10m, 2h)` }))
+    Type.Transform(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+        description: `${description} (milliseconds, or a string like 5s, 10m, 2h)`,
+      }),
+    )
       .Decode((v) => parseDuration(v))
       .Encode((ms) => ms),
   );
@@ -25,7 +31,9 @@ export const Size = (def: string, extra: { description?: string } = {}) =>
   Type.Transform(
     Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
       default: def,
-      description: extra.description ? `${extra.description} (bytes, or a string like 64KiB, 512MB)` : 'bytes, or a string like 64KiB, 512MB',
+      description: extra.description
+        ? `${extra.description} (bytes, or a string like 64KiB, 512MB)`
+        : 'bytes, or a string like 64KiB, 512MB',
     }),
   )
     .Decode((v) => parseSize(v))
@@ -34,7 +42,11 @@ export const Size = (def: string, extra: { description?: string } = {}) =>
 /** A size with no default: absent means "derived from other settings" (say how in `description`). */
 export const OptionalSize = (description: string) =>
   Type.Optional(
-    Type.Transform(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], { description: `${description} (bytes, or a string like 8MiB)` }))
+    Type.Transform(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+        description: `${description} (bytes, or a string like 8MiB)`,
+      }),
+    )
       .Decode((v) => parseSize(v))
       .Encode((b) => b),
   );
@@ -44,4 +56,3 @@ export const strict = { additionalProperties: false, default: {} } as const;
 
 /** A topic pattern: MQTT levels, `{name}` for a named level (`{machine}` is required), `+`, or a trailing `#`. */
 export const TopicPattern = Type.String({ minLength: 1, pattern: '\\{machine\\}' });
-

@@ -1,18 +1,30 @@
 import { Type } from '@sinclair/typebox';
 import { Duration, strict } from './schema-parts.js';
 
-const Days = Type.Array(Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))), { minItems: 1, default: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] });
+const Days = Type.Array(Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))), {
+  minItems: 1,
+  default: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+});
 const HourMinute = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$|^24:00$', description: 'HH:MM local time' });
 
 /** When and whether to retrain, weighing carbon, price, host load, battery and an energy budget. */
 export const ScheduleSchema = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
-    cron: Type.String({ minLength: 9, default: '*/10 * * * *', description: 'node-cron expression (5 fields, or 6 with seconds) for the policy tick' }),
+    cron: Type.String({
+      minLength: 9,
+      default: '*/10 * * * *',
+      description: 'node-cron expression (5 fields, or 6 with seconds) for the policy tick',
+    }),
     timezone: Type.String({ minLength: 1, default: 'UTC', description: 'IANA zone for the cron expression, tariff and busy calendar' }),
     objective: Type.Union([Type.Literal('carbon'), Type.Literal('price'), Type.Literal('weighted')], { default: 'carbon' }),
     weights: Type.Object({ carbon: Type.Number({ minimum: 0, default: 0.5 }), price: Type.Number({ minimum: 0, default: 0.5 }) }, strict),
-    tolerance: Type.Number({ minimum: 0, maximum: 1, default: 0.02, description: 'start now when now costs at most this much more than the best window' }),
+    tolerance: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.02,
+      description: 'start now when now costs at most this much more than the best window',
+    }),
     expectedRun: Duration('30m', { minimum: 1000 }),
     maxDelay: Duration('24h', { minimum: 60_000 }),
     maxModelAge: Duration('30d', { minimum: 60_000 }),
@@ -21,7 +33,11 @@ export const ScheduleSchema = Type.Object(
         minFailures: Type.Integer({ minimum: 1, default: 3, description: 'labelled failures before the first model' }),
         minNewFailures: Type.Integer({ minimum: 0, default: 1, description: 'new failures since the last run that justify another' }),
         minInterval: Duration('6h', { minimum: 0 }),
-        driftThreshold: Type.Number({ exclusiveMinimum: 0, default: 0.5, description: 'mean shift of recent data, in training standard deviations, that justifies a run' }),
+        driftThreshold: Type.Number({
+          exclusiveMinimum: 0,
+          default: 0.5,
+          description: 'mean shift of recent data, in training standard deviations, that justifies a run',
+        }),
         driftWindow: Duration('24h', { minimum: 60_000 }),
       },
       strict,
@@ -38,13 +54,19 @@ export const ScheduleSchema = Type.Object(
       {
         topic: Type.Optional(Type.String({ minLength: 1, description: 'MQTT topic carrying the plant busy flag' })),
         ttl: Duration('10m', { minimum: 1000 }),
-        calendar: Type.Array(Type.Object({ days: Days, from: HourMinute, to: HourMinute }, { additionalProperties: false }), { default: [], description: 'busy shifts: runs that would overlap them wait' }),
+        calendar: Type.Array(Type.Object({ days: Days, from: HourMinute, to: HourMinute }, { additionalProperties: false }), {
+          default: [],
+          description: 'busy shifts: runs that would overlap them wait',
+        }),
       },
       strict,
     ),
     deferOnBattery: Type.Boolean({ default: true }),
     budget: Type.Object(
-      { period: Type.Union([Type.Literal('day'), Type.Literal('week')], { default: 'day' }), limitKWh: Type.Optional(Type.Number({ exclusiveMinimum: 0 })) },
+      {
+        period: Type.Union([Type.Literal('day'), Type.Literal('week')], { default: 'day' }),
+        limitKWh: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      },
       strict,
     ),
     carbon: Type.Object(
@@ -61,7 +83,13 @@ export const ScheduleSchema = Type.Object(
       {
         currency: Type.String({ minLength: 1, default: 'EUR' }),
         defaultPrice: Type.Number({ minimum: 0, default: 0.25, description: 'per kWh outside every period' }),
-        periods: Type.Array(Type.Object({ days: Days, from: HourMinute, to: HourMinute, price: Type.Number({ minimum: 0 }) }, { additionalProperties: false }), { default: [] }),
+        periods: Type.Array(
+          Type.Object(
+            { days: Days, from: HourMinute, to: HourMinute, price: Type.Number({ minimum: 0 }) },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
       },
       strict,
     ),
@@ -70,7 +98,10 @@ export const ScheduleSchema = Type.Object(
         wattsPerCore: Type.Number({ exclusiveMinimum: 0, default: 12, description: 'for the CPU-time estimate when no meter is readable' }),
         raplDir: Type.String({ default: '/sys/class/powercap' }),
         powerSupplyDir: Type.String({ default: '/sys/class/power_supply' }),
-        gpu: Type.Union([Type.Literal('auto'), Type.Literal('off')], { default: 'auto', description: 'measure GPU energy with nvidia-smi when present' }),
+        gpu: Type.Union([Type.Literal('auto'), Type.Literal('off')], {
+          default: 'auto',
+          description: 'measure GPU energy with nvidia-smi when present',
+        }),
       },
       strict,
     ),

@@ -52,7 +52,9 @@ export const AlertsSchema = Type.Object(
   {
     risk: Type.Object(
       {
-        high: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "open threshold; default: the champion's validation threshold" })),
+        high: Type.Optional(
+          Type.Number({ minimum: 0, maximum: 1, description: "open threshold; default: the champion's validation threshold" }),
+        ),
         low: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'close threshold (hysteresis)' }),
         openAfter: Type.Integer({ minimum: 1, default: 3, description: 'consecutive scores at or above high' }),
         closeAfter: Type.Integer({ minimum: 1, default: 5, description: 'consecutive scores below low' }),
@@ -69,7 +71,8 @@ export const AlertsSchema = Type.Object(
     silentMachinesSummary: Type.Integer({
       minimum: 1,
       default: 25,
-      description: 'from this many silent machines on, one gateway alert (machines_silent) stands for them all instead of one machine_stale alert each',
+      description:
+        'from this many silent machines on, one gateway alert (machines_silent) stands for them all instead of one machine_stale alert each',
     }),
     checkInterval: Duration('10s', { minimum: 10 }),
   },

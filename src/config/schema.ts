@@ -17,9 +17,7 @@ export const ConfigSchema = Type.Object(
     ),
     mqtt: Type.Object(
       {
-        url: Type.Optional(
-          Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'external broker; absent = embedded broker' }),
-        ),
+        url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'external broker; absent = embedded broker' })),
         embedded: Type.Object(
           {
             host: Type.String({ default: '127.0.0.1' }),
@@ -28,9 +26,18 @@ export const ConfigSchema = Type.Object(
               Type.Object(
                 {
                   username: Type.String({ minLength: 1, maxLength: 128, pattern: '^[^$]' }),
-                  passwordHash: Type.String({ pattern: '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9_-]+\\$[A-Za-z0-9_-]+$', description: 'scrypt hash as `vigil mqtt-user create` prints it' }),
-                  publish: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'topic filters this user may publish to; absent: any but Vigil’s own output topics' })),
-                  subscribe: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'topic filters this user may subscribe to; absent: any' })),
+                  passwordHash: Type.String({
+                    pattern: '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9_-]+\\$[A-Za-z0-9_-]+$',
+                    description: 'scrypt hash as `vigil mqtt-user create` prints it',
+                  }),
+                  publish: Type.Optional(
+                    Type.Array(Type.String({ minLength: 1 }), {
+                      description: 'topic filters this user may publish to; absent: any but Vigil’s own output topics',
+                    }),
+                  ),
+                  subscribe: Type.Optional(
+                    Type.Array(Type.String({ minLength: 1 }), { description: 'topic filters this user may subscribe to; absent: any' }),
+                  ),
                 },
                 { additionalProperties: false },
               ),
@@ -40,7 +47,11 @@ export const ConfigSchema = Type.Object(
             maxPacketBytes: Size('1MiB', { description: 'a bigger MQTT packet drops its connection before it is read' }),
             retained: Type.Object(
               {
-                maxMessages: Type.Integer({ minimum: 0, default: 1000, description: 'topics other clients may keep a retained message on' }),
+                maxMessages: Type.Integer({
+                  minimum: 0,
+                  default: 1000,
+                  description: 'topics other clients may keep a retained message on',
+                }),
                 maxBytes: Size('64KiB', { description: 'largest retained message of another client' }),
               },
               strict,
@@ -87,16 +98,21 @@ export const ConfigSchema = Type.Object(
         maxMachines: Type.Integer({
           minimum: 1,
           default: 10_000,
-          description: 'machines scored and watched for data quality (the first seen since start); readings of others are stored only, counted and dead-lettered as machine_limit',
+          description:
+            'machines scored and watched for data quality (the first seen since start); readings of others are stored only, counted and dead-lettered as machine_limit',
         }),
-        maxSensorsPerMachine: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'sensors per machine that scoring and data quality keep state for; further ones are stored only' }),
+        maxSensorsPerMachine: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 1000,
+          description: 'sensors per machine that scoring and data quality keep state for; further ones are stored only',
+        }),
         backfillAge: OptionalDuration(
           'readings and events stamped more than this before they arrive are backfill: stored and learned from, but never stale or missed-failure alerts, and never risk alerts; default: the scoring window (learning.window × learning.step)',
         ),
-        lineProtocolPrecision: Type.Union(
-          [Type.Literal('ns'), Type.Literal('us'), Type.Literal('ms'), Type.Literal('s')],
-          { default: 'ns' },
-        ),
+        lineProtocolPrecision: Type.Union([Type.Literal('ns'), Type.Literal('us'), Type.Literal('ms'), Type.Literal('s')], {
+          default: 'ns',
+        }),
         deadLetterLimit: Type.Integer({ minimum: 0, default: 1000 }),
         fastPath: Type.Union([Type.Literal('auto'), Type.Literal('off')], {
           default: 'auto',
@@ -149,7 +165,8 @@ export const ConfigSchema = Type.Object(
         maxPendingSamples: Type.Integer({
           minimum: 1,
           default: 20_000,
-          description: 'samples held in memory for a store that takes objects (none built in: both queue their wire form, budgeted by maxPendingBytes)',
+          description:
+            'samples held in memory for a store that takes objects (none built in: both queue their wire form, budgeted by maxPendingBytes)',
         }),
         maxPendingBytes: OptionalSize(
           "memory for samples waiting for the store in its wire form (InfluxDB's line protocol, SQLite's binary batches); beyond it the backlog is read back from the journal and decoded a second time. Default 32MiB for InfluxDB, whose commits are network round trips; 8MiB for SQLite, a commit away in its own thread",
@@ -162,12 +179,23 @@ export const ConfigSchema = Type.Object(
     learning: Type.Object(
       {
         modelsDir: Type.String({ minLength: 1, default: './models', description: 'model registry directory' }),
-        backend: Type.Union(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].map((b) => Type.Literal(b)), { default: 'auto' }),
-        lstmKernel: Type.Union(['auto', 'fast', 'stock'].map((b) => Type.Literal(b)), {
-          default: 'auto',
-          description: "fused WebAssembly SIMD LSTM kernels (fast), tfjs's own layer (stock), or fast where they load (auto)",
+        backend: Type.Union(
+          ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].map((b) => Type.Literal(b)),
+          { default: 'auto' },
+        ),
+        lstmKernel: Type.Union(
+          ['auto', 'fast', 'stock'].map((b) => Type.Literal(b)),
+          {
+            default: 'auto',
+            description: "fused WebAssembly SIMD LSTM kernels (fast), tfjs's own layer (stock), or fast where they load (auto)",
+          },
+        ),
+        kernelThreads: Type.Integer({
+          minimum: 0,
+          maximum: 16,
+          default: 0,
+          description: 'threads per LSTM kernel call; 0 = one per core, at most 8 for training and 4 for scoring',
         }),
-        kernelThreads: Type.Integer({ minimum: 0, maximum: 16, default: 0, description: 'threads per LSTM kernel call; 0 = one per core, at most 8 for training and 4 for scoring' }),
         step: Duration('1m', { minimum: 1 }),
         window: Type.Integer({ minimum: 2, maximum: 1000, default: 50, description: 'steps per input window' }),
         stride: Type.Integer({ minimum: 1, default: 1, description: 'steps between training windows' }),
@@ -177,7 +205,12 @@ export const ConfigSchema = Type.Object(
         lookback: Duration('90d', { minimum: 1 }),
         sensors: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'sensors to learn from; empty = all' }),
         validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
-        positiveShare: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.3, description: 'oversample failure windows to this share' }),
+        positiveShare: Type.Number({
+          minimum: 0,
+          exclusiveMaximum: 1,
+          default: 0.3,
+          description: 'oversample failure windows to this share',
+        }),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
         workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),
         model: Type.Object(
@@ -197,9 +230,13 @@ export const ConfigSchema = Type.Object(
               minimum: 1,
               maximum: 16,
               default: 5,
-              description: 'models trained from different seeds and averaged (an ensemble): steadier and more accurate, at that many times the training time',
+              description:
+                'models trained from different seeds and averaged (an ensemble): steadier and more accurate, at that many times the training time',
             }),
-            warmStart: Type.Boolean({ default: true, description: "fine-tune from the champion's weights when the features are unchanged" }),
+            warmStart: Type.Boolean({
+              default: true,
+              description: "fine-tune from the champion's weights when the features are unchanged",
+            }),
           },
           strict,
         ),

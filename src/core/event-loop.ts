@@ -7,7 +7,10 @@ import { stageReport, type StageReport } from './stage-report.js';
 export const LAG_RESOLUTION_MS = 20;
 
 export const eventLoopFields = {
-  eventLoopLagMs: Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }, { description: 'daemon thread, last minute' }),
+  eventLoopLagMs: Type.Object(
+    { p50: Type.Number(), p99: Type.Number(), max: Type.Number() },
+    { description: 'daemon thread, last minute' },
+  ),
 };
 
 /** Event-loop delay of the daemon thread: what every MQTT and HTTP answer waits behind. */

@@ -13,7 +13,8 @@ export const REJECT_REASONS = {
   ts_in_future: 'timestamp is further in the future than ingest.maxFutureSkew',
   ts_too_old: 'timestamp is older than ingest.maxAge',
   missing_values: 'reading has no sensor values',
-  bad_sensor_name: 'sensor name is empty, too long, reserved (time, site, line, machine, __proto__) or has characters outside [A-Za-z0-9_.:-]',
+  bad_sensor_name:
+    'sensor name is empty, too long, reserved (time, site, line, machine, __proto__) or has characters outside [A-Za-z0-9_.:-]',
   non_numeric_value: 'sensor value is not a number',
   non_finite_value: 'sensor value is NaN or infinite',
   bad_event_type: 'event type is not failure, maintenance, repair or note',

@@ -26,6 +26,7 @@ export function redactUrl(url: string): string {
 export function redactUrlsDeep<T>(value: T): T {
   if (typeof value === 'string') return redactUrl(value) as T;
   if (Array.isArray(value)) return value.map(redactUrlsDeep) as T;
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactUrlsDeep(v)])) as T;
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactUrlsDeep(v)])) as T;
   return value;
 }

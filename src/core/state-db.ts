@@ -57,7 +57,9 @@ export function openStateDb(file: string, schemas: readonly StateSchema[]): Data
 function migrate(db: Database.Database, schemas: readonly StateSchema[]): void {
   const known = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_migrations'").get() !== undefined;
   const legacy = known ? 0 : (db.pragma('user_version', { simple: true }) as number);
-  db.exec('CREATE TABLE IF NOT EXISTS state_migrations (id TEXT PRIMARY KEY, stage TEXT NOT NULL, applied_at INTEGER NOT NULL) WITHOUT ROWID');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS state_migrations (id TEXT PRIMARY KEY, stage TEXT NOT NULL, applied_at INTEGER NOT NULL) WITHOUT ROWID',
+  );
   const applied = new Set((db.prepare('SELECT id FROM state_migrations').all() as Array<{ id: string }>).map((r) => r.id));
   const record = db.prepare('INSERT INTO state_migrations (id, stage, applied_at) VALUES (?, ?, ?)');
   for (const schema of schemas) {

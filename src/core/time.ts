@@ -13,13 +13,23 @@ export type IsoResult = { ok: true; ms: number } | { ok: false; why: string };
 export function parseIsoStrict(text: string): IsoResult {
   const m = ISO_8601.exec(text);
   if (!m) return { ok: false, why: 'is not ISO-8601 with a time zone' };
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (month < 1 || month > 12) return { ok: false, why: `has no month ${month}` };
   const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (day < 1 || day > days) return { ok: false, why: `has no day ${day} in ${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}` };
+  if (day < 1 || day > days)
+    return { ok: false, why: `has no day ${day} in ${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}` };
   if (hour > 23 || minute > 59 || second > 59) return { ok: false, why: 'has no such time of day' };
   if (m[8] !== 'Z' && (Number(m[10]) > 23 || Number(m[11]) > 59)) return { ok: false, why: 'has no such time zone offset' };
-  const ms = Date.parse(text.includes(':', text.length - 6) || m[8] === 'Z' ? text : `${text.slice(0, -5)}${text.slice(-5, -2)}:${text.slice(-2)}`);
+  const ms = Date.parse(
+    text.includes(':', text.length - 6) || m[8] === 'Z' ? text : `${text.slice(0, -5)}${text.slice(-5, -2)}:${text.slice(-2)}`,
+  );
   if (!Number.isFinite(ms)) return { ok: false, why: 'is not a real date' };
   return { ok: true, ms };
 }

@@ -30,10 +30,21 @@ export interface AlignStats {
  * segment (a stopped machine must not look like a steady one). Steps are aligned to multiples of
  * `stepMs` since the epoch, so every machine shares one grid.
  */
-export function alignToGrid(machine: string, samples: readonly Sample[], sensors: readonly string[], stepMs: number, maxGapSteps: number): { segments: Segment[]; stats: AlignStats } {
+export function alignToGrid(
+  machine: string,
+  samples: readonly Sample[],
+  sensors: readonly string[],
+  stepMs: number,
+  maxGapSteps: number,
+): { segments: Segment[]; stats: AlignStats } {
   const F = sensors.length;
   const col = new Map(sensors.map((s, i) => [s, i]));
-  const stats: AlignStats = { missingRatio: Object.fromEntries(sensors.map((s) => [s, 0])), flatlineRatio: Object.fromEntries(sensors.map((s) => [s, 0])), filledSteps: 0, breaks: 0 };
+  const stats: AlignStats = {
+    missingRatio: Object.fromEntries(sensors.map((s) => [s, 0])),
+    flatlineRatio: Object.fromEntries(sensors.map((s) => [s, 0])),
+    filledSteps: 0,
+    breaks: 0,
+  };
   if (samples.length === 0 || F === 0) return { segments: [], stats };
   const sorted = [...samples].sort((a, b) => a.ts - b.ts);
   const first = Math.floor(sorted[0]!.ts / stepMs);

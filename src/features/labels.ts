@@ -27,8 +27,14 @@ export interface StepLabels {
  * and windows containing a failure, are not used.
  */
 export function labelSteps(seg: Segment, windowSteps: number, events: readonly MachineEvent[], o: LabelOptions): StepLabels {
-  const failures = events.filter((e) => e.type === 'failure').map((e) => e.ts).sort((a, b) => a - b);
-  const restarts = events.filter((e) => e.type === 'repair' || e.type === 'maintenance').map((e) => e.ts).sort((a, b) => a - b);
+  const failures = events
+    .filter((e) => e.type === 'failure')
+    .map((e) => e.ts)
+    .sort((a, b) => a - b);
+  const restarts = events
+    .filter((e) => e.type === 'repair' || e.type === 'maintenance')
+    .map((e) => e.ts)
+    .sort((a, b) => a - b);
   const out: StepLabels = { failure: new Uint8Array(seg.steps), rul: new Float32Array(seg.steps), usable: new Uint8Array(seg.steps) };
   const step = seg.stepMs;
   let fi = 0;

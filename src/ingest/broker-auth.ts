@@ -8,7 +8,9 @@ const PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_BYTES = 32;
 
 function derive(password: string, salt: Buffer, o: ScryptOptions, bytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, bytes, { ...o, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, bytes, { ...o, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 export async function hashPassword(password: string): Promise<string> {
@@ -23,7 +25,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (!m) return false;
   const expected = Buffer.from(m[5]!, 'base64url');
   if (expected.length === 0) return false;
-  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) }, expected.length).catch(() => null);
+  const key = await derive(
+    password,
+    Buffer.from(m[4]!, 'base64url'),
+    { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) },
+    expected.length,
+  ).catch(() => null);
   return key !== null && timingSafeEqual(key, expected);
 }
 

@@ -16,7 +16,9 @@ export class SqliteDeadLetterLog implements DeadLetterSink {
     private readonly db: Database.Database,
     private readonly limit: number,
   ) {
-    this.insert = db.prepare('INSERT INTO dead_letters (received_at, topic, reasons, rejections, accepted, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insert = db.prepare(
+      'INSERT INTO dead_letters (received_at, topic, reasons, rejections, accepted, excerpt) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.trimStmt = db.prepare('DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?');
   }
 

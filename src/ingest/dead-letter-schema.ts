@@ -4,7 +4,10 @@ import type { StateSchema } from '../core/state-db.js';
 export const deadLetterSchema: StateSchema = {
   stage: 'ingest',
   migrations: [
-    { id: 'ingest/1', legacyVersion: 1, sql: `
+    {
+      id: 'ingest/1',
+      legacyVersion: 1,
+      sql: `
       CREATE TABLE dead_letters (
         id INTEGER PRIMARY KEY,
         received_at INTEGER NOT NULL,
@@ -14,6 +17,7 @@ export const deadLetterSchema: StateSchema = {
         accepted INTEGER NOT NULL,
         excerpt TEXT NOT NULL
       );
-    ` },
+    `,
+    },
   ],
 };

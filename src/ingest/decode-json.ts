@@ -21,7 +21,6 @@ const EVENT_FIELDS = new Set(['ts', 'type', 'component', 'note']);
 const MAX_COMPONENT = 128;
 const MAX_NOTE = 2000;
 
-
 /** Parses text as JSON and returns its items (a single object counts as one item). */
 function parseItems(text: string, rejections: Rejection[]): unknown[] | null {
   let doc: unknown;
@@ -149,10 +148,16 @@ export function checkEvent(item: unknown, machine: MachineRef, ctx: ValidationCo
   const ts = checkTimestamp(item.ts, ctx, where);
   if (!ts.ok) return ts.rejection;
   if (!MACHINE_EVENT_TYPES.includes(item.type as MachineEventType)) {
-    return { reason: 'bad_event_type', detail: `${where}: type ${typeof item.type === 'object' && item.type !== null ? 'an object' : JSON.stringify(item.type)?.slice(0, 40)}` };
+    return {
+      reason: 'bad_event_type',
+      detail: `${where}: type ${typeof item.type === 'object' && item.type !== null ? 'an object' : JSON.stringify(item.type)?.slice(0, 40)}`,
+    };
   }
   const event: MachineEvent = { machine, ts: ts.value, type: item.type as MachineEventType };
-  for (const [field, max] of [['component', MAX_COMPONENT], ['note', MAX_NOTE]] as const) {
+  for (const [field, max] of [
+    ['component', MAX_COMPONENT],
+    ['note', MAX_NOTE],
+  ] as const) {
     const v = item[field];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v.length > max) {

@@ -55,10 +55,20 @@ export class MessageDecoder {
     const ctx: ValidationContext = { now, maxFutureSkewMs: this.options.maxFutureSkewMs, maxAgeMs: this.options.maxAgeMs };
     const route = this.route(topic);
     if (!route) {
-      return { kind: 'unknown', batch: empty, rejections: [{ reason: 'bad_topic', detail: `topic ${topic.slice(0, 200)} matches no pattern or has an invalid machine/site/line level` }] };
+      return {
+        kind: 'unknown',
+        batch: empty,
+        rejections: [
+          { reason: 'bad_topic', detail: `topic ${topic.slice(0, 200)} matches no pattern or has an invalid machine/site/line level` },
+        ],
+      };
     }
     if (payload.byteLength > this.options.maxPayloadBytes) {
-      return { kind: route.kind, batch: empty, rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }] };
+      return {
+        kind: route.kind,
+        batch: empty,
+        rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }],
+      };
     }
     if (route.kind === 'telemetry' && this.options.format !== 'line' && this.options.fastPath !== false) {
       const sample = decodeTelemetryFast(payload, route.machine, ctx, this.options.keepValueText === true);
@@ -102,8 +112,16 @@ export class MessageDecoder {
    * meets — ids, time window, type and fields, the allow-list — so both paths store the same things.
    */
   checkEvent(machine: MachineRef, item: Record<string, unknown>, now: number): MachineEvent | Rejection {
-    for (const [level, id] of [['machine', machine.machine], ['site', machine.site], ['line', machine.line]] as const) {
-      if (!ID_PATTERN.test(id)) return { reason: 'bad_topic', detail: `${level} ${JSON.stringify(id.slice(0, 80))} has characters outside [A-Za-z0-9_.:-], is longer than 64, or is only dots` };
+    for (const [level, id] of [
+      ['machine', machine.machine],
+      ['site', machine.site],
+      ['line', machine.line],
+    ] as const) {
+      if (!ID_PATTERN.test(id))
+        return {
+          reason: 'bad_topic',
+          detail: `${level} ${JSON.stringify(id.slice(0, 80))} has characters outside [A-Za-z0-9_.:-], is longer than 64, or is only dots`,
+        };
     }
     if (this.allow && !this.allow.has(machine.machine)) return { reason: 'unknown_machine', detail: `machine ${machine.machine}` };
     return checkEvent(item, machine, { now, maxFutureSkewMs: this.options.maxFutureSkewMs, maxAgeMs: this.options.maxAgeMs });
@@ -129,7 +147,10 @@ export class MessageDecoder {
   }
 
   private matchTopic(topic: string): { kind: 'telemetry' | 'events'; machine: MachineRef } | null {
-    for (const [kind, patterns] of [['telemetry', this.telemetry], ['events', this.events]] as const) {
+    for (const [kind, patterns] of [
+      ['telemetry', this.telemetry],
+      ['events', this.events],
+    ] as const) {
       for (const p of patterns) {
         const m = p.match(topic);
         if (!m) continue;

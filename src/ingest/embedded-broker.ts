@@ -33,7 +33,16 @@ export interface EmbeddedBrokerOptions {
   reservedTopics: string[];
 }
 
-export type RefusalReason = 'bad_credentials' | 'anonymous_not_allowed' | 'client_id_reserved' | 'reserved_topic' | 'topic_not_allowed' | 'empty_topic_level' | 'subscription_not_allowed' | 'packet_too_large' | 'retain_dropped';
+export type RefusalReason =
+  | 'bad_credentials'
+  | 'anonymous_not_allowed'
+  | 'client_id_reserved'
+  | 'reserved_topic'
+  | 'topic_not_allowed'
+  | 'empty_topic_level'
+  | 'subscription_not_allowed'
+  | 'packet_too_large'
+  | 'retain_dropped';
 
 export interface EmbeddedBrokerStats {
   clients: number;
@@ -72,7 +81,8 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
-      authenticate: (client, username, password, done) => void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
+      authenticate: (client, username, password, done) =>
+        void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
       authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
       authorizeForward: (client, packet) => this.downgrade(client, packet),
@@ -81,10 +91,18 @@ export class EmbeddedBroker {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      broker.handle(new PacketSizeGuard(socket, this.o.maxPacketBytes, (announced) => this.refuse('packet_too_large', socket.remoteAddress ?? '?', `a packet of ${announced} bytes (at most ${this.o.maxPacketBytes})`)));
+      broker.handle(
+        new PacketSizeGuard(socket, this.o.maxPacketBytes, (announced) =>
+          this.refuse('packet_too_large', socket.remoteAddress ?? '?', `a packet of ${announced} bytes (at most ${this.o.maxPacketBytes})`),
+        ),
+      );
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new VigilError('VGL_BROKER', `embedded broker cannot listen on ${this.o.host}:${this.o.port}: ${err.message}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(
+          new VigilError('VGL_BROKER', `embedded broker cannot listen on ${this.o.host}:${this.o.port}: ${err.message}`, { cause: err }),
+        ),
+      );
       server.listen(this.o.port, this.o.host, () => resolve());
     });
     const addr = server.address();
@@ -92,12 +110,21 @@ export class EmbeddedBroker {
     this.broker = broker;
     this.server = server;
     if (this.o.users.length === 0 && !this.o.allowAnonymous) {
-      this.log.warn('embedded broker: no users configured and anonymous clients not allowed, so only Vigil itself can connect; add mqtt.embedded.users (vigil mqtt-user create) or set mqtt.embedded.allowAnonymous (loopback clients only)');
+      this.log.warn(
+        'embedded broker: no users configured and anonymous clients not allowed, so only Vigil itself can connect; add mqtt.embedded.users (vigil mqtt-user create) or set mqtt.embedded.allowAnonymous (loopback clients only)',
+      );
     }
-    this.log.info({ host: this.o.host, port: this.port, users: this.o.users.length, anonymous: this.o.allowAnonymous ? 'loopback' : 'off' }, 'embedded MQTT broker listening');
+    this.log.info(
+      { host: this.o.host, port: this.port, users: this.o.users.length, anonymous: this.o.allowAnonymous ? 'loopback' : 'off' },
+      'embedded MQTT broker listening',
+    );
   }
 
-  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<AuthenticateError | null> {
     const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress;
     const refuse = (reason: RefusalReason, returnCode: number, detail: string) => {
       this.refuse(reason, client.id, detail);
@@ -109,8 +136,14 @@ export class EmbeddedBroker {
       return self ? null : refuse('client_id_reserved', 2, `client id ${client.id} or user ${SELF_USERNAME} is Vigil's own`);
     }
     if (username === undefined || username === '') {
-      if (!this.o.allowAnonymous) return refuse('anonymous_not_allowed', 5, `anonymous client ${client.id} from ${address}: anonymous access is off`);
-      if (!isLoopbackAddress(address)) return refuse('anonymous_not_allowed', 5, `anonymous client ${client.id} from ${address}: anonymous access is for loopback clients only`);
+      if (!this.o.allowAnonymous)
+        return refuse('anonymous_not_allowed', 5, `anonymous client ${client.id} from ${address}: anonymous access is off`);
+      if (!isLoopbackAddress(address))
+        return refuse(
+          'anonymous_not_allowed',
+          5,
+          `anonymous client ${client.id} from ${address}: anonymous access is for loopback clients only`,
+        );
       return null;
     }
     const user = this.o.users.find((u) => u.username === username);
@@ -129,12 +162,15 @@ export class EmbeddedBroker {
   private authorizePublish(client: Client | null, packet: PublishPacket): Error | null {
     const topic = packet.topic;
     const who = client?.id ?? '(will)';
-    if (topic.split('/').includes('')) return this.refusal('empty_topic_level', who, `topic ${JSON.stringify(topic.slice(0, 200))} has an empty level`);
+    if (topic.split('/').includes(''))
+      return this.refusal('empty_topic_level', who, `topic ${JSON.stringify(topic.slice(0, 200))} has an empty level`);
     if (this.isSelf(client)) return null;
     if (topic.startsWith('$')) return this.refusal('reserved_topic', who, `topic ${topic.slice(0, 200)} is reserved`);
-    if (this.o.reservedTopics.some((f) => topicMatchesFilter(f, topic))) return this.refusal('reserved_topic', who, `only Vigil publishes ${topic.slice(0, 200)}`);
+    if (this.o.reservedTopics.some((f) => topicMatchesFilter(f, topic)))
+      return this.refusal('reserved_topic', who, `only Vigil publishes ${topic.slice(0, 200)}`);
     const user = (client as (Client & { vigilUser?: BrokerUser }) | null)?.vigilUser;
-    if (user?.publish && !user.publish.some((f) => topicMatchesFilter(f, topic))) return this.refusal('topic_not_allowed', who, `user ${user.username} may not publish ${topic.slice(0, 200)}`);
+    if (user?.publish && !user.publish.some((f) => topicMatchesFilter(f, topic)))
+      return this.refusal('topic_not_allowed', who, `user ${user.username} may not publish ${topic.slice(0, 200)}`);
     if (packet.retain) this.boundRetained(packet, who);
     return null;
   }
@@ -151,7 +187,13 @@ export class EmbeddedBroker {
     const tooMany = !this.retainedTopics.has(topic) && this.retainedTopics.size >= this.o.retained.maxMessages;
     if (tooBig || tooMany) {
       packet.retain = false;
-      this.refuse('retain_dropped', who, tooBig ? `retained message of ${packet.payload.length} bytes on ${topic.slice(0, 200)} (at most ${this.o.retained.maxBytes})` : `retained topic ${topic.slice(0, 200)}: already ${this.o.retained.maxMessages} retained topics`);
+      this.refuse(
+        'retain_dropped',
+        who,
+        tooBig
+          ? `retained message of ${packet.payload.length} bytes on ${topic.slice(0, 200)} (at most ${this.o.retained.maxBytes})`
+          : `retained topic ${topic.slice(0, 200)}: already ${this.o.retained.maxMessages} retained topics`,
+      );
       return;
     }
     this.retainedTopics.add(topic);

@@ -68,7 +68,16 @@ export class MqttSubscriber {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.stats = { url: redactUrl(options.url), connected: false, subscribed: false, since: null, connects: 0, lastError: null, unacknowledged: 0, fastPathMessages: 0 };
+    this.stats = {
+      url: redactUrl(options.url),
+      connected: false,
+      subscribed: false,
+      since: null,
+      connects: 0,
+      lastError: null,
+      unacknowledged: 0,
+      fastPathMessages: 0,
+    };
   }
 
   start(): void {
@@ -90,7 +99,9 @@ export class MqttSubscriber {
       key: tls.key ? readFileSync(tls.key) : undefined,
       // mqtt.js traces every packet through `debug` unless given a logger; that costs per message even when off.
       log: () => undefined,
-      will: o.statusTopic ? { topic: o.statusTopic, payload: Buffer.from(statusPayload('offline', 'connection lost')), qos: 1, retain: true } : undefined,
+      will: o.statusTopic
+        ? { topic: o.statusTopic, payload: Buffer.from(statusPayload('offline', 'connection lost')), qos: 1, retain: true }
+        : undefined,
     };
     const client = mqtt.connect(o.url, { ...clientOptions, manualConnect: true });
     this.client = client;
@@ -135,27 +146,24 @@ export class MqttSubscriber {
       if (o.statusTopic) client.publish(o.statusTopic, statusPayload('online'), { qos: 1, retain: true });
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
       // Subscribing again is harmless with a present session and needed without one.
-      client.subscribe(
-        [...o.filters, ...Object.keys(o.signals ?? {})],
-        { qos: o.qos },
-        (err, granted) => {
-          if (err) {
-            st.lastError = `subscribe failed: ${err.message}`;
-            this.log.error({ err: err.message }, 'subscribe failed');
-            return;
-          }
-          const refused = (granted ?? []).filter((g) => g.qos === 128);
-          if (refused.length > 0) {
-            st.lastError = `broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`;
-            this.log.error({ refused: refused.map((g) => g.topic) }, 'broker refused subscriptions');
-          }
-          st.subscribed = refused.length === 0;
-          this.log.info({ filters: o.filters, qos: o.qos }, 'subscribed');
-        },
-      );
+      client.subscribe([...o.filters, ...Object.keys(o.signals ?? {})], { qos: o.qos }, (err, granted) => {
+        if (err) {
+          st.lastError = `subscribe failed: ${err.message}`;
+          this.log.error({ err: err.message }, 'subscribe failed');
+          return;
+        }
+        const refused = (granted ?? []).filter((g) => g.qos === 128);
+        if (refused.length > 0) {
+          st.lastError = `broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`;
+          this.log.error({ refused: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+        }
+        st.subscribed = refused.length === 0;
+        this.log.info({ filters: o.filters, qos: o.qos }, 'subscribed');
+      });
     });
     client.on('close', () => {
-      if (this.stats.connected && !this.stopping) this.log.warn({ url: this.stats.url }, 'MQTT connection closed; reconnecting with backoff');
+      if (this.stats.connected && !this.stopping)
+        this.log.warn({ url: this.stats.url }, 'MQTT connection closed; reconnecting with backoff');
       this.stats.connected = false;
       this.stats.subscribed = false;
       // Double the wait after each failed attempt, up to the configured maximum (reset on connect).
@@ -273,7 +281,9 @@ export class MqttSubscriber {
     if (client && this.options.statusTopic && this.stats.connected) {
       // Bounded: while ingest is held back (backpressure) mqtt.js reads no acknowledgements, and the
       // broker publishes the same state as our last will anyway.
-      const offline = this.publish(this.options.statusTopic, statusPayload('offline', 'stopped'), { qos: 1, retain: true }).catch(() => undefined);
+      const offline = this.publish(this.options.statusTopic, statusPayload('offline', 'stopped'), { qos: 1, retain: true }).catch(
+        () => undefined,
+      );
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([offline, new Promise((r) => (timer = setTimeout(r, 2000)))]);
       clearTimeout(timer);
@@ -295,5 +305,3 @@ export class MqttSubscriber {
 function statusPayload(state: 'online' | 'offline', reason?: string): string {
   return JSON.stringify({ state, at: new Date().toISOString(), ...(reason ? { reason } : {}) });
 }
-
-

@@ -35,7 +35,10 @@ export class IngestPipeline {
       decoded = this.decoder.decode(topic, payload, receivedAt);
     } catch (err) {
       // A decoder bug must cost one message (dead-lettered, counted), never the stream.
-      decoded = { batch: { samples: [], events: [] }, rejections: [{ reason: 'internal_error' as const, detail: errorMessage(err).slice(0, 300) }] };
+      decoded = {
+        batch: { samples: [], events: [] },
+        rejections: [{ reason: 'internal_error' as const, detail: errorMessage(err).slice(0, 300) }],
+      };
     }
     const { batch, rejections } = decoded;
     const accepted = batch.samples.length + batch.events.length;
@@ -70,12 +73,21 @@ export class IngestPipeline {
     for (const e of batch.events) if (!fleet.admit(e.machine.machine)) over ??= e.machine.machine;
     if (over === null) return;
     fleet.stats.untrackedMessages++;
-    const rejection = { reason: 'machine_limit' as const, detail: `machine ${over} is beyond ingest.maxMachines (${fleet.max} tracked): stored, not scored or watched` };
+    const rejection = {
+      reason: 'machine_limit' as const,
+      detail: `machine ${over} is beyond ingest.maxMachines (${fleet.max} tracked): stored, not scored or watched`,
+    };
     this.stats.countRejections([rejection]);
     if (receivedAt - this.lastCapLetterAt < CAP_LETTER_INTERVAL_MS) return;
     this.lastCapLetterAt = receivedAt;
     try {
-      this.deadLetters.record({ receivedAt, topic, rejections: [rejection], accepted: batch.samples.length + batch.events.length, excerpt: payloadExcerpt(payload) });
+      this.deadLetters.record({
+        receivedAt,
+        topic,
+        rejections: [rejection],
+        accepted: batch.samples.length + batch.events.length,
+        excerpt: payloadExcerpt(payload),
+      });
     } catch {
       this.stats.deadLetterErrors++;
     }

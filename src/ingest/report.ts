@@ -71,9 +71,25 @@ export function ingestReport(stats: IngestStats, fleet: FleetCap): StageReport<t
         ],
       },
       { name: 'vigil_ingest_readings_total', help: 'sensor readings accepted', type: 'counter', read: () => stats.readingsAccepted },
-      { name: 'vigil_ingest_untracked_messages_total', help: 'messages of machines beyond ingest.maxMachines (stored, not scored or watched)', type: 'counter', read: () => fleet.stats.untrackedMessages },
-      { name: 'vigil_machines_tracked', help: 'machines scored and watched (at most ingest.maxMachines)', type: 'gauge', read: () => fleet.stats.tracked },
-      { name: 'vigil_ingest_rejects_total', help: 'rejected messages or parts, by reason', type: 'counter', labelNames: ['reason'], read: () => labelled('reason', stats.rejectedByReason as Record<string, number>) },
+      {
+        name: 'vigil_ingest_untracked_messages_total',
+        help: 'messages of machines beyond ingest.maxMachines (stored, not scored or watched)',
+        type: 'counter',
+        read: () => fleet.stats.untrackedMessages,
+      },
+      {
+        name: 'vigil_machines_tracked',
+        help: 'machines scored and watched (at most ingest.maxMachines)',
+        type: 'gauge',
+        read: () => fleet.stats.tracked,
+      },
+      {
+        name: 'vigil_ingest_rejects_total',
+        help: 'rejected messages or parts, by reason',
+        type: 'counter',
+        labelNames: ['reason'],
+        read: () => labelled('reason', stats.rejectedByReason as Record<string, number>),
+      },
     ],
   });
 }

@@ -32,9 +32,7 @@ export function compileTopicPattern(pattern: string): TopicPattern {
   if (!names.includes('machine')) throw new Error(`topic pattern ${pattern}: needs a {machine} level`);
   if (new Set(names).size !== names.length) throw new Error(`topic pattern ${pattern}: a level name is used twice`);
 
-  const filter = levels
-    .map((l) => (l.kind === 'literal' ? l.text : l.kind === 'multi' ? '#' : '+'))
-    .join('/');
+  const filter = levels.map((l) => (l.kind === 'literal' ? l.text : l.kind === 'multi' ? '#' : '+')).join('/');
 
   return {
     pattern,

@@ -54,7 +54,10 @@ const RESERVED_SENSOR_NAMES = new Set(['time', 'site', 'line', 'machine', '__pro
 
 export function checkSensorName(name: string, where: string): Rejection | null {
   if (SENSOR_NAME.test(name) && !RESERVED_SENSOR_NAMES.has(name)) return null;
-  return { reason: 'bad_sensor_name', detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}${RESERVED_SENSOR_NAMES.has(name) ? ' is reserved' : ''}` };
+  return {
+    reason: 'bad_sensor_name',
+    detail: `${where}: sensor name ${JSON.stringify(name.slice(0, 80))}${RESERVED_SENSOR_NAMES.has(name) ? ' is reserved' : ''}`,
+  };
 }
 
 /** Sensor names that passed checkSensorName; a plant has hundreds, the bound only guards against floods. */
@@ -73,6 +76,7 @@ export function checkValue(raw: unknown, where: string): Checked<number> {
     return reject('non_finite_value', `${where}: ${JSON.stringify(raw)}`);
   }
   // Objects and arrays are named, not printed: printing one nested thousands deep would overflow the stack.
-  const shown = raw !== null && typeof raw === 'object' ? (Array.isArray(raw) ? 'an array' : 'an object') : JSON.stringify(raw)?.slice(0, 80);
+  const shown =
+    raw !== null && typeof raw === 'object' ? (Array.isArray(raw) ? 'an array' : 'an object') : JSON.stringify(raw)?.slice(0, 80);
   return reject('non_numeric_value', `${where}: ${shown} is not a number`);
 }

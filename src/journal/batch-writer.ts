@@ -128,7 +128,10 @@ export class BatchWriter extends EventEmitter {
       if (!st.catchingUp) {
         st.catchingUp = true;
         this.diskFrom = seq;
-        this.log.info({ fromSeq: seq, pendingSamples: st.pendingSamples, pendingBytes: st.pendingBytes }, 'memory budget reached; the backlog will be read back from the journal');
+        this.log.info(
+          { fromSeq: seq, pendingSamples: st.pendingSamples, pendingBytes: st.pendingBytes },
+          'memory budget reached; the backlog will be read back from the journal',
+        );
       }
       return;
     }
@@ -171,7 +174,9 @@ export class BatchWriter extends EventEmitter {
    * event loop that serves MQTT and HTTP is never held for a whole batch of thousands.
    */
   private takeFromJournal(): void {
-    const last = this.journal.readEach(this.diskFrom, Math.min(this.options.batchSize, READ_BACK_ITEMS), (seq, batch) => this.push(seq, batch));
+    const last = this.journal.readEach(this.diskFrom, Math.min(this.options.batchSize, READ_BACK_ITEMS), (seq, batch) =>
+      this.push(seq, batch),
+    );
     // Nothing readable left (only gaps): the backlog is done, not stuck.
     this.diskFrom = last >= this.diskFrom ? last + 1 : this.journal.lastSeq + 1;
     if (this.diskFrom > this.journal.lastSeq) {
@@ -193,7 +198,8 @@ export class BatchWriter extends EventEmitter {
     this.prefetching = true;
     setImmediate(() => {
       this.prefetching = false;
-      if (this.stopped || !this.stats.catchingUp || this.stats.pendingSamples + this.stats.pendingEvents >= 2 * this.options.batchSize) return;
+      if (this.stopped || !this.stats.catchingUp || this.stats.pendingSamples + this.stats.pendingEvents >= 2 * this.options.batchSize)
+        return;
       this.takeFromJournal();
       this.schedulePrefetch();
     });
@@ -275,7 +281,11 @@ export class BatchWriter extends EventEmitter {
     const st = this.stats;
     st.commitFailures++;
     st.lastError = errorMessage(err);
-    const delay = backoffDelay(++this.failuresInRow, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs, jitter: 0.2 });
+    const delay = backoffDelay(++this.failuresInRow, {
+      initialMs: this.options.retryInitialMs,
+      maxMs: this.options.retryMaxMs,
+      jitter: 0.2,
+    });
     if (st.state === 'up') {
       st.state = 'down';
       st.downSince = this.clock.now();

@@ -19,11 +19,7 @@ export interface JournalStage {
  * but did not commit is read back first. At stop, the writer gets what is left of the shutdown time
  * to commit; the rest stays in the journal for the next start.
  */
-export function buildJournal(
-  config: VigilConfig,
-  d: { store: SensorStore; decodeMessage: MessageDecode },
-  life: Lifecycle,
-): JournalStage {
+export function buildJournal(config: VigilConfig, d: { store: SensorStore; decodeMessage: MessageDecode }, life: Lifecycle): JournalStage {
   const { clock, log } = life;
   const j = config.journal;
   const w = config.writer;
@@ -46,7 +42,11 @@ export function buildJournal(
   writer.start();
   life.release('writer', async () => {
     const flushed = await writer.flush(Math.max(0, Math.min(life.deadline.left(), 2 ** 31 - 1) - 1000));
-    if (!flushed) log.warn({ pendingSamples: writer.stats.pendingSamples }, 'store did not take everything before shutdown; the rest stays in the journal');
+    if (!flushed)
+      log.warn(
+        { pendingSamples: writer.stats.pendingSamples },
+        'store did not take everything before shutdown; the rest stays in the journal',
+      );
     writer.stop();
   });
   const queue = new DurableQueue(journal, writer, clock, log.child({ component: 'queue' }));

@@ -9,7 +9,15 @@ import type { IngestBatch, MachineEvent, MachineEventType, RawMessage } from '..
  *   positional arrays instead of keyed objects; it starts with `{`.
  */
 type EncodedSample = [site: string, line: string, machine: string, ts: number, values: Record<string, number>];
-type EncodedEvent = [site: string, line: string, machine: string, ts: number, type: MachineEventType, component: string | null, note: string | null];
+type EncodedEvent = [
+  site: string,
+  line: string,
+  machine: string,
+  ts: number,
+  type: MachineEventType,
+  component: string | null,
+  note: string | null,
+];
 interface EncodedBatch {
   s?: EncodedSample[];
   e?: EncodedEvent[];

@@ -10,7 +10,10 @@ export function repairSegment(file: string, buf: Buffer, scan: SegmentScan, dir:
   const validEnd = last ? last.at + last.size : scan.layout.dataStart;
   if (scan.damaged.length === 0) {
     if (scan.tornTailAt !== null) {
-      log.warn({ file, at: scan.tornTailAt, records: scan.records.length }, 'journal segment ends in a record cut short (a crash while writing it, never acknowledged); cutting it off');
+      log.warn(
+        { file, at: scan.tornTailAt, records: scan.records.length },
+        'journal segment ends in a record cut short (a crash while writing it, never acknowledged); cutting it off',
+      );
       truncateSync(file, validEnd);
     }
     return validEnd;
@@ -22,7 +25,9 @@ export function repairSegment(file: string, buf: Buffer, scan: SegmentScan, dir:
     writeFileSync(kept, buf.subarray(d.at, d.at + d.bytes));
     log.error(
       { file, at: d.at, bytes: d.bytes, recordsLost: d.lostRecords ?? 'unknown (at least one)', quarantined: kept },
-      d.lostRecords === null ? 'journal segment damaged up to its end; the damaged bytes are quarantined' : 'journal segment damaged; reading resumes at the next valid record and the damaged bytes are quarantined',
+      d.lostRecords === null
+        ? 'journal segment damaged up to its end; the damaged bytes are quarantined'
+        : 'journal segment damaged; reading resumes at the next valid record and the damaged bytes are quarantined',
     );
   }
   // The segment again, of valid records only: readers walk it record by record.

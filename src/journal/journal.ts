@@ -1,11 +1,32 @@
-import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { syncDirectory } from '../core/durable-fs.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestBatch } from '../core/types.js';
-import { RAW_MESSAGE, decodeBatch, decodeMessage, encodeBatch, encodeMessageHead, messageHeadBytes, type JournalSource, type MessageDecode } from './journal-codec.js';
+import {
+  RAW_MESSAGE,
+  decodeBatch,
+  decodeMessage,
+  encodeBatch,
+  encodeMessageHead,
+  messageHeadBytes,
+  type JournalSource,
+  type MessageDecode,
+} from './journal-codec.js';
 import { FILE_MAGIC, HEADER_V2, LAYOUT_V2, scanSegment, sealHeader, writeHeader, type SegmentLayout } from './journal-frame.js';
 import { repairSegment } from './journal-repair.js';
 
@@ -81,7 +102,18 @@ export class Journal {
    * only after it (see MqttSubscriber's acknowledgement batch).
    */
   deferWrites = false;
-  readonly stats: JournalStats = { bytes: 0, segments: 0, depth: 0, appended: 0, corruptRecords: 0, damagedRegions: 0, bytesSkipped: 0, recordsLost: 0, redecodeMismatches: 0, fsyncs: 0 };
+  readonly stats: JournalStats = {
+    bytes: 0,
+    segments: 0,
+    depth: 0,
+    appended: 0,
+    corruptRecords: 0,
+    damagedRegions: 0,
+    bytesSkipped: 0,
+    recordsLost: 0,
+    redecodeMismatches: 0,
+    fsyncs: 0,
+  };
 
   private constructor(
     private readonly options: JournalOptions,
@@ -108,7 +140,9 @@ export class Journal {
    */
   static open(options: JournalOptions, clock: Clock, log: Logger): Journal {
     mkdirSync(options.dir, { recursive: true });
-    const files = readdirSync(options.dir).filter((f) => NAME.test(f)).sort();
+    const files = readdirSync(options.dir)
+      .filter((f) => NAME.test(f))
+      .sort();
     const existing: Segment[] = [];
     const found = { corrupt: 0, regions: 0, bytes: 0, lost: 0 };
     for (const f of files) {
@@ -219,7 +253,14 @@ export class Journal {
     let c = this.cursor;
     if (!c || c.file !== seg.file || c.seq > seq) {
       this.closeCursor();
-      c = this.cursor = { file: seg.file, fd: openSync(seg.file, 'r'), buf: Buffer.alloc(0), base: seg.layout.dataStart, offset: 0, seq: seg.firstSeq };
+      c = this.cursor = {
+        file: seg.file,
+        fd: openSync(seg.file, 'r'),
+        buf: Buffer.alloc(0),
+        base: seg.layout.dataStart,
+        offset: 0,
+        seq: seg.firstSeq,
+      };
     }
     const header = seg.layout.header;
     // v1 records start with their length; v2 records with their magic, then the length.

@@ -35,7 +35,9 @@ export const journalFields = {
   damagedRegions: Type.Integer({ description: 'damaged stretches of segments found at start-up; their bytes are in journal/quarantine/' }),
   bytesSkipped: Type.Integer(),
   recordsLost: Type.Integer({ description: 'acknowledged records lost to damage, as far as the seqs around it tell (at least this many)' }),
-  redecodeMismatches: Type.Integer({ description: 'journalled messages read back that decoded to a different number of items than at arrival' }),
+  redecodeMismatches: Type.Integer({
+    description: 'journalled messages read back that decoded to a different number of items than at arrival',
+  }),
   catchingUp: Type.Boolean({ description: 'the writer is reading its backlog back from disk' }),
   backpressure: Type.Boolean(),
   backpressureEpisodes: Type.Integer(),
@@ -76,17 +78,32 @@ export function storeReport(kind: 'sqlite' | 'influx', writer: BatchWriter): Sta
           [{ result: 'failed' }, w.commitFailures],
         ],
       },
-      { name: 'vigil_store_last_commit_seconds', help: 'duration of the last store commit', type: 'gauge', read: () => (w.lastCommitMs === null ? null : w.lastCommitMs / 1000) },
+      {
+        name: 'vigil_store_last_commit_seconds',
+        help: 'duration of the last store commit',
+        type: 'gauge',
+        read: () => (w.lastCommitMs === null ? null : w.lastCommitMs / 1000),
+      },
       { name: 'vigil_store_up', help: '1 when the sensor store accepts writes', type: 'gauge', read: () => (w.state === 'up' ? 1 : 0) },
       { name: 'vigil_store_pending_samples', help: 'samples held in memory for the store', type: 'gauge', read: () => w.pendingSamples },
-      { name: 'vigil_store_pending_bytes', help: 'memory held by samples queued as line protocol (InfluxDB)', type: 'gauge', read: () => w.pendingBytes },
+      {
+        name: 'vigil_store_pending_bytes',
+        help: 'memory held by samples queued as line protocol (InfluxDB)',
+        type: 'gauge',
+        read: () => w.pendingBytes,
+      },
     ],
     notReady: () => (w.state === 'down' ? [`sensor store unavailable: ${w.lastError ?? ''}`.trim()] : []),
   });
 }
 
 /** The journal on disk: its depth, its size against the cap, damage found, backpressure. */
-export function journalReport(journal: Journal, writer: BatchWriter, queue: DurableQueue, maxBytes: number): StageReport<typeof journalFields> {
+export function journalReport(
+  journal: Journal,
+  writer: BatchWriter,
+  queue: DurableQueue,
+  maxBytes: number,
+): StageReport<typeof journalFields> {
   const j = journal.stats;
   return stageReport({
     section: 'journal',
@@ -106,7 +123,12 @@ export function journalReport(journal: Journal, writer: BatchWriter, queue: Dura
       backpressureEpisodes: queue.backpressure.episodes,
     }),
     metrics: [
-      { name: 'vigil_journal_depth_records', help: 'journalled records not yet committed to the store', type: 'gauge', read: () => j.depth },
+      {
+        name: 'vigil_journal_depth_records',
+        help: 'journalled records not yet committed to the store',
+        type: 'gauge',
+        read: () => j.depth,
+      },
       { name: 'vigil_journal_bytes', help: 'journal size on disk', type: 'gauge', read: () => j.bytes },
     ],
     notReady: () => (queue.backpressure.active ? ['backpressure: journal at its cap'] : []),

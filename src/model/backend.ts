@@ -22,11 +22,13 @@ const NOISE = [/looks like you are running TensorFlow\.js in Node\.js/, /Orthogo
 export function quietTfWarnings(): void {
   const warn = console.warn.bind(console);
   const log = console.log.bind(console);
-  const filter = (fn: (...a: unknown[]) => void) => (...args: unknown[]) => {
-    const text = args.map(String).join(' ');
-    if (NOISE.some((re) => re.test(text.trim()))) return;
-    fn(...args);
-  };
+  const filter =
+    (fn: (...a: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      const text = args.map(String).join(' ');
+      if (NOISE.some((re) => re.test(text.trim()))) return;
+      fn(...args);
+    };
   console.warn = filter(warn);
   console.log = filter(log);
 }
@@ -42,7 +44,8 @@ async function importOptional(name: string): Promise<TF | null> {
 
 export async function loadTf(preference: BackendPreference = 'auto'): Promise<LoadedTf> {
   const skipped: string[] = [];
-  const order: Array<Exclude<BackendPreference, 'auto'>> = preference === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [preference];
+  const order: Array<Exclude<BackendPreference, 'auto'>> =
+    preference === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [preference];
   for (const provider of order) {
     if (provider === 'tfjs-node-gpu' || provider === 'tfjs-node') {
       const tf = await importOptional(`@tensorflow/${provider}`);

@@ -79,7 +79,10 @@ export function fileHandler(tf: TF, dir: string): io.IOHandler {
         throw new ModelFileError(dir, `weights are ${weights.byteLength} bytes, the manifest describes ${expected}`);
       }
       if (fastLstmRuntime()) json.modelTopology = toFastTopology(json.modelTopology).topology;
-      return tf.io.getModelArtifactsForJSON(json, async () => [specs, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength)]);
+      return tf.io.getModelArtifactsForJSON(json, async () => [
+        specs,
+        weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      ]);
     },
   };
 }

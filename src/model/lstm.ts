@@ -56,10 +56,25 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
     // A layer the kernels cannot implement (units not a multiple of 4) stays stock; mixing is fine.
     const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
     h = layer.apply(h) as SymbolicTensor;
-    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
+    if (spec.dropout > 0)
+      h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
   });
-  const failure = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }), name: `${prefix}failure` }).apply(h) as SymbolicTensor;
-  const rul = tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }), name: `${prefix}rul` }).apply(h) as SymbolicTensor;
+  const failure = tf.layers
+    .dense({
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 7 }),
+      name: `${prefix}failure`,
+    })
+    .apply(h) as SymbolicTensor;
+  const rul = tf.layers
+    .dense({
+      units: 1,
+      activation: 'linear',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: spec.seed + 8 }),
+      name: `${prefix}rul`,
+    })
+    .apply(h) as SymbolicTensor;
   return [failure, rul];
 }
 
@@ -70,7 +85,10 @@ export function compile(tf: TF, model: LayersModel, learningRate: number, rulLos
   model.compile({
     optimizer: tf.train.adam(learningRate),
     // Mixed names and functions are fine at run time (tfjs resolves each); the typings want one kind.
-    loss: { failure: 'binaryCrossentropy', rul: rulLossWeight === 1 ? 'meanSquaredError' : weightedMse } as unknown as Record<string, string>,
+    loss: { failure: 'binaryCrossentropy', rul: rulLossWeight === 1 ? 'meanSquaredError' : weightedMse } as unknown as Record<
+      string,
+      string
+    >,
   });
 }
 
@@ -78,7 +96,15 @@ export function compile(tf: TF, model: LayersModel, learningRate: number, rulLos
  * Runs the model on windows [n, L, F] in batches; returns p(failure) and RUL/cap per window. Where the
  * fast kernels are loaded, through their scoring path (weights read once per call), else tfjs.
  */
-export function predict(tf: TF, model: LayersModel, x: Float32Array, n: number, windowSteps: number, features: number, batchSize = 512): { p: Float32Array; rul: Float32Array } {
+export function predict(
+  tf: TF,
+  model: LayersModel,
+  x: Float32Array,
+  n: number,
+  windowSteps: number,
+  features: number,
+  batchSize = 512,
+): { p: Float32Array; rul: Float32Array } {
   const runtime = fastLstmRuntime();
   const direct = runtime ? FastPredictor.fromModel(model, runtime) : null;
   if (direct) {

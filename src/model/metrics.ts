@@ -81,14 +81,15 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   let rankSumPos = 0;
   let pos = 0;
-  for (let k = 0; k < idx.length; ) {
+  for (let k = 0; k < idx.length;) {
     let j = k;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[k]!]) j++;
     const avgRank = (k + j) / 2 + 1;
-    for (let t = k; t <= j; t++) if (labels[idx[t]!] === 1) {
-      rankSumPos += avgRank;
-      pos++;
-    }
+    for (let t = k; t <= j; t++)
+      if (labels[idx[t]!] === 1) {
+        rankSumPos += avgRank;
+        pos++;
+      }
     k = j + 1;
   }
   const neg = idx.length - pos;

@@ -8,7 +8,17 @@ import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
 import { fileHandler } from '../model/file-io.js';
 
 const Metrics = Type.Object({
-  classification: Type.Object({ threshold: Type.Number(), accuracy: Type.Number(), precision: Type.Number(), recall: Type.Number(), f1: Type.Number(), prAuc: Type.Number(), rocAuc: Type.Number(), positives: Type.Integer(), n: Type.Integer() }),
+  classification: Type.Object({
+    threshold: Type.Number(),
+    accuracy: Type.Number(),
+    precision: Type.Number(),
+    recall: Type.Number(),
+    f1: Type.Number(),
+    prAuc: Type.Number(),
+    rocAuc: Type.Number(),
+    positives: Type.Integer(),
+    n: Type.Integer(),
+  }),
   rul: Type.Object({ rmse: Type.Number(), mae: Type.Number(), score: Type.Number(), n: Type.Integer() }),
 });
 
@@ -27,7 +37,12 @@ export const ModelMetaSchema = Type.Object({
   window: Type.Integer({ minimum: 1 }),
   horizon: Type.Integer({ minimum: 1 }),
   rulCap: Type.Integer({ minimum: 1 }),
-  normalisation: Type.Object({ sensors: Type.Array(Type.String()), mean: Type.Array(Type.Number()), std: Type.Array(Type.Number()), dropped: Type.Array(Type.String()) }),
+  normalisation: Type.Object({
+    sensors: Type.Array(Type.String()),
+    mean: Type.Array(Type.Number()),
+    std: Type.Array(Type.Number()),
+    dropped: Type.Array(Type.String()),
+  }),
   architecture: Type.Object({
     units: Type.Array(Type.Integer()),
     dropout: Type.Number(),
@@ -55,7 +70,9 @@ export const ModelMetaSchema = Type.Object({
     seed: Type.Integer(),
     stoppedEarly: Type.Boolean(),
     /** Per member of an ensemble: its seed, epochs trained and best epoch. */
-    members: Type.Optional(Type.Array(Type.Object({ seed: Type.Integer(), epochs: Type.Integer(), bestEpoch: Type.Integer(), stoppedEarly: Type.Boolean() }))),
+    members: Type.Optional(
+      Type.Array(Type.Object({ seed: Type.Integer(), epochs: Type.Integer(), bestEpoch: Type.Integer(), stoppedEarly: Type.Boolean() })),
+    ),
   }),
   data: Type.Record(Type.String(), Type.Unknown()),
 });
@@ -68,7 +85,10 @@ interface RegistryState {
 
 export class RegistryError extends Error {
   /** Set when what was asked for does not exist: what to tell the asker (a version, never a path). */
-  constructor(message: string, readonly notFound?: string) {
+  constructor(
+    message: string,
+    readonly notFound?: string,
+  ) {
     super(message);
     this.name = 'RegistryError';
   }
@@ -112,7 +132,9 @@ export class ModelRegistry {
   }
 
   versions(): string[] {
-    return readdirSync(this.dir).filter((f) => VERSION_DIR.test(f) && existsSync(path.join(this.dir, f, 'meta.json'))).sort();
+    return readdirSync(this.dir)
+      .filter((f) => VERSION_DIR.test(f) && existsSync(path.join(this.dir, f, 'meta.json')))
+      .sort();
   }
 
   nextVersion(): string {
@@ -121,13 +143,15 @@ export class ModelRegistry {
   }
 
   meta(version: string): ModelMeta {
-    if (!VERSION_DIR.test(version)) throw new RegistryError(`no model version ${JSON.stringify(version)}`, `no model version ${JSON.stringify(version.slice(0, 40))}`);
+    if (!VERSION_DIR.test(version))
+      throw new RegistryError(`no model version ${JSON.stringify(version)}`, `no model version ${JSON.stringify(version.slice(0, 40))}`);
     const file = path.join(this.dir, version, 'meta.json');
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') throw new RegistryError(`model version ${version} does not exist in ${this.dir}`, `model version ${version} does not exist`);
+      if ((err as { code?: string }).code === 'ENOENT')
+        throw new RegistryError(`model version ${version} does not exist in ${this.dir}`, `model version ${version} does not exist`);
       throw new RegistryError(`cannot read ${file}: ${(err as Error).message}`);
     }
     if (!Value.Check(ModelMetaSchema, raw)) {
@@ -185,7 +209,12 @@ export class ModelRegistry {
       target = previous.version;
     }
     this.meta(target);
-    s.history.push({ at: new Date().toISOString(), version: target, action: 'rolled-back', reason: `rolled back from ${s.champion ?? 'none'}` });
+    s.history.push({
+      at: new Date().toISOString(),
+      version: target,
+      action: 'rolled-back',
+      reason: `rolled back from ${s.champion ?? 'none'}`,
+    });
     s.champion = target;
     this.writeState(s);
     return target;

@@ -40,7 +40,11 @@ export function buildScheduler(
     s.timezone,
   );
   const busyCalendar = s.plantBusy.calendar.length
-    ? new WeeklySchedule(s.plantBusy.calendar.map((p) => ({ days: p.days as Weekday[], from: p.from, to: p.to, value: 1 })), 0, s.timezone)
+    ? new WeeklySchedule(
+        s.plantBusy.calendar.map((p) => ({ days: p.days as Weekday[], from: p.from, to: p.to, value: 1 })),
+        0,
+        s.timezone,
+      )
     : null;
   const plantBusy = s.plantBusy.topic ? new PlantBusySignal(s.plantBusy.ttl) : null;
   const gpu = s.energy.gpu === 'auto' ? () => queryGpus() : null;

@@ -39,9 +39,13 @@ const fmt = (t: number) => new Date(t).toISOString().slice(11, 16);
  * Carbon, price, or both (each scaled by its own mean over the horizon, then weighted), so one
  * number ranks every start time.
  */
-export function costSeries(i: Pick<PolicyInput, 'carbon' | 'price' | 'objective' | 'weights' | 'now' | 'deadline'>): { series: SeriesPoint[]; unit: string } | null {
-  if (i.objective === 'carbon') return i.carbon ? { series: i.carbon, unit: 'gCO2e/kWh' } : i.price ? { series: i.price, unit: 'price/kWh' } : null;
-  if (i.objective === 'price') return i.price ? { series: i.price, unit: 'price/kWh' } : i.carbon ? { series: i.carbon, unit: 'gCO2e/kWh' } : null;
+export function costSeries(
+  i: Pick<PolicyInput, 'carbon' | 'price' | 'objective' | 'weights' | 'now' | 'deadline'>,
+): { series: SeriesPoint[]; unit: string } | null {
+  if (i.objective === 'carbon')
+    return i.carbon ? { series: i.carbon, unit: 'gCO2e/kWh' } : i.price ? { series: i.price, unit: 'price/kWh' } : null;
+  if (i.objective === 'price')
+    return i.price ? { series: i.price, unit: 'price/kWh' } : i.carbon ? { series: i.carbon, unit: 'gCO2e/kWh' } : null;
   if (!i.carbon || !i.price) return costSeries({ ...i, objective: i.carbon ? 'carbon' : 'price' });
   const span = Math.max(1, i.deadline - i.now);
   const cm = meanOver(i.carbon, i.now, span) ?? 1;
@@ -66,11 +70,19 @@ export function decide(i: PolicyInput): Decision {
   if (!i.need.reason) return { action: 'skip', reason: 'no reason to train: no new failures, no drift, model within its age', ...base };
   const latestStart = i.deadline - i.expectedRunMs;
   if (i.need.forced || i.now >= latestStart) {
-    return { action: 'train', reason: `${i.need.reason}; ${i.need.forced ? 'forced' : `deadline ${fmt(i.deadline)} leaves no later start`}`, ...base };
+    return {
+      action: 'train',
+      reason: `${i.need.reason}; ${i.need.forced ? 'forced' : `deadline ${fmt(i.deadline)} leaves no later start`}`,
+      ...base,
+    };
   }
   if (i.onBattery) return { action: 'defer', reason: `${i.need.reason}; deferred: running on battery`, ...base };
   if (i.budget.limitKWh !== null && i.budget.usedKWh + i.budget.expectedRunKWh > i.budget.limitKWh) {
-    return { action: 'defer', reason: `${i.need.reason}; deferred: energy budget ${i.budget.usedKWh.toFixed(3)} of ${i.budget.limitKWh} kWh used, a run needs about ${i.budget.expectedRunKWh.toFixed(3)}`, ...base };
+    return {
+      action: 'defer',
+      reason: `${i.need.reason}; deferred: energy budget ${i.budget.usedKWh.toFixed(3)} of ${i.budget.limitKWh} kWh used, a run needs about ${i.budget.expectedRunKWh.toFixed(3)}`,
+      ...base,
+    };
   }
   const cost = costSeries(i);
   let window: Window | null = null;
@@ -93,6 +105,10 @@ export function decide(i: PolicyInput): Decision {
   if (i.busyCalendar && i.busyCalendar.some((p) => p.value > 0 && p.ts < i.now + i.expectedRunMs && p.ts + p.durationMs > i.now)) {
     return { action: 'defer', reason: `${i.need.reason}; deferred: the run would overlap a busy period of the plant`, ...extra };
   }
-  const why = cost ? (nowCost === null ? 'no forecast for now' : `${nowCost.toFixed(1)} ${cost.unit}, the best window before the deadline`) : 'no price or carbon data; host idle';
+  const why = cost
+    ? nowCost === null
+      ? 'no forecast for now'
+      : `${nowCost.toFixed(1)} ${cost.unit}, the best window before the deadline`
+    : 'no price or carbon data; host idle';
   return { action: 'train', reason: `${i.need.reason}; ${why}`, ...extra };
 }

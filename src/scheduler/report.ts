@@ -12,10 +12,26 @@ export function energyReport(accountant: EnergyAccountant, scheduler: EnergySche
     read: () => ({}),
     metrics: [
       { name: 'vigil_energy_joules_total', help: 'energy measured for training runs', type: 'counter', read: sum((r) => r.joules) },
-      { name: 'vigil_energy_gco2e_total', help: 'emissions of training runs at the grid intensity during each run', type: 'counter', read: sum((r) => r.gCO2e) },
-      { name: 'vigil_energy_avoided_gco2e_total', help: 'emissions avoided by shifting runs, against starting when each was due', type: 'counter', read: sum((r) => r.avoidedGCO2e ?? 0) },
+      {
+        name: 'vigil_energy_gco2e_total',
+        help: 'emissions of training runs at the grid intensity during each run',
+        type: 'counter',
+        read: sum((r) => r.gCO2e),
+      },
+      {
+        name: 'vigil_energy_avoided_gco2e_total',
+        help: 'emissions avoided by shifting runs, against starting when each was due',
+        type: 'counter',
+        read: sum((r) => r.avoidedGCO2e ?? 0),
+      },
       { name: 'vigil_energy_runs_measured', help: 'training runs with an energy record', type: 'gauge', read: () => runs().length },
-      { name: 'vigil_energy_decisions', help: 'energy policy decisions kept (90 days), by action', type: 'gauge', labelNames: ['action'], read: () => labelled('action', scheduler.decisionCounts()) },
+      {
+        name: 'vigil_energy_decisions',
+        help: 'energy policy decisions kept (90 days), by action',
+        type: 'gauge',
+        labelNames: ['action'],
+        read: () => labelled('action', scheduler.decisionCounts()),
+      },
     ],
   };
 }

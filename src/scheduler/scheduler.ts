@@ -123,7 +123,7 @@ export class EnergyScheduler {
     );
     if (!need.reason && this.requestedBy) need.reason = `requested by ${this.requestedBy}`;
     // The deadline runs from the first tick that found a reason, across restarts.
-    const since = need.reason ? this.dueSince(lastRun?.startedAt ?? 0) ?? now : now;
+    const since = need.reason ? (this.dueSince(lastRun?.startedAt ?? 0) ?? now) : now;
     const deadline = since + s.maxDelay;
     const expectedRunMs = this.d.training.typicalRunMs() ?? s.expectedRun;
     const horizonEnd = deadline + expectedRunMs;
@@ -169,13 +169,16 @@ export class EnergyScheduler {
   }
 
   private dueSince(after: number): number | null {
-    const r = this.d.db.prepare("SELECT MIN(at) AS at FROM energy_decisions WHERE action = 'defer' AND at > ?").get(after) as { at: number | null };
+    const r = this.d.db.prepare("SELECT MIN(at) AS at FROM energy_decisions WHERE action = 'defer' AND at > ?").get(after) as {
+      at: number | null;
+    };
     return r.at;
   }
 
   /** When the need behind run `runId` first arose (for its avoided-emissions figure). */
   dueSinceOfRun(runId: number): number | null {
-    const r = this.d.db.prepare('SELECT deadline FROM energy_decisions WHERE run_id = ?').get(runId) as { deadline: number | null } | undefined;
+    const r = this.d.db.prepare('SELECT deadline FROM energy_decisions WHERE run_id = ?').get(runId) as
+      { deadline: number | null } | undefined;
     return r?.deadline != null ? r.deadline - this.cfg.schedule.maxDelay : null;
   }
 
@@ -183,18 +186,43 @@ export class EnergyScheduler {
     const at = this.d.clock.now();
     const id = Number(
       this.d.db
-        .prepare('INSERT INTO energy_decisions (at, action, reason, deadline, window_start, window_end, window_cost, now_cost, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(at, d.action, d.reason, d.action === 'skip' ? null : d.deadline, d.window?.start ?? null, d.window?.end ?? null, d.window?.mean ?? null, d.nowCost, runId).lastInsertRowid,
+        .prepare(
+          'INSERT INTO energy_decisions (at, action, reason, deadline, window_start, window_end, window_cost, now_cost, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          at,
+          d.action,
+          d.reason,
+          d.action === 'skip' ? null : d.deadline,
+          d.window?.start ?? null,
+          d.window?.end ?? null,
+          d.window?.mean ?? null,
+          d.nowCost,
+          runId,
+        ).lastInsertRowid,
     );
     // A decision every tick adds up; three months of them is plenty to explain the present.
     this.d.db.prepare('DELETE FROM energy_decisions WHERE at < ?').run(at - 90 * 86_400_000);
     if (d.action !== 'skip') this.d.log.info({ action: d.action, reason: d.reason, run: runId }, 'energy policy decision');
-    return { id, at, action: d.action, reason: d.reason, deadline: d.action === 'skip' ? null : d.deadline, window: d.window && { start: d.window.start, end: d.window.end, cost: d.window.mean }, nowCost: d.nowCost, runId };
+    return {
+      id,
+      at,
+      action: d.action,
+      reason: d.reason,
+      deadline: d.action === 'skip' ? null : d.deadline,
+      window: d.window && { start: d.window.start, end: d.window.end, cost: d.window.mean },
+      nowCost: d.nowCost,
+      runId,
+    };
   }
 
   decisionCounts(): Record<string, number> {
     const out: Record<string, number> = { train: 0, defer: 0, skip: 0 };
-    for (const r of this.d.db.prepare('SELECT action, COUNT(*) AS n FROM energy_decisions GROUP BY action').all() as Array<{ action: string; n: number }>) out[r.action] = r.n;
+    for (const r of this.d.db.prepare('SELECT action, COUNT(*) AS n FROM energy_decisions GROUP BY action').all() as Array<{
+      action: string;
+      n: number;
+    }>)
+      out[r.action] = r.n;
     return out;
   }
 

@@ -4,7 +4,10 @@ import type { StateSchema } from '../core/state-db.js';
 export const schedulerSchema: StateSchema = {
   stage: 'scheduler',
   migrations: [
-    { id: 'scheduler/1', legacyVersion: 3, sql: `
+    {
+      id: 'scheduler/1',
+      legacyVersion: 3,
+      sql: `
       CREATE TABLE energy_decisions (
         id INTEGER PRIMARY KEY,
         at INTEGER NOT NULL,
@@ -29,6 +32,7 @@ export const schedulerSchema: StateSchema = {
         baseline_intensity REAL,
         detail TEXT NOT NULL
       );
-    ` },
+    `,
+    },
   ],
 };

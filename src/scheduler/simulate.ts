@@ -41,7 +41,9 @@ const DAY = 86_400_000;
 /** One day-ahead forecast: the actual series with independent multiplicative Gaussian errors. */
 export function noisyForecast(actual: readonly SeriesPoint[], from: number, to: number, relError: number, rng: Rng): SeriesPoint[] {
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  return actual.filter((p) => p.ts + p.durationMs > from && p.ts < to).map((p) => ({ ...p, value: relError > 0 ? Math.max(0, p.value * (1 + relError * gauss())) : p.value }));
+  return actual
+    .filter((p) => p.ts + p.durationMs > from && p.ts < to)
+    .map((p) => ({ ...p, value: relError > 0 ? Math.max(0, p.value * (1 + relError * gauss())) : p.value }));
 }
 
 /**
@@ -90,7 +92,13 @@ export function replayDecisions(o: ReplayOptions): ReplayResult {
   const mean = (f: (r: ReplayRun) => number) => runs.reduce((s, r) => s + f(r), 0) / Math.max(1, runs.length);
   const baselineIntensity = mean((r) => r.baselineIntensity);
   const policyIntensity = mean((r) => r.policyIntensity);
-  return { runs, baselineIntensity, policyIntensity, avoidedPercent: (100 * (baselineIntensity - policyIntensity)) / baselineIntensity, meanDelayMs: mean((r) => r.policyStart - r.dueAt) };
+  return {
+    runs,
+    baselineIntensity,
+    policyIntensity,
+    avoidedPercent: (100 * (baselineIntensity - policyIntensity)) / baselineIntensity,
+    meanDelayMs: mean((r) => r.policyStart - r.dueAt),
+  };
 }
 
 /** One week as SVG: the intensity, the policy's runs (green) and the baseline's (red). */
@@ -111,7 +119,8 @@ export function weekSvg(actual: readonly SeriesPoint[], runs: readonly ReplayRun
       `<rect x="${x(r.policyStart).toFixed(1)}" y="${pad}" width="${Math.max(2, x(r.policyStart + jobMs) - x(r.policyStart)).toFixed(1)}" height="${H - 2 * pad}" fill="#2ca02c" fill-opacity="0.45"/>`,
     ]);
   const days = Array.from({ length: 8 }, (_, i) => from + i * DAY).map(
-    (t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${pad}" y2="${H - pad}" stroke="#ccc"/><text x="${x(t) + 3}" y="${H - pad + 14}" font-size="11">${new Date(t).toISOString().slice(0, 10)}</text>`,
+    (t) =>
+      `<line x1="${x(t)}" x2="${x(t)}" y1="${pad}" y2="${H - pad}" stroke="#ccc"/><text x="${x(t) + 3}" y="${H - pad + 14}" font-size="11">${new Date(t).toISOString().slice(0, 10)}</text>`,
   );
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="4" y="${y(max * f) + 4}" font-size="11">${(max * f).toFixed(0)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">

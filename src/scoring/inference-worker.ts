@@ -38,7 +38,12 @@ function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> 
   return tfReady;
 }
 
-function score(tf: TF, m: Extract<InferenceRequest, { type: 'score' }>, x: Float32Array, n: number): { p: Float32Array; rul: Float32Array } {
+function score(
+  tf: TF,
+  m: Extract<InferenceRequest, { type: 'score' }>,
+  x: Float32Array,
+  n: number,
+): { p: Float32Array; rul: Float32Array } {
   if (direct) {
     const [p, rul] = direct.predict(x, n, m.windowSteps);
     return { p: p!, rul: rul! };
@@ -81,5 +86,7 @@ async function handle(m: InferenceRequest): Promise<InferenceReply> {
 port.on('message', (m: InferenceRequest) => {
   handle(m)
     .then((reply) => port.postMessage(reply))
-    .catch((err: unknown) => port.postMessage({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) } satisfies InferenceReply));
+    .catch((err: unknown) =>
+      port.postMessage({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) } satisfies InferenceReply),
+    );
 });

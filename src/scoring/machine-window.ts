@@ -176,7 +176,8 @@ export class MachineWindow {
     const out: Record<string, { value: number; ts: number }> = {};
     const { d, o } = this;
     this.layout.names.forEach((name, i) => {
-      if (i < this.cap && d[o + HEADER + this.cap + i]! > -Infinity) out[name] = { value: d[o + HEADER + i]!, ts: d[o + HEADER + this.cap + i]! };
+      if (i < this.cap && d[o + HEADER + this.cap + i]! > -Infinity)
+        out[name] = { value: d[o + HEADER + i]!, ts: d[o + HEADER + this.cap + i]! };
     });
     return out;
   }
@@ -220,12 +221,14 @@ export class MachineWindow {
     const { d } = this;
     const samples: Sample[] = held.map(({ step, base }) => {
       const values: Record<string, number> = {};
-      for (let i = 0; i < cap && i < names.length; i++) if (d[base + 1 + cap + i]! > 0) values[names[i]!] = d[base + 1 + i]! / d[base + 1 + cap + i]!;
+      for (let i = 0; i < cap && i < names.length; i++)
+        if (d[base + 1 + cap + i]! > 0) values[names[i]!] = d[base + 1 + i]! / d[base + 1 + cap + i]!;
       return { machine: this.ref, ts: step * this.stepMs, values };
     });
     const { segments } = alignToGrid(this.ref.machine, samples, norm.sensors, this.stepMs, maxGapSteps);
     const seg = segments[segments.length - 1];
-    if (!seg || seg.steps < windowSteps) return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
+    if (!seg || seg.steps < windowSteps)
+      return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
     const lastStep = held[held.length - 1]!.step;
     if (seg.startTs + seg.steps * this.stepMs <= lastStep * this.stepMs) return { ok: false, reason: 'last steps lack the model sensors' };
     // Fill carries a sensor's values over the whole segment once it has one, so an empty last row means none at all.

@@ -11,7 +11,9 @@ export const scoringFields = {
   machines: Type.Integer(),
   machinesScored: Type.Integer(),
   scoresTotal: Type.Integer(),
-  scoresWithMissingInputs: Type.Integer({ description: 'scores where a model input had no reading in the window (held at its training mean)' }),
+  scoresWithMissingInputs: Type.Integer({
+    description: 'scores where a model input had no reading in the window (held at its training mean)',
+  }),
   lastBatchMs: Type.Union([Type.Number(), Type.Null()]),
   lastBatchSize: Type.Integer(),
   errors: Type.Integer(),
@@ -19,13 +21,20 @@ export const scoringFields = {
 };
 
 export const scoringIngestFields = {
-  lateReadings: Type.Integer({ description: "readings older than their machine's scoring window (or its current run) when they arrived: stored, not scored" }),
+  lateReadings: Type.Integer({
+    description: "readings older than their machine's scoring window (or its current run) when they arrived: stored, not scored",
+  }),
 };
 
-export function scoringReports(scoring: ScoringService, enabled: boolean): [StageReport<typeof scoringFields>, StageReport<typeof scoringIngestFields>] {
+export function scoringReports(
+  scoring: ScoringService,
+  enabled: boolean,
+): [StageReport<typeof scoringFields>, StageReport<typeof scoringIngestFields>] {
   const s = scoring.stats;
   const machine = (pick: (score: { probability: number; rulMs: number }) => number) => () =>
-    scoring.topScores(MAX_MACHINE_SERIES).map((m) => [{ site: m.ref.site, line: m.ref.line, machine: m.ref.machine }, pick(m.score)] as const);
+    scoring
+      .topScores(MAX_MACHINE_SERIES)
+      .map((m) => [{ site: m.ref.site, line: m.ref.line, machine: m.ref.machine }, pick(m.score)] as const);
   return [
     stageReport({
       section: 'scoring',
@@ -47,19 +56,48 @@ export function scoringReports(scoring: ScoringService, enabled: boolean): [Stag
       },
       metrics: [
         { name: 'vigil_scoring_scores_total', help: 'machine scores computed', type: 'counter', read: () => s.scored },
-        { name: 'vigil_scoring_missing_inputs_total', help: 'machine scores computed with a model input that had no reading in the window', type: 'counter', read: () => s.scoredWithMissingInputs },
+        {
+          name: 'vigil_scoring_missing_inputs_total',
+          help: 'machine scores computed with a model input that had no reading in the window',
+          type: 'counter',
+          read: () => s.scoredWithMissingInputs,
+        },
         { name: 'vigil_scoring_errors_total', help: 'scoring rounds that failed', type: 'counter', read: () => s.errors },
-        { name: 'vigil_scoring_last_batch_seconds', help: 'inference time of the last scoring batch', type: 'gauge', read: () => (s.lastBatchMs === null ? null : s.lastBatchMs / 1000) },
+        {
+          name: 'vigil_scoring_last_batch_seconds',
+          help: 'inference time of the last scoring batch',
+          type: 'gauge',
+          read: () => (s.lastBatchMs === null ? null : s.lastBatchMs / 1000),
+        },
         { name: 'vigil_machines', help: 'machines seen since start', type: 'gauge', read: () => scoring.counts().machines },
-        { name: 'vigil_machine_failure_probability', help: 'latest p(failure within the horizon) per machine', type: 'gauge', labelNames: ['site', 'line', 'machine'], read: machine((m) => m.probability) },
-        { name: 'vigil_machine_rul_seconds', help: 'latest remaining-useful-life estimate per machine', type: 'gauge', labelNames: ['site', 'line', 'machine'], read: machine((m) => m.rulMs / 1000) },
+        {
+          name: 'vigil_machine_failure_probability',
+          help: 'latest p(failure within the horizon) per machine',
+          type: 'gauge',
+          labelNames: ['site', 'line', 'machine'],
+          read: machine((m) => m.probability),
+        },
+        {
+          name: 'vigil_machine_rul_seconds',
+          help: 'latest remaining-useful-life estimate per machine',
+          type: 'gauge',
+          labelNames: ['site', 'line', 'machine'],
+          read: machine((m) => m.rulMs / 1000),
+        },
       ],
     }),
     stageReport({
       section: 'ingest',
       fields: scoringIngestFields,
       read: () => ({ lateReadings: s.lateReadings }),
-      metrics: [{ name: 'vigil_ingest_late_readings_total', help: "readings older than their machine's scoring window when they arrived (stored, not scored)", type: 'counter', read: () => s.lateReadings }],
+      metrics: [
+        {
+          name: 'vigil_ingest_late_readings_total',
+          help: "readings older than their machine's scoring window when they arrived (stored, not scored)",
+          type: 'counter',
+          read: () => s.lateReadings,
+        },
+      ],
     }),
   ];
 }

@@ -4,7 +4,10 @@ import type { StateSchema } from '../core/state-db.js';
 export const scoringSchema: StateSchema = {
   stage: 'scoring',
   migrations: [
-    { id: 'scoring/1', legacyVersion: 2, sql: `
+    {
+      id: 'scoring/1',
+      legacyVersion: 2,
+      sql: `
       CREATE TABLE scores (
         machine TEXT NOT NULL,
         ts INTEGER NOT NULL,
@@ -14,6 +17,7 @@ export const scoringSchema: StateSchema = {
         model TEXT NOT NULL,
         PRIMARY KEY (machine, ts)
       ) WITHOUT ROWID;
-    ` },
+    `,
+    },
   ],
 };

@@ -118,8 +118,12 @@ export class ScoringService {
     /** Which machines get a window; all when absent. */
     private readonly fleet?: FleetMembership,
   ) {
-    this.insertScore = db.prepare('INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)');
-    this.historyQuery = db.prepare('SELECT ts, scored_at, probability, rul, model FROM scores WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?');
+    this.insertScore = db.prepare(
+      'INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.historyQuery = db.prepare(
+      'SELECT ts, scored_at, probability, rul, model FROM scores WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?',
+    );
     this.pruneScores = db.prepare('DELETE FROM scores WHERE scored_at < ?');
   }
 
@@ -183,13 +187,21 @@ export class ScoringService {
     }
     for (const e of batch.events) {
       // A failure ends the run and a repair starts a new one: older readings must not be scored again.
-      if (e.type === 'failure' || e.type === 'repair' || e.type === 'maintenance') this.machinesById.get(e.machine.machine)?.window.reset(e.ts);
+      if (e.type === 'failure' || e.type === 'repair' || e.type === 'maintenance')
+        this.machinesById.get(e.machine.machine)?.window.reset(e.ts);
     }
   }
 
   private track(ref: MachineRef, receivedAt: number): Tracked {
     const { stepMs, keep } = this.grid();
-    const m: Tracked = { window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool), status: 'no_model', detail: this.champion ? null : 'no model trained yet', score: null, lastReceivedAt: receivedAt, lastScoredAt: -Infinity };
+    const m: Tracked = {
+      window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
+      status: 'no_model',
+      detail: this.champion ? null : 'no model trained yet',
+      score: null,
+      lastReceivedAt: receivedAt,
+      lastScoredAt: -Infinity,
+    };
     this.statusCounts.no_model++;
     if (this.champion) this.setStatus(m, 'warming_up', null);
     this.machinesById.set(ref.machine, m);
@@ -249,8 +261,21 @@ export class ScoringService {
     return m ? this.view(m) : null;
   }
 
-  history(machine: string, from: number, to: number, limit: number): Array<{ dataTs: number; at: number; probability: number; rulSteps: number; model: string }> {
-    return (this.historyQuery.all(machine, from, to, limit) as Array<{ ts: number; scored_at: number; probability: number; rul: number; model: string }>)
+  history(
+    machine: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Array<{ dataTs: number; at: number; probability: number; rulSteps: number; model: string }> {
+    return (
+      this.historyQuery.all(machine, from, to, limit) as Array<{
+        ts: number;
+        scored_at: number;
+        probability: number;
+        rul: number;
+        model: string;
+      }>
+    )
       .reverse()
       .map((r) => ({ dataTs: r.ts, at: r.scored_at, probability: r.probability, rulSteps: r.rul, model: r.model }));
   }
@@ -284,10 +309,13 @@ export class ScoringService {
   }
 
   private async load(champion: ChampionView): Promise<void> {
-    const reply = await this.inference.request({ type: 'load', modelsDir: this.modelsDir, version: champion.version }).catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
+    const reply = await this.inference
+      .request({ type: 'load', modelsDir: this.modelsDir, version: champion.version })
+      .catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
     if (reply.type === 'error') {
       this.loadFailure = { version: champion.version, at: this.clock.now() };
-      for (const m of this.machinesById.values()) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
+      for (const m of this.machinesById.values())
+        this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
       throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
     }
     this.loadFailure = null;
@@ -316,7 +344,14 @@ export class ScoringService {
     }
     if (ready.length === 0) return;
     const occlude = this.o.topSensors > 0;
-    const reply = await this.inference.request({ type: 'score', x: x.slice(0, ready.length * size), n: ready.length, windowSteps: meta.window, features: F, occlude });
+    const reply = await this.inference.request({
+      type: 'score',
+      x: x.slice(0, ready.length * size),
+      n: ready.length,
+      windowSteps: meta.window,
+      features: F,
+      occlude,
+    });
     if (reply.type !== 'scores') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply from the inference worker');
     const now = this.clock.now();
     this.stats.batches++;
@@ -330,8 +365,19 @@ export class ScoringService {
       ready.forEach(({ id, endTs, missing }, i) => {
         const p = reply.p[i]!;
         const rulSteps = Math.min(meta.rulCap, Math.max(0, reply.rul[i]! * meta.rulCap));
-        const topSensors = reply.occludedP ? topContributions(p, reply.occludedP.subarray(i * F, (i + 1) * F), meta.normalisation.sensors, this.o.topSensors) : [];
-        const score: MachineScore = { at: now, dataTs: endTs, probability: p, rulSteps, rulMs: rulSteps * meta.stepMs, model: champion.version, topSensors, missingInputs: missing };
+        const topSensors = reply.occludedP
+          ? topContributions(p, reply.occludedP.subarray(i * F, (i + 1) * F), meta.normalisation.sensors, this.o.topSensors)
+          : [];
+        const score: MachineScore = {
+          at: now,
+          dataTs: endTs,
+          probability: p,
+          rulSteps,
+          rulMs: rulSteps * meta.stepMs,
+          model: champion.version,
+          topSensors,
+          missingInputs: missing,
+        };
         if (missing.length > 0) this.stats.scoredWithMissingInputs++;
         const m = this.machinesById.get(id)!;
         this.setStatus(m, 'scored', null);
@@ -355,7 +401,14 @@ export class ScoringService {
   }
 
   private summary(m: Tracked): Omit<MachineState, 'latest'> {
-    return { ref: m.window.ref, status: m.status, detail: m.detail, score: m.score, lastSeenTs: m.window.lastTs, lastReceivedAt: m.lastReceivedAt };
+    return {
+      ref: m.window.ref,
+      status: m.status,
+      detail: m.detail,
+      score: m.score,
+      lastSeenTs: m.window.lastTs,
+      lastReceivedAt: m.lastReceivedAt,
+    };
   }
 
   private view(m: Tracked): MachineState {
@@ -364,7 +417,12 @@ export class ScoringService {
 }
 
 /** Sensors whose removal lowers p(failure) most: they pushed the score up. */
-export function topContributions(p: number, occluded: Float32Array, sensors: readonly string[], n: number): Array<{ sensor: string; contribution: number }> {
+export function topContributions(
+  p: number,
+  occluded: Float32Array,
+  sensors: readonly string[],
+  n: number,
+): Array<{ sensor: string; contribution: number }> {
   return sensors
     .map((sensor, f) => ({ sensor, contribution: p - occluded[f]! }))
     .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))

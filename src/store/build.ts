@@ -23,7 +23,8 @@ export async function buildStore(config: VigilConfig, life: Lifecycle): Promise<
       openError = null;
       failures = 0;
     } catch (err) {
-      if (openError === null) log.error({ err, store: config.store.kind }, 'sensor store cannot be opened; buffering in the journal and trying again');
+      if (openError === null)
+        log.error({ err, store: config.store.kind }, 'sensor store cannot be opened; buffering in the journal and trying again');
       openError = errorMessage(err);
       retry = clock.setTimeout(() => void open(), backoffDelay(++failures, { initialMs: 1000, maxMs: 60_000 }));
       if (typeof retry === 'object') retry.unref?.();
@@ -34,6 +35,11 @@ export async function buildStore(config: VigilConfig, life: Lifecycle): Promise<
     await store.close();
   });
   await open();
-  life.report({ section: null, fields: {}, read: () => ({}), notReady: () => (openError ? [`sensor store cannot be opened: ${openError}`] : []) });
+  life.report({
+    section: null,
+    fields: {},
+    read: () => ({}),
+    notReady: () => (openError ? [`sensor store cannot be opened: ${openError}`] : []),
+  });
   return store;
 }

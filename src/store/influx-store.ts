@@ -1,7 +1,15 @@
 import { InfluxDB, escape } from 'influx';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
 import { LineProtocolWriter } from './line-protocol.js';
-import { type ByteSink, StoreRejectedError, type EventQuery, type MachineInfo, type ReadingQuery, type SensorStore, type StoreHealth } from '../core/sensor-store.js';
+import {
+  type ByteSink,
+  StoreRejectedError,
+  type EventQuery,
+  type MachineInfo,
+  type ReadingQuery,
+  type SensorStore,
+  type StoreHealth,
+} from '../core/sensor-store.js';
 
 export interface InfluxStoreOptions {
   url: string;
@@ -43,7 +51,13 @@ export class InfluxSensorStore implements SensorStore {
   constructor(private readonly options: InfluxStoreOptions) {
     const url = new URL(options.url);
     this.influx = new InfluxDB({
-      hosts: [{ host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)), protocol: url.protocol === 'https:' ? 'https' : 'http' }],
+      hosts: [
+        {
+          host: url.hostname,
+          port: Number(url.port || (url.protocol === 'https:' ? 443 : 8086)),
+          protocol: url.protocol === 'https:' ? 'https' : 'http',
+        },
+      ],
       database: options.database,
       username: options.username,
       password: options.password,
@@ -57,7 +71,9 @@ export class InfluxSensorStore implements SensorStore {
     write.searchParams.set('precision', 'ms');
     if (options.retentionPolicy) write.searchParams.set('rp', options.retentionPolicy);
     this.writeUrl = write.toString();
-    this.authorization = options.username ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}` : undefined;
+    this.authorization = options.username
+      ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
+      : undefined;
   }
 
   async open(): Promise<void> {
@@ -200,7 +216,11 @@ export class InfluxSensorStore implements SensorStore {
       const name = t.machine ?? '';
       const prev = byMachine.get(name);
       if (!prev || (ts ?? -Infinity) > (prev.lastTs ?? -Infinity)) {
-        byMachine.set(name, { ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name }, sensors: [], lastTs: ts ?? null });
+        byMachine.set(name, {
+          ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name },
+          sensors: [],
+          lastTs: ts ?? null,
+        });
       }
     }
     for (const series of res.results[1]?.series ?? []) {
@@ -215,7 +235,8 @@ export class InfluxSensorStore implements SensorStore {
     for (const series of res.results[2]?.series ?? []) {
       const t = series.tags ?? {};
       const name = t.machine ?? '';
-      if (!byMachine.has(name)) byMachine.set(name, { ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name }, sensors: [], lastTs: null });
+      if (!byMachine.has(name))
+        byMachine.set(name, { ref: { site: t.site ?? 'default', line: t.line ?? 'default', machine: name }, sensors: [], lastTs: null });
     }
     return [...byMachine.values()].sort((a, b) => a.ref.machine.localeCompare(b.ref.machine));
   }

@@ -135,7 +135,8 @@ export class LineProtocolWriter {
       for (const name in s.values) bound += 3 * name.length + 28;
     }
     const eventLines = batch.events.map(
-      (e) => `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`,
+      (e) =>
+        `${this.events}${this.tags(e.machine)},type=${escapeKey(e.type)} component=${escapeString(e.component ?? '')},note=${escapeString(e.note ?? '')} ${e.ts}\n`,
     );
     for (const line of eventLines) bound += Buffer.byteLength(line, 'utf8');
     out.reserve(bound);
@@ -181,4 +182,3 @@ export class LineProtocolWriter {
     return this.encode(batch).toString('utf8');
   }
 }
-

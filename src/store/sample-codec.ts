@@ -24,7 +24,18 @@ function sampleBytes(s: Sample): number {
 }
 
 function eventBytes(e: MachineEvent): number {
-  return 1 + 6 + textBytes(e.machine.site) + textBytes(e.machine.line) + textBytes(e.machine.machine) + 8 + 1 + 4 + textBytes(e.component) + textBytes(e.note);
+  return (
+    1 +
+    6 +
+    textBytes(e.machine.site) +
+    textBytes(e.machine.line) +
+    textBytes(e.machine.machine) +
+    8 +
+    1 +
+    4 +
+    textBytes(e.component) +
+    textBytes(e.note)
+  );
 }
 
 /** Writes the batch at `out.pos` (reserving its size first, so it lies in one buffer) and returns the bytes written. */

@@ -49,11 +49,11 @@ interface MachineEntry {
   line: string;
   sensors: number[];
 }
-const hasSensor = (m: MachineEntry, sensorId: number) => ((m.sensors[(sensorId / 30) | 0] ?? 0) & (1 << sensorId % 30)) !== 0;
+const hasSensor = (m: MachineEntry, sensorId: number) => ((m.sensors[(sensorId / 30) | 0] ?? 0) & (1 << (sensorId % 30))) !== 0;
 function addSensor(m: MachineEntry, sensorId: number): void {
   const w = (sensorId / 30) | 0;
   while (m.sensors.length <= w) m.sensors.push(0);
-  m.sensors[w] = m.sensors[w]! | (1 << sensorId % 30);
+  m.sensors[w] = m.sensors[w]! | (1 << (sensorId % 30));
 }
 
 /**
@@ -98,7 +98,9 @@ export class SqliteSensorStore implements SensorStore {
     } catch (err) {
       db?.close();
       this.db = null;
-      throw Object.assign(new Error(`sensor database ${this.file} cannot be opened: ${(err as Error).message}`, { cause: err }), { code: (err as { code?: unknown }).code });
+      throw Object.assign(new Error(`sensor database ${this.file} cannot be opened: ${(err as Error).message}`, { cause: err }), {
+        code: (err as { code?: unknown }).code,
+      });
     }
   }
 
@@ -170,11 +172,15 @@ export class SqliteSensorStore implements SensorStore {
    * transaction: the database thread builds no sample objects for them.
    */
   writeBinary(bytes: Uint8Array): void {
-    this.transact((w) => readBatches(bytes, { sample: (m, ts) => w.sample(m, ts), value: (n, v) => w.value(n, v), event: (e) => w.event(e) }));
+    this.transact((w) =>
+      readBatches(bytes, { sample: (m, ts) => w.sample(m, ts), value: (n, v) => w.value(n, v), event: (e) => w.event(e) }),
+    );
   }
 
   /** One transaction of samples, values and events; should it roll back, so do the ids it cached. */
-  private transact(fill: (w: { sample(ref: MachineRef, ts: number): void; value(name: string, v: number): void; event(e: MachineEvent): void }) => void): void {
+  private transact(
+    fill: (w: { sample(ref: MachineRef, ts: number): void; value(name: string, v: number): void; event(e: MachineEvent): void }) => void,
+  ): void {
     const db = this.handle;
     const latest = new Map<number, number>();
     let machine: MachineEntry | null = null;
@@ -203,7 +209,7 @@ export class SqliteSensorStore implements SensorStore {
       tx();
     } catch (err) {
       // The transaction rolled back: ids cached during it were never committed.
-      for (const [m, id] of this.added.pairs) m.sensors[(id / 30) | 0] = m.sensors[(id / 30) | 0]! & ~(1 << id % 30);
+      for (const [m, id] of this.added.pairs) m.sensors[(id / 30) | 0] = m.sensors[(id / 30) | 0]! & ~(1 << (id % 30));
       for (const name of this.added.machines) this.machineIds.delete(name);
       for (const name of this.added.sensors) this.sensorIds.delete(name);
       throw err;
@@ -218,13 +224,21 @@ export class SqliteSensorStore implements SensorStore {
     this.machineIds.clear();
     this.sensorIds.clear();
     const byId = new Map<number, MachineEntry>();
-    for (const m of db.prepare('SELECT id, name, site, line FROM machines').all() as Array<{ id: number; name: string; site: string; line: string }>) {
+    for (const m of db.prepare('SELECT id, name, site, line FROM machines').all() as Array<{
+      id: number;
+      name: string;
+      site: string;
+      line: string;
+    }>) {
       const entry: MachineEntry = { id: m.id, site: this.names.intern(m.site), line: this.names.intern(m.line), sensors: [] };
       this.machineIds.set(m.name, entry);
       byId.set(m.id, entry);
     }
-    for (const s of db.prepare('SELECT id, name FROM sensors').all() as Array<{ id: number; name: string }>) this.sensorIds.set(s.name, s.id);
-    for (const [machineId, sensorId] of db.prepare('SELECT machine_id, sensor_id FROM machine_sensors').raw().iterate() as IterableIterator<[number, number]>) {
+    for (const s of db.prepare('SELECT id, name FROM sensors').all() as Array<{ id: number; name: string }>)
+      this.sensorIds.set(s.name, s.id);
+    for (const [machineId, sensorId] of db.prepare('SELECT machine_id, sensor_id FROM machine_sensors').raw().iterate() as IterableIterator<
+      [number, number]
+    >) {
       const m = byId.get(machineId);
       if (m) addSensor(m, sensorId);
     }
@@ -235,7 +249,8 @@ export class SqliteSensorStore implements SensorStore {
     const m = this.machineIds.get(q.machine);
     if (!m) return [];
     const ref: MachineRef = { site: m.site, line: m.line, machine: q.machine };
-    const sensorFilter = q.sensors && q.sensors.length > 0 ? q.sensors.map((s) => this.sensorIds.get(s)).filter((id): id is number => id !== undefined) : null;
+    const sensorFilter =
+      q.sensors && q.sensors.length > 0 ? q.sensors.map((s) => this.sensorIds.get(s)).filter((id): id is number => id !== undefined) : null;
     if (sensorFilter && sensorFilter.length === 0) return [];
     const names = new Map<number, string>();
     for (const [name, id] of this.sensorIds) names.set(id, name);
@@ -243,7 +258,10 @@ export class SqliteSensorStore implements SensorStore {
       'SELECT ts, sensor_id, value FROM readings WHERE machine_id = ? AND ts >= ? AND ts < ?' +
       (sensorFilter ? ` AND sensor_id IN (${sensorFilter.map(() => '?').join(',')})` : '') +
       ' ORDER BY ts, sensor_id';
-    const rows = db.prepare(sql).raw().iterate(m.id, q.from, q.to, ...(sensorFilter ?? [])) as IterableIterator<[number, number, number]>;
+    const rows = db
+      .prepare(sql)
+      .raw()
+      .iterate(m.id, q.from, q.to, ...(sensorFilter ?? [])) as IterableIterator<[number, number, number]>;
     const out: Sample[] = [];
     let current: Sample | null = null;
     for (const [ts, sid, value] of rows) {
@@ -280,7 +298,15 @@ export class SqliteSensorStore implements SensorStore {
       'SELECT m.name, m.site, m.line, e.ts, e.type, e.component, e.note FROM events e JOIN machines m ON m.id = e.machine_id' +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ' ORDER BY e.ts, m.name, e.type';
-    const rows = this.handle.prepare(sql).all(...args) as Array<{ name: string; site: string; line: string; ts: number; type: MachineEventType; component: string | null; note: string | null }>;
+    const rows = this.handle.prepare(sql).all(...args) as Array<{
+      name: string;
+      site: string;
+      line: string;
+      ts: number;
+      type: MachineEventType;
+      component: string | null;
+      note: string | null;
+    }>;
     return rows.map((r) => {
       const e: MachineEvent = { machine: { site: r.site, line: r.line, machine: r.name }, ts: r.ts, type: r.type };
       if (r.component !== null) e.component = r.component;

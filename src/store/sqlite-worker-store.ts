@@ -19,7 +19,10 @@ export interface SqliteWorkerStoreOptions {
 
 /** Errors from the database thread keep SQLite's code (SQLITE_BUSY, SQLITE_CORRUPT…). */
 export class SqliteThreadError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = 'SqliteThreadError';
   }
@@ -112,7 +115,9 @@ export class SqliteWorkerStore implements SensorStore {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { file: this.file, busyTimeoutMs: this.options.busyTimeoutMs } });
+    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), {
+      workerData: { file: this.file, busyTimeoutMs: this.options.busyTimeoutMs },
+    });
     worker.on('message', (r: SqliteReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;

@@ -35,7 +35,12 @@ parentPort!.on('message', (req: SqliteRequest) => {
     (value) => parentPort!.postMessage({ id: req.id, ok: true, value } satisfies SqliteReply),
     (err: unknown) => {
       const e = err as { message?: string; code?: unknown };
-      parentPort!.postMessage({ id: req.id, ok: false, message: e?.message ?? String(err), code: typeof e?.code === 'string' ? e.code : undefined } satisfies SqliteReply);
+      parentPort!.postMessage({
+        id: req.id,
+        ok: false,
+        message: e?.message ?? String(err),
+        code: typeof e?.code === 'string' ? e.code : undefined,
+      } satisfies SqliteReply);
     },
   );
 });

@@ -12,7 +12,13 @@ export interface Dataset {
   machines: number;
   failures: number;
   /** Data-quality facts reported with every run. */
-  quality: { missingRatio: Record<string, number>; flatlineRatio: Record<string, number>; filledSteps: number; breaks: number; samples: number };
+  quality: {
+    missingRatio: Record<string, number>;
+    flatlineRatio: Record<string, number>;
+    filledSteps: number;
+    breaks: number;
+    samples: number;
+  };
 }
 
 /** Reads every machine's readings and events in the lookback window from the store and labels them. */
@@ -30,7 +36,12 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
   let failures = 0;
   let withData = 0;
   for (const m of machines) {
-    const samples = await store.queryReadings({ machine: m.ref.machine, from, to, sensors: cfg.sensors.length > 0 ? cfg.sensors : undefined });
+    const samples = await store.queryReadings({
+      machine: m.ref.machine,
+      from,
+      to,
+      sensors: cfg.sensors.length > 0 ? cfg.sensors : undefined,
+    });
     if (samples.length === 0) continue;
     withData++;
     samplesSeen += samples.length;
@@ -46,7 +57,10 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
     const observedUntil = Math.min(now, samples[samples.length - 1]!.ts + cfg.step);
     for (const seg of segments) {
       if (seg.steps < cfg.window) continue;
-      items.push({ seg, labels: labelSteps(seg, cfg.window, events, { horizonSteps: cfg.horizon, rulCapSteps: cfg.rulCap, observedUntil }) });
+      items.push({
+        seg,
+        labels: labelSteps(seg, cfg.window, events, { horizonSteps: cfg.horizon, rulCapSteps: cfg.rulCap, observedUntil }),
+      });
     }
   }
   const mean = (sums: Record<string, number>, empty: number) =>

@@ -88,7 +88,9 @@ export class TrainingManager {
 
   /** How long runs take here: the median of the last successful ones (null before the first). */
   typicalRunMs(): number | null {
-    const rows = this.db.prepare("SELECT finished_at - started_at AS ms FROM training_runs WHERE state = 'succeeded' ORDER BY id DESC LIMIT 5").all() as Array<{ ms: number }>;
+    const rows = this.db
+      .prepare("SELECT finished_at - started_at AS ms FROM training_runs WHERE state = 'succeeded' ORDER BY id DESC LIMIT 5")
+      .all() as Array<{ ms: number }>;
     if (rows.length === 0) return null;
     const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)]!;
@@ -106,12 +108,21 @@ export class TrainingManager {
     return this.current ? this.get(this.current.id) : null;
   }
 
-  trigger(o: { trigger: RunTrigger; requestedBy?: string | null; warmStart?: boolean; epochs?: number; failuresLabelled?: number; bypassEnergyPolicy?: boolean }): TrainingRunRecord {
+  trigger(o: {
+    trigger: RunTrigger;
+    requestedBy?: string | null;
+    warmStart?: boolean;
+    epochs?: number;
+    failuresLabelled?: number;
+    bypassEnergyPolicy?: boolean;
+  }): TrainingRunRecord {
     if (this.current) throw new TrainingBusyError(this.current.id);
     const now = this.clock.now();
     const id = Number(
       this.db
-        .prepare("INSERT INTO training_runs (trigger, requested_by, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, 'running', ?, ?, ?)")
+        .prepare(
+          "INSERT INTO training_runs (trigger, requested_by, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, 'running', ?, ?, ?)",
+        )
         .run(o.trigger, o.requestedBy ?? null, now, o.failuresLabelled ?? null, Number(o.bypassEnergyPolicy ?? false)).lastInsertRowid,
     );
     const run = new TrainingRun(this.config, { now, warmStart: o.warmStart, epochs: o.epochs });
@@ -129,32 +140,45 @@ export class TrainingManager {
         this.log.warn({ run: id, err }, 'could not record training progress');
       }
     });
-    void run.result.then(async (outcome) => {
-      const meta = outcome.meta;
-      const finishedAt = this.clock.now();
-      for (const ob of this.observers) {
-        try {
-          await ob.runFinished(id, now, finishedAt, {
-            state: outcome.state,
-            epochs: meta?.training.epochs ?? null,
-            epochCap: o.epochs ?? this.config.learning.model.epochs,
-            warmStartedFrom: meta?.warmStartedFrom ?? null,
-          });
-        } catch (err) {
-          this.log.warn({ run: id, err }, 'run observer failed');
+    void run.result
+      .then(async (outcome) => {
+        const meta = outcome.meta;
+        const finishedAt = this.clock.now();
+        for (const ob of this.observers) {
+          try {
+            await ob.runFinished(id, now, finishedAt, {
+              state: outcome.state,
+              epochs: meta?.training.epochs ?? null,
+              epochCap: o.epochs ?? this.config.learning.model.epochs,
+              warmStartedFrom: meta?.warmStartedFrom ?? null,
+            });
+          } catch (err) {
+            this.log.warn({ run: id, err }, 'run observer failed');
+          }
         }
-      }
-      this.db
-        .prepare('UPDATE training_runs SET state = ?, finished_at = ?, version = ?, promoted = ?, reason = ?, error = ? WHERE id = ?')
-        .run(outcome.state, finishedAt, meta?.version ?? null, meta ? Number(meta.decision.promoted) : null, meta?.decision.reason ?? null, outcome.error, id);
-      this.current = null;
-      this.log.info({ run: id, state: outcome.state, version: meta?.version, promoted: meta?.decision.promoted, error: outcome.error }, 'training run finished');
-      if (meta?.decision.promoted) for (const l of this.promotedListeners) l(meta.version);
-    }).catch((err: unknown) => {
-      // Recording the outcome failed (state DB): the run is over either way; the next one may start.
-      this.current = null;
-      this.log.error({ run: id, err }, 'could not record the end of a training run');
-    });
+        this.db
+          .prepare('UPDATE training_runs SET state = ?, finished_at = ?, version = ?, promoted = ?, reason = ?, error = ? WHERE id = ?')
+          .run(
+            outcome.state,
+            finishedAt,
+            meta?.version ?? null,
+            meta ? Number(meta.decision.promoted) : null,
+            meta?.decision.reason ?? null,
+            outcome.error,
+            id,
+          );
+        this.current = null;
+        this.log.info(
+          { run: id, state: outcome.state, version: meta?.version, promoted: meta?.decision.promoted, error: outcome.error },
+          'training run finished',
+        );
+        if (meta?.decision.promoted) for (const l of this.promotedListeners) l(meta.version);
+      })
+      .catch((err: unknown) => {
+        // Recording the outcome failed (state DB): the run is over either way; the next one may start.
+        this.current = null;
+        this.log.error({ run: id, err }, 'could not record the end of a training run');
+      });
     return this.get(id)!;
   }
 

@@ -47,7 +47,12 @@ export interface PreparedData {
 export function prepareData(items: readonly LabelledSegment[], sensors: readonly string[], o: PrepareOptions): PreparedData {
   const rng = new Rng(o.seed ^ 0x5eed);
   const split = splitByMachineAndTime(items, o.validationFraction, o.windowSteps, () => rng.next());
-  const norm = o.normalisation ?? fitNormalisation(split.train.map((i) => i.seg), sensors);
+  const norm =
+    o.normalisation ??
+    fitNormalisation(
+      split.train.map((i) => i.seg),
+      sensors,
+    );
   const normalise = (list: readonly LabelledSegment[]) => list.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels }));
   const trainRaw = buildWindows(normalise(split.train), o.windowSteps, o.stride);
   const train = oversamplePositives(trainRaw, o.positiveShare, () => rng.next());
@@ -75,22 +80,43 @@ export function prepareData(items: readonly LabelledSegment[], sensors: readonly
  * Folds of whole machines (seeded) for cross-validation; normalisation is fitted on all of them (it
  * uses no labels). Windows are built per member as it trains, so only one fold's copy is in memory.
  */
-export function prepareFolds(items: readonly LabelledSegment[], sensors: readonly string[], o: PrepareOptions & { folds: number }): PreparedData {
+export function prepareFolds(
+  items: readonly LabelledSegment[],
+  sensors: readonly string[],
+  o: PrepareOptions & { folds: number },
+): PreparedData {
   const rng = new Rng(o.seed ^ 0x5eed);
   const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
-  if (machines.length < o.folds) throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${machines.length}`);
+  if (machines.length < o.folds)
+    throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${machines.length}`);
   for (let i = machines.length - 1; i > 0; i--) {
     const j = Math.floor(rng.next() * (i + 1));
     [machines[i], machines[j]] = [machines[j]!, machines[i]!];
   }
   const foldOf = new Map(machines.map((m, i) => [m, i % o.folds]));
-  const norm = o.normalisation ?? fitNormalisation(items.map((i) => i.seg), sensors);
+  const norm =
+    o.normalisation ??
+    fitNormalisation(
+      items.map((i) => i.seg),
+      sensors,
+    );
   const normalised = items.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels, fold: foldOf.get(i.seg.machine)! }));
   const all = buildWindows(normalised, o.windowSteps, o.stride);
   const buildFold = (k: number) => {
     const foldRng = new Rng((o.seed ^ 0xf01d) + k);
-    const train = buildWindows(normalised.filter((i) => i.fold !== k), o.windowSteps, o.stride);
-    return { train: oversamplePositives(train, o.positiveShare, () => foldRng.next()), validation: buildWindows(normalised.filter((i) => i.fold === k), o.windowSteps, o.stride) };
+    const train = buildWindows(
+      normalised.filter((i) => i.fold !== k),
+      o.windowSteps,
+      o.stride,
+    );
+    return {
+      train: oversamplePositives(train, o.positiveShare, () => foldRng.next()),
+      validation: buildWindows(
+        normalised.filter((i) => i.fold === k),
+        o.windowSteps,
+        o.stride,
+      ),
+    };
   };
   const count = (w: WindowSet) => w.failure.reduce((n, v) => n + v, 0);
   // Fold 0 is built here for the report and handed to its member once, not built a second time.
@@ -131,23 +157,38 @@ export interface Validation {
 }
 
 /** Validation from out-of-fold predictions: every window scored by the member that did not train on it. */
-function outOfFold(parts: ReadonlyArray<{ ws: WindowSet; p: Float32Array; rul: Float32Array }>, o: { rulCap: number; horizon: number; stepMs: number }): Validation {
+function outOfFold(
+  parts: ReadonlyArray<{ ws: WindowSet; p: Float32Array; rul: Float32Array }>,
+  o: { rulCap: number; horizon: number; stepMs: number },
+): Validation {
   const p = parts.flatMap((x) => Array.from(x.p));
   const failure = parts.flatMap((x) => Array.from(x.ws.failure));
   const predRul = parts.flatMap((x) => Array.from(x.rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap))));
   const actualRul = parts.flatMap((x) => Array.from(x.ws.rul));
   const threshold = bestF1Threshold(p, failure);
-  const windows = parts.flatMap((x) => Array.from({ length: x.ws.n }, (_, i) => ({ machine: x.ws.machine[i]!, endTs: x.ws.endTs[i]!, rulSteps: x.ws.rul[i]! })));
+  const windows = parts.flatMap((x) =>
+    Array.from({ length: x.ws.n }, (_, i) => ({ machine: x.ws.machine[i]!, endTs: x.ws.endTs[i]!, rulSteps: x.ws.rul[i]! })),
+  );
   return {
     threshold,
     classification: classification(p, failure, threshold),
     rul: rulMetrics(predRul, actualRul),
-    lead: leadTimes(windows.map((w, i) => ({ ...w, score: p[i]! })), threshold, o.horizon, o.stepMs),
+    lead: leadTimes(
+      windows.map((w, i) => ({ ...w, score: p[i]! })),
+      threshold,
+      o.horizon,
+      o.stepMs,
+    ),
   };
 }
 
 /** Scores a model on validation windows; the threshold is chosen here (best F1) unless given. */
-export function validate(tf: TF, model: LayersModel, ws: WindowSet, o: { rulCap: number; horizon: number; stepMs: number; threshold?: number }): Validation {
+export function validate(
+  tf: TF,
+  model: LayersModel,
+  ws: WindowSet,
+  o: { rulCap: number; horizon: number; stepMs: number; threshold?: number },
+): Validation {
   const { p, rul } = predict(tf, model, ws.x, ws.n, ws.windowSteps, ws.features);
   const threshold = o.threshold ?? bestF1Threshold(p, ws.failure);
   const predRul = Array.from(rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap)));
@@ -204,12 +245,24 @@ export async function trainAndValidate(
         ...fit,
         seed,
         // The ETA covers the members still to come, each taking about as long as this one.
-        onEpoch: fit.onEpoch && ((p) => fit.onEpoch!({ ...p, etaMs: p.etaMs + (count - 1 - k) * (performance.now() - memberStart + p.etaMs), member: k + 1, members: count })),
+        onEpoch:
+          fit.onEpoch &&
+          ((p) =>
+            fit.onEpoch!({
+              ...p,
+              etaMs: p.etaMs + (count - 1 - k) * (performance.now() - memberStart + p.etaMs),
+              member: k + 1,
+              members: count,
+            })),
       });
       fits.push(result);
       members.push({ seed, epochs: result.history.length, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly });
       if (result.cancelled) break;
-      if (oof) oof.parts.push({ ws: fold.validation, ...predict(tf, model, fold.validation.x, fold.validation.n, fold.validation.windowSteps, fold.validation.features) });
+      if (oof)
+        oof.parts.push({
+          ws: fold.validation,
+          ...predict(tf, model, fold.validation.x, fold.validation.n, fold.validation.windowSteps, fold.validation.features),
+        });
     }
     const cancelled = fits.some((f) => f.cancelled);
     const model = cancelled ? trained[0]! : combineMembers(tf, trained, fullSpec);

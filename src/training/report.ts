@@ -8,7 +8,14 @@ const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString()
 export const trainingFields = {
   running: Type.Union([Type.Object({ id: Type.Integer(), startedAt: Type.String(), progress: Type.Unknown() }), Type.Null()]),
   lastRun: Type.Union([
-    Type.Object({ id: Type.Integer(), state: Type.String(), finishedAt: NullableString, version: NullableString, promoted: Type.Union([Type.Boolean(), Type.Null()]), error: NullableString }),
+    Type.Object({
+      id: Type.Integer(),
+      state: Type.String(),
+      finishedAt: NullableString,
+      version: NullableString,
+      promoted: Type.Union([Type.Boolean(), Type.Null()]),
+      error: NullableString,
+    }),
     Type.Null(),
   ]),
   scheduled: Type.Boolean({ description: 'the energy-aware scheduler starts runs by itself' }),
@@ -23,7 +30,14 @@ export function trainingReport(training: TrainingManager, scheduled: boolean): S
       const last = training.list(2).find((r) => r.state !== 'running') ?? null;
       return {
         running: running && { id: running.id, startedAt: iso(running.startedAt)!, progress: running.progress },
-        lastRun: last && { id: last.id, state: last.state, finishedAt: iso(last.finishedAt), version: last.version, promoted: last.promoted, error: last.error },
+        lastRun: last && {
+          id: last.id,
+          state: last.state,
+          finishedAt: iso(last.finishedAt),
+          version: last.version,
+          promoted: last.promoted,
+          error: last.error,
+        },
         scheduled,
       };
     },

@@ -61,12 +61,22 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   } finally {
     await store.close();
   }
-  if (dataset.failures === 0) throw new NotEnoughDataError(`no failure events in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`);
+  if (dataset.failures === 0)
+    throw new NotEnoughDataError(`no failure events in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`);
 
-  progress({ phase: 'preparing', message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${backend} backend, LSTM ${lstm.describe}` });
+  progress({
+    phase: 'preparing',
+    message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${backend} backend, LSTM ${lstm.describe}`,
+  });
   const championVersion = registry.championVersion();
   const champion = championVersion ? registry.meta(championVersion) : null;
-  let data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed });
+  let data = prepareData(dataset.items, dataset.sensors, {
+    windowSteps: cfg.window,
+    stride: cfg.stride,
+    validationFraction: cfg.validationFraction,
+    positiveShare: cfg.positiveShare,
+    seed: cfg.model.seed,
+  });
   const sameFeatures =
     champion !== null &&
     champion.window === cfg.window &&
@@ -89,7 +99,14 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   const initial: Array<LayersModel | undefined> = [];
   if (warm && champion) {
     // Fine-tuning keeps the champion's scaling, so its weights mean what they meant.
-    data = prepareData(dataset.items, dataset.sensors, { windowSteps: cfg.window, stride: cfg.stride, validationFraction: cfg.validationFraction, positiveShare: cfg.positiveShare, seed: cfg.model.seed, normalisation: champion.normalisation });
+    data = prepareData(dataset.items, dataset.sensors, {
+      windowSteps: cfg.window,
+      stride: cfg.stride,
+      validationFraction: cfg.validationFraction,
+      positiveShare: cfg.positiveShare,
+      seed: cfg.model.seed,
+      normalisation: champion.normalisation,
+    });
     const loaded = await registry.load(tf, champion.version);
     // Each member starts from the champion's member of the same index; members it lacks start afresh.
     for (let k = 0; k < cfg.model.members; k++) {
@@ -100,7 +117,9 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     loaded.dispose();
   }
   if (data.report.trainWindows < 10 || data.report.trainPositives === 0) {
-    throw new NotEnoughDataError(`not enough labelled windows: ${data.report.trainWindows} for training, ${data.report.trainPositives} of them before a failure`);
+    throw new NotEnoughDataError(
+      `not enough labelled windows: ${data.report.trainWindows} for training, ${data.report.trainPositives} of them before a failure`,
+    );
   }
   if (data.validation.n === 0) throw new NotEnoughDataError('no labelled windows left for validation');
 
@@ -132,7 +151,16 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     const champModel = await registry.load(tf, champion.version);
     const held = data.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, champion.normalisation), labels: i.labels }));
     const ws = buildWindows(held, champion.window, cfg.stride);
-    if (ws.n > 0) championOnSame = { ...validate(tf, champModel, ws, { rulCap: champion.rulCap, horizon: champion.horizon, stepMs: champion.stepMs, threshold: champion.threshold }), version: champion.version };
+    if (ws.n > 0)
+      championOnSame = {
+        ...validate(tf, champModel, ws, {
+          rulCap: champion.rulCap,
+          horizon: champion.horizon,
+          stepMs: champion.stepMs,
+          threshold: champion.threshold,
+        }),
+        version: champion.version,
+      };
     champModel.dispose();
   }
   const v = outcome.validation;
@@ -155,12 +183,21 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     horizon: cfg.horizon,
     rulCap: cfg.rulCap,
     normalisation: data.norm,
-    architecture: { units: cfg.model.units, dropout: cfg.model.dropout, recurrentActivation: 'sigmoid', learningRate: cfg.model.learningRate, batchSize: cfg.model.batchSize, members: cfg.model.members },
+    architecture: {
+      units: cfg.model.units,
+      dropout: cfg.model.dropout,
+      recurrentActivation: 'sigmoid',
+      learningRate: cfg.model.learningRate,
+      batchSize: cfg.model.batchSize,
+      members: cfg.model.members,
+    },
     threshold: v.threshold,
     metrics: {
       validation: { classification: stripConfusion(v.classification), rul: v.rul },
       leadTime: v.lead,
-      championOnSameData: championOnSame ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul } : null,
+      championOnSameData: championOnSame
+        ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul }
+        : null,
     },
     training: {
       backend,

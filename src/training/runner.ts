@@ -33,7 +33,12 @@ export class TrainingRun extends EventEmitter {
 
   constructor(config: VigilConfig, options: TrainingRunOptions = {}) {
     super();
-    const input: WorkerInput = { config: trainingConfig(config), now: options.now ?? Date.now(), warmStart: options.warmStart, epochs: options.epochs };
+    const input: WorkerInput = {
+      config: trainingConfig(config),
+      now: options.now ?? Date.now(),
+      warmStart: options.warmStart,
+      epochs: options.epochs,
+    };
     // Its own heap budget: the daemon may run with a small one, training needs room for its windows.
     const resourceLimits = options.resourceLimits ?? { maxOldGenerationSizeMb: config.learning.workerHeapMb };
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input, resourceLimits });
@@ -54,7 +59,9 @@ export class TrainingRun extends EventEmitter {
         else finish({ state: 'failed', meta: null, error: `${m.name}: ${m.message}` });
       });
       this.worker.on('error', (err) => finish({ state: 'failed', meta: null, error: `training worker crashed: ${err.message}` }));
-      this.worker.on('exit', (code) => finish({ state: 'failed', meta: null, error: `training worker exited with code ${code} before finishing` }));
+      this.worker.on('exit', (code) =>
+        finish({ state: 'failed', meta: null, error: `training worker exited with code ${code} before finishing` }),
+      );
     });
   }
 

@@ -4,7 +4,10 @@ import type { StateSchema } from '../core/state-db.js';
 export const trainingSchema: StateSchema = {
   stage: 'training',
   migrations: [
-    { id: 'training/1', legacyVersion: 2, sql: `
+    {
+      id: 'training/1',
+      legacyVersion: 2,
+      sql: `
       CREATE TABLE training_runs (
         id INTEGER PRIMARY KEY,
         trigger TEXT NOT NULL,
@@ -20,6 +23,7 @@ export const trainingSchema: StateSchema = {
         failures_labelled INTEGER,
         bypass_energy INTEGER NOT NULL DEFAULT 0
       );
-    ` },
+    `,
+    },
   ],
 };

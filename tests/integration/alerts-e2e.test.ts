@@ -44,7 +44,10 @@ describe('end to end: simulated fleet → Mosquitto → daemon → alerts', () =
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/vigil`;
 
-    const base = demoConfig({ dataDir: tempDir('vigil-e2e-'), httpPort: await freePort(), mqttPort: await freePort() }) as Record<string, Record<string, unknown>>;
+    const base = demoConfig({ dataDir: tempDir('vigil-e2e-'), httpPort: await freePort(), mqttPort: await freePort() }) as Record<
+      string,
+      Record<string, unknown>
+    >;
     const mqttUrl = inject('mqttUrl');
     ({ daemon } = await startTestDaemon({
       ...base,
@@ -80,7 +83,9 @@ describe('end to end: simulated fleet → Mosquitto → daemon → alerts', () =
     const live = await publish({ ...scenario, seed: 11, durationMs: 6 * DAY, startMs: now - 7 * DAY }, 6000, mqttUrl);
     expect(live.failures).toBeGreaterThan(4);
     await waitUntil(() => d.status().alerts.quality.truePositives >= 1, 20_000, 'a failure announced by an alert');
-    const tp = d.stages.alerts.store.list({ kind: 'failure_risk', state: 'resolved', limit: 100 }).find((a) => a.outcome === 'true_positive')!;
+    const tp = d.stages.alerts.store
+      .list({ kind: 'failure_risk', state: 'resolved', limit: 100 })
+      .find((a) => a.outcome === 'true_positive')!;
     expect(tp.resolved?.resolution).toBe('failure');
     expect(tp.leadMs).toBeGreaterThan(0);
     expect(tp.details.topSensors).toHaveLength(3);

@@ -43,7 +43,16 @@ describe('daemon killed during a training run', () => {
         http: { port: http },
         mqtt: { embedded: { port: mqtt, allowAnonymous: true } },
         // Many epochs, so the run is surely in the middle of training when it is killed.
-        learning: { modelsDir, step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [16, 8], epochs: 500, patience: 500 } },
+        learning: {
+          modelsDir,
+          step: '10m',
+          window: 12,
+          horizon: 12,
+          rulCap: 48,
+          stride: 2,
+          maxGapSteps: 3,
+          model: { units: [16, 8], epochs: 500, patience: 500 },
+        },
         schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
       }),
     );
@@ -58,10 +67,17 @@ describe('daemon killed during a training run', () => {
     const first = await start();
     const scenario = resolveScenario(loadScenarioFile('simulators/scenarios/fast-failures.yaml'), 'fast-failures');
     const sink = await MqttSink.connect(`mqtt://127.0.0.1:${mqtt}`, { qos: 1 });
-    const sim = await runSimulation({ ...scenario, durationMs: 5 * 86_400_000, startMs: Date.now() - 6 * 86_400_000 }, { sink, speed: 'max', now: Date.now() });
+    const sim = await runSimulation(
+      { ...scenario, durationMs: 5 * 86_400_000, startMs: Date.now() - 6 * 86_400_000 },
+      { sink, speed: 'max', now: Date.now() },
+    );
     await sink.close();
     expect(sim.failures).toBeGreaterThanOrEqual(2);
-    await waitUntil(async () => (await api<{ store: { readingsStored: number } }>('/api/v1/status')).store.readingsStored >= sim.readings, 30_000, 'simulation stored');
+    await waitUntil(
+      async () => (await api<{ store: { readingsStored: number } }>('/api/v1/status')).store.readingsStored >= sim.readings,
+      30_000,
+      'simulation stored',
+    );
     const readings = () => {
       const db = new Database(path.join(dir, 'data', 'sensors.db'), { readonly: true });
       try {
@@ -77,7 +93,9 @@ describe('daemon killed during a training run', () => {
     let running: Run | undefined;
     await waitUntil(
       async () => {
-        running = (await api<{ items: Run[] }>('/api/v1/training/runs')).items.find((r) => r.state === 'running' && r.progress?.phase === 'training');
+        running = (await api<{ items: Run[] }>('/api/v1/training/runs')).items.find(
+          (r) => r.state === 'running' && r.progress?.phase === 'training',
+        );
         return running !== undefined;
       },
       60_000,
@@ -94,6 +112,10 @@ describe('daemon killed during a training run', () => {
     expect(readings()).toBe(stored);
     expect((await api<{ items: unknown[] }>('/api/v1/machines')).items.length).toBe(machinesBefore);
     // The need is still there: the scheduler starts a new run.
-    await waitUntil(async () => (await api<{ items: Run[] }>('/api/v1/training/runs')).items.some((r) => r.id > running!.id && r.state === 'running'), 30_000, 'a new run after the restart');
+    await waitUntil(
+      async () => (await api<{ items: Run[] }>('/api/v1/training/runs')).items.some((r) => r.id > running!.id && r.state === 'running'),
+      30_000,
+      'a new run after the restart',
+    );
   });
 });

@@ -48,9 +48,21 @@ describe('chaos', () => {
   it('InfluxDB killed with SIGKILL mid-stream and restarted: every reading stored exactly once', async () => {
     const influx = await ownInflux();
     const database = 'chaos_kill';
-    const { daemon } = await daemonWith({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influx.url, database, timeout: '2s' } }, writer: { retryMax: '1s' } });
+    const { daemon } = await daemonWith({
+      mqtt: { url: inject('mqttUrl') },
+      store: { kind: 'influx', influx: { url: influx.url, database, timeout: '2s' } },
+      writer: { retryMax: '1s' },
+    });
     const count = 5000;
-    const stream = publishStream({ url: inject('mqttUrl'), machines: 25, count, rate: 500, sensors: SENSORS, qos: 1, startTs: Date.now() - 3_600_000 });
+    const stream = publishStream({
+      url: inject('mqttUrl'),
+      machines: 25,
+      count,
+      rate: 500,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 3_600_000,
+    });
     await sleep(3000);
     await influx.stop({ kill: true });
     await waitUntil(() => daemon.status().store.state === 'down', 10_000, 'writer notices the outage');
@@ -79,9 +91,21 @@ describe('chaos', () => {
     await broker.start();
     // Published the moment the broker is back, likely before the daemon has reconnected: the broker
     // queues them in the daemon's persistent session.
-    const second = await publishStream({ url: broker.url, machines: 10, count: 2000, rate: 0, sensors: SENSORS, qos: 1, startTs: startTs + 10_000 });
+    const second = await publishStream({
+      url: broker.url,
+      machines: 10,
+      count: 2000,
+      rate: 0,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: startTs + 10_000,
+    });
     expect(second.acked).toBe(2000);
-    await waitUntil(() => daemon.status().store.readingsStored >= 4000 * SENSORS && daemon.status().store.pendingSamples === 0, 30_000, 'second part stored');
+    await waitUntil(
+      () => daemon.status().store.readingsStored >= 4000 * SENSORS && daemon.status().store.pendingSamples === 0,
+      30_000,
+      'second part stored',
+    );
     expect(daemon.status().broker.connects).toBeGreaterThan(connectsBefore);
     await sleep(300);
     expect(sqliteReadings(dataDir)).toBe(4000 * SENSORS);
@@ -98,9 +122,22 @@ describe('chaos', () => {
       journal: { maxBytes: '1MiB', segmentBytes: '256KiB' },
     });
     await influx.stop({ kill: true });
-    await waitUntil(() => daemon.status().store.state === 'down' || daemon.status().store.commitFailures > 0, 10_000, 'store known down', 100).catch(() => undefined);
+    await waitUntil(
+      () => daemon.status().store.state === 'down' || daemon.status().store.commitFailures > 0,
+      10_000,
+      'store known down',
+      100,
+    ).catch(() => undefined);
     const count = 8000;
-    const stream = publishStream({ url: inject('mqttUrl'), machines: 20, count, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 3_600_000 });
+    const stream = publishStream({
+      url: inject('mqttUrl'),
+      machines: 20,
+      count,
+      rate: 0,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 3_600_000,
+    });
     await waitUntil(() => daemon.status().journal.backpressure, 60_000, 'backpressure at the disk cap');
     const during = daemon.status();
     // The cap is checked before each append, so the message that reaches it may end past it: by one message at most.
@@ -120,15 +157,27 @@ describe('chaos', () => {
     const port = await freePort();
     const { daemon } = await daemonWith({
       alerts: { ranges: [{ sensor: 'temp', max: 100 }] },
-      notify: { webhooks: [{ name: 'ops', url: `http://127.0.0.1:${port}/hook`, secret: 'chaos-webhook-secret-0123', timeout: '1s' }], retryInitial: '200ms', retryMax: '1s', maxAttempts: 1000 },
+      notify: {
+        webhooks: [{ name: 'ops', url: `http://127.0.0.1:${port}/hook`, secret: 'chaos-webhook-secret-0123', timeout: '1s' }],
+        retryInitial: '200ms',
+        retryMax: '1s',
+        maxAttempts: 1000,
+      },
     });
     const now = Date.now();
     const { default: mqtt } = await import('mqtt');
     const client = await mqtt.connectAsync(daemon.mqttUrl);
     await client.publishAsync('vigil/p1/l1/hot-1/telemetry', JSON.stringify({ ts: now, values: { temp: 150 } }), { qos: 1 });
     await client.endAsync();
-    const deliveries = async () => (await (await fetch(`${daemon.httpUrl}/api/v1/notifications?limit=50`)).json()) as { items: Array<{ state: string; attempts: number; channel: string }> };
-    await waitUntil(async () => (await deliveries()).items.some((d) => d.channel === 'webhook:ops' && d.attempts >= 3), 20_000, 'failed attempts while the receiver is down');
+    const deliveries = async () =>
+      (await (await fetch(`${daemon.httpUrl}/api/v1/notifications?limit=50`)).json()) as {
+        items: Array<{ state: string; attempts: number; channel: string }>;
+      };
+    await waitUntil(
+      async () => (await deliveries()).items.some((d) => d.channel === 'webhook:ops' && d.attempts >= 3),
+      20_000,
+      'failed attempts while the receiver is down',
+    );
     await sleep(5000);
 
     const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
@@ -142,7 +191,11 @@ describe('chaos', () => {
     });
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    await waitUntil(async () => (await deliveries()).items.filter((d) => d.channel === 'webhook:ops').every((d) => d.state === 'delivered'), 20_000, 'delivered after the receiver is back');
+    await waitUntil(
+      async () => (await deliveries()).items.filter((d) => d.channel === 'webhook:ops').every((d) => d.state === 'delivered'),
+      20_000,
+      'delivered after the receiver is back',
+    );
     await sleep(3000);
     const ids = received.map((r) => r.headers['x-vigil-delivery']);
     expect(ids.length).toBeGreaterThan(0);

@@ -58,7 +58,10 @@ describe('vigil CLI', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitForReady(httpPort);
-    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/status`)).json()) as { broker: { mode: string }; store: { kind: string } };
+    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/status`)).json()) as {
+      broker: { mode: string };
+      store: { kind: string };
+    };
     expect(status.broker.mode).toBe('embedded');
     expect(status.store.kind).toBe('sqlite');
     child.kill('SIGTERM');
@@ -84,7 +87,16 @@ describe('vigil CLI against a running daemon', () => {
     const { daemon } = await startTestDaemon({ api: { anonymousRead: false, tokens: [{ name: 'ana', role: 'operator', sha256 }] } });
     try {
       const url = daemon.httpUrl;
-      daemon.stages.alerts.store.open({ machine: { site: 'p', line: 'l', machine: 'press-3' }, kind: 'machine_stale', severity: 'warning', message: 'no data from press-3', details: {} }, Date.now());
+      daemon.stages.alerts.store.open(
+        {
+          machine: { site: 'p', line: 'l', machine: 'press-3' },
+          kind: 'machine_stale',
+          severity: 'warning',
+          message: 'no data from press-3',
+          details: {},
+        },
+        Date.now(),
+      );
       const denied = await runCli(['alerts', 'list', '--url', url]);
       expect(denied.status).toBe(1);
       expect(denied.stderr).toMatch(/VGL_UNAUTHORIZED/);

@@ -39,7 +39,15 @@ describe('daemon killed with SIGKILL mid-stream', () => {
 
     const first = await startDaemon();
     const count = 8000;
-    const stream = publishStream({ url: inject('mqttUrl'), machines: 40, count, rate: 1000, sensors: SENSORS, qos: 1, startTs: Date.now() - 3_600_000 });
+    const stream = publishStream({
+      url: inject('mqttUrl'),
+      machines: 40,
+      count,
+      rate: 1000,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 3_600_000,
+    });
     await new Promise((r) => setTimeout(r, 2500));
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
@@ -49,7 +57,11 @@ describe('daemon killed with SIGKILL mid-stream', () => {
 
     const result = await stream;
     expect(result.acked).toBe(count);
-    await waitUntil(async () => (await countInfluxReadings(inject('influxUrl'), database)) >= count * SENSORS, 60_000, 'all readings stored');
+    await waitUntil(
+      async () => (await countInfluxReadings(inject('influxUrl'), database)) >= count * SENSORS,
+      60_000,
+      'all readings stored',
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(await countInfluxReadings(inject('influxUrl'), database)).toBe(count * SENSORS);
 

@@ -23,8 +23,20 @@ describe('a damaged disk', () => {
     writeFileSync(sensors, Buffer.alloc(64 * 1024, 0x41));
     const first = await startTestDaemon({ dataDir });
     try {
-      await waitUntil(() => first.daemon.readiness().reasons.some((r) => r.includes('sensor store cannot be opened') && r.includes(sensors)), 10_000, 'readiness naming the file');
-      const stream = await publishStream({ url: first.daemon.mqttUrl, machines: 10, count: 2000, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 60_000 });
+      await waitUntil(
+        () => first.daemon.readiness().reasons.some((r) => r.includes('sensor store cannot be opened') && r.includes(sensors)),
+        10_000,
+        'readiness naming the file',
+      );
+      const stream = await publishStream({
+        url: first.daemon.mqttUrl,
+        machines: 10,
+        count: 2000,
+        rate: 0,
+        sensors: SENSORS,
+        qos: 1,
+        startTs: Date.now() - 60_000,
+      });
       expect(stream.acked).toBe(2000);
       await waitUntil(() => first.daemon.status().journal.depth === 2000, 10_000, 'all messages journalled');
       expect(first.daemon.status().store.readingsStored).toBe(0);
@@ -34,7 +46,12 @@ describe('a damaged disk', () => {
 
     // The disk damages one byte in the middle of the journal while the daemon is down.
     const journal = path.join(dataDir, 'journal');
-    const segment = path.join(journal, readdirSync(journal).filter((f) => f.endsWith('.wal')).sort()[0]!);
+    const segment = path.join(
+      journal,
+      readdirSync(journal)
+        .filter((f) => f.endsWith('.wal'))
+        .sort()[0]!,
+    );
     const bytes = readFileSync(segment);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     writeFileSync(segment, bytes);
@@ -69,7 +86,11 @@ describe('a damaged disk', () => {
     const bytes = readFileSync(file);
     bytes.fill(0x5a, bytes.length - 3 * 4096, bytes.length - 4096);
     writeFileSync(file, bytes);
-    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli.js'), 'start'], { encoding: 'utf8', env: { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_MQTT_PORT: '0' }, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli.js'), 'start'], {
+      encoding: 'utf8',
+      env: { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_MQTT_PORT: '0' },
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`VGL_STATE_DAMAGED: state database ${file} is damaged`);
   });

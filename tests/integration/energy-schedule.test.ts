@@ -22,7 +22,15 @@ interface EnergyDoc {
 describe('energy-aware scheduling in the daemon', () => {
   it('a cron tick finds labelled failures, starts a training run in the worker, and the run energy appears in the API', async () => {
     ({ daemon } = await startTestDaemon({
-      learning: { step: '10m', window: 12, horizon: 12, rulCap: 48, stride: 2, maxGapSteps: 3, model: { units: [8, 4], epochs: 2, patience: 1, members: 1 } },
+      learning: {
+        step: '10m',
+        window: 12,
+        horizon: 12,
+        rulCap: 48,
+        stride: 2,
+        maxGapSteps: 3,
+        model: { units: [8, 4], epochs: 2, patience: 1, members: 1 },
+      },
       // Every second; no carbon data, so an idle host is all it waits for (this test box is never idle enough).
       schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
     }));
@@ -34,11 +42,18 @@ describe('energy-aware scheduling in the daemon', () => {
 
     const scenario = resolveScenario(loadScenarioFile('simulators/scenarios/fast-failures.yaml'), 'fast-failures');
     const sink = await MqttSink.connect(d.mqttUrl, { qos: 1 });
-    const sim = await runSimulation({ ...scenario, durationMs: 5 * 86_400_000, startMs: Date.now() - 6 * 86_400_000 }, { sink, speed: 'max', now: Date.now() });
+    const sim = await runSimulation(
+      { ...scenario, durationMs: 5 * 86_400_000, startMs: Date.now() - 6 * 86_400_000 },
+      { sink, speed: 'max', now: Date.now() },
+    );
     await sink.close();
     expect(sim.failures).toBeGreaterThanOrEqual(2);
 
-    await waitUntil(async () => (await energy()).decisions.some((x) => x.action === 'train' && x.runId !== null), 30_000, 'a train decision');
+    await waitUntil(
+      async () => (await energy()).decisions.some((x) => x.action === 'train' && x.runId !== null),
+      30_000,
+      'a train decision',
+    );
     const doc = await energy();
     const train = doc.decisions.find((x) => x.action === 'train')!;
     expect(train.reason).toMatch(/labelled failures and no model yet; no price or carbon data; host idle/);
@@ -49,7 +64,9 @@ describe('energy-aware scheduling in the daemon', () => {
     expect(run.gCO2e).toBeCloseTo(run.kWh * 400, 6);
     expect(run.detail).toMatchObject({ epochCap: 2, warmStartedFrom: null });
     expect((await energy()).perDay[0]).toMatchObject({ runs: 1, kWh: run.kWh });
-    const runs = (await (await fetch(`${d.httpUrl}/api/v1/training/runs`)).json()) as { items: Array<{ id: number; trigger: string; state: string }> };
+    const runs = (await (await fetch(`${d.httpUrl}/api/v1/training/runs`)).json()) as {
+      items: Array<{ id: number; trigger: string; state: string }>;
+    };
     expect(runs.items.find((r) => r.id === train.runId)).toMatchObject({ trigger: 'schedule', state: 'succeeded' });
     const metrics = await (await fetch(`${d.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/vigil_energy_joules_total [1-9]/);

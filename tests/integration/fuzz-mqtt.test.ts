@@ -28,14 +28,24 @@ afterEach(async () => {
 
 function messages(base: number): Array<{ topic: string; payload: Buffer }> {
   const sensor = fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/);
-  const reading = (i: number) => fc.record({ ts: fc.constant(base + i * 100), values: fc.dictionary(sensor, fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 8 }) });
+  const reading = (i: number) =>
+    fc.record({
+      ts: fc.constant(base + i * 100),
+      values: fc.dictionary(sensor, fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 8 }),
+    });
   const mutate = (text: string) => mutatedBytes(fc.constant(text), 4);
   const fuzzed = (i: number) =>
     fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
       fc.jsonValue({ maxDepth: 3 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
       reading(i).chain((r) => mutate(JSON.stringify(r))),
-      reading(i).chain((r) => mutate(Object.entries(r.values).map(([k, v]) => `telemetry ${k}=${v} ${r.ts}`).join('\n'))),
+      reading(i).chain((r) =>
+        mutate(
+          Object.entries(r.values)
+            .map(([k, v]) => `telemetry ${k}=${v} ${r.ts}`)
+            .join('\n'),
+        ),
+      ),
     );
   const out: Array<{ topic: string; payload: Buffer }> = [];
   for (let i = 0; i < TOTAL; i++) {
@@ -89,7 +99,14 @@ describe('fuzzed MQTT through a real broker', () => {
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
     await client.endAsync();
 
-    await waitUntil(() => daemon.status().ingest.messagesReceived >= TOTAL && daemon.status().store.pendingSamples === 0 && daemon.status().journal.depth === 0, 120_000, 'every message processed and committed');
+    await waitUntil(
+      () =>
+        daemon.status().ingest.messagesReceived >= TOTAL &&
+        daemon.status().store.pendingSamples === 0 &&
+        daemon.status().journal.depth === 0,
+      120_000,
+      'every message processed and committed',
+    );
     const st = daemon.status();
     expect(st.ingest.messagesReceived).toBe(TOTAL);
     expect(st.ingest.rejectedByReason).toEqual(reasons);

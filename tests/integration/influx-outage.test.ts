@@ -31,7 +31,15 @@ describe('InfluxDB outage', () => {
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
 
     const count = RATE * SECONDS;
-    const stream = publishStream({ url: inject('mqttUrl'), machines: 25, count, rate: RATE, sensors: SENSORS, qos: 1, startTs: Date.now() - 3_600_000 });
+    const stream = publishStream({
+      url: inject('mqttUrl'),
+      machines: 25,
+      count,
+      rate: RATE,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 3_600_000,
+    });
 
     await new Promise((r) => setTimeout(r, 10_000));
     await influx.stop();

@@ -39,13 +39,29 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
     const now = Date.now();
     // A real command-line client too: JSON, an array and line protocol.
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', JSON.stringify({ ts: now, values: { temp: 40, vib: 0.5 } }));
-    mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', JSON.stringify([{ ts: now + 1, values: { temp: 41 } }, { ts: now + 2, values: { temp: 'bad' } }]));
+    mosquittoPub(
+      mqttUrl,
+      'vigil/p1/l1/cli-1/telemetry',
+      JSON.stringify([
+        { ts: now + 1, values: { temp: 41 } },
+        { ts: now + 2, values: { temp: 'bad' } },
+      ]),
+    );
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-2/telemetry', `telemetry temp=39.5,amps=3i ${(now + 3) * 1e6}`);
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/telemetry', 'not json and not line protocol either');
     mosquittoPub(mqttUrl, 'vigil/p1/l1/cli-1/events', JSON.stringify({ ts: now, type: 'maintenance', component: 'filter' }));
 
     // The benches' lean publisher (raw MQTT packets); the embedded-broker test below publishes through mqtt.js.
-    const stream = await publishStream({ url: mqttUrl, machines: 50, count: 3000, rate: 0, sensors: SENSORS, qos: 1, startTs: now - 3_600_000, client: 'raw' });
+    const stream = await publishStream({
+      url: mqttUrl,
+      machines: 50,
+      count: 3000,
+      rate: 0,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: now - 3_600_000,
+      client: 'raw',
+    });
     expect(stream.acked).toBe(3000);
     const expected = 3000 * SENSORS + 2 + 1 + 2;
     await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) >= expected, 60_000, 'all readings in InfluxDB');
@@ -78,9 +94,16 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
     const now = Date.now();
     // Another writer made "temp" an integer field in this database.
     await fetch(`${influxUrl}/query?q=${encodeURIComponent(`CREATE DATABASE ${database}`)}`, { method: 'POST' });
-    const pre = await fetch(`${influxUrl}/write?db=${database}&precision=ms`, { method: 'POST', body: `telemetry,site=p1,line=l1,machine=m1 temp=5i ${now - 10_000}` });
+    const pre = await fetch(`${influxUrl}/write?db=${database}&precision=ms`, {
+      method: 'POST',
+      body: `telemetry,site=p1,line=l1,machine=m1 temp=5i ${now - 10_000}`,
+    });
     expect(pre.status).toBe(204);
-    const { daemon } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influxUrl, database } }, ingest: { fastPath } });
+    const { daemon } = await startTestDaemon({
+      mqtt: { url: inject('mqttUrl') },
+      store: { kind: 'influx', influx: { url: influxUrl, database } },
+      ingest: { fastPath },
+    });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     mosquittoPub(inject('mqttUrl'), 'vigil/p1/l1/m1/telemetry', JSON.stringify({ ts: now, values: { temp: 41.5 } }));
@@ -96,7 +119,15 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
     const { daemon, config } = await startTestDaemon({ ingest: { fastPath } });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
-    const stream = await publishStream({ url: daemon.mqttUrl, machines: 20, count: 2000, rate: 0, sensors: SENSORS, qos: 1, startTs: Date.now() - 60_000 });
+    const stream = await publishStream({
+      url: daemon.mqttUrl,
+      machines: 20,
+      count: 2000,
+      rate: 0,
+      sensors: SENSORS,
+      qos: 1,
+      startTs: Date.now() - 60_000,
+    });
     expect(stream.acked).toBe(2000);
     await waitUntil(() => daemon.status().store.readingsStored >= 2000 * SENSORS, 30_000, 'all readings committed');
     const db = new Database(path.join(config.dataDir, 'sensors.db'), { readonly: true });
@@ -114,15 +145,23 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
 });
 
 describe('ingest through real services', () => {
-
   it("a QoS 2 subscription on Mosquitto keeps mqtt.js's path and takes each message of a 0/1/2 mix exactly once", async () => {
     const mqttUrl = inject('mqttUrl');
     const seen: number[] = [];
-    const subscriber = await subscribedSubscriber(mqttUrl, `qos2-${Date.now()}`, (ts) => void seen.push(ts), { qos: 2, ackBatch: { begin: () => undefined, end: () => undefined } });
+    const subscriber = await subscribedSubscriber(mqttUrl, `qos2-${Date.now()}`, (ts) => void seen.push(ts), {
+      qos: 2,
+      ackBatch: { begin: () => undefined, end: () => undefined },
+    });
     try {
       const publisher = await mqtt.connectAsync(mqttUrl, { clientId: `qos2-publisher-${Date.now()}` });
       const now = Date.now();
-      await Promise.all(Array.from({ length: 300 }, (_, i) => publisher.publishAsync('vigil/p/l/qos2/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), { qos: (i % 3) as 0 | 1 | 2 })));
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          publisher.publishAsync('vigil/p/l/qos2/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), {
+            qos: (i % 3) as 0 | 1 | 2,
+          }),
+        ),
+      );
       await publisher.endAsync();
       await waitUntil(() => seen.length >= 300, 10_000, 'all 300 messages');
       await new Promise((r) => setTimeout(r, 300));

@@ -41,7 +41,11 @@ describe('learning from the store', () => {
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     const replay = await runCli(['replay', path.join(DATA, 'train_FD001.txt'), '--broker', inject('mqttUrl'), '--speed', 'max']);
     expect(replay.status, replay.stderr).toBe(0);
-    await waitUntil(() => daemon.status().store.eventsStored === 100 && daemon.status().store.readingsStored === 20631 * 25, 60_000, 'FD001 in the store');
+    await waitUntil(
+      () => daemon.status().store.eventsStored === 100 && daemon.status().store.readingsStored === 20631 * 25,
+      60_000,
+      'FD001 in the store',
+    );
 
     const file = path.join(dir, 'vigil.yaml');
     writeFileSync(file, JSON.stringify({ dataDir: config.dataDir, log: { level: 'warn' }, learning: learning(modelsDir) }));
@@ -64,7 +68,12 @@ describe('learning from the store', () => {
     expect(meta.training.lstmKernel).toMatch(/^fast \((relaxed-simd|simd), \d+ threads?\)$/);
     const model = await registry.load(tf, meta.version);
     expect(memberCount(model)).toBe(2);
-    const test = evaluateCmapssTest(tf, model, meta.normalisation, path.join(DATA, 'test_FD001.txt'), path.join(DATA, 'RUL_FD001.txt'), { window: 50, horizon: 30, rulCap: 125, threshold: meta.threshold });
+    const test = evaluateCmapssTest(tf, model, meta.normalisation, path.join(DATA, 'test_FD001.txt'), path.join(DATA, 'RUL_FD001.txt'), {
+      window: 50,
+      horizon: 30,
+      rulCap: 125,
+      threshold: meta.threshold,
+    });
     expect(test.binaryEngines).toBe(93);
     expect(test.classification.positives).toBe(25);
     // "Always no failure" scores 0.731 here; a model that learned anything real clears it well.
@@ -131,14 +140,44 @@ describe('learning from the store', () => {
       }`;
     const { ModelRegistry: Registry } = await import('../../src/registry/registry.js');
     const meta = {
-      createdAt: new Date(0).toISOString(), parent: null, warmStartedFrom: null, decision: { promoted: true, reason: 'x' }, dataRange: { from: 0, to: 1 },
-      machines: { train: 1, validation: [], splitMethod: 'by-time' }, sensors: ['a'], dropped: [], stepMs: 1, window: 50, horizon: 1, rulCap: 1,
-      normalisation: { sensors: ['a'], mean: [0], std: [1], dropped: [] }, architecture: { units: [64, 32], dropout: 0, recurrentActivation: 'sigmoid', learningRate: 0.01, batchSize: 1 },
+      createdAt: new Date(0).toISOString(),
+      parent: null,
+      warmStartedFrom: null,
+      decision: { promoted: true, reason: 'x' },
+      dataRange: { from: 0, to: 1 },
+      machines: { train: 1, validation: [], splitMethod: 'by-time' },
+      sensors: ['a'],
+      dropped: [],
+      stepMs: 1,
+      window: 50,
+      horizon: 1,
+      rulCap: 1,
+      normalisation: { sensors: ['a'], mean: [0], std: [1], dropped: [] },
+      architecture: { units: [64, 32], dropout: 0, recurrentActivation: 'sigmoid', learningRate: 0.01, batchSize: 1 },
       threshold: 0.5,
-      metrics: { validation: { classification: { threshold: 0.5, accuracy: 1, precision: 1, recall: 1, f1: 1, prAuc: 1, rocAuc: 1, positives: 1, n: 1 }, rul: { rmse: 0, mae: 0, score: 0, n: 1 } }, leadTime: { detected: 0, missed: 0, meanLeadMs: null }, championOnSameData: null },
-      training: { backend: 'cpu', provider: 'cpu', durationMs: 1, epochs: 1, bestEpoch: 1, samplesPerSecond: 1, seed: 1, stoppedEarly: false }, data: {},
+      metrics: {
+        validation: {
+          classification: { threshold: 0.5, accuracy: 1, precision: 1, recall: 1, f1: 1, prAuc: 1, rocAuc: 1, positives: 1, n: 1 },
+          rul: { rmse: 0, mae: 0, score: 0, n: 1 },
+        },
+        leadTime: { detected: 0, missed: 0, meanLeadMs: null },
+        championOnSameData: null,
+      },
+      training: {
+        backend: 'cpu',
+        provider: 'cpu',
+        durationMs: 1,
+        epochs: 1,
+        bestEpoch: 1,
+        samplesPerSecond: 1,
+        seed: 1,
+        stoppedEarly: false,
+      },
+      data: {},
     };
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(meta)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(meta)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, 700 + Math.random() * 500));
     child.kill('SIGKILL');

@@ -20,7 +20,10 @@ describe('simulators through a real broker', () => {
   it('replays C-MAPSS FD001 through Mosquitto into InfluxDB: every reading and the 100 failures', async () => {
     const influxUrl = inject('influxUrl');
     const database = `replay_${Date.now()}`;
-    const { daemon } = await startTestDaemon({ mqtt: { url: inject('mqttUrl') }, store: { kind: 'influx', influx: { url: influxUrl, database } } });
+    const { daemon } = await startTestDaemon({
+      mqtt: { url: inject('mqttUrl') },
+      store: { kind: 'influx', influx: { url: influxUrl, database } },
+    });
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
 
@@ -67,18 +70,38 @@ describe('simulators through a real broker', () => {
     running = daemon;
     await waitUntil(() => daemon.readiness().ready, 10_000, 'daemon ready');
     const truthFile = path.join(tempDir(), 'truth.json');
-    const r = await runCli(['simulate', '--scenario', 'simulators/scenarios/fast-failures.yaml', '--duration', '4d', '--speed', 'max', '--broker', daemon.mqttUrl, '--truth', truthFile]);
+    const r = await runCli([
+      'simulate',
+      '--scenario',
+      'simulators/scenarios/fast-failures.yaml',
+      '--duration',
+      '4d',
+      '--speed',
+      'max',
+      '--broker',
+      daemon.mqttUrl,
+      '--truth',
+      truthFile,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const m = /(\d+) messages, (\d+) readings, (\d+) events, (\d+) failures/.exec(r.stderr)!;
     const [messages, readings, events, failures] = m.slice(1).map(Number) as [number, number, number, number];
     expect(failures).toBeGreaterThan(3);
-    await waitUntil(() => daemon.status().store.readingsStored >= readings && daemon.status().store.eventsStored >= events, 60_000, 'all stored');
+    await waitUntil(
+      () => daemon.status().store.readingsStored >= readings && daemon.status().store.eventsStored >= events,
+      60_000,
+      'all stored',
+    );
     const status = daemon.status();
     expect(status.ingest.messagesAccepted).toBe(messages);
     expect(status.store.readingsStored).toBe(readings);
-    const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as { failures: Array<{ machine: string; failureTs: number; component: string }> };
+    const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as {
+      failures: Array<{ machine: string; failureTs: number; component: string }>;
+    };
     const stored = await daemon.stages.store.queryEvents({ types: ['failure'] });
-    expect(stored.map((e) => [e.machine.machine, e.ts, e.component]).sort()).toEqual(truth.failures.map((f) => [f.machine, f.failureTs, f.component]).sort());
+    expect(stored.map((e) => [e.machine.machine, e.ts, e.component]).sort()).toEqual(
+      truth.failures.map((f) => [f.machine, f.failureTs, f.component]).sort(),
+    );
   });
 
   it('replay --strict stops at a bad row with exit 2 and names file and line', () => {

@@ -12,7 +12,15 @@ import { waitUntil } from '../support/influx.js';
 
 const TOKEN = 'page-operator-token-123456';
 const SHOTS = path.resolve('test-artifacts/screenshots');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 let daemon: Daemon | null = null;
 let browser: Browser | null = null;
@@ -22,12 +30,21 @@ beforeAll(async () => {
   ({ daemon } = await startTestDaemon({
     api: { anonymousRead: true, tokens: [{ name: 'shift-lead', role: 'operator', sha256: hashToken(TOKEN) }] },
     // Out-of-range alerts make a live alert without waiting for a model.
-    alerts: { ranges: [{ sensor: 'bearing_temp_c', max: 1000 }, { sensor: 'page_probe', max: 10 }], checkInterval: '200ms' },
+    alerts: {
+      ranges: [
+        { sensor: 'bearing_temp_c', max: 1000 },
+        { sensor: 'page_probe', max: 10 },
+      ],
+      checkInterval: '200ms',
+    },
   }));
   await waitUntil(() => daemon!.readiness().ready, 15_000, 'daemon ready');
   const scenario = resolveScenario(loadScenarioFile('simulators/scenarios/fast-failures.yaml'), 'fast-failures');
   const sink = await MqttSink.connect(daemon!.mqttUrl, { qos: 1 });
-  await runSimulation({ ...scenario, durationMs: 4 * 86_400_000, startMs: Date.now() - 5 * 86_400_000 }, { sink, speed: 'max', now: Date.now() });
+  await runSimulation(
+    { ...scenario, durationMs: 4 * 86_400_000, startMs: Date.now() - 5 * 86_400_000 },
+    { sink, speed: 'max', now: Date.now() },
+  );
   await sink.close();
   await waitUntil(() => daemon!.status().journal.depth === 0 && daemon!.status().store.readingsStored > 0, 30_000, 'data stored');
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });

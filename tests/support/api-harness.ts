@@ -26,7 +26,11 @@ import { EnergyAccountant } from '../../src/scheduler/energy/accountant.js';
 import { tempDir } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
 
-export const TOKENS = { viewer: 'viewer-token-0123456789', operator: 'operator-token-0123456789', admin: 'admin-token-0123456789' } as const;
+export const TOKENS = {
+  viewer: 'viewer-token-0123456789',
+  operator: 'operator-token-0123456789',
+  admin: 'admin-token-0123456789',
+} as const;
 export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
 
 /** A training source that records triggers instead of starting workers: the API is under test here. */
@@ -82,17 +86,49 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness; sseMaxBufferedBytes?: number } = {}): Promise<Harness> {
+export async function apiHarness(
+  o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness; sseMaxBufferedBytes?: number } = {},
+): Promise<Harness> {
   const streams = { streams: 0, dropped: 0 };
   const clock = new ManualClock();
   const db = openVigilState(':memory:');
   const alerts = new AlertStore(db, ['webhook:ops']);
-  const quality = new QualityMonitor({ staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 600_000, flatlineMinReadings: 10, ranges: [], backfillAgeMs: 3_600_000 });
-  const engine = new AlertEngine(alerts, quality, { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 0, backfillAgeMs: 3_600_000, silentMachinesSummary: 25 }, clock, silentLogger());
+  const quality = new QualityMonitor({
+    staleAfterMs: 60_000,
+    sensorStaleAfterMs: 120_000,
+    flatlineAfterMs: 600_000,
+    flatlineMinReadings: 10,
+    ranges: [],
+    backfillAgeMs: 3_600_000,
+  });
+  const engine = new AlertEngine(
+    alerts,
+    quality,
+    {
+      high: 0.7,
+      low: 0.3,
+      openAfter: 2,
+      closeAfter: 2,
+      criticalProbability: 0.9,
+      criticalRul: 10,
+      lateFailureGraceMs: 0,
+      backfillAgeMs: 3_600_000,
+      silentMachinesSummary: 25,
+    },
+    clock,
+    silentLogger(),
+  );
   const store = new SqliteSensorStore(path.join(tempDir('vigil-api-'), 'sensors.db'));
   await store.open();
   const inference = new InferenceClient('cpu');
-  const scoring = new ScoringService(inference, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 16, topSensors: 3, historyRetentionMs: 86_400_000, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 }, tempDir());
+  const scoring = new ScoringService(
+    inference,
+    db,
+    clock,
+    silentLogger(),
+    { intervalMs: 1000, maxBatch: 16, topSensors: 3, historyRetentionMs: 86_400_000, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 },
+    tempDir(),
+  );
   const registry = new ModelRegistry(tempDir('vigil-api-models-'));
   const training = new RecordingTraining();
   const submitted: MachineEvent[] = [];
@@ -107,9 +143,26 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
   const reports = [ingestReport(ingestStats, new FleetCap(10)), lag.report()];
   const deadLetters = new SqliteDeadLetterLog(db, 3);
   // The daemon's rules for events (a year back, five minutes ahead), as MQTT applies them.
-  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: ['vigil/{site}/{line}/{machine}/events'], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 300_000, maxAgeMs: 365 * 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+  const decoder = new MessageDecoder({
+    telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'],
+    eventTopics: ['vigil/{site}/{line}/{machine}/events'],
+    format: 'auto',
+    maxPayloadBytes: 65_536,
+    maxFutureSkewMs: 300_000,
+    maxAgeMs: 365 * 86_400_000,
+    allowMachines: [],
+    lineProtocolPrecision: 'ms',
+  });
   const requests: string[] = [];
-  const energy = new EnergyAccountant(db, clock, silentLogger(), { wattsPerCore: 10, raplDir: '/nonexistent', gpu: 'off', fallbackIntensity: 400, carbon: async () => null, price: () => null, dueSince: () => null });
+  const energy = new EnergyAccountant(db, clock, silentLogger(), {
+    wattsPerCore: 10,
+    raplDir: '/nonexistent',
+    gpu: 'off',
+    fallbackIntensity: 400,
+    carbon: async () => null,
+    price: () => null,
+    dueSince: () => null,
+  });
   const app = await buildApi({
     status: { status: () => o.status ?? ({} as Status), readiness: () => o.readiness ?? { ready: true, reasons: [] } },
     deadLetters,
@@ -137,7 +190,11 @@ export async function apiHarness(o: { anonymousRead?: boolean; writesPerMinute?:
       training,
       request: async (by) => {
         requests.push(by);
-        return { action: 'defer', reason: `requested by ${by}; deferred: 412.0 gCO2e/kWh now, 250.0 expected 02:15–02:45 UTC`, runId: null };
+        return {
+          action: 'defer',
+          reason: `requested by ${by}; deferred: 412.0 gCO2e/kWh now, 250.0 expected 02:15–02:45 UTC`,
+          runId: null,
+        };
       },
     },
     energy: {

@@ -18,7 +18,11 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
     // Never the repository's models/ directory, even when a test sets other learning options.
     learning: { modelsDir: tempDir('vigil-models-'), ...(overrides.learning as object) },
     // The tests' publishers connect to the embedded broker without a user, from loopback.
-    mqtt: { embedded: { port: await freePort(), allowAnonymous: true }, clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`, ...(overrides.mqtt as object) },
+    mqtt: {
+      embedded: { port: await freePort(), allowAnonymous: true },
+      clientId: `vigil-test-${Math.random().toString(36).slice(2, 10)}`,
+      ...(overrides.mqtt as object),
+    },
   };
   const config = validateConfig(raw, { cwd: process.cwd(), origin: 'test' });
   // The compiled daemon (built by `npm test`): its scoring and training workers are compiled files.

@@ -31,11 +31,15 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
 
 /** Waits until a daemon on `port` answers /readyz with 200. */
 export function waitForReady(port: number, timeoutMs = 20_000): Promise<void> {
-  return waitUntil(async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, timeoutMs, `daemon on port ${port} ready`);
+  return waitUntil(
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+    `daemon on port ${port} ready`,
+  );
 }

@@ -20,10 +20,22 @@ export function testMeta(version: string, over: Partial<ModelMeta> = {}): ModelM
     normalisation: { sensors: ['a', 'b', 'c'], mean: [0, 0, 0], std: [1, 1, 1], dropped: [] },
     architecture: { units: [5, 4], dropout: 0.1, recurrentActivation: 'sigmoid', learningRate: 0.01, batchSize: 8 },
     threshold: 0.5,
-    metrics: { validation: { classification: cls, rul: { rmse: 1, mae: 1, score: 1, n: 10 } }, leadTime: { detected: 1, missed: 0, meanLeadMs: 1 }, championOnSameData: null },
-    training: { backend: 'cpu', provider: 'cpu', durationMs: 1, epochs: 1, bestEpoch: 1, samplesPerSecond: 1, seed: 3, stoppedEarly: false },
+    metrics: {
+      validation: { classification: cls, rul: { rmse: 1, mae: 1, score: 1, n: 10 } },
+      leadTime: { detected: 1, missed: 0, meanLeadMs: 1 },
+      championOnSameData: null,
+    },
+    training: {
+      backend: 'cpu',
+      provider: 'cpu',
+      durationMs: 1,
+      epochs: 1,
+      bestEpoch: 1,
+      samplesPerSecond: 1,
+      seed: 3,
+      stoppedEarly: false,
+    },
     data: {},
     ...over,
   };
 }
-

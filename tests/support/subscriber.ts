@@ -10,7 +10,17 @@ import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/ingest/emb
 /** An embedded broker for tests on a free loopback port: anonymous loopback clients allowed unless said otherwise. */
 export async function testBroker(o: Partial<EmbeddedBrokerOptions> = {}): Promise<EmbeddedBroker> {
   const broker = new EmbeddedBroker(
-    { host: '127.0.0.1', port: 0, users: [], allowAnonymous: true, maxPacketBytes: 1 << 20, retained: { maxMessages: 100, maxBytes: 4096 }, selfClientId: 'vigil-test-self', reservedTopics: ['vigil/+/+/+/alerts', 'vigil/_gateway/status'], ...o },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      users: [],
+      allowAnonymous: true,
+      maxPacketBytes: 1 << 20,
+      retained: { maxMessages: 100, maxBytes: 4096 },
+      selfClientId: 'vigil-test-self',
+      reservedTopics: ['vigil/+/+/+/alerts', 'vigil/_gateway/status'],
+      ...o,
+    },
     silentLogger(),
   );
   await broker.start();
@@ -34,17 +44,44 @@ export async function subscribedSubscriber(
   url: string,
   clientId: string,
   onSample: (ts: number) => void,
-  options: { qos?: 0 | 1 | 2; ackBatch?: SubscriberOptions['ackBatch']; tls?: SubscriberOptions['tls']; username?: string; password?: string } = {},
+  options: {
+    qos?: 0 | 1 | 2;
+    ackBatch?: SubscriberOptions['ackBatch'];
+    tls?: SubscriberOptions['tls'];
+    username?: string;
+    password?: string;
+  } = {},
 ): Promise<MqttSubscriber> {
   const sink = {
     accept(batch: IngestBatch) {
       for (const s of batch.samples) onSample(s.ts);
     },
   };
-  const decoder = new MessageDecoder({ telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'], eventTopics: [], format: 'auto', maxPayloadBytes: 65_536, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, allowMachines: [], lineProtocolPrecision: 'ms' });
+  const decoder = new MessageDecoder({
+    telemetryTopics: ['vigil/{site}/{line}/{machine}/telemetry'],
+    eventTopics: [],
+    format: 'auto',
+    maxPayloadBytes: 65_536,
+    maxFutureSkewMs: 60_000,
+    maxAgeMs: 86_400_000,
+    allowMachines: [],
+    lineProtocolPrecision: 'ms',
+  });
   const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
   const subscriber = new MqttSubscriber(
-    { url, clientId, username: options.username, password: options.password, tls: options.tls ?? { rejectUnauthorized: true }, qos: options.qos ?? 1, keepalive: 30, reconnectMinMs: 50, reconnectMaxMs: 200, filters: decoder.filters, ackBatch: options.ackBatch },
+    {
+      url,
+      clientId,
+      username: options.username,
+      password: options.password,
+      tls: options.tls ?? { rejectUnauthorized: true },
+      qos: options.qos ?? 1,
+      keepalive: 30,
+      reconnectMinMs: 50,
+      reconnectMaxMs: 200,
+      filters: decoder.filters,
+      ackBatch: options.ackBatch,
+    },
     pipeline,
     systemClock,
     silentLogger(),

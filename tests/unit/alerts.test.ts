@@ -10,8 +10,25 @@ import { ManualClock } from '../support/manual-clock.js';
 import path from 'node:path';
 
 const BACKFILL_AGE = 3_600_000;
-const RISK = { high: 0.7, low: 0.3, openAfter: 2, closeAfter: 2, criticalProbability: 0.9, criticalRul: 10, lateFailureGraceMs: 60_000, backfillAgeMs: BACKFILL_AGE, silentMachinesSummary: 25 };
-const QUALITY = { staleAfterMs: 60_000, sensorStaleAfterMs: 120_000, flatlineAfterMs: 300_000, flatlineMinReadings: 5, ranges: [{ sensor: 'temp', max: 90 }], backfillAgeMs: BACKFILL_AGE };
+const RISK = {
+  high: 0.7,
+  low: 0.3,
+  openAfter: 2,
+  closeAfter: 2,
+  criticalProbability: 0.9,
+  criticalRul: 10,
+  lateFailureGraceMs: 60_000,
+  backfillAgeMs: BACKFILL_AGE,
+  silentMachinesSummary: 25,
+};
+const QUALITY = {
+  staleAfterMs: 60_000,
+  sensorStaleAfterMs: 120_000,
+  flatlineAfterMs: 300_000,
+  flatlineMinReadings: 5,
+  ranges: [{ sensor: 'temp', max: 90 }],
+  backfillAgeMs: BACKFILL_AGE,
+};
 /** The tests' clock starts here: data stamped at T0 + x is live. */
 const T0 = new ManualClock().now();
 
@@ -25,7 +42,14 @@ function setup(file = ':memory:', clock = new ManualClock()) {
   return { db, store, quality, engine, clock, events };
 }
 
-const score = (p: number, dataTs: number, rulSteps = 40): RiskScore => ({ machine: M1, dataTs: T0 + dataTs, probability: p, rulSteps, model: 'v0001', topSensors: [{ sensor: 'vib', contribution: 0.4 }] });
+const score = (p: number, dataTs: number, rulSteps = 40): RiskScore => ({
+  machine: M1,
+  dataTs: T0 + dataTs,
+  probability: p,
+  rulSteps,
+  model: 'v0001',
+  topSensors: [{ sensor: 'vib', contribution: 0.4 }],
+});
 
 describe('alert engine and lifecycle', () => {
   it('opens a failure-risk alert after k high scores, updates it, and a failure resolves it as a true positive with its lead time', () => {
@@ -48,7 +72,14 @@ describe('alert engine and lifecycle', () => {
     expect(done.resolved?.resolution).toBe('failure');
     expect(done.outcome).toBe('true_positive');
     expect(done.leadMs).toBe(8_000);
-    expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0, precision: 1, recall: 1, meanLeadMs: 8_000 });
+    expect(store.quality()).toMatchObject({
+      truePositives: 1,
+      falseAlarms: 0,
+      missedFailures: 0,
+      precision: 1,
+      recall: 1,
+      meanLeadMs: 8_000,
+    });
   });
 
   it('keeps at most one unresolved alert per machine and kind, and writes one delivery per channel per event', () => {
@@ -132,7 +163,11 @@ describe('alert engine and lifecycle', () => {
 describe('data-quality alerts', () => {
   it('raises and clears stale machine, stale sensor, flatline and out-of-range alerts from arrival times', () => {
     const { engine, quality, store, clock } = setup();
-    const unresolved = () => store.unresolved().map((a) => `${a.kind}:${a.subject}`).sort();
+    const unresolved = () =>
+      store
+        .unresolved()
+        .map((a) => `${a.kind}:${a.subject}`)
+        .sort();
     // Six readings a minute apart: `stuck` never changes, `temp` is above its range.
     for (let i = 0; i < 6; i++) {
       if (i > 0) clock.advance(60_000);
@@ -231,7 +266,12 @@ describe('many silent machines', () => {
     // All but three come back.
     for (const m of machines.slice(3)) quality.observe(sample(clock.now(), { v: 2 }, m), clock.now());
     engine.checkQuality();
-    expect(store.unresolved().map((a) => `${a.kind}:${a.machine.machine}`).sort()).toEqual(['machine_stale:m0', 'machine_stale:m1', 'machine_stale:m2']);
+    expect(
+      store
+        .unresolved()
+        .map((a) => `${a.kind}:${a.machine.machine}`)
+        .sort(),
+    ).toEqual(['machine_stale:m0', 'machine_stale:m1', 'machine_stale:m2']);
     expect(store.list({ kind: 'machines_silent', limit: 5 })[0]!.resolved?.resolution).toBe('recovered');
   });
 

@@ -69,7 +69,13 @@ describe('ids, bodies and headers', () => {
 
   it('a body holding __proto__ or constructor.prototype is refused by name; invalid JSON says so', async () => {
     const h = await harness();
-    const send = (payload: string) => h.app.inject({ method: 'POST', url: '/api/v1/events', headers: { ...auth('operator'), 'content-type': 'application/json' }, payload });
+    const send = (payload: string) =>
+      h.app.inject({
+        method: 'POST',
+        url: '/api/v1/events',
+        headers: { ...auth('operator'), 'content-type': 'application/json' },
+        payload,
+      });
     const proto = await send('{"machine":"m1","type":"note","__proto__":{"x":1}}');
     expect([proto.statusCode, proto.json().error.message]).toEqual([400, 'the body holds the key __proto__, which is never accepted']);
     const ctor = await send('{"machine":"m1","type":"note","component":"x","note":"y","constructor":{"prototype":{"x":1}}}');
@@ -82,14 +88,18 @@ describe('ids, bodies and headers', () => {
     const h = await harness();
     const base = new URL(await h.app.listen({ host: '127.0.0.1', port: 0 }));
     const reply = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(Number(base.port), base.hostname, () => socket.write(`GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(100_000)}\r\n\r\n`));
+      const socket = net.connect(Number(base.port), base.hostname, () =>
+        socket.write(`GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(100_000)}\r\n\r\n`),
+      );
       let text = '';
       socket.on('data', (d) => (text += d.toString()));
       socket.on('end', () => resolve(text));
       socket.on('error', reject);
     });
     expect(reply).toMatch(/^HTTP\/1\.1 431 /);
-    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'VGL_HEADERS_TOO_LARGE', message: expect.stringMatching(/headers are too large/) } });
+    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'VGL_HEADERS_TOO_LARGE', message: expect.stringMatching(/headers are too large/) },
+    });
   });
 });
 
@@ -105,9 +115,32 @@ describe('alert stream clients', () => {
     socket.pause(); // and never reads again
     const closed = new Promise((r) => socket.once('close', r));
     // Big events, far more than the kernel's socket buffers hold.
-    const big = { machine: M1, kind: 'machine_stale' as const, subject: '', severity: 'warning' as const, message: 'x'.repeat(64 * 1024), details: {} };
+    const big = {
+      machine: M1,
+      kind: 'machine_stale' as const,
+      subject: '',
+      severity: 'warning' as const,
+      message: 'x'.repeat(64 * 1024),
+      details: {},
+    };
     for (let i = 0; i < 400 && h.streams.dropped === 0; i++) {
-      h.engine.emit('event', { id: i + 1, type: 'opened', at: h.clock.now(), alert: { ...big, id: i + 1, state: 'open', openedAt: 0, updatedAt: 0, updates: 0, acknowledged: null, resolved: null, outcome: null, leadMs: null } });
+      h.engine.emit('event', {
+        id: i + 1,
+        type: 'opened',
+        at: h.clock.now(),
+        alert: {
+          ...big,
+          id: i + 1,
+          state: 'open',
+          openedAt: 0,
+          updatedAt: 0,
+          updates: 0,
+          acknowledged: null,
+          resolved: null,
+          outcome: null,
+          leadMs: null,
+        },
+      });
       await new Promise((r) => setImmediate(r));
     }
     expect(h.streams.dropped).toBe(1);

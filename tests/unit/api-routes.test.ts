@@ -13,7 +13,14 @@ async function harness(o: Parameters<typeof apiHarness>[0] = {}) {
   return h;
 }
 
-const risk = (p: number, dataTs: number): RiskScore => ({ machine: M1, dataTs: Date.UTC(2026, 0, 1) + dataTs, probability: p, rulSteps: 20, model: 'v0001', topSensors: [] });
+const risk = (p: number, dataTs: number): RiskScore => ({
+  machine: M1,
+  dataTs: Date.UTC(2026, 0, 1) + dataTs,
+  probability: p,
+  rulSteps: 20,
+  model: 'v0001',
+  topSensors: [],
+});
 function openRiskAlert(h: Harness): number {
   h.engine.onScore(risk(0.8, 1), 0.5);
   h.engine.onScore(risk(0.8, 2), 0.5);
@@ -38,7 +45,12 @@ describe('auth', () => {
     async (_url, role, w) => {
       // Open reads must not open writes.
       const h = await harness({ anonymousRead: true });
-      const r = await h.app.inject({ method: w.method, url: w.url, payload: w.body as object, headers: role === 'anonymous' ? {} : auth(role) });
+      const r = await h.app.inject({
+        method: w.method,
+        url: w.url,
+        payload: w.body as object,
+        headers: role === 'anonymous' ? {} : auth(role),
+      });
       if (role === 'anonymous') expect([r.statusCode, r.json().error.code]).toEqual([401, 'VGL_UNAUTHORIZED']);
       else if (RANK[role] < RANK[w.needs]) expect([r.statusCode, r.json().error.code]).toEqual([403, 'VGL_FORBIDDEN']);
       else expect([401, 403]).not.toContain(r.statusCode);
@@ -63,7 +75,12 @@ describe('auth', () => {
 describe('events', () => {
   it('records a technician event through the durable path, attributed to the token holder', async () => {
     const h = await harness();
-    const r = await h.app.inject({ method: 'POST', url: '/api/v1/events', headers: auth('operator'), payload: { machine: 'm1', line: 'l1', site: 'plant', type: 'failure', component: 'bearing', ts: '2025-12-31T23:00:00Z' } });
+    const r = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/events',
+      headers: auth('operator'),
+      payload: { machine: 'm1', line: 'l1', site: 'plant', type: 'failure', component: 'bearing', ts: '2025-12-31T23:00:00Z' },
+    });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ type: 'failure', ts: '2025-12-31T23:00:00.000Z', recordedBy: 'operator-user' });
     const stored = await h.store.queryEvents({ machine: 'm1' });
@@ -88,14 +105,20 @@ describe('events', () => {
 
   it('refuses a body that is not JSON', async () => {
     const h = await harness();
-    const r = await h.app.inject({ method: 'POST', url: '/api/v1/events', headers: { ...auth('operator'), 'content-type': 'text/plain' }, payload: 'machine=m1' });
+    const r = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/events',
+      headers: { ...auth('operator'), 'content-type': 'text/plain' },
+      payload: 'machine=m1',
+    });
     expect([r.statusCode, r.json().error.code]).toEqual([415, 'VGL_UNSUPPORTED_MEDIA_TYPE']);
     expect(h.submitted).toHaveLength(0);
   });
 
   it('rate-limits writes per client, never reads', async () => {
     const h = await harness({ writesPerMinute: 2 });
-    const post = () => h.app.inject({ method: 'POST', url: '/api/v1/events', headers: auth('operator'), payload: { machine: 'm1', type: 'note' } });
+    const post = () =>
+      h.app.inject({ method: 'POST', url: '/api/v1/events', headers: auth('operator'), payload: { machine: 'm1', type: 'note' } });
     expect((await post()).statusCode).toBe(201);
     expect((await post()).statusCode).toBe(201);
     const third = await post();
@@ -109,7 +132,8 @@ describe('alerts', () => {
   it('lists with filters and paging, shows one, acknowledges and resolves, and refuses wrong transitions', async () => {
     const h = await harness({ anonymousRead: true });
     const id = openRiskAlert(h);
-    for (const m of ['m2', 'm3']) h.alerts.open({ machine: { ...M1, machine: m }, kind: 'machine_stale', severity: 'warning', message: 'quiet', details: {} }, 0);
+    for (const m of ['m2', 'm3'])
+      h.alerts.open({ machine: { ...M1, machine: m }, kind: 'machine_stale', severity: 'warning', message: 'quiet', details: {} }, 0);
     const page1 = (await h.app.inject('/api/v1/alerts?limit=2')).json();
     expect(page1.items.map((a: { machine: { machine: string } }) => a.machine.machine)).toEqual(['m3', 'm2']);
     const page2 = (await h.app.inject(`/api/v1/alerts?limit=2&before=${page1.nextBefore}`)).json();
@@ -122,15 +146,33 @@ describe('alerts', () => {
     expect((await h.app.inject('/api/v1/alerts/999')).json().error.code).toBe('VGL_NOT_FOUND');
     expect((await h.app.inject('/api/v1/alerts/abc')).statusCode).toBe(400);
 
-    const ack = await h.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/ack`, headers: auth('operator'), payload: { note: 'on my way' } });
+    const ack = await h.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/ack`,
+      headers: auth('operator'),
+      payload: { note: 'on my way' },
+    });
     expect(ack.json()).toMatchObject({ state: 'acknowledged', acknowledged: { by: 'operator-user', note: 'on my way' } });
     const again = await h.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/ack`, headers: auth('operator'), payload: {} });
     expect([again.statusCode, again.json().error.code]).toEqual([409, 'VGL_CONFLICT']);
     const res = await h.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/resolve`, headers: auth('operator') });
-    expect(res.json()).toMatchObject({ state: 'resolved', resolved: { resolution: 'technician', by: 'operator-user' }, outcome: 'false_alarm' });
-    const bad = await h.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/resolve`, headers: auth('operator'), payload: { note: 1 } });
+    expect(res.json()).toMatchObject({
+      state: 'resolved',
+      resolved: { resolution: 'technician', by: 'operator-user' },
+      outcome: 'false_alarm',
+    });
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/resolve`,
+      headers: auth('operator'),
+      payload: { note: 1 },
+    });
     expect(bad.statusCode).toBe(400);
-    expect((await h.app.inject('/api/v1/alerts/quality')).json()).toMatchObject({ falseAlarms: 1, precision: 0, period: { from: new Date(h.clock.now()).toISOString(), to: null } });
+    expect((await h.app.inject('/api/v1/alerts/quality')).json()).toMatchObject({
+      falseAlarms: 1,
+      precision: 0,
+      period: { from: new Date(h.clock.now()).toISOString(), to: null },
+    });
     expect((await h.app.inject('/api/v1/alerts/quality?from=-1h&to=-30m')).json()).toMatchObject({ falseAlarms: 0, precision: null });
     expect((await h.app.inject('/api/v1/alerts/quality?from=-1h&to=-2h')).json().error.code).toBe('VGL_BAD_REQUEST');
     h.clock.advance(1000);
@@ -192,21 +234,35 @@ describe('machines', () => {
     h.scoring.observe({ samples: [{ machine: M1, ts: t0 + 600_000, values: { a: 7, b: 2 } }], events: [] });
     await h.scoring.tick();
     const detail = (await h.app.inject('/api/v1/machines/m1')).json();
-    expect(detail).toMatchObject({ machine: M1, status: 'no_model', detail: 'no model trained yet', score: null, latest: { a: { value: 7 } }, history: [], alerts: [] });
+    expect(detail).toMatchObject({
+      machine: M1,
+      status: 'no_model',
+      detail: 'no model trained yet',
+      score: null,
+      latest: { a: { value: 7 } },
+      history: [],
+      alerts: [],
+    });
     // Data time and arrival time differ for data stamped in the past.
     expect(detail.lastSeenAt).toBe(new Date(t0 + 600_000).toISOString());
     expect(detail.lastReceivedAt).toBe(new Date(h.clock.now()).toISOString());
     expect((await h.app.inject('/api/v1/machines')).json().items[0].status).toBe('no_model');
     expect((await h.app.inject('/api/v1/machines/m1/scores')).json()).toEqual({ items: [] });
     await h.store.write({ samples: [], events: [{ machine: M1, ts: t0 + 1000, type: 'repair', component: 'seal' }] });
-    expect((await h.app.inject('/api/v1/machines/m1/events')).json()).toEqual({ items: [{ ts: new Date(t0 + 1000).toISOString(), type: 'repair', component: 'seal', note: null }] });
+    expect((await h.app.inject('/api/v1/machines/m1/events')).json()).toEqual({
+      items: [{ ts: new Date(t0 + 1000).toISOString(), type: 'repair', component: 'seal', note: null }],
+    });
     expect((await h.app.inject('/api/v1/machines/m1/events?from=nonsense')).statusCode).toBe(400);
   });
 
   it('filters, sorts and pages a large fleet on the server, with the total', async () => {
     const h = await harness({ anonymousRead: true });
     const now = h.clock.now();
-    const fleet = Array.from({ length: 1200 }, (_, i) => ({ site: 'plant', line: i % 2 ? 'odd' : 'even', machine: `press-${String(i).padStart(4, '0')}` }));
+    const fleet = Array.from({ length: 1200 }, (_, i) => ({
+      site: 'plant',
+      line: i % 2 ? 'odd' : 'even',
+      machine: `press-${String(i).padStart(4, '0')}`,
+    }));
     h.scoring.observe({ samples: fleet.map((m, i) => ({ machine: m, ts: now - i, values: { a: i } })), events: [] });
     const first = (await h.app.inject('/api/v1/machines')).json();
     expect([first.items.length, first.total]).toEqual([1000, 1200]);
@@ -233,17 +289,38 @@ describe('models and training', () => {
 
   it('triggers one run at a time, lists and shows runs, cancels the running one', async () => {
     const h = await harness({ anonymousRead: true });
-    const first = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { bypassEnergyPolicy: true, epochs: 3 } });
+    const first = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/training/runs',
+      headers: auth('operator'),
+      payload: { bypassEnergyPolicy: true, epochs: 3 },
+    });
     expect(first.statusCode).toBe(202);
-    expect(first.json()).toMatchObject({ id: 1, trigger: 'api', requestedBy: 'operator-user', state: 'running', bypassedEnergyPolicy: true });
-    const busy = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { bypassEnergyPolicy: true } });
+    expect(first.json()).toMatchObject({
+      id: 1,
+      trigger: 'api',
+      requestedBy: 'operator-user',
+      state: 'running',
+      bypassedEnergyPolicy: true,
+    });
+    const busy = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/training/runs',
+      headers: auth('operator'),
+      payload: { bypassEnergyPolicy: true },
+    });
     expect([busy.statusCode, busy.json().error.code]).toEqual([409, 'VGL_TRAINING_BUSY']);
     // Without the bypass the energy policy decides; here it queues the request for a cleaner window.
     const queued = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator') });
     expect(queued.statusCode).toBe(202);
-    expect(queued.json()).toMatchObject({ queued: true, decision: { action: 'defer', reason: expect.stringMatching(/requested by operator-user/) } });
+    expect(queued.json()).toMatchObject({
+      queued: true,
+      decision: { action: 'defer', reason: expect.stringMatching(/requested by operator-user/) },
+    });
     expect(h.requests).toEqual(['operator-user']);
-    expect((await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { epochs: 0 } })).statusCode).toBe(400);
+    expect(
+      (await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator'), payload: { epochs: 0 } })).statusCode,
+    ).toBe(400);
     expect((await h.app.inject('/api/v1/training/runs')).json().items).toHaveLength(1);
     expect((await h.app.inject('/api/v1/training/runs/1')).json().id).toBe(1);
     expect((await h.app.inject('/api/v1/training/runs/7')).json().error.code).toBe('VGL_NOT_FOUND');
@@ -262,8 +339,25 @@ describe('metrics and docs', () => {
     expect(m.body).toMatch(/vigil_event_loop_lag_seconds\{quantile="0.99"\} 0.002/);
     const doc = (await h.app.inject('/docs/json')).json();
     const energy = (await h.app.inject('/api/v1/energy')).json();
-    expect(energy).toMatchObject({ policy: { enabled: true, cpuMeter: 'cpu-estimate' }, budget: { period: 'day', usedKWh: 0 }, totals: { runs: 0 }, decisions: [], runs: [] });
-    for (const p of ['/api/v1/energy', '/api/v1/status', '/api/v1/machines', '/api/v1/machines/{machine}/readings', '/api/v1/events', '/api/v1/alerts', '/api/v1/alerts/{id}/ack', '/api/v1/alerts/stream', '/api/v1/models', '/api/v1/training/runs']) {
+    expect(energy).toMatchObject({
+      policy: { enabled: true, cpuMeter: 'cpu-estimate' },
+      budget: { period: 'day', usedKWh: 0 },
+      totals: { runs: 0 },
+      decisions: [],
+      runs: [],
+    });
+    for (const p of [
+      '/api/v1/energy',
+      '/api/v1/status',
+      '/api/v1/machines',
+      '/api/v1/machines/{machine}/readings',
+      '/api/v1/events',
+      '/api/v1/alerts',
+      '/api/v1/alerts/{id}/ack',
+      '/api/v1/alerts/stream',
+      '/api/v1/models',
+      '/api/v1/training/runs',
+    ]) {
       expect(doc.paths).toHaveProperty([p]);
     }
     expect((await h.app.inject('/docs')).statusCode).toBeLessThan(400);

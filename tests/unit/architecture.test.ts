@@ -3,7 +3,22 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** The stages in data-path order (docs/architecture.md): a stage imports only those before it. */
-const ORDER = ['core', 'config', 'ingest', 'journal', 'store', 'features', 'model', 'registry', 'training', 'scheduler', 'scoring', 'alerts', 'api', 'commands'];
+const ORDER = [
+  'core',
+  'config',
+  'ingest',
+  'journal',
+  'store',
+  'features',
+  'model',
+  'registry',
+  'training',
+  'scheduler',
+  'scoring',
+  'alerts',
+  'api',
+  'commands',
+];
 const SRC = path.resolve(import.meta.dirname, '../../src');
 
 function sources(dir: string): string[] {
@@ -21,7 +36,9 @@ function importsOf(file: string): string[] {
 
 describe('architecture', () => {
   it('every folder of src/ is a known stage', () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !ORDER.includes(f))).toEqual([]);
   });
 

@@ -141,7 +141,9 @@ describe.each([
 
   it('keeps acknowledging past its memory budget: the backlog stays on disk and is read back in order', async () => {
     // The budget that applies: samples where batches are queued, bytes where the wire form is.
-    const budget = encoded ? { maxPendingBytes: 5 * recordBytes(sample(1000)), maxPendingSamples: 1_000 } : { maxPendingSamples: 5, maxPendingBytes: 1 };
+    const budget = encoded
+      ? { maxPendingBytes: 5 * recordBytes(sample(1000)), maxPendingSamples: 1_000 }
+      : { maxPendingSamples: 5, maxPendingBytes: 1 };
     const { store, queue, writer, journal } = await setup({ ...budget, batchSize: 4 });
     store.down = true;
     for (let i = 0; i < 30; i++) expect(queue.accept(batchOf(sample(1000 + i)))).toBeUndefined();
@@ -207,7 +209,9 @@ describe.each([
     for (let i = 0; i < 20; i++) journal0.append(batchOf(sample(1000 + i)));
     const { readdirSync, readFileSync, writeFileSync } = await import('node:fs');
     const path = await import('node:path');
-    const segs = readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
+    const segs = readdirSync(dir)
+      .filter((f) => f.endsWith('.wal'))
+      .sort();
     expect(segs.length).toBeGreaterThan(2);
     const victim = path.join(dir, segs[0]!);
     const buf = readFileSync(victim);
@@ -218,7 +222,14 @@ describe.each([
     await store.open();
     const journal = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 300, fsyncIntervalMs: 0 }, systemClock, log);
     expect(journal.stats.corruptRecords).toBe(1);
-    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, maxPendingBytes: 8 << 20, retryInitialMs: 500, retryMaxMs: 4000 });
+    const writer = new BatchWriter(store, journal, systemClock, log, {
+      batchSize: 100,
+      flushIntervalMs: 200,
+      maxPendingSamples: 10_000,
+      maxPendingBytes: 8 << 20,
+      retryInitialMs: 500,
+      retryMaxMs: 4000,
+    });
     writer.resumeFromJournal();
     writer.start();
     await vi.advanceTimersByTimeAsync(1000);
@@ -241,7 +252,14 @@ describe.each([
     const store = new FlakyStore();
     await store.open();
     const journal = Journal.open({ dir: first.dir, maxBytes: 1 << 20, segmentBytes: 4096, fsyncIntervalMs: 0 }, systemClock, log);
-    const writer = new BatchWriter(store, journal, systemClock, log, { batchSize: 100, flushIntervalMs: 200, maxPendingSamples: 10_000, maxPendingBytes: 8 << 20, retryInitialMs: 500, retryMaxMs: 4000 });
+    const writer = new BatchWriter(store, journal, systemClock, log, {
+      batchSize: 100,
+      flushIntervalMs: 200,
+      maxPendingSamples: 10_000,
+      maxPendingBytes: 8 << 20,
+      retryInitialMs: 500,
+      retryMaxMs: 4000,
+    });
     writer.start();
     writer.resumeFromJournal();
     expect(writer.stats.catchingUp).toBe(true);

@@ -6,7 +6,8 @@ import { CMAPSS_INPUTS, CMAPSS_SENSORS, evaluateCmapssTest, labelledTrainingUnit
 import type { TF } from '../../src/model/backend.js';
 import { tempDir } from '../support/fixtures.js';
 
-const row = (unit: number, cycle: number) => `${unit} ${cycle} ${Array.from({ length: 24 }, (_, i) => (i * 1.5 + cycle).toFixed(2)).join(' ')}`;
+const row = (unit: number, cycle: number) =>
+  `${unit} ${cycle} ${Array.from({ length: 24 }, (_, i) => (i * 1.5 + cycle).toFixed(2)).join(' ')}`;
 
 describe('C-MAPSS model inputs', () => {
   it('the cycle count is an input column next to the sensors, and --sensors-only leaves it out', () => {
@@ -24,8 +25,13 @@ describe('C-MAPSS model inputs', () => {
   it('the test protocol refuses a model input the C-MAPSS files do not have, instead of scoring it as its mean', () => {
     const norm = { sensors: ['s2', 'hours'], mean: [0, 0], std: [1, 1], dropped: [] };
     const unused = null as unknown as TF;
-    expect(() => evaluateCmapssTest(unused, null as unknown as LayersModel, norm, 'test_FD001.txt', 'RUL_FD001.txt', { window: 50, horizon: 30, rulCap: 125, threshold: 0.5 })).toThrow(
-      /the model's inputs hours are not C-MAPSS values/,
-    );
+    expect(() =>
+      evaluateCmapssTest(unused, null as unknown as LayersModel, norm, 'test_FD001.txt', 'RUL_FD001.txt', {
+        window: 50,
+        horizon: 30,
+        rulCap: 125,
+        threshold: 0.5,
+      }),
+    ).toThrow(/the model's inputs hours are not C-MAPSS values/);
   });
 });

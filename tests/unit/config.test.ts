@@ -26,7 +26,14 @@ describe('config', () => {
     const c = loadConfig({ env: {}, cwd: '/srv/vigil' });
     expect(c.mqtt.url).toBeUndefined();
     // The embedded broker trusts nobody by default: no users, no anonymous clients.
-    expect(c.mqtt.embedded).toEqual({ host: '127.0.0.1', port: 1883, users: [], allowAnonymous: false, maxPacketBytes: 1024 * 1024, retained: { maxMessages: 1000, maxBytes: 64 * 1024 } });
+    expect(c.mqtt.embedded).toEqual({
+      host: '127.0.0.1',
+      port: 1883,
+      users: [],
+      allowAnonymous: false,
+      maxPacketBytes: 1024 * 1024,
+      retained: { maxMessages: 1000, maxBytes: 64 * 1024 },
+    });
     expect(c.store.kind).toBe('sqlite');
     expect(c.dataDir).toBe('/srv/vigil/data');
     expect(c.store.sqlite.path).toBe('/srv/vigil/data/sensors.db');
@@ -46,7 +53,9 @@ describe('config', () => {
   it('reads YAML with durations and sizes', () => {
     const c = loadConfig({
       env: {},
-      file: file('mqtt:\n  url: mqtts://broker:8883\n  username: vigil\njournal:\n  maxBytes: 1GiB\n  fsyncInterval: 2s\nwriter:\n  retryMax: 1m\n'),
+      file: file(
+        'mqtt:\n  url: mqtts://broker:8883\n  username: vigil\njournal:\n  maxBytes: 1GiB\n  fsyncInterval: 2s\nwriter:\n  retryMax: 1m\n',
+      ),
     });
     expect(c.mqtt.url).toBe('mqtts://broker:8883');
     expect(c.journal.maxBytes).toBe(1024 ** 3);
@@ -57,7 +66,13 @@ describe('config', () => {
   it('lets VIGIL_* variables override the file', () => {
     const c = loadConfig({
       file: file('http:\n  port: 9000\n'),
-      env: { VIGIL_HTTP_PORT: '9100', VIGIL_MQTT_PORT: '2883', VIGIL_DATA_DIR: '/tmp/x', VIGIL_INFLUX_URL: 'http://db:8086', VIGIL_ALLOW_MACHINES: 'a, b' },
+      env: {
+        VIGIL_HTTP_PORT: '9100',
+        VIGIL_MQTT_PORT: '2883',
+        VIGIL_DATA_DIR: '/tmp/x',
+        VIGIL_INFLUX_URL: 'http://db:8086',
+        VIGIL_ALLOW_MACHINES: 'a, b',
+      },
     });
     expect(c.http.port).toBe(9100);
     expect(c.mqtt.embedded.port).toBe(2883);
@@ -100,7 +115,12 @@ describe('config', () => {
 
   it('checks the schedule and alert rules the schema alone cannot', () => {
     const msg = problems(() =>
-      loadConfig({ env: {}, file: file("schedule:\n  cron: 'every day'\n  timezone: Mars/Olympus\n  carbon: { file: a.csv, url: 'http://x' }\nalerts:\n  risk: { high: 0.4, low: 0.6 }\n") }),
+      loadConfig({
+        env: {},
+        file: file(
+          "schedule:\n  cron: 'every day'\n  timezone: Mars/Olympus\n  carbon: { file: a.csv, url: 'http://x' }\nalerts:\n  risk: { high: 0.4, low: 0.6 }\n",
+        ),
+      }),
     );
     expect(msg).toMatch(/schedule\.cron: not a cron expression/);
     expect(msg).toMatch(/schedule\.timezone: not an IANA time zone/);
@@ -117,7 +137,10 @@ describe('config', () => {
   });
 
   it('masks webhook secrets when printed', () => {
-    const c = loadConfig({ env: {}, file: file("notify:\n  webhooks: [{ name: ops, url: 'https://h/x', secret: super-secret-value-123 }]\n") });
+    const c = loadConfig({
+      env: {},
+      file: file("notify:\n  webhooks: [{ name: ops, url: 'https://h/x', secret: super-secret-value-123 }]\n"),
+    });
     expect(JSON.stringify(maskSecrets(c))).not.toContain('super-secret-value-123');
   });
 
@@ -134,11 +157,24 @@ describe('config', () => {
       ),
     });
     const printed = JSON.stringify(maskSecrets(c));
-    for (const secret of ['mqtt-pass-1', 'influx-pass-2', 'hook-token-3', 'whsec-secret-value-4', 'carbon-key-5', 'carbon-bearer-6', 'plant-7', 'vigil:', 'admin:']) expect(printed).not.toContain(secret);
+    for (const secret of [
+      'mqtt-pass-1',
+      'influx-pass-2',
+      'hook-token-3',
+      'whsec-secret-value-4',
+      'carbon-key-5',
+      'carbon-bearer-6',
+      'plant-7',
+      'vigil:',
+      'admin:',
+    ])
+      expect(printed).not.toContain(secret);
     // What is not a credential stays readable.
     for (const kept of ['broker:8883', 'room=7', 'location=de', 'hooks.example']) expect(printed).toContain(kept);
     // A bad value is not echoed in full either.
-    expect(() => loadConfig({ env: { VIGIL_MQTT_URL: 'http://u:leaky-pass@x' } })).toThrow(expect.not.objectContaining({ message: expect.stringContaining('leaky-pass') }));
+    expect(() => loadConfig({ env: { VIGIL_MQTT_URL: 'http://u:leaky-pass@x' } })).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('leaky-pass') }),
+    );
   });
 
   it('masks secrets when printed', () => {

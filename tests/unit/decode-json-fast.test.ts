@@ -24,7 +24,10 @@ decodeJsonTelemetry(JSON.stringify({ ts: NOW, values: Object.fromEntries(NAMES.m
 
 /** Sensor values as gateways send them: short decimals mostly, any double now and then. */
 const valueArb = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: -10_000_000, max: 10_000_000 }).chain((n) => fc.integer({ min: 0, max: 6 }).map((k) => n / 10 ** k)) },
+  {
+    weight: 4,
+    arbitrary: fc.integer({ min: -10_000_000, max: 10_000_000 }).chain((n) => fc.integer({ min: 0, max: 6 }).map((k) => n / 10 ** k)),
+  },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
   { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e21, 1e-7, 123456789012345, 1234567890123456, 0.1 + 0.2) },
 );
@@ -37,7 +40,9 @@ const readingArb = fc.record({
 
 function render(r: { ts: number; values: Record<string, number>; valuesFirst: boolean; space: string }): string {
   const s = r.space;
-  const values = `{${s}${Object.entries(r.values).map(([k, v]) => `${JSON.stringify(k)}${s}:${s}${JSON.stringify(v)}`).join(`,${s}`)}${s}}`;
+  const values = `{${s}${Object.entries(r.values)
+    .map(([k, v]) => `${JSON.stringify(k)}${s}:${s}${JSON.stringify(v)}`)
+    .join(`,${s}`)}${s}}`;
   const members = [`"ts"${s}:${s}${r.ts}`, `"values"${s}:${s}${values}`];
   return `${s}{${s}${(r.valuesFirst ? members.reverse() : members).join(`,${s}`)}${s}}${s}`;
 }
@@ -72,7 +77,9 @@ describe('fast telemetry reader', () => {
     fc.assert(
       fc.property(readingArb, (r) => {
         const fast = agree(Buffer.from(render(r)));
-        const shortDecimals = Object.values(r.values).every((v) => /^-?\d+(\.\d{1,6})?$/.test(JSON.stringify(v)) && JSON.stringify(v).replace(/[-.]/g, '').length <= 15);
+        const shortDecimals = Object.values(r.values).every(
+          (v) => /^-?\d+(\.\d{1,6})?$/.test(JSON.stringify(v)) && JSON.stringify(v).replace(/[-.]/g, '').length <= 15,
+        );
         const inWindow = r.ts >= NOW - ctx.maxAgeMs && r.ts <= NOW + ctx.maxFutureSkewMs;
         if (shortDecimals && inWindow && Object.keys(r.values).length > 0) {
           common++;
@@ -116,7 +123,11 @@ describe('fast telemetry reader', () => {
       `{"ts":${NOW},"values":{"s0":NaN}}`,
     ];
     for (const text of declined) expect(decodeTelemetryFast(Buffer.from(text), machine, ctx, false), text).toBeNull();
-    expect(decodeTelemetryFast(Buffer.from(`{"ts":${NOW},"values":{"s0":-0.5,"s1":0}}`), machine, ctx, false)).toEqual({ machine, ts: NOW, values: { s0: -0.5, s1: 0 } });
+    expect(decodeTelemetryFast(Buffer.from(`{"ts":${NOW},"values":{"s0":-0.5,"s1":0}}`), machine, ctx, false)).toEqual({
+      machine,
+      ts: NOW,
+      values: { s0: -0.5, s1: 0 },
+    });
   });
 
   it('never throws on mutated bytes, and whatever it still takes agrees with the general path', () => {
@@ -165,10 +176,15 @@ describe('fast telemetry reader', () => {
         if (!sample) return;
         const fields = (s: Sample) =>
           Object.fromEntries(
-            lp.lines({ samples: [s], events: [] }).trim().split(' ')[1]!.split(',').map((f) => {
-              const [k, v] = f.split('=');
-              return [k, Number(v)];
-            }),
+            lp
+              .lines({ samples: [s], events: [] })
+              .trim()
+              .split(' ')[1]!
+              .split(',')
+              .map((f) => {
+                const [k, v] = f.split('=');
+                return [k, Number(v)];
+              }),
           );
         const fromText = fields(sample);
         const fromValues = fields({ machine, ts: sample.ts, values: sample.values });

@@ -63,7 +63,14 @@ describe('line protocol decoder', () => {
   });
 
   it('keeps good lines around bad ones and says which line failed', () => {
-    const text = [`telemetry a=1 ${ns(NOW)}`, 'garbage', `telemetry a=2`, `telemetry s="str" ${ns(NOW)}`, `telemetry a=3 ${ns(NOW + 3_600_000)}`, `telemetry a=4 ${ns(NOW - 10)}`].join('\r\n');
+    const text = [
+      `telemetry a=1 ${ns(NOW)}`,
+      'garbage',
+      `telemetry a=2`,
+      `telemetry s="str" ${ns(NOW)}`,
+      `telemetry a=3 ${ns(NOW + 3_600_000)}`,
+      `telemetry a=4 ${ns(NOW - 10)}`,
+    ].join('\r\n');
     const r = decodeLineProtocol(text, topicMachine, ctx);
     expect(r.items.map((s) => s.values.a)).toEqual([1, 4]);
     expect(r.rejections.map((x) => [x.reason, x.detail.split(':')[0]])).toEqual([

@@ -10,7 +10,10 @@ const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status ===
 
 describe('deployment kit', () => {
   it('compose file parses, runs Mosquitto, InfluxDB and Vigil, and mounts files that exist', () => {
-    const doc = YAML.parse(readFileSync(path.join(deploy, 'compose.yaml'), 'utf8')) as { services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; volumes?: string[] }>; volumes: Record<string, unknown> };
+    const doc = YAML.parse(readFileSync(path.join(deploy, 'compose.yaml'), 'utf8')) as {
+      services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; volumes?: string[] }>;
+      volumes: Record<string, unknown>;
+    };
     expect(Object.keys(doc.services).sort()).toEqual(['influxdb', 'mosquitto', 'vigil']);
     expect(doc.services.influxdb!.image).toMatch(/^influxdb:1\.8/);
     const build = doc.services.vigil!.build!;
@@ -29,7 +32,8 @@ describe('deployment kit', () => {
       const text = readFileSync(path.join(deploy, 'docker', name), 'utf8');
       expect(text).toMatch(/^USER (node|vigil)$/m);
       expect(text).toMatch(/HEALTHCHECK[\s\S]*?\/healthz/);
-      for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) for (const src of m[1]!.split(' ')) expect(existsSync(path.resolve(src)), `${name}: ${src}`).toBe(true);
+      for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
+        for (const src of m[1]!.split(' ')) expect(existsSync(path.resolve(src)), `${name}: ${src}`).toBe(true);
     }
   });
 
@@ -37,11 +41,15 @@ describe('deployment kit', () => {
     const r = spawnSync('systemd-analyze', ['verify', path.join(deploy, 'systemd', 'vigil.service')], { encoding: 'utf8' });
     // verify exits 0 with warnings about units it cannot see on this machine (node, network); errors about the file itself fail.
     expect(r.stderr).not.toMatch(/vigil\.service:\d+: /);
-    expect(readFileSync(path.join(deploy, 'systemd', 'vigil.service'), 'utf8')).toMatch(/ProtectSystem=strict[\s\S]*ReadWritePaths=\/var\/lib\/vigil/);
+    expect(readFileSync(path.join(deploy, 'systemd', 'vigil.service'), 'utf8')).toMatch(
+      /ProtectSystem=strict[\s\S]*ReadWritePaths=\/var\/lib\/vigil/,
+    );
   });
 
   it('the Grafana dashboard parses, queries the InfluxDB measurements Vigil writes and metrics Vigil exports', async () => {
-    const dash = JSON.parse(readFileSync(path.join(deploy, 'grafana', 'vigil-dashboard.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr?: string; query?: string }> }> };
+    const dash = JSON.parse(readFileSync(path.join(deploy, 'grafana', 'vigil-dashboard.json'), 'utf8')) as {
+      panels: Array<{ targets: Array<{ expr?: string; query?: string }> }>;
+    };
     // What a running daemon exports: every stage's report, as built by the composition root.
     const { daemon } = await startTestDaemon();
     try {

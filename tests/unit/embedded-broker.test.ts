@@ -33,7 +33,10 @@ async function connect(url: string, o: mqtt.IClientOptions): Promise<MqttClient 
 
 /** Vigil's own subscriber, with the credentials the broker made for it. */
 async function vigil(b: EmbeddedBroker, seen: number[]) {
-  const s = await subscribedSubscriber(b.url, 'vigil-test-self', (ts) => void seen.push(ts), { ...b.selfCredentials, ackBatch: { begin: () => undefined, end: () => undefined } });
+  const s = await subscribedSubscriber(b.url, 'vigil-test-self', (ts) => void seen.push(ts), {
+    ...b.selfCredentials,
+    ackBatch: { begin: () => undefined, end: () => undefined },
+  });
   cleanup.push(() => s.stop());
   return s;
 }
@@ -77,7 +80,7 @@ describe('embedded broker: who may connect', () => {
 });
 
 describe('embedded broker: what may be published', () => {
-  it("only Vigil publishes its output topics; a user is held to its topic filters", async () => {
+  it('only Vigil publishes its output topics; a user is held to its topic filters', async () => {
     const { password, hash } = await createMqttPassword();
     const b = await broker({ users: [{ username: 'line1', passwordHash: hash, publish: ['vigil/plant/line1/+/telemetry'] }] });
     const watcher = (await connect(b.url, { clientId: 'watcher' })) as MqttClient;
@@ -143,7 +146,11 @@ describe('embedded broker: delivery', () => {
     const sub = await vigil(b, seen);
     const pub = (await connect(b.url, { clientId: 'mixed' })) as MqttClient;
     const now = Date.now();
-    await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publishAsync('vigil/p/l/m1/telemetry', reading(now - 1000 + i, i), { qos: (i % 3) as 0 | 1 | 2 })));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        pub.publishAsync('vigil/p/l/m1/telemetry', reading(now - 1000 + i, i), { qos: (i % 3) as 0 | 1 | 2 }),
+      ),
+    );
     await until(() => seen.length >= 300, `300 messages (${seen.length} so far)`);
     await new Promise((r) => setTimeout(r, 300));
     expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, i) => now - 1000 + i));

@@ -33,17 +33,47 @@ function input(over: Partial<PolicyInput> = {}): PolicyInput {
 
 describe('energy policy', () => {
   it.each<[string, Partial<PolicyInput>, 'train' | 'defer' | 'skip', RegExp]>([
-    ['no reason → no run, however clean the power', { need: { reason: null, forced: false }, now: T0 + 10 * H }, 'skip', /no reason to train/],
-    ['dirty now, a clean window ahead → defer, naming it', {}, 'defer', /deferred: 400\.0 gCO2e\/kWh now, 100\.0 expected 10:00–12:00 UTC, before deadline 00:00/],
+    [
+      'no reason → no run, however clean the power',
+      { need: { reason: null, forced: false }, now: T0 + 10 * H },
+      'skip',
+      /no reason to train/,
+    ],
+    [
+      'dirty now, a clean window ahead → defer, naming it',
+      {},
+      'defer',
+      /deferred: 400\.0 gCO2e\/kWh now, 100\.0 expected 10:00–12:00 UTC, before deadline 00:00/,
+    ],
     ['inside the clean window → train', { now: T0 + 10 * H }, 'train', /100\.0 gCO2e\/kWh, the best window/],
     ['within tolerance of the best → train', { now: T0 + 9 * H, tolerance: 1.6 }, 'train', /the best window/],
-    ['the deadline leaves no later start → train on dirty power', { now: T0 + 22 * H, deadline: T0 + 24 * H }, 'train', /deadline 00:00 leaves no later start/],
+    [
+      'the deadline leaves no later start → train on dirty power',
+      { now: T0 + 22 * H, deadline: T0 + 24 * H },
+      'train',
+      /deadline 00:00 leaves no later start/,
+    ],
     ['the clean window ends after the deadline → train now', { deadline: T0 + 8 * H, now: T0 + 2 * H }, 'train', /the best window/],
-    ['a forced need (model too old) trains at once', { need: { reason: 'the champion is 31.0 days old', forced: true } }, 'train', /forced/],
+    [
+      'a forced need (model too old) trains at once',
+      { need: { reason: 'the champion is 31.0 days old', forced: true } },
+      'train',
+      /forced/,
+    ],
     ['on battery → defer', { now: T0 + 10 * H, onBattery: true }, 'defer', /running on battery/],
-    ['budget exhausted → defer', { now: T0 + 10 * H, budget: { usedKWh: 0.98, limitKWh: 1, expectedRunKWh: 0.05 } }, 'defer', /energy budget 0\.980 of 1 kWh used/],
+    [
+      'budget exhausted → defer',
+      { now: T0 + 10 * H, budget: { usedKWh: 0.98, limitKWh: 1, expectedRunKWh: 0.05 } },
+      'defer',
+      /energy budget 0\.980 of 1 kWh used/,
+    ],
     ['busy host in the clean window → defer', { now: T0 + 10 * H, busy: 'CPU 93% busy' }, 'defer', /host busy \(CPU 93% busy\)/],
-    ['a run that would overlap a plant shift → defer', { now: T0 + 10 * H, busyCalendar: hourly(Array.from({ length: 48 }, (_, h) => (h === 11 ? 1 : 0))) }, 'defer', /overlap a busy period/],
+    [
+      'a run that would overlap a plant shift → defer',
+      { now: T0 + 10 * H, busyCalendar: hourly(Array.from({ length: 48 }, (_, h) => (h === 11 ? 1 : 0))) },
+      'defer',
+      /overlap a busy period/,
+    ],
     ['no carbon or price data → train when idle', { carbon: null }, 'train', /no price or carbon data; host idle/],
   ])('%s', (_name, over, action, reason) => {
     const d = decide(input(over));
@@ -64,19 +94,24 @@ describe('energy policy', () => {
 describe('window selection', () => {
   it('finds the minimum-mean window a brute force over every minute finds', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 4, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 3 }), (values, hours, startAfter) => {
-        const series = hourly(values);
-        const earliest = T0 + startAfter * H + 15 * 60_000;
-        const latestStart = T0 + (values.length - hours) * H;
-        fc.pre(latestStart >= earliest);
-        const best = bestWindow(series, earliest, latestStart, hours * H);
-        let brute = Infinity;
-        for (let t = earliest; t <= latestStart; t += 60_000) brute = Math.min(brute, meanOver(series, t, hours * H) ?? Infinity);
-        expect(best).not.toBeNull();
-        expect(best!.mean).toBeCloseTo(brute, 6);
-        expect(best!.start).toBeGreaterThanOrEqual(earliest);
-        expect(best!.end).toBeLessThanOrEqual(latestStart + hours * H);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 4, maxLength: 40 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        (values, hours, startAfter) => {
+          const series = hourly(values);
+          const earliest = T0 + startAfter * H + 15 * 60_000;
+          const latestStart = T0 + (values.length - hours) * H;
+          fc.pre(latestStart >= earliest);
+          const best = bestWindow(series, earliest, latestStart, hours * H);
+          let brute = Infinity;
+          for (let t = earliest; t <= latestStart; t += 60_000) brute = Math.min(brute, meanOver(series, t, hours * H) ?? Infinity);
+          expect(best).not.toBeNull();
+          expect(best!.mean).toBeCloseTo(brute, 6);
+          expect(best!.start).toBeGreaterThanOrEqual(earliest);
+          expect(best!.end).toBeLessThanOrEqual(latestStart + hours * H);
+        },
+      ),
       { numRuns: 300, seed: 42 },
     );
   });
@@ -120,13 +155,25 @@ describe('a year of decisions, replayed', () => {
   it('never emits more than starting at once with a perfect forecast, and waits for the daily trough', () => {
     // Two weeks of a daily cycle: 300 at night, 100 around noon.
     const days = 14;
-    const series: SeriesPoint[] = Array.from({ length: days * 96 }, (_, i) => ({ ts: T0 + i * 15 * 60_000, durationMs: 15 * 60_000, value: 200 + 100 * Math.cos(((i % 96) / 96) * 2 * Math.PI) }));
+    const series: SeriesPoint[] = Array.from({ length: days * 96 }, (_, i) => ({
+      ts: T0 + i * 15 * 60_000,
+      durationMs: 15 * 60_000,
+      value: 200 + 100 * Math.cos(((i % 96) / 96) * 2 * Math.PI),
+    }));
     const r = replayDecisions({ actual: series, jobMs: H, deadlineMs: 24 * H, dueAtMinute: 0, forecastError: 0, tolerance: 0, seed: 1 });
     expect(r.runs.length).toBeGreaterThanOrEqual(12);
     for (const run of r.runs) expect(run.policyIntensity).toBeLessThanOrEqual(run.baselineIntensity + 1e-9);
     expect(r.avoidedPercent).toBeGreaterThan(40);
     expect(new Date(r.runs[0]!.policyStart).getUTCHours()).toBe(11);
-    const noisy = replayDecisions({ actual: series, jobMs: H, deadlineMs: 24 * H, dueAtMinute: 0, forecastError: 0.2, tolerance: 0, seed: 1 });
+    const noisy = replayDecisions({
+      actual: series,
+      jobMs: H,
+      deadlineMs: 24 * H,
+      dueAtMinute: 0,
+      forecastError: 0.2,
+      tolerance: 0,
+      seed: 1,
+    });
     expect(noisy.avoidedPercent).toBeLessThanOrEqual(r.avoidedPercent + 1e-9);
   });
 });

@@ -59,7 +59,13 @@ describe('energy meters', () => {
     const b = a.map((g) => ({ ...g, totalEnergyMj: g.totalEnergyMj! + 500_000 }));
     expect(GpuMeter.energyJoules(a, b)).toBe(1000);
     expect(GpuMeter.energyJoules(parseNvidiaSmi(fixture('nvidia-smi-t4.txt')), parseNvidiaSmi(fixture('nvidia-smi-t4.txt')))).toBeNull();
-    expect(GpuMeter.integratePower([[0, 100], [2000, 100], [4000, 200]])).toBe(500);
+    expect(
+      GpuMeter.integratePower([
+        [0, 100],
+        [2000, 100],
+        [4000, 200],
+      ]),
+    ).toBe(500);
   });
 
   it('accounts a run: CPU estimate without RAPL, GPU by its counter, carbon and price over the run, avoided emissions against the due time', async () => {
@@ -107,12 +113,25 @@ describe('carbon intensity inputs', () => {
   });
 
   it('reads Carbon Aware SDK forecasts and {timestamp, value} lists', () => {
-    const sdk = [{ location: 'de', forecastData: [{ timestamp: '2026-01-05T10:00:00Z', duration: 30, value: 211.5 }, { timestamp: '2026-01-05T10:30:00Z', duration: 30, value: 190 }] }];
+    const sdk = [
+      {
+        location: 'de',
+        forecastData: [
+          { timestamp: '2026-01-05T10:00:00Z', duration: 30, value: 211.5 },
+          { timestamp: '2026-01-05T10:30:00Z', duration: 30, value: 190 },
+        ],
+      },
+    ];
     expect(parseCarbonJson(sdk, 'sdk')).toEqual([
       { ts: Date.parse('2026-01-05T10:00:00Z'), durationMs: 1_800_000, value: 211.5 },
       { ts: Date.parse('2026-01-05T10:30:00Z'), durationMs: 1_800_000, value: 190 },
     ]);
-    const list = { data: [{ point_time: '2026-01-05T11:00:00Z', value: 300 }, { point_time: '2026-01-05T10:00:00Z', value: 250 }] };
+    const list = {
+      data: [
+        { point_time: '2026-01-05T11:00:00Z', value: 300 },
+        { point_time: '2026-01-05T10:00:00Z', value: 250 },
+      ],
+    };
     expect(parseCarbonJson(list, 'wt').map((p) => p.value)).toEqual([250, 300]);
     expect(parseCarbonJson([{ datetime: '2026-01-05T10:00:00Z', carbonIntensity: 120 }], 'em')[0]!.durationMs).toBe(3_600_000);
   });
@@ -166,7 +185,15 @@ describe('host and plant signals', () => {
 });
 
 describe('why train', () => {
-  const opts = { minFailures: 2, minNewFailures: 1, minIntervalMs: 3_600_000, driftThreshold: 0.5, driftWindowMs: 86_400_000, maxModelAgeMs: 30 * 86_400_000, lookbackMs: 90 * 86_400_000 };
+  const opts = {
+    minFailures: 2,
+    minNewFailures: 1,
+    minIntervalMs: 3_600_000,
+    driftThreshold: 0.5,
+    driftWindowMs: 86_400_000,
+    maxModelAgeMs: 30 * 86_400_000,
+    lookbackMs: 90 * 86_400_000,
+  };
   const norm = { sensors: ['t'], mean: [50], std: [2], dropped: [] };
 
   it('first model after enough failures; new failures; drift; staleness forces; nothing new skips', async () => {
@@ -181,12 +208,23 @@ describe('why train', () => {
 
     const champion = { createdAt: now - 86_400_000, normalisation: norm };
     const lastRun = { startedAt: now - 2 * 3_600_000, failuresLabelled: 2 };
-    await store.write({ samples: Array.from({ length: 20 }, (_, i) => ({ machine: M1, ts: now - 3_600_000 + i * 1000, values: { t: 50.4 } })), events: [] });
-    expect(await assessNeed(store, { now, lastRun, champion }, opts)).toMatchObject({ reason: null, drift: { sensor: 't', sigmas: expect.closeTo(0.2, 5) } });
-    expect((await assessNeed(store, { now, lastRun: { ...lastRun, startedAt: now - 60_000 }, champion }, { ...opts, minNewFailures: 0 })).reason).toBeNull();
+    await store.write({
+      samples: Array.from({ length: 20 }, (_, i) => ({ machine: M1, ts: now - 3_600_000 + i * 1000, values: { t: 50.4 } })),
+      events: [],
+    });
+    expect(await assessNeed(store, { now, lastRun, champion }, opts)).toMatchObject({
+      reason: null,
+      drift: { sensor: 't', sigmas: expect.closeTo(0.2, 5) },
+    });
+    expect(
+      (await assessNeed(store, { now, lastRun: { ...lastRun, startedAt: now - 60_000 }, champion }, { ...opts, minNewFailures: 0 })).reason,
+    ).toBeNull();
     await fail(now - 1000);
     expect((await assessNeed(store, { now, lastRun, champion }, opts)).reason).toBe('1 new failure since the last run');
-    await store.write({ samples: Array.from({ length: 20 }, (_, i) => ({ machine: M1, ts: now - 1800_000 + i * 1000, values: { t: 53 } })), events: [] });
+    await store.write({
+      samples: Array.from({ length: 20 }, (_, i) => ({ machine: M1, ts: now - 1800_000 + i * 1000, values: { t: 53 } })),
+      events: [],
+    });
     const drifted = await assessNeed(store, { now, lastRun: { ...lastRun, failuresLabelled: 3 }, champion }, opts);
     expect(drifted.reason).toMatch(/recent t drifted 0\.\d+ training standard deviations/);
     const old = await assessNeed(store, { now, lastRun, champion: { ...champion, createdAt: now - 40 * 86_400_000 } }, opts);

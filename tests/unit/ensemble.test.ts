@@ -27,13 +27,24 @@ afterAll(async () => {
   await runtime?.close();
 });
 
-const spec: LstmSpec = { windowSteps: 7, features: 3, units: [8, 4], dropout: 0.2, learningRate: 0.01, seed: 11, recurrentActivation: 'sigmoid', kernel: 'stock' };
+const spec: LstmSpec = {
+  windowSteps: 7,
+  features: 3,
+  units: [8, 4],
+  dropout: 0.2,
+  learningRate: 0.01,
+  seed: 11,
+  recurrentActivation: 'sigmoid',
+  kernel: 'stock',
+};
 const members = () => [0, 1, 2].map((k) => buildLstm(tf, { ...spec, seed: spec.seed + 1000 * k }));
 const windows = (n: number) => Float32Array.from({ length: n * spec.windowSteps * spec.features }, (_, i) => Math.sin(i * 0.37) * 1.5);
 
 /** tfjs's own forward pass: [p(failure), RUL] per window. */
 function tfPredict(model: LayersModel, x: Float32Array, n: number): Float32Array[] {
-  return tf.tidy(() => (model.predict(tf.tensor3d(x, [n, spec.windowSteps, spec.features])) as Tensor[]).map((t) => t.dataSync() as Float32Array));
+  return tf.tidy(() =>
+    (model.predict(tf.tensor3d(x, [n, spec.windowSteps, spec.features])) as Tensor[]).map((t) => t.dataSync() as Float32Array),
+  );
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -107,15 +118,29 @@ function synthetic(n: number, seed: number): WindowSet {
   const rul = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const degrading = rng.next() < 0.4;
-    for (let k = 0; k < L; k++) for (let f = 0; f < F; f++) x[(i * L + k) * F + f] = rng.normal(0, 0.3) + (f === 0 && degrading ? (k / L) * 2 : 0);
+    for (let k = 0; k < L; k++)
+      for (let f = 0; f < F; f++) x[(i * L + k) * F + f] = rng.normal(0, 0.3) + (f === 0 && degrading ? (k / L) * 2 : 0);
     failure[i] = degrading ? 1 : 0;
     rul[i] = degrading ? 2 : 10;
   }
-  return { n, windowSteps: L, features: F, x, failure, rul, machine: Array.from({ length: n }, (_, i) => `m${i % 7}`), endTs: Float64Array.from({ length: n }, (_, i) => i * 1000) };
+  return {
+    n,
+    windowSteps: L,
+    features: F,
+    x,
+    failure,
+    rul,
+    machine: Array.from({ length: n }, (_, i) => `m${i % 7}`),
+    endTs: Float64Array.from({ length: n }, (_, i) => i * 1000),
+  };
 }
 
 describe('training an ensemble', () => {
-  const data = { norm: { sensors: ['a', 'b', 'c'], mean: [0, 0, 0], std: [1, 1, 1], dropped: [] }, train: synthetic(192, 1), validation: synthetic(96, 2) } as unknown as PreparedData;
+  const data = {
+    norm: { sensors: ['a', 'b', 'c'], mean: [0, 0, 0], std: [1, 1, 1], dropped: [] },
+    train: synthetic(192, 1),
+    validation: synthetic(96, 2),
+  } as unknown as PreparedData;
   const fit = { epochs: 3, batchSize: 32, patience: 3, rulCap: 10, horizon: 3, stepMs: 1000 };
   const lstm = { units: [8], dropout: 0, learningRate: 0.02, seed: 5, recurrentActivation: 'sigmoid' as const, kernel: 'fast' as const };
 
@@ -140,7 +165,9 @@ describe('training an ensemble', () => {
     const before = start.getWeights().map((w) => Array.from(w.dataSync()));
     const outcome = await trainAndValidate(tf, data, lstm, { ...fit, epochs: 1, members: 2 }, [start]);
     const first = extractMember(tf, outcome.model, 0, { ...lstm, windowSteps: 7, features: 3 })!;
-    const fresh = buildLstm(tf, { ...lstm, windowSteps: 7, features: 3 }).getWeights().map((w) => Array.from(w.dataSync()));
+    const fresh = buildLstm(tf, { ...lstm, windowSteps: 7, features: 3 })
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
     const after = first.getWeights().map((w) => Array.from(w.dataSync()));
     // One epoch moves the weights a little from where they started, not from a fresh initialisation.
     const distance = (a: number[][], b: number[][]) => Math.max(...a.map((w, i) => maxDiff(w, b[i]!)));
@@ -149,7 +176,14 @@ describe('training an ensemble', () => {
 
   it('cross-validates: member k never trains on fold k, and every window is scored once, out of fold', async () => {
     const items = runToFailure(10);
-    const data = prepareFolds(items, ['a', 'b', 'c'], { windowSteps: 7, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 3, folds: 3 });
+    const data = prepareFolds(items, ['a', 'b', 'c'], {
+      windowSteps: 7,
+      stride: 2,
+      validationFraction: 0.2,
+      positiveShare: 0.3,
+      seed: 3,
+      folds: 3,
+    });
     const held: string[][] = [];
     for (let k = 0; k < 3; k++) {
       const { train, validation } = data.folds!.build(k);
@@ -175,8 +209,19 @@ function runToFailure(machines: number): LabelledSegment[] {
   return Array.from({ length: machines }, (_, u) => {
     const steps = 40 + u * 3;
     const machine = { site: 's', line: 'l', machine: `u${u}` };
-    const samples = Array.from({ length: steps }, (_, k) => ({ machine, ts: k * 1000, values: { a: rng.normal(0, 0.2) + Math.max(0, k - (2 * steps) / 3) * 0.2, b: rng.normal(0, 1), c: rng.normal(5, 1) } }));
+    const samples = Array.from({ length: steps }, (_, k) => ({
+      machine,
+      ts: k * 1000,
+      values: { a: rng.normal(0, 0.2) + Math.max(0, k - (2 * steps) / 3) * 0.2, b: rng.normal(0, 1), c: rng.normal(5, 1) },
+    }));
     const seg = alignToGrid(machine.machine, samples, ['a', 'b', 'c'], 1000, 0).segments[0]!;
-    return { seg, labels: labelSteps(seg, 7, [{ machine, ts: steps * 1000, type: 'failure' }], { horizonSteps: 3, rulCapSteps: 30, observedUntil: steps * 1000 }) };
+    return {
+      seg,
+      labels: labelSteps(seg, 7, [{ machine, ts: steps * 1000, type: 'failure' }], {
+        horizonSteps: 3,
+        rulCapSteps: 30,
+        observedUntil: steps * 1000,
+      }),
+    };
   });
 }

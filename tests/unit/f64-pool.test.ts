@@ -22,7 +22,12 @@ describe('float64 pool', () => {
     for (const b of blocks.slice(0, 2500)) pool.release(b.h, b.n);
     for (const b of blocks.slice(0, 2500)) {
       b.h = pool.alloc(b.n);
-      expect(pool.slab(b.h).subarray(pool.offset(b.h), pool.offset(b.h) + b.n).every((v) => v === 0)).toBe(true);
+      expect(
+        pool
+          .slab(b.h)
+          .subarray(pool.offset(b.h), pool.offset(b.h) + b.n)
+          .every((v) => v === 0),
+      ).toBe(true);
     }
     expect(pool.bytes).toBe(bytes);
     // All given back: only the slab blocks are still cut from is kept.

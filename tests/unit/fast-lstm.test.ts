@@ -61,7 +61,15 @@ function outputAndGradients(layer: ReturnType<typeof fastLstm>, x: Tensor, dy: T
  * The LSTM written out with tfjs ops, one step at a time: the reference where the stock layer cannot
  * be differentiated (tfjs fails on windows of one step).
  */
-function referenceLstm(x: Tensor, kernel: Tensor, recurrent: Tensor, bias: Tensor, units: number, sequences: boolean, hard: boolean): Tensor {
+function referenceLstm(
+  x: Tensor,
+  kernel: Tensor,
+  recurrent: Tensor,
+  bias: Tensor,
+  units: number,
+  sequences: boolean,
+  hard: boolean,
+): Tensor {
   const [batch, steps] = x.shape as [number, number, number];
   const gate = (z: Tensor) => (hard ? tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1) : tf.sigmoid(z));
   let h: Tensor = tf.zeros([batch, units]);
@@ -110,7 +118,9 @@ describe('fast LSTM layer against tf.layers.lstm', () => {
       const a = outputAndGradients(stock, x, dy);
       const b = outputAndGradients(fast, x, dy);
       expect(relativeError(b.out, a.out)).toBeLessThan(TOLERANCE);
-      a.grads.forEach((g, i) => expect(relativeError(b.grads[i]!, g), ['input', 'kernel', 'recurrent kernel', 'bias'][i]).toBeLessThan(TOLERANCE));
+      a.grads.forEach((g, i) =>
+        expect(relativeError(b.grads[i]!, g), ['input', 'kernel', 'recurrent kernel', 'bias'][i]).toBeLessThan(TOLERANCE),
+      );
     });
   }
 
@@ -122,15 +132,26 @@ describe('fast LSTM layer against tf.layers.lstm', () => {
       fast.apply(x);
       const b = outputAndGradients(fast, x, dy);
       const [kernel, recurrent, bias] = fast.getWeights();
-      const ref = (xx: Tensor, k: Tensor, r: Tensor, bb: Tensor) => tf.sum(tf.mul(referenceLstm(xx, k, r, bb, 8, false, activation === 'hardSigmoid'), dy));
+      const ref = (xx: Tensor, k: Tensor, r: Tensor, bb: Tensor) =>
+        tf.sum(tf.mul(referenceLstm(xx, k, r, bb, 8, false, activation === 'hardSigmoid'), dy));
       const grads = tf.grads(ref as never)([x, kernel!, recurrent!, bias!]);
-      expect(relativeError(b.out, referenceLstm(x, kernel!, recurrent!, bias!, 8, false, activation === 'hardSigmoid').dataSync())).toBeLessThan(TOLERANCE);
+      expect(
+        relativeError(b.out, referenceLstm(x, kernel!, recurrent!, bias!, 8, false, activation === 'hardSigmoid').dataSync()),
+      ).toBeLessThan(TOLERANCE);
       grads.forEach((g, i) => expect(relativeError(b.grads[i]!, g.dataSync())).toBeLessThan(TOLERANCE));
     }
   });
 
   it('starts from the same weights as the stock layer with the same seeds', () => {
-    const spec: LstmSpec = { windowSteps: 10, features: 6, units: [16, 8], dropout: 0.2, learningRate: 0.01, seed: 5, recurrentActivation: 'sigmoid' };
+    const spec: LstmSpec = {
+      windowSteps: 10,
+      features: 6,
+      units: [16, 8],
+      dropout: 0.2,
+      learningRate: 0.01,
+      seed: 5,
+      recurrentActivation: 'sigmoid',
+    };
     const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
     const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
     expect(fast.layers.filter((l) => l.getClassName() === FAST_LSTM_CLASS)).toHaveLength(2);
@@ -139,7 +160,15 @@ describe('fast LSTM layer against tf.layers.lstm', () => {
   });
 
   it('trains to the same weights as the stock layer (ten Adam steps with dropout off)', async () => {
-    const spec: LstmSpec = { windowSteps: 12, features: 5, units: [16, 8], dropout: 0, learningRate: 0.01, seed: 11, recurrentActivation: 'sigmoid' };
+    const spec: LstmSpec = {
+      windowSteps: 12,
+      features: 5,
+      units: [16, 8],
+      dropout: 0,
+      learningRate: 0.01,
+      seed: 11,
+      recurrentActivation: 'sigmoid',
+    };
     const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
     const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
     for (let step = 0; step < 10; step++) {
@@ -154,7 +183,16 @@ describe('fast LSTM layer against tf.layers.lstm', () => {
   });
 
   it('keeps units that are not a multiple of 4 on the stock layer', () => {
-    const model = buildLstm(tf, { windowSteps: 4, features: 3, units: [5, 8], dropout: 0, learningRate: 0.01, seed: 1, recurrentActivation: 'sigmoid', kernel: 'fast' });
+    const model = buildLstm(tf, {
+      windowSteps: 4,
+      features: 3,
+      units: [5, 8],
+      dropout: 0,
+      learningRate: 0.01,
+      seed: 1,
+      recurrentActivation: 'sigmoid',
+      kernel: 'fast',
+    });
     expect(model.layers.map((l) => l.getClassName()).filter((c) => c.includes('LSTM'))).toEqual(['LSTM', FAST_LSTM_CLASS]);
     expect(() => fastLstm({ units: 6 })).toThrow(/multiple of 4/);
     expect(() => fastLstm({ units: 8, stateful: true })).toThrow(/stateful/);
@@ -162,7 +200,15 @@ describe('fast LSTM layer against tf.layers.lstm', () => {
 });
 
 describe('fast LSTM scoring path', () => {
-  const spec: LstmSpec = { windowSteps: 30, features: 7, units: [16, 8], dropout: 0.2, learningRate: 0.01, seed: 2, recurrentActivation: 'sigmoid' };
+  const spec: LstmSpec = {
+    windowSteps: 30,
+    features: 7,
+    units: [16, 8],
+    dropout: 0.2,
+    learningRate: 0.01,
+    seed: 2,
+    recurrentActivation: 'sigmoid',
+  };
 
   it('gives model.predict’s answers for one window and for batches beyond its chunk size', () => {
     const model = buildLstm(tf, { ...spec, kernel: 'stock' });
@@ -195,13 +241,23 @@ describe('fast LSTM scoring path', () => {
 });
 
 describe('fast LSTM model files', () => {
-  const spec: LstmSpec = { windowSteps: 8, features: 4, units: [8, 4], dropout: 0.1, learningRate: 0.01, seed: 4, recurrentActivation: 'sigmoid' };
+  const spec: LstmSpec = {
+    windowSteps: 8,
+    features: 4,
+    units: [8, 4],
+    dropout: 0.1,
+    learningRate: 0.01,
+    seed: 4,
+    recurrentActivation: 'sigmoid',
+  };
 
   it('saves as a stock tfjs model that loads without the kernels, and loads stock models as fast ones', async () => {
     const dir = tempDir();
     const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
     await fast.save(fileHandler(tf, dir));
-    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: Array<{ class_name: string }> } } };
+    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as {
+      modelTopology: { config: { layers: Array<{ class_name: string }> } };
+    };
     const classes = json.modelTopology.config.layers.map((l) => l.class_name);
     expect(classes).toContain('LSTM');
     expect(classes).not.toContain(FAST_LSTM_CLASS);
@@ -220,7 +276,14 @@ describe('fast LSTM model files', () => {
   });
 
   it('leaves LSTMs it cannot implement as they are', () => {
-    const topology = { config: { layers: [{ class_name: 'LSTM', config: { units: 8, recurrent_activation: 'sigmoid', go_backwards: true } }, { class_name: 'LSTM', config: { units: 8 } }] } };
+    const topology = {
+      config: {
+        layers: [
+          { class_name: 'LSTM', config: { units: 8, recurrent_activation: 'sigmoid', go_backwards: true } },
+          { class_name: 'LSTM', config: { units: 8 } },
+        ],
+      },
+    };
     const { topology: out, swapped } = toFastTopology(topology);
     expect(swapped).toBe(1);
     expect(out.config.layers.map((l) => l.class_name)).toEqual(['LSTM', FAST_LSTM_CLASS]);

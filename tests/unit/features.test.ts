@@ -18,7 +18,10 @@ describe('alignment to a fixed step', () => {
   it('averages within a step, forward-fills short gaps, breaks at long ones', () => {
     const samples = [at(0, { a: 1 }), at(0, { a: 3 }, 30_000), at(1, { a: 5, b: 7 }), at(3, { a: 6 }), at(10, { a: 9, b: 1 })];
     const { segments, stats } = alignToGrid('m', samples, ['a', 'b'], STEP, 2);
-    expect(segments.map((s) => [s.startTs, s.steps])).toEqual([[0, 4], [10 * STEP, 1]]);
+    expect(segments.map((s) => [s.startTs, s.steps])).toEqual([
+      [0, 4],
+      [10 * STEP, 1],
+    ]);
     expect(col(segments[0]!, 'a')).toEqual([2, 5, 5, 6]);
     // b is back-filled before its first reading, carried forward after it.
     expect(col(segments[0]!, 'b')).toEqual([7, 7, 7, 7]);
@@ -34,7 +37,13 @@ describe('alignment to a fixed step', () => {
   });
 
   it('reports stuck sensors as a flatline ratio', () => {
-    const { stats } = alignToGrid('m', Array.from({ length: 11 }, (_, k) => at(k, { stuck: 4.2, live: k })), ['stuck', 'live'], STEP, 0);
+    const { stats } = alignToGrid(
+      'm',
+      Array.from({ length: 11 }, (_, k) => at(k, { stuck: 4.2, live: k })),
+      ['stuck', 'live'],
+      STEP,
+      0,
+    );
     expect(stats.flatlineRatio).toEqual({ stuck: 1, live: 0 });
   });
 
@@ -49,7 +58,13 @@ describe('alignment to a fixed step', () => {
 
 describe('labels', () => {
   // One machine, 20 steps of data, a failure at the end of step 11 (ts 12·STEP), repaired at step 14.
-  const seg = alignToGrid('m', Array.from({ length: 20 }, (_, k) => at(k, { a: k })), ['a'], STEP, 0).segments[0]!;
+  const seg = alignToGrid(
+    'm',
+    Array.from({ length: 20 }, (_, k) => at(k, { a: k })),
+    ['a'],
+    STEP,
+    0,
+  ).segments[0]!;
   const events: MachineEvent[] = [
     { machine: M, ts: 12 * STEP, type: 'failure' },
     { machine: M, ts: 14 * STEP, type: 'repair' },
@@ -83,8 +98,18 @@ describe('labels', () => {
 });
 
 describe('windows', () => {
-  const seg = alignToGrid('m', Array.from({ length: 10 }, (_, k) => at(k, { a: k, b: 10 + k })), ['a', 'b'], STEP, 0).segments[0]!;
-  const labels = labelSteps(seg, 4, [{ machine: M, ts: 10 * STEP, type: 'failure' }], { horizonSteps: 2, rulCapSteps: 100, observedUntil: 10 * STEP });
+  const seg = alignToGrid(
+    'm',
+    Array.from({ length: 10 }, (_, k) => at(k, { a: k, b: 10 + k })),
+    ['a', 'b'],
+    STEP,
+    0,
+  ).segments[0]!;
+  const labels = labelSteps(seg, 4, [{ machine: M, ts: 10 * STEP, type: 'failure' }], {
+    horizonSteps: 2,
+    rulCapSteps: 100,
+    observedUntil: 10 * STEP,
+  });
 
   it('slides with a stride anchored on the newest step', () => {
     const ws = buildWindows([{ seg, labels }], 4, 3);
@@ -113,7 +138,13 @@ describe('split and normalisation', () => {
   const machines = Array.from({ length: 10 }, (_, i) => `m${i}`);
   // Each machine has its own level, so statistics betray which machines they came from.
   const items = machines.map((name, i) => {
-    const seg = alignToGrid(name, Array.from({ length: 30 }, (_, k) => ({ machine: { ...M, machine: name }, ts: k * STEP, values: { a: i * 100 + (k % 3) } })), ['a'], STEP, 0).segments[0]!;
+    const seg = alignToGrid(
+      name,
+      Array.from({ length: 30 }, (_, k) => ({ machine: { ...M, machine: name }, ts: k * STEP, values: { a: i * 100 + (k % 3) } })),
+      ['a'],
+      STEP,
+      0,
+    ).segments[0]!;
     return { seg, labels: labelSteps(seg, 5, [], { horizonSteps: 5, rulCapSteps: 5, observedUntil: 40 * STEP }) };
   });
 
@@ -125,7 +156,10 @@ describe('split and normalisation', () => {
     expect(split.validationMachines).toHaveLength(2);
     const trainMachines = new Set(split.train.map((i) => i.seg.machine));
     for (const m of split.validationMachines) expect(trainMachines.has(m)).toBe(false);
-    const norm = fitNormalisation(split.train.map((i) => i.seg), ['a']);
+    const norm = fitNormalisation(
+      split.train.map((i) => i.seg),
+      ['a'],
+    );
     const trainLevels = [...trainMachines].map((m) => Number(m.slice(1)) * 100 + 1);
     expect(norm.mean[0]).toBeCloseTo(trainLevels.reduce((a, b) => a + b, 0) / trainLevels.length, 6);
     const z = applyNormalisation(split.train[0]!.seg, norm);

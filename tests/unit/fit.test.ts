@@ -29,7 +29,16 @@ function synthetic(n: number, seed: number): WindowSet {
     failure[i] = degrading ? 1 : 0;
     rul[i] = degrading ? 2 : 10;
   }
-  return { n, windowSteps: L, features: F, x, failure, rul, machine: Array.from({ length: n }, (_, i) => `m${i % 7}`), endTs: Float64Array.from({ length: n }, (_, i) => i * 1000) };
+  return {
+    n,
+    windowSteps: L,
+    features: F,
+    x,
+    failure,
+    rul,
+    machine: Array.from({ length: n }, (_, i) => `m${i % 7}`),
+    endTs: Float64Array.from({ length: n }, (_, i) => i * 1000),
+  };
 }
 
 const spec = { windowSteps: 8, features: 2, units: [8], dropout: 0, learningRate: 0.02, seed: 5, recurrentActivation: 'sigmoid' as const };
@@ -38,7 +47,14 @@ describe('training loop', () => {
   it('learns a separable degradation pattern and keeps the best epoch', async () => {
     const model = buildLstm(tf, spec);
     const epochs: number[] = [];
-    const fit = await fitModel(tf, model, synthetic(256, 1), synthetic(128, 2), { epochs: 12, batchSize: 32, patience: 4, seed: 1, rulCap: 10, onEpoch: (p) => epochs.push(p.valLoss) });
+    const fit = await fitModel(tf, model, synthetic(256, 1), synthetic(128, 2), {
+      epochs: 12,
+      batchSize: 32,
+      patience: 4,
+      seed: 1,
+      rulCap: 10,
+      onEpoch: (p) => epochs.push(p.valLoss),
+    });
     expect(fit.cancelled).toBe(false);
     expect(fit.bestEpoch).toBeGreaterThan(0);
     expect(Math.min(...epochs)).toBeLessThan(epochs[0]!);

@@ -48,8 +48,15 @@ const topic = fc.oneof(
 
 const mutated = (valid: fc.Arbitrary<string>) => mutatedBytes(valid);
 
-const jsonPayload = fc.oneof(reading.map((r) => JSON.stringify(r)), fc.array(reading, { maxLength: 5 }).map((r) => JSON.stringify(r)));
-const linePayload = reading.map((r) => Object.entries(r.values).map(([k, v]) => `telemetry ${k}=${v} ${r.ts}`).join('\n'));
+const jsonPayload = fc.oneof(
+  reading.map((r) => JSON.stringify(r)),
+  fc.array(reading, { maxLength: 5 }).map((r) => JSON.stringify(r)),
+);
+const linePayload = reading.map((r) =>
+  Object.entries(r.values)
+    .map(([k, v]) => `telemetry ${k}=${v} ${r.ts}`)
+    .join('\n'),
+);
 const payload = fc.oneof(
   fc.uint8Array({ maxLength: 300 }),
   fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
@@ -118,8 +125,31 @@ describe('fuzzing the MQTT decoders', () => {
 });
 
 describe('fuzzing the config loader', () => {
-  const valid = { mqtt: { url: 'mqtt://127.0.0.1:1883' }, http: { port: 8080 }, store: { kind: 'sqlite' }, learning: { window: 50, model: { units: [64, 32] } } };
-  const keyPath = fc.array(fc.constantFrom('mqtt', 'url', 'http', 'port', 'store', 'kind', 'learning', 'window', 'model', 'units', 'schedule', 'cron', 'alerts', 'x'), { minLength: 1, maxLength: 4 });
+  const valid = {
+    mqtt: { url: 'mqtt://127.0.0.1:1883' },
+    http: { port: 8080 },
+    store: { kind: 'sqlite' },
+    learning: { window: 50, model: { units: [64, 32] } },
+  };
+  const keyPath = fc.array(
+    fc.constantFrom(
+      'mqtt',
+      'url',
+      'http',
+      'port',
+      'store',
+      'kind',
+      'learning',
+      'window',
+      'model',
+      'units',
+      'schedule',
+      'cron',
+      'alerts',
+      'x',
+    ),
+    { minLength: 1, maxLength: 4 },
+  );
 
   function check(raw: unknown): void {
     try {
@@ -154,31 +184,48 @@ describe('fuzzing the config loader', () => {
     const dir = tempDir('vigil-fuzz-cfg-');
     const file = path.join(dir, 'vigil.yaml');
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.jsonValue().map((v) => JSON.stringify(v) ?? '')), (text) => {
-        writeFileSync(file, text);
-        try {
-          loadConfig({ file, env: {} });
-        } catch (err) {
-          expect(err).toBeInstanceOf(VigilError);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.jsonValue().map((v) => JSON.stringify(v) ?? ''),
+        ),
+        (text) => {
+          writeFileSync(file, text);
+          try {
+            loadConfig({ file, env: {} });
+          } catch (err) {
+            expect(err).toBeInstanceOf(VigilError);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
 
 describe('fuzzing the replay parsers', () => {
-  const cmapssLine = fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 400 }), fc.array(value, { minLength: 24, maxLength: 24 })).map(([u, c, v]) => [u, c, ...v].join(' '));
+  const cmapssLine = fc
+    .tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 400 }), fc.array(value, { minLength: 24, maxLength: 24 }))
+    .map(([u, c, v]) => [u, c, ...v].join(' '));
 
   it('C-MAPSS text: every line becomes a row or an error naming its line', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 400 }), fc.array(cmapssLine, { maxLength: 5 }).map((l) => l.join('\n')), mutated(fc.array(cmapssLine, { minLength: 1, maxLength: 3 }).map((l) => l.join('\n'))).map((b) => Buffer.from(b).toString('latin1'))), (text) => {
-        const { rows, errors } = parseCmapss(text, 'f.txt');
-        const lines = text.split('\n').filter((l) => l.trim() !== '').length;
-        expect(rows.length + errors.length).toBe(lines);
-        for (const r of rows) for (const v of Object.values(r.values)) expect(Number.isFinite(v)).toBe(true);
-        for (const e of errors) expect(e.line).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 400 }),
+          fc.array(cmapssLine, { maxLength: 5 }).map((l) => l.join('\n')),
+          mutated(fc.array(cmapssLine, { minLength: 1, maxLength: 3 }).map((l) => l.join('\n'))).map((b) =>
+            Buffer.from(b).toString('latin1'),
+          ),
+        ),
+        (text) => {
+          const { rows, errors } = parseCmapss(text, 'f.txt');
+          const lines = text.split('\n').filter((l) => l.trim() !== '').length;
+          expect(rows.length + errors.length).toBe(lines);
+          for (const r of rows) for (const v of Object.values(r.values)) expect(Number.isFinite(v)).toBe(true);
+          for (const e of errors) expect(e.line).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });
@@ -202,23 +249,44 @@ describe('fuzzing the replay parsers', () => {
   it('random CSV files give rows, row errors, or a clear refusal of the header', async () => {
     const dir = tempDir('vigil-fuzz-csv-');
     const header = 'timestamp,machine,temp,vib';
-    const row = fc.tuple(fc.integer({ min: NOW - 86_400_000, max: NOW }), id, value, value).map(([t, m, a, b]) => `${new Date(t).toISOString()},${m},${a},${b}`);
+    const row = fc
+      .tuple(fc.integer({ min: NOW - 86_400_000, max: NOW }), id, value, value)
+      .map(([t, m, a, b]) => `${new Date(t).toISOString()},${m},${a},${b}`);
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 300 }), fc.array(row, { maxLength: 6 }).map((r) => [header, ...r].join('\n')), mutated(fc.array(row, { minLength: 1, maxLength: 4 }).map((r) => [header, ...r].join('\n'))).map((b) => Buffer.from(b).toString('latin1'))), async (text) => {
-        const file = path.join(dir, 'data.csv');
-        writeFileSync(file, text);
-        let source;
-        try {
-          source = await csvSource({ file, delimiter: ',', tsColumn: 'timestamp', machineColumn: 'machine', siteColumn: 'site', lineColumn: 'line', site: 's', line: 'l', strict: false });
-        } catch (err) {
-          expect(err).toBeInstanceOf(Error);
-          expect((err as Error).message.length).toBeGreaterThan(0);
-          return;
-        }
-        for await (const item of source.items(0)) {
-          if (item.kind === 'reading') for (const v of Object.values(item.values)) expect(Number.isFinite(v)).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.array(row, { maxLength: 6 }).map((r) => [header, ...r].join('\n')),
+          mutated(fc.array(row, { minLength: 1, maxLength: 4 }).map((r) => [header, ...r].join('\n'))).map((b) =>
+            Buffer.from(b).toString('latin1'),
+          ),
+        ),
+        async (text) => {
+          const file = path.join(dir, 'data.csv');
+          writeFileSync(file, text);
+          let source;
+          try {
+            source = await csvSource({
+              file,
+              delimiter: ',',
+              tsColumn: 'timestamp',
+              machineColumn: 'machine',
+              siteColumn: 'site',
+              lineColumn: 'line',
+              site: 's',
+              line: 'l',
+              strict: false,
+            });
+          } catch (err) {
+            expect(err).toBeInstanceOf(Error);
+            expect((err as Error).message.length).toBeGreaterThan(0);
+            return;
+          }
+          for await (const item of source.items(0)) {
+            if (item.kind === 'reading') for (const v of Object.values(item.values)) expect(Number.isFinite(v)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -13,7 +13,10 @@ const log = silentLogger();
 const open = (dir: string, o: Partial<JournalOptions> = {}) =>
   Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16, fsyncIntervalMs: 0, ...o }, systemClock, log);
 const readAll = (j: Journal) => j.read(j.committed + 1, Infinity);
-const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
+const segments = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.wal'))
+    .sort();
 
 describe('journal', () => {
   it('replays every record after a crash (no close), events included', () => {
@@ -130,14 +133,17 @@ describe('journal', () => {
 
   it('reads segments of the earlier format (no magic), and appends after them in the current one', () => {
     const dir = tempDir();
-    const body = (b: IngestBatch) => Buffer.from(JSON.stringify({ s: b.samples.map((x) => [x.machine.site, x.machine.line, x.machine.machine, x.ts, x.values]) }));
-    const v1 = Buffer.concat([batchOf(sample(1)), batchOf(sample(2))].flatMap((b) => {
-      const data = body(b);
-      const header = Buffer.alloc(8);
-      header.writeUInt32LE(data.length, 0);
-      header.writeUInt32LE(crc32(data), 4);
-      return [header, data];
-    }));
+    const body = (b: IngestBatch) =>
+      Buffer.from(JSON.stringify({ s: b.samples.map((x) => [x.machine.site, x.machine.line, x.machine.machine, x.ts, x.values]) }));
+    const v1 = Buffer.concat(
+      [batchOf(sample(1)), batchOf(sample(2))].flatMap((b) => {
+        const data = body(b);
+        const header = Buffer.alloc(8);
+        header.writeUInt32LE(data.length, 0);
+        header.writeUInt32LE(crc32(data), 4);
+        return [header, data];
+      }),
+    );
     writeFileSync(path.join(dir, 'seg-0000000000000001.wal'), v1);
     const j = open(dir);
     expect(readAll(j).map((r) => r.batch.samples[0]!.ts)).toEqual([1, 2]);
@@ -224,7 +230,8 @@ describe('journal', () => {
     let next = 1;
     for (let i = 0; i < 12_000; i++) {
       j.append(batchOf(sample(i, values(i))));
-      if (i % 2500 === 2499) for (const r of j.read(next, 1000)) {
+      if (i % 2500 === 2499)
+        for (const r of j.read(next, 1000)) {
           read.push(r.batch.samples[0]!.ts);
           next = r.seq + 1;
         }
@@ -284,7 +291,11 @@ describe('journal', () => {
       const j = open(dir, { decodeMessage });
       for (let i = 0; i < 120; i++) j.append(batchOf(sample(i)), message('plant/m1/temp', 'no longer valid', 0));
       const lines: string[] = [];
-      const logged = Journal.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16, fsyncIntervalMs: 0, decodeMessage }, systemClock, pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }));
+      const logged = Journal.open(
+        { dir, maxBytes: 1 << 20, segmentBytes: 1 << 16, fsyncIntervalMs: 0, decodeMessage },
+        systemClock,
+        pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }),
+      );
       expect(readAll(logged)).toHaveLength(120);
       expect(logged.stats.redecodeMismatches).toBe(120);
       expect(lines.map((l) => (JSON.parse(l) as { mismatches: number }).mismatches)).toEqual([1, 10, 100]);

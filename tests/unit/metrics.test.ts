@@ -38,7 +38,15 @@ describe('metrics', () => {
   it('lead time: the start of the final run of alarms before each failure; a failure without one is missed', () => {
     const step = 60_000;
     const w = (machine: string, k: number, failAt: number, score: number) => ({ machine, endTs: k * step, rulSteps: failAt - k, score });
-    const windows = [w('a', 5, 10, 0.9), w('a', 6, 10, 0.1), w('a', 7, 10, 0.8), w('a', 8, 10, 0.9), w('a', 9, 10, 0.95), w('b', 8, 10, 0.9), w('b', 9, 10, 0.1)];
+    const windows = [
+      w('a', 5, 10, 0.9),
+      w('a', 6, 10, 0.1),
+      w('a', 7, 10, 0.8),
+      w('a', 8, 10, 0.9),
+      w('a', 9, 10, 0.95),
+      w('b', 8, 10, 0.9),
+      w('b', 9, 10, 0.1),
+    ];
     expect(leadTimes(windows, 0.5, 5, step)).toEqual({ detected: 1, missed: 1, meanLeadMs: 3 * step });
   });
 });

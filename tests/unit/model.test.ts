@@ -15,7 +15,15 @@ beforeAll(async () => {
   ({ tf } = await loadTf('cpu'));
 });
 
-const spec = { windowSteps: 6, features: 3, units: [5, 4], dropout: 0.1, learningRate: 0.01, seed: 3, recurrentActivation: 'sigmoid' as const };
+const spec = {
+  windowSteps: 6,
+  features: 3,
+  units: [5, 4],
+  dropout: 0.1,
+  learningRate: 0.01,
+  seed: 3,
+  recurrentActivation: 'sigmoid' as const,
+};
 
 describe('LSTM model', () => {
   it('has two heads: p(failure) in [0, 1] and RUL', () => {
@@ -30,8 +38,12 @@ describe('LSTM model', () => {
   });
 
   it('is initialised reproducibly from its seed', () => {
-    const a = buildLstm(tf, spec).getWeights().map((w) => Array.from(w.dataSync()));
-    const b = buildLstm(tf, spec).getWeights().map((w) => Array.from(w.dataSync()));
+    const a = buildLstm(tf, spec)
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
+    const b = buildLstm(tf, spec)
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
     expect(a).toEqual(b);
   });
 
@@ -54,13 +66,21 @@ describe('LSTM model', () => {
   });
 
   it.each([
-    ['truncated weights', (dir: string) => writeFileSync(path.join(dir, 'weights.bin'), readFileSync(path.join(dir, 'weights.bin')).subarray(0, 100)), /weights are 100 bytes/],
+    [
+      'truncated weights',
+      (dir: string) => writeFileSync(path.join(dir, 'weights.bin'), readFileSync(path.join(dir, 'weights.bin')).subarray(0, 100)),
+      /weights are 100 bytes/,
+    ],
     ['not JSON', (dir: string) => writeFileSync(path.join(dir, 'model.json'), '{oops'), /not JSON/],
-    ['path escape', (dir: string) => {
-      const j = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
-      j.weightsManifest[0].paths = ['../../etc/passwd'];
-      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
-    }, /outside the model directory/],
+    [
+      'path escape',
+      (dir: string) => {
+        const j = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+        j.weightsManifest[0].paths = ['../../etc/passwd'];
+        writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
+      },
+      /outside the model directory/,
+    ],
   ])('refuses a damaged model file (%s) with a clear error', async (_n, damage, message) => {
     const dir = tempDir();
     await buildLstm(tf, spec).save(fileHandler(tf, dir));
@@ -123,7 +143,10 @@ describe('model registry', () => {
     expect(decide(v(0.8, 10), null).promoted).toBe(true);
     expect(decide(v(0.85, 10), { ...v(0.8, 10), version: 'v0001' }).promoted).toBe(true);
     expect(decide(v(0.8, 9), { ...v(0.8, 10), version: 'v0001' }).promoted).toBe(true);
-    expect(decide(v(0.9, 11), { ...v(0.8, 10), version: 'v0001' })).toEqual({ promoted: false, reason: expect.stringMatching(/does not beat the champion: PR-AUC 0.900 vs 0.800, RUL RMSE 11.00 vs 10.00/) });
+    expect(decide(v(0.9, 11), { ...v(0.8, 10), version: 'v0001' })).toEqual({
+      promoted: false,
+      reason: expect.stringMatching(/does not beat the champion: PR-AUC 0.900 vs 0.800, RUL RMSE 11.00 vs 10.00/),
+    });
     expect(decide(v(0.8, 10), { ...v(0.8, 10), version: 'v0001' }).promoted).toBe(false);
   });
 });

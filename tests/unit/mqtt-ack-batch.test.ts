@@ -14,7 +14,12 @@ afterEach(async () => {
 });
 
 /** An embedded broker and a subscriber (at `qos`) whose acknowledgement batches are `ackBatch`; `onSample` sees each accepted reading. */
-async function subscribed(clientId: string, ackBatch: NonNullable<SubscriberOptions['ackBatch']>, onSample: (ts: number) => void, qos: 0 | 1 | 2 = 1) {
+async function subscribed(
+  clientId: string,
+  ackBatch: NonNullable<SubscriberOptions['ackBatch']>,
+  onSample: (ts: number) => void,
+  qos: 0 | 1 | 2 = 1,
+) {
   const broker = await testBroker();
   cleanup.push(() => broker.stop());
   const subscriber = await subscribedSubscriber(broker.url, clientId, onSample, { qos, ackBatch });
@@ -89,7 +94,11 @@ describe('MQTT acknowledgement batches', () => {
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'ack-batch-flooder' });
     cleanup.push(() => publisher.endAsync());
     const now = Date.now();
-    await Promise.all(Array.from({ length: 2000 }, (_, i) => publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 5000 + i, values: { a: i } }), { qos: 1 })));
+    await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 5000 + i, values: { a: i } }), { qos: 1 }),
+      ),
+    );
     await until(() => seen.length >= 2000 && sinceEnd === 0, 'all messages');
     expect(new Set(seen).size).toBe(2000);
     expect(Math.max(...batchSizes)).toBeLessThanOrEqual(50);
@@ -103,11 +112,22 @@ describe('MQTT acknowledgement batches', () => {
 
   it('QoS 0/1 subscriptions read messages off the socket by the PUBLISH fast path', async () => {
     const seen: number[] = [];
-    const { broker, subscriber } = await subscribed('fast-path-qos1', { begin: () => undefined, end: () => undefined }, (ts) => void seen.push(ts), 1);
+    const { broker, subscriber } = await subscribed(
+      'fast-path-qos1',
+      { begin: () => undefined, end: () => undefined },
+      (ts) => void seen.push(ts),
+      1,
+    );
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'fast-path-publisher' });
     cleanup.push(() => publisher.endAsync());
     const now = Date.now();
-    await Promise.all(Array.from({ length: 300 }, (_, i) => publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), { qos: i % 2 === 0 ? 1 : 0 })));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), {
+          qos: i % 2 === 0 ? 1 : 0,
+        }),
+      ),
+    );
     await until(() => seen.length >= 300, `all messages (${seen.length} so far)`);
     await new Promise((r) => setTimeout(r, 200));
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => now - 1000 + i));

@@ -9,24 +9,48 @@ import { FrameReader, PubackBuffer, readPublish, type Frame } from '../../src/in
 
 const encode = (p: Packet) => mqttPacket.generate(p);
 
-function publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId: number, extra: { dup?: boolean; retain?: boolean } = {}): Buffer {
-  return encode({ cmd: 'publish', topic, payload, qos, messageId: qos > 0 ? messageId : undefined, dup: extra.dup ?? false, retain: extra.retain ?? false } as Packet);
+function publish(
+  topic: string,
+  payload: Buffer,
+  qos: 0 | 1 | 2,
+  messageId: number,
+  extra: { dup?: boolean; retain?: boolean } = {},
+): Buffer {
+  return encode({
+    cmd: 'publish',
+    topic,
+    payload,
+    qos,
+    messageId: qos > 0 ? messageId : undefined,
+    dup: extra.dup ?? false,
+    retain: extra.retain ?? false,
+  } as Packet);
 }
 
 const packetArb = fc.oneof(
   fc
     .record({
-      topic: fc.string({ minLength: 1, maxLength: 60 }).filter((t) => !t.includes('+') && !t.includes('#') && !t.includes(String.fromCharCode(0))),
+      topic: fc
+        .string({ minLength: 1, maxLength: 60 })
+        .filter((t) => !t.includes('+') && !t.includes('#') && !t.includes(String.fromCharCode(0))),
       // Up to 20 000 bytes: remaining lengths of one, two and three bytes.
-      payload: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 100, max: 20_000 }).map((n) => new Uint8Array(n).fill(7))),
+      payload: fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.integer({ min: 100, max: 20_000 }).map((n) => new Uint8Array(n).fill(7)),
+      ),
       qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
       messageId: fc.integer({ min: 1, max: 65_535 }),
       dup: fc.boolean(),
       retain: fc.boolean(),
     })
-    .map((p) => ({ bytes: publish(p.topic, Buffer.from(p.payload), p.qos, p.messageId, p), expect: { ...p, payload: Buffer.from(p.payload) } })),
+    .map((p) => ({
+      bytes: publish(p.topic, Buffer.from(p.payload), p.qos, p.messageId, p),
+      expect: { ...p, payload: Buffer.from(p.payload) },
+    })),
   fc.constant({ bytes: encode({ cmd: 'pingresp' } as Packet), expect: null }),
-  fc.integer({ min: 1, max: 65_535 }).map((messageId) => ({ bytes: encode({ cmd: 'suback', messageId, granted: [1, 0] } as Packet), expect: null })),
+  fc
+    .integer({ min: 1, max: 65_535 })
+    .map((messageId) => ({ bytes: encode({ cmd: 'suback', messageId, granted: [1, 0] } as Packet), expect: null })),
   fc.integer({ min: 1, max: 65_535 }).map((messageId) => ({ bytes: encode({ cmd: 'puback', messageId } as Packet), expect: null })),
   fc.constant({ bytes: encode({ cmd: 'connack', returnCode: 0, sessionPresent: true } as Packet), expect: null }),
 );
@@ -43,29 +67,33 @@ function readAll(reader: FrameReader, chunks: Buffer[]): Frame[] {
 describe('MQTT framing for the PUBLISH fast path', () => {
   it('cuts packets out of a stream split anywhere, byte for byte, and reads PUBLISH fields as mqtt-packet wrote them', () => {
     fc.assert(
-      fc.property(fc.array(packetArb, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 0, max: 1 << 20 }), { maxLength: 30 }), (packets, cutSeeds) => {
-        const stream = Buffer.concat(packets.map((p) => p.bytes));
-        const cuts = [...new Set(cutSeeds.map((s) => s % (stream.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let from = 0;
-        for (const c of [...cuts, stream.length]) {
-          chunks.push(stream.subarray(from, c));
-          from = c;
-        }
-        const reader = new FrameReader();
-        const frames = readAll(reader, chunks);
-        expect(reader.malformed).toBe(false);
-        expect(frames.map((f) => f.bytes.toString('hex'))).toEqual(packets.map((p) => p.bytes.toString('hex')));
-        frames.forEach((f, i) => {
-          const want = packets[i]!.expect;
-          const got = readPublish(f);
-          if (!want) {
-            expect(got).toBeNull();
-            return;
+      fc.property(
+        fc.array(packetArb, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 1 << 20 }), { maxLength: 30 }),
+        (packets, cutSeeds) => {
+          const stream = Buffer.concat(packets.map((p) => p.bytes));
+          const cuts = [...new Set(cutSeeds.map((s) => s % (stream.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let from = 0;
+          for (const c of [...cuts, stream.length]) {
+            chunks.push(stream.subarray(from, c));
+            from = c;
           }
-          expect(got).toEqual({ topic: want.topic, qos: want.qos, messageId: want.qos > 0 ? want.messageId : 0, payload: want.payload });
-        });
-      }),
+          const reader = new FrameReader();
+          const frames = readAll(reader, chunks);
+          expect(reader.malformed).toBe(false);
+          expect(frames.map((f) => f.bytes.toString('hex'))).toEqual(packets.map((p) => p.bytes.toString('hex')));
+          frames.forEach((f, i) => {
+            const want = packets[i]!.expect;
+            const got = readPublish(f);
+            if (!want) {
+              expect(got).toBeNull();
+              return;
+            }
+            expect(got).toEqual({ topic: want.topic, qos: want.qos, messageId: want.qos > 0 ? want.messageId : 0, payload: want.payload });
+          });
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -14,7 +14,15 @@ afterEach(() => {
 });
 
 const publish = (messageId: number, qos: 0 | 1 = 1) =>
-  mqttPacket.generate({ cmd: 'publish', topic: 'vigil/p/l/m1/telemetry', payload: Buffer.from(`{"n":${messageId}}`), qos, messageId: qos ? messageId : undefined, dup: false, retain: false } as Packet);
+  mqttPacket.generate({
+    cmd: 'publish',
+    topic: 'vigil/p/l/m1/telemetry',
+    payload: Buffer.from(`{"n":${messageId}}`),
+    qos,
+    messageId: qos ? messageId : undefined,
+    dup: false,
+    retain: false,
+  } as Packet);
 
 /** A connected pair: `broker` is the far end, `client` wrapped by a PublishFilter. */
 async function pair(handler: Partial<PublishHandler>, ackBatch?: AckBatch) {
@@ -29,11 +37,15 @@ async function pair(handler: Partial<PublishHandler>, ackBatch?: AckBatch) {
     server.close();
   });
   const received = { messages: [] as string[], failed: [] as string[], batchFailures: [] as number[] };
-  const filter = new PublishFilter(client, {
-    message: handler.message ?? ((_t, p) => void received.messages.push(p.toString())),
-    failed: handler.failed ?? ((err) => received.failed.push(String(err))),
-    batchFailed: handler.batchFailed ?? ((_e, n) => received.batchFailures.push(n)),
-  }, ackBatch);
+  const filter = new PublishFilter(
+    client,
+    {
+      message: handler.message ?? ((_t, p) => void received.messages.push(p.toString())),
+      failed: handler.failed ?? ((err) => received.failed.push(String(err))),
+      batchFailed: handler.batchFailed ?? ((_e, n) => received.batchFailures.push(n)),
+    },
+    ackBatch,
+  );
   // What the broker reads back: PUBACK message ids, in order.
   const acks: number[] = [];
   const parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -50,7 +62,10 @@ async function pair(handler: Partial<PublishHandler>, ackBatch?: AckBatch) {
 describe('PUBLISH fast path', () => {
   it("acknowledges a read's QoS 1 messages in order after the batch is durable, and hands every other packet on", async () => {
     const order: string[] = [];
-    const { broker, acks, received, forwarded } = await pair({}, { begin: () => order.push('begin'), end: () => order.push(`end after ${received.messages.length}`) });
+    const { broker, acks, received, forwarded } = await pair(
+      {},
+      { begin: () => order.push('begin'), end: () => order.push(`end after ${received.messages.length}`) },
+    );
     const pingresp = mqttPacket.generate({ cmd: 'pingresp' } as Packet);
     const suback = mqttPacket.generate({ cmd: 'suback', messageId: 9, granted: [1] } as Packet);
     broker.write(Buffer.concat([publish(1), pingresp, publish(2, 0), publish(3), suback, publish(65_535)]));
@@ -62,12 +77,15 @@ describe('PUBLISH fast path', () => {
   });
 
   it('a failed batch drops the connection with none of its PUBACKs sent', async () => {
-    const { broker, client, acks, received } = await pair({}, {
-      begin: () => undefined,
-      end: () => {
-        throw new Error('disk full');
+    const { broker, client, acks, received } = await pair(
+      {},
+      {
+        begin: () => undefined,
+        end: () => {
+          throw new Error('disk full');
+        },
       },
-    });
+    );
     const closed = new Promise((r) => broker.once('close', r));
     broker.write(Buffer.concat([publish(1), publish(2)]));
     await closed;
@@ -127,7 +145,14 @@ describe('PUBLISH fast path', () => {
           ref.client!.destroy();
         },
       },
-      { begin: () => { batches.begun++; }, end: () => { batches.ended++; } },
+      {
+        begin: () => {
+          batches.begun++;
+        },
+        end: () => {
+          batches.ended++;
+        },
+      },
     );
     ref.client = client;
     const closed = new Promise((r) => client.once('close', r));
@@ -143,7 +168,14 @@ describe('PUBLISH fast path', () => {
   it('closes a batch after maxMessages within one read', async () => {
     const sizes: number[] = [];
     let n = 0;
-    const { broker, acks } = await pair({ message: () => { n++; } }, { begin: () => (n = 0), end: () => void sizes.push(n), maxMessages: 7 });
+    const { broker, acks } = await pair(
+      {
+        message: () => {
+          n++;
+        },
+      },
+      { begin: () => (n = 0), end: () => void sizes.push(n), maxMessages: 7 },
+    );
     broker.write(Buffer.concat(Array.from({ length: 30 }, (_, i) => publish(i + 1))));
     await until(() => acks.length === 30, 'PUBACKs');
     expect(Math.max(...sizes)).toBeLessThanOrEqual(7);
@@ -159,7 +191,10 @@ describe('PUBLISH fast path', () => {
       if (ticking) setImmediate(tick);
     };
     setImmediate(tick);
-    const { broker, acks, received } = await pair({ message: (_t, p) => (turns[turns.length - 1]!++, void received.messages.push(p.toString())) }, { begin: () => undefined, end: () => undefined, maxMessagesPerTurn: 10 });
+    const { broker, acks, received } = await pair(
+      { message: (_t, p) => (turns[turns.length - 1]!++, void received.messages.push(p.toString())) },
+      { begin: () => undefined, end: () => undefined, maxMessagesPerTurn: 10 },
+    );
     broker.write(Buffer.concat(Array.from({ length: 100 }, (_, i) => publish(i + 1))));
     await until(() => acks.length === 100, 'PUBACKs');
     ticking = false;

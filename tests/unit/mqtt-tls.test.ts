@@ -32,7 +32,29 @@ describe('MQTT over TLS', () => {
     const dir = tempDir();
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const broker = await Aedes.createBroker();
     const server = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (socket) => broker.handle(socket));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -40,13 +62,20 @@ describe('MQTT over TLS', () => {
     const url = `mqtts://127.0.0.1:${(server.address() as { port: number }).port}`;
 
     const seen: number[] = [];
-    const subscriber = await subscribedSubscriber(url, 'tls-fast-path', (ts) => seen.push(ts), { tls: { ca: cert, rejectUnauthorized: true }, ackBatch: { begin: () => undefined, end: () => undefined } });
+    const subscriber = await subscribedSubscriber(url, 'tls-fast-path', (ts) => seen.push(ts), {
+      tls: { ca: cert, rejectUnauthorized: true },
+      ackBatch: { begin: () => undefined, end: () => undefined },
+    });
     cleanup.push(() => subscriber.stop());
 
     const publisher = await mqtt.connectAsync(url, { clientId: 'tls-publisher', ca: readFileSync(cert) });
     cleanup.push(() => publisher.endAsync());
     const now = Date.now();
-    await Promise.all(Array.from({ length: 500 }, (_, i) => publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), { qos: 1 })));
+    await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        publisher.publishAsync('vigil/p/l/m1/telemetry', JSON.stringify({ ts: now - 1000 + i, values: { a: i } }), { qos: 1 }),
+      ),
+    );
     await until(() => seen.length >= 500, 'all messages');
     await new Promise((r) => setTimeout(r, 200));
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => now - 1000 + i));

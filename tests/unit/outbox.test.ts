@@ -153,7 +153,10 @@ describe('webhook notifier', () => {
   it('posts the event as JSON signed with HMAC-SHA256 over timestamp and body', async () => {
     const { url, got } = await receiver(204);
     const store = new AlertStore(openVigilState(':memory:'), ['webhook:ops']);
-    const ev = store.open({ machine: M1, kind: 'failure_risk', severity: 'critical', message: 'm1 at risk', details: { probability: 0.93 } }, Date.UTC(2026, 0, 1));
+    const ev = store.open(
+      { machine: M1, kind: 'failure_risk', severity: 'critical', message: 'm1 at risk', details: { probability: 0.93 } },
+      Date.UTC(2026, 0, 1),
+    );
     const secret = 'a-long-shared-secret-123';
     await new WebhookNotifier({ name: 'ops', url, secret, timeoutMs: 2000 }, () => 1_767_225_600_000).deliver(ev, 42);
     const { headers, body } = got[0]!;
@@ -164,14 +167,25 @@ describe('webhook notifier', () => {
     expect(headers[SIGNATURE_HEADER]).toBe(expected);
     expect(signature(secret, '1767225600', body)).toBe(expected);
     expect(signature('another-secret-0000', '1767225600', body)).not.toBe(expected);
-    expect(JSON.parse(body)).toMatchObject({ id: ev.id, type: 'opened', alert: { machine: M1, severity: 'critical', details: { probability: 0.93 } } });
+    expect(JSON.parse(body)).toMatchObject({
+      id: ev.id,
+      type: 'opened',
+      alert: { machine: M1, severity: 'critical', details: { probability: 0.93 } },
+    });
   });
 
   it('treats a non-2xx answer and an unreachable receiver as failures to retry', async () => {
     const { url } = await receiver(500);
     const store = new AlertStore(openVigilState(':memory:'), ['webhook:ops']);
     const ev = store.open({ machine: M1, kind: 'failure_risk', severity: 'warning', message: 'x', details: {} }, 0);
-    await expect(new WebhookNotifier({ name: 'ops', url, secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(ev, 1)).rejects.toThrow(/HTTP 500/);
-    await expect(new WebhookNotifier({ name: 'ops', url: 'http://127.0.0.1:1/hook', secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(ev, 1)).rejects.toThrow();
+    await expect(
+      new WebhookNotifier({ name: 'ops', url, secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(ev, 1),
+    ).rejects.toThrow(/HTTP 500/);
+    await expect(
+      new WebhookNotifier({ name: 'ops', url: 'http://127.0.0.1:1/hook', secret: 'a-long-shared-secret-123', timeoutMs: 2000 }).deliver(
+        ev,
+        1,
+      ),
+    ).rejects.toThrow();
   });
 });

@@ -57,7 +57,11 @@ describe('pending queue', () => {
     const chunks = q.chunks(10);
     // 300 kB records: three to a 1 MiB slab, so ten records lie in four slabs.
     expect(chunks.length).toBe(4);
-    const records = Buffer.concat(chunks).toString().split('\n').filter(Boolean).map((l) => Number(l.replace(/\.+$/, '')));
+    const records = Buffer.concat(chunks)
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.replace(/\.+$/, '')));
     expect(records).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     q.drop(4);
     // Records 4 and 5 share a slab with the dropped 3; 6 starts the next one.
@@ -66,7 +70,12 @@ describe('pending queue', () => {
 
   it('writes slabs again once no queued record uses them, never one still in use', () => {
     const q = new PendingQueue(encoder(300_000));
-    const lines = (n: number) => Buffer.concat(q.chunks(n)).toString().split('\n').filter(Boolean).map((l) => Number(l.replace(/\.+$/, '')));
+    const lines = (n: number) =>
+      Buffer.concat(q.chunks(n))
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => Number(l.replace(/\.+$/, '')));
     for (let i = 0; i < 10; i++) q.push(i, batchOf(sample(i)));
     const firstSlabs = q.chunks(10).map((c) => c.buffer);
     // Three records to a slab: dropping 0–6 frees the first two slabs; the third still holds 7 and 8.

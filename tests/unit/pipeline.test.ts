@@ -53,7 +53,13 @@ const payload = (v: unknown) => Buffer.from(JSON.stringify(v));
 describe('ingest pipeline', () => {
   it('counts messages, readings and rejects, and dead-letters what was refused', () => {
     const { pipeline, accepted, letters, stats } = setup();
-    pipeline.handle('vigil/p/l/m1/telemetry', payload([{ ts: now, values: { a: 1, b: 2 } }, { ts: now, values: { c: 'x' } }]));
+    pipeline.handle(
+      'vigil/p/l/m1/telemetry',
+      payload([
+        { ts: now, values: { a: 1, b: 2 } },
+        { ts: now, values: { c: 'x' } },
+      ]),
+    );
     pipeline.handle('vigil/p/l/m1/telemetry', Buffer.from('{oops'));
     expect(accepted).toHaveLength(1);
     expect(stats).toMatchObject({ messagesReceived: 2, messagesAccepted: 1, messagesRejected: 1, readingsAccepted: 2 });
@@ -74,7 +80,13 @@ describe('ingest pipeline', () => {
 
   it('keeps good readings when the dead-letter log cannot be written', () => {
     const { pipeline, accepted, stats } = setup(true);
-    pipeline.handle('vigil/p/l/m1/telemetry', payload([{ ts: now, values: { a: 1 } }, { ts: 'bad', values: { a: 2 } }]));
+    pipeline.handle(
+      'vigil/p/l/m1/telemetry',
+      payload([
+        { ts: now, values: { a: 1 } },
+        { ts: 'bad', values: { a: 2 } },
+      ]),
+    );
     expect(accepted).toHaveLength(1);
     expect(stats.deadLetterErrors).toBe(1);
   });
@@ -90,7 +102,9 @@ describe('ingest pipeline', () => {
     expect([fleet.has('m1'), fleet.has('m2'), fleet.has('m3'), fleet.has('m4')]).toEqual([true, true, false, false]);
     expect(fleet.stats).toEqual({ tracked: 2, max: 2, untrackedMessages: 2 });
     expect(stats.rejectedByReason).toEqual({ machine_limit: 2 });
-    expect(letters.map((l) => [l.accepted, l.rejections[0]?.detail])).toEqual([[1, expect.stringMatching(/machine m3 is beyond ingest.maxMachines \(2 tracked\)/)]]);
+    expect(letters.map((l) => [l.accepted, l.rejections[0]?.detail])).toEqual([
+      [1, expect.stringMatching(/machine m3 is beyond ingest.maxMachines \(2 tracked\)/)],
+    ]);
     clock.advance(1000);
     pipeline.handle('vigil/p/l/m4/telemetry', reading());
     expect(letters).toHaveLength(2);

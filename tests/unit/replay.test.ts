@@ -25,7 +25,11 @@ describe('C-MAPSS parser', () => {
   it('parses rows with trailing spaces into 24 named values and the cycle count', () => {
     const { rows, errors } = parseCmapss(`${row(1, 1)}\n${row(1, 2)}\n\n${row(2, 1)}\n`, 'f.txt');
     expect(errors).toEqual([]);
-    expect(rows.map((r) => [r.unit, r.cycle, r.line])).toEqual([[1, 1, 1], [1, 2, 2], [2, 1, 4]]);
+    expect(rows.map((r) => [r.unit, r.cycle, r.line])).toEqual([
+      [1, 1, 1],
+      [1, 2, 2],
+      [2, 1, 4],
+    ]);
     expect(Object.keys(rows[0]!.values)).toHaveLength(25);
     expect(rows[1]!.values.cycle).toBe(2);
     expect(rows[0]!.values.op1).toBe(0);
@@ -54,13 +58,23 @@ describe('C-MAPSS parser', () => {
     expect(() => parseCmapss(`${row(1, 1)}\nbroken\n`, 'f', true)).toThrow(StrictModeError);
   });
 
-  it('replays units side by side, a failure one step after each unit\'s last cycle', async () => {
+  it("replays units side by side, a failure one step after each unit's last cycle", async () => {
     const dir = tempDir();
     const file = path.join(dir, 'train_FD001.txt');
     writeFileSync(file, [row(1, 1), row(1, 2), row(1, 3), row(2, 1), row(2, 2)].join('\n'));
     expect(cmapssDefaults(file)).toEqual({ line: 'fd001', machinePrefix: 'train-fd001-', failures: true });
     expect(cmapssDefaults('/x/test_FD001.txt').failures).toBe(false);
-    const source = cmapssSource({ file, now: 0, startMs: 1_000_000, stepMs: 60_000, site: 'cmapss', line: 'fd001', machinePrefix: 'e', failures: true, strict: false });
+    const source = cmapssSource({
+      file,
+      now: 0,
+      startMs: 1_000_000,
+      stepMs: 60_000,
+      site: 'cmapss',
+      line: 'fd001',
+      machinePrefix: 'e',
+      failures: true,
+      strict: false,
+    });
     const sink = new MemorySink();
     const summary = await runReplay(source, { sink, speed: 'max', rateLimit: null, passes: 2, topicPrefix: 'vigil' });
     expect(summary).toMatchObject({ messages: 14, readings: 5 * 25 * 2, events: 4, passes: 2 });
@@ -106,8 +120,22 @@ describe('CSV replay', () => {
       ].join('\n'),
     );
     const events = path.join(dir, 'events.csv');
-    writeFileSync(events, 'ts,machine,type,component,note\n2026-01-01T00:01:30Z,m1,failure,bearing,"seized, loud"\n2026-01-01T00:05:00Z,m1,explode,,\n');
-    const source = await csvSource({ file, eventsFile: events, machineColumn: 'machine', siteColumn: 'site', lineColumn: 'line', site: 's', line: 'l', delimiter: ',', strict: false, startMs: Date.parse('2026-06-01T00:00:00Z') });
+    writeFileSync(
+      events,
+      'ts,machine,type,component,note\n2026-01-01T00:01:30Z,m1,failure,bearing,"seized, loud"\n2026-01-01T00:05:00Z,m1,explode,,\n',
+    );
+    const source = await csvSource({
+      file,
+      eventsFile: events,
+      machineColumn: 'machine',
+      siteColumn: 'site',
+      lineColumn: 'line',
+      site: 's',
+      line: 'l',
+      delimiter: ',',
+      strict: false,
+      startMs: Date.parse('2026-06-01T00:00:00Z'),
+    });
     const sink = new MemorySink();
     const summary = await runReplay(source, { sink, speed: 'max', rateLimit: null, passes: 1, topicPrefix: 'vigil' });
     expect(sink.out.map((m) => [m.topic, new Date(m.payload.ts as number).toISOString(), m.payload.values ?? m.payload.type])).toEqual([
@@ -128,8 +156,23 @@ describe('CSV replay', () => {
   it('--loop over a file with no valid rows ends instead of spinning', async () => {
     const file = path.join(tempDir(), 'empty.csv');
     writeFileSync(file, 'ts,machine,a\nnot-a-time,m,1\n');
-    const source = await csvSource({ file, machineColumn: 'machine', siteColumn: 'site', lineColumn: 'line', site: 's', line: 'l', delimiter: ',', strict: false });
-    const summary = await runReplay(source, { sink: new MemorySink(), speed: 'max', rateLimit: null, passes: Infinity, topicPrefix: 'vigil' });
+    const source = await csvSource({
+      file,
+      machineColumn: 'machine',
+      siteColumn: 'site',
+      lineColumn: 'line',
+      site: 's',
+      line: 'l',
+      delimiter: ',',
+      strict: false,
+    });
+    const summary = await runReplay(source, {
+      sink: new MemorySink(),
+      speed: 'max',
+      rateLimit: null,
+      passes: Infinity,
+      topicPrefix: 'vigil',
+    });
     expect(summary).toMatchObject({ messages: 0, passes: 1 });
     expect(summary.errors).toHaveLength(1);
   });
@@ -137,7 +180,18 @@ describe('CSV replay', () => {
   it('names a missing column', async () => {
     const file = path.join(tempDir(), 'x.csv');
     writeFileSync(file, 'when,machine,a\n1700000000000,m,1\n');
-    await expect(csvSource({ file, machineColumn: 'machine', siteColumn: 'site', lineColumn: 'line', site: 's', line: 'l', delimiter: ',', strict: false })).rejects.toThrow(/no timestamp column/);
+    await expect(
+      csvSource({
+        file,
+        machineColumn: 'machine',
+        siteColumn: 'site',
+        lineColumn: 'line',
+        site: 's',
+        line: 'l',
+        delimiter: ',',
+        strict: false,
+      }),
+    ).rejects.toThrow(/no timestamp column/);
   });
 });
 

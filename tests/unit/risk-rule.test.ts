@@ -11,7 +11,11 @@ describe('failure-risk rule (debounce + hysteresis)', () => {
     ['repeats while open update', [0.8, 0.8, 0.8, 0.95, 0.5], ['', '', 'open', 'update', null]],
     ['closes after m consecutive lows only', [0.8, 0.8, 0.8, 0.2, 0.5, 0.2, 0.1], ['', '', 'open', null, null, null, 'close']],
     ['hovering between low and high keeps it open', [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.4], ['', '', 'open', null, null, null, null]],
-    ['reopens after closing only with a fresh run', [0.8, 0.8, 0.8, 0.1, 0.1, 0.8, 0.8, 0.8], ['', '', 'open', null, 'close', null, null, 'open']],
+    [
+      'reopens after closing only with a fresh run',
+      [0.8, 0.8, 0.8, 0.1, 0.1, 0.8, 0.8, 0.8],
+      ['', '', 'open', null, 'close', null, null, 'open'],
+    ],
     ['exactly at high counts as high; exactly at low is not low', [0.7, 0.7, 0.7, 0.3, 0.3], ['', '', 'open', 'x', 'x']],
   ])('%s', (_name, scores, expected) => {
     const rule = new RiskRule(opts);

@@ -75,7 +75,7 @@ describe('machine window', () => {
     expect(before.ok).toBe(true);
     // A bridge backfilling: 20,000 readings stamped anywhere in the 10,000 steps before, in random order.
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let late = 0;
     for (let i = 0; i < 20_000; i++) {
       const out = w.add({ machine: M1, ts: Math.floor(rand() * 10_000 * STEP), values: { a: rand(), b: rand() } });
@@ -139,7 +139,10 @@ describe('machine window', () => {
 
   it('names the model inputs a machine sent no reading of, which are scored at their training mean', () => {
     const w = new MachineWindow(M1, STEP, WINDOW + 4);
-    const withoutC = readings(0, 10).map((s) => ({ ...s, values: Object.fromEntries(Object.entries(s.values).filter(([name]) => name !== 'c')) }));
+    const withoutC = readings(0, 10).map((s) => ({
+      ...s,
+      values: Object.fromEntries(Object.entries(s.values).filter(([name]) => name !== 'c')),
+    }));
     for (const s of withoutC) w.add(s);
     const r = w.window(NORM, WINDOW, 2);
     expect(r).toMatchObject({ ok: true, missing: ['c'] });
@@ -161,7 +164,15 @@ describe('scoring service state', () => {
     const db = openVigilState(':memory:');
     const fleet = new FleetCap(2);
     for (const id of ['m1', 'm2', 'm3']) fleet.admit(id);
-    const svc = new ScoringService({} as InferenceClient, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, tempDir(), fleet);
+    const svc = new ScoringService(
+      {} as InferenceClient,
+      db,
+      clock,
+      silentLogger(),
+      { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      tempDir(),
+      fleet,
+    );
     for (const id of ['m1', 'm2', 'm3']) svc.observe({ samples: readings(100, 12, { ...M1, machine: id }), events: [] });
     expect(svc.counts()).toEqual({ machines: 2, scored: 0, warming_up: 0, no_model: 2 });
     expect(svc.machine('m3')).toBeNull();
@@ -180,9 +191,20 @@ describe('scoring service seeding', () => {
     const now = clock.now();
     const at = (machine: string, lastTs: number) => readings(Math.floor(lastTs / STEP) - 5, 5, { ...M1, machine });
     // A machine silent for a day, and two still sending.
-    await store.write({ samples: [...at('old', now - 86_400_000), ...at('live-a', now - 2 * STEP), ...at('live-b', now - 4 * STEP)], events: [] });
+    await store.write({
+      samples: [...at('old', now - 86_400_000), ...at('live-a', now - 2 * STEP), ...at('live-b', now - 4 * STEP)],
+      events: [],
+    });
     const fleet = new FleetCap(1);
-    const svc = new ScoringService({} as InferenceClient, db, clock, silentLogger(), { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, tempDir(), fleet);
+    const svc = new ScoringService(
+      {} as InferenceClient,
+      db,
+      clock,
+      silentLogger(),
+      { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      tempDir(),
+      fleet,
+    );
     await svc.seed(store);
     expect(svc.machines().map((m) => m.ref.machine)).toEqual(['live-a']);
     expect(fleet.has('old')).toBe(false);
@@ -198,7 +220,9 @@ describe('scoring service', () => {
     quietTfWarnings();
     ({ tf } = await loadTf('cpu'));
     // The worker runs compiled code (dist/, built by `npm test`), as in the daemon.
-    const { InferenceClient: Client } = (await import(path.resolve('dist/src/scoring/inference-client.js'))) as typeof import('../../src/scoring/inference-client.js');
+    const { InferenceClient: Client } = (await import(
+      path.resolve('dist/src/scoring/inference-client.js')
+    )) as typeof import('../../src/scoring/inference-client.js');
     inference = new Client('cpu');
   });
   afterAll(async () => inference.close());
@@ -216,7 +240,14 @@ describe('scoring service', () => {
 
     const clock = new ManualClock();
     const db = openVigilState(':memory:');
-    const svc = new ScoringService(inference, db, clock, silentLogger(), { intervalMs: 5000, maxBatch: 2, topSensors: 2, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 }, dir);
+    const svc = new ScoringService(
+      inference,
+      db,
+      clock,
+      silentLogger(),
+      { intervalMs: 5000, maxBatch: 2, topSensors: 2, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      dir,
+    );
     const heard: Array<{ machine: string; score: MachineScore; threshold: number }> = [];
     svc.onScore((m, score, threshold) => heard.push({ machine: m.machine, score, threshold }));
     const machines = ['m1', 'm2', 'm3'].map((id) => ({ ...M1, machine: id }));
@@ -266,7 +297,13 @@ describe('scoring service', () => {
 
     // A machine that never sends one of the model's inputs is scored, says which, and is counted.
     const m4 = { ...M1, machine: 'm4' };
-    svc.observe({ samples: readings(0, 13, m4).map((r) => ({ ...r, values: { a: r.values.a!, ...(r.values.b !== undefined ? { b: r.values.b } : {}) } })), events: [] });
+    svc.observe({
+      samples: readings(0, 13, m4).map((r) => ({
+        ...r,
+        values: { a: r.values.a!, ...(r.values.b !== undefined ? { b: r.values.b } : {}) },
+      })),
+      events: [],
+    });
     clock.advance(5000);
     await svc.tick();
     expect(svc.machine('m4')!.score!.missingInputs).toEqual(['c']);

@@ -9,7 +9,8 @@ const START = '2026-01-01T00:00:00Z';
 
 class MemorySink implements MessageSink {
   readonly lines: string[] = [];
-  readonly messages: Array<{ topic: string; payload: { ts: number; type?: string; component?: string; values?: Record<string, number> } }> = [];
+  readonly messages: Array<{ topic: string; payload: { ts: number; type?: string; component?: string; values?: Record<string, number> } }> =
+    [];
   publish(topic: string, payload: string): void {
     this.lines.push(`${topic} ${payload}`);
     this.messages.push({ topic, payload: JSON.parse(payload) });
@@ -42,24 +43,32 @@ describe('fleet simulator', () => {
       duration: '30d',
       rate: '12/h',
       downtime: '6h',
-      machines: [{ kind: 'pump', count: 3, onsetDays: 2, wearDays: 2 }, { kind: 'gearbox', count: 2, onsetDays: 2, wearDays: 2 }],
+      machines: [
+        { kind: 'pump', count: 3, onsetDays: 2, wearDays: 2 },
+        { kind: 'gearbox', count: 2, onsetDays: 2, wearDays: 2 },
+      ],
     });
     const truth = summary.truth;
     expect(truth.failures.length).toBeGreaterThanOrEqual(10);
     const failureEvents = sink.messages.filter((m) => m.payload.type === 'failure');
     const machineOf = (topic: string) => topic.split('/')[3];
     expect(failureEvents.map((m) => [machineOf(m.topic), m.payload.ts, m.payload.component])).toEqual(
-      truth.failures.map((f) => [f.machine, f.failureTs, f.component]).sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[0]).localeCompare(String(y[0]))),
+      truth.failures
+        .map((f) => [f.machine, f.failureTs, f.component])
+        .sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[0]).localeCompare(String(y[0]))),
     );
     for (const f of truth.failures) {
       expect(f.onsetTs).toBeLessThan(f.failureTs);
       const telemetryDuringDowntime = sink.messages.filter(
-        (m) => machineOf(m.topic) === f.machine && m.payload.values && m.payload.ts >= f.failureTs && m.payload.ts < (f.repairTs ?? Infinity),
+        (m) =>
+          machineOf(m.topic) === f.machine && m.payload.values && m.payload.ts >= f.failureTs && m.payload.ts < (f.repairTs ?? Infinity),
       );
       expect(telemetryDuringDowntime).toEqual([]);
       if (f.repairTs !== null) {
         expect(f.repairTs - f.failureTs).toBe(6 * 3_600_000);
-        expect(sink.messages.some((m) => machineOf(m.topic) === f.machine && m.payload.type === 'repair' && m.payload.ts === f.repairTs)).toBe(true);
+        expect(
+          sink.messages.some((m) => machineOf(m.topic) === f.machine && m.payload.type === 'repair' && m.payload.ts === f.repairTs),
+        ).toBe(true);
       }
     }
   });
@@ -77,16 +86,27 @@ describe('fleet simulator', () => {
     expect(faults.length).toBeGreaterThan(300);
     expect(new Set(faults.map((f) => f.type))).toEqual(new Set(['dropout', 'stuck', 'spike']));
     const dropout = faults.find((f) => f.type === 'dropout' && f.toTs - f.fromTs > 30 * 60_000)!;
-    const during = sink.messages.find((m) => m.topic.includes(`/${dropout.machine}/`) && m.payload.values && m.payload.ts > dropout.fromTs + 5 * 60_000 && m.payload.ts < dropout.toTs - 5 * 60_000);
+    const during = sink.messages.find(
+      (m) =>
+        m.topic.includes(`/${dropout.machine}/`) &&
+        m.payload.values &&
+        m.payload.ts > dropout.fromTs + 5 * 60_000 &&
+        m.payload.ts < dropout.toTs - 5 * 60_000,
+    );
     expect(during?.payload.values?.[dropout.sensor]).toBeUndefined();
   });
 
   it('preventive maintenance sets wear back and prevents failures', async () => {
     const base = { seed: 11, duration: '40d', rate: '12/h', machines: [{ kind: 'gearbox', count: 5, onsetDays: 1, wearDays: 4 }] };
     const without = await simulate(base);
-    const withMaintenance = await simulate({ ...base, machines: [{ kind: 'gearbox', count: 5, onsetDays: 1, wearDays: 4, maintenanceEveryDays: 2 }] });
+    const withMaintenance = await simulate({
+      ...base,
+      machines: [{ kind: 'gearbox', count: 5, onsetDays: 1, wearDays: 4, maintenanceEveryDays: 2 }],
+    });
     expect(withMaintenance.summary.truth.maintenance.length).toBeGreaterThan(50);
-    expect(withMaintenance.sink.messages.filter((m) => m.payload.type === 'maintenance').length).toBe(withMaintenance.summary.truth.maintenance.length);
+    expect(withMaintenance.sink.messages.filter((m) => m.payload.type === 'maintenance').length).toBe(
+      withMaintenance.summary.truth.maintenance.length,
+    );
     expect(withMaintenance.summary.failures).toBeLessThan(without.summary.failures / 2);
   });
 
@@ -148,6 +168,10 @@ describe('scenarios', () => {
   });
 
   it('spreads --machines over the kinds', () => {
-    expect(machinesOfEachKind(7).map((g) => [g.kind, g.count])).toEqual([['pump', 3], ['motor', 2], ['gearbox', 2]]);
+    expect(machinesOfEachKind(7).map((g) => [g.kind, g.count])).toEqual([
+      ['pump', 3],
+      ['motor', 2],
+      ['gearbox', 2],
+    ]);
   });
 });

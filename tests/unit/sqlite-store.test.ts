@@ -11,7 +11,9 @@ import { tempDir } from '../support/fixtures.js';
 
 // The threaded store runs its database in a worker of compiled code (dist/, built by `npm test`), as in the daemon.
 const threaded = async (file: string) => {
-  const { SqliteWorkerStore } = (await import(path.resolve('dist/src/store/sqlite-worker-store.js'))) as typeof import('../../src/store/sqlite-worker-store.js');
+  const { SqliteWorkerStore } = (await import(
+    path.resolve('dist/src/store/sqlite-worker-store.js')
+  )) as typeof import('../../src/store/sqlite-worker-store.js');
   return new SqliteWorkerStore(file, { busyTimeoutMs: 200 });
 };
 
@@ -55,7 +57,12 @@ describe('sqlite store', () => {
     other.exec('BEGIN EXCLUSIVE');
     const order: string[] = [];
     const attempts: Array<Promise<unknown>> = [];
-    for (let i = 0; i < 3; i++) attempts.push(store.write({ samples: [{ machine: m, ts: i, values: { x: i } }], events: [] }).catch((e: Error) => (order.push('write failed'), e)));
+    for (let i = 0; i < 3; i++)
+      attempts.push(
+        store
+          .write({ samples: [{ machine: m, ts: i, values: { x: i } }], events: [] })
+          .catch((e: Error) => (order.push('write failed'), e)),
+      );
     // Each write waits out its busy timeout in the database thread; a timer on this loop fires first.
     setImmediate(() => order.push('event loop turned'));
     const results = await Promise.all(attempts);
@@ -76,10 +83,23 @@ describe('binary batch codec', () => {
   const name = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/).filter((n) => n !== '__proto__');
   const ref = fc.record({ site: name, line: name, machine: name });
   const batch = fc.record({
-    samples: fc.array(fc.record({ machine: ref, ts: fc.integer({ min: 0, max: 2 ** 45 }), values: fc.dictionary(name, fc.double({ noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 20 }) }), { maxLength: 20 }),
+    samples: fc.array(
+      fc.record({
+        machine: ref,
+        ts: fc.integer({ min: 0, max: 2 ** 45 }),
+        values: fc.dictionary(name, fc.double({ noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 20 }),
+      }),
+      { maxLength: 20 },
+    ),
     events: fc.array(
       fc.record(
-        { machine: ref, ts: fc.integer({ min: 0, max: 2 ** 45 }), type: fc.constantFrom('failure', 'maintenance', 'repair', 'note' as const), component: fc.string({ maxLength: 128 }), note: fc.string({ unit: 'grapheme', maxLength: 600 }) },
+        {
+          machine: ref,
+          ts: fc.integer({ min: 0, max: 2 ** 45 }),
+          type: fc.constantFrom('failure', 'maintenance', 'repair', 'note' as const),
+          component: fc.string({ maxLength: 128 }),
+          note: fc.string({ unit: 'grapheme', maxLength: 600 }),
+        },
         { requiredKeys: ['machine', 'ts', 'type'] },
       ),
       { maxLength: 5 },
@@ -104,7 +124,10 @@ describe('binary batch codec', () => {
 
   it('refuses bytes that are not a batch with a clear error, never a wrong batch', () => {
     const slabs = new ByteSlabs();
-    const n = encodeBatchInto({ samples: [{ machine: { site: 's', line: 'l', machine: 'm' }, ts: 5, values: { a: 1, b: 2 } }], events: [] }, slabs);
+    const n = encodeBatchInto(
+      { samples: [{ machine: { site: 's', line: 'l', machine: 'm' }, ts: 5, values: { a: 1, b: 2 } }], events: [] },
+      slabs,
+    );
     const bytes = Buffer.from(slabs.buf.subarray(slabs.pos - n, slabs.pos));
     for (let cut = 1; cut < bytes.length; cut++) expect(() => decodeBatches(bytes.subarray(0, cut))).toThrow(/ends inside a record/);
     expect(() => decodeBatches(Buffer.from([9, 0, 0]))).toThrow(/unknown record kind|ends inside/);

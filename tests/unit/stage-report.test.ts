@@ -35,18 +35,40 @@ describe('stage reports', () => {
   });
 
   it('several stages fill one status section; readiness gathers every reason', () => {
-    const a: StageReport = { section: 'ingest', fields: {}, read: () => ({ messagesReceived: 3 }), notReady: () => ['not subscribed to the MQTT broker'] };
+    const a: StageReport = {
+      section: 'ingest',
+      fields: {},
+      read: () => ({ messagesReceived: 3 }),
+      notReady: () => ['not subscribed to the MQTT broker'],
+    };
     const b: StageReport = { section: 'ingest', fields: {}, read: () => ({ lateReadings: 1 }) };
-    const c: StageReport = { section: null, fields: {}, read: () => ({ ignored: true }), notReady: () => ['sensor store cannot be opened: locked'] };
+    const c: StageReport = {
+      section: null,
+      fields: {},
+      read: () => ({ ignored: true }),
+      notReady: () => ['sensor store cannot be opened: locked'],
+    };
     const s = composeStatus({ version: '1', startedAt: 0, now: 5000 }, [a, b, c]) as unknown as Record<string, unknown>;
-    expect(s).toEqual({ version: '1', startedAt: '1970-01-01T00:00:00.000Z', uptimeSeconds: 5, ingest: { messagesReceived: 3, lateReadings: 1 } });
-    expect(composeReadiness([a, b, c])).toEqual({ ready: false, reasons: ['not subscribed to the MQTT broker', 'sensor store cannot be opened: locked'] });
+    expect(s).toEqual({
+      version: '1',
+      startedAt: '1970-01-01T00:00:00.000Z',
+      uptimeSeconds: 5,
+      ingest: { messagesReceived: 3, lateReadings: 1 },
+    });
+    expect(composeReadiness([a, b, c])).toEqual({
+      ready: false,
+      reasons: ['not subscribed to the MQTT broker', 'sensor store cannot be opened: locked'],
+    });
   });
 
   it("the status schema holds every stage's fields", () => {
-    expect(Object.keys(StatusSchema.properties.ingest.properties)).toEqual(expect.arrayContaining(['messagesReceived', 'lateReadings', 'backfillReadings', 'untrackedMessages']));
+    expect(Object.keys(StatusSchema.properties.ingest.properties)).toEqual(
+      expect.arrayContaining(['messagesReceived', 'lateReadings', 'backfillReadings', 'untrackedMessages']),
+    );
     expect(Object.keys(StatusSchema.properties.scoring.properties)).toEqual(expect.arrayContaining(['scoresTotal', 'eventLoopLagMs']));
-    expect(Object.keys(StatusSchema.properties.alerts.properties)).toEqual(expect.arrayContaining(['quality', 'streams', 'streamClientsDropped']));
+    expect(Object.keys(StatusSchema.properties.alerts.properties)).toEqual(
+      expect.arrayContaining(['quality', 'streams', 'streamClientsDropped']),
+    );
   });
 });
 

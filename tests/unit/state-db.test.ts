@@ -24,7 +24,14 @@ describe('state database', () => {
     // Garbage over the last pages: the tables there are damaged, the header is not.
     bytes.fill(0x5a, bytes.length - 3 * 4096, bytes.length - 4096);
     writeFileSync(file, bytes);
-    expect(() => openVigilState(file)).toThrow(expect.objectContaining({ code: 'VGL_STATE_DAMAGED', message: expect.stringMatching(new RegExp(`state database ${file.replaceAll('/', '\\/')} is damaged.*restore it from a backup.*\\.recover`, 'si')) }));
+    expect(() => openVigilState(file)).toThrow(
+      expect.objectContaining({
+        code: 'VGL_STATE_DAMAGED',
+        message: expect.stringMatching(
+          new RegExp(`state database ${file.replaceAll('/', '\\/')} is damaged.*restore it from a backup.*\\.recover`, 'si'),
+        ),
+      }),
+    );
   });
 
   it('refuses a file that is no database at all', () => {
@@ -64,7 +71,9 @@ describe('state database', () => {
     old.close();
     const db = openVigilState(file);
     // Step 4 (settings, two indexes) was missing and is there now.
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('settings', 'missed_by_time', 'alerts_by_resolution') ORDER BY name").all()).toHaveLength(3);
+    expect(
+      db.prepare("SELECT name FROM sqlite_master WHERE name IN ('settings', 'missed_by_time', 'alerts_by_resolution') ORDER BY name").all(),
+    ).toHaveLength(3);
     db.close();
   });
 

@@ -17,6 +17,7 @@ describe('training worker input', () => {
     expect(Object.keys(input).sort()).toEqual(['learning', 'store']);
     expect(input.learning).toEqual(config.learning);
     const text = JSON.stringify(input);
-    for (const secret of ['mqtt-secret', 'hook-secret', 'signing-secret-0123456789', 'carbon-secret', 'a'.repeat(64)]) expect(text).not.toContain(secret);
+    for (const secret of ['mqtt-secret', 'hook-secret', 'signing-secret-0123456789', 'carbon-secret', 'a'.repeat(64)])
+      expect(text).not.toContain(secret);
   });
 });

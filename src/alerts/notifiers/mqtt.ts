@@ -29,7 +29,15 @@ export class MqttAlertNotifier implements Notifier {
       machine: event.alert.machine,
       at: new Date(event.at).toISOString(),
       lastEvent: { id: event.id, type: event.type, alertId: event.alert.id, kind: event.alert.kind },
-      alerts: open.map((a) => ({ id: a.id, kind: a.kind, subject: a.subject, severity: a.severity, state: a.state, message: a.message, openedAt: new Date(a.openedAt).toISOString() })),
+      alerts: open.map((a) => ({
+        id: a.id,
+        kind: a.kind,
+        subject: a.subject,
+        severity: a.severity,
+        state: a.state,
+        message: a.message,
+        openedAt: new Date(a.openedAt).toISOString(),
+      })),
     });
     await this.publisher.publish(alertTopic(this.topicPattern, event.alert), payload, { qos: 1, retain: true });
   }

@@ -31,15 +31,23 @@ const ListQuery = Type.Object(
 );
 const QualityQuery = Type.Object(
   {
-    from: Type.Optional(Type.String({ ...TimeQuery, description: `${TimeQuery.description}; default: the last reset, or the first record` })),
+    from: Type.Optional(
+      Type.String({ ...TimeQuery, description: `${TimeQuery.description}; default: the last reset, or the first record` }),
+    ),
     to: Type.Optional(TimeQuery),
   },
   { additionalProperties: false },
 );
 const NoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
-const StreamQuery = Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) }, { additionalProperties: false });
+const StreamQuery = Type.Object(
+  { after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) },
+  { additionalProperties: false },
+);
 const DeliveryQuery = Type.Object(
-  { state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')])), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+  {
+    state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')])),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  },
   { additionalProperties: false },
 );
 
@@ -73,7 +81,11 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     '/alerts',
     {
       config: { role: 'viewer' },
-      schema: { tags: ['alerts'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AlertSchema), nextBefore: Nullable(Type.Integer()) }), ...errors(...READ_ERRORS) } },
+      schema: {
+        tags: ['alerts'],
+        querystring: ListQuery,
+        response: { 200: Type.Object({ items: Type.Array(AlertSchema), nextBefore: Nullable(Type.Integer()) }), ...errors(...READ_ERRORS) },
+      },
     },
     async (req) => {
       const items = d.store.list(req.query);
@@ -107,7 +119,8 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       config: write,
       schema: {
         tags: ['alerts'],
-        description: 'Quality figures count afresh from now (after a commissioning, a backfill, a model change); older records stay readable with ?from=',
+        description:
+          'Quality figures count afresh from now (after a commissioning, a backfill, a model change); older records stay readable with ?from=',
         body: Type.Object({}, { additionalProperties: false }),
         response: { 200: AlertQualitySchema, ...errors(...WRITE_ERRORS) },
       },
@@ -129,7 +142,16 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
           200: Type.Object({
             counts: Type.Record(Type.String(), Type.Integer()),
             items: Type.Array(
-              Type.Object({ id: Type.Integer(), eventId: Type.Integer(), channel: Type.String(), state: Type.String(), attempts: Type.Integer(), nextAttemptAt: Type.String(), lastError: Nullable(Type.String()), deliveredAt: Nullable(Type.String()) }),
+              Type.Object({
+                id: Type.Integer(),
+                eventId: Type.Integer(),
+                channel: Type.String(),
+                state: Type.String(),
+                attempts: Type.Integer(),
+                nextAttemptAt: Type.String(),
+                lastError: Nullable(Type.String()),
+                deliveredAt: Nullable(Type.String()),
+              }),
             ),
           }),
           ...errors(...READ_ERRORS),
@@ -144,7 +166,10 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/alerts/:id',
-    { config: { role: 'viewer' }, schema: { tags: ['alerts'], params: IdParams, response: { 200: AlertSchema, ...errors(...READ_ERRORS, 404) } } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['alerts'], params: IdParams, response: { 200: AlertSchema, ...errors(...READ_ERRORS, 404) } },
+    },
     async (req) => {
       const a = d.store.get(req.params.id);
       if (!a) throw new VigilError('VGL_NOT_FOUND', `alert ${req.params.id} does not exist`);
@@ -154,13 +179,19 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
     '/alerts/:id/ack',
-    { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
+    {
+      config: write,
+      schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } },
+    },
     async (req) => alertJson(mapErrors(() => d.engine.acknowledge(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
     '/alerts/:id/resolve',
-    { config: write, schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } } },
+    {
+      config: write,
+      schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } },
+    },
     async (req) => alertJson(mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
   );
 
@@ -178,7 +209,8 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       schema: {
         tags: ['alerts'],
         querystring: StreamQuery,
-        description: 'Server-Sent Events: one `alert` event per change; resumes after Last-Event-ID. A client that falls more than a megabyte behind is dropped (it resumes where it was with Last-Event-ID).',
+        description:
+          'Server-Sent Events: one `alert` event per change; resumes after Last-Event-ID. A client that falls more than a megabyte behind is dropped (it resumes where it was with Last-Event-ID).',
       },
     },
     (req, reply) => {
@@ -186,7 +218,12 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       let last = req.query.after ?? (typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : d.store.lastEventId());
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
       streams.add(res);
       if (d.stats) d.stats.streams = streams.size;
       let dropped = false;
@@ -194,7 +231,10 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
         if (dropped) return;
         dropped = true;
         if (d.stats) d.stats.dropped++;
-        req.log.warn({ lastEventId: last, buffered: res.writableLength, why }, 'SSE client too slow; dropped (it resumes with Last-Event-ID)');
+        req.log.warn(
+          { lastEventId: last, buffered: res.writableLength, why },
+          'SSE client too slow; dropped (it resumes with Last-Event-ID)',
+        );
         res.destroy();
       };
       /** Writes one frame; a client whose unread backlog passes the bound is dropped instead of growing memory. */
@@ -209,7 +249,12 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       };
       const send = (ev: AlertEvent) => {
         if (ev.id <= last) return;
-        if (write(`id: ${ev.id}\nevent: alert\ndata: ${JSON.stringify({ id: ev.id, type: ev.type, at: iso(ev.at), alert: alertJson(ev.alert) })}\n\n`)) last = ev.id;
+        if (
+          write(
+            `id: ${ev.id}\nevent: alert\ndata: ${JSON.stringify({ id: ev.id, type: ev.type, at: iso(ev.at), alert: alertJson(ev.alert) })}\n\n`,
+          )
+        )
+          last = ev.id;
       };
       // Live events wait until the backlog is out, so nothing arrives twice or out of order.
       const queued: AlertEvent[] = [];
@@ -231,7 +276,11 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       write('retry: 3000\n\n');
       // The backlog in pages, each written only once the client has read the one before.
       void (async () => {
-        for (let batch = d.store.eventsAfter(last, 100); batch.length > 0 && !dropped && !res.destroyed; batch = d.store.eventsAfter(last, 100)) {
+        for (
+          let batch = d.store.eventsAfter(last, 100);
+          batch.length > 0 && !dropped && !res.destroyed;
+          batch = d.store.eventsAfter(last, 100)
+        ) {
           batch.forEach(send);
           if (res.writableNeedDrain) await new Promise((r) => res.once('drain', r).once('close', r));
         }

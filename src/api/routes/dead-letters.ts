@@ -30,7 +30,9 @@ export function deadLetterRoutes(app: FastifyInstance, source: DeadLetterSource)
     '/dead-letters',
     { config: { role: 'viewer' }, schema: { querystring: Query, response: { 200: Type.Object({ items: Type.Array(DeadLetter) }) } } },
     async (req) => ({
-      items: source.list({ limit: req.query.limit, reason: req.query.reason }).map((d) => ({ ...d, receivedAt: new Date(d.receivedAt).toISOString() })),
+      items: source
+        .list({ limit: req.query.limit, reason: req.query.reason })
+        .map((d) => ({ ...d, receivedAt: new Date(d.receivedAt).toISOString() })),
     }),
   );
 }

@@ -53,7 +53,16 @@ const Energy = Type.Object({
     savedByEarlyStoppingKWh: Type.Number(),
     savedByWarmStartKWh: Type.Number(),
   }),
-  perDay: Type.Array(Type.Object({ day: Type.String(), runs: Type.Integer(), kWh: Type.Number(), gCO2e: Type.Number(), avoidedGCO2e: Type.Number(), cost: Type.Number() })),
+  perDay: Type.Array(
+    Type.Object({
+      day: Type.String(),
+      runs: Type.Integer(),
+      kWh: Type.Number(),
+      gCO2e: Type.Number(),
+      avoidedGCO2e: Type.Number(),
+      cost: Type.Number(),
+    }),
+  ),
   decisions: Type.Array(DecisionSchema),
   runs: Type.Array(RunEnergySchema),
 });
@@ -61,7 +70,14 @@ const Energy = Type.Object({
 export interface EnergyRouteDeps {
   scheduler: Pick<EnergyScheduler, 'decisions' | 'nextTick' | 'lastError'>;
   accountant: Pick<EnergyAccountant, 'list' | 'usedKWhSince' | 'cpuMethod'>;
-  config: { enabled: boolean; cron: string; timezone: string; objective: string; budget: { period: 'day' | 'week'; limitKWh?: number }; currency: string };
+  config: {
+    enabled: boolean;
+    cron: string;
+    timezone: string;
+    objective: string;
+    budget: { period: 'day' | 'week'; limitKWh?: number };
+    currency: string;
+  };
   now: () => number;
 }
 
@@ -91,11 +107,18 @@ export function energyRoutes(app: FastifyInstance, d: EnergyRouteDeps): void {
           objective: d.config.objective,
           nextTick: iso(d.scheduler.nextTick()),
           lastDecision: last && decisionJson(last),
-          upcomingWindow: last?.action === 'defer' && last.window ? { start: iso(last.window.start)!, end: iso(last.window.end)!, cost: last.window.cost } : null,
+          upcomingWindow:
+            last?.action === 'defer' && last.window
+              ? { start: iso(last.window.start)!, end: iso(last.window.end)!, cost: last.window.cost }
+              : null,
           cpuMeter: d.accountant.cpuMethod,
           lastError: d.scheduler.lastError,
         },
-        budget: { period: d.config.budget.period, limitKWh: d.config.budget.limitKWh ?? null, usedKWh: d.accountant.usedKWhSince(now - periodMs) },
+        budget: {
+          period: d.config.budget.period,
+          limitKWh: d.config.budget.limitKWh ?? null,
+          usedKWh: d.accountant.usedKWhSince(now - periodMs),
+        },
         totals: {
           runs: runs.length,
           kWh: runs.reduce((s, r) => s + r.kWh, 0),

@@ -24,7 +24,11 @@ export interface EventRouteDeps {
   /** The same durable path as MQTT events: journalled, stored, seen by scoring and alerts. */
   submit(event: MachineEvent): Promise<void>;
   /** The same validation as MQTT events (ids, time window, fields, allow-list): the event, or why not. */
-  check(machine: MachineRef, item: { ts: number; type: string; component?: string; note?: string }, now: number): MachineEvent | { reason: string; detail: string };
+  check(
+    machine: MachineRef,
+    item: { ts: number; type: string; component?: string; note?: string },
+    now: number,
+  ): MachineEvent | { reason: string; detail: string };
   /** Where the machine sits when the technician gives only its id. */
   locate(machine: string): MachineRef | null;
   clock: Clock;
@@ -40,7 +44,15 @@ export function eventRoutes(app: FastifyInstance, d: EventRouteDeps): void {
       schema: {
         tags: ['events'],
         body: EventBody,
-        response: { 201: Type.Object({ machine: Type.Object({ site: Type.String(), line: Type.String(), machine: Type.String() }), type: Type.String(), ts: Type.String(), recordedBy: Type.String() }), ...errors(...WRITE_ERRORS) },
+        response: {
+          201: Type.Object({
+            machine: Type.Object({ site: Type.String(), line: Type.String(), machine: Type.String() }),
+            type: Type.String(),
+            ts: Type.String(),
+            recordedBy: Type.String(),
+          }),
+          ...errors(...WRITE_ERRORS),
+        },
       },
     },
     async (req, reply) => {
@@ -48,9 +60,17 @@ export function eventRoutes(app: FastifyInstance, d: EventRouteDeps): void {
       const now = d.clock.now();
       const ts = parseTimeParam('ts', b.ts, now, now);
       const known = d.locate(b.machine);
-      const machine: MachineRef = { site: b.site ?? known?.site ?? 'default', line: b.line ?? known?.line ?? 'default', machine: b.machine };
+      const machine: MachineRef = {
+        site: b.site ?? known?.site ?? 'default',
+        line: b.line ?? known?.line ?? 'default',
+        machine: b.machine,
+      };
       const note = [b.note, `recorded by ${req.principal.name}`].filter(Boolean).join(' — ');
-      const checked = d.check(machine, { ts, type: b.type, ...(b.component ? { component: b.component } : {}), ...(b.note ? { note: b.note } : {}) }, now);
+      const checked = d.check(
+        machine,
+        { ts, type: b.type, ...(b.component ? { component: b.component } : {}), ...(b.note ? { note: b.note } : {}) },
+        now,
+      );
       if ('reason' in checked) throw new VigilError('VGL_BAD_REQUEST', `${checked.reason}: ${checked.detail}`);
       await d.submit({ ...checked, note });
       return reply.status(201).send({ machine, type: b.type, ts: iso(ts)!, recordedBy: req.principal.name });

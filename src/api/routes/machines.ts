@@ -9,7 +9,10 @@ import type { SensorStore } from '../../core/sensor-store.js';
 import { alertJson } from './alerts.js';
 import { AlertSchema, MachineParams, MachineRefSchema, Nullable, READ_ERRORS, TimeQuery, errors, iso, parseTimeParam } from '../schemas.js';
 
-const Contribution = Type.Object({ sensor: Type.String(), contribution: Type.Number({ description: 'p(failure) minus p(failure) with the sensor held at its mean' }) });
+const Contribution = Type.Object({
+  sensor: Type.String(),
+  contribution: Type.Number({ description: 'p(failure) minus p(failure) with the sensor held at its mean' }),
+});
 const ScoreSchema = Type.Object({
   scoredAt: Type.String(),
   dataTs: Type.String({ description: 'end of the scored window' }),
@@ -18,7 +21,9 @@ const ScoreSchema = Type.Object({
   rulSeconds: Type.Number(),
   model: Type.String(),
   topSensors: Type.Array(Contribution),
-  missingInputs: Type.Array(Type.String(), { description: 'model inputs with no reading in the scored window, held at their training mean' }),
+  missingInputs: Type.Array(Type.String(), {
+    description: 'model inputs with no reading in the scored window, held at their training mean',
+  }),
 });
 const Summary = Type.Object({
   machine: MachineRefSchema,
@@ -40,7 +45,10 @@ const Detail = Type.Intersect([
 const ListQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ maxLength: 128, description: 'only machines whose id, line or site contains this (case-insensitive)' })),
-    sort: Type.Union([Type.Literal('risk'), Type.Literal('name'), Type.Literal('line')], { default: 'risk', description: 'riskiest first, by machine id, or by site/line/machine' }),
+    sort: Type.Union([Type.Literal('risk'), Type.Literal('name'), Type.Literal('line')], {
+      default: 'risk',
+      description: 'riskiest first, by machine id, or by site/line/machine',
+    }),
     limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }),
     offset: Type.Integer({ minimum: 0, default: 0 }),
   },
@@ -76,7 +84,16 @@ const STORED_LIST_TTL_MS = 60_000;
 /** Machines with their risk and RUL, one machine's detail, its score history and its readings. */
 export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
   const score = (s: MachineState['score']) =>
-    s && { scoredAt: iso(s.at)!, dataTs: iso(s.dataTs)!, probability: s.probability, rulSteps: s.rulSteps, rulSeconds: s.rulMs / 1000, model: s.model, topSensors: s.topSensors, missingInputs: s.missingInputs ?? [] };
+    s && {
+      scoredAt: iso(s.at)!,
+      dataTs: iso(s.dataTs)!,
+      probability: s.probability,
+      rulSteps: s.rulSteps,
+      rulSeconds: s.rulMs / 1000,
+      model: s.model,
+      topSensors: s.topSensors,
+      missingInputs: s.missingInputs ?? [],
+    };
   const summary = (s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs'> & { lastReceivedAt: number | null }) => ({
     machine: s.ref,
     status: s.status as MachineState['status'] | 'not_seen_since_start',
@@ -97,7 +114,17 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
     '/machines',
     {
       config: { role: 'viewer' },
-      schema: { tags: ['machines'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(Summary), total: Type.Integer({ description: 'machines matching q, of which items is one page' }) }), ...errors(...READ_ERRORS, 502) } },
+      schema: {
+        tags: ['machines'],
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            items: Type.Array(Summary),
+            total: Type.Integer({ description: 'machines matching q, of which items is one page' }),
+          }),
+          ...errors(...READ_ERRORS, 502),
+        },
+      },
     },
     async (req) => {
       type Row = Parameters<typeof summary>[0];
@@ -110,10 +137,20 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         if (rows.size === 0) throw new VigilError('VGL_STORE_QUERY', `cannot list machines: ${errorMessage(err)}`);
       }
       for (const m of fromStore) {
-        if (!rows.has(m.ref.machine)) rows.set(m.ref.machine, { ref: m.ref, status: 'not_seen_since_start' as MachineState['status'], detail: null, score: null, lastSeenTs: m.lastTs ?? 0, lastReceivedAt: null });
+        if (!rows.has(m.ref.machine))
+          rows.set(m.ref.machine, {
+            ref: m.ref,
+            status: 'not_seen_since_start' as MachineState['status'],
+            detail: null,
+            score: null,
+            lastSeenTs: m.lastTs ?? 0,
+            lastReceivedAt: null,
+          });
       }
       const q = req.query.q?.toLowerCase();
-      const matching = q ? [...rows.values()].filter((r) => `${r.ref.machine}\u0000${r.ref.line}\u0000${r.ref.site}`.toLowerCase().includes(q)) : [...rows.values()];
+      const matching = q
+        ? [...rows.values()].filter((r) => `${r.ref.machine}\u0000${r.ref.line}\u0000${r.ref.site}`.toLowerCase().includes(q))
+        : [...rows.values()];
       const byName = (a: Row, b: Row) => a.ref.machine.localeCompare(b.ref.machine);
       const compare =
         req.query.sort === 'name'
@@ -129,14 +166,23 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
 
   app.get<{ Params: Static<typeof MachineParams> }>(
     '/machines/:machine',
-    { config: { role: 'viewer' }, schema: { tags: ['machines'], params: MachineParams, response: { 200: Detail, ...errors(...READ_ERRORS, 404) } } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['machines'], params: MachineParams, response: { 200: Detail, ...errors(...READ_ERRORS, 404) } },
+    },
     async (req) => {
       const s = d.scoring.machine(req.params.machine);
-      if (!s) throw new VigilError('VGL_NOT_FOUND', `machine ${req.params.machine} has sent nothing since the daemon started (or is beyond ingest.maxMachines)`);
+      if (!s)
+        throw new VigilError(
+          'VGL_NOT_FOUND',
+          `machine ${req.params.machine} has sent nothing since the daemon started (or is beyond ingest.maxMachines)`,
+        );
       return {
         ...summary(s),
         latest: Object.fromEntries(Object.entries(s.latest).map(([k, v]) => [k, { value: v.value, ts: iso(v.ts)! }])),
-        history: d.scoring.history(s.ref.machine, -Infinity, Infinity, 100).map((h) => ({ dataTs: iso(h.dataTs)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
+        history: d.scoring
+          .history(s.ref.machine, -Infinity, Infinity, 100)
+          .map((h) => ({ dataTs: iso(h.dataTs)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
         alerts: d.alerts.list({ machine: s.ref.machine, limit: 20 }).map(alertJson),
       };
     },
@@ -150,14 +196,31 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         tags: ['machines'],
         params: MachineParams,
         querystring: HistoryQuery,
-        response: { 200: Type.Object({ items: Type.Array(Type.Object({ dataTs: Type.String(), scoredAt: Type.String(), probability: Type.Number(), rulSteps: Type.Number(), model: Type.String() })) }), ...errors(...READ_ERRORS) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                dataTs: Type.String(),
+                scoredAt: Type.String(),
+                probability: Type.Number(),
+                rulSteps: Type.Number(),
+                model: Type.String(),
+              }),
+            ),
+          }),
+          ...errors(...READ_ERRORS),
+        },
       },
     },
     async (req) => {
       const now = d.clock.now();
       const from = parseTimeParam('from', req.query.from, -Infinity, now);
       const to = parseTimeParam('to', req.query.to, Infinity, now);
-      return { items: d.scoring.history(req.params.machine, from, to, req.query.limit).map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })) };
+      return {
+        items: d.scoring
+          .history(req.params.machine, from, to, req.query.limit)
+          .map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
+      };
     },
   );
 
@@ -170,7 +233,11 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         params: MachineParams,
         querystring: HistoryQuery,
         response: {
-          200: Type.Object({ items: Type.Array(Type.Object({ ts: Type.String(), type: Type.String(), component: Nullable(Type.String()), note: Nullable(Type.String()) })) }),
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({ ts: Type.String(), type: Type.String(), component: Nullable(Type.String()), note: Nullable(Type.String()) }),
+            ),
+          }),
           ...errors(...READ_ERRORS, 502),
         },
       },
@@ -185,7 +252,12 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       } catch (err) {
         throw new VigilError('VGL_STORE_QUERY', `events of ${req.params.machine}: ${errorMessage(err)}`);
       }
-      return { items: events.sort((a, b) => b.ts - a.ts).slice(0, req.query.limit).map((e) => ({ ts: iso(e.ts)!, type: e.type, component: e.component ?? null, note: e.note ?? null })) };
+      return {
+        items: events
+          .sort((a, b) => b.ts - a.ts)
+          .slice(0, req.query.limit)
+          .map((e) => ({ ts: iso(e.ts)!, type: e.type, component: e.component ?? null, note: e.note ?? null })),
+      };
     },
   );
 
@@ -215,7 +287,10 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       const to = parseTimeParam('to', req.query.to, now, now);
       const from = parseTimeParam('from', req.query.from, to - 3_600_000, now);
       if (!(from < to)) throw new VigilError('VGL_BAD_REQUEST', 'from must be before to');
-      const sensors = req.query.sensors?.split(',').map((s) => s.trim()).filter(Boolean);
+      const sensors = req.query.sensors
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       let samples: Sample[];
       try {
         samples = await d.store.queryReadings({ machine: req.params.machine, from, to, sensors, limit: MAX_RAW_SAMPLES });
@@ -226,7 +301,14 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       let every = req.query.every ?? null;
       if (samples.length > req.query.points) every = Math.max(every ?? 1, Math.ceil((to - from) / req.query.points));
       const points = every ? downsample(samples, every) : samples.map((s) => ({ ts: iso(s.ts)!, values: s.values }));
-      return { machine: req.params.machine, from: iso(from)!, to: iso(to)!, everyMs: every, truncated: samples.length >= MAX_RAW_SAMPLES, points };
+      return {
+        machine: req.params.machine,
+        from: iso(from)!,
+        to: iso(to)!,
+        everyMs: every,
+        truncated: samples.length >= MAX_RAW_SAMPLES,
+        points,
+      };
     },
   );
 }

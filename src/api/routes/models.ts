@@ -17,7 +17,10 @@ const Summary = Type.Object({
   backend: Type.String(),
 });
 const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
-const RollbackBody = Type.Object({ version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const RollbackBody = Type.Object(
+  { version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
 const ChampionReply = Type.Object({ champion: Type.String() });
 
 export interface ModelRouteDeps {
@@ -43,7 +46,13 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
 
   app.get(
     '/models',
-    { config: { role: 'viewer' }, schema: { tags: ['models'], response: { 200: Type.Object({ champion: Nullable(Type.String()), items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 500) } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['models'],
+        response: { 200: Type.Object({ champion: Nullable(Type.String()), items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 500) },
+      },
+    },
     async () =>
       guard(() => ({
         champion: d.registry.championVersion(),
@@ -66,13 +75,24 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
 
   app.get<{ Params: Static<typeof VersionParams> }>(
     '/models/:version',
-    { config: { role: 'viewer' }, schema: { tags: ['models'], params: VersionParams, response: { 200: Type.Object({ champion: Type.Boolean(), meta: Type.Unknown() }), ...errors(...READ_ERRORS, 404) } } },
-    async (req) => guard(() => ({ champion: d.registry.championVersion() === req.params.version, meta: d.registry.meta(req.params.version) })),
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['models'],
+        params: VersionParams,
+        response: { 200: Type.Object({ champion: Type.Boolean(), meta: Type.Unknown() }), ...errors(...READ_ERRORS, 404) },
+      },
+    },
+    async (req) =>
+      guard(() => ({ champion: d.registry.championVersion() === req.params.version, meta: d.registry.meta(req.params.version) })),
   );
 
   app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReasonBody> }>(
     '/models/:version/promote',
-    { config: admin, schema: { tags: ['models'], params: VersionParams, body: ReasonBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
+    {
+      config: admin,
+      schema: { tags: ['models'], params: VersionParams, body: ReasonBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } },
+    },
     async (req) => {
       guard(() => d.registry.promote(req.params.version, req.body?.reason ?? `promoted by ${req.principal.name}`));
       d.championChanged();

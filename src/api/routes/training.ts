@@ -20,7 +20,7 @@ const Run = Type.Object({
 });
 const TriggerBody = Type.Object(
   {
-    warmStart: Type.Optional(Type.Boolean({ description: "fine-tune from the champion (default from config)" })),
+    warmStart: Type.Optional(Type.Boolean({ description: 'fine-tune from the champion (default from config)' })),
     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     bypassEnergyPolicy: Type.Optional(Type.Boolean({ description: 'start now even outside a cheap/clean power window' })),
   },
@@ -35,7 +35,10 @@ export interface TrainingRouteDeps {
   writesPerMinute: number;
 }
 
-const Queued = Type.Object({ queued: Type.Literal(true), decision: Type.Union([Type.Object({ action: Type.String(), reason: Type.String() }), Type.Null()]) });
+const Queued = Type.Object({
+  queued: Type.Literal(true),
+  decision: Type.Union([Type.Object({ action: Type.String(), reason: Type.String() }), Type.Null()]),
+});
 
 export function runJson(r: TrainingRunRecord) {
   return { ...r, startedAt: iso(r.startedAt)!, finishedAt: iso(r.finishedAt) };
@@ -46,13 +49,23 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
   const write = { role: 'operator' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/training/runs',
-    { config: { role: 'viewer' }, schema: { tags: ['training'], querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(Run) }), ...errors(...READ_ERRORS) } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['training'],
+        querystring: ListQuery,
+        response: { 200: Type.Object({ items: Type.Array(Run) }), ...errors(...READ_ERRORS) },
+      },
+    },
     async (req) => ({ items: d.training.list(req.query.limit).map(runJson) }),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/training/runs/:id',
-    { config: { role: 'viewer' }, schema: { tags: ['training'], params: IdParams, response: { 200: Run, ...errors(...READ_ERRORS, 404) } } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['training'], params: IdParams, response: { 200: Run, ...errors(...READ_ERRORS, 404) } },
+    },
     async (req) => {
       const r = d.training.get(req.params.id);
       if (!r) throw new VigilError('VGL_NOT_FOUND', `training run ${req.params.id} does not exist`);
@@ -67,7 +80,8 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
       schema: {
         tags: ['training'],
         body: TriggerBody,
-        description: 'With bypassEnergyPolicy the run starts now; otherwise the energy policy starts it now or queues it for its best window (answer: queued).',
+        description:
+          'With bypassEnergyPolicy the run starts now; otherwise the energy policy starts it now or queues it for its best window (answer: queued).',
         response: { 202: Type.Union([Run, Queued]), ...errors(...WRITE_ERRORS) },
       },
     },
@@ -76,10 +90,18 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
         const decision = await d.request(req.principal.name);
         const started = decision?.runId ? d.training.get(decision.runId) : null;
         if (started) return reply.status(202).send(runJson(started));
-        return reply.status(202).send({ queued: true as const, decision: decision && { action: decision.action, reason: decision.reason } });
+        return reply
+          .status(202)
+          .send({ queued: true as const, decision: decision && { action: decision.action, reason: decision.reason } });
       }
       try {
-        const run = d.training.trigger({ trigger: 'api', requestedBy: req.principal.name, warmStart: req.body?.warmStart, epochs: req.body?.epochs, bypassEnergyPolicy: req.body?.bypassEnergyPolicy });
+        const run = d.training.trigger({
+          trigger: 'api',
+          requestedBy: req.principal.name,
+          warmStart: req.body?.warmStart,
+          epochs: req.body?.epochs,
+          bypassEnergyPolicy: req.body?.bypassEnergyPolicy,
+        });
         return reply.status(202).send(runJson(run));
       } catch (err) {
         if (err instanceof TrainingBusyError) throw new VigilError('VGL_TRAINING_BUSY', err.message);
@@ -94,7 +116,8 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
     async (req, reply) => {
       const r = d.training.get(req.params.id);
       if (!r) throw new VigilError('VGL_NOT_FOUND', `training run ${req.params.id} does not exist`);
-      if (!d.training.cancel(req.params.id)) throw new VigilError('VGL_CONFLICT', `training run ${req.params.id} is ${r.state}, not running`);
+      if (!d.training.cancel(req.params.id))
+        throw new VigilError('VGL_CONFLICT', `training run ${req.params.id} is ${r.state}, not running`);
       return reply.status(202).send(runJson(r));
     },
   );

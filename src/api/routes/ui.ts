@@ -25,8 +25,19 @@ export async function uiRoutes(app: FastifyInstance): Promise<void> {
   const require = createRequire(import.meta.url);
   const uplot = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
   // Revalidated on each load: an upgraded daemon's page must not run with last version's scripts.
-  const noCache = { cacheControl: false, setHeaders: (res: { setHeader(k: string, v: string): void }) => res.setHeader('cache-control', 'no-cache') };
+  const noCache = {
+    cacheControl: false,
+    setHeaders: (res: { setHeader(k: string, v: string): void }) => res.setHeader('cache-control', 'no-cache'),
+  };
   await app.register(fastifyStatic, { root: uiDir(), prefix: '/ui/', index: false, wildcard: false, schemaHide: true, ...noCache });
-  await app.register(fastifyStatic, { root: uplot, prefix: '/ui/vendor/', decorateReply: false, wildcard: false, schemaHide: true, allowedPath: (p) => /^\/uPlot\.(iife\.min\.js|min\.css)$/.test(p), ...noCache });
+  await app.register(fastifyStatic, {
+    root: uplot,
+    prefix: '/ui/vendor/',
+    decorateReply: false,
+    wildcard: false,
+    schemaHide: true,
+    allowedPath: (p) => /^\/uPlot\.(iife\.min\.js|min\.css)$/.test(p),
+    ...noCache,
+  });
   app.get('/', { schema: { hide: true } }, (_req, reply) => reply.sendFile('index.html'));
 }

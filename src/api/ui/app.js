@@ -9,7 +9,11 @@ let cleanup = () => {};
 function onError(err) {
   banner.hidden = false;
   banner.textContent =
-    err.status === 401 ? 'This gateway needs an API token to show its data: enter one at the top right.' : err.status === 403 ? `Not allowed with this token: ${err.message}` : `Cannot reach the daemon: ${err.message}`;
+    err.status === 401
+      ? 'This gateway needs an API token to show its data: enter one at the top right.'
+      : err.status === 403
+        ? `Not allowed with this token: ${err.message}`
+        : `Cannot reach the daemon: ${err.message}`;
 }
 
 const listeners = new Set();

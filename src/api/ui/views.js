@@ -6,10 +6,18 @@ const pct = (p) => (p === null || p === undefined ? '–' : `${Math.round(p * 10
 const ago = (iso) => {
   if (!iso) return 'never';
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  return s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : s < 172800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`;
+  return s < 90
+    ? `${Math.round(s)} s ago`
+    : s < 5400
+      ? `${Math.round(s / 60)} min ago`
+      : s < 172800
+        ? `${Math.round(s / 3600)} h ago`
+        : `${Math.round(s / 86400)} d ago`;
 };
-const hours = (sec) => (sec === null || sec === undefined ? '–' : sec >= 86400 ? `${(sec / 86400).toFixed(1)} d` : `${(sec / 3600).toFixed(1)} h`);
-export const level = (m) => (!m.score ? 'none' : m.score.probability >= 0.7 || m.unresolvedAlerts > 0 ? 'crit' : m.score.probability >= 0.4 ? 'warn' : 'ok');
+const hours = (sec) =>
+  sec === null || sec === undefined ? '–' : sec >= 86400 ? `${(sec / 86400).toFixed(1)} d` : `${(sec / 3600).toFixed(1)} h`;
+export const level = (m) =>
+  !m.score ? 'none' : m.score.probability >= 0.7 || m.unresolvedAlerts > 0 ? 'crit' : m.score.probability >= 0.4 ? 'warn' : 'ok';
 const every = (fn, ms) => {
   const t = setInterval(fn, ms);
   return () => clearInterval(t);
@@ -29,7 +37,10 @@ export function fleet(el, { onError }) {
   // The server filters, sorts and pages: a gateway may watch tens of thousands of machines.
   const PAGE = 500;
   const draw = () => {
-    el.querySelector('#f-count').textContent = total > items.length ? `${items.length} of ${total} machines (${state.sort === 'risk' ? 'the riskiest' : 'the first'} shown)` : `${total} machines`;
+    el.querySelector('#f-count').textContent =
+      total > items.length
+        ? `${items.length} of ${total} machines (${state.sort === 'risk' ? 'the riskiest' : 'the first'} shown)`
+        : `${total} machines`;
     el.querySelector('#f-grid').innerHTML =
       items
         .map((m) => {
@@ -64,7 +75,9 @@ const RANGES = { '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000, '7d': 604
 
 export function machine(el, id, { onError }) {
   el.innerHTML = `<h1>${esc(id)}</h1><div id="m-summary" class="meta"></div>
-    <div class="toolbar"><label>range <select id="m-range">${Object.keys(RANGES).map((k) => `<option ${k === '6h' ? 'selected' : ''}>${k}</option>`).join('')}</select></label></div>
+    <div class="toolbar"><label>range <select id="m-range">${Object.keys(RANGES)
+      .map((k) => `<option ${k === '6h' ? 'selected' : ''}>${k}</option>`)
+      .join('')}</select></label></div>
     <div class="panels"><div><h2>Risk</h2><div class="plot" id="m-risk"></div></div><div><h2>Sensors</h2><div class="plot" id="m-sensors"></div></div></div>
     <div class="panels"><div><h2>Why (top sensors)</h2><div id="m-top"></div></div><div><h2>Log an event</h2>
       <form class="event" id="m-event"><select name="type"><option>failure</option><option>maintenance</option><option>repair</option><option>note</option></select>
@@ -73,7 +86,18 @@ export function machine(el, id, { onError }) {
   const plots = [];
   const plot = (box, series, data, opts = {}) => {
     if (!data[0].length) return (box.innerHTML = '<div class="empty">No data in this range.</div>');
-    const u = new uPlot({ width: Math.max(300, box.clientWidth - 16), height: opts.height ?? 240, series: [{}, ...series], axes: [{}, { size: 60 }], scales: opts.scales ?? {}, legend: { live: false } }, data, box);
+    const u = new uPlot(
+      {
+        width: Math.max(300, box.clientWidth - 16),
+        height: opts.height ?? 240,
+        series: [{}, ...series],
+        axes: [{}, { size: 60 }],
+        scales: opts.scales ?? {},
+        legend: { live: false },
+      },
+      data,
+      box,
+    );
     plots.push(u);
   };
   const colours = ['#0b5cad', '#c4161c', '#1a7f37', '#b35c00', '#7b2cbf', '#00838f', '#6d4c41', '#ad1457'];
@@ -82,7 +106,8 @@ export function machine(el, id, { onError }) {
       const m = await api(`/api/v1/machines/${encodeURIComponent(id)}`);
       const to = m.lastSeenAt ? Date.parse(m.lastSeenAt) + 1 : Date.now();
       const from = to - RANGES[el.querySelector('#m-range').value];
-      el.querySelector('#m-summary').innerHTML = `${esc(m.machine.site)} / ${esc(m.machine.line)} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
+      el.querySelector('#m-summary').innerHTML =
+        `${esc(m.machine.site)} / ${esc(m.machine.line)} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
       el.querySelector('#m-top').innerHTML = m.score?.topSensors?.length
         ? `<table><tr><th>sensor</th><th>contribution to p(failure)</th><th>latest</th></tr>${m.score.topSensors.map((t) => `<tr><td>${esc(t.sensor)}</td><td>${t.contribution >= 0 ? '+' : ''}${(t.contribution * 100).toFixed(1)} pts</td><td>${m.latest[t.sensor]?.value?.toFixed?.(2) ?? '–'}</td></tr>`).join('')}</table>`
         : '<div class="empty">No score yet.</div>';
@@ -91,7 +116,10 @@ export function machine(el, id, { onError }) {
       el.querySelector('#m-events').innerHTML = ev.items.length
         ? `<table><tr><th>when</th><th>type</th><th>component</th><th>note</th></tr>${ev.items.map((e) => `<tr data-event="${esc(e.type)}"><td>${esc(e.ts.slice(0, 16).replace('T', ' '))}</td><td>${esc(e.type)}</td><td>${esc(e.component ?? '')}</td><td>${esc(e.note ?? '')}</td></tr>`).join('')}</table>`
         : '<div class="empty">No failures, maintenance or repairs recorded.</div>';
-      const [readings, scores] = await Promise.all([api(`/api/v1/machines/${encodeURIComponent(id)}/readings?from=${from}&to=${to}&points=600`), api(`/api/v1/machines/${encodeURIComponent(id)}/scores?from=${from}&to=${to}&limit=2000`)]);
+      const [readings, scores] = await Promise.all([
+        api(`/api/v1/machines/${encodeURIComponent(id)}/readings?from=${from}&to=${to}&points=600`),
+        api(`/api/v1/machines/${encodeURIComponent(id)}/scores?from=${from}&to=${to}&limit=2000`),
+      ]);
       plots.splice(0).forEach((p) => p.destroy());
       const sensors = [...new Set(readings.points.flatMap((p) => Object.keys(p.values)))].sort();
       const times = readings.points.map((p) => Date.parse(p.ts) / 1000);
@@ -102,11 +130,18 @@ export function machine(el, id, { onError }) {
         const cell = document.createElement('div');
         cell.dataset.sensor = s;
         box.append(cell);
-        plot(cell, [{ label: s, stroke: colours[i % colours.length] }], [times, readings.points.map((p) => p.values[s] ?? null)], { height: 120 });
+        plot(cell, [{ label: s, stroke: colours[i % colours.length] }], [times, readings.points.map((p) => p.values[s] ?? null)], {
+          height: 120,
+        });
       });
       const risk = el.querySelector('#m-risk');
       risk.innerHTML = '';
-      plot(risk, [{ label: 'p(failure)', stroke: '#c4161c', fill: 'rgba(196,22,28,.1)' }], [scores.items.map((s) => Date.parse(s.dataTs) / 1000), scores.items.map((s) => s.probability)], { scales: { y: { range: [0, 1] } } });
+      plot(
+        risk,
+        [{ label: 'p(failure)', stroke: '#c4161c', fill: 'rgba(196,22,28,.1)' }],
+        [scores.items.map((s) => Date.parse(s.dataTs) / 1000), scores.items.map((s) => s.probability)],
+        { scales: { y: { range: [0, 1] } } },
+      );
     } catch (err) {
       onError(err);
     }
@@ -125,7 +160,8 @@ export function machine(el, id, { onError }) {
       // The event goes through the journal to the store; show it once it is there.
       setTimeout(load, 1000);
     } catch (err) {
-      el.querySelector('#m-event-msg').textContent = err.status === 401 || err.status === 403 ? 'Recording events needs an operator token (top right).' : err.message;
+      el.querySelector('#m-event-msg').textContent =
+        err.status === 401 || err.status === 403 ? 'Recording events needs an operator token (top right).' : err.message;
     }
   });
   load();
@@ -137,7 +173,9 @@ export function alertTable(alerts, actions) {
   if (!alerts.length) return '<div class="empty">No alerts.</div>';
   return `<table><tr><th>#</th><th>machine</th><th>kind</th><th>severity</th><th>state</th><th>message</th><th>opened</th>${actions ? '<th></th>' : ''}</tr>${alerts
     .map(
-      (a) => `<tr class="sev-${a.severity}" data-alert="${a.id}" data-state="${a.state}"><td>${a.id}</td><td><a href="#/machine/${encodeURIComponent(a.machine.machine)}">${esc(a.machine.machine)}</a></td><td>${esc(a.kind)}${a.subject ? `: ${esc(a.subject)}` : ''}</td>
+      (
+        a,
+      ) => `<tr class="sev-${a.severity}" data-alert="${a.id}" data-state="${a.state}"><td>${a.id}</td><td><a href="#/machine/${encodeURIComponent(a.machine.machine)}">${esc(a.machine.machine)}</a></td><td>${esc(a.kind)}${a.subject ? `: ${esc(a.subject)}` : ''}</td>
       <td>${esc(a.severity)}</td><td class="state">${esc(a.state)}${a.acknowledged ? `<div class="meta">by ${esc(a.acknowledged.by)}</div>` : ''}${a.resolved ? `<div class="meta">${esc(a.resolved.resolution)}${a.outcome ? `, ${esc(a.outcome.replace('_', ' '))}` : ''}</div>` : ''}</td>
       <td>${esc(a.message)}</td><td>${ago(a.openedAt)}</td>
       ${actions ? `<td>${a.state === 'open' ? `<button data-act="ack" data-id="${a.id}">Acknowledge</button> ` : ''}${a.state !== 'resolved' ? `<button class="secondary" data-act="resolve" data-id="${a.id}">Resolve</button>` : ''}</td>` : ''}</tr>`,
@@ -150,7 +188,9 @@ export function alerts(el, { onError, subscribe }) {
   const byId = new Map();
   const draw = () => {
     const want = el.querySelector('#a-state').value;
-    const list = [...byId.values()].filter((a) => !want || (want === 'unresolved' ? a.state !== 'resolved' : a.state === want)).sort((a, b) => b.id - a.id);
+    const list = [...byId.values()]
+      .filter((a) => !want || (want === 'unresolved' ? a.state !== 'resolved' : a.state === want))
+      .sort((a, b) => b.id - a.id);
     el.querySelector('#a-list').innerHTML = alertTable(list, true);
   };
   const load = async () => {
@@ -162,7 +202,8 @@ export function alerts(el, { onError, subscribe }) {
       draw();
       const q = await api('/api/v1/alerts/quality');
       const since = q.period.from ? ` since ${new Date(q.period.from).toLocaleString()}` : '';
-      el.querySelector('#a-quality').textContent = `production precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms${since}; live failures only)`;
+      el.querySelector('#a-quality').textContent =
+        `production precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms${since}; live failures only)`;
     } catch (err) {
       onError(err);
     }
@@ -178,7 +219,9 @@ export function alerts(el, { onError, subscribe }) {
       draw();
     } catch (err) {
       b.disabled = false;
-      onError(err.status === 401 || err.status === 403 ? new Error('Acknowledging and resolving need an operator token (top right).') : err);
+      onError(
+        err.status === 401 || err.status === 403 ? new Error('Acknowledging and resolving need an operator token (top right).') : err,
+      );
     }
   });
   load();
@@ -194,10 +237,17 @@ export function alerts(el, { onError, subscribe }) {
 
 export function gateway(el, { onError }) {
   el.innerHTML = '<h1>Gateway</h1><div id="g-body"></div>';
-  const kv = (o) => `<dl class="kv">${Object.entries(o).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+  const kv = (o) =>
+    `<dl class="kv">${Object.entries(o)
+      .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
+      .join('')}</dl>`;
   const load = async () => {
     try {
-      const [s, runs, energy] = await Promise.all([api('/api/v1/status'), api('/api/v1/training/runs?limit=8'), api('/api/v1/energy?limit=10')]);
+      const [s, runs, energy] = await Promise.all([
+        api('/api/v1/status'),
+        api('/api/v1/training/runs?limit=8'),
+        api('/api/v1/energy?limit=10'),
+      ]);
       const rejects = Object.entries(s.ingest.rejectedByReason);
       el.querySelector('#g-body').innerHTML = `<div class="panels">
         <div class="card"><h2>Ingest</h2>${kv({ 'messages/s': s.ingest.messagesPerSecond.toFixed(1), 'readings/s': s.ingest.readingsPerSecond.toFixed(0), accepted: s.ingest.messagesAccepted, rejected: s.ingest.messagesRejected, 'rejects by reason': rejects.length ? rejects.map(([k, v]) => `${k} ${v}`).join(', ') : 'none' })}</div>

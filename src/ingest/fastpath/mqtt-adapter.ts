@@ -26,8 +26,10 @@ type StreamBuilderHolder = { streamBuilder?: (c: MqttClient) => Duplex };
  */
 export function publishPathUnavailable(client: MqttClient): string | null {
   const version = mqttVersion();
-  if (version !== MQTT_VERSION_CHECKED) return `mqtt ${version} is not the version the PUBLISH path was checked against (${MQTT_VERSION_CHECKED})`;
-  if (typeof (client as unknown as StreamBuilderHolder).streamBuilder !== 'function') return 'this mqtt.js client has no stream builder to wrap';
+  if (version !== MQTT_VERSION_CHECKED)
+    return `mqtt ${version} is not the version the PUBLISH path was checked against (${MQTT_VERSION_CHECKED})`;
+  if (typeof (client as unknown as StreamBuilderHolder).streamBuilder !== 'function')
+    return 'this mqtt.js client has no stream builder to wrap';
   return null;
 }
 

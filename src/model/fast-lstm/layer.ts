@@ -25,7 +25,14 @@ export function unsupportedLstmOption(config: Record<string, unknown>): string |
   if (config.useBias === false) return 'useBias false';
   for (const flag of ['stateful', 'goBackwards', 'returnState'] as const) if (config[flag]) return flag;
   for (const rate of ['dropout', 'recurrentDropout'] as const) if (Number(config[rate] ?? 0) > 0) return `${rate} inside the LSTM`;
-  for (const extra of ['kernelRegularizer', 'recurrentRegularizer', 'biasRegularizer', 'kernelConstraint', 'recurrentConstraint', 'biasConstraint']) {
+  for (const extra of [
+    'kernelRegularizer',
+    'recurrentRegularizer',
+    'biasRegularizer',
+    'kernelConstraint',
+    'recurrentConstraint',
+    'biasConstraint',
+  ]) {
     if (config[extra] != null) return extra;
   }
   return null;
@@ -124,7 +131,12 @@ export function registerFastLstm(tf: TF, runtime: FastLstmRuntime): void {
         // Another forward (a prediction, another batch) may have reused the buffers since: redo ours.
         if (ws.generation !== generation) ws.forward(xData, weights, shape, this.returnSequences);
         const g = ws.backward(dy.dataSync() as Float32Array, weights, this.returnSequences);
-        return [tf.tensor3d(g.dx, [batch, steps, features]), tf.tensor2d(g.kernel, k.shape as [number, number]), tf.tensor2d(g.recurrent, r.shape as [number, number]), tf.tensor1d(g.bias)];
+        return [
+          tf.tensor3d(g.dx, [batch, steps, features]),
+          tf.tensor2d(g.kernel, k.shape as [number, number]),
+          tf.tensor2d(g.recurrent, r.shape as [number, number]),
+          tf.tensor1d(g.bias),
+        ];
       };
       return { value, gradFunc };
     }

@@ -19,15 +19,26 @@ export interface LstmKernelChoice {
 
 let shared: Promise<FastLstmRuntime> | null = null;
 
-export async function loadFastLstm(tf: TF, o: { preference?: LstmKernelPreference; threads?: number; preferRelaxed?: boolean } = {}): Promise<LstmKernelChoice> {
+export async function loadFastLstm(
+  tf: TF,
+  o: { preference?: LstmKernelPreference; threads?: number; preferRelaxed?: boolean } = {},
+): Promise<LstmKernelChoice> {
   const preference = o.preference ?? 'auto';
   if (preference === 'stock') return { kernel: 'stock', runtime: null, reason: 'configured', describe: 'stock (configured)' };
   try {
     // One runtime per thread: its helpers and memory serve every model this thread trains or scores.
-    shared ??= FastLstmRuntime.create({ ...(o.threads === undefined ? {} : { threads: o.threads }), ...(o.preferRelaxed === undefined ? {} : { preferRelaxed: o.preferRelaxed }) });
+    shared ??= FastLstmRuntime.create({
+      ...(o.threads === undefined ? {} : { threads: o.threads }),
+      ...(o.preferRelaxed === undefined ? {} : { preferRelaxed: o.preferRelaxed }),
+    });
     const runtime = await shared;
     registerFastLstm(tf, runtime);
-    return { kernel: 'fast', runtime, reason: null, describe: `fast (${runtime.info.instructionSet}, ${runtime.threads} thread${runtime.threads === 1 ? '' : 's'})` };
+    return {
+      kernel: 'fast',
+      runtime,
+      reason: null,
+      describe: `fast (${runtime.info.instructionSet}, ${runtime.threads} thread${runtime.threads === 1 ? '' : 's'})`,
+    };
   } catch (err) {
     shared = null;
     if (preference === 'fast') throw err;

@@ -80,7 +80,11 @@ export class FastPredictor {
       return built;
     } finally {
       // Weights already copied for an architecture found unfit later go back to the allocator.
-      if (!built) freeWeights(runtime, chains.flatMap((c) => c.layers));
+      if (!built)
+        freeWeights(
+          runtime,
+          chains.flatMap((c) => c.layers),
+        );
     }
   }
 
@@ -99,7 +103,20 @@ export class FastPredictor {
           const at = input;
           this.rt.parallel(
             'infer',
-            parts.map(([b0, rows]) => [rows, steps, l.inputs, l.units, at + b0 * steps * l.inputs * 4, l.w, l.r, l.bias, l.gates + b0 * steps * 16 * l.units, l.c + b0 * l.units * 4, l.h + b0 * steps * l.units * 4, l.hard ? 1 : 0]),
+            parts.map(([b0, rows]) => [
+              rows,
+              steps,
+              l.inputs,
+              l.units,
+              at + b0 * steps * l.inputs * 4,
+              l.w,
+              l.r,
+              l.bias,
+              l.gates + b0 * steps * 16 * l.units,
+              l.c + b0 * l.units * 4,
+              l.h + b0 * steps * l.units * 4,
+              l.hard ? 1 : 0,
+            ]),
           );
           input = l.h;
         }
@@ -191,7 +208,17 @@ function loadStack(lstms: readonly TfLayer[], features: number, runtime: FastLst
       runtime.f32.set(data, at / 4);
       return at;
     };
-    const layer: Layer = { units: Number(cfg.units), inputs, hard: cfg.recurrentActivation !== 'sigmoid', w: load(w!), r: load(r!), bias: load(bias!), gates: 0, c: 0, h: 0 };
+    const layer: Layer = {
+      units: Number(cfg.units),
+      inputs,
+      hard: cfg.recurrentActivation !== 'sigmoid',
+      w: load(w!),
+      r: load(r!),
+      bias: load(bias!),
+      gates: 0,
+      c: 0,
+      h: 0,
+    };
     inputs = layer.units;
     return layer;
   });
@@ -211,7 +238,8 @@ function readOutputs(model: LayersModel, runtime: FastLstmRuntime, features: num
   const outputs: OutputSource[] = [];
   for (const out of model.outputs) {
     const source = out.sourceLayer as TfLayer;
-    const heads = source.getClassName() === 'Average' ? (source.inboundNodes.length === 1 ? source.inboundNodes[0]!.inboundLayers : []) : [source];
+    const heads =
+      source.getClassName() === 'Average' ? (source.inboundNodes.length === 1 ? source.inboundNodes[0]!.inboundLayers : []) : [source];
     if (heads.length === 0) return null;
     const sources: OutputSource = [];
     for (const layer of heads) {

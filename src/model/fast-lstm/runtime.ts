@@ -66,7 +66,12 @@ export class FastLstmRuntime {
   private top = 1024;
   private f32View: Float32Array;
 
-  private constructor(memory: WebAssembly.Memory, exports: Record<KernelName, (...a: number[]) => void>, helpers: Helper[], info: FastLstmInfo) {
+  private constructor(
+    memory: WebAssembly.Memory,
+    exports: Record<KernelName, (...a: number[]) => void>,
+    helpers: Helper[],
+    info: FastLstmInfo,
+  ) {
     this.memory = memory;
     this.exports = exports;
     this.helpers = helpers;
@@ -102,8 +107,18 @@ export class FastLstmRuntime {
       }
     }
     const memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
-    const instance = await WebAssembly.instantiate(module, { env: { memory, abort: () => { throw new Error('kernel abort'); } } });
-    const exports = Object.fromEntries(KERNELS.map((k) => [k, instance.exports[k] as (...a: number[]) => void])) as Record<KernelName, (...a: number[]) => void>;
+    const instance = await WebAssembly.instantiate(module, {
+      env: {
+        memory,
+        abort: () => {
+          throw new Error('kernel abort');
+        },
+      },
+    });
+    const exports = Object.fromEntries(KERNELS.map((k) => [k, instance.exports[k] as (...a: number[]) => void])) as Record<
+      KernelName,
+      (...a: number[]) => void
+    >;
     const threads = Math.max(1, Math.min(o.threads ?? Math.min(os.availableParallelism(), 8), 16));
     const helpers = await Promise.all(Array.from({ length: threads - 1 }, () => startHelper(module!, memory)));
     return new FastLstmRuntime(memory, exports, helpers, { instructionSet: chosen[0], threads, wasmFile: chosen[1] });
@@ -221,13 +236,26 @@ async function sameResults(candidate: WebAssembly.Module, reference: WebAssembly
   const run = async (module: WebAssembly.Module): Promise<Float32Array | null> => {
     try {
       const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
-      const inst = await WebAssembly.instantiate(module, { env: { memory, abort: () => { throw new Error('kernel abort'); } } });
+      const inst = await WebAssembly.instantiate(module, {
+        env: {
+          memory,
+          abort: () => {
+            throw new Error('kernel abort');
+          },
+        },
+      });
       const [B, T, F, U] = [4, 6, 5, 8];
       const f32 = new Float32Array(memory.buffer);
       const at = { x: 256, w: 4096, r: 8192, bias: 12288, gates: 16384, cell: 65536, tanhCell: 98304, h: 131072 };
       let seed = 7;
       const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-      for (const [key, n] of [['x', B * T * F], ['w', F * 4 * U], ['r', U * 4 * U], ['bias', 4 * U]] as const) for (let i = 0; i < n; i++) f32[at[key] / 4 + i] = next();
+      for (const [key, n] of [
+        ['x', B * T * F],
+        ['w', F * 4 * U],
+        ['r', U * 4 * U],
+        ['bias', 4 * U],
+      ] as const)
+        for (let i = 0; i < n; i++) f32[at[key] / 4 + i] = next();
       (inst.exports.forward as (...a: number[]) => void)(B, T, F, U, at.x, at.w, at.r, at.bias, at.gates, at.cell, at.tanhCell, at.h, 0);
       return f32.slice(at.h / 4, at.h / 4 + B * T * U);
     } catch {

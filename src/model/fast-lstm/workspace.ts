@@ -28,7 +28,29 @@ export interface LstmGradients {
 /** Batches below this run on one thread: waking a helper costs more than it saves. */
 const MIN_ROWS_PER_THREAD = 16;
 
-type Buffers = Record<'x' | 'w' | 'r' | 'bias' | 'wt' | 'rt' | 'gates' | 'cell' | 'tanhCell' | 'h' | 'dy' | 'dz' | 'dh' | 'dc' | 'xt' | 'hprevT' | 'dx' | 'dw' | 'dr' | 'db', number>;
+type Buffers = Record<
+  | 'x'
+  | 'w'
+  | 'r'
+  | 'bias'
+  | 'wt'
+  | 'rt'
+  | 'gates'
+  | 'cell'
+  | 'tanhCell'
+  | 'h'
+  | 'dy'
+  | 'dz'
+  | 'dh'
+  | 'dc'
+  | 'xt'
+  | 'hprevT'
+  | 'dx'
+  | 'dw'
+  | 'dr'
+  | 'db',
+  number
+>;
 
 export class LstmWorkspace {
   private buffers: Buffers | null = null;
@@ -62,7 +84,21 @@ export class LstmWorkspace {
     const parts = this.split(s.batch);
     this.rt.parallel(
       'forward',
-      parts.map(([b0, n]) => [n, T, F, U, b.x + b0 * T * F * 4, b.w, b.r, b.bias, b.gates + b0 * T * 4 * U * 4, b.cell + b0 * T * U * 4, b.tanhCell + b0 * T * U * 4, b.h + b0 * T * U * 4, this.hardSigmoid ? 1 : 0]),
+      parts.map(([b0, n]) => [
+        n,
+        T,
+        F,
+        U,
+        b.x + b0 * T * F * 4,
+        b.w,
+        b.r,
+        b.bias,
+        b.gates + b0 * T * 4 * U * 4,
+        b.cell + b0 * T * U * 4,
+        b.tanhCell + b0 * T * U * 4,
+        b.h + b0 * T * U * 4,
+        this.hardSigmoid ? 1 : 0,
+      ]),
     );
     this.shape = s;
     this.generation++;
@@ -99,11 +135,30 @@ export class LstmWorkspace {
     this.rt.parallel(
       'backward',
       parts.map(([b0, n], p) => [
-        n, T, F, fp, U, b.x + b0 * T * F * 4, b.wt, b.rt,
-        b.gates + b0 * T * g4 * 4, b.cell + b0 * T * U * 4, b.tanhCell + b0 * T * U * 4, b.h + b0 * T * U * 4,
-        b.dy + b0 * (returnSequences ? T * U : U) * 4, returnSequences ? 1 : 0,
-        b.dz + b0 * T * g4 * 4, b.dh + b0 * U * 4, b.dc + b0 * U * 4, b.xt + b0 * T * F * 4, b.hprevT + b0 * T * U * 4,
-        b.dx + b0 * T * fp * 4, b.dw + p * dwSize * 4, b.dr + p * drSize * 4, b.db + p * g4 * 4, this.hardSigmoid ? 1 : 0,
+        n,
+        T,
+        F,
+        fp,
+        U,
+        b.x + b0 * T * F * 4,
+        b.wt,
+        b.rt,
+        b.gates + b0 * T * g4 * 4,
+        b.cell + b0 * T * U * 4,
+        b.tanhCell + b0 * T * U * 4,
+        b.h + b0 * T * U * 4,
+        b.dy + b0 * (returnSequences ? T * U : U) * 4,
+        returnSequences ? 1 : 0,
+        b.dz + b0 * T * g4 * 4,
+        b.dh + b0 * U * 4,
+        b.dc + b0 * U * 4,
+        b.xt + b0 * T * F * 4,
+        b.hprevT + b0 * T * U * 4,
+        b.dx + b0 * T * fp * 4,
+        b.dw + p * dwSize * 4,
+        b.dr + p * drSize * 4,
+        b.db + p * g4 * 4,
+        this.hardSigmoid ? 1 : 0,
       ]),
     );
     const out = this.rt.f32;
@@ -138,7 +193,14 @@ export class LstmWorkspace {
 
   private prepare(s: LstmShape): Buffers {
     const rows = s.batch * s.steps;
-    if (this.buffers && rows <= this.capacityRows && s.batch <= this.capacityBatch && s.features === this.features && s.units === this.units) return this.buffers;
+    if (
+      this.buffers &&
+      rows <= this.capacityRows &&
+      s.batch <= this.capacityBatch &&
+      s.features === this.features &&
+      s.units === this.units
+    )
+      return this.buffers;
     this.release();
     // Room for growth: batches vary (the last of an epoch is smaller), and reallocating costs a copy.
     const capRows = Math.max(rows, Math.ceil(this.capacityRows * 1.5));
@@ -148,10 +210,26 @@ export class LstmWorkspace {
     const fp = padded(F);
     const threads = this.rt.threads;
     this.sizes = {
-      x: capRows * F, w: F * g4, r: U * g4, bias: g4, wt: g4 * fp, rt: g4 * U,
-      gates: capRows * g4, cell: capRows * U, tanhCell: capRows * U, h: capRows * U,
-      dy: capRows * U, dz: capRows * g4, dh: capBatch * U, dc: capBatch * U, xt: capRows * F, hprevT: capRows * U,
-      dx: capRows * fp, dw: threads * F * g4, dr: threads * U * g4, db: threads * g4,
+      x: capRows * F,
+      w: F * g4,
+      r: U * g4,
+      bias: g4,
+      wt: g4 * fp,
+      rt: g4 * U,
+      gates: capRows * g4,
+      cell: capRows * U,
+      tanhCell: capRows * U,
+      h: capRows * U,
+      dy: capRows * U,
+      dz: capRows * g4,
+      dh: capBatch * U,
+      dc: capBatch * U,
+      xt: capRows * F,
+      hprevT: capRows * U,
+      dx: capRows * fp,
+      dw: threads * F * g4,
+      dr: threads * U * g4,
+      db: threads * g4,
     };
     this.buffers = Object.fromEntries(Object.entries(this.sizes).map(([k, n]) => [k, this.rt.alloc(n!)])) as Buffers;
     this.capacityRows = capRows;

@@ -70,7 +70,13 @@ export class EnergyAccountant {
   }
 
   runStarted(runId: number): void {
-    const entry: Open = { rapl: this.rapl.available ? this.rapl.read() : null, cpu: process.cpuUsage(), gpu: null, power: [], timer: undefined };
+    const entry: Open = {
+      rapl: this.rapl.available ? this.rapl.read() : null,
+      cpu: process.cpuUsage(),
+      gpu: null,
+      power: [],
+      timer: undefined,
+    };
     this.open.set(runId, entry);
     if (!this.gpu) return;
     void this.gpu.sample().then((g) => {
@@ -103,7 +109,12 @@ export class EnergyAccountant {
       const j = cpuSeconds * this.o.wattsPerCore;
       joules += j;
       methods.push('cpu-estimate');
-      Object.assign(detail, { cpuJoules: j, cpuSeconds, wattsPerCore: this.o.wattsPerCore, note: "process CPU time (the daemon's share included) × watts per core" });
+      Object.assign(detail, {
+        cpuJoules: j,
+        cpuSeconds,
+        wattsPerCore: this.o.wattsPerCore,
+        note: "process CPU time (the daemon's share included) × watts per core",
+      });
     }
     if (entry.gpu && this.gpu) {
       const after = await this.gpu.sample();
@@ -144,9 +155,14 @@ export class EnergyAccountant {
       detail: { ...detail, intensitySource: intensity === null ? 'fallback' : 'series' },
     };
     this.db
-      .prepare('INSERT OR REPLACE INTO run_energy (run_id, method, joules, started_at, ended_at, intensity, price, baseline_intensity, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR REPLACE INTO run_energy (run_id, method, joules, started_at, ended_at, intensity, price, baseline_intensity, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(runId, record.method, joules, startedAt, endedAt, intensity, price, baselineIntensity, JSON.stringify(record.detail));
-    this.log.info({ run: runId, method: record.method, joules: Math.round(joules), gCO2e: Number(record.gCO2e.toFixed(2)) }, 'training run energy');
+    this.log.info(
+      { run: runId, method: record.method, joules: Math.round(joules), gCO2e: Number(record.gCO2e.toFixed(2)) },
+      'training run energy',
+    );
     return record;
   }
 
@@ -184,7 +200,7 @@ export class EnergyAccountant {
 
   /** Epochs of the last run that did not start from a champion (for the warm-start saving). */
   private lastColdEpochs(): number | null {
-    const rows = this.db.prepare("SELECT detail FROM run_energy ORDER BY run_id DESC LIMIT 50").all() as Array<{ detail: string }>;
+    const rows = this.db.prepare('SELECT detail FROM run_energy ORDER BY run_id DESC LIMIT 50').all() as Array<{ detail: string }>;
     for (const r of rows) {
       const d = JSON.parse(r.detail) as { warmStartedFrom?: string | null; epochs?: number | null };
       if (d.warmStartedFrom === null && typeof d.epochs === 'number') return d.epochs;
@@ -194,12 +210,17 @@ export class EnergyAccountant {
 
   /** Energy of runs that started in [from, now). */
   usedKWhSince(from: number): number {
-    return ((this.db.prepare('SELECT COALESCE(SUM(joules), 0) AS j FROM run_energy WHERE started_at >= ?').get(from) as { j: number }).j ?? 0) / 3.6e6;
+    return (
+      ((this.db.prepare('SELECT COALESCE(SUM(joules), 0) AS j FROM run_energy WHERE started_at >= ?').get(from) as { j: number }).j ?? 0) /
+      3.6e6
+    );
   }
 
   /** The typical energy of a run here (median of recent ones), for the budget check. */
   typicalRunKWh(): number | null {
-    const rows = (this.db.prepare('SELECT joules FROM run_energy ORDER BY run_id DESC LIMIT 5').all() as Array<{ joules: number }>).map((r) => r.joules).sort((a, b) => a - b);
+    const rows = (this.db.prepare('SELECT joules FROM run_energy ORDER BY run_id DESC LIMIT 5').all() as Array<{ joules: number }>)
+      .map((r) => r.joules)
+      .sort((a, b) => a - b);
     return rows.length ? rows[Math.floor(rows.length / 2)]! / 3.6e6 : null;
   }
 }

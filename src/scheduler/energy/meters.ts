@@ -69,14 +69,20 @@ export class GpuMeter {
   }
 
   static energyJoules(before: GpuSample[], after: GpuSample[]): number | null {
-    if (before.length === 0 || before.length !== after.length || before.some((g, i) => g.totalEnergyMj === null || after[i]!.totalEnergyMj === null)) return null;
+    if (
+      before.length === 0 ||
+      before.length !== after.length ||
+      before.some((g, i) => g.totalEnergyMj === null || after[i]!.totalEnergyMj === null)
+    )
+      return null;
     return before.reduce((sum, g, i) => sum + (after[i]!.totalEnergyMj! - g.totalEnergyMj!) / 1000, 0);
   }
 
   /** Trapezoid integral of summed power samples `[at ms, watts]`. */
   static integratePower(samples: Array<[number, number]>): number {
     let j = 0;
-    for (let i = 1; i < samples.length; i++) j += ((samples[i]![1] + samples[i - 1]![1]) / 2) * ((samples[i]![0] - samples[i - 1]![0]) / 1000);
+    for (let i = 1; i < samples.length; i++)
+      j += ((samples[i]![1] + samples[i - 1]![1]) / 2) * ((samples[i]![0] - samples[i - 1]![0]) / 1000);
     return j;
   }
 }

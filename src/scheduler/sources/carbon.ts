@@ -46,13 +46,18 @@ export function parseCarbonCsv(text: string, origin: string): SeriesPoint[] {
   const header = lines[0]!.split(',').map((h) => h.trim());
   const ti = header.findIndex((h) => TIME_KEYS.includes(h));
   const vi = header.findIndex((h) => VALUE_KEYS.includes(h));
-  if (ti < 0 || vi < 0) throw new CarbonDataError(origin, `header needs a time column (${TIME_KEYS.join('/')}) and a value column (${VALUE_KEYS.join('/')}); got ${header.join(',')}`);
+  if (ti < 0 || vi < 0)
+    throw new CarbonDataError(
+      origin,
+      `header needs a time column (${TIME_KEYS.join('/')}) and a value column (${VALUE_KEYS.join('/')}); got ${header.join(',')}`,
+    );
   const points: Array<{ ts: number; value: number }> = [];
   for (let i = 1; i < lines.length; i++) {
     const cols = lines[i]!.split(',');
     const ts = parseTime(cols[ti]);
     const value = Number(cols[vi]);
-    if (!Number.isFinite(ts) || !Number.isFinite(value) || value < 0) throw new CarbonDataError(origin, `line ${i + 1}: bad time or value: ${lines[i]!.slice(0, 80)}`);
+    if (!Number.isFinite(ts) || !Number.isFinite(value) || value < 0)
+      throw new CarbonDataError(origin, `line ${i + 1}: bad time or value: ${lines[i]!.slice(0, 80)}`);
     points.push({ ts, value });
   }
   return finish(points, origin);
@@ -65,18 +70,21 @@ export function parseCarbonCsv(text: string, origin: string): SeriesPoint[] {
  */
 export function parseCarbonJson(doc: unknown, origin: string): SeriesPoint[] {
   let list: unknown = doc;
-  if (Array.isArray(doc) && doc.length > 0 && typeof doc[0] === 'object' && doc[0] !== null && 'forecastData' in doc[0]) list = (doc[0] as { forecastData: unknown }).forecastData;
+  if (Array.isArray(doc) && doc.length > 0 && typeof doc[0] === 'object' && doc[0] !== null && 'forecastData' in doc[0])
+    list = (doc[0] as { forecastData: unknown }).forecastData;
   else if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
     const o = doc as Record<string, unknown>;
     list = o.forecastData ?? o.data ?? o.forecast ?? o.history;
   }
-  if (!Array.isArray(list)) throw new CarbonDataError(origin, 'expected a list of points, a Carbon Aware SDK forecast, or an object with data/forecast/history');
+  if (!Array.isArray(list))
+    throw new CarbonDataError(origin, 'expected a list of points, a Carbon Aware SDK forecast, or an object with data/forecast/history');
   const points = list.map((item, i) => {
     if (!item || typeof item !== 'object') throw new CarbonDataError(origin, `point ${i} is not an object`);
     const o = item as Record<string, unknown>;
     const ts = parseTime(TIME_KEYS.map((k) => o[k]).find((v) => v !== undefined));
     const value = Number(VALUE_KEYS.map((k) => o[k]).find((v) => v !== undefined));
-    if (!Number.isFinite(ts) || !Number.isFinite(value) || value < 0) throw new CarbonDataError(origin, `point ${i}: bad time or value ${JSON.stringify(item).slice(0, 80)}`);
+    if (!Number.isFinite(ts) || !Number.isFinite(value) || value < 0)
+      throw new CarbonDataError(origin, `point ${i}: bad time or value ${JSON.stringify(item).slice(0, 80)}`);
     const minutes = typeof o.duration === 'number' && o.duration > 0 ? o.duration : undefined;
     return { ts, value, durationMs: minutes ? minutes * 60_000 : undefined };
   });
@@ -114,16 +122,17 @@ export class FileCarbonSource implements CarbonSource {
 /** A forecast endpoint, fetched at most every `refreshMs`; the last good answer is kept when a refresh fails. */
 export class HttpCarbonSource implements CarbonSource {
   private cache: { at: number; series: SeriesPoint[] } | null = null;
-  constructor(
-    private readonly o: { url: string; headers: Record<string, string>; refreshMs: number; timeoutMs: number },
-  ) {}
+  constructor(private readonly o: { url: string; headers: Record<string, string>; refreshMs: number; timeoutMs: number }) {}
   get name(): string {
     return `http:${new URL(this.o.url).host}`;
   }
   async series(now: number): Promise<SeriesPoint[]> {
     if (this.cache && now - this.cache.at < this.o.refreshMs) return this.cache.series;
     try {
-      const res = await fetch(this.o.url, { headers: { accept: 'application/json', ...this.o.headers }, signal: AbortSignal.timeout(this.o.timeoutMs) });
+      const res = await fetch(this.o.url, {
+        headers: { accept: 'application/json', ...this.o.headers },
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
       if (!res.ok) throw new CarbonDataError(this.name, `HTTP ${res.status}`);
       const text = await res.text();
       // A forecast is kilobytes; a misconfigured URL must not fill the gateway's memory.

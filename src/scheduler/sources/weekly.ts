@@ -19,7 +19,13 @@ const minutes = (hhmm: string) => {
 
 /** Local weekday and minute of day in a time zone (Intl, so DST is handled by the platform's tz data). */
 export function localTime(ts: number, timezone: string): { day: Weekday; minute: number } {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(ts);
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(ts);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return { day: get('weekday').toLowerCase().slice(0, 3) as Weekday, minute: Number(get('hour')) * 60 + Number(get('minute')) };
 }
