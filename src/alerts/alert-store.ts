@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: every write to the alert tables also keeps the in-memory index of
+// unresolved alerts in step (what makes 100,000 machines affordable); split, the index would leak.
 import type Database from 'better-sqlite3';
 import type { MachineRef } from '../core/types.js';
 import type { Alert, AlertEvent, AlertEventType, AlertKind, AlertQuality, AlertState, Outcome, Resolution, Severity } from './types.js';

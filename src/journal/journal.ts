@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: appending, fsync batching, rotation, trimming and read-back share the
+// segment state and its invariants (seq order, byte accounting against the cap); the frame format,
+// the codec and start-up repair are in files of their own.
 import {
   closeSync,
   fdatasync,

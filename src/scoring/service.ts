@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the per-machine windows, their slab-backed state, the scoring round and
+// the champion swap share one fleet map and its bounds; the window itself is machine-window.ts.
 import type Database from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
