@@ -9,7 +9,6 @@ import { DurableFanOut } from './core/fan-out-sink.js';
 import { Lifecycle } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import type { SensorStore } from './core/sensor-store.js';
-import type { BatchSink, MachineEvent } from './core/types.js';
 import { buildDecoder, buildIngest, type IngestStage } from './ingest/build.js';
 import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
 import { FleetCap } from './ingest/fleet-cap.js';
@@ -116,40 +115,10 @@ export class Daemon {
     );
     this.mqttUrl = ingest.mqttUrl;
 
-    const http = await buildHttp(
-      cfg,
-      {
-        startedAt: this.startedAt,
-        running: () => this.running,
-        deadLetters,
-        machines: { scoring: scoring.scoring, store, alerts: alerts.store, clock: this.clock },
-        events: {
-          submit: (e) => this.submitEvent(sink, e),
-          locate: (id) => scoring.scoring.machine(id)?.ref ?? null,
-          check: (m, item, now) => decoder.checkEvent(m, item, now),
-          clock: this.clock,
-        },
-        alerts: { store: alerts.store, engine: alerts.engine, clock: this.clock },
-        models: { registry, championChanged: () => scoring.refreshChampion() },
-        training: { training, request: (by) => scheduler.scheduler.request(by) },
-        energy: {
-          scheduler: scheduler.scheduler,
-          accountant: scheduler.accountant,
-          config: { ...cfg.schedule, currency: cfg.schedule.tariff.currency },
-          now: () => this.clock.now(),
-        },
-      },
-      life,
-    );
+    const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder };
+    const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler }, life);
     this.httpUrl = http.url;
     return { store, journal, training, scheduler, scoring, alerts, ingest };
-  }
-
-  /** An event from the HTTP API: counted and admitted like one from MQTT, then the same path. */
-  private async submitEvent(sink: BatchSink, e: MachineEvent): Promise<void> {
-    this.stats.eventsAccepted++;
-    this.fleet.admit(e.machine.machine);
-    await sink.accept({ samples: [], events: [e] });
   }
 
   /** Stops in reverse order within the configured time; uncommitted data stays in the journal. */

@@ -1,5 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { AlertStage } from '../alerts/build.js';
 import type { VigilConfig } from '../config/schema.js';
+import type { SensorStore } from '../core/sensor-store.js';
+import type { IngestStage } from '../ingest/build.js';
+import type { MessageDecoder } from '../ingest/decoder.js';
+import type { ModelRegistry } from '../registry/registry.js';
+import type { BuiltScheduler } from '../scheduler/build.js';
+import type { ScoringStage } from '../scoring/build.js';
+import type { TrainingManager } from '../training/manager.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { VERSION } from '../core/version.js';
 import { buildMetrics } from './metrics.js';
@@ -17,7 +25,20 @@ export function reportedStatus(life: Lifecycle, startedAt: number, running: () =
   };
 }
 
-export type HttpDeps = Omit<ApiDeps, 'status' | 'metrics' | 'logger' | 'auth'>;
+/** The built stages the routes read and act on. */
+export interface HttpSources {
+  startedAt: number;
+  running: () => boolean;
+  deadLetters: ApiDeps['deadLetters'];
+  registry: ModelRegistry;
+  store: SensorStore;
+  decoder: MessageDecoder;
+  ingest: IngestStage;
+  scoring: ScoringStage;
+  alerts: AlertStage;
+  training: TrainingManager;
+  scheduler: BuiltScheduler;
+}
 
 /**
  * The HTTP API, listening. Status, readiness and /metrics are what the stages reported as they were
@@ -25,16 +46,33 @@ export type HttpDeps = Omit<ApiDeps, 'status' | 'metrics' | 'logger' | 'auth'>;
  */
 export async function buildHttp(
   config: VigilConfig,
-  d: HttpDeps & { startedAt: number; running: () => boolean },
+  d: HttpSources,
   life: Lifecycle,
 ): Promise<{ app: FastifyInstance; url: string; status: StatusSource }> {
+  const { clock } = life;
+  const scoring = d.scoring.scoring;
   const streams = { streams: 0, dropped: 0 };
   life.report(streamReport(streams));
   const a = config.api;
   const status = reportedStatus(life, d.startedAt, d.running);
   const app = await buildApi({
-    ...d,
-    alerts: { ...d.alerts, stats: streams },
+    deadLetters: d.deadLetters,
+    machines: { scoring, store: d.store, alerts: d.alerts.store, clock },
+    events: {
+      submit: (e) => d.ingest.submitEvent(e),
+      locate: (id) => scoring.machine(id)?.ref ?? null,
+      check: (m, item, now) => d.decoder.checkEvent(m, item, now),
+      clock,
+    },
+    alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams },
+    models: { registry: d.registry, championChanged: () => d.scoring.refreshChampion() },
+    training: { training: d.training, request: (by) => d.scheduler.scheduler.request(by) },
+    energy: {
+      scheduler: d.scheduler.scheduler,
+      accountant: d.scheduler.accountant,
+      config: { ...config.schedule, currency: config.schedule.tariff.currency },
+      now: () => clock.now(),
+    },
     status,
     metrics: buildMetrics(() => life.reports),
     logger: life.log,

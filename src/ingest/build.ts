@@ -1,7 +1,7 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { DeadLetterSink } from '../core/dead-letter.js';
 import type { Lifecycle } from '../core/lifecycle.js';
-import type { BatchSink } from '../core/types.js';
+import type { BatchSink, MachineEvent } from '../core/types.js';
 import { MessageDecoder } from './decoder.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import type { FleetCap } from './fleet-cap.js';
@@ -32,6 +32,8 @@ export interface IngestStage {
   subscriber: MqttSubscriber;
   broker: EmbeddedBroker | null;
   mqttUrl: string;
+  /** An event that came another way (a technician over HTTP), already checked: counted and admitted like one from MQTT, then the same path. */
+  submitEvent(e: MachineEvent): Promise<void>;
 }
 
 /**
@@ -107,5 +109,10 @@ export async function buildIngest(
     await subscriber.stop();
   });
   life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker));
-  return { subscriber, broker, mqttUrl };
+  const submitEvent = async (e: MachineEvent): Promise<void> => {
+    d.stats.eventsAccepted++;
+    d.fleet.admit(e.machine.machine);
+    await d.sink.accept({ samples: [], events: [e] });
+  };
+  return { subscriber, broker, mqttUrl, submitEvent };
 }
