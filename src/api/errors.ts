@@ -52,14 +52,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
     // Damage found while running (the start-up check passed): say so, not "internal error".
     if (isDamage(err)) {
       request.log.error({ err }, 'state database damaged');
-      return reply
-        .status(503)
-        .send({
-          error: {
-            code: 'VGL_STATE_DAMAGED',
-            message: `Vigil's state database is damaged (${err.message.slice(0, 200)}); stop Vigil and restore or salvage it (docs/operator-guide.md, "Back up")`,
-          },
-        });
+      return reply.status(503).send({
+        error: {
+          code: 'VGL_STATE_DAMAGED',
+          message: `Vigil's state database is damaged (${err.message.slice(0, 200)}); stop Vigil and restore or salvage it (docs/operator-guide.md, "Back up")`,
+        },
+      });
     }
     if (err.validation) {
       return reply.status(400).send({ error: { code: 'VGL_BAD_REQUEST', message: err.message } });
