@@ -135,6 +135,15 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
         source: ctx.origin,
       });
     }
+    const l = decoded.learning;
+    if (l.rulCap <= l.horizon) {
+      // Capped at or below the horizon, RUL could never say more than the alert horizon it informs.
+      problems.push({
+        key: 'learning.rulCap',
+        message: `must exceed learning.horizon (${l.horizon} steps), or RUL can never say more than the horizon; e.g. ${Math.max(125, 2 * l.horizon)}`,
+        source: ctx.origin,
+      });
+    }
     if (decoded.journal.segmentBytes > decoded.journal.maxBytes) {
       problems.push({ key: 'journal.segmentBytes', message: 'must not exceed journal.maxBytes', source: ctx.origin });
     }

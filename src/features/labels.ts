@@ -16,6 +16,8 @@ export interface StepLabels {
   failure: Uint8Array;
   /** Remaining steps to the next failure, capped. */
   rul: Float32Array;
+  /** Time of that next failure, uncapped (NaN when none is in sight): what lead times are counted by. */
+  failureTs: Float64Array;
   usable: Uint8Array;
 }
 
@@ -35,7 +37,12 @@ export function labelSteps(seg: Segment, windowSteps: number, events: readonly M
     .filter((e) => e.type === 'repair' || e.type === 'maintenance')
     .map((e) => e.ts)
     .sort((a, b) => a - b);
-  const out: StepLabels = { failure: new Uint8Array(seg.steps), rul: new Float32Array(seg.steps), usable: new Uint8Array(seg.steps) };
+  const out: StepLabels = {
+    failure: new Uint8Array(seg.steps),
+    rul: new Float32Array(seg.steps),
+    failureTs: new Float64Array(seg.steps).fill(Number.NaN),
+    usable: new Uint8Array(seg.steps),
+  };
   const step = seg.stepMs;
   let fi = 0;
   for (let k = 0; k < seg.steps; k++) {
@@ -55,6 +62,7 @@ export function labelSteps(seg: Segment, windowSteps: number, events: readonly M
       const rulSteps = (next - end) / step;
       out.failure[k] = rulSteps <= o.horizonSteps ? 1 : 0;
       out.rul[k] = Math.min(o.rulCapSteps, rulSteps);
+      out.failureTs[k] = next;
       out.usable[k] = 1;
     } else {
       const seenAhead = (o.observedUntil - end) / step;

@@ -50,6 +50,11 @@ function slice(item: LabelledSegment, from: number, to: number): LabelledSegment
   const { seg, labels } = item;
   return {
     seg: { ...seg, startTs: seg.startTs + from * seg.stepMs, steps: to - from, data: seg.data.slice(from * F, to * F) },
-    labels: { failure: labels.failure.slice(from, to), rul: labels.rul.slice(from, to), usable: labels.usable.slice(from, to) },
+    labels: {
+      failure: labels.failure.slice(from, to),
+      rul: labels.rul.slice(from, to),
+      failureTs: labels.failureTs.slice(from, to),
+      usable: labels.usable.slice(from, to),
+    },
   };
 }

@@ -12,6 +12,8 @@ export interface WindowSet {
   machine: string[];
   /** End time of each window (end of its last step). */
   endTs: Float64Array;
+  /** Time of the failure ahead of each window, NaN when none is in sight (labels.ts). */
+  failureTs: Float64Array;
 }
 
 /** Slides windows of `windowSteps` with `stride` over each segment, keeping those whose labels are usable. */
@@ -33,6 +35,7 @@ export function buildWindows(items: ReadonlyArray<{ seg: Segment; labels: StepLa
     rul: new Float32Array(n),
     machine: new Array<string>(n),
     endTs: new Float64Array(n),
+    failureTs: new Float64Array(n),
   };
   picks.forEach(([i, k], w) => {
     const { seg, labels } = items[i]!;
@@ -41,6 +44,7 @@ export function buildWindows(items: ReadonlyArray<{ seg: Segment; labels: StepLa
     out.rul[w] = labels.rul[k]!;
     out.machine[w] = seg.machine;
     out.endTs[w] = seg.startTs + (k + 1) * seg.stepMs;
+    out.failureTs[w] = labels.failureTs[k]!;
   });
   return out;
 }
@@ -79,6 +83,7 @@ export function selectWindows(ws: WindowSet, idx: readonly number[]): WindowSet 
     rul: new Float32Array(idx.length),
     machine: new Array<string>(idx.length),
     endTs: new Float64Array(idx.length),
+    failureTs: new Float64Array(idx.length),
   };
   idx.forEach((i, j) => {
     out.x.set(ws.x.subarray(i * size, (i + 1) * size), j * size);
@@ -86,6 +91,7 @@ export function selectWindows(ws: WindowSet, idx: readonly number[]): WindowSet 
     out.rul[j] = ws.rul[i]!;
     out.machine[j] = ws.machine[i]!;
     out.endTs[j] = ws.endTs[i]!;
+    out.failureTs[j] = ws.failureTs[i]!;
   });
   return out;
 }

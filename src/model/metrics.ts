@@ -128,26 +128,32 @@ export function rulMetrics(predicted: ArrayLike<number>, actual: ArrayLike<numbe
 }
 
 /**
- * Mean alert lead time: for each failure reached by windows in the data, how long before it the
- * final uninterrupted run of alarms began. Failures whose last window is not an alarm are missed.
+ * Lead time per failure: for each failure that windows within the horizon lead up to, the start of
+ * the final run of alarms before it (a failure whose last window is below the threshold is missed).
+ * Windows are grouped by the time of the failure they precede, as labelled (uncapped), never
+ * rebuilt from the RUL target: that is capped, and below the horizon it would make every window a
+ * failure of its own.
  */
 export function leadTimes(
-  windows: ReadonlyArray<{ machine: string; endTs: number; rulSteps: number; score: number }>,
+  windows: ReadonlyArray<{ machine: string; endTs: number; failureTs: number; score: number }>,
   threshold: number,
-  horizonSteps: number,
-  stepMs: number,
+  horizonMs: number,
 ): { detected: number; missed: number; meanLeadMs: number | null } {
-  const runs = new Map<string, Array<{ endTs: number; rulSteps: number; score: number }>>();
+  const runs = new Map<string, Array<{ endTs: number; score: number }>>();
   for (const w of windows) {
-    if (w.rulSteps > horizonSteps) continue;
-    const failureTs = Math.round(w.endTs + w.rulSteps * stepMs);
-    const key = `${w.machine}@${failureTs}`;
-    (runs.get(key) ?? runs.set(key, []).get(key)!).push(w);
+    if (!Number.isFinite(w.failureTs) || w.failureTs - w.endTs > horizonMs) continue;
+    const key = `${w.machine}@${w.failureTs}`;
+    let run = runs.get(key);
+    if (!run) {
+      run = [];
+      runs.set(key, run);
+    }
+    run.push(w);
   }
   let detected = 0;
   let missed = 0;
   let total = 0;
-  for (const ws of runs.values()) {
+  for (const [key, ws] of runs) {
     ws.sort((a, b) => a.endTs - b.endTs);
     if (ws[ws.length - 1]!.score < threshold) {
       missed++;
@@ -156,7 +162,7 @@ export function leadTimes(
     let k = ws.length - 1;
     while (k > 0 && ws[k - 1]!.score >= threshold) k--;
     detected++;
-    total += ws[k]!.rulSteps * stepMs;
+    total += Number(key.slice(key.lastIndexOf('@') + 1)) - ws[k]!.endTs;
   }
   return { detected, missed, meanLeadMs: detected > 0 ? total / detected : null };
 }

@@ -167,7 +167,7 @@ function outOfFold(
   const actualRul = parts.flatMap((x) => Array.from(x.ws.rul));
   const threshold = bestF1Threshold(p, failure);
   const windows = parts.flatMap((x) =>
-    Array.from({ length: x.ws.n }, (_, i) => ({ machine: x.ws.machine[i]!, endTs: x.ws.endTs[i]!, rulSteps: x.ws.rul[i]! })),
+    Array.from({ length: x.ws.n }, (_, i) => ({ machine: x.ws.machine[i]!, endTs: x.ws.endTs[i]!, failureTs: x.ws.failureTs[i]! })),
   );
   return {
     threshold,
@@ -176,8 +176,7 @@ function outOfFold(
     lead: leadTimes(
       windows.map((w, i) => ({ ...w, score: p[i]! })),
       threshold,
-      o.horizon,
-      o.stepMs,
+      o.horizon * o.stepMs,
     ),
   };
 }
@@ -197,10 +196,9 @@ export function validate(
     classification: classification(p, ws.failure, threshold),
     rul: rulMetrics(predRul, ws.rul),
     lead: leadTimes(
-      Array.from({ length: ws.n }, (_, i) => ({ machine: ws.machine[i]!, endTs: ws.endTs[i]!, rulSteps: ws.rul[i]!, score: p[i]! })),
+      Array.from({ length: ws.n }, (_, i) => ({ machine: ws.machine[i]!, endTs: ws.endTs[i]!, failureTs: ws.failureTs[i]!, score: p[i]! })),
       threshold,
-      o.horizon,
-      o.stepMs,
+      o.horizon * o.stepMs,
     ),
   };
 }

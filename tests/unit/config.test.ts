@@ -97,6 +97,8 @@ describe('config', () => {
     ['mqtt:\n  topics:\n    telemetry: ["plant/{line}/telemetry"]\n', /mqtt\.topics\.telemetry\.0/],
     ['writer:\n  retryInitial: 1m\n  retryMax: 1s\n', /writer\.retryInitial: must not exceed writer\.retryMax/],
     ['journal:\n  maxBytes: 1MiB\n  segmentBytes: 8MiB\n', /journal\.segmentBytes: must not exceed/],
+    // 144 steps of 10 min is a day; a RUL capped at 125 steps could never say more than that.
+    ['learning:\n  step: 10m\n  horizon: 144\n', /learning\.rulCap: must exceed learning\.horizon \(144 steps\).*e\.g\. 288/],
   ])('refuses %j', (yaml, message) => {
     expect(problems(() => loadConfig({ env: {}, file: file(yaml) }))).toMatch(message);
   });

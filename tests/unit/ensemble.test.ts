@@ -132,6 +132,7 @@ function synthetic(n: number, seed: number): WindowSet {
     rul,
     machine: Array.from({ length: n }, (_, i) => `m${i % 7}`),
     endTs: Float64Array.from({ length: n }, (_, i) => i * 1000),
+    failureTs: new Float64Array(n).fill(Number.NaN),
   };
 }
 

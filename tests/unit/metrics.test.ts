@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { labelSteps } from '../../src/features/labels.js';
+import { buildWindows } from '../../src/features/windows.js';
 import { averagePrecision, bestF1Threshold, classification, leadTimes, rocAuc, rulMetrics } from '../../src/model/metrics.js';
 
 describe('metrics', () => {
@@ -37,7 +39,12 @@ describe('metrics', () => {
 
   it('lead time: the start of the final run of alarms before each failure; a failure without one is missed', () => {
     const step = 60_000;
-    const w = (machine: string, k: number, failAt: number, score: number) => ({ machine, endTs: k * step, rulSteps: failAt - k, score });
+    const w = (machine: string, k: number, failAt: number, score: number) => ({
+      machine,
+      endTs: k * step,
+      failureTs: failAt * step,
+      score,
+    });
     const windows = [
       w('a', 5, 10, 0.9),
       w('a', 6, 10, 0.1),
@@ -47,6 +54,33 @@ describe('metrics', () => {
       w('b', 8, 10, 0.9),
       w('b', 9, 10, 0.1),
     ];
-    expect(leadTimes(windows, 0.5, 5, step)).toEqual({ detected: 1, missed: 1, meanLeadMs: 3 * step });
+    expect(leadTimes(windows, 0.5, 5 * step)).toEqual({ detected: 1, missed: 1, meanLeadMs: 3 * step });
+  });
+
+  it('lead time counts failures, not windows, when the RUL cap is below the horizon', () => {
+    // A horizon of 144 steps and a RUL cap of 125: two failures, each led up to by many windows.
+    const step = 600_000;
+    const seg = { machine: 'm', sensors: ['a'], stepMs: step, startTs: 0, steps: 400, data: new Float32Array(400) };
+    const ref = { site: 's', line: 'l', machine: 'm' };
+    const events = [
+      { machine: ref, ts: 200 * step, type: 'failure' as const },
+      { machine: ref, ts: 220 * step, type: 'repair' as const },
+      { machine: ref, ts: 390 * step, type: 'failure' as const },
+    ];
+    const labels = labelSteps(seg, 10, events, { horizonSteps: 144, rulCapSteps: 125, observedUntil: 400 * step });
+    const windows = buildWindows([{ seg, labels }], 10, 1);
+    // Alarms in the last 20 steps before each failure.
+    const at = (i: number) => ({
+      machine: 'm',
+      endTs: windows.endTs[i]!,
+      failureTs: windows.failureTs[i]!,
+      score: windows.failureTs[i]! - windows.endTs[i]! <= 20 * step ? 0.9 : 0.1,
+    });
+    const lead = leadTimes(
+      Array.from({ length: windows.n }, (_, i) => at(i)),
+      0.5,
+      144 * step,
+    );
+    expect(lead).toEqual({ detected: 2, missed: 0, meanLeadMs: 20 * step });
   });
 });
