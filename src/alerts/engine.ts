@@ -5,7 +5,14 @@ import type { MachineEvent, MachineRef } from '../core/types.js';
 import { AlertStore } from './alert-store.js';
 import { isBackfill, type QualityCondition, type QualityMonitor, type QualitySummary } from './quality.js';
 import { RiskRule } from './risk-rule.js';
-import type { AlertEvent, Severity } from './types.js';
+import type { Alert, AlertEvent, Severity } from './types.js';
+
+/** A score as an alert keeps it: at opening, at its peak, and the latest. */
+export interface ScorePoint {
+  probability: number;
+  rulSteps: number;
+  dataTs: number;
+}
 
 export interface RiskScore {
   machine: MachineRef;
@@ -72,6 +79,8 @@ export class AlertEngine extends EventEmitter {
     const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, RUL about ${Math.round(s.rulSteps)} steps${
       s.topSensors.length ? ` (driven by ${s.topSensors.map((t) => t.sensor).join(', ')})` : ''
     }`;
+    // The latest score, plus what it was when the alert opened and at its peak, each with its data time.
+    const point: ScorePoint = { probability: s.probability, rulSteps: s.rulSteps, dataTs: s.dataTs };
     const details = {
       probability: s.probability,
       rulSteps: s.rulSteps,
@@ -84,18 +93,30 @@ export class AlertEngine extends EventEmitter {
     if (transition === 'open' && !existing) {
       const firstDataTs = s.dataTs;
       this.emitEvent(
-        this.store.open({ machine: s.machine, kind: 'failure_risk', severity, message, details: { ...details, firstDataTs } }, now),
+        this.store.open(
+          { machine: s.machine, kind: 'failure_risk', severity, message, details: { ...details, firstDataTs, opened: point, peak: point } },
+          now,
+        ),
       );
       this.counters.opened++;
     } else if ((transition === 'update' || transition === 'open') && existing) {
+      const opened = (existing.details.opened as ScorePoint | undefined) ?? point;
+      const before = existing.details.peak as ScorePoint | undefined;
+      const peak = before && before.probability >= point.probability ? before : point;
       this.emitEvent(
         this.store.update(
           existing.id,
-          { severity, message, details: { ...details, firstDataTs: existing.details.firstDataTs ?? s.dataTs } },
+          { severity, message, details: { ...details, firstDataTs: existing.details.firstDataTs ?? s.dataTs, opened, peak } },
           now,
         ),
       );
     } else if (transition === 'close' && existing) {
+      // When (in data time) the risk went away: a failure soon after still counts as announced.
+      this.store.update(
+        existing.id,
+        { severity: existing.severity, message: existing.message, details: { ...existing.details, closedDataTs: s.dataTs } },
+        now,
+      );
       this.emitEvent(
         this.store.resolve(
           existing.id,
@@ -130,6 +151,7 @@ export class AlertEngine extends EventEmitter {
     this.rules.get(e.machine.machine)?.reset(false);
     if (open) {
       const leadMs = Math.max(0, e.ts - Number(open.details.firstDataTs ?? e.ts));
+      this.store.update(open.id, { severity: open.severity, message: open.message, details: { ...open.details, closedDataTs: e.ts } }, now);
       this.emitEvent(
         this.store.resolve(
           open.id,
@@ -140,7 +162,7 @@ export class AlertEngine extends EventEmitter {
       this.counters.resolvedByFailure++;
       return;
     }
-    const recent = this.store.lastResolvedRisk(e.machine.machine, now - this.o.lateFailureGraceMs);
+    const recent = this.recentRisk(e, now);
     if (recent && recent.outcome !== 'true_positive') {
       this.store.markTruePositive(recent.id, Math.max(0, e.ts - Number(recent.details.firstDataTs ?? e.ts)));
       return;
@@ -149,6 +171,21 @@ export class AlertEngine extends EventEmitter {
     this.store.recordMiss(e.machine.machine, e.ts, now);
     this.counters.missedFailures++;
     this.log.warn({ machine: e.machine.machine }, 'failure with no failure-risk alert before it');
+  }
+
+  /**
+   * The risk alert that closed within `lateFailureGraceMs` before this failure, in data time (when
+   * its risk went away, or the failure that resolved it), so that a fast replay judges like a live
+   * plant. Alerts recorded before that time was kept fall back to when they were resolved.
+   */
+  private recentRisk(e: MachineEvent, now: number): Alert | null {
+    const last = this.store.lastResolvedRisk(e.machine.machine, 0);
+    if (!last) return null;
+    const closedDataTs = Number(last.details.closedDataTs);
+    if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - this.o.lateFailureGraceMs ? last : null;
+    // A failure stamped while the alert was open (recorded late) counts too, one before it opened does not.
+    const firstDataTs = Number(last.details.firstDataTs ?? closedDataTs);
+    return e.ts >= firstDataTs && e.ts - closedDataTs <= this.o.lateFailureGraceMs ? last : null;
   }
 
   /**

@@ -109,6 +109,44 @@ describe('alert engine and lifecycle', () => {
     expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
   });
 
+  it('judges a failure after an alert closed in data time: a fast replay neither hides a miss nor loses an announced one', () => {
+    // Replayed fast: data time runs far ahead of the daemon clock.
+    const replay = setup();
+    replay.engine.onScore(score(0.8, 1_000), 0.5);
+    replay.engine.onScore(score(0.8, 2_000), 0.5);
+    replay.engine.onScore(score(0.1, 3_000), 0.5);
+    replay.engine.onScore(score(0.1, 4_000), 0.5);
+    // Five minutes of data after the risk went away (grace 1 min), a second of daemon time: a miss.
+    replay.engine.onMachineEvent({ machine: M1, ts: T0 + 4_000 + 300_000, type: 'failure' });
+    expect(replay.store.quality()).toMatchObject({ truePositives: 0, falseAlarms: 1, missedFailures: 1 });
+
+    // Slow the other way: 30 s of data after it closed, an hour of daemon time: announced.
+    const slow = setup();
+    slow.engine.onScore(score(0.8, 1_000), 0.5);
+    slow.engine.onScore(score(0.8, 2_000), 0.5);
+    slow.engine.onScore(score(0.1, 3_000), 0.5);
+    slow.engine.onScore(score(0.1, 4_000), 0.5);
+    slow.clock.advance(3_600_000);
+    slow.engine.onMachineEvent({ machine: M1, ts: T0 + 34_000, type: 'failure' });
+    expect(slow.store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
+  });
+
+  it('an alert keeps the score it opened with and its peak, each with its data time, beside the latest', () => {
+    const { engine, store } = setup();
+    engine.onScore(score(0.75, 1_000, 50), 0.5);
+    engine.onScore(score(0.8, 2_000, 45), 0.5);
+    engine.onScore(score(0.95, 3_000, 20), 0.5);
+    engine.onScore(score(0.85, 4_000, 18), 0.5);
+    const alert = store.list({ limit: 1 })[0]!;
+    expect(alert.details).toMatchObject({
+      probability: 0.85,
+      rulSteps: 18,
+      dataTs: T0 + 4_000,
+      opened: { probability: 0.8, rulSteps: 45, dataTs: T0 + 2_000 },
+      peak: { probability: 0.95, rulSteps: 20, dataTs: T0 + 3_000 },
+    });
+  });
+
   it('records a failure no alert announced as a miss, once', () => {
     const { engine, store } = setup();
     engine.onMachineEvent({ machine: M1, ts: T0 + 5_000, type: 'failure' });
