@@ -3,13 +3,38 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import type { MachineEvent, Sample } from '../../src/core/types.js';
 import { alignToGrid, smoothSegment } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
-import { applyNormalisation, type Normalisation } from '../../src/features/normalize.js';
+import { applyNormalisation, channels, inputNames, type Normalisation } from '../../src/features/normalize.js';
 import type { LabelledSegment } from '../../src/features/split.js';
 import { lastWindow } from '../../src/features/windows.js';
 import type { TF } from '../../src/model/backend.js';
 import { predict } from '../../src/model/lstm.js';
-import { classification, rulMetrics, type ClassificationMetrics, type RulMetrics } from '../../src/model/metrics.js';
+import {
+  classification,
+  rulByBand,
+  rulMetrics,
+  type ClassificationMetrics,
+  type RulBand,
+  type RulMetrics,
+} from '../../src/model/metrics.js';
 import { CMAPSS_CYCLE, CMAPSS_VALUES, parseCmapss, type CmapssRow } from '../../simulators/replay/cmapss.js';
+
+/** The subsets in ../shared/data/cmapss/ (FD004 is not there). */
+export const CMAPSS_SUBSETS = ['FD001', 'FD002', 'FD003'] as const;
+export type CmapssSubset = (typeof CMAPSS_SUBSETS)[number];
+
+export function cmapssFiles(dir: string, subset: CmapssSubset) {
+  return {
+    train: `${dir}/train_${subset}.txt`,
+    test: `${dir}/test_${subset}.txt`,
+    rul: `${dir}/RUL_${subset}.txt`,
+  };
+}
+
+/**
+ * The three operational settings (altitude, Mach number, throttle): FD002's six operating regimes;
+ * in FD001 and FD003 noise around one condition.
+ */
+export const CMAPSS_CONDITIONS = ['op1', 'op2', 'op3'];
 
 /** FD001 has one operating condition: the three settings are noise, the 21 sensors carry the signal. */
 export const CMAPSS_SENSORS = Array.from({ length: 21 }, (_, i) => `s${i + 1}`);
@@ -73,6 +98,7 @@ export function labelledTrainingUnits(
 export interface CmapssTestResult {
   classification: ClassificationMetrics;
   rul: RulMetrics;
+  rulBands: RulBand[];
   /** Engines in the binary protocol (at least `window` cycles). */
   binaryEngines: number;
 }
@@ -91,13 +117,13 @@ export function evaluateCmapssTest(
   o: { window: number; horizon: number; rulCap: number; threshold: number; smoothing?: number },
 ): CmapssTestResult {
   // An input missing here would be scored as its training mean without a word: refuse instead.
-  const unknown = norm.sensors.filter((s) => !CMAPSS_VALUES.includes(s));
+  const unknown = channels(norm).filter((s) => !CMAPSS_VALUES.includes(s));
   if (unknown.length > 0) throw new Error(`the model's inputs ${unknown.join(', ')} are not C-MAPSS values (${CMAPSS_VALUES.join(', ')})`);
   const { rows } = parseCmapss(readFileSync(testFile, 'utf8'), testFile, true);
   const trueRul = readFileSync(rulFile, 'utf8').trim().split(/\s+/).map(Number);
   // Every value is offered; the model's normalisation picks the inputs it was trained on.
   const units = [...cmapssSamples(rows, false, CMAPSS_VALUES).entries()].sort((a, b) => a[0] - b[0]);
-  const F = norm.sensors.length;
+  const F = inputNames(norm).length;
   const x = new Float32Array(units.length * o.window * F);
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
@@ -117,6 +143,7 @@ export function evaluateCmapssTest(
       o.threshold,
     ),
     rul: rulMetrics(predRul, actual),
+    rulBands: rulByBand(predRul, actual, o.horizon, o.rulCap),
     binaryEngines: binary.length,
   };
 }

@@ -1,3 +1,4 @@
+import { liveRegimeShare } from '../scheduler/need.js';
 import type { FastifyInstance } from 'fastify';
 import type { AlertStage } from '../alerts/build.js';
 import type { VigilConfig } from '../config/schema.js';
@@ -65,7 +66,11 @@ export async function buildHttp(
       clock,
     },
     alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams },
-    models: { registry: d.registry, championChanged: () => d.scoring.refreshChampion() },
+    models: {
+      registry: d.registry,
+      championChanged: () => d.scoring.refreshChampion(),
+      liveRegimeShare: (norm) => liveRegimeShare(d.store, norm, config.schedule.need.driftWindow),
+    },
     training: { training: d.training, request: (by) => d.scheduler.scheduler.request(by) },
     energy: {
       scheduler: d.scheduler.scheduler,

@@ -127,7 +127,7 @@ function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string 
     p?.phase === 'training'
       ? `${member}epoch ${p.epoch}/${p.epochs}`
       : p?.phase === 'batch'
-        ? `epoch ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done`
+        ? `${member}epoch ${p.epoch}/${p.epochs}, ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done`
         : (p?.phase ?? 'starting');
   const training = t
     ? `training run ${t.id} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}`

@@ -13,9 +13,52 @@ import { TrainingRun } from '../training/runner.js';
 
 const pct = (x: number) => x.toFixed(3);
 
+/** "24 epochs (best 16)", or per member of an ensemble: a sum of members' epochs reads like one long run. */
+function epochsText(m: ModelMeta): string {
+  const members = m.training.members;
+  if (!members || members.length <= 1) return `${m.training.epochs} epochs (best ${m.training.bestEpoch})`;
+  return `${members.length} members, epochs ${members.map((x) => `${x.epochs}`).join('/')} (best ${members.map((x) => `${x.bestEpoch}`).join('/')})`;
+}
+
+/** `models show`: the summary, the decision, RUL error near failure, and the bias report with its warnings. */
+export function describeModel(m: ModelMeta): string {
+  const lines = [summary(m), `  decision: ${m.decision.promoted ? 'promoted' : 'not promoted'}: ${m.decision.reason}`];
+  const l = m.metrics.leadTime;
+  lines.push(`  validation failures: ${l.detected} detected, ${l.missed} missed`);
+  const bands = m.metrics.rulBands?.filter((b) => b.n > 0);
+  if (bands?.length)
+    lines.push(
+      `  RUL error by true RUL (steps): ${bands.map((b) => `${b.to === null ? `≥${b.from}` : `${b.from}–${b.to}`} bias ${b.bias >= 0 ? '+' : ''}${b.bias.toFixed(1)}, RMSE ${b.rmse.toFixed(1)}`).join('; ')}`,
+    );
+  const r = m.report;
+  if (r) {
+    const iv = r.intervals;
+    if (iv)
+      lines.push(
+        `  ${Math.round(iv.level * 100)} % intervals (bootstrap over validation machines): F1 ${pct(iv.f1[0])}–${pct(iv.f1[1])}, PR-AUC ${pct(iv.prAuc[0])}–${pct(iv.prAuc[1])}, RUL RMSE ${iv.rmse[0].toFixed(2)}–${iv.rmse[1].toFixed(2)}`,
+      );
+    const list = (xs: ReadonlyArray<{ machine: string; failures: number }>) =>
+      xs.length === 0 ? 'none' : xs.map((x) => `${x.machine} ${x.failures}`).join(', ');
+    lines.push(`  failures learned from (${r.failures.trainMachines} training machines): ${list(r.failures.train)}`);
+    lines.push(
+      `  failures held out (${r.failures.validationMachines} validation machines: ${r.heldOut.join(', ')}): ${list(r.failures.validation)}`,
+    );
+    lines.push(
+      `  windows before a failure: ${(100 * r.positiveShare.train).toFixed(1)} % in training, ${(100 * r.positiveShare.validation).toFixed(1)} % in validation`,
+    );
+    if (r.regimes)
+      lines.push(
+        `  regimes (${r.regimes.conditions.join(', ')}): ${r.regimes.trainShare.map((s, i) => `${i + 1}: ${(100 * s).toFixed(1)} %`).join(', ')} of training`,
+      );
+    lines.push(`  data: ${new Date(r.span.from).toISOString()} to ${new Date(r.span.to).toISOString()}`);
+    for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function summary(m: ModelMeta): string {
   const c = m.metrics.validation.classification;
-  return `${m.version}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${m.training.epochs} epochs on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
+  return `${m.version}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${epochsText(m)} on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
 }
 
 export function registerLearningCommands(program: Command): void {
@@ -81,7 +124,15 @@ export function registerLearningCommands(program: Command): void {
       await store.open();
       const data = await loadDataset(
         store,
-        { ...config.learning, step: meta.stepMs, window: meta.window, horizon: meta.horizon, rulCap: meta.rulCap, sensors: meta.sensors },
+        {
+          ...config.learning,
+          step: meta.stepMs,
+          window: meta.window,
+          horizon: meta.horizon,
+          rulCap: meta.rulCap,
+          sensors: meta.sensors,
+          conditions: meta.normalisation.regimes?.model.conditions ?? [],
+        },
         Date.now(),
       ).finally(() => store.close());
       const held = new Set(meta.machines.validation);
@@ -119,10 +170,13 @@ export function registerLearningCommands(program: Command): void {
     });
   models
     .command('show')
+    .description('what a version is, how good it was, what it learned from and what it did not see')
     .argument('<version>')
     .option('-c, --config <file>', 'YAML config file')
-    .action((version: string, o: { config?: string }) => {
-      process.stdout.write(`${JSON.stringify(registryOf(o.config).meta(version), null, 2)}\n`);
+    .option('--json', 'all of meta.json')
+    .action((version: string, o: { config?: string; json?: boolean }) => {
+      const meta = registryOf(o.config).meta(version);
+      process.stdout.write(o.json ? `${JSON.stringify(meta, null, 2)}\n` : describeModel(meta));
     });
   models
     .command('promote')

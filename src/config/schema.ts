@@ -204,12 +204,34 @@ export const ConfigSchema = Type.Object(
         maxGapSteps: Type.Integer({ minimum: 0, default: 5, description: 'longer gaps break a sequence' }),
         lookback: Duration('90d', { minimum: 1 }),
         sensors: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'sensors to learn from; empty = all' }),
+        conditions: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description:
+            'condition channels (load, speed, setpoint, ambient, …): their clusters are operating regimes; each sensor is normalised per regime and the regime is an input',
+        }),
+        regimes: Type.Object(
+          {
+            count: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 32 })], {
+              default: 'auto',
+              description:
+                "a fixed number of regimes, or 'auto': the smallest k up to maxCount whose clusters explain minExplained of the conditions' variance (else one)",
+            }),
+            maxCount: Type.Integer({ minimum: 2, maximum: 32, default: 10 }),
+            minExplained: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.99 }),
+          },
+          strict,
+        ),
         validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 }),
         positiveShare: Type.Number({
           minimum: 0,
           exclusiveMaximum: 1,
           default: 0.3,
           description: 'oversample failure windows to this share',
+        }),
+        minValidationFailures: Type.Integer({
+          minimum: 1,
+          default: 3,
+          description: 'failures the validation machines must hold before a model can be promoted: fewer leave its metrics unmeasured',
         }),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
         workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),

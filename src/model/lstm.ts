@@ -19,6 +19,11 @@ export interface LstmSpec {
   /** Weight of the RUL loss against the failure loss (its targets are scaled to 0..1, so its MSE is small). */
   rulLossWeight?: number;
   /**
+   * Weight of a late RUL error (predicted longer than true) against an early one: the Saxena score
+   * charges late predictions more, and so does a technician told "RUL 15 steps" as the machine fails.
+   */
+  rulLateWeight?: number;
+  /**
    * 'fast': the fused WebAssembly kernels (fast-lstm/, loaded with loadFastLstm first); 'stock':
    * tf.layers.lstm. Both have the same weights and initial values, and save the same files.
    */
@@ -33,7 +38,7 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
   const input = tf.input({ shape: [spec.windowSteps, spec.features], name: 'window' });
   const [failure, rul] = lstmBranch(tf, input, spec, '');
   const model = tf.model({ inputs: input, outputs: [failure, rul], name: 'vigil_lstm' });
-  compile(tf, model, spec.learningRate, spec.rulLossWeight);
+  compile(tf, model, spec.learningRate, spec.rulLossWeight, spec.rulLateWeight);
   return model;
 }
 
@@ -78,17 +83,22 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
   return [failure, rul];
 }
 
-export function compile(tf: TF, model: LayersModel, learningRate: number, rulLossWeight = 1): void {
+export function compile(tf: TF, model: LayersModel, learningRate: number, rulLossWeight = 1, rulLateWeight = 1): void {
+  type Tensor = import('@tensorflow/tfjs').Tensor;
   // tfjs has no lossWeights; a scaled MSE does the same (saving leaves the training config out).
-  const weightedMse = (yTrue: import('@tensorflow/tfjs').Tensor, yPred: import('@tensorflow/tfjs').Tensor) =>
-    tf.mul(tf.losses.meanSquaredError(yTrue, yPred), rulLossWeight) as import('@tensorflow/tfjs').Tensor;
+  const weightedMse = (yTrue: Tensor, yPred: Tensor): Tensor =>
+    tf.tidy(() => {
+      const d = tf.sub(yPred, yTrue);
+      // relu splits the error into its late and early parts with gradients on both (a comparison has none).
+      const weighted =
+        rulLateWeight === 1 ? tf.square(d) : tf.add(tf.mul(tf.square(tf.relu(d)), rulLateWeight), tf.square(tf.relu(tf.neg(d))));
+      return tf.mul(tf.mean(weighted), rulLossWeight);
+    });
+  const plain = rulLossWeight === 1 && rulLateWeight === 1;
   model.compile({
     optimizer: tf.train.adam(learningRate),
     // Mixed names and functions are fine at run time (tfjs resolves each); the typings want one kind.
-    loss: { failure: 'binaryCrossentropy', rul: rulLossWeight === 1 ? 'meanSquaredError' : weightedMse } as unknown as Record<
-      string,
-      string
-    >,
+    loss: { failure: 'binaryCrossentropy', rul: plain ? 'meanSquaredError' : weightedMse } as unknown as Record<string, string>,
   });
 }
 

@@ -127,6 +127,40 @@ export function rulMetrics(predicted: ArrayLike<number>, actual: ArrayLike<numbe
   return { rmse: Math.sqrt(se / n), mae: ae / n, score, n: predicted.length };
 }
 
+export interface RulBand {
+  /** True RUL in [from, to) steps; `to` null for the capped band (RUL at the cap: far from failure). */
+  from: number;
+  to: number | null;
+  n: number;
+  /** Mean predicted − true: positive means RUL said too long (late, the costly side). */
+  bias: number;
+  rmse: number;
+}
+
+/**
+ * RUL error by true-RUL band, edges at half the horizon, the horizon, twice it and the cap: a model
+ * can have a good RMSE overall and still say "RUL about 15 steps" at the moment of failure, which is
+ * the error an alert's reader pays for.
+ */
+export function rulByBand(predicted: ArrayLike<number>, actual: ArrayLike<number>, horizon: number, rulCap: number): RulBand[] {
+  const edges = [...new Set([0, Math.round(horizon / 2), horizon, 2 * horizon].filter((e) => e < rulCap))].sort((a, b) => a - b);
+  const bands: RulBand[] = edges.map((from, i) => ({ from, to: edges[i + 1] ?? rulCap, n: 0, bias: 0, rmse: 0 }));
+  bands.push({ from: rulCap, to: null, n: 0, bias: 0, rmse: 0 });
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const band = a >= rulCap ? bands[bands.length - 1]! : bands.find((b) => a >= b.from && a < b.to!)!;
+    const d = predicted[i]! - a;
+    band.n++;
+    band.bias += d;
+    band.rmse += d * d;
+  }
+  for (const b of bands) {
+    b.bias = b.n > 0 ? b.bias / b.n : 0;
+    b.rmse = b.n > 0 ? Math.sqrt(b.rmse / b.n) : 0;
+  }
+  return bands;
+}
+
 /**
  * Lead time per failure: for each failure that windows within the horizon lead up to, the start of
  * the final run of alarms before it (a failure whose last window is below the threshold is missed).
@@ -165,4 +199,65 @@ export function leadTimes(
     total += Number(key.slice(key.lastIndexOf('@') + 1)) - ws[k]!.endTs;
   }
   return { detected, missed, meanLeadMs: detected > 0 ? total / detected : null };
+}
+
+export interface MetricIntervals {
+  /** Central interval of the bootstrap distribution, e.g. 0.9. */
+  level: number;
+  samples: number;
+  f1: [number, number];
+  prAuc: [number, number];
+  rmse: [number, number];
+}
+
+/**
+ * Bootstrap over machines: the validation machines drawn with replacement, every window of a drawn
+ * machine kept together (windows of one machine are not independent). With a handful of held-out
+ * failures the interval, not the point, is what the figure is worth.
+ */
+export function bootstrapOverMachines(
+  w: {
+    machine: readonly string[];
+    p: ArrayLike<number>;
+    failure: ArrayLike<number>;
+    predRul: ArrayLike<number>;
+    actualRul: ArrayLike<number>;
+  },
+  threshold: number,
+  o: { samples: number; level: number; random: () => number },
+): MetricIntervals | null {
+  const byMachine = new Map<string, number[]>();
+  w.machine.forEach((m, i) => {
+    const list = byMachine.get(m);
+    if (list) list.push(i);
+    else byMachine.set(m, [i]);
+  });
+  const groups = [...byMachine.values()];
+  if (groups.length < 2) return null;
+  const f1: number[] = [];
+  const prAuc: number[] = [];
+  const rmse: number[] = [];
+  for (let b = 0; b < o.samples; b++) {
+    const idx: number[] = [];
+    for (let g = 0; g < groups.length; g++) idx.push(...groups[Math.floor(o.random() * groups.length)]!);
+    const p = idx.map((i) => w.p[i]!);
+    const y = idx.map((i) => w.failure[i]!);
+    if (!y.includes(1)) continue; // no failure drawn: F1 and PR-AUC undefined for this sample
+    const c = classification(p, y, threshold);
+    f1.push(c.f1);
+    prAuc.push(c.prAuc);
+    rmse.push(
+      rulMetrics(
+        idx.map((i) => w.predRul[i]!),
+        idx.map((i) => w.actualRul[i]!),
+      ).rmse,
+    );
+  }
+  if (f1.length < o.samples / 2) return null;
+  const q = (xs: number[]): [number, number] => {
+    const s = [...xs].sort((a, b) => a - b);
+    const at = (t: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(t * (s.length - 1))))]!;
+    return [at((1 - o.level) / 2), at(1 - (1 - o.level) / 2)];
+  };
+  return { level: o.level, samples: f1.length, f1: q(f1), prAuc: q(prAuc), rmse: q(rmse) };
 }

@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { TF } from '../model/backend.js';
 import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
 import { fileHandler } from '../model/file-io.js';
+import { BiasReportSchema } from './bias-report-schema.js';
 
 const Metrics = Type.Object({
   classification: Type.Object({
@@ -42,6 +43,21 @@ export const ModelMetaSchema = Type.Object({
     mean: Type.Array(Type.Number()),
     std: Type.Array(Type.Number()),
     dropped: Type.Array(Type.String()),
+    regimes: Type.Optional(
+      Type.Object({
+        model: Type.Object({
+          conditions: Type.Array(Type.String(), { minItems: 1 }),
+          centre: Type.Array(Type.Number()),
+          scale: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
+          centroids: Type.Array(Type.Array(Type.Number()), { minItems: 2 }),
+          chosenBy: Type.Union([Type.Literal('given'), Type.Literal('rule')]),
+          explained: Type.Number(),
+          trainShare: Type.Array(Type.Number()),
+        }),
+        mean: Type.Array(Type.Array(Type.Number())),
+        std: Type.Array(Type.Array(Type.Number({ exclusiveMinimum: 0 }))),
+      }),
+    ),
   }),
   architecture: Type.Object({
     units: Type.Array(Type.Integer()),
@@ -57,6 +73,18 @@ export const ModelMetaSchema = Type.Object({
     validation: Metrics,
     leadTime: Type.Object({ detected: Type.Integer(), missed: Type.Integer(), meanLeadMs: Type.Union([Type.Number(), Type.Null()]) }),
     championOnSameData: Type.Union([Type.Intersect([Metrics, Type.Object({ version: Type.String() })]), Type.Null()]),
+    /** RUL error by true-RUL band (steps), near failure first; absent in older versions. */
+    rulBands: Type.Optional(
+      Type.Array(
+        Type.Object({
+          from: Type.Number(),
+          to: Type.Union([Type.Number(), Type.Null()]),
+          n: Type.Integer(),
+          bias: Type.Number(),
+          rmse: Type.Number(),
+        }),
+      ),
+    ),
   }),
   training: Type.Object({
     backend: Type.String(),
@@ -75,8 +103,25 @@ export const ModelMetaSchema = Type.Object({
     ),
   }),
   data: Type.Record(Type.String(), Type.Unknown()),
+  /** What the model learned from and what it did not see (training/bias-report.ts); absent in older versions. */
+  report: Type.Optional(BiasReportSchema),
 });
 export type ModelMeta = Static<typeof ModelMetaSchema>;
+
+/** Shapes the schema cannot state: every per-sensor list as long as the sensors, every regime complete. */
+function normalisationProblem(n: ModelMeta['normalisation']): string | null {
+  const S = n.sensors.length;
+  if (n.mean.length !== S || n.std.length !== S) return `${S} sensors but ${n.mean.length} means and ${n.std.length} standard deviations`;
+  if (!n.regimes) return null;
+  const { model, mean, std } = n.regimes;
+  const C = model.conditions.length;
+  const K = model.centroids.length;
+  if (model.centre.length !== C || model.scale.length !== C || model.centroids.some((c) => c.length !== C))
+    return `regime centroids do not have one value per condition (${C})`;
+  if (mean.length !== K || std.length !== K || model.trainShare.length !== K) return `${K} regimes but statistics for ${mean.length}`;
+  if ([...mean, ...std].some((row) => row.length !== S)) return `a regime's statistics do not have one value per sensor (${S})`;
+  return null;
+}
 
 interface RegistryState {
   champion: string | null;
@@ -158,6 +203,8 @@ export class ModelRegistry {
       const e = [...Value.Errors(ModelMetaSchema, raw)][0];
       throw new RegistryError(`${file} is invalid at ${e?.path || '/'}: ${e?.message}`);
     }
+    const inconsistent = normalisationProblem(raw.normalisation);
+    if (inconsistent) throw new RegistryError(`${file} is invalid at /normalisation: ${inconsistent}`);
     return raw;
   }
 

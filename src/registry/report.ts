@@ -14,20 +14,40 @@ export const modelFields = {
   rulRmse: NullableNumber,
   trainedOn: NullableString,
   versions: Type.Integer(),
+  /** Without a champion: why (no run yet, or why the newest version was not promoted). */
+  whyNone: NullableString,
+  /** The champion's bias-report warnings. */
+  warnings: Type.Array(Type.String()),
   error: NullableString,
 };
 
 /** The champion and its validation figures; a registry that cannot be read says why instead of failing the status. */
 export function modelReport(registry: ModelRegistry): StageReport<typeof modelFields> {
-  const none = { champion: null, createdAt: null, prAuc: null, f1: null, rulRmse: null, trainedOn: null, versions: 0, error: null };
+  const none = {
+    champion: null,
+    createdAt: null,
+    prAuc: null,
+    f1: null,
+    rulRmse: null,
+    trainedOn: null,
+    versions: 0,
+    whyNone: null,
+    warnings: [],
+    error: null,
+  };
   return stageReport({
     section: 'model',
     fields: modelFields,
     read: () => {
       try {
         const version = registry.championVersion();
-        const versions = registry.versions().length;
-        if (!version) return { ...none, versions };
+        const all = registry.versions();
+        const versions = all.length;
+        if (!version) {
+          const last = all.at(-1);
+          const whyNone = last ? `${last} was not promoted: ${registry.meta(last).decision.reason}` : 'no model trained yet';
+          return { ...none, versions, whyNone };
+        }
         const m = registry.meta(version);
         return {
           champion: version,
@@ -37,6 +57,8 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
           rulRmse: m.metrics.validation.rul.rmse,
           trainedOn: m.training.backend,
           versions,
+          whyNone: null,
+          warnings: m.report?.warnings ?? [],
           error: null,
         };
       } catch (err) {

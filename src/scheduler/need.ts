@@ -1,4 +1,5 @@
-import type { Normalisation } from '../features/normalize.js';
+import { channels, type Normalisation } from '../features/normalize.js';
+import { regimeOfValues } from '../features/regimes.js';
 import type { SensorStore } from '../core/sensor-store.js';
 
 export interface NeedOptions {
@@ -22,7 +23,7 @@ export interface Need {
   reason: string | null;
   forced: boolean;
   failures: number;
-  drift: { sensor: string; sigmas: number } | null;
+  drift: { sensor: string; sigmas: number; regime?: number } | null;
 }
 
 /**
@@ -55,45 +56,95 @@ export async function assessNeed(
   if (o.minNewFailures > 0 && fresh >= o.minNewFailures) return none(`${fresh} new failure${fresh === 1 ? '' : 's'} since the last run`);
   const drift = await measureDrift(store, i.champion.normalisation, o.driftWindowMs);
   if (drift && drift.sigmas >= o.driftThreshold)
-    return { ...none(`recent ${drift.sensor} drifted ${drift.sigmas.toFixed(2)} training standard deviations`), drift };
+    return {
+      ...none(
+        `recent ${drift.sensor} drifted ${drift.sigmas.toFixed(2)} training standard deviations${drift.regime ? ` in regime ${drift.regime}` : ''}`,
+      ),
+      drift,
+    };
   return { ...none(null), drift };
 }
 
 /**
  * The largest shift of a sensor's recent mean (each machine's last `windowMs` of data, up to 20
- * machines) from the champion's training mean, in training standard deviations.
+ * machines) from the champion's training mean, in training standard deviations. With operating
+ * regimes, each reading is compared with its own regime's statistics: a plant running more at full
+ * load than in training is a change of mix, not drift.
  */
 export async function measureDrift(
   store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
   norm: Normalisation,
   windowMs: number,
-): Promise<{ sensor: string; sigmas: number } | null> {
-  const sum = new Float64Array(norm.sensors.length);
-  const n = new Float64Array(norm.sensors.length);
+): Promise<{ sensor: string; sigmas: number; regime?: number } | null> {
+  const S = norm.sensors.length;
+  const regimes = norm.regimes;
+  const K = regimes ? regimes.model.centroids.length : 1;
+  // [regime][sensor]; with regimes, readings whose conditions are missing are left out.
+  const sum = new Float64Array(K * S);
+  const n = new Float64Array(K * S);
   const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
   for (const m of machines) {
     const samples = await store.queryReadings({
       machine: m.ref.machine,
       from: m.lastTs! - windowMs,
       to: m.lastTs! + 1,
-      sensors: norm.sensors,
+      sensors: channels(norm),
       limit: 5000,
     });
     for (const s of samples) {
+      const r = regimes ? regimeOfValues(regimes.model, s.values) : 0;
+      if (r < 0) continue;
       norm.sensors.forEach((name, f) => {
         const v = s.values[name];
         if (v !== undefined) {
-          sum[f]! += v;
-          n[f]!++;
+          sum[r * S + f]! += v;
+          n[r * S + f]!++;
         }
       });
     }
   }
-  let worst: { sensor: string; sigmas: number } | null = null;
-  norm.sensors.forEach((sensor, f) => {
-    if (n[f]! < 10) return;
-    const sigmas = Math.abs(sum[f]! / n[f]! - norm.mean[f]!) / (norm.std[f]! || 1);
-    if (!worst || sigmas > worst.sigmas) worst = { sensor, sigmas };
-  });
+  let worst: { sensor: string; sigmas: number; regime?: number } | null = null;
+  for (let r = 0; r < K; r++) {
+    const mean = regimes ? regimes.mean[r]! : norm.mean;
+    const std = regimes ? regimes.std[r]! : norm.std;
+    norm.sensors.forEach((sensor, f) => {
+      const i = r * S + f;
+      if (n[i]! < 10) return;
+      const sigmas = Math.abs(sum[i]! / n[i]! - mean[f]!) / (std[f]! || 1);
+      if (!worst || sigmas > worst.sigmas) worst = regimes ? { sensor, sigmas, regime: r + 1 } : { sensor, sigmas };
+    });
+  }
   return worst;
+}
+
+/**
+ * Share of recent readings (each machine's last `windowMs`, up to 20 machines) in each of the
+ * model's regimes; null without regimes or without readings whose conditions are known.
+ */
+export async function liveRegimeShare(
+  store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
+  norm: Normalisation,
+  windowMs: number,
+): Promise<number[] | null> {
+  const regimes = norm.regimes;
+  if (!regimes) return null;
+  const counts = new Array<number>(regimes.model.centroids.length).fill(0);
+  let total = 0;
+  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
+  for (const m of machines) {
+    const samples = await store.queryReadings({
+      machine: m.ref.machine,
+      from: m.lastTs! - windowMs,
+      to: m.lastTs! + 1,
+      sensors: regimes.model.conditions,
+      limit: 5000,
+    });
+    for (const s of samples) {
+      const r = regimeOfValues(regimes.model, s.values);
+      if (r < 0) continue;
+      counts[r]!++;
+      total++;
+    }
+  }
+  return total > 0 ? counts.map((c) => c / total) : null;
 }

@@ -47,11 +47,21 @@ export async function buildScoring(
     d.fleet,
   );
   life.release('scoring', () => scoring.stop());
+  // Without a champion, the newest version's decision says why (e.g. too few failures to validate).
+  const whyNoModel = (): string => {
+    const last = d.registry.versions().at(-1);
+    if (!last) return 'no model trained yet';
+    return `no model promoted yet: ${last} was not (${d.registry.meta(last).decision.reason})`;
+  };
   const refreshChampion = (): void => {
     try {
       const version = d.registry.championVersion();
+      if (version === null) {
+        scoring.setChampion(null, whyNoModel());
+        return;
+      }
       if (version === scoring.championVersion) return;
-      scoring.setChampion(version ? { version, meta: d.registry.meta(version) } : null);
+      scoring.setChampion({ version, meta: d.registry.meta(version) });
       log.info({ version }, 'champion changed');
     } catch (err) {
       log.error({ err }, 'cannot read the champion; scoring keeps the current one');

@@ -13,7 +13,7 @@ import { ModelRegistry } from '../registry/registry.js';
 
 export type InferenceRequest =
   | { type: 'load'; id: number; modelsDir: string; version: string }
-  | { type: 'score'; id: number; x: Float32Array; n: number; windowSteps: number; features: number; occlude: boolean };
+  | { type: 'score'; id: number; x: Float32Array; n: number; windowSteps: number; features: number; occlude: number };
 
 export type InferenceReply =
   | { type: 'loaded'; id: number; version: string; backend: string }
@@ -65,20 +65,21 @@ async function handle(m: InferenceRequest): Promise<InferenceReply> {
   const t0 = performance.now();
   const { p, rul } = score(tf, m, m.x, m.n);
   let occludedP: Float32Array | null = null;
-  if (m.occlude) {
-    // Occlusion: each sensor in turn set to its training mean (0 after normalisation) over the
-    // whole window; the drop in p(failure) is how much that sensor drove the score.
+  if (m.occlude > 0) {
+    // Occlusion: each of the first `occlude` inputs (the sensors) in turn set to its training mean
+    // (0 after normalisation) over the whole window; the drop in p(failure) is how much it drove the score.
     const size = m.windowSteps * m.features;
-    const x = new Float32Array(m.n * m.features * size);
+    const O = Math.min(m.occlude, m.features);
+    const x = new Float32Array(m.n * O * size);
     for (let i = 0; i < m.n; i++) {
       const src = m.x.subarray(i * size, (i + 1) * size);
-      for (let f = 0; f < m.features; f++) {
-        const dst = x.subarray((i * m.features + f) * size, (i * m.features + f + 1) * size);
+      for (let f = 0; f < O; f++) {
+        const dst = x.subarray((i * O + f) * size, (i * O + f + 1) * size);
         dst.set(src);
         for (let k = 0; k < m.windowSteps; k++) dst[k * m.features + f] = 0;
       }
     }
-    occludedP = score(tf, m, x, m.n * m.features).p;
+    occludedP = score(tf, m, x, m.n * O).p;
   }
   return { type: 'scores', id: m.id, p, rul, occludedP, ms: performance.now() - t0 };
 }

@@ -2,7 +2,7 @@ import type { MachineRef, Sample } from '../core/types.js';
 import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import { alignToGrid } from '../features/align.js';
-import { applyNormalisation, type Normalisation } from '../features/normalize.js';
+import { applyNormalisation, channels, type Normalisation } from '../features/normalize.js';
 import { lastWindow } from '../features/windows.js';
 
 /** `missing`: model inputs with no reading since the last gap or reset, scored at their training mean. */
@@ -196,6 +196,12 @@ export class MachineWindow {
     this.prune(start);
   }
 
+  /** Data time of the newest step held, or null when none is. */
+  newestTs(): number | null {
+    const held = this.heldSlots();
+    return held.length > 0 ? held[held.length - 1]!.step * this.stepMs : null;
+  }
+
   /** Steps held, oldest first. */
   private heldSlots(): Array<{ step: number; base: number }> {
     const out: Array<{ step: number; base: number }> = [];
@@ -225,16 +231,18 @@ export class MachineWindow {
         if (d[base + 1 + cap + i]! > 0) values[names[i]!] = d[base + 1 + i]! / d[base + 1 + cap + i]!;
       return { machine: this.ref, ts: step * this.stepMs, values };
     });
-    const { segments } = alignToGrid(this.ref.machine, samples, norm.sensors, this.stepMs, maxGapSteps);
+    const read = channels(norm);
+    const { segments } = alignToGrid(this.ref.machine, samples, read, this.stepMs, maxGapSteps);
     const seg = segments[segments.length - 1];
     if (!seg || seg.steps < windowSteps)
       return { ok: false, reason: `warming up: ${seg?.steps ?? 0} of ${windowSteps} steps since the last gap or reset` };
     const lastStep = held[held.length - 1]!.step;
     if (seg.startTs + seg.steps * this.stepMs <= lastStep * this.stepMs) return { ok: false, reason: 'last steps lack the model sensors' };
     // Fill carries a sensor's values over the whole segment once it has one, so an empty last row means none at all.
-    const F = norm.sensors.length;
+    const F = read.length;
     const lastRow = (seg.steps - 1) * F;
-    const missing = norm.sensors.filter((_, f) => Number.isNaN(seg.data[lastRow + f]!));
+    // A missing condition leaves the regime unknown: the sensors are then judged on the overall statistics.
+    const missing = read.filter((_, f) => Number.isNaN(seg.data[lastRow + f]!));
     return { ok: true, x: lastWindow(applyNormalisation(seg, norm), windowSteps), endTs: (lastStep + 1) * this.stepMs, missing };
   }
 

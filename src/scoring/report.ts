@@ -10,6 +10,7 @@ export const scoringFields = {
   champion: Type.Union([Type.String(), Type.Null()]),
   machines: Type.Integer(),
   machinesScored: Type.Integer(),
+  machinesDown: Type.Integer({ description: 'machines failed and not repaired yet: not scored' }),
   scoresTotal: Type.Integer(),
   scoresWithMissingInputs: Type.Integer({
     description: 'scores where a model input had no reading in the window (held at its training mean)',
@@ -46,6 +47,7 @@ export function scoringReports(
           champion: scoring.championVersion,
           machines: counts.machines,
           machinesScored: counts.scored,
+          machinesDown: counts.down,
           scoresTotal: s.scored,
           scoresWithMissingInputs: s.scoredWithMissingInputs,
           lastBatchMs: s.lastBatchMs,

@@ -8,6 +8,7 @@ import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
+import { inputNames } from '../features/normalize.js';
 import type { ModelMeta } from '../registry/registry.js';
 import type { InferenceClient } from './inference-client.js';
 import { MachineWindow } from './machine-window.js';
@@ -41,8 +42,11 @@ export interface MachineScore {
 
 export interface MachineState {
   ref: MachineRef;
-  /** What the last scoring attempt found: scored, waiting for data, or no model to score with. */
-  status: 'scored' | 'warming_up' | 'no_model';
+  /**
+   * What the last scoring attempt found: scored, waiting for data, no model to score with, or down
+   * (failed, not repaired yet: a score of a broken machine means nothing).
+   */
+  status: 'scored' | 'warming_up' | 'no_model' | 'down';
   detail: string | null;
   score: MachineScore | null;
   /** Data time of its newest reading, and when (daemon clock) a reading last arrived: replayed data differs. */
@@ -65,6 +69,8 @@ interface Tracked {
   score: MachineScore | null;
   lastReceivedAt: number;
   lastScoredAt: number;
+  /** Data time of the failure it is down since, until a repair or maintenance after it. */
+  downSince: number | null;
 }
 
 /**
@@ -80,8 +86,9 @@ export class ScoringService {
   private readonly pool = new Float64Pool();
   private readonly dirty = new Set<string>();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
-  private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0 };
+  private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0, down: 0 };
   private champion: ChampionView | null = null;
+  private noModelReason = 'no model trained yet';
   private loadedVersion: string | null = null;
   /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
   private loadFailure: { version: string; at: number } | null = null;
@@ -133,9 +140,13 @@ export class ScoringService {
     this.listeners.push(listener);
   }
 
-  /** Sets (or clears) the champion; the worker loads it before the next batch. */
-  setChampion(champion: ChampionView | null): void {
-    if (champion?.version === this.champion?.version) return;
+  /**
+   * Sets (or clears) the champion; the worker loads it before the next batch. Without one,
+   * `whyNone` is what each machine's status says (e.g. why the last model was not promoted).
+   */
+  setChampion(champion: ChampionView | null, whyNone = 'no model trained yet'): void {
+    if (champion?.version === this.champion?.version && (champion || whyNone === this.noModelReason)) return;
+    this.noModelReason = whyNone;
     const before = this.grid();
     this.champion = champion;
     const after = this.grid();
@@ -146,7 +157,8 @@ export class ScoringService {
         m.window.dispose();
         m.window = new MachineWindow(m.window.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine, this.pool);
       }
-      if (!champion) this.setStatus(m, 'no_model', 'no model trained yet');
+      if (m.downSince !== null) continue;
+      if (!champion) this.setStatus(m, 'no_model', whyNone);
       this.dirty.add(id);
     }
   }
@@ -184,13 +196,31 @@ export class ScoringService {
         for (const _ in s.values) this.stats.lateReadings++;
         continue;
       }
-      this.dirty.add(id);
+      if (m.downSince === null) this.dirty.add(id);
       m.lastReceivedAt = receivedAt;
     }
     for (const e of batch.events) {
+      if (e.type !== 'failure' && e.type !== 'repair' && e.type !== 'maintenance') continue;
+      const m = this.machinesById.get(e.machine.machine);
+      if (!m) continue;
+      // Judged before the reset drops the window: a failure older than what the window spans was
+      // recorded late or backfilled, and says nothing about the machine now.
+      const newest = m.window.newestTs();
+      const { stepMs, keep } = this.grid();
+      const current = newest === null || e.ts >= newest - keep * stepMs;
       // A failure ends the run and a repair starts a new one: older readings must not be scored again.
-      if (e.type === 'failure' || e.type === 'repair' || e.type === 'maintenance')
-        this.machinesById.get(e.machine.machine)?.window.reset(e.ts);
+      m.window.reset(e.ts);
+      if (e.type === 'failure') {
+        if (current && (m.downSince === null || e.ts > m.downSince)) {
+          m.downSince = e.ts;
+          m.score = null;
+          this.dirty.delete(e.machine.machine);
+          this.setStatus(m, 'down', `down since the failure at ${new Date(e.ts).toISOString()}: not scored until a repair or maintenance`);
+        }
+      } else if (m.downSince !== null && e.ts >= m.downSince) {
+        m.downSince = null;
+        this.setStatus(m, this.champion ? 'warming_up' : 'no_model', this.champion ? null : this.noModelReason);
+      }
     }
   }
 
@@ -199,10 +229,11 @@ export class ScoringService {
     const m: Tracked = {
       window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
       status: 'no_model',
-      detail: this.champion ? null : 'no model trained yet',
+      detail: this.champion ? null : this.noModelReason,
       score: null,
       lastReceivedAt: receivedAt,
       lastScoredAt: -Infinity,
+      downSince: null,
     };
     this.statusCounts.no_model++;
     if (this.champion) this.setStatus(m, 'warming_up', null);
@@ -317,7 +348,7 @@ export class ScoringService {
     if (reply.type === 'error') {
       this.loadFailure = { version: champion.version, at: this.clock.now() };
       for (const m of this.machinesById.values())
-        this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
+        if (m.downSince === null) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
       throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
     }
     this.loadFailure = null;
@@ -328,14 +359,15 @@ export class ScoringService {
 
   private async scoreBatch(ids: string[], champion: ChampionView): Promise<void> {
     const meta = champion.meta;
-    const F = meta.normalisation.sensors.length;
+    const F = inputNames(meta.normalisation).length;
+    const S = meta.normalisation.sensors.length;
     const size = meta.window * F;
     const ready: Array<{ id: string; endTs: number; missing: string[] }> = [];
     const x = new Float32Array(ids.length * size);
     for (const id of ids) {
       this.dirty.delete(id);
       const m = this.machinesById.get(id);
-      if (!m) continue;
+      if (!m || m.downSince !== null) continue;
       const r = m.window.window(meta.normalisation, meta.window, this.o.maxGapSteps);
       if (!r.ok) {
         this.setStatus(m, 'warming_up', r.reason);
@@ -352,7 +384,8 @@ export class ScoringService {
       n: ready.length,
       windowSteps: meta.window,
       features: F,
-      occlude,
+      // The sensors only: they come first; the regime inputs after them are not a reason a technician can act on.
+      occlude: occlude ? S : 0,
     });
     if (reply.type !== 'scores') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply from the inference worker');
     const now = this.clock.now();
@@ -368,7 +401,7 @@ export class ScoringService {
         const p = reply.p[i]!;
         const rulSteps = Math.min(meta.rulCap, Math.max(0, reply.rul[i]! * meta.rulCap));
         const topSensors = reply.occludedP
-          ? topContributions(p, reply.occludedP.subarray(i * F, (i + 1) * F), meta.normalisation.sensors, this.o.topSensors)
+          ? topContributions(p, reply.occludedP.subarray(i * S, (i + 1) * S), meta.normalisation.sensors, this.o.topSensors)
           : [];
         const score: MachineScore = {
           at: now,

@@ -26,7 +26,9 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
   const to = now;
   const from = now - cfg.lookback;
   const machines = await store.listMachines();
-  const sensors = cfg.sensors.length > 0 ? [...cfg.sensors] : [...new Set(machines.flatMap((m) => m.sensors))].sort();
+  // The condition channels are read even when the sensors are listed: the regimes are found from them.
+  const sensors =
+    cfg.sensors.length > 0 ? [...new Set([...cfg.sensors, ...cfg.conditions])] : [...new Set(machines.flatMap((m) => m.sensors))].sort();
   const items: LabelledSegment[] = [];
   const missingSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
   const flatSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
@@ -40,7 +42,7 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
       machine: m.ref.machine,
       from,
       to,
-      sensors: cfg.sensors.length > 0 ? cfg.sensors : undefined,
+      sensors: cfg.sensors.length > 0 ? sensors : undefined,
     });
     if (samples.length === 0) continue;
     withData++;

@@ -19,7 +19,8 @@ export interface FitOptions {
   seed: number;
   rulCap: number;
   onEpoch?: (p: EpochProgress) => void;
-  onBatch?: (done: number, total: number) => void;
+  /** After each batch: windows done of this epoch's total, and the epoch (1-based) it belongs to. */
+  onBatch?: (done: number, total: number, epoch: number) => void;
   /** Checked between batches: a cancelled run stops at once. */
   shouldStop?: () => boolean;
 }
@@ -104,7 +105,7 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
         sumR += losses[2]!;
         batches++;
         trainedSamples += count;
-        o.onBatch?.(start + count, order.length);
+        o.onBatch?.(start + count, order.length, epoch);
         // Let the worker's message port (progress, cancel) breathe between batches.
         await new Promise((r) => setImmediate(r));
       }

@@ -149,7 +149,8 @@ export class TrainingManager {
             await ob.runFinished(id, now, finishedAt, {
               state: outcome.state,
               epochs: meta?.training.epochs ?? null,
-              epochCap: o.epochs ?? this.config.learning.model.epochs,
+              // Every member could have run the cap: the epochs actually run are summed over members too.
+              epochCap: (o.epochs ?? this.config.learning.model.epochs) * (meta?.architecture.members ?? 1),
               warmStartedFrom: meta?.warmStartedFrom ?? null,
             });
           } catch (err) {

@@ -1,12 +1,23 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
-import { applyNormalisation, fitNormalisation, type Normalisation } from '../features/normalize.js';
+import { applyNormalisation, fitNormalisation, inputNames, type Normalisation, type RegimeFitOptions } from '../features/normalize.js';
 import { splitByMachineAndTime, type LabelledSegment, type Split } from '../features/split.js';
 import { buildWindows, oversamplePositives, type WindowSet } from '../features/windows.js';
 import type { TF } from '../model/backend.js';
 import { combineMembers } from '../model/ensemble.js';
 import { buildLstm, predict, type LstmSpec } from '../model/lstm.js';
-import { bestF1Threshold, classification, leadTimes, rulMetrics, type ClassificationMetrics, type RulMetrics } from '../model/metrics.js';
+import {
+  bestF1Threshold,
+  classification,
+  leadTimes,
+  rulByBand,
+  rulMetrics,
+  type ClassificationMetrics,
+  bootstrapOverMachines,
+  type MetricIntervals,
+  type RulBand,
+  type RulMetrics,
+} from '../model/metrics.js';
 import { fitModel, type FitOptions, type FitResult } from './fit.js';
 
 export interface PrepareOptions {
@@ -17,6 +28,8 @@ export interface PrepareOptions {
   seed: number;
   /** Reuse these statistics (warm start from a champion with the same features). */
   normalisation?: Normalisation;
+  /** Condition channels and the regime rule (fitted on the training part only, like the statistics). */
+  regimes?: RegimeFitOptions;
 }
 
 export interface PreparedData {
@@ -52,6 +65,7 @@ export function prepareData(items: readonly LabelledSegment[], sensors: readonly
     fitNormalisation(
       split.train.map((i) => i.seg),
       sensors,
+      o.regimes,
     );
   const normalise = (list: readonly LabelledSegment[]) => list.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels }));
   const trainRaw = buildWindows(normalise(split.train), o.windowSteps, o.stride);
@@ -99,6 +113,7 @@ export function prepareFolds(
     fitNormalisation(
       items.map((i) => i.seg),
       sensors,
+      o.regimes,
     );
   const normalised = items.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels, fold: foldOf.get(i.seg.machine)! }));
   const all = buildWindows(normalised, o.windowSteps, o.stride);
@@ -153,6 +168,10 @@ export interface Validation {
   threshold: number;
   classification: ClassificationMetrics;
   rul: RulMetrics;
+  /** RUL error by true-RUL band (near failure first). */
+  rulBands: RulBand[];
+  /** Bootstrap intervals over validation machines, when asked for. */
+  intervals?: MetricIntervals | null;
   lead: { detected: number; missed: number; meanLeadMs: number | null };
 }
 
@@ -173,6 +192,7 @@ function outOfFold(
     threshold,
     classification: classification(p, failure, threshold),
     rul: rulMetrics(predRul, actualRul),
+    rulBands: rulByBand(predRul, actualRul, o.horizon, o.rulCap),
     lead: leadTimes(
       windows.map((w, i) => ({ ...w, score: p[i]! })),
       threshold,
@@ -186,15 +206,26 @@ export function validate(
   tf: TF,
   model: LayersModel,
   ws: WindowSet,
-  o: { rulCap: number; horizon: number; stepMs: number; threshold?: number },
+  o: { rulCap: number; horizon: number; stepMs: number; threshold?: number; bootstrap?: { samples: number; seed: number } },
 ): Validation {
   const { p, rul } = predict(tf, model, ws.x, ws.n, ws.windowSteps, ws.features);
   const threshold = o.threshold ?? bestF1Threshold(p, ws.failure);
   const predRul = Array.from(rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap)));
+  const rng = o.bootstrap ? new Rng(o.bootstrap.seed ^ 0xb007) : null;
   return {
+    ...(o.bootstrap && rng
+      ? {
+          intervals: bootstrapOverMachines({ machine: ws.machine, p, failure: ws.failure, predRul, actualRul: ws.rul }, threshold, {
+            samples: o.bootstrap.samples,
+            level: 0.9,
+            random: () => rng.next(),
+          }),
+        }
+      : {}),
     threshold,
     classification: classification(p, ws.failure, threshold),
     rul: rulMetrics(predRul, ws.rul),
+    rulBands: rulByBand(predRul, ws.rul, o.horizon, o.rulCap),
     lead: leadTimes(
       Array.from({ length: ws.n }, (_, i) => ({ machine: ws.machine[i]!, endTs: ws.endTs[i]!, failureTs: ws.failureTs[i]!, score: p[i]! })),
       threshold,
@@ -222,10 +253,17 @@ export async function trainAndValidate(
   tf: TF,
   data: PreparedData,
   spec: Omit<LstmSpec, 'windowSteps' | 'features'>,
-  fit: Omit<FitOptions, 'seed'> & { horizon: number; stepMs: number; members?: number },
+  fit: Omit<FitOptions, 'seed' | 'onBatch'> & {
+    horizon: number;
+    stepMs: number;
+    members?: number;
+    onBatch?: (done: number, total: number, epoch: number, member: number, members: number) => void;
+    /** Bootstrap intervals over the validation machines (hold-out validation only). */
+    bootstrap?: { samples: number; seed: number };
+  },
   initial: ReadonlyArray<LayersModel | undefined> = [],
 ): Promise<TrainOutcome> {
-  const fullSpec: LstmSpec = { ...spec, windowSteps: data.train.windowSteps, features: data.norm.sensors.length };
+  const fullSpec: LstmSpec = { ...spec, windowSteps: data.train.windowSteps, features: inputNames(data.norm).length };
   const count = data.folds ? data.folds.count : Math.max(1, fit.members ?? 1);
   // Out-of-fold predictions, filled as each member finishes (cross-validation only).
   const oof = data.folds ? { parts: [] as Array<{ ws: WindowSet; p: Float32Array; rul: Float32Array }> } : null;
@@ -243,6 +281,7 @@ export async function trainAndValidate(
         ...fit,
         seed,
         // The ETA covers the members still to come, each taking about as long as this one.
+        onBatch: fit.onBatch && ((done, total, epoch) => fit.onBatch!(done, total, epoch, k + 1, count)),
         onEpoch:
           fit.onEpoch &&
           ((p) =>
@@ -277,7 +316,12 @@ export async function trainAndValidate(
     const validation =
       oof && !cancelled
         ? outOfFold(oof.parts, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs })
-        : validate(tf, model, data.validation, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs });
+        : validate(tf, model, data.validation, {
+            rulCap: fit.rulCap,
+            horizon: fit.horizon,
+            stepMs: fit.stepMs,
+            ...(fit.bootstrap ? { bootstrap: fit.bootstrap } : {}),
+          });
     // The members live on as the ensemble's copies; their own weights are no longer needed.
     if (model !== trained[0]) trained.forEach((m) => m.dispose());
     else trained.slice(1).forEach((m) => m.dispose());

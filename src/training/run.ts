@@ -1,12 +1,13 @@
 import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { applyNormalisation } from '../features/normalize.js';
+import { applyNormalisation, inputNames } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { extractMember } from '../model/ensemble.js';
 import { compile, type LstmSpec } from '../model/lstm.js';
 import { createSensorStore } from '../store/create.js';
+import { biasReport } from './bias-report.js';
 import { loadDataset } from './dataset.js';
 import type { EpochProgress } from './fit.js';
 import { prepareData, trainAndValidate, validate, type Validation } from './pipeline.js';
@@ -15,7 +16,7 @@ import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
 export type TrainingProgress =
   | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }
   | ({ phase: 'training' } & EpochProgress)
-  | { phase: 'batch'; done: number; total: number; epoch: number };
+  | { phase: 'batch'; done: number; total: number; epoch: number; epochs: number; member: number; members: number };
 
 export interface TrainingRequest {
   config: TrainingConfig;
@@ -70,12 +71,23 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   });
   const championVersion = registry.championVersion();
   const champion = championVersion ? registry.meta(championVersion) : null;
+  const regimes =
+    cfg.conditions.length > 0
+      ? {
+          conditions: cfg.conditions,
+          k: cfg.regimes.count === 'auto' ? undefined : cfg.regimes.count,
+          maxK: cfg.regimes.maxCount,
+          minExplained: cfg.regimes.minExplained,
+          seed: cfg.model.seed,
+        }
+      : undefined;
   let data = prepareData(dataset.items, dataset.sensors, {
     windowSteps: cfg.window,
     stride: cfg.stride,
     validationFraction: cfg.validationFraction,
     positiveShare: cfg.positiveShare,
     seed: cfg.model.seed,
+    regimes,
   });
   const sameFeatures =
     champion !== null &&
@@ -83,12 +95,12 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     champion.stepMs === cfg.step &&
     champion.horizon === cfg.horizon &&
     champion.rulCap === cfg.rulCap &&
-    JSON.stringify(champion.sensors) === JSON.stringify(data.norm.sensors) &&
+    JSON.stringify(inputNames(champion.normalisation)) === JSON.stringify(inputNames(data.norm)) &&
     JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units);
   const warm = (req.warmStart ?? cfg.model.warmStart) && sameFeatures;
   const spec: LstmSpec = {
     windowSteps: cfg.window,
-    features: data.norm.sensors.length,
+    features: inputNames(data.norm).length,
     units: cfg.model.units,
     dropout: cfg.model.dropout,
     learningRate: cfg.model.learningRate,
@@ -138,7 +150,9 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       horizon: cfg.horizon,
       stepMs: cfg.step,
       onEpoch: (p) => progress({ phase: 'training', ...p }),
-      onBatch: (done, total) => progress({ phase: 'batch', done, total, epoch: 0 }),
+      bootstrap: { samples: 200, seed: cfg.model.seed },
+      onBatch: (done, total, epoch, member, members) =>
+        progress({ phase: 'batch', done, total, epoch, epochs: req.epochs ?? cfg.model.epochs, member, members }),
       shouldStop: req.shouldStop,
     },
     initial,
@@ -164,7 +178,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     champModel.dispose();
   }
   const v = outcome.validation;
-  const decision = decide(v, championOnSame);
+  const decision = decide(v, championOnSame, { minValidationFailures: cfg.minValidationFailures });
 
   progress({ phase: 'saving', message: decision.reason });
   const version = registry.nextVersion();
@@ -195,6 +209,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     metrics: {
       validation: { classification: stripConfusion(v.classification), rul: v.rul },
       leadTime: v.lead,
+      rulBands: v.rulBands,
       championOnSameData: championOnSame
         ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul }
         : null,
@@ -212,6 +227,19 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       ...(outcome.members.length > 1 ? { members: outcome.members } : {}),
     },
     data: { ...data.report, failures: dataset.failures, quality: dataset.quality, confusion: v.classification.confusion },
+    report: biasReport({
+      split: data.split,
+      norm: data.norm,
+      positives: {
+        train: data.report.trainPositives,
+        trainWindows: data.report.trainWindows,
+        validation: data.report.validationPositives,
+        validationWindows: data.report.validationWindows,
+      },
+      quality: dataset.quality,
+      span: { from: dataset.from, to: dataset.to },
+      intervals: v.intervals,
+    }),
   };
   await registry.save(tf, outcome.model, meta);
   if (decision.promoted) registry.promote(version, decision.reason);
@@ -229,8 +257,19 @@ function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confu
  * Champion/challenger on the same held-out data: the challenger wins when its failure head ranks
  * at least as well (PR-AUC) and its RUL error is no worse (RMSE), and one of them is strictly better.
  */
-export function decide(challenger: Validation, champion: (Validation & { version: string }) | null): { promoted: boolean; reason: string } {
-  if (!champion) return { promoted: true, reason: 'first model: no champion yet' };
+export function decide(
+  challenger: Validation,
+  champion: (Validation & { version: string }) | null,
+  o: { minValidationFailures: number } = { minValidationFailures: 1 },
+): { promoted: boolean; reason: string } {
+  // Failures the held-out machines hold (each counted once, however many windows lead up to it).
+  const failures = challenger.lead.detected + challenger.lead.missed;
+  if (failures < o.minValidationFailures)
+    return {
+      promoted: false,
+      reason: `validation holds ${failures} failure${failures === 1 ? '' : 's'}, fewer than learning.minValidationFailures (${o.minValidationFailures}): its metrics would be unmeasured`,
+    };
+  if (!champion) return { promoted: true, reason: `first model: no champion yet; validated on ${failures} failures` };
   const c = challenger.classification.prAuc;
   const k = champion.classification.prAuc;
   const cr = challenger.rul.rmse;

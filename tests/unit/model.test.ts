@@ -138,9 +138,17 @@ describe('model registry', () => {
       threshold: 0.5,
       classification: { ...meta('v0001').metrics.validation.classification, prAuc, confusion: { tp: 0, fp: 0, tn: 0, fn: 0 } },
       rul: { rmse, mae: 0, score: 0, n: 1 },
-      lead: { detected: 0, missed: 0, meanLeadMs: null },
+      rulBands: [],
+      lead: { detected: 3, missed: 0, meanLeadMs: null },
     });
     expect(decide(v(0.8, 10), null).promoted).toBe(true);
+    // Too few failures held out: the metrics are unmeasured, so nothing is promoted, even the first model.
+    const thin = { ...v(0.99, 1), lead: { detected: 1, missed: 0, meanLeadMs: null } };
+    expect(decide(thin, null, { minValidationFailures: 2 })).toEqual({
+      promoted: false,
+      reason: 'validation holds 1 failure, fewer than learning.minValidationFailures (2): its metrics would be unmeasured',
+    });
+    expect(decide(thin, { ...v(0.5, 30), version: 'v0001' }, { minValidationFailures: 2 }).promoted).toBe(false);
     expect(decide(v(0.85, 10), { ...v(0.8, 10), version: 'v0001' }).promoted).toBe(true);
     expect(decide(v(0.8, 9), { ...v(0.8, 10), version: 'v0001' }).promoted).toBe(true);
     expect(decide(v(0.9, 11), { ...v(0.8, 10), version: 'v0001' })).toEqual({

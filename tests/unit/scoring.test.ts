@@ -174,7 +174,7 @@ describe('scoring service state', () => {
       fleet,
     );
     for (const id of ['m1', 'm2', 'm3']) svc.observe({ samples: readings(100, 12, { ...M1, machine: id }), events: [] });
-    expect(svc.counts()).toEqual({ machines: 2, scored: 0, warming_up: 0, no_model: 2 });
+    expect(svc.counts()).toEqual({ machines: 2, scored: 0, warming_up: 0, no_model: 2, down: 0 });
     expect(svc.machine('m3')).toBeNull();
     svc.observe({ samples: readings(0, 10), events: [] });
     expect(svc.stats.lateReadings).toBe(50);
@@ -309,12 +309,29 @@ describe('scoring service', () => {
     expect(svc.machine('m4')!.score!.missingInputs).toEqual(['c']);
     expect(svc.stats.scoredWithMissingInputs).toBe(1);
 
-    // A failure ends the run: the machine waits for a fresh window.
+    // A failure: the machine is down, not scored (its last score said nothing about a broken machine),
+    // whatever it still sends, until a repair; then it waits for a fresh window.
+    const scoredBefore = svc.stats.scored;
     svc.observe({ samples: [], events: [{ machine: M1, ts: 13 * STEP, type: 'failure' }] });
     clock.advance(5000);
     svc.observe({ samples: readings(14, 2), events: [] });
     await svc.tick();
+    expect(svc.machine('m1')).toMatchObject({ status: 'down', score: null, detail: expect.stringMatching(/^down since the failure at /) });
+    expect(svc.counts().down).toBe(1);
+    expect(svc.topScores(10).map((t) => t.ref.machine)).not.toContain('m1');
+    expect(svc.stats.scored).toBe(scoredBefore + 0);
+    // A repair dated before the failure (recorded out of order) does not bring it back; one after it does.
+    svc.observe({ samples: [], events: [{ machine: M1, ts: 12 * STEP, type: 'repair' }] });
+    expect(svc.machine('m1')!.status).toBe('down');
+    svc.observe({ samples: [], events: [{ machine: M1, ts: 16 * STEP, type: 'repair' }] });
+    clock.advance(5000);
+    svc.observe({ samples: readings(17, 2), events: [] });
+    await svc.tick();
     expect(svc.machine('m1')!.status).toBe('warming_up');
+    expect(svc.counts().down).toBe(0);
+    // A failure far older than the window (backfilled) does not take a running machine down.
+    svc.observe({ samples: [], events: [{ machine: { ...M1, machine: 'm2' }, ts: -1000 * STEP, type: 'failure' }] });
+    expect(svc.machine('m2')!.status).not.toBe('down');
 
     // A champion whose files cannot be read: machines say so, and the load is retried after a pause, not every tick.
     svc.setChampion({ version: 'v0009', meta: meta('v0009') });

@@ -27,7 +27,13 @@ const ScoreSchema = Type.Object({
 });
 const Summary = Type.Object({
   machine: MachineRefSchema,
-  status: Type.Union([Type.Literal('scored'), Type.Literal('warming_up'), Type.Literal('no_model'), Type.Literal('not_seen_since_start')]),
+  status: Type.Union([
+    Type.Literal('scored'),
+    Type.Literal('warming_up'),
+    Type.Literal('no_model'),
+    Type.Literal('down'),
+    Type.Literal('not_seen_since_start'),
+  ]),
   detail: Nullable(Type.String()),
   score: Nullable(ScoreSchema),
   lastSeenAt: Nullable(Type.String({ description: 'time stamp of the newest reading' })),

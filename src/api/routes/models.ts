@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../core/errors.js';
-import { RegistryError, type ModelRegistry } from '../../registry/registry.js';
+import { RegistryError, type ModelMeta, type ModelRegistry } from '../../registry/registry.js';
+import { liveRegimeWarnings } from '../../training/bias-report.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
 
 const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });
@@ -27,6 +28,8 @@ export interface ModelRouteDeps {
   registry: ModelRegistry;
   /** Called after a promotion or rollback so scoring switches at once. */
   championChanged(): void;
+  /** Share of recent readings per regime of a model (null without regimes or data). */
+  liveRegimeShare?(norm: ModelMeta['normalisation']): Promise<number[] | null>;
   writesPerMinute: number;
 }
 
@@ -80,11 +83,38 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       schema: {
         tags: ['models'],
         params: VersionParams,
-        response: { 200: Type.Object({ champion: Type.Boolean(), meta: Type.Unknown() }), ...errors(...READ_ERRORS, 404) },
+        response: {
+          200: Type.Object({
+            champion: Type.Boolean(),
+            meta: Type.Unknown(),
+            // Regime mix now against training: what only live data can say about a model.
+            live: Type.Object({ regimeShare: Nullable(Type.Array(Type.Number())), warnings: Type.Array(Type.String()) }),
+          }),
+          ...errors(...READ_ERRORS, 404),
+        },
       },
     },
-    async (req) =>
-      guard(() => ({ champion: d.registry.championVersion() === req.params.version, meta: d.registry.meta(req.params.version) })),
+    async (req) => {
+      const meta = guard(() => d.registry.meta(req.params.version));
+      let regimeShare: number[] | null = null;
+      try {
+        regimeShare = meta.normalisation.regimes && d.liveRegimeShare ? await d.liveRegimeShare(meta.normalisation) : null;
+      } catch (err) {
+        // The store being unavailable must not hide the model: the live part is left empty, and says so.
+        req.log.warn({ err }, 'cannot read recent data for the regime mix');
+        return {
+          champion: d.registry.championVersion() === meta.version,
+          meta,
+          live: { regimeShare: null, warnings: ['recent data unreadable'] },
+        };
+      }
+      const trainShare = meta.normalisation.regimes?.model.trainShare ?? [];
+      return {
+        champion: d.registry.championVersion() === meta.version,
+        meta,
+        live: { regimeShare, warnings: regimeShare ? liveRegimeWarnings(trainShare, regimeShare) : [] },
+      };
+    },
   );
 
   app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReasonBody> }>(

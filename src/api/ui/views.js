@@ -268,7 +268,9 @@ export function gateway(el, { onError }) {
 
 function progressText(p) {
   if (!p) return 'starting';
-  if (p.phase === 'training') return `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(3)}, ETA ${Math.round(p.etaMs / 1000)} s`;
-  if (p.phase === 'batch') return `${Math.round((p.done / p.total) * 100)}% of an epoch`;
+  const member = p.members > 1 ? `member ${p.member}/${p.members}, ` : '';
+  if (p.phase === 'training')
+    return `${member}epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(3)}, ETA ${Math.round(p.etaMs / 1000)} s`;
+  if (p.phase === 'batch') return `${member}epoch ${p.epoch}/${p.epochs}: ${Math.round((p.done / p.total) * 100)}%`;
   return p.message ?? p.phase;
 }
