@@ -96,7 +96,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     },
     async (req) => {
       const meta = guard(() => d.registry.meta(req.params.version));
-      let regimeShare: number[] | null = null;
+      let regimeShare: number[] | null;
       try {
         regimeShare = meta.normalisation.regimes && d.liveRegimeShare ? await d.liveRegimeShare(meta.normalisation) : null;
       } catch (err) {
