@@ -65,6 +65,26 @@ export async function assessNeed(
   return { ...none(null), drift };
 }
 
+/** Each machine's last `windowMs` of readings of `sensors` (up to 20 machines, 5,000 readings each), one machine at a time. */
+async function forEachRecentReading(
+  store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
+  sensors: string[],
+  windowMs: number,
+  visit: (values: Readonly<Record<string, number>>) => void,
+): Promise<void> {
+  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
+  for (const m of machines) {
+    const samples = await store.queryReadings({
+      machine: m.ref.machine,
+      from: m.lastTs! - windowMs,
+      to: m.lastTs! + 1,
+      sensors,
+      limit: 5000,
+    });
+    for (const s of samples) visit(s.values);
+  }
+}
+
 /**
  * The largest shift of a sensor's recent mean (each machine's last `windowMs` of data, up to 20
  * machines) from the champion's training mean, in training standard deviations. With operating
@@ -82,27 +102,17 @@ export async function measureDrift(
   // [regime][sensor]; with regimes, readings whose conditions are missing are left out.
   const sum = new Float64Array(K * S);
   const n = new Float64Array(K * S);
-  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
-  for (const m of machines) {
-    const samples = await store.queryReadings({
-      machine: m.ref.machine,
-      from: m.lastTs! - windowMs,
-      to: m.lastTs! + 1,
-      sensors: channels(norm),
-      limit: 5000,
+  await forEachRecentReading(store, channels(norm), windowMs, (values) => {
+    const r = regimes ? regimeOfValues(regimes.model, values) : 0;
+    if (r < 0) return;
+    norm.sensors.forEach((name, f) => {
+      const v = values[name];
+      if (v !== undefined) {
+        sum[r * S + f]! += v;
+        n[r * S + f]!++;
+      }
     });
-    for (const s of samples) {
-      const r = regimes ? regimeOfValues(regimes.model, s.values) : 0;
-      if (r < 0) continue;
-      norm.sensors.forEach((name, f) => {
-        const v = s.values[name];
-        if (v !== undefined) {
-          sum[r * S + f]! += v;
-          n[r * S + f]!++;
-        }
-      });
-    }
-  }
+  });
   let worst: { sensor: string; sigmas: number; regime?: number } | null = null;
   for (let r = 0; r < K; r++) {
     const mean = regimes ? regimes.mean[r]! : norm.mean;
@@ -130,21 +140,11 @@ export async function liveRegimeShare(
   if (!regimes) return null;
   const counts = new Array<number>(regimes.model.centroids.length).fill(0);
   let total = 0;
-  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
-  for (const m of machines) {
-    const samples = await store.queryReadings({
-      machine: m.ref.machine,
-      from: m.lastTs! - windowMs,
-      to: m.lastTs! + 1,
-      sensors: regimes.model.conditions,
-      limit: 5000,
-    });
-    for (const s of samples) {
-      const r = regimeOfValues(regimes.model, s.values);
-      if (r < 0) continue;
-      counts[r]!++;
-      total++;
-    }
-  }
+  await forEachRecentReading(store, regimes.model.conditions, windowMs, (values) => {
+    const r = regimeOfValues(regimes.model, values);
+    if (r < 0) return;
+    counts[r]!++;
+    total++;
+  });
   return total > 0 ? counts.map((c) => c / total) : null;
 }
