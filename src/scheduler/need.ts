@@ -40,6 +40,10 @@ export async function assessNeed(
   const none = (reason: string | null): Need => ({ reason, forced: false, failures, drift: null });
   if (!i.champion) {
     if (failures < o.minFailures) return none(null);
+    // A run on the same failures that promoted nothing (too few to validate) would only do so again:
+    // wait for new failures, or for minInterval in case that run failed for another reason.
+    const seen = i.lastRun?.failuresLabelled ?? null;
+    if (i.lastRun && seen !== null && failures <= seen && i.now - i.lastRun.startedAt < o.minIntervalMs) return none(null);
     return none(`${failures} labelled failures and no model yet`);
   }
   const ageMs = i.now - i.champion.createdAt;

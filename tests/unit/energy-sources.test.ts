@@ -205,6 +205,10 @@ describe('why train', () => {
     expect((await assessNeed(store, { now, lastRun: null, champion: null }, opts)).reason).toBeNull();
     await fail(now - 4 * 86_400_000);
     expect((await assessNeed(store, { now, lastRun: null, champion: null }, opts)).reason).toMatch(/2 labelled failures and no model yet/);
+    // A run on these two failures promoted nothing: no rerun on the same data until minInterval.
+    const refused = { startedAt: now - 60_000, failuresLabelled: 2 };
+    expect((await assessNeed(store, { now, lastRun: refused, champion: null }, opts)).reason).toBeNull();
+    expect((await assessNeed(store, { now: now + 3_600_000, lastRun: refused, champion: null }, opts)).reason).toMatch(/no model yet/);
 
     const champion = { createdAt: now - 86_400_000, normalisation: norm };
     const lastRun = { startedAt: now - 2 * 3_600_000, failuresLabelled: 2 };
