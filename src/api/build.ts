@@ -1,4 +1,6 @@
 import { liveRegimeShare } from '../scheduler/need.js';
+import { ANY_KIND } from '../core/kinds.js';
+import { storeKinds } from '../features/kinds.js';
 import type { FastifyInstance } from 'fastify';
 import type { AlertStage } from '../alerts/build.js';
 import type { VigilConfig } from '../config/schema.js';
@@ -69,9 +71,14 @@ export async function buildHttp(
     models: {
       registry: d.registry,
       championChanged: () => d.scoring.refreshChampion(),
-      liveRegimeShare: (norm) => liveRegimeShare(d.store, norm, config.schedule.need.driftWindow),
+      liveRegimeShare: async (norm, kind) => {
+        // A kind's model is judged on its own machines' data; a model from before kinds on everyone's.
+        const group = kind === ANY_KIND ? null : (await storeKinds(d.store, config.machines)).find((g) => g.kind === kind);
+        return liveRegimeShare(d.store, norm, config.schedule.need.driftWindow, group ? new Set(group.machines) : undefined);
+      },
+      kinds: () => storeKinds(d.store, config.machines),
     },
-    training: { training: d.training, request: (by) => d.scheduler.scheduler.request(by) },
+    training: { training: d.training, request: (by, kind) => d.scheduler.scheduler.request(by, kind) },
     energy: {
       scheduler: d.scheduler.scheduler,
       accountant: d.scheduler.accountant,

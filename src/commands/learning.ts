@@ -8,7 +8,9 @@ import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadDataset } from '../training/dataset.js';
 import { validate } from '../training/pipeline.js';
-import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
+import { ModelRegistry, kindOf, type ModelMeta } from '../registry/registry.js';
+import { INFERRED_KIND_RULE } from '../core/kinds.js';
+import { storeKinds } from '../features/kinds.js';
 import { TrainingRun } from '../training/runner.js';
 
 const pct = (x: number) => x.toFixed(3);
@@ -58,7 +60,7 @@ export function describeModel(m: ModelMeta): string {
 
 function summary(m: ModelMeta): string {
   const c = m.metrics.validation.classification;
-  return `${m.version}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${epochsText(m)} on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
+  return `${m.version}${m.kind ? ` (${m.kind})` : ''}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${epochsText(m)} on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
 }
 
 export function registerLearningCommands(program: Command): void {
@@ -66,14 +68,15 @@ export function registerLearningCommands(program: Command): void {
     .command('train')
     .description('train a model now from the configured store (in a worker thread), and promote it if it beats the champion')
     .option('-c, --config <file>', 'YAML config file')
+    .option('--kind <kind>', 'the machine kind to train (default: the kind most in need; `vigil models kinds` lists them)')
     .option('--epochs <n>', 'at most this many epochs (default: learning.model.epochs)')
     .option('--no-warm-start', 'train from scratch even when the champion could be fine-tuned')
-    .action(async (o: { config?: string; epochs?: string; warmStart: boolean }) => {
+    .action(async (o: { config?: string; kind?: string; epochs?: string; warmStart: boolean }) => {
       const config = loadConfig({ file: o.config });
       const epochs = o.epochs === undefined ? undefined : Number(o.epochs);
       if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1))
         throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
-      const run = new TrainingRun(config, { epochs, warmStart: o.warmStart });
+      const run = new TrainingRun(config, { epochs, warmStart: o.warmStart, kind: o.kind });
       const epochsPlanned = epochs ?? config.learning.model.epochs;
       const members = config.learning.model.members;
       // An ensemble's members train one after the other; the bar spans all of them.
@@ -122,6 +125,12 @@ export function registerLearningCommands(program: Command): void {
       const meta = registry.meta(version);
       const store = createSensorStore(config);
       await store.open();
+      // A kind's model is evaluated on its own kind's machines only.
+      const kind = meta.kind ? (await storeKinds(store, config.machines)).find((g) => g.kind === meta.kind) : undefined;
+      if (meta.kind && !kind) {
+        await store.close();
+        throw new Error(`no machine of kind ${meta.kind} in the store to evaluate ${version} on`);
+      }
       const data = await loadDataset(
         store,
         {
@@ -134,6 +143,7 @@ export function registerLearningCommands(program: Command): void {
           conditions: meta.normalisation.regimes?.model.conditions ?? [],
         },
         Date.now(),
+        kind,
       ).finally(() => store.close());
       const held = new Set(meta.machines.validation);
       const chosen = data.items.some((i) => held.has(i.seg.machine)) ? data.items.filter((i) => held.has(i.seg.machine)) : data.items;
@@ -159,14 +169,42 @@ export function registerLearningCommands(program: Command): void {
   const registryOf = (file?: string) => new ModelRegistry(loadConfig({ file }).learning.modelsDir);
   models
     .command('list')
+    .description('versions, newest last, each with the machine kind it serves; * marks each kind\'s champion')
     .option('-c, --config <file>', 'YAML config file')
-    .action((o: { config?: string }) => {
-      const list = registryOf(o.config).list();
-      if (list.length === 0) process.stdout.write('no models yet: run `vigil train`\n');
+    .option('--kind <kind>', 'only versions of this machine kind')
+    .action((o: { config?: string; kind?: string }) => {
+      const list = registryOf(o.config).list(o.kind);
+      if (list.length === 0) process.stdout.write(o.kind ? `no models of ${o.kind} yet\n` : 'no models yet: run `vigil train`\n');
       for (const m of list)
         process.stdout.write(
-          `${m.champion ? '*' : ' '} ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`,
+          `${m.champion ? '*' : ' '} [${kindOf(m)}] ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`,
         );
+    });
+  models
+    .command('kinds')
+    .description('the machine kinds in the store, their sensors and champions (and the rule that infers a kind)')
+    .option('-c, --config <file>', 'YAML config file')
+    .action(async (o: { config?: string }) => {
+      const config = loadConfig({ file: o.config });
+      const store = createSensorStore(config);
+      await store.open();
+      let kinds;
+      try {
+        kinds = await storeKinds(store, config.machines);
+      } finally {
+        await store.close();
+      }
+      const registry = new ModelRegistry(config.learning.modelsDir);
+      if (kinds.length === 0) process.stdout.write('no machines in the store yet\n');
+      for (const k of kinds) {
+        const served = registry.servingVersion(k.kind);
+        const newest = served ? null : registry.newestVersion(k.kind);
+        process.stdout.write(
+          `${k.kind} (${k.source === 'config' ? 'from machines: in the config' : 'inferred'}): ${k.machines.length} machines, ${k.sensors.length} sensors; ` +
+            `${served ? `scored by ${served}` : newest ? `no model: ${newest.version} was not promoted (${newest.decision.reason})` : 'no model trained yet'}\n`,
+        );
+      }
+      process.stdout.write(`rule: ${INFERRED_KIND_RULE}\n`);
     });
   models
     .command('show')
@@ -188,9 +226,10 @@ export function registerLearningCommands(program: Command): void {
     });
   models
     .command('rollback')
-    .argument('[version]', 'the version to return to (default: the previous champion)')
+    .argument('[version]', 'the version to return to (default: the previous champion of the kind)')
     .option('-c, --config <file>', 'YAML config file')
-    .action((version: string | undefined, o: { config?: string }) => {
-      process.stdout.write(`${registryOf(o.config).rollback(version)} is the champion again\n`);
+    .option('--kind <kind>', 'whose champion to roll back (needed with several kinds and no version)')
+    .action((version: string | undefined, o: { config?: string; kind?: string }) => {
+      process.stdout.write(`${registryOf(o.config).rollback(version, o.kind)} is the champion again\n`);
     });
 }

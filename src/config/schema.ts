@@ -1,11 +1,26 @@
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import { Duration, OptionalDuration, OptionalSize, Port, Size, TopicPattern, strict } from './schema-parts.js';
+import { KIND_NAME } from '../core/kinds.js';
 import { ScheduleSchema } from './schema-schedule.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data', description: 'state, journal and the embedded SQLite store' }),
+    machines: Type.Array(
+      Type.Object(
+        {
+          match: Type.String({ minLength: 1, maxLength: 200, description: 'machine ids, as a glob: * any run of characters, ? one' }),
+          kind: Type.String({ pattern: KIND_NAME, description: "the kind those machines are (one model per kind); names starting 'auto-' are for inferred kinds" }),
+        },
+        strict,
+      ),
+      {
+        default: [],
+        maxItems: 1000,
+        description: 'machine kinds by machine id, first match wins; a machine no pattern matches is of the kind its sensor set infers',
+      },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

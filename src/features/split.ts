@@ -10,13 +10,16 @@ export interface Split {
   train: LabelledSegment[];
   validation: LabelledSegment[];
   /** How the split was made, for the run report. */
-  method: 'by-machine' | 'by-time';
+  method: 'by-machine' | 'by-life' | 'by-time';
   validationMachines: string[];
 }
 
 /**
- * Validation never sees training data: with enough machines, whole machines are held out (seeded);
- * with fewer, each segment's latest part is held out, with a window-length gap so no window spans both.
+ * Validation never sees training data: with enough machines, whole machines are held out (seeded).
+ * With fewer (a kind of a few machines), whole lives are held out: the latest runs that ended in a
+ * failure, as many as `fraction` of them, and every later run, so validation is the most recent data
+ * and training keeps failures to learn from. Without two failed runs, each segment's latest part is
+ * held out, with a window-length gap so no window spans both.
  */
 export function splitByMachineAndTime(items: readonly LabelledSegment[], fraction: number, windowSteps: number, rng: () => number): Split {
   const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
@@ -34,6 +37,8 @@ export function splitByMachineAndTime(items: readonly LabelledSegment[], fractio
       validationMachines: [...held].sort(),
     };
   }
+  const byLife = splitByLife(items, fraction);
+  if (byLife) return byLife;
   const train: LabelledSegment[] = [];
   const validation: LabelledSegment[] = [];
   for (const item of items) {
@@ -43,6 +48,29 @@ export function splitByMachineAndTime(items: readonly LabelledSegment[], fractio
     if (item.seg.steps - cut >= windowSteps) validation.push(slice(item, cut, item.seg.steps));
   }
   return { train, validation, method: 'by-time', validationMachines: machines };
+}
+
+function endsInFailure(item: LabelledSegment): boolean {
+  return item.labels.failure.some((v, i) => v === 1 && item.labels.usable[i] === 1);
+}
+
+function splitByLife(items: readonly LabelledSegment[], fraction: number): Split | null {
+  const failed = items.filter(endsInFailure);
+  if (failed.length < 2) return null;
+  const end = (i: LabelledSegment) => i.seg.startTs + i.seg.steps * i.seg.stepMs;
+  const byEnd = [...failed].sort((a, b) => end(a) - end(b));
+  const hold = Math.min(failed.length - 1, Math.max(1, Math.round(failed.length * fraction)));
+  const cutoff = end(byEnd[byEnd.length - hold]!);
+  // Lives that ended before the cut train; the held-out failed lives and anything after them validate.
+  const train = items.filter((i) => end(i) < cutoff);
+  const validation = items.filter((i) => end(i) >= cutoff);
+  if (!train.some(endsInFailure)) return null;
+  return {
+    train,
+    validation,
+    method: 'by-life',
+    validationMachines: [...new Set(validation.map((i) => i.seg.machine))].sort(),
+  };
 }
 
 function slice(item: LabelledSegment, from: number, to: number): LabelledSegment {

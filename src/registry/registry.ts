@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { TF } from '../model/backend.js';
 import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
 import { fileHandler } from '../model/file-io.js';
+import { ANY_KIND } from '../core/kinds.js';
 import { BiasReportSchema } from './bias-report-schema.js';
 
 const Metrics = Type.Object({
@@ -26,9 +27,13 @@ const Metrics = Type.Object({
 /** meta.json: what a model is, what it learned from and how good it was. Validated whenever read. */
 export const ModelMetaSchema = Type.Object({
   version: Type.String({ pattern: '^v\\d{4,}$' }),
+  /** The machine kind it serves; absent in versions from before kinds, which serve any kind without its own champion. */
+  kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
   createdAt: Type.String(),
   parent: Type.Union([Type.String(), Type.Null()]),
   warmStartedFrom: Type.Union([Type.String(), Type.Null()]),
+  /** The champion of another kind whose weights it started from (transfer to a kind with few failures). */
+  transferredFrom: Type.Optional(Type.Union([Type.Object({ version: Type.String(), kind: Type.String() }), Type.Null()])),
   decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
   dataRange: Type.Object({ from: Type.Number(), to: Type.Number() }),
   machines: Type.Object({ train: Type.Integer(), validation: Type.Array(Type.String()), splitMethod: Type.String() }),
@@ -123,9 +128,23 @@ function normalisationProblem(n: ModelMeta['normalisation']): string | null {
   return null;
 }
 
+export interface RegistryEvent {
+  at: string;
+  version: string;
+  kind: string;
+  action: 'promoted' | 'rolled-back';
+  reason: string;
+}
+
 interface RegistryState {
-  champion: string | null;
-  history: Array<{ at: string; version: string; action: 'promoted' | 'rolled-back'; reason: string }>;
+  /** The champion of each machine kind. */
+  champions: Record<string, string>;
+  history: RegistryEvent[];
+}
+
+/** The kind a version serves. */
+export function kindOf(meta: Pick<ModelMeta, 'kind'>): string {
+  return meta.kind ?? ANY_KIND;
 }
 
 export class RegistryError extends Error {
@@ -159,13 +178,29 @@ export class ModelRegistry {
   }
 
   private state(): RegistryState {
-    if (!existsSync(this.stateFile)) return { champion: null, history: [] };
+    if (!existsSync(this.stateFile)) return { champions: {}, history: [] };
     try {
-      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as RegistryState;
-      if ((s.champion !== null && typeof s.champion !== 'string') || !Array.isArray(s.history)) throw new Error('unexpected shape');
-      return s;
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Partial<RegistryState> & { champion?: unknown };
+      if (!Array.isArray(s.history)) throw new Error('unexpected shape');
+      const history = s.history.map((h) => ({ ...h, kind: h.kind ?? this.kindOfVersion(h.version) }));
+      if (s.champions !== undefined) {
+        if (typeof s.champions !== 'object' || s.champions === null || Object.values(s.champions).some((v) => typeof v !== 'string'))
+          throw new Error('champions is not a map of kind to version');
+        return { champions: s.champions, history };
+      }
+      // Written before kinds: one champion, of the kind its meta.json names.
+      if (s.champion !== null && s.champion !== undefined && typeof s.champion !== 'string') throw new Error('unexpected shape');
+      return { champions: s.champion ? { [this.kindOfVersion(s.champion)]: s.champion } : {}, history };
     } catch (err) {
       throw new RegistryError(`${this.stateFile} is damaged: ${(err as Error).message}`);
+    }
+  }
+
+  private kindOfVersion(version: string): string {
+    try {
+      return kindOf(this.meta(version));
+    } catch {
+      return ANY_KIND;
     }
   }
 
@@ -208,17 +243,50 @@ export class ModelRegistry {
     return raw;
   }
 
-  list(): Array<ModelMeta & { champion: boolean }> {
-    const champion = this.state().champion;
-    return this.versions().map((v) => ({ ...this.meta(v), champion: v === champion }));
+  /** Every version (of one kind, when given), each marked when it is its kind's champion. */
+  list(kind?: string): Array<ModelMeta & { champion: boolean }> {
+    const champions = this.state().champions;
+    return this.versions()
+      .map((v) => this.meta(v))
+      .filter((m) => kind === undefined || kindOf(m) === kind)
+      .map((m) => ({ ...m, champion: champions[kindOf(m)] === m.version }));
   }
 
-  championVersion(): string | null {
-    return this.state().champion;
+  /** The champion of each kind. */
+  champions(): Record<string, string> {
+    return { ...this.state().champions };
   }
 
-  history(): RegistryState['history'] {
-    return this.state().history;
+  /**
+   * The champion of `kind`; without a kind, the only champion (null with none, and with several
+   * kinds, each with its own: name the kind then).
+   */
+  championVersion(kind?: string): string | null {
+    const champions = this.state().champions;
+    if (kind !== undefined) return champions[kind] ?? null;
+    const all = Object.values(champions);
+    return all.length === 1 ? all[0]! : null;
+  }
+
+  /** What scores a machine of `kind`: its kind's champion, else a model from before kinds. */
+  servingVersion(kind: string): string | null {
+    const champions = this.state().champions;
+    return champions[kind] ?? champions[ANY_KIND] ?? null;
+  }
+
+  /** The newest version of `kind` (promoted or not): why a kind has no model is in its decision. */
+  newestVersion(kind: string): ModelMeta | null {
+    const versions = this.versions();
+    for (let i = versions.length - 1; i >= 0; i--) {
+      const m = this.meta(versions[i]!);
+      if (kindOf(m) === kind) return m;
+    }
+    return null;
+  }
+
+  history(kind?: string): RegistryEvent[] {
+    const h = this.state().history;
+    return kind === undefined ? h : h.filter((e) => e.kind === kind);
   }
 
   async save(tf: TF, model: LayersModel, meta: ModelMeta): Promise<void> {
@@ -238,44 +306,64 @@ export class ModelRegistry {
     return tf.loadLayersModel(fileHandler(tf, path.join(this.dir, version)));
   }
 
+  /** Makes `version` the champion of its kind. */
   promote(version: string, reason: string): void {
-    this.meta(version);
+    const kind = kindOf(this.meta(version));
     const s = this.state();
-    s.champion = version;
-    s.history.push({ at: new Date().toISOString(), version, action: 'promoted', reason });
+    s.champions[kind] = version;
+    s.history.push({ at: new Date().toISOString(), version, kind, action: 'promoted', reason });
     this.writeState(s);
   }
 
-  /** Back to the champion before the current one, or to `version`. */
-  rollback(version?: string): string {
+  /**
+   * Back to the champion of `kind` before its current one, or to `version` (then of its own kind).
+   * Without either, the kind is the only one with a champion.
+   */
+  rollback(version?: string, kind?: string): string {
     const s = this.state();
+    let k = kind ?? (version ? kindOf(this.meta(version)) : undefined);
+    if (k === undefined) {
+      const kinds = Object.keys(s.champions);
+      if (kinds.length !== 1) {
+        const m = kinds.length === 0 ? 'no champion to roll back from' : `name the kind to roll back: ${kinds.sort().join(', ')}`;
+        throw new RegistryError(m, m);
+      }
+      k = kinds[0]!;
+    }
+    const current = s.champions[k] ?? null;
     let target = version;
     if (!target) {
-      const previous = s.history.filter((h) => h.version !== s.champion).at(-1);
-      if (!previous) throw new RegistryError('no earlier champion to roll back to', 'no earlier champion to roll back to');
+      const previous = s.history.filter((h) => h.kind === k && h.version !== current).at(-1);
+      if (!previous) throw new RegistryError(`no earlier champion of ${k} to roll back to`, `no earlier champion of ${k} to roll back to`);
       target = previous.version;
     }
-    this.meta(target);
-    s.history.push({
-      at: new Date().toISOString(),
-      version: target,
-      action: 'rolled-back',
-      reason: `rolled back from ${s.champion ?? 'none'}`,
-    });
-    s.champion = target;
+    const targetKind = kindOf(this.meta(target));
+    if (targetKind !== k) throw new RegistryError(`${target} serves ${targetKind}, not ${k}`, `${target} serves ${targetKind}, not ${k}`);
+    s.history.push({ at: new Date().toISOString(), version: target, kind: k, action: 'rolled-back', reason: `rolled back from ${current ?? 'none'}` });
+    s.champions[k] = target;
     this.writeState(s);
     return target;
   }
 
-  /** Deletes the oldest versions beyond `retain`; the champion and rollback targets in recent history stay. */
+  /**
+   * Deletes each kind's oldest versions beyond `retain`; every champion and each kind's rollback
+   * targets in recent history stay.
+   */
   enforceRetention(retain: number): string[] {
     const s = this.state();
-    const keep = new Set([s.champion, ...s.history.slice(-3).map((h) => h.version)].filter((v): v is string => v !== null));
-    const versions = this.versions();
-    const removable = versions.filter((v) => !keep.has(v));
-    const excess = versions.length - retain;
-    const removed = removable.slice(0, Math.max(0, excess));
+    const byKind = new Map<string, string[]>();
+    for (const v of this.versions()) {
+      const k = this.kindOfVersion(v);
+      byKind.set(k, [...(byKind.get(k) ?? []), v]);
+    }
+    const removed: string[] = [];
+    for (const [kind, versions] of byKind) {
+      const recent = s.history.filter((h) => h.kind === kind).slice(-3);
+      const keep = new Set([s.champions[kind], ...recent.map((h) => h.version)].filter((v): v is string => v !== undefined));
+      const removable = versions.filter((v) => !keep.has(v));
+      removed.push(...removable.slice(0, Math.max(0, versions.length - retain)));
+    }
     for (const v of removed) rmSync(path.join(this.dir, v), { recursive: true, force: true });
-    return removed;
+    return removed.sort();
   }
 }

@@ -18,6 +18,19 @@ export const modelFields = {
   whyNone: NullableString,
   /** The champion's bias-report warnings. */
   warnings: Type.Array(Type.String()),
+  /** The champion of each machine kind (one model per kind), with its figures and warnings. */
+  kinds: Type.Array(
+    Type.Object({
+      kind: Type.String(),
+      champion: Type.String(),
+      createdAt: Type.String(),
+      prAuc: Type.Number(),
+      f1: Type.Number(),
+      rulRmse: Type.Number(),
+      transferredFrom: NullableString,
+      warnings: Type.Array(Type.String()),
+    }),
+  ),
   error: NullableString,
 };
 
@@ -33,6 +46,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
     versions: 0,
     whyNone: null,
     warnings: [],
+    kinds: [],
     error: null,
   };
   return stageReport({
@@ -40,25 +54,41 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
     fields: modelFields,
     read: () => {
       try {
-        const version = registry.championVersion();
         const all = registry.versions();
         const versions = all.length;
-        if (!version) {
+        const champions = Object.entries(registry.champions()).sort(([a], [b]) => (a < b ? -1 : 1));
+        if (champions.length === 0) {
           const last = all.at(-1);
           const whyNone = last ? `${last} was not promoted: ${registry.meta(last).decision.reason}` : 'no model trained yet';
           return { ...none, versions, whyNone };
         }
-        const m = registry.meta(version);
+        const kinds = champions.map(([kind, version]) => {
+          const m = registry.meta(version);
+          return {
+            kind,
+            champion: version,
+            createdAt: m.createdAt,
+            prAuc: m.metrics.validation.classification.prAuc,
+            f1: m.metrics.validation.classification.f1,
+            rulRmse: m.metrics.validation.rul.rmse,
+            transferredFrom: m.transferredFrom?.version ?? null,
+            warnings: m.report?.warnings ?? [],
+          };
+        });
+        // One champion: its figures at the top, as before kinds; several: each kind's in `kinds`.
+        const only = kinds.length === 1 ? kinds[0]! : null;
+        const m = only ? registry.meta(only.champion) : null;
         return {
-          champion: version,
-          createdAt: m.createdAt,
-          prAuc: m.metrics.validation.classification.prAuc,
-          f1: m.metrics.validation.classification.f1,
-          rulRmse: m.metrics.validation.rul.rmse,
-          trainedOn: m.training.backend,
+          champion: only ? only.champion : kinds.map((k) => `${k.champion} (${k.kind})`).join(', '),
+          createdAt: only?.createdAt ?? null,
+          prAuc: only?.prAuc ?? null,
+          f1: only?.f1 ?? null,
+          rulRmse: only?.rulRmse ?? null,
+          trainedOn: m?.training.backend ?? null,
           versions,
           whyNone: null,
-          warnings: m.report?.warnings ?? [],
+          warnings: only?.warnings ?? [],
+          kinds,
           error: null,
         };
       } catch (err) {

@@ -16,6 +16,8 @@ export interface NeedInputs {
   now: number;
   lastRun: { startedAt: number; failuresLabelled: number | null } | null;
   champion: { createdAt: number; normalisation: Normalisation } | null;
+  /** The machines of the kind this need is for; all machines when absent. */
+  machines?: ReadonlySet<string>;
 }
 
 /** Whether a run is worth its energy, and why. `forced` runs ignore the window, idleness and budget. */
@@ -36,7 +38,9 @@ export async function assessNeed(
   i: NeedInputs,
   o: NeedOptions,
 ): Promise<Need> {
-  const failures = (await store.queryEvents({ from: i.now - o.lookbackMs, to: i.now + 1, types: ['failure'] })).length;
+  const failures = (await store.queryEvents({ from: i.now - o.lookbackMs, to: i.now + 1, types: ['failure'] })).filter(
+    (e) => !i.machines || i.machines.has(e.machine.machine),
+  ).length;
   const none = (reason: string | null): Need => ({ reason, forced: false, failures, drift: null });
   if (!i.champion) {
     if (failures < o.minFailures) return none(null);
@@ -58,7 +62,7 @@ export async function assessNeed(
   // Counted, not compared by time: replayed data carries timestamps from the past.
   const fresh = failures - (i.lastRun?.failuresLabelled ?? 0);
   if (o.minNewFailures > 0 && fresh >= o.minNewFailures) return none(`${fresh} new failure${fresh === 1 ? '' : 's'} since the last run`);
-  const drift = await measureDrift(store, i.champion.normalisation, o.driftWindowMs);
+  const drift = await measureDrift(store, i.champion.normalisation, o.driftWindowMs, i.machines);
   if (drift && drift.sigmas >= o.driftThreshold)
     return {
       ...none(
@@ -69,14 +73,18 @@ export async function assessNeed(
   return { ...none(null), drift };
 }
 
-/** Each machine's last `windowMs` of readings of `sensors` (up to 20 machines, 5,000 readings each), one machine at a time. */
+/**
+ * Each machine's last `windowMs` of readings of `sensors` (up to 20 machines, of `only` when given,
+ * 5,000 readings each), one machine at a time.
+ */
 async function forEachRecentReading(
   store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
   sensors: string[],
   windowMs: number,
   visit: (values: Readonly<Record<string, number>>) => void,
+  only?: ReadonlySet<string>,
 ): Promise<void> {
-  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null).slice(0, 20);
+  const machines = (await store.listMachines()).filter((m) => m.lastTs !== null && (!only || only.has(m.ref.machine))).slice(0, 20);
   for (const m of machines) {
     const samples = await store.queryReadings({
       machine: m.ref.machine,
@@ -99,6 +107,7 @@ export async function measureDrift(
   store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
   norm: Normalisation,
   windowMs: number,
+  only?: ReadonlySet<string>,
 ): Promise<{ sensor: string; sigmas: number; regime?: number } | null> {
   const S = norm.sensors.length;
   const regimes = norm.regimes;
@@ -116,7 +125,7 @@ export async function measureDrift(
         n[r * S + f]!++;
       }
     });
-  });
+  }, only);
   let worst: { sensor: string; sigmas: number; regime?: number } | null = null;
   for (let r = 0; r < K; r++) {
     const mean = regimes ? regimes.mean[r]! : norm.mean;
@@ -139,6 +148,7 @@ export async function liveRegimeShare(
   store: Pick<SensorStore, 'listMachines' | 'queryReadings'>,
   norm: Normalisation,
   windowMs: number,
+  only?: ReadonlySet<string>,
 ): Promise<number[] | null> {
   const regimes = norm.regimes;
   if (!regimes) return null;
@@ -149,6 +159,6 @@ export async function liveRegimeShare(
     if (r < 0) return;
     counts[r]!++;
     total++;
-  });
+  }, only);
   return total > 0 ? counts.map((c) => c / total) : null;
 }

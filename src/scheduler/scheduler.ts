@@ -8,7 +8,8 @@ import type { SensorStore } from '../core/sensor-store.js';
 import type { TrainingManager } from '../training/manager.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { EnergyAccountant } from './energy/accountant.js';
-import { assessNeed } from './need.js';
+import { storeKinds } from '../features/kinds.js';
+import { assessNeed, type Need } from './need.js';
 import { decide, type Decision } from './policy.js';
 import type { SeriesPoint } from './series.js';
 import type { CarbonSource } from './sources/carbon.js';
@@ -51,6 +52,7 @@ export class EnergyScheduler {
   private task: ScheduledTask | null = null;
   private ticking = false;
   private requestedBy: string | null = null;
+  private requestedKind: string | null = null;
   lastError: string | null = null;
 
   constructor(
@@ -73,9 +75,10 @@ export class EnergyScheduler {
     return this.task?.getNextRun()?.getTime() ?? null;
   }
 
-  /** An operator wants a run but lets the policy pick the time (before the usual deadline). */
-  async request(by: string): Promise<DecisionRecord | null> {
+  /** An operator wants a run (of `kind`, or the kind most in need) but lets the policy pick the time (before the usual deadline). */
+  async request(by: string, kind?: string): Promise<DecisionRecord | null> {
     this.requestedBy = by;
+    this.requestedKind = kind ?? null;
     return this.tick();
   }
 
@@ -87,9 +90,15 @@ export class EnergyScheduler {
       const decision = await this.evaluate();
       let runId: number | null = null;
       if (decision.action === 'train') {
-        const run = this.d.training.trigger({ trigger: 'schedule', requestedBy: this.requestedBy, failuresLabelled: decision.failures });
+        const run = this.d.training.trigger({
+          trigger: 'schedule',
+          requestedBy: this.requestedBy,
+          ...(decision.kind !== null ? { kind: decision.kind } : {}),
+          failuresLabelled: decision.failures,
+        });
         runId = run.id;
         this.requestedBy = null;
+        this.requestedKind = null;
       }
       this.lastError = null;
       return this.record(decision, runId);
@@ -102,26 +111,54 @@ export class EnergyScheduler {
     }
   }
 
-  private async evaluate(): Promise<Decision & { deadline: number; failures: number }> {
+  /**
+   * One need per machine kind, each against its own champion and its own last run; the first kind
+   * with a forced reason, else the first with any reason, is the one a run would train.
+   */
+  private async kindNeed(now: number): Promise<{ need: Need; kind: string | null; lastRun: { startedAt: number } | null }> {
+    const s = this.cfg.schedule;
+    const kinds = await storeKinds(this.d.store, this.cfg.machines);
+    const asked = this.requestedKind;
+    const candidates = asked !== null ? kinds.filter((k) => k.kind === asked) : kinds;
+    if (asked !== null && candidates.length === 0) throw new Error(`no machine of kind ${asked} in the store`);
+    const several = kinds.length > 1;
+    let chosen: { need: Need; kind: string | null; lastRun: { startedAt: number } | null } | null = null;
+    for (const k of candidates) {
+      const champVersion = this.d.registry.championVersion(k.kind);
+      const champ = champVersion ? this.d.registry.meta(champVersion) : null;
+      const lastRun = this.d.training.lastRun(k.kind);
+      const need = await assessNeed(
+        this.d.store,
+        {
+          now,
+          lastRun,
+          champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null,
+          machines: new Set(k.machines),
+        },
+        {
+          minFailures: s.need.minFailures,
+          minNewFailures: s.need.minNewFailures,
+          minIntervalMs: s.need.minInterval,
+          driftThreshold: s.need.driftThreshold,
+          driftWindowMs: s.need.driftWindow,
+          maxModelAgeMs: s.maxModelAge,
+          lookbackMs: this.cfg.learning.lookback,
+        },
+      );
+      if (need.reason && several) need.reason = `${k.kind}: ${need.reason}`;
+      const entry = { need, kind: k.kind, lastRun };
+      if (need.forced) return entry;
+      if (need.reason) chosen ??= entry;
+    }
+    // Nothing due: a run an operator asked for without a kind trains the one the worker finds most in need.
+    return chosen ?? { need: { reason: null, forced: false, failures: 0, drift: null }, kind: asked, lastRun: this.d.training.lastRun(asked ?? undefined) };
+  }
+
+  private async evaluate(): Promise<Decision & { deadline: number; failures: number; kind: string | null }> {
     const s = this.cfg.schedule;
     const now = this.d.clock.now();
-    const champVersion = this.d.registry.championVersion();
-    const champ = champVersion ? this.d.registry.meta(champVersion) : null;
-    const lastRun = this.d.training.lastRun();
-    const need = await assessNeed(
-      this.d.store,
-      { now, lastRun, champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null },
-      {
-        minFailures: s.need.minFailures,
-        minNewFailures: s.need.minNewFailures,
-        minIntervalMs: s.need.minInterval,
-        driftThreshold: s.need.driftThreshold,
-        driftWindowMs: s.need.driftWindow,
-        maxModelAgeMs: s.maxModelAge,
-        lookbackMs: this.cfg.learning.lookback,
-      },
-    );
-    if (!need.reason && this.requestedBy) need.reason = `requested by ${this.requestedBy}`;
+    const { need, kind, lastRun } = await this.kindNeed(now);
+    if (!need.reason && this.requestedBy) need.reason = `requested by ${this.requestedBy}${kind && this.requestedKind ? ` for ${kind}` : ''}`;
     // The deadline runs from the first tick that found a reason, across restarts.
     const since = need.reason ? (this.dueSince(lastRun?.startedAt ?? 0) ?? now) : now;
     const deadline = since + s.maxDelay;
@@ -153,7 +190,7 @@ export class EnergyScheduler {
         expectedRunKWh: this.d.accountant.typicalRunKWh() ?? (expectedRunMs / 3_600_000) * (s.energy.wattsPerCore / 1000),
       },
     });
-    return { ...decision, deadline, failures: need.failures };
+    return { ...decision, deadline, failures: need.failures, kind };
   }
 
   private async busyReason(now: number): Promise<string | null> {

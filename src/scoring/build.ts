@@ -6,7 +6,8 @@ import type { FleetMembership } from '../core/types.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { InferenceClient } from './inference-client.js';
 import { scoringReports } from './report.js';
-import { ScoringService } from './service.js';
+import { ScoringService, type ChampionView } from './service.js';
+import { ANY_KIND, KindResolver } from '../core/kinds.js';
 
 export interface ScoringStage {
   scoring: ScoringService;
@@ -45,26 +46,24 @@ export async function buildScoring(
     },
     l.modelsDir,
     d.fleet,
+    new KindResolver(config.machines),
   );
   life.release('scoring', () => scoring.stop());
-  // Without a champion, the newest version's decision says why (e.g. too few failures to validate).
-  const whyNoModel = (): string => {
-    const last = d.registry.versions().at(-1);
-    if (!last) return 'no model trained yet';
-    return `no model promoted yet: ${last} was not (${d.registry.meta(last).decision.reason})`;
+  // Without a champion, the newest version of the kind says why (e.g. too few failures to validate).
+  const whyNoModel = (kind: string): string => {
+    const last = kind === ANY_KIND ? null : d.registry.newestVersion(kind);
+    if (!last) return kind === ANY_KIND ? 'no model trained yet' : `no model of ${kind} trained yet`;
+    return `no model of ${kind} promoted yet: ${last.version} was not (${last.decision.reason})`;
   };
   const refreshChampion = (): void => {
     try {
-      const version = d.registry.championVersion();
-      if (version === null) {
-        scoring.setChampion(null, whyNoModel());
-        return;
-      }
-      if (version === scoring.championVersion) return;
-      scoring.setChampion({ version, meta: d.registry.meta(version) });
-      log.info({ version }, 'champion changed');
+      const champions = new Map<string, ChampionView>();
+      for (const [kind, version] of Object.entries(d.registry.champions())) champions.set(kind, { version, meta: d.registry.meta(version) });
+      const before = scoring.championVersions();
+      scoring.setChampions(champions, whyNoModel);
+      for (const [kind, c] of champions) if (before[kind] !== c.version) log.info({ version: c.version, kind }, 'champion changed');
     } catch (err) {
-      log.error({ err }, 'cannot read the champion; scoring keeps the current one');
+      log.error({ err }, 'cannot read the champions; scoring keeps the current ones');
     }
   };
   refreshChampion();

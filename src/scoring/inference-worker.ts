@@ -12,8 +12,9 @@ import { predict } from '../model/lstm.js';
 import { ModelRegistry } from '../registry/registry.js';
 
 export type InferenceRequest =
-  | { type: 'load'; id: number; modelsDir: string; version: string }
-  | { type: 'score'; id: number; x: Float32Array; n: number; windowSteps: number; features: number; occlude: number };
+  /** Loads `version` beside the models in `keep` (the other kinds' champions); others are disposed. */
+  | { type: 'load'; id: number; modelsDir: string; version: string; keep?: string[] }
+  | { type: 'score'; id: number; version: string; x: Float32Array; n: number; windowSteps: number; features: number; occlude: number };
 
 export type InferenceReply =
   | { type: 'loaded'; id: number; version: string; backend: string }
@@ -23,9 +24,8 @@ export type InferenceReply =
 const port = parentPort!;
 const options = workerData as { backend: BackendPreference; lstm?: { kernel: LstmKernelPreference; threads: number } };
 let tfReady: Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> | null = null;
-let model: LayersModel | null = null;
-/** The champion's weights in kernel memory, read once per load rather than once per batch. */
-let direct: FastPredictor | null = null;
+/** Each kind's champion, with its weights in kernel memory (read once per load rather than once per batch). */
+const models = new Map<string, { model: LayersModel; direct: FastPredictor | null }>();
 
 function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> {
   quietTfWarnings();
@@ -40,30 +40,39 @@ function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> 
 
 function score(
   tf: TF,
+  loaded: { model: LayersModel; direct: FastPredictor | null },
   m: Extract<InferenceRequest, { type: 'score' }>,
   x: Float32Array,
   n: number,
 ): { p: Float32Array; rul: Float32Array } {
-  if (direct) {
-    const [p, rul] = direct.predict(x, n, m.windowSteps);
+  if (loaded.direct) {
+    const [p, rul] = loaded.direct.predict(x, n, m.windowSteps);
     return { p: p!, rul: rul! };
   }
-  return predict(tf, model!, x, n, m.windowSteps, m.features);
+  return predict(tf, loaded.model, x, n, m.windowSteps, m.features);
+}
+
+function dispose(version: string): void {
+  const m = models.get(version);
+  m?.direct?.dispose();
+  m?.model.dispose();
+  models.delete(version);
 }
 
 async function handle(m: InferenceRequest): Promise<InferenceReply> {
   const { tf, backend, lstm } = await tfOnce();
   if (m.type === 'load') {
     const next = await new ModelRegistry(m.modelsDir).load(tf, m.version);
-    direct?.dispose();
-    model?.dispose();
-    model = next;
-    direct = lstm.runtime ? FastPredictor.fromModel(next, lstm.runtime) : null;
+    const keep = new Set([...(m.keep ?? []), m.version]);
+    for (const v of [...models.keys()]) if (!keep.has(v) || v === m.version) dispose(v);
+    const direct = lstm.runtime ? FastPredictor.fromModel(next, lstm.runtime) : null;
+    models.set(m.version, { model: next, direct });
     return { type: 'loaded', id: m.id, version: m.version, backend: `${backend}, LSTM ${direct ? lstm.describe : 'stock'}` };
   }
-  if (!model) return { type: 'error', id: m.id, message: 'no model loaded' };
+  const loaded = models.get(m.version);
+  if (!loaded) return { type: 'error', id: m.id, message: `model ${m.version} is not loaded` };
   const t0 = performance.now();
-  const { p, rul } = score(tf, m, m.x, m.n);
+  const { p, rul } = score(tf, loaded, m, m.x, m.n);
   let occludedP: Float32Array | null = null;
   if (m.occlude > 0) {
     // Occlusion: each of the first `occlude` inputs (the sensors) in turn set to its training mean
@@ -79,7 +88,7 @@ async function handle(m: InferenceRequest): Promise<InferenceReply> {
         for (let k = 0; k < m.windowSteps; k++) dst[k * m.features + f] = 0;
       }
     }
-    occludedP = score(tf, m, x, m.n * O).p;
+    occludedP = score(tf, loaded, m, x, m.n * O).p;
   }
   return { type: 'scores', id: m.id, p, rul, occludedP, ms: performance.now() - t0 };
 }

@@ -72,6 +72,11 @@ export class MachineWindow {
     if (this.h >= 0) this.pool.release(this.h, this.length);
   }
 
+  /** Its sensors, as a layout shared by every machine that sends the same ones in the same order. */
+  get sensorLayout(): SensorLayout {
+    return this.layout;
+  }
+
   get lastTs(): number {
     const { d, o } = this;
     return d[o + LAST_TS]!;

@@ -8,6 +8,7 @@ import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
+import { ANY_KIND, type KindResolver, type MachineKind } from '../core/kinds.js';
 import { inputNames } from '../features/normalize.js';
 import type { ModelMeta } from '../registry/registry.js';
 import type { InferenceClient } from './inference-client.js';
@@ -42,6 +43,8 @@ export interface MachineScore {
 
 export interface MachineState {
   ref: MachineRef;
+  /** Its kind (core/kinds.ts): which champion scores it. */
+  kind: MachineKind;
   /**
    * What the last scoring attempt found: scored, waiting for data, no model to score with, or down
    * (failed, not repaired yet: a score of a broken machine means nothing).
@@ -64,6 +67,8 @@ type ScoreListener = (machine: MachineRef, score: MachineScore, threshold: numbe
 
 interface Tracked {
   window: MachineWindow;
+  /** Its kind from a `machines:` pattern; null: inferred from the sensors its window holds. */
+  configuredKind: string | null;
   status: MachineState['status'];
   detail: string | null;
   score: MachineScore | null;
@@ -87,11 +92,15 @@ export class ScoringService {
   private readonly dirty = new Set<string>();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
   private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0, down: 0 };
-  private champion: ChampionView | null = null;
-  private noModelReason = 'no model trained yet';
-  private loadedVersion: string | null = null;
+  /** The champion of each kind; ANY_KIND: a model from before kinds, for kinds without their own. */
+  private champions = new Map<string, ChampionView>();
+  private noModelReasons = new Map<string, string>();
+  private defaultNoModelReason = 'no model trained yet';
+  /** Inferred kind per sensor layout (shared by every machine with the same sensors). */
+  private readonly inferredKinds = new WeakMap<SensorLayout, string>();
+  private readonly loadedVersions = new Set<string>();
   /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
-  private loadFailure: { version: string; at: number } | null = null;
+  private readonly loadFailures = new Map<string, number>();
   private busy = false;
   private timer: TimerHandle = undefined;
   private pruneTimer: TimerHandle = undefined;
@@ -126,6 +135,8 @@ export class ScoringService {
     private readonly modelsDir: string,
     /** Which machines get a window; all when absent. */
     private readonly fleet?: FleetMembership,
+    /** Machine kinds; without one every machine is of one kind, served by a model of any kind. */
+    private readonly kinds?: KindResolver,
   ) {
     this.insertScore = db.prepare(
       'INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)',
@@ -140,17 +151,28 @@ export class ScoringService {
     this.listeners.push(listener);
   }
 
-  /**
-   * Sets (or clears) the champion; the worker loads it before the next batch. Without one,
-   * `whyNone` is what each machine's status says (e.g. why the last model was not promoted).
-   */
+  /** Sets (or clears) one model for every machine (a model from before kinds, or a test's). */
   setChampion(champion: ChampionView | null, whyNone = 'no model trained yet'): void {
-    if (champion?.version === this.champion?.version && (champion || whyNone === this.noModelReason)) return;
-    this.noModelReason = whyNone;
+    this.setChampions(champion ? new Map([[ANY_KIND, champion]]) : new Map(), () => whyNone);
+  }
+
+  /**
+   * Sets the champion of each kind; the worker loads each before its next batch. A machine whose
+   * kind has none (and no model from before kinds serves it) says why: `whyNone(kind)`.
+   */
+  setChampions(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string): void {
+    const same =
+      champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
+    const kinds = new Set<string>([...this.noModelReasons.keys(), ...[...this.machinesById.values()].map((m) => this.kindOf(m))]);
+    const reasons = new Map([...kinds].filter((k) => !this.championFor(k, champions)).map((k) => [k, whyNone(k)]));
+    const defaultReason = whyNone(ANY_KIND);
+    if (same && defaultReason === this.defaultNoModelReason && [...reasons].every(([k, r]) => this.noModelReasons.get(k) === r)) return;
+    this.noModelReasons = reasons;
+    this.defaultNoModelReason = defaultReason;
     const before = this.grid();
-    this.champion = champion;
+    this.champions = new Map(champions);
     const after = this.grid();
-    // Buffers on another step cannot serve the new model: they refill on its grid.
+    // Buffers on another step cannot serve the new models: they refill on their grid.
     const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
     for (const [id, m] of this.machinesById) {
       if (regrid) {
@@ -158,13 +180,48 @@ export class ScoringService {
         m.window = new MachineWindow(m.window.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine, this.pool);
       }
       if (m.downSince !== null) continue;
-      if (!champion) this.setStatus(m, 'no_model', whyNone);
+      if (!this.championOf(m)) this.setStatus(m, 'no_model', this.whyNoModel(m));
+      else if (m.status === 'no_model') this.setStatus(m, 'warming_up', null);
       this.dirty.add(id);
     }
   }
 
+  /** One version when one model serves every kind; else each kind's, as `version (kind)`. */
   get championVersion(): string | null {
-    return this.champion?.version ?? null;
+    if (this.champions.size === 0) return null;
+    if (this.champions.size === 1) return [...this.champions.values()][0]!.version;
+    return [...this.champions]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, c]) => `${c.version} (${k})`)
+      .join(', ');
+  }
+
+  /** The champion of each kind. */
+  championVersions(): Record<string, string> {
+    return Object.fromEntries([...this.champions].map(([k, c]) => [k, c.version]));
+  }
+
+  private championFor(kind: string, champions: ReadonlyMap<string, ChampionView> = this.champions): ChampionView | null {
+    return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
+  }
+
+  private championOf(m: Tracked): ChampionView | null {
+    return this.championFor(this.kindOf(m));
+  }
+
+  private whyNoModel(m: Tracked): string {
+    const kind = this.kindOf(m);
+    return this.noModelReasons.get(kind) ?? this.defaultNoModelReason;
+  }
+
+  /** Its configured kind, else the one its sensors infer (cached per sensor layout). */
+  private kindOf(m: Tracked): string {
+    if (m.configuredKind !== null) return m.configuredKind;
+    if (!this.kinds) return ANY_KIND;
+    const layout = m.window.sensorLayout;
+    let kind = this.inferredKinds.get(layout);
+    if (kind === undefined) this.inferredKinds.set(layout, (kind = this.kinds.inferredKind(layout.names)));
+    return kind;
   }
 
   /** Reads each known machine's recent readings so scoring resumes at once after a restart. */
@@ -219,7 +276,8 @@ export class ScoringService {
         }
       } else if (m.downSince !== null && e.ts >= m.downSince) {
         m.downSince = null;
-        this.setStatus(m, this.champion ? 'warming_up' : 'no_model', this.champion ? null : this.noModelReason);
+        const serving = this.championOf(m);
+        this.setStatus(m, serving ? 'warming_up' : 'no_model', serving ? null : this.whyNoModel(m));
       }
     }
   }
@@ -228,15 +286,18 @@ export class ScoringService {
     const { stepMs, keep } = this.grid();
     const m: Tracked = {
       window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
+      configuredKind: this.kinds?.configured(ref.machine) ?? null,
       status: 'no_model',
-      detail: this.champion ? null : this.noModelReason,
+      detail: null,
       score: null,
       lastReceivedAt: receivedAt,
       lastScoredAt: -Infinity,
       downSince: null,
     };
     this.statusCounts.no_model++;
-    if (this.champion) this.setStatus(m, 'warming_up', null);
+    // Its sensors (and so an inferred kind) are known once its first values are in: until then it waits.
+    m.detail = this.champions.size > 0 ? null : this.defaultNoModelReason;
+    if (this.champions.size > 0) this.setStatus(m, 'warming_up', null);
     this.machinesById.set(ref.machine, m);
     return m;
   }
@@ -313,25 +374,47 @@ export class ScoringService {
       .map((r) => ({ dataTs: r.ts, at: r.scored_at, probability: r.probability, rulSteps: r.rul, model: r.model }));
   }
 
-  /** One round: load a new champion if needed, then score due machines in batches. */
+  /** One round: due machines grouped by the champion of their kind, each loaded if needed, scored in batches. */
   async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      if (!this.champion) {
+      if (this.champions.size === 0) {
         // Statuses say "no model" already (set when the champion went or the machine came).
         this.dirty.clear();
         return;
       }
-      if (this.loadedVersion !== this.champion.version || !this.inference.started) {
-        const f = this.loadFailure;
-        if (f && f.version === this.champion.version && this.clock.now() - f.at < 60_000) return;
-        await this.load(this.champion);
-      }
+      if (!this.inference.started) this.loadedVersions.clear();
       const now = this.clock.now();
-      const due: string[] = [];
-      for (const id of this.dirty) if (now - (this.machinesById.get(id)?.lastScoredAt ?? -Infinity) >= this.o.intervalMs) due.push(id);
-      for (let i = 0; i < due.length; i += this.o.maxBatch) await this.scoreBatch(due.slice(i, i + this.o.maxBatch), this.champion);
+      const { stepMs } = this.grid();
+      const groups = new Map<string, { champion: ChampionView; ids: string[] }>();
+      for (const id of this.dirty) {
+        const m = this.machinesById.get(id);
+        if (!m || now - m.lastScoredAt < this.o.intervalMs) continue;
+        const champion = this.championOf(m);
+        if (!champion) {
+          this.dirty.delete(id);
+          if (m.downSince === null) this.setStatus(m, 'no_model', this.whyNoModel(m));
+          continue;
+        }
+        if (champion.meta.stepMs !== stepMs) {
+          this.dirty.delete(id);
+          if (m.downSince === null)
+            this.setStatus(m, 'no_model', `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other kinds' ${stepMs} ms: retrain it`);
+          continue;
+        }
+        let g = groups.get(champion.version);
+        if (!g) groups.set(champion.version, (g = { champion, ids: [] }));
+        g.ids.push(id);
+      }
+      for (const { champion, ids } of groups.values()) {
+        if (!this.loadedVersions.has(champion.version)) {
+          const failedAt = this.loadFailures.get(champion.version);
+          if (failedAt !== undefined && now - failedAt < 60_000) continue;
+          if (!(await this.load(champion, ids))) continue;
+        }
+        for (let i = 0; i < ids.length; i += this.o.maxBatch) await this.scoreBatch(ids.slice(i, i + this.o.maxBatch), champion);
+      }
     } catch (err) {
       this.stats.errors++;
       this.stats.lastError = errorMessage(err);
@@ -341,20 +424,29 @@ export class ScoringService {
     }
   }
 
-  private async load(champion: ChampionView): Promise<void> {
+  /** Loads a champion beside the others still serving; on failure its machines say so (retried in a minute). */
+  private async load(champion: ChampionView, ids: readonly string[]): Promise<boolean> {
+    const keep = [...new Set([...this.champions.values()].map((c) => c.version))];
     const reply = await this.inference
-      .request({ type: 'load', modelsDir: this.modelsDir, version: champion.version })
+      .request({ type: 'load', modelsDir: this.modelsDir, version: champion.version, keep })
       .catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
     if (reply.type === 'error') {
-      this.loadFailure = { version: champion.version, at: this.clock.now() };
-      for (const m of this.machinesById.values())
-        if (m.downSince === null) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
-      throw new Error(`cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`);
+      this.loadFailures.set(champion.version, this.clock.now());
+      for (const id of ids) {
+        const m = this.machinesById.get(id);
+        if (m && m.downSince === null) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
+      }
+      this.stats.errors++;
+      this.stats.lastError = `cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`;
+      this.log.error({ version: champion.version, err: reply.message }, 'cannot load champion; retrying in a minute');
+      return false;
     }
-    this.loadFailure = null;
-    this.loadedVersion = champion.version;
+    this.loadFailures.delete(champion.version);
+    for (const v of this.loadedVersions) if (!keep.includes(v)) this.loadedVersions.delete(v);
+    this.loadedVersions.add(champion.version);
     this.stats.loadedAt = this.clock.now();
-    this.log.info({ version: champion.version }, 'scoring with champion');
+    this.log.info({ version: champion.version, kind: champion.meta.kind ?? ANY_KIND }, 'scoring with champion');
+    return true;
   }
 
   private async scoreBatch(ids: string[], champion: ChampionView): Promise<void> {
@@ -380,6 +472,7 @@ export class ScoringService {
     const occlude = this.o.topSensors > 0;
     const reply = await this.inference.request({
       type: 'score',
+      version: champion.version,
       x: x.slice(0, ready.length * size),
       n: ready.length,
       windowSteps: meta.window,
@@ -425,10 +518,15 @@ export class ScoringService {
     for (const { ref, score } of scored) for (const l of this.listeners) l(ref, score, meta.threshold);
   }
 
+  /**
+   * One grid for every machine: the champions' step (they share the learning config's), and room for
+   * the longest of their windows.
+   */
   private grid(): { stepMs: number; keep: number } {
-    const m = this.champion?.meta;
-    const stepMs = m?.stepMs ?? this.o.stepMs;
-    return { stepMs, keep: (m?.window ?? this.o.windowSteps) + this.o.maxGapSteps + 2 };
+    const metas = [...this.champions.values()].map((c) => c.meta);
+    const stepMs = metas[0]?.stepMs ?? this.o.stepMs;
+    const window = Math.max(this.o.windowSteps, ...metas.map((m) => m.window));
+    return { stepMs, keep: window + this.o.maxGapSteps + 2 };
   }
 
   private prune(): void {
@@ -438,6 +536,7 @@ export class ScoringService {
   private summary(m: Tracked): Omit<MachineState, 'latest'> {
     return {
       ref: m.window.ref,
+      kind: { kind: this.kindOf(m), source: m.configuredKind !== null ? 'config' : 'inferred' },
       status: m.status,
       detail: m.detail,
       score: m.score,

@@ -3,6 +3,7 @@ import { alignToGrid } from '../features/align.js';
 import { labelSteps } from '../features/labels.js';
 import type { LabelledSegment } from '../features/split.js';
 import type { SensorStore } from '../core/sensor-store.js';
+import type { KindGroup } from '../features/kinds.js';
 
 export interface Dataset {
   items: LabelledSegment[];
@@ -21,14 +22,21 @@ export interface Dataset {
   };
 }
 
-/** Reads every machine's readings and events in the lookback window from the store and labels them. */
-export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: number): Promise<Dataset> {
+/**
+ * Reads the readings and events in the lookback window of every machine (of one kind, when given)
+ * from the store and labels them. A kind's inputs are the sensors its machines send, nothing else.
+ */
+export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: number, kind?: KindGroup): Promise<Dataset> {
   const to = now;
   const from = now - cfg.lookback;
-  const machines = await store.listMachines();
+  const members = kind ? new Set(kind.machines) : null;
+  const machines = (await store.listMachines()).filter((m) => !members || members.has(m.ref.machine));
+  const sent = new Set(machines.flatMap((m) => m.sensors));
   // The condition channels are read even when the sensors are listed: the regimes are found from them.
   const sensors =
-    cfg.sensors.length > 0 ? [...new Set([...cfg.sensors, ...cfg.conditions])] : [...new Set(machines.flatMap((m) => m.sensors))].sort();
+    cfg.sensors.length > 0
+      ? [...new Set([...cfg.sensors, ...cfg.conditions])].filter((s) => !kind || sent.has(s))
+      : [...sent].sort();
   const items: LabelledSegment[] = [];
   const missingSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
   const flatSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));

@@ -11,6 +11,8 @@ export interface TrainingRunRecord {
   id: number;
   trigger: RunTrigger;
   requestedBy: string | null;
+  /** The machine kind trained; null until the worker has chosen one for a run that named none. */
+  kind: string | null;
   state: RunState | 'interrupted';
   startedAt: number;
   finishedAt: number | null;
@@ -26,6 +28,7 @@ interface RunRow {
   id: number;
   trigger: RunTrigger;
   requested_by: string | null;
+  kind: string | null;
   state: TrainingRunRecord['state'];
   started_at: number;
   finished_at: number | null;
@@ -111,6 +114,8 @@ export class TrainingManager {
   trigger(o: {
     trigger: RunTrigger;
     requestedBy?: string | null;
+    /** Absent: the kind most in need (training/run.ts chooseKind). */
+    kind?: string;
     warmStart?: boolean;
     epochs?: number;
     failuresLabelled?: number;
@@ -121,11 +126,12 @@ export class TrainingManager {
     const id = Number(
       this.db
         .prepare(
-          "INSERT INTO training_runs (trigger, requested_by, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, 'running', ?, ?, ?)",
+          "INSERT INTO training_runs (trigger, requested_by, kind, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, ?, 'running', ?, ?, ?)",
         )
-        .run(o.trigger, o.requestedBy ?? null, now, o.failuresLabelled ?? null, Number(o.bypassEnergyPolicy ?? false)).lastInsertRowid,
+        .run(o.trigger, o.requestedBy ?? null, o.kind ?? null, now, o.failuresLabelled ?? null, Number(o.bypassEnergyPolicy ?? false))
+        .lastInsertRowid,
     );
-    const run = new TrainingRun(this.config, { now, warmStart: o.warmStart, epochs: o.epochs });
+    const run = new TrainingRun(this.config, { now, kind: o.kind, warmStart: o.warmStart, epochs: o.epochs });
     this.current = { id, run };
     this.log.info({ run: id, trigger: o.trigger }, 'training run started');
     for (const ob of this.observers) ob.runStarted(id, now);
@@ -158,7 +164,9 @@ export class TrainingManager {
           }
         }
         this.db
-          .prepare('UPDATE training_runs SET state = ?, finished_at = ?, version = ?, promoted = ?, reason = ?, error = ? WHERE id = ?')
+          .prepare(
+            'UPDATE training_runs SET state = ?, finished_at = ?, version = ?, promoted = ?, reason = ?, error = ?, kind = coalesce(?, kind) WHERE id = ?',
+          )
           .run(
             outcome.state,
             finishedAt,
@@ -166,6 +174,7 @@ export class TrainingManager {
             meta ? Number(meta.decision.promoted) : null,
             meta?.decision.reason ?? null,
             outcome.error,
+            meta?.kind ?? null,
             id,
           );
         this.current = null;
@@ -198,11 +207,22 @@ export class TrainingManager {
     return (this.db.prepare('SELECT * FROM training_runs ORDER BY id DESC LIMIT ?').all(limit) as RunRow[]).map(toRecord);
   }
 
-  /** The last run that started and did not fail: what "new since the last run" is counted from. */
-  lastRun(): { startedAt: number; failuresLabelled: number | null } | null {
-    const r = this.db
-      .prepare("SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') ORDER BY id DESC LIMIT 1")
-      .get() as { started_at: number; failures_labelled: number | null } | undefined;
+  /**
+   * The last run (of `kind`, when given) that started and did not fail: what "new since the last run"
+   * is counted from.
+   */
+  lastRun(kind?: string): { startedAt: number; failuresLabelled: number | null } | null {
+    const r = (
+      kind === undefined
+        ? this.db.prepare(
+            "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') ORDER BY id DESC LIMIT 1",
+          )
+        : this.db
+            .prepare(
+              "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') AND kind = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(kind)
+    ).get() as { started_at: number; failures_labelled: number | null } | undefined;
     return r ? { startedAt: r.started_at, failuresLabelled: r.failures_labelled } : null;
   }
 }
@@ -212,6 +232,7 @@ function toRecord(r: RunRow): TrainingRunRecord {
     id: r.id,
     trigger: r.trigger,
     requestedBy: r.requested_by,
+    kind: r.kind,
     state: r.state,
     startedAt: r.started_at,
     finishedAt: r.finished_at,

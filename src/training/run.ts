@@ -6,6 +6,8 @@ import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { extractMember } from '../model/ensemble.js';
 import { compile, type LstmSpec } from '../model/lstm.js';
+import { KindResolver } from '../core/kinds.js';
+import { groupByKind, type KindGroup } from '../features/kinds.js';
 import { createSensorStore } from '../store/create.js';
 import { biasReport } from './bias-report.js';
 import { loadDataset } from './dataset.js';
@@ -21,6 +23,7 @@ export type TrainingProgress =
 export interface TrainingRequest {
   config: TrainingConfig;
   now: number;
+  kind?: string;
   warmStart?: boolean;
   epochs?: number;
   onProgress?: (p: TrainingProgress) => void;
@@ -57,19 +60,25 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   const store = createSensorStore(req.config);
   await store.open();
   let dataset;
+  let kind: KindGroup;
   try {
-    dataset = await loadDataset(store, cfg, req.now);
+    const kinds = groupByKind(await store.listMachines(), new KindResolver(req.config.machines));
+    const failed = (await store.queryEvents({ from: req.now - cfg.lookback, to: req.now + 1, types: ['failure'] })).map((e) => e.machine.machine);
+    kind = chooseKind(kinds, req.kind, registry, failed);
+    dataset = await loadDataset(store, cfg, req.now, kind);
   } finally {
     await store.close();
   }
   if (dataset.failures === 0)
-    throw new NotEnoughDataError(`no failure events in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`);
+    throw new NotEnoughDataError(
+      `no failure events of ${kind.kind} machines in the last ${cfg.lookback / 86_400_000} days: nothing to learn from yet`,
+    );
 
   progress({
     phase: 'preparing',
-    message: `${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${backend} backend, LSTM ${lstm.describe}`,
+    message: `${kind.kind}: ${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${backend} backend, LSTM ${lstm.describe}`,
   });
-  const championVersion = registry.championVersion();
+  const championVersion = registry.championVersion(kind.kind);
   const champion = championVersion ? registry.meta(championVersion) : null;
   const regimes =
     cfg.conditions.length > 0
@@ -178,15 +187,17 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     champModel.dispose();
   }
   const v = outcome.validation;
-  const decision = decide(v, championOnSame, { minValidationFailures: cfg.minValidationFailures });
+  const decision = decide(v, championOnSame, { minValidationFailures: cfg.minValidationFailures, kind: kind.kind });
 
   progress({ phase: 'saving', message: decision.reason });
   const version = registry.nextVersion();
   const meta: ModelMeta = {
     version,
+    kind: kind.kind,
     createdAt: new Date().toISOString(),
     parent: championVersion,
     warmStartedFrom: warm && champion && initial.some(Boolean) ? champion.version : null,
+    transferredFrom: null,
     decision,
     dataRange: { from: dataset.from, to: dataset.to },
     machines: { train: data.report.trainMachines, validation: data.report.validationMachines, splitMethod: data.report.splitMethod },
@@ -248,6 +259,32 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   return { cancelled: false, meta };
 }
 
+/**
+ * The kind a run trains: the one asked for, else the kind most in need — kinds with labelled
+ * failures before those without, then kinds without a champion, then the most failures, then by name.
+ */
+export function chooseKind(
+  kinds: KindGroup[],
+  asked: string | undefined,
+  registry: Pick<ModelRegistry, 'championVersion'>,
+  failedMachines: readonly string[] = [],
+): KindGroup {
+  if (kinds.length === 0) throw new NotEnoughDataError('no failure events: no machines in the store yet, nothing to learn from');
+  if (asked !== undefined) {
+    const k = kinds.find((g) => g.kind === asked);
+    if (!k) throw new NotEnoughDataError(`no machine of kind ${asked} in the store (kinds: ${kinds.map((g) => g.kind).join(', ')})`);
+    return k;
+  }
+  const failures = new Map(kinds.map((g) => [g.kind, 0]));
+  const kindOfMachine = new Map(kinds.flatMap((g) => g.machines.map((m) => [m, g.kind] as const)));
+  for (const m of failedMachines) {
+    const k = kindOfMachine.get(m);
+    if (k !== undefined) failures.set(k, failures.get(k)! + 1);
+  }
+  const rank = (g: KindGroup) => (failures.get(g.kind)! > 0 ? 0 : 2) + (registry.championVersion(g.kind) === null ? 0 : 1);
+  return [...kinds].sort((a, b) => rank(a) - rank(b) || failures.get(b.kind)! - failures.get(a.kind)! || (a.kind < b.kind ? -1 : 1))[0]!;
+}
+
 function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {
   const { confusion: _c, ...rest } = c;
   return rest;
@@ -260,7 +297,7 @@ function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confu
 export function decide(
   challenger: Validation,
   champion: (Validation & { version: string }) | null,
-  o: { minValidationFailures: number } = { minValidationFailures: 1 },
+  o: { minValidationFailures: number; kind?: string } = { minValidationFailures: 1 },
 ): { promoted: boolean; reason: string } {
   // Failures the held-out machines hold (each counted once, however many windows lead up to it).
   const failures = challenger.lead.detected + challenger.lead.missed;
@@ -269,7 +306,11 @@ export function decide(
       promoted: false,
       reason: `validation holds ${failures} failure${failures === 1 ? '' : 's'}, fewer than learning.minValidationFailures (${o.minValidationFailures}): its metrics would be unmeasured`,
     };
-  if (!champion) return { promoted: true, reason: `first model: no champion yet; validated on ${failures} failures` };
+  if (!champion)
+    return {
+      promoted: true,
+      reason: `first model${o.kind ? ` of ${o.kind}` : ''}: no champion yet; validated on ${failures} failures`,
+    };
   const c = challenger.classification.prAuc;
   const k = champion.classification.prAuc;
   const cr = challenger.rul.rmse;

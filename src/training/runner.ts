@@ -15,6 +15,7 @@ export interface RunOutcome {
 
 export interface TrainingRunOptions {
   now?: number;
+  kind?: string;
   warmStart?: boolean;
   epochs?: number;
   resourceLimits?: ResourceLimits;
@@ -36,6 +37,7 @@ export class TrainingRun extends EventEmitter {
     const input: WorkerInput = {
       config: trainingConfig(config),
       now: options.now ?? Date.now(),
+      kind: options.kind,
       warmStart: options.warmStart,
       epochs: options.epochs,
     };

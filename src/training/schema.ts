@@ -25,5 +25,7 @@ export const trainingSchema: StateSchema = {
       );
     `,
     },
+    // The machine kind a run trained: asked for, or chosen by the worker (known when it finishes).
+    { id: 'training/2-kind', sql: 'ALTER TABLE training_runs ADD COLUMN kind TEXT' },
   ],
 };

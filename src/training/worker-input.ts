@@ -6,16 +6,18 @@ import type { TrainingProgress } from './run.js';
  * (with its credentials: the worker opens its own connection). API tokens, webhook secrets, MQTT
  * credentials and the carbon source's headers stay in the daemon.
  */
-export type TrainingConfig = Pick<VigilConfig, 'learning' | 'store'>;
+export type TrainingConfig = Pick<VigilConfig, 'learning' | 'store' | 'machines'>;
 
 export function trainingConfig(config: TrainingConfig): TrainingConfig {
-  return { learning: config.learning, store: config.store };
+  return { learning: config.learning, store: config.store, machines: config.machines };
 }
 
 /** What the training worker is started with (its workerData). */
 export interface WorkerInput {
   config: TrainingConfig;
   now: number;
+  /** The machine kind to train; absent: the kind most in need (see chooseKind). */
+  kind?: string;
   warmStart?: boolean;
   epochs?: number;
 }

@@ -63,13 +63,16 @@ describe('energy-aware scheduling in the daemon', () => {
     expect(run.joules).toBeGreaterThan(0);
     expect(run.gCO2e).toBeCloseTo(run.kWh * 400, 6);
     expect(run.detail).toMatchObject({ epochCap: 2, warmStartedFrom: null });
-    expect((await energy()).perDay[0]).toMatchObject({ runs: 1, kWh: run.kWh });
+    // The fleet has three kinds (one model each): further runs, for the other kinds, may follow.
+    const day = (await energy()).perDay[0]!;
+    expect(day.runs).toBeGreaterThanOrEqual(1);
+    expect(day.kWh).toBeGreaterThanOrEqual(run.kWh);
     const runs = (await (await fetch(`${d.httpUrl}/api/v1/training/runs`)).json()) as {
       items: Array<{ id: number; trigger: string; state: string }>;
     };
     expect(runs.items.find((r) => r.id === train.runId)).toMatchObject({ trigger: 'schedule', state: 'succeeded' });
     const metrics = await (await fetch(`${d.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/vigil_energy_joules_total [1-9]/);
-    expect(metrics).toMatch(/vigil_energy_decisions\{action="train"\} 1/);
+    expect(metrics).toMatch(/vigil_energy_decisions\{action="train"\} [1-9]/);
   });
 });

@@ -43,12 +43,13 @@ export class RecordingTraining {
   get(id: number) {
     return this.runs.find((r) => r.id === id) ?? null;
   }
-  trigger(o: { trigger: 'api' | 'schedule' | 'cli'; requestedBy?: string | null; bypassEnergyPolicy?: boolean }) {
+  trigger(o: { trigger: 'api' | 'schedule' | 'cli'; requestedBy?: string | null; kind?: string; bypassEnergyPolicy?: boolean }) {
     if (this.busy) throw new TrainingBusyError(this.runs.length);
     const run: TrainingRunRecord = {
       id: this.runs.length + 1,
       trigger: o.trigger,
       requestedBy: o.requestedBy ?? null,
+      kind: o.kind ?? null,
       state: 'running',
       startedAt: 0,
       finishedAt: null,

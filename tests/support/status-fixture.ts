@@ -63,6 +63,7 @@ export function statusFixture(): Status {
       versions: 0,
       whyNone: 'no model trained yet',
       warnings: [],
+      kinds: [],
       error: null,
     },
     broker: {

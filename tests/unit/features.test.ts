@@ -166,6 +166,34 @@ describe('split and normalisation', () => {
     expect(z.sensors).toEqual(['a']);
   });
 
+  it('with few machines and failed runs, holds out the latest lives whole: training keeps failures, validation is later', () => {
+    // Two machines, three lives each (30 steps, a failure at the end of each), then a live run with no failure yet.
+    const lives = ['a', 'b'].flatMap((name, m) =>
+      [0, 1, 2, 3].map((life) => {
+        const start = (life * 40 + m * 5) * STEP;
+        const seg = alignToGrid(
+          name,
+          Array.from({ length: 30 }, (_, k) => ({ machine: { ...M, machine: name }, ts: start + k * STEP, values: { a: k } })),
+          ['a'],
+          STEP,
+          0,
+        ).segments[0]!;
+        const events: MachineEvent[] = life < 3 ? [{ machine: { ...M, machine: name }, ts: start + 30 * STEP, type: 'failure' }] : [];
+        return { seg, labels: labelSteps(seg, 5, events, { horizonSteps: 5, rulCapSteps: 10, observedUntil: 200 * STEP }) };
+      }),
+    );
+    const split = splitByMachineAndTime(lives, 0.34, 5, () => 0);
+    expect(split.method).toBe('by-life');
+    const failed = (xs: typeof lives) => xs.filter((i) => i.labels.failure.some((v) => v === 1)).length;
+    expect(failed(split.train)).toBe(4);
+    expect(failed(split.validation)).toBe(2);
+    // Both live runs (no failure yet) are the latest data: they validate.
+    expect(split.validation).toHaveLength(4);
+    const lastTrainEnd = Math.max(...split.train.map((i) => i.seg.startTs + i.seg.steps * STEP));
+    for (const v of split.validation) expect(v.seg.startTs + v.seg.steps * STEP).toBeGreaterThan(lastTrainEnd);
+    expect(split.validationMachines).toEqual(['a', 'b']);
+  });
+
   it('with few machines, holds out the latest part of each with a window-long gap', () => {
     const split = splitByMachineAndTime(items.slice(0, 2), 0.2, 5, () => 0);
     expect(split.method).toBe('by-time');

@@ -53,6 +53,8 @@ describe('state database', () => {
     // What the single numbered list left behind: all four steps applied, counted in user_version only.
     const old = new Database(file);
     old.exec('DROP TABLE state_migrations');
+    // Steps added since that list (no legacyVersion) were never in such a file.
+    old.exec('ALTER TABLE training_runs DROP COLUMN kind');
     old.pragma('user_version = 4');
     old.close();
     const db = openVigilState(file);

@@ -3,7 +3,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { trainingConfig } from '../../src/training/worker-input.js';
 
 describe('training worker input', () => {
-  it('carries the learning settings and the store, none of the daemon secrets', () => {
+  it('carries the learning settings, the store and the machine kinds, none of the daemon secrets', () => {
     const config = validateConfig(
       {
         mqtt: { url: 'mqtt://vigil:mqtt-secret@broker:1883', password: 'mqtt-secret' },
@@ -14,7 +14,7 @@ describe('training worker input', () => {
       { cwd: process.cwd(), origin: 'test' },
     );
     const input = trainingConfig(config);
-    expect(Object.keys(input).sort()).toEqual(['learning', 'store']);
+    expect(Object.keys(input).sort()).toEqual(['learning', 'machines', 'store']);
     expect(input.learning).toEqual(config.learning);
     const text = JSON.stringify(input);
     for (const secret of ['mqtt-secret', 'hook-secret', 'signing-secret-0123456789', 'carbon-secret', 'a'.repeat(64)])

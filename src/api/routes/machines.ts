@@ -27,6 +27,17 @@ const ScoreSchema = Type.Object({
 });
 const Summary = Type.Object({
   machine: MachineRefSchema,
+  kind: Nullable(
+    Type.Object(
+      {
+        name: Type.String(),
+        source: Type.Union([Type.Literal('config'), Type.Literal('inferred')], {
+          description: 'a `machines:` pattern, or inferred from its sensor set (GET /kinds says the rule)',
+        }),
+      },
+      { description: 'which kind it is, and so which champion scores it; null for machines not seen since start' },
+    ),
+  ),
   status: Type.Union([
     Type.Literal('scored'),
     Type.Literal('warming_up'),
@@ -51,6 +62,7 @@ const Detail = Type.Intersect([
 const ListQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ maxLength: 128, description: 'only machines whose id, line or site contains this (case-insensitive)' })),
+    kind: Type.Optional(Type.String({ maxLength: 40, description: 'only machines of this kind' })),
     sort: Type.Union([Type.Literal('risk'), Type.Literal('name'), Type.Literal('line')], {
       default: 'risk',
       description: 'riskiest first, by machine id, or by site/line/machine',
@@ -100,8 +112,14 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       topSensors: s.topSensors,
       missingInputs: s.missingInputs ?? [],
     };
-  const summary = (s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs'> & { lastReceivedAt: number | null }) => ({
+  const summary = (
+    s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs'> & {
+      lastReceivedAt: number | null;
+      kind: MachineState['kind'] | null;
+    },
+  ) => ({
     machine: s.ref,
+    kind: s.kind && { name: s.kind.kind, source: s.kind.source },
     status: s.status as MachineState['status'] | 'not_seen_since_start',
     detail: s.detail,
     score: score(s.score),
@@ -146,6 +164,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         if (!rows.has(m.ref.machine))
           rows.set(m.ref.machine, {
             ref: m.ref,
+            kind: null,
             status: 'not_seen_since_start' as MachineState['status'],
             detail: null,
             score: null,
@@ -154,9 +173,11 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
           });
       }
       const q = req.query.q?.toLowerCase();
-      const matching = q
-        ? [...rows.values()].filter((r) => `${r.ref.machine}\u0000${r.ref.line}\u0000${r.ref.site}`.toLowerCase().includes(q))
-        : [...rows.values()];
+      const kind = req.query.kind;
+      const matching = [...rows.values()].filter(
+        (r) =>
+          (!q || `${r.ref.machine}\u0000${r.ref.line}\u0000${r.ref.site}`.toLowerCase().includes(q)) && (!kind || r.kind?.kind === kind),
+      );
       const byName = (a: Row, b: Row) => a.ref.machine.localeCompare(b.ref.machine);
       const compare =
         req.query.sort === 'name'

@@ -1,14 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../core/errors.js';
-import { RegistryError, type ModelMeta, type ModelRegistry } from '../../registry/registry.js';
+import { INFERRED_KIND_RULE } from '../../core/kinds.js';
+import type { KindGroup } from '../../features/kinds.js';
+import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../registry/registry.js';
 import { liveRegimeWarnings } from '../../training/bias-report.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
 
 const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });
 const Summary = Type.Object({
   version: Type.String(),
-  champion: Type.Boolean(),
+  kind: Type.String({ description: "the machine kind it serves ('*': from before kinds, serving kinds without their own)" }),
+  champion: Type.Boolean({ description: 'the champion of its kind' }),
+  transferredFrom: Nullable(Type.Object({ version: Type.String(), kind: Type.String() })),
   createdAt: Type.String(),
   parent: Nullable(Type.String()),
   decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
@@ -19,9 +23,27 @@ const Summary = Type.Object({
 });
 const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
 const RollbackBody = Type.Object(
-  { version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  {
+    version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })),
+    kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'whose champion to roll back; needed with several kinds' })),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
   { additionalProperties: false },
 );
+const ListQuery = Type.Object(
+  { kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'only versions of this machine kind' })) },
+  { additionalProperties: false },
+);
+const Kind = Type.Object({
+  name: Type.String(),
+  source: Type.Union([Type.Literal('config'), Type.Literal('inferred')]),
+  machines: Type.Integer(),
+  machineIds: Type.Array(Type.String(), { description: 'the first 50, sorted' }),
+  sensors: Type.Array(Type.String(), { description: "the sensors its machines send: its model's only inputs" }),
+  champion: Nullable(Type.String()),
+  servedBy: Nullable(Type.String({ description: 'its champion, or a model from before kinds serving it' })),
+  whyNoModel: Nullable(Type.String()),
+});
 const ChampionReply = Type.Object({ champion: Type.String() });
 
 export interface ModelRouteDeps {
@@ -29,7 +51,9 @@ export interface ModelRouteDeps {
   /** Called after a promotion or rollback so scoring switches at once. */
   championChanged(): void;
   /** Share of recent readings per regime of a model (null without regimes or data). */
-  liveRegimeShare?(norm: ModelMeta['normalisation']): Promise<number[] | null>;
+  liveRegimeShare?(norm: ModelMeta['normalisation'], kind: string): Promise<number[] | null>;
+  /** The machines of the store grouped by kind. */
+  kinds?(): Promise<KindGroup[]>;
   writesPerMinute: number;
 }
 
@@ -47,24 +71,35 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
   };
   const admin = { role: 'admin' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
 
-  app.get(
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/models',
     {
       config: { role: 'viewer' },
       schema: {
         tags: ['models'],
-        response: { 200: Type.Object({ champion: Nullable(Type.String()), items: Type.Array(Summary) }), ...errors(...READ_ERRORS, 500) },
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            champion: Nullable(Type.String({ description: 'the only champion; null with none, or with several kinds (see champions)' })),
+            champions: Type.Record(Type.String(), Type.String(), { description: 'the champion of each kind' }),
+            items: Type.Array(Summary),
+          }),
+          ...errors(...READ_ERRORS, 500),
+        },
       },
     },
-    async () =>
+    async (req) =>
       guard(() => ({
         champion: d.registry.championVersion(),
+        champions: d.registry.champions(),
         items: d.registry
-          .list()
+          .list(req.query.kind)
           .reverse()
           .map((m) => ({
             version: m.version,
+            kind: kindOf(m),
             champion: m.champion,
+            transferredFrom: m.transferredFrom ?? null,
             createdAt: m.createdAt,
             parent: m.parent,
             decision: m.decision,
@@ -74,6 +109,50 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
             backend: m.training.backend,
           })),
       })),
+  );
+
+  app.get(
+    '/kinds',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['models'],
+        description: 'Machine kinds: one model each. A kind comes from a `machines:` pattern of the config, or is inferred by the rule given here.',
+        response: { 200: Type.Object({ rule: Type.String(), items: Type.Array(Kind) }), ...errors(...READ_ERRORS, 500, 502) },
+      },
+    },
+    async () => {
+      let groups: KindGroup[];
+      try {
+        groups = d.kinds ? await d.kinds() : [];
+      } catch (err) {
+        throw new VigilError('VGL_STORE_QUERY', `cannot list machines: ${errorMessage(err)}`);
+      }
+      return guard(() => {
+        const champions = d.registry.champions();
+        return {
+          rule: INFERRED_KIND_RULE,
+          items: groups.map((g) => {
+            const servedBy = champions[g.kind] ?? d.registry.servingVersion(g.kind);
+            const newest = servedBy ? null : d.registry.newestVersion(g.kind);
+            return {
+              name: g.kind,
+              source: g.source,
+              machines: g.machines.length,
+              machineIds: g.machines.slice(0, 50),
+              sensors: g.sensors,
+              champion: champions[g.kind] ?? null,
+              servedBy,
+              whyNoModel: servedBy
+                ? null
+                : newest
+                  ? `${newest.version} was not promoted: ${newest.decision.reason}`
+                  : 'no model of this kind trained yet',
+            };
+          }),
+        };
+      });
+    },
   );
 
   app.get<{ Params: Static<typeof VersionParams> }>(
@@ -98,19 +177,19 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       const meta = guard(() => d.registry.meta(req.params.version));
       let regimeShare: number[] | null;
       try {
-        regimeShare = meta.normalisation.regimes && d.liveRegimeShare ? await d.liveRegimeShare(meta.normalisation) : null;
+        regimeShare = meta.normalisation.regimes && d.liveRegimeShare ? await d.liveRegimeShare(meta.normalisation, kindOf(meta)) : null;
       } catch (err) {
         // The store being unavailable must not hide the model: the live part is left empty, and says so.
         req.log.warn({ err }, 'cannot read recent data for the regime mix');
         return {
-          champion: d.registry.championVersion() === meta.version,
+          champion: d.registry.champions()[kindOf(meta)] === meta.version,
           meta,
           live: { regimeShare: null, warnings: ['recent data unreadable'] },
         };
       }
       const trainShare = meta.normalisation.regimes?.model.trainShare ?? [];
       return {
-        champion: d.registry.championVersion() === meta.version,
+        champion: d.registry.champions()[kindOf(meta)] === meta.version,
         meta,
         live: { regimeShare, warnings: regimeShare ? liveRegimeWarnings(trainShare, regimeShare) : [] },
       };
@@ -134,7 +213,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     '/models/rollback',
     { config: admin, schema: { tags: ['models'], body: RollbackBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
     async (req) => {
-      const champion = guard(() => d.registry.rollback(req.body?.version));
+      const champion = guard(() => d.registry.rollback(req.body?.version, req.body?.kind));
       d.championChanged();
       return { champion };
     },

@@ -8,6 +8,7 @@ const Run = Type.Object({
   id: Type.Integer(),
   trigger: Type.String(),
   requestedBy: Nullable(Type.String()),
+  kind: Nullable(Type.String()),
   state: Type.String(),
   startedAt: Type.String(),
   finishedAt: Nullable(Type.String()),
@@ -20,6 +21,9 @@ const Run = Type.Object({
 });
 const TriggerBody = Type.Object(
   {
+    kind: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'the machine kind to train; absent: the kind most in need' }),
+    ),
     warmStart: Type.Optional(Type.Boolean({ description: 'fine-tune from the champion (default from config)' })),
     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     bypassEnergyPolicy: Type.Optional(Type.Boolean({ description: 'start now even outside a cheap/clean power window' })),
@@ -31,7 +35,7 @@ const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, 
 export interface TrainingRouteDeps {
   training: Pick<TrainingManager, 'list' | 'get' | 'trigger' | 'cancel'>;
   /** Asks the energy policy for a run (it starts now, or at the best time before the deadline). */
-  request(by: string): Promise<{ action: string; reason: string; runId: number | null } | null>;
+  request(by: string, kind?: string): Promise<{ action: string; reason: string; runId: number | null } | null>;
   writesPerMinute: number;
 }
 
@@ -87,7 +91,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
     },
     async (req, reply) => {
       if (!req.body?.bypassEnergyPolicy) {
-        const decision = await d.request(req.principal.name);
+        const decision = await d.request(req.principal.name, req.body?.kind);
         const started = decision?.runId ? d.training.get(decision.runId) : null;
         if (started) return reply.status(202).send(runJson(started));
         return reply
@@ -98,6 +102,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
         const run = d.training.trigger({
           trigger: 'api',
           requestedBy: req.principal.name,
+          kind: req.body?.kind,
           warmStart: req.body?.warmStart,
           epochs: req.body?.epochs,
           bypassEnergyPolicy: req.body?.bypassEnergyPolicy,

@@ -47,7 +47,7 @@ export function fleet(el, { onError }) {
           const lv = level(m);
           const status = m.score ? `risk <b>${pct(m.score.probability)}</b>` : esc(m.status.replaceAll('_', ' '));
           return `<a class="card lvl-${lv}" href="#/machine/${encodeURIComponent(m.machine.machine)}" data-machine="${esc(m.machine.machine)}">
-            <div class="name">${esc(m.machine.machine)}</div><div class="where">${esc(m.machine.site)} / ${esc(m.machine.line)}</div>
+            <div class="name">${esc(m.machine.machine)}</div><div class="where">${esc(m.machine.site)} / ${esc(m.machine.line)}${m.kind ? ` · <span data-kind="${esc(m.kind.name)}">${esc(m.kind.name)}</span>` : ''}</div>
             <div class="risk lvl-${lv}">${m.score ? pct(m.score.probability) : '–'}</div>
             <div class="meta">${status}${m.score ? ` · RUL ${hours(m.score.rulSeconds)}` : ''} · ${m.unresolvedAlerts} open alert${m.unresolvedAlerts === 1 ? '' : 's'} · data ${ago(m.lastReceivedAt ?? m.lastSeenAt)}</div>
             ${m.score?.topSensors?.length ? `<div class="meta">driven by ${m.score.topSensors.map((t) => esc(t.sensor)).join(', ')}</div>` : ''}
@@ -107,7 +107,7 @@ export function machine(el, id, { onError }) {
       const to = m.lastSeenAt ? Date.parse(m.lastSeenAt) + 1 : Date.now();
       const from = to - RANGES[el.querySelector('#m-range').value];
       el.querySelector('#m-summary').innerHTML =
-        `${esc(m.machine.site)} / ${esc(m.machine.line)} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
+        `${esc(m.machine.site)} / ${esc(m.machine.line)}${m.kind ? ` · kind ${esc(m.kind.name)} (${m.kind.source === 'config' ? 'configured' : 'inferred from its sensors'})` : ''} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
       el.querySelector('#m-top').innerHTML = m.score?.topSensors?.length
         ? `<table><tr><th>sensor</th><th>contribution to p(failure)</th><th>latest</th></tr>${m.score.topSensors.map((t) => `<tr><td>${esc(t.sensor)}</td><td>${t.contribution >= 0 ? '+' : ''}${(t.contribution * 100).toFixed(1)} pts</td><td>${m.latest[t.sensor]?.value?.toFixed?.(2) ?? '–'}</td></tr>`).join('')}</table>`
         : '<div class="empty">No score yet.</div>';
@@ -243,10 +243,11 @@ export function gateway(el, { onError }) {
       .join('')}</dl>`;
   const load = async () => {
     try {
-      const [s, runs, energy] = await Promise.all([
+      const [s, runs, energy, kinds] = await Promise.all([
         api('/api/v1/status'),
         api('/api/v1/training/runs?limit=8'),
         api('/api/v1/energy?limit=10'),
+        api('/api/v1/kinds').catch(() => ({ items: [], rule: '' })),
       ]);
       const rejects = Object.entries(s.ingest.rejectedByReason);
       el.querySelector('#g-body').innerHTML = `<div class="panels">
@@ -255,7 +256,8 @@ export function gateway(el, { onError }) {
         <div class="card"><h2>Broker</h2>${kv({ mode: s.broker.mode, url: s.broker.url, connected: s.broker.connected ? 'yes' : 'NO', subscribed: s.broker.subscribed ? 'yes' : 'NO', 'last error': s.broker.lastError ?? '–' })}</div>
         <div class="card"><h2>Model</h2>${kv({ champion: s.model.champion ?? `none yet${s.model.whyNone ? `: ${s.model.whyNone}` : ''}`, F1: s.model.f1?.toFixed(3) ?? '–', 'PR-AUC': s.model.prAuc?.toFixed(3) ?? '–', 'RUL RMSE (steps)': s.model.rulRmse?.toFixed(1) ?? '–', 'trained on': s.model.trainedOn ?? '–', scored: `${s.scoring.machinesScored} of ${s.scoring.machines} machines`, 'event-loop lag p99': `${s.scoring.eventLoopLagMs.p99.toFixed(1)} ms` })}${(s.model.warnings ?? []).map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('')}</div>
       </div>
-      <h2>Training runs</h2>${runs.items.length ? `<table><tr><th>#</th><th>trigger</th><th>state</th><th>started</th><th>progress / result</th></tr>${runs.items.map((r) => `<tr><td>${r.id}</td><td>${esc(r.trigger)}</td><td>${esc(r.state)}</td><td>${ago(r.startedAt)}</td><td>${esc(r.state === 'running' ? progressText(r.progress) : (r.reason ?? r.error ?? ''))}</td></tr>`).join('')}</table>` : '<div class="empty">No runs yet.</div>'}
+      ${kindsTable(kinds, s.model.kinds ?? [])}
+      <h2>Training runs</h2>${runs.items.length ? `<table><tr><th>#</th><th>kind</th><th>trigger</th><th>state</th><th>started</th><th>progress / result</th></tr>${runs.items.map((r) => `<tr><td>${r.id}</td><td>${esc(r.kind ?? '–')}</td><td>${esc(r.trigger)}</td><td>${esc(r.state)}</td><td>${ago(r.startedAt)}</td><td>${esc(r.state === 'running' ? progressText(r.progress) : (r.reason ?? r.error ?? ''))}</td></tr>`).join('')}</table>` : '<div class="empty">No runs yet.</div>'}
       <h2>Energy</h2>${kv({ policy: `${energy.policy.enabled ? '' : 'OFF — '}${energy.policy.objective}, cron ${energy.policy.cron} ${energy.policy.timezone}`, 'next tick': energy.policy.nextTick ?? '–', 'last decision': energy.policy.lastDecision ? `${energy.policy.lastDecision.action}: ${energy.policy.lastDecision.reason}` : '–', 'budget used': `${(energy.budget.usedKWh * 1000).toFixed(1)} Wh this ${energy.budget.period}${energy.budget.limitKWh ? ` of ${energy.budget.limitKWh * 1000} Wh` : ''}`, 'all runs': `${(energy.totals.kWh * 1000).toFixed(1)} Wh, ${energy.totals.gCO2e.toFixed(1)} gCO2e, ${energy.totals.avoidedGCO2e.toFixed(1)} g avoided` })}
       ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${(r.kWh * 1000).toFixed(2)} Wh</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}`;
     } catch (err) {
@@ -273,4 +275,22 @@ function progressText(p) {
     return `${member}epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(3)}, ETA ${Math.round(p.etaMs / 1000)} s`;
   if (p.phase === 'batch') return `${member}epoch ${p.epoch}/${p.epochs}: ${Math.round((p.done / p.total) * 100)}%`;
   return p.message ?? p.phase;
+}
+
+/** One row per machine kind: its machines, its champion and figures, or why it has none. */
+function kindsTable(kinds, champions) {
+  if (!kinds.items.length) return '';
+  const byKind = Object.fromEntries(champions.map((c) => [c.kind, c]));
+  const rows = kinds.items
+    .map((k) => {
+      const c = byKind[k.name];
+      const model = c
+        ? `${esc(c.champion)}${c.transferredFrom ? ` (from ${esc(c.transferredFrom)})` : ''} · F1 ${c.f1.toFixed(3)} · RUL RMSE ${c.rulRmse.toFixed(1)}${c.warnings.map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('')}`
+        : k.servedBy
+          ? `${esc(k.servedBy)} (a model from before kinds)`
+          : `<span class="warn">no model: ${esc(k.whyNoModel ?? '')}</span>`;
+      return `<tr data-kind="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.source === 'config' ? 'configured' : 'inferred'}</td><td>${k.machines}</td><td>${k.sensors.length}</td><td>${model}</td></tr>`;
+    })
+    .join('');
+  return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
 }
