@@ -169,7 +169,7 @@ export function registerLearningCommands(program: Command): void {
   const registryOf = (file?: string) => new ModelRegistry(loadConfig({ file }).learning.modelsDir);
   models
     .command('list')
-    .description('versions, newest last, each with the machine kind it serves; * marks each kind\'s champion')
+    .description("versions, newest last, each with the machine kind it serves; * marks each kind's champion")
     .option('-c, --config <file>', 'YAML config file')
     .option('--kind <kind>', 'only versions of this machine kind')
     .action((o: { config?: string; kind?: string }) => {

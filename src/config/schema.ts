@@ -11,7 +11,10 @@ export const ConfigSchema = Type.Object(
       Type.Object(
         {
           match: Type.String({ minLength: 1, maxLength: 200, description: 'machine ids, as a glob: * any run of characters, ? one' }),
-          kind: Type.String({ pattern: KIND_NAME, description: "the kind those machines are (one model per kind); names starting 'auto-' are for inferred kinds" }),
+          kind: Type.String({
+            pattern: KIND_NAME,
+            description: "the kind those machines are (one model per kind); names starting 'auto-' are for inferred kinds",
+          }),
         },
         strict,
       ),

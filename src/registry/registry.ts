@@ -339,7 +339,13 @@ export class ModelRegistry {
     }
     const targetKind = kindOf(this.meta(target));
     if (targetKind !== k) throw new RegistryError(`${target} serves ${targetKind}, not ${k}`, `${target} serves ${targetKind}, not ${k}`);
-    s.history.push({ at: new Date().toISOString(), version: target, kind: k, action: 'rolled-back', reason: `rolled back from ${current ?? 'none'}` });
+    s.history.push({
+      at: new Date().toISOString(),
+      version: target,
+      kind: k,
+      action: 'rolled-back',
+      reason: `rolled back from ${current ?? 'none'}`,
+    });
     s.champions[k] = target;
     this.writeState(s);
     return target;

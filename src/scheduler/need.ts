@@ -115,17 +115,23 @@ export async function measureDrift(
   // [regime][sensor]; with regimes, readings whose conditions are missing are left out.
   const sum = new Float64Array(K * S);
   const n = new Float64Array(K * S);
-  await forEachRecentReading(store, channels(norm), windowMs, (values) => {
-    const r = regimes ? regimeOfValues(regimes.model, values) : 0;
-    if (r < 0) return;
-    norm.sensors.forEach((name, f) => {
-      const v = values[name];
-      if (v !== undefined) {
-        sum[r * S + f]! += v;
-        n[r * S + f]!++;
-      }
-    });
-  }, only);
+  await forEachRecentReading(
+    store,
+    channels(norm),
+    windowMs,
+    (values) => {
+      const r = regimes ? regimeOfValues(regimes.model, values) : 0;
+      if (r < 0) return;
+      norm.sensors.forEach((name, f) => {
+        const v = values[name];
+        if (v !== undefined) {
+          sum[r * S + f]! += v;
+          n[r * S + f]!++;
+        }
+      });
+    },
+    only,
+  );
   let worst: { sensor: string; sigmas: number; regime?: number } | null = null;
   for (let r = 0; r < K; r++) {
     const mean = regimes ? regimes.mean[r]! : norm.mean;
@@ -154,11 +160,17 @@ export async function liveRegimeShare(
   if (!regimes) return null;
   const counts = new Array<number>(regimes.model.centroids.length).fill(0);
   let total = 0;
-  await forEachRecentReading(store, regimes.model.conditions, windowMs, (values) => {
-    const r = regimeOfValues(regimes.model, values);
-    if (r < 0) return;
-    counts[r]!++;
-    total++;
-  }, only);
+  await forEachRecentReading(
+    store,
+    regimes.model.conditions,
+    windowMs,
+    (values) => {
+      const r = regimeOfValues(regimes.model, values);
+      if (r < 0) return;
+      counts[r]!++;
+      total++;
+    },
+    only,
+  );
   return total > 0 ? counts.map((c) => c / total) : null;
 }

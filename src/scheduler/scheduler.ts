@@ -151,14 +151,21 @@ export class EnergyScheduler {
       if (need.reason) chosen ??= entry;
     }
     // Nothing due: a run an operator asked for without a kind trains the one the worker finds most in need.
-    return chosen ?? { need: { reason: null, forced: false, failures: 0, drift: null }, kind: asked, lastRun: this.d.training.lastRun(asked ?? undefined) };
+    return (
+      chosen ?? {
+        need: { reason: null, forced: false, failures: 0, drift: null },
+        kind: asked,
+        lastRun: this.d.training.lastRun(asked ?? undefined),
+      }
+    );
   }
 
   private async evaluate(): Promise<Decision & { deadline: number; failures: number; kind: string | null }> {
     const s = this.cfg.schedule;
     const now = this.d.clock.now();
     const { need, kind, lastRun } = await this.kindNeed(now);
-    if (!need.reason && this.requestedBy) need.reason = `requested by ${this.requestedBy}${kind && this.requestedKind ? ` for ${kind}` : ''}`;
+    if (!need.reason && this.requestedBy)
+      need.reason = `requested by ${this.requestedBy}${kind && this.requestedKind ? ` for ${kind}` : ''}`;
     // The deadline runs from the first tick that found a reason, across restarts.
     const since = need.reason ? (this.dueSince(lastRun?.startedAt ?? 0) ?? now) : now;
     const deadline = since + s.maxDelay;

@@ -58,7 +58,8 @@ export async function buildScoring(
   const refreshChampion = (): void => {
     try {
       const champions = new Map<string, ChampionView>();
-      for (const [kind, version] of Object.entries(d.registry.champions())) champions.set(kind, { version, meta: d.registry.meta(version) });
+      for (const [kind, version] of Object.entries(d.registry.champions()))
+        champions.set(kind, { version, meta: d.registry.meta(version) });
       const before = scoring.championVersions();
       scoring.setChampions(champions, whyNoModel);
       for (const [kind, c] of champions) if (before[kind] !== c.version) log.info({ version: c.version, kind }, 'champion changed');

@@ -161,8 +161,7 @@ export class ScoringService {
    * kind has none (and no model from before kinds serves it) says why: `whyNone(kind)`.
    */
   setChampions(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string): void {
-    const same =
-      champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
+    const same = champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
     const kinds = new Set<string>([...this.noModelReasons.keys(), ...[...this.machinesById.values()].map((m) => this.kindOf(m))]);
     const reasons = new Map([...kinds].filter((k) => !this.championFor(k, champions)).map((k) => [k, whyNone(k)]));
     const defaultReason = whyNone(ANY_KIND);
@@ -400,7 +399,11 @@ export class ScoringService {
         if (champion.meta.stepMs !== stepMs) {
           this.dirty.delete(id);
           if (m.downSince === null)
-            this.setStatus(m, 'no_model', `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other kinds' ${stepMs} ms: retrain it`);
+            this.setStatus(
+              m,
+              'no_model',
+              `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other kinds' ${stepMs} ms: retrain it`,
+            );
           continue;
         }
         let g = groups.get(champion.version);

@@ -34,9 +34,7 @@ export async function loadDataset(store: SensorStore, cfg: LearningConfig, now: 
   const sent = new Set(machines.flatMap((m) => m.sensors));
   // The condition channels are read even when the sensors are listed: the regimes are found from them.
   const sensors =
-    cfg.sensors.length > 0
-      ? [...new Set([...cfg.sensors, ...cfg.conditions])].filter((s) => !kind || sent.has(s))
-      : [...sent].sort();
+    cfg.sensors.length > 0 ? [...new Set([...cfg.sensors, ...cfg.conditions])].filter((s) => !kind || sent.has(s)) : [...sent].sort();
   const items: LabelledSegment[] = [];
   const missingSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));
   const flatSum: Record<string, number> = Object.fromEntries(sensors.map((s) => [s, 0]));

@@ -63,7 +63,9 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   let kind: KindGroup;
   try {
     const kinds = groupByKind(await store.listMachines(), new KindResolver(req.config.machines));
-    const failed = (await store.queryEvents({ from: req.now - cfg.lookback, to: req.now + 1, types: ['failure'] })).map((e) => e.machine.machine);
+    const failed = (await store.queryEvents({ from: req.now - cfg.lookback, to: req.now + 1, types: ['failure'] })).map(
+      (e) => e.machine.machine,
+    );
     kind = chooseKind(kinds, req.kind, registry, failed);
     dataset = await loadDataset(store, cfg, req.now, kind);
   } finally {

@@ -51,7 +51,7 @@ describe('learning from the store', () => {
     writeFileSync(file, JSON.stringify({ dataDir: config.dataDir, log: { level: 'warn' }, learning: learning(modelsDir) }));
     const train = await runCli(['train', '-c', file]);
     expect(train.status, train.stderr).toBe(0);
-    expect(train.stdout).toMatch(/v0001: PR-AUC .*\npromoted to champion: first model/);
+    expect(train.stdout).toMatch(/v0001 \(auto-[0-9a-f]{8}\): PR-AUC .*\npromoted to champion: first model of auto-[0-9a-f]{8}/);
     expect(train.stderr).toMatch(/member 1\/2, epoch 1\/6/);
     expect(train.stderr).toMatch(/member 2\/2, epoch 1\/6/);
 

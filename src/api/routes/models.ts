@@ -25,7 +25,9 @@ const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 
 const RollbackBody = Type.Object(
   {
     version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })),
-    kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'whose champion to roll back; needed with several kinds' })),
+    kind: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: 'whose champion to roll back; needed with several kinds' }),
+    ),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },
   { additionalProperties: false },
@@ -117,7 +119,8 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       config: { role: 'viewer' },
       schema: {
         tags: ['models'],
-        description: 'Machine kinds: one model each. A kind comes from a `machines:` pattern of the config, or is inferred by the rule given here.',
+        description:
+          'Machine kinds: one model each. A kind comes from a `machines:` pattern of the config, or is inferred by the rule given here.',
         response: { 200: Type.Object({ rule: Type.String(), items: Type.Array(Kind) }), ...errors(...READ_ERRORS, 500, 502) },
       },
     },
