@@ -251,6 +251,28 @@ export const ConfigSchema = Type.Object(
           default: 3,
           description: 'failures the validation machines must hold before a model can be promoted: fewer leave its metrics unmeasured',
         }),
+        transfer: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description: "a kind's first model starts from the champion of the kind sharing the most sensors with it",
+            }),
+            minSharedSensors: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'share of its sensors a source must have' }),
+            learningRateFactor: Type.Number({
+              exclusiveMinimum: 0,
+              maximum: 1,
+              default: 0.25,
+              description: 'fine-tuning learning rate, as a share of learning.model.learningRate',
+            }),
+            minValidationFailures: Type.Integer({
+              minimum: 1,
+              default: 1,
+              description:
+                'failures a transferred model needs in validation (it must also beat its source unchanged on them): fewer than a model from scratch, since it starts from a measured one',
+            }),
+          },
+          strict,
+        ),
         retain: Type.Integer({ minimum: 1, default: 10, description: 'model versions kept (the champion always)' }),
         workerHeapMb: Type.Integer({ minimum: 64, default: 2048, description: "heap of the training worker, apart from the daemon's own" }),
         model: Type.Object(

@@ -154,3 +154,21 @@ export function applyNormalisation(seg: Segment, norm: Normalisation): Segment {
   }
   return { ...seg, sensors: names, data };
 }
+
+/**
+ * A transferred model's scaling: the source's statistics for the sensors it shares with `fitted`
+ * (its weights were learned on that scale), `fitted`'s for the rest. With operating regimes on
+ * either side, the statistics are per regime of its own clustering and cannot be mixed: `fitted`.
+ */
+export function borrowStatistics(fitted: Normalisation, source: Normalisation): Normalisation {
+  if (fitted.regimes || source.regimes) return fitted;
+  const mean = fitted.sensors.map((s, i) => {
+    const at = source.sensors.indexOf(s);
+    return at >= 0 ? source.mean[at]! : fitted.mean[i]!;
+  });
+  const std = fitted.sensors.map((s, i) => {
+    const at = source.sensors.indexOf(s);
+    return at >= 0 ? source.std[at]! : fitted.std[i]!;
+  });
+  return { ...fitted, mean, std };
+}

@@ -50,6 +50,11 @@ export function splitByMachineAndTime(items: readonly LabelledSegment[], fractio
   return { train, validation, method: 'by-time', validationMachines: machines };
 }
 
+/** Held-out runs that end in a failure: what a model's validation failures will be, known before training. */
+export function heldOutFailures(split: Split): number {
+  return split.validation.filter(endsInFailure).length;
+}
+
 function endsInFailure(item: LabelledSegment): boolean {
   return item.labels.failure.some((v, i) => v === 1 && item.labels.usable[i] === 1);
 }

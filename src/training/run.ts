@@ -1,6 +1,6 @@
 import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { applyNormalisation, inputNames } from '../features/normalize.js';
+import { applyNormalisation, borrowStatistics, inputNames } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
@@ -10,10 +10,12 @@ import { KindResolver } from '../core/kinds.js';
 import { groupByKind, type KindGroup } from '../features/kinds.js';
 import { createSensorStore } from '../store/create.js';
 import { biasReport } from './bias-report.js';
+import { transferSource, transferredMembers } from './transfer.js';
 import { loadDataset } from './dataset.js';
 import type { EpochProgress } from './fit.js';
 import { prepareData, trainAndValidate, validate, type Validation } from './pipeline.js';
-import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
+import { heldOutFailures } from '../features/split.js';
+import { ModelRegistry, kindOf, type ModelMeta } from '../registry/registry.js';
 
 export type TrainingProgress =
   | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }
@@ -120,6 +122,38 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     kernel: lstm.kernel,
   };
   const initial: Array<LayersModel | undefined> = [];
+  // A kind's first model starts from a related kind's champion when its own failures are too few to
+  // validate a model from scratch (a model from scratch is preferred when they are not).
+  const source =
+    !champion && cfg.transfer.enabled && heldOutFailures(data.split) < cfg.minValidationFailures
+      ? transferSource(registry, kind.kind, data.norm.sensors, {
+          stepMs: cfg.step,
+          window: cfg.window,
+          horizon: cfg.horizon,
+          rulCap: cfg.rulCap,
+          units: cfg.model.units,
+          minShared: cfg.transfer.minSharedSensors,
+        })
+      : null;
+  if (source) {
+    // Its weights were learned on its scaling: the shared sensors keep it.
+    data = prepareData(dataset.items, dataset.sensors, {
+      windowSteps: cfg.window,
+      stride: cfg.stride,
+      validationFraction: cfg.validationFraction,
+      positiveShare: cfg.positiveShare,
+      seed: cfg.model.seed,
+      normalisation: borrowStatistics(data.norm, source.normalisation),
+    });
+    spec.learningRate = cfg.model.learningRate * cfg.transfer.learningRateFactor;
+    const loaded = await registry.load(tf, source.version);
+    initial.push(...transferredMembers(tf, loaded, source.normalisation, data.norm, spec, cfg.model.members));
+    loaded.dispose();
+    progress({
+      phase: 'preparing',
+      message: `${kind.kind}: starting from ${source.version} (${kindOf(source)}), ${data.norm.sensors.filter((x) => source.normalisation.sensors.includes(x)).length} of ${data.norm.sensors.length} sensors shared`,
+    });
+  }
   if (warm && champion) {
     // Fine-tuning keeps the champion's scaling, so its weights mean what they meant.
     data = prepareData(dataset.items, dataset.sensors, {
@@ -170,9 +204,12 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   );
   if (outcome.fit.cancelled) return { cancelled: true, meta: null };
 
-  progress({ phase: 'evaluating', message: 'scoring the champion on the same held-out data' });
+  progress({ phase: 'evaluating', message: 'scoring the champion (or the transfer source) on the same held-out data' });
   let championOnSame: (Validation & { version: string }) | null = null;
-  if (champion) {
+  // A transferred model is measured against its source unchanged: what it must improve on.
+  const baseline = champion ?? (source && initial.length > 0 ? source : null);
+  if (baseline) {
+    const champion = baseline;
     const champModel = await registry.load(tf, champion.version);
     const held = data.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, champion.normalisation), labels: i.labels }));
     const ws = buildWindows(held, champion.window, cfg.stride);
@@ -189,7 +226,10 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     champModel.dispose();
   }
   const v = outcome.validation;
-  const decision = decide(v, championOnSame, { minValidationFailures: cfg.minValidationFailures, kind: kind.kind });
+  const transferred = source !== null && initial.length > 0;
+  const decision = transferred
+    ? decideTransfer(v, championOnSame, { minValidationFailures: cfg.transfer.minValidationFailures, kind: kind.kind })
+    : decide(v, championOnSame, { minValidationFailures: cfg.minValidationFailures, kind: kind.kind });
 
   progress({ phase: 'saving', message: decision.reason });
   const version = registry.nextVersion();
@@ -199,7 +239,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     createdAt: new Date().toISOString(),
     parent: championVersion,
     warmStartedFrom: warm && champion && initial.some(Boolean) ? champion.version : null,
-    transferredFrom: null,
+    transferredFrom: transferred ? { version: source.version, kind: kindOf(source) } : null,
     decision,
     dataRange: { from: dataset.from, to: dataset.to },
     machines: { train: data.report.trainMachines, validation: data.report.validationMachines, splitMethod: data.report.splitMethod },
@@ -285,6 +325,36 @@ export function chooseKind(
   }
   const rank = (g: KindGroup) => (failures.get(g.kind)! > 0 ? 0 : 2) + (registry.championVersion(g.kind) === null ? 0 : 1);
   return [...kinds].sort((a, b) => rank(a) - rank(b) || failures.get(b.kind)! - failures.get(a.kind)! || (a.kind < b.kind ? -1 : 1))[0]!;
+}
+
+/**
+ * A kind's first model, transferred from another kind's champion: promoted on fewer validation
+ * failures than a model from scratch, but only when it beats its source unchanged on them (PR-AUC no
+ * lower, RUL RMSE no higher, one strictly better), so it is measured, and better than what it came from.
+ */
+export function decideTransfer(
+  challenger: Validation,
+  source: (Validation & { version: string }) | null,
+  o: { minValidationFailures: number; kind: string },
+): { promoted: boolean; reason: string } {
+  const failures = challenger.lead.detected + challenger.lead.missed;
+  if (failures < o.minValidationFailures)
+    return {
+      promoted: false,
+      reason: `transferred model: validation holds ${failures} failure${failures === 1 ? '' : 's'}, fewer than learning.transfer.minValidationFailures (${o.minValidationFailures})`,
+    };
+  if (!source) return { promoted: false, reason: 'transferred model: its source could not be scored on the same data' };
+  const c = challenger.classification.prAuc;
+  const k = source.classification.prAuc;
+  const cr = challenger.rul.rmse;
+  const kr = source.rul.rmse;
+  const fmt = `PR-AUC ${c.toFixed(3)} vs ${k.toFixed(3)}, RUL RMSE ${cr.toFixed(2)} vs ${kr.toFixed(2)} for ${source.version} unchanged`;
+  if (c >= k && cr <= kr && (c > k || cr < kr))
+    return {
+      promoted: true,
+      reason: `first model of ${o.kind}, transferred from ${source.version}: validated on ${failures} failure${failures === 1 ? '' : 's'}; ${fmt}`,
+    };
+  return { promoted: false, reason: `transferred model does not beat its source: ${fmt}` };
 }
 
 function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {

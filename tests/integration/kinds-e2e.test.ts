@@ -34,6 +34,8 @@ describe('two machine kinds in one daemon', () => {
         rulCap: 96,
         maxGapSteps: 3,
         validationFraction: 0.34,
+        // Gearboxes share 3 of their 8 sensors with pumps and motors: enough here to start from one of their champions.
+        transfer: { minSharedSensors: 0.3 },
         model: { units: [16, 8], epochs: 4, patience: 2, members: 1 },
       },
       scoring: { interval: '200ms' },
@@ -68,7 +70,11 @@ describe('two machine kinds in one daemon', () => {
     for (const kind of ['pump', motor.name]) {
       const run = d.stages.training.trigger({ trigger: 'cli', kind });
       await waitUntil(() => d.stages.training.get(run.id)!.state !== 'running', 240_000, `a model of ${kind}`, 1000);
-      expect(d.stages.training.get(run.id)).toMatchObject({ state: 'succeeded', kind, promoted: true });
+      expect(d.stages.training.get(run.id), d.stages.training.get(run.id)!.reason ?? '').toMatchObject({
+        state: 'succeeded',
+        kind,
+        promoted: true,
+      });
     }
     const models = await get<{ champions: Record<string, string>; items: Array<{ version: string; kind: string; champion: boolean }> }>(
       '/models',
@@ -76,8 +82,36 @@ describe('two machine kinds in one daemon', () => {
     expect(Object.keys(models.champions).sort()).toEqual([motor.name, 'pump'].sort());
     const onlyPumps = await get<{ items: Array<{ kind: string }> }>('/models?kind=pump');
     expect(onlyPumps.items.map((m) => m.kind)).toEqual(['pump']);
-    const meta = await get<{ meta: { kind: string; sensors: string[] } }>(`/models/${models.champions.pump}`);
-    expect(meta.meta).toMatchObject({ kind: 'pump', sensors: pump.sensors });
+    const meta = await get<{ meta: { kind: string; sensors: string[]; transferredFrom: unknown } }>(`/models/${models.champions.pump}`);
+    expect(meta.meta).toMatchObject({ kind: 'pump', sensors: pump.sensors, transferredFrom: null });
+    // Gearboxes arrive later, with few failures: their first model starts from a related champion,
+    // and is promoted only if it beats that champion unchanged on the gearboxes' held-out failures.
+    const gearboxes = { ...base, machines: base.machines.filter((g) => g.kind === 'gearbox') };
+    const late = await MqttSink.connect(d.mqttUrl, { qos: 1 });
+    const few = await runSimulation(
+      { ...gearboxes, durationMs: 2.5 * DAY, startMs: Date.now() - 2.5 * DAY - 3_600_000 },
+      { sink: late, speed: 'max', now: Date.now() },
+    );
+    await late.close();
+    expect(few.failures).toBeGreaterThan(0);
+    await waitUntil(
+      () => d.status().store.eventsStored >= sim.events + few.events && d.status().journal.depth === 0,
+      60_000,
+      'gearboxes stored',
+    );
+    const gearbox = (await get<{ items: Array<{ name: string; machines: number }> }>('/kinds')).items.find(
+      (k) => k.name !== 'pump' && k.name !== motor.name,
+    )!;
+    const gRun = d.stages.training.trigger({ trigger: 'cli', kind: gearbox.name });
+    await waitUntil(() => d.stages.training.get(gRun.id)!.state !== 'running', 240_000, 'a model of the gearboxes', 1000);
+    const gDone = d.stages.training.get(gRun.id)!;
+    expect(gDone.state, gDone.error ?? '').toBe('succeeded');
+    const gMeta = await get<{
+      meta: { kind: string; transferredFrom: { version: string; kind: string } | null; decision: { reason: string } };
+    }>(`/models/${gDone.version}`);
+    expect(gMeta.meta.kind).toBe(gearbox.name);
+    expect([models.champions.pump, models.champions[motor.name]]).toContain(gMeta.meta.transferredFrom?.version);
+    expect(gMeta.meta.decision.reason).toMatch(/transferred/);
 
     // Live data: every machine scored by its own kind's champion, with no input it lacks.
     d.stages.scoring.refreshChampion();
@@ -94,9 +128,9 @@ describe('two machine kinds in one daemon', () => {
     );
     const rows = (await get<{ items: MachineRow[] }>('/machines')).items.filter((m) => m.score);
     for (const m of rows) {
-      const kind = m.machine.machine.startsWith('pump-') ? 'pump' : motor.name;
+      const kind = m.machine.machine.startsWith('pump-') ? 'pump' : m.machine.machine.startsWith('motor-') ? motor.name : gearbox.name;
       expect(m.kind).toEqual({ name: kind, source: kind === 'pump' ? 'config' : 'inferred' });
-      expect(m.score!.model).toBe(models.champions[kind]);
+      expect(m.score!.model).toBe(kind === gearbox.name ? gDone.version : models.champions[kind]);
       expect(m.score!.missingInputs).toEqual([]);
     }
     const pumps = await get<{ items: MachineRow[]; total: number }>('/machines?kind=pump');

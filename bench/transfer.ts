@@ -1,0 +1,192 @@
+/**
+ * npm run bench:transfer [-- --seeds 1,2,3 --ks 1,3,5,10 --members 1 --ft-lr-factor 0.25
+ *   --ft-epochs 30 --ft-patience 6 --validation-only]
+ *
+ * Onboarding a new machine kind with few failures: a model trained on C-MAPSS FD001 (one fault mode)
+ * adapts to FD003 (two fault modes) from k of FD003's training engines, chosen by seed. For each k,
+ * three arms on the FD003 test protocol: the FD001 model unchanged (source only), a model trained
+ * from scratch on the k engines, and the FD001 model fine-tuned on them (src/model/transfer.ts: its
+ * weights and scaling, a lower learning rate). Each adaptation stops early on its own k engines
+ * (whole engines held out from k = 2 on; the last 40 % of the one engine's life at k = 1), as a
+ * plant with k failures would have to. `--validation-only` scores on FD003 training engines outside
+ * every k set instead of the test files: that is where the fine-tuning settings were chosen.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { Rng } from '../src/core/random.js';
+import { applyNormalisation, borrowStatistics, inputNames, type Normalisation } from '../src/features/normalize.js';
+import type { LabelledSegment } from '../src/features/split.js';
+import { buildWindows } from '../src/features/windows.js';
+import { loadTf, quietTfWarnings, type BackendPreference } from '../src/model/backend.js';
+import { loadFastLstm } from '../src/model/fast-lstm/load.js';
+import type { LstmSpec } from '../src/model/lstm.js';
+import { transferMember } from '../src/model/transfer.js';
+import { prepareData, trainAndValidate, validate, type PreparedData } from '../src/training/pipeline.js';
+import { CMAPSS_INPUTS, cmapssFiles, evaluateCmapssTest, labelledTrainingUnits } from './lib/cmapss.js';
+import { describe, meanPlusMinus, parseSeeds } from './lib/seeds.js';
+
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string', default: path.resolve('../shared/data/cmapss') },
+    seeds: { type: 'string', default: '1,2,3' },
+    ks: { type: 'string', default: '1,3,5,10' },
+    // One member per model: 3 seeds × (1 source + 8 adaptations) of five members would take hours here.
+    members: { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '40' },
+    patience: { type: 'string', default: '8' },
+    'ft-epochs': { type: 'string', default: '30' },
+    'ft-patience': { type: 'string', default: '6' },
+    'ft-lr-factor': { type: 'string', default: '0.25' },
+    backend: { type: 'string', default: 'auto' },
+    'validation-only': { type: 'boolean', default: false },
+  },
+});
+const WINDOW = 50;
+const HORIZON = 30;
+const RUL_CAP = 125;
+const LR = 0.002;
+const STRIDE = 2;
+const seeds = parseSeeds(a.seeds);
+const ks = a.ks.split(',').map(Number);
+if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > 50)) throw new Error(`--ks wants integers 1–50, got "${a.ks}"`);
+const source = cmapssFiles(a.data, 'FD001');
+const target = cmapssFiles(a.data, 'FD003');
+const validationOnly = a['validation-only'];
+
+quietTfWarnings();
+const { tf, backend } = await loadTf(a.backend as BackendPreference);
+const lstm = await loadFastLstm(tf, { preference: 'auto' });
+const units = { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP, inputs: CMAPSS_INPUTS };
+const sourceItems = labelledTrainingUnits(source.train, units);
+const targetItems = labelledTrainingUnits(target.train, units);
+const spec = (seed: number, learningRate = LR): Omit<LstmSpec, 'windowSteps' | 'features'> => ({
+  units: [64, 32],
+  dropout: 0.2,
+  learningRate,
+  seed,
+  recurrentActivation: 'sigmoid',
+  kernel: lstm.kernel,
+});
+const fit = (epochs: number, patience: number) => ({
+  epochs,
+  batchSize: 128,
+  patience,
+  reduceLrAfter: 3,
+  monitor: 'metrics' as const,
+  members: Number(a.members),
+  rulCap: RUL_CAP,
+  horizon: HORIZON,
+  stepMs: 1,
+});
+const prepare = (items: readonly LabelledSegment[], seed: number, normalisation?: Normalisation): PreparedData =>
+  prepareData(items, CMAPSS_INPUTS, {
+    windowSteps: WINDOW,
+    stride: STRIDE,
+    // One engine has no engine to hold out: the last 40 % of its life (longer than a window) validates.
+    validationFraction: items.length === 1 ? 0.4 : 0.2,
+    positiveShare: 0.3,
+    seed,
+    ...(normalisation ? { normalisation } : {}),
+  });
+
+interface Score {
+  rmse: number;
+  f1: number;
+}
+
+/** FD003's test protocol, or (--validation-only) every window of the FD003 training engines outside the k sets. */
+function score(model: LayersModel, norm: Normalisation, threshold: number, heldOut: readonly LabelledSegment[]): Score {
+  if (validationOnly) {
+    const ws = buildWindows(
+      heldOut.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels })),
+      WINDOW,
+      STRIDE,
+    );
+    const v = validate(tf, model, ws, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1, threshold });
+    return { rmse: v.rul.rmse, f1: v.classification.f1 };
+  }
+  const t = evaluateCmapssTest(tf, model, norm, target.test, target.rul, { window: WINDOW, horizon: HORIZON, rulCap: RUL_CAP, threshold });
+  return { rmse: t.rul.rmse, f1: t.classification.f1 };
+}
+
+type Arm = 'source only' | 'scratch' | 'transfer';
+const results = new Map<string, Score[]>();
+const keep = (arm: Arm, k: number, s: Score) => results.set(`${arm}|${k}`, [...(results.get(`${arm}|${k}`) ?? []), s]);
+
+for (const seed of seeds) {
+  const t0 = performance.now();
+  const src = await trainAndValidate(tf, prepare(sourceItems, seed), spec(seed), fit(Number(a.epochs), Number(a.patience)));
+  const sourceNorm = prepare(sourceItems, seed).norm;
+  console.log(
+    `bench:transfer — seed ${seed}: FD001 model trained in ${((performance.now() - t0) / 1000).toFixed(0)} s (${backend}, LSTM ${lstm.describe}), ` +
+      `FD001 validation RMSE ${src.validation.rul.rmse.toFixed(2)}, F1 ${src.validation.classification.f1.toFixed(3)}`,
+  );
+  // The k engines of FD003, nested (k = 1 within k = 3 …), chosen by the seed; the rest never adapt anything.
+  const rng = new Rng(seed * 7919);
+  const engines = [...new Set(targetItems.map((i) => i.seg.machine))];
+  for (let i = engines.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [engines[i], engines[j]] = [engines[j]!, engines[i]!];
+  }
+  const maxK = Math.max(...ks);
+  const heldOut = targetItems.filter((i) => !engines.slice(0, maxK).includes(i.seg.machine));
+  const only = score(src.model, sourceNorm, src.validation.threshold, heldOut);
+  for (const k of ks) keep('source only', k, only);
+  console.log(`  source only (FD001 model on FD003): RMSE ${only.rmse.toFixed(2)}, F1 ${only.f1.toFixed(3)}`);
+
+  for (const k of ks) {
+    const chosen = new Set(engines.slice(0, k));
+    const items = targetItems.filter((i) => chosen.has(i.seg.machine));
+    const t1 = performance.now();
+    const scratchData = prepare(items, seed);
+    const scratch = await trainAndValidate(tf, scratchData, spec(seed), fit(Number(a.epochs), Number(a.patience)));
+    const s = score(scratch.model, scratchData.norm, scratch.validation.threshold, heldOut);
+    scratch.model.dispose();
+    keep('scratch', k, s);
+
+    const norm = borrowStatistics(scratchData.norm, sourceNorm);
+    const data = prepare(items, seed, norm);
+    const lr = LR * Number(a['ft-lr-factor']);
+    const full: LstmSpec = { ...spec(seed, lr), windowSteps: WINDOW, features: inputNames(norm).length };
+    const members = Array.from({ length: Number(a.members) }, (_, m) => {
+      const t = transferMember(tf, src.model, inputNames(sourceNorm), inputNames(norm), m, { ...full, seed: seed + 1000 * m });
+      if (!t) throw new Error(`cannot transfer member ${m}`);
+      return t.model;
+    });
+    const tuned = await trainAndValidate(tf, data, spec(seed, lr), fit(Number(a['ft-epochs']), Number(a['ft-patience'])), members);
+    const t = score(tuned.model, norm, tuned.validation.threshold, heldOut);
+    tuned.model.dispose();
+    keep('transfer', k, t);
+    console.log(
+      `  k=${k} (${[...chosen].join(', ')}; ${data.report.trainMachines} train, ${data.report.validationMachines.length} validate, ${data.report.splitMethod}): ` +
+        `scratch RMSE ${s.rmse.toFixed(2)}, F1 ${s.f1.toFixed(3)}; transfer RMSE ${t.rmse.toFixed(2)}, F1 ${t.f1.toFixed(3)} (${tuned.fit.history.length} epochs) — ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+    );
+  }
+  src.model.dispose();
+}
+
+const where = validationOnly ? 'FD003 training engines outside every k set (validation)' : 'FD003 test';
+const list = seeds.join(',');
+console.log(`on ${where}, mean ± sd over seeds ${list} (per seed in brackets):`);
+for (const k of ks)
+  for (const arm of ['source only', 'scratch', 'transfer'] as const) {
+    const r = results.get(`${arm}|${k}`)!;
+    console.log(
+      `  k=${String(k).padStart(2)} ${arm.padEnd(11)}: RMSE ${describe(
+        r.map((x) => x.rmse),
+        2,
+      )}, F1 ${describe(
+        r.map((x) => x.f1),
+        3,
+      )}`,
+    );
+  }
+const k5 = results.get('transfer|5');
+if (k5)
+  console.log(
+    `transfer FD001->FD003 k=5 mean over seeds ${list}: RMSE ${meanPlusMinus(
+      k5.map((x) => x.rmse),
+      2,
+    )}${validationOnly ? ' (validation)' : ''}`,
+  );

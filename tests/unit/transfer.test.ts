@@ -1,0 +1,89 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { borrowStatistics, type Normalisation } from '../../src/features/normalize.js';
+import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
+import { combineMembers } from '../../src/model/ensemble.js';
+import { buildLstm, type LstmSpec } from '../../src/model/lstm.js';
+import { transferMember } from '../../src/model/transfer.js';
+import { decideTransfer } from '../../src/training/run.js';
+import { transferSource } from '../../src/training/transfer.js';
+import { testMeta } from '../support/model-meta.js';
+
+let tf: TF;
+beforeAll(async () => {
+  quietTfWarnings();
+  tf = (await loadTf('cpu')).tf;
+});
+
+const spec = (features: number, seed = 1): LstmSpec => ({
+  windowSteps: 5,
+  features,
+  units: [4, 4],
+  dropout: 0,
+  learningRate: 0.001,
+  recurrentActivation: 'sigmoid',
+  seed,
+});
+const rows = (kernel: Float32Array, cols: number, r: number) => Array.from(kernel.subarray(r * cols, (r + 1) * cols));
+
+describe('transfer to a new kind', () => {
+  it('copies every weight, the input weights of shared inputs by name, and keeps fresh ones for new inputs', () => {
+    const src = buildLstm(tf, spec(3, 1));
+    const t = transferMember(tf, src, ['a', 'b', 'c'], ['c', 'x', 'a'], 0, spec(3, 9))!;
+    expect(t.shared).toEqual(['c', 'a']);
+    expect(t.fresh).toEqual(['x']);
+    const srcKernel = src.getLayer('lstm_0').getWeights()[0]!.dataSync() as Float32Array;
+    const dstKernel = t.model.getLayer('lstm_0').getWeights()[0]!.dataSync() as Float32Array;
+    const cols = 16;
+    expect(rows(dstKernel, cols, 0)).toEqual(rows(srcKernel, cols, 2)); // c
+    expect(rows(dstKernel, cols, 2)).toEqual(rows(srcKernel, cols, 0)); // a
+    expect(rows(dstKernel, cols, 1)).not.toEqual(rows(srcKernel, cols, 1)); // x: fresh
+    for (const name of ['lstm_1', 'failure', 'rul'])
+      expect(Array.from(t.model.getLayer(name).getWeights()[0]!.dataSync())).toEqual(
+        Array.from(src.getLayer(name).getWeights()[0]!.dataSync()),
+      );
+    // Member 1 of an ensemble; none shared, or another stack: nothing to transfer.
+    const ensemble = combineMembers(tf, [buildLstm(tf, spec(3, 1)), buildLstm(tf, spec(3, 2))], spec(3));
+    expect(transferMember(tf, ensemble, ['a', 'b', 'c'], ['a', 'b'], 1, spec(2))).not.toBeNull();
+    expect(transferMember(tf, ensemble, ['a', 'b', 'c'], ['a', 'b'], 2, spec(2))).toBeNull();
+    expect(transferMember(tf, src, ['a', 'b', 'c'], ['y', 'z'], 0, spec(2))).toBeNull();
+    expect(transferMember(tf, src, ['a', 'b', 'c'], ['a', 'b'], 0, { ...spec(2), units: [8, 4] })).toBeNull();
+  });
+
+  it('keeps the source scaling for shared sensors, and picks the compatible champion sharing the most sensors', () => {
+    const fitted: Normalisation = { sensors: ['a', 'x'], mean: [1, 2], std: [1, 1], dropped: [] };
+    const source: Normalisation = { sensors: ['a', 'b'], mean: [10, 20], std: [3, 4], dropped: [] };
+    expect(borrowStatistics(fitted, source)).toEqual({ sensors: ['a', 'x'], mean: [10, 2], std: [3, 1], dropped: [] });
+    const metas = {
+      v0001: testMeta('v0001', { kind: 'motor', sensors: ['a', 'b'], normalisation: source }),
+      v0002: testMeta('v0002', { kind: 'fan', sensors: ['a', 'x', 'z'], normalisation: { ...fitted, sensors: ['a', 'x', 'z'] } }),
+      v0003: testMeta('v0003', { kind: 'press', window: 99, sensors: ['a', 'x'], normalisation: fitted }),
+    };
+    const registry = {
+      champions: () => ({ motor: 'v0001', fan: 'v0002', press: 'v0003' }),
+      meta: (v: string) => metas[v as keyof typeof metas],
+    };
+    const m = metas.v0001;
+    const o = { stepMs: m.stepMs, window: m.window, horizon: m.horizon, rulCap: m.rulCap, units: m.architecture.units, minShared: 0.5 };
+    expect(transferSource(registry, 'pump', ['a', 'x'], o)?.version).toBe('v0002');
+    expect(transferSource(registry, 'fan', ['a', 'x'], o)?.version).toBe('v0001');
+    expect(transferSource(registry, 'pump', ['q', 'r', 's'], o)).toBeNull();
+  });
+
+  it('promotes a transferred model on few failures only when it beats its source unchanged on them', () => {
+    const v = (prAuc: number, rmse: number, failures: number) => ({
+      threshold: 0.5,
+      classification: { ...testMeta('v1').metrics.validation.classification, prAuc, confusion: { tp: 0, fp: 0, tn: 0, fn: 0 } },
+      rul: { rmse, mae: 0, score: 0, n: 1 },
+      rulBands: [],
+      lead: { detected: failures, missed: 0, meanLeadMs: null },
+    });
+    const o = { minValidationFailures: 1, kind: 'pump' };
+    expect(decideTransfer(v(0.9, 10, 1), { ...v(0.6, 30, 1), version: 'v0004' }, o)).toEqual({
+      promoted: true,
+      reason: expect.stringMatching(/^first model of pump, transferred from v0004: validated on 1 failure; PR-AUC 0.900 vs 0.600/),
+    });
+    expect(decideTransfer(v(0.9, 40, 1), { ...v(0.6, 30, 1), version: 'v0004' }, o).reason).toMatch(/does not beat its source/);
+    expect(decideTransfer(v(0.9, 10, 0), { ...v(0.6, 30, 0), version: 'v0004' }, o).reason).toMatch(/validation holds 0 failures/);
+    expect(decideTransfer(v(0.9, 10, 1), null, o).promoted).toBe(false);
+  });
+});
