@@ -1,5 +1,5 @@
 /**
- * npm run bench:transfer [-- --seeds 1,2,3 --ks 1,3,5,10 --members 1 --ft-lr-factor 0.25
+ * npm run bench:transfer [-- --seeds 1,2,3 --ks 1,3,5,10 --members 1 --ft-lr-factor 1
  *   --ft-epochs 30 --ft-patience 6 --validation-only]
  *
  * Onboarding a new machine kind with few failures: a model trained on C-MAPSS FD001 (one fault mode)
@@ -37,7 +37,8 @@ const { values: a } = parseArgs({
     patience: { type: 'string', default: '8' },
     'ft-epochs': { type: 'string', default: '30' },
     'ft-patience': { type: 'string', default: '6' },
-    'ft-lr-factor': { type: 'string', default: '0.25' },
+    // 1 chosen on validation (FD003 training engines outside the k sets, seeds 1–3): k = 5 RMSE 22.3 against 44.6 at 0.25.
+    'ft-lr-factor': { type: 'string', default: '1' },
     backend: { type: 'string', default: 'auto' },
     'validation-only': { type: 'boolean', default: false },
   },

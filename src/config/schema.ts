@@ -261,8 +261,9 @@ export const ConfigSchema = Type.Object(
             learningRateFactor: Type.Number({
               exclusiveMinimum: 0,
               maximum: 1,
-              default: 0.25,
-              description: 'fine-tuning learning rate, as a share of learning.model.learningRate',
+              default: 1,
+              description:
+                'fine-tuning learning rate, as a share of learning.model.learningRate (1 chosen on C-MAPSS validation: docs/predictor.md)',
             }),
             minValidationFailures: Type.Integer({
               minimum: 1,

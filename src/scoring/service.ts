@@ -9,6 +9,7 @@ import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { ANY_KIND, type KindResolver, type MachineKind } from '../core/kinds.js';
+import { KindChampions } from './kind-champions.js';
 import { inputNames } from '../features/normalize.js';
 import type { ModelMeta } from '../registry/registry.js';
 import type { InferenceClient } from './inference-client.js';
@@ -92,12 +93,8 @@ export class ScoringService {
   private readonly dirty = new Set<string>();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
   private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0, down: 0 };
-  /** The champion of each kind; ANY_KIND: a model from before kinds, for kinds without their own. */
-  private champions = new Map<string, ChampionView>();
-  private noModelReasons = new Map<string, string>();
-  private defaultNoModelReason = 'no model trained yet';
-  /** Inferred kind per sensor layout (shared by every machine with the same sensors). */
-  private readonly inferredKinds = new WeakMap<SensorLayout, string>();
+  /** Each kind's champion, why a kind has none, each machine's kind. */
+  private readonly champions: KindChampions;
   private readonly loadedVersions = new Set<string>();
   /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
   private readonly loadFailures = new Map<string, number>();
@@ -136,8 +133,9 @@ export class ScoringService {
     /** Which machines get a window; all when absent. */
     private readonly fleet?: FleetMembership,
     /** Machine kinds; without one every machine is of one kind, served by a model of any kind. */
-    private readonly kinds?: KindResolver,
+    kinds?: KindResolver,
   ) {
+    this.champions = new KindChampions(kinds);
     this.insertScore = db.prepare(
       'INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -161,15 +159,9 @@ export class ScoringService {
    * kind has none (and no model from before kinds serves it) says why: `whyNone(kind)`.
    */
   setChampions(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string): void {
-    const same = champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
-    const kinds = new Set<string>([...this.noModelReasons.keys(), ...[...this.machinesById.values()].map((m) => this.kindOf(m))]);
-    const reasons = new Map([...kinds].filter((k) => !this.championFor(k, champions)).map((k) => [k, whyNone(k)]));
-    const defaultReason = whyNone(ANY_KIND);
-    if (same && defaultReason === this.defaultNoModelReason && [...reasons].every(([k, r]) => this.noModelReasons.get(k) === r)) return;
-    this.noModelReasons = reasons;
-    this.defaultNoModelReason = defaultReason;
     const before = this.grid();
-    this.champions = new Map(champions);
+    const kinds = [...this.machinesById.values()].map((m) => this.kindOf(m));
+    if (!this.champions.set(champions, whyNone, kinds)) return;
     const after = this.grid();
     // Buffers on another step cannot serve the new models: they refill on their grid.
     const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
@@ -187,40 +179,24 @@ export class ScoringService {
 
   /** One version when one model serves every kind; else each kind's, as `version (kind)`. */
   get championVersion(): string | null {
-    if (this.champions.size === 0) return null;
-    if (this.champions.size === 1) return [...this.champions.values()][0]!.version;
-    return [...this.champions]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, c]) => `${c.version} (${k})`)
-      .join(', ');
+    return this.champions.describe();
   }
 
   /** The champion of each kind. */
   championVersions(): Record<string, string> {
-    return Object.fromEntries([...this.champions].map(([k, c]) => [k, c.version]));
-  }
-
-  private championFor(kind: string, champions: ReadonlyMap<string, ChampionView> = this.champions): ChampionView | null {
-    return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
+    return this.champions.byKind();
   }
 
   private championOf(m: Tracked): ChampionView | null {
-    return this.championFor(this.kindOf(m));
+    return this.champions.servingFor(this.kindOf(m));
   }
 
   private whyNoModel(m: Tracked): string {
-    const kind = this.kindOf(m);
-    return this.noModelReasons.get(kind) ?? this.defaultNoModelReason;
+    return this.champions.whyNone(this.kindOf(m));
   }
 
-  /** Its configured kind, else the one its sensors infer (cached per sensor layout). */
   private kindOf(m: Tracked): string {
-    if (m.configuredKind !== null) return m.configuredKind;
-    if (!this.kinds) return ANY_KIND;
-    const layout = m.window.sensorLayout;
-    let kind = this.inferredKinds.get(layout);
-    if (kind === undefined) this.inferredKinds.set(layout, (kind = this.kinds.inferredKind(layout.names)));
-    return kind;
+    return this.champions.kindOf(m.configuredKind, m.window.sensorLayout);
   }
 
   /** Reads each known machine's recent readings so scoring resumes at once after a restart. */
@@ -285,7 +261,7 @@ export class ScoringService {
     const { stepMs, keep } = this.grid();
     const m: Tracked = {
       window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
-      configuredKind: this.kinds?.configured(ref.machine) ?? null,
+      configuredKind: this.champions.configured(ref.machine),
       status: 'no_model',
       detail: null,
       score: null,
@@ -295,7 +271,7 @@ export class ScoringService {
     };
     this.statusCounts.no_model++;
     // Its sensors (and so an inferred kind) are known once its first values are in: until then it waits.
-    m.detail = this.champions.size > 0 ? null : this.defaultNoModelReason;
+    m.detail = this.champions.size > 0 ? null : this.champions.defaultWhyNone;
     if (this.champions.size > 0) this.setStatus(m, 'warming_up', null);
     this.machinesById.set(ref.machine, m);
     return m;
@@ -429,7 +405,7 @@ export class ScoringService {
 
   /** Loads a champion beside the others still serving; on failure its machines say so (retried in a minute). */
   private async load(champion: ChampionView, ids: readonly string[]): Promise<boolean> {
-    const keep = [...new Set([...this.champions.values()].map((c) => c.version))];
+    const keep = this.champions.versions();
     const reply = await this.inference
       .request({ type: 'load', modelsDir: this.modelsDir, version: champion.version, keep })
       .catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
@@ -521,15 +497,8 @@ export class ScoringService {
     for (const { ref, score } of scored) for (const l of this.listeners) l(ref, score, meta.threshold);
   }
 
-  /**
-   * One grid for every machine: the champions' step (they share the learning config's), and room for
-   * the longest of their windows.
-   */
   private grid(): { stepMs: number; keep: number } {
-    const metas = [...this.champions.values()].map((c) => c.meta);
-    const stepMs = metas[0]?.stepMs ?? this.o.stepMs;
-    const window = Math.max(this.o.windowSteps, ...metas.map((m) => m.window));
-    return { stepMs, keep: window + this.o.maxGapSteps + 2 };
+    return this.champions.grid(this.o);
   }
 
   private prune(): void {

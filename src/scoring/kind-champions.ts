@@ -1,0 +1,91 @@
+import { ANY_KIND, type KindResolver } from '../core/kinds.js';
+import type { SensorLayout } from '../core/sensor-layout.js';
+import type { ChampionView } from './service.js';
+
+/**
+ * Which model scores which machine: each kind's champion (ANY_KIND: a model from before kinds, for
+ * kinds without their own), why a kind has none, and each machine's kind (from the config, or
+ * inferred from its sensors and cached per sensor layout, which machines with the same sensors share).
+ */
+export class KindChampions {
+  private champions = new Map<string, ChampionView>();
+  private reasons = new Map<string, string>();
+  private defaultReason = 'no model trained yet';
+  private readonly inferred = new WeakMap<SensorLayout, string>();
+
+  constructor(private readonly kinds?: KindResolver) {}
+
+  configured(machine: string): string | null {
+    return this.kinds?.configured(machine) ?? null;
+  }
+
+  kindOf(configured: string | null, layout: SensorLayout): string {
+    if (configured !== null) return configured;
+    if (!this.kinds) return ANY_KIND;
+    let kind = this.inferred.get(layout);
+    if (kind === undefined) this.inferred.set(layout, (kind = this.kinds.inferredKind(layout.names)));
+    return kind;
+  }
+
+  /** Replaces the champions and the reasons of `kinds` without one; false when nothing changed. */
+  set(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string, kinds: Iterable<string>): boolean {
+    const same = champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
+    const all = new Set([...this.reasons.keys(), ...kinds]);
+    const reasons = new Map([...all].filter((k) => !serving(champions, k)).map((k) => [k, whyNone(k)]));
+    const defaultReason = whyNone(ANY_KIND);
+    if (same && defaultReason === this.defaultReason && [...reasons].every(([k, r]) => this.reasons.get(k) === r)) return false;
+    this.champions = new Map(champions);
+    this.reasons = reasons;
+    this.defaultReason = defaultReason;
+    return true;
+  }
+
+  servingFor(kind: string): ChampionView | null {
+    return serving(this.champions, kind);
+  }
+
+  whyNone(kind: string): string {
+    return this.reasons.get(kind) ?? this.defaultReason;
+  }
+
+  get size(): number {
+    return this.champions.size;
+  }
+
+  get defaultWhyNone(): string {
+    return this.defaultReason;
+  }
+
+  /** Every champion's version, once: what the inference worker keeps loaded. */
+  versions(): string[] {
+    return [...new Set([...this.champions.values()].map((c) => c.version))];
+  }
+
+  byKind(): Record<string, string> {
+    return Object.fromEntries([...this.champions].map(([k, c]) => [k, c.version]));
+  }
+
+  /** One version when one model serves every kind; else each kind's, as `version (kind)`. */
+  describe(): string | null {
+    if (this.champions.size === 0) return null;
+    if (this.champions.size === 1) return [...this.champions.values()][0]!.version;
+    return [...this.champions]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, c]) => `${c.version} (${k})`)
+      .join(', ');
+  }
+
+  /**
+   * One grid for every machine: the champions' step (they share the learning config's), and room for
+   * the longest of their windows.
+   */
+  grid(o: { stepMs: number; windowSteps: number; maxGapSteps: number }): { stepMs: number; keep: number } {
+    const metas = [...this.champions.values()].map((c) => c.meta);
+    const stepMs = metas[0]?.stepMs ?? o.stepMs;
+    return { stepMs, keep: Math.max(o.windowSteps, ...metas.map((m) => m.window)) + o.maxGapSteps + 2 };
+  }
+}
+
+function serving(champions: ReadonlyMap<string, ChampionView>, kind: string): ChampionView | null {
+  return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
+}
