@@ -78,7 +78,11 @@ export async function buildHttp(
       },
       kinds: () => storeKinds(d.store, config.machines),
     },
-    training: { training: d.training, request: (by, kind) => d.scheduler.scheduler.request(by, kind) },
+    training: {
+      training: d.training,
+      request: (by, kind) => d.scheduler.scheduler.request(by, kind),
+      kinds: async () => (await storeKinds(d.store, config.machines)).map((g) => g.kind),
+    },
     energy: {
       scheduler: d.scheduler.scheduler,
       accountant: d.scheduler.accountant,

@@ -197,6 +197,7 @@ export async function apiHarness(
           runId: null,
         };
       },
+      kinds: async () => ['pump', 'motor'],
     },
     energy: {
       scheduler: { decisions: () => [], nextTick: () => null, lastError: null },

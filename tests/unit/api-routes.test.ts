@@ -311,6 +311,17 @@ describe('models and training', () => {
       payload: { bypassEnergyPolicy: true },
     });
     expect([busy.statusCode, busy.json().error.code]).toEqual([409, 'VGL_TRAINING_BUSY']);
+    // A kind there is no machine of: refused with the kinds there are, nothing started.
+    const unknownKind = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/training/runs',
+      headers: auth('operator'),
+      payload: { kind: 'gearbox' },
+    });
+    expect([unknownKind.statusCode, unknownKind.json().error.message]).toEqual([
+      404,
+      'no machine of kind gearbox in the store (kinds: pump, motor)',
+    ]);
     // Without the bypass the energy policy decides; here it queues the request for a cleaner window.
     const queued = await h.app.inject({ method: 'POST', url: '/api/v1/training/runs', headers: auth('operator') });
     expect(queued.statusCode).toBe(202);

@@ -36,6 +36,8 @@ export interface TrainingRouteDeps {
   training: Pick<TrainingManager, 'list' | 'get' | 'trigger' | 'cancel'>;
   /** Asks the energy policy for a run (it starts now, or at the best time before the deadline). */
   request(by: string, kind?: string): Promise<{ action: string; reason: string; runId: number | null } | null>;
+  /** The machine kinds in the store, to refuse a run of a kind there is no machine of. */
+  kinds?(): Promise<string[]>;
   writesPerMinute: number;
 }
 
@@ -90,6 +92,12 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
       },
     },
     async (req, reply) => {
+      const kind = req.body?.kind;
+      if (kind !== undefined && d.kinds) {
+        const kinds = await d.kinds();
+        if (!kinds.includes(kind))
+          throw new VigilError('VGL_NOT_FOUND', `no machine of kind ${kind} in the store (kinds: ${kinds.join(', ') || 'none yet'})`);
+      }
       if (!req.body?.bypassEnergyPolicy) {
         const decision = await d.request(req.principal.name, req.body?.kind);
         const started = decision?.runId ? d.training.get(decision.runId) : null;
