@@ -112,6 +112,15 @@ describe('two machine kinds in one daemon', () => {
     expect(gMeta.meta.kind).toBe(gearbox.name);
     expect([models.champions.pump, models.champions[motor.name]]).toContain(gMeta.meta.transferredFrom?.version);
     expect(gMeta.meta.decision.reason).toMatch(/transferred/);
+    // Promoted or not, the kind says where it stands: served by that model, or why it has none.
+    const gKind = (await get<{ items: Array<{ name: string; servedBy: string | null; whyNoModel: string | null }> }>('/kinds')).items.find(
+      (k) => k.name === gearbox.name,
+    )!;
+    expect(gKind).toEqual(
+      gDone.promoted
+        ? expect.objectContaining({ servedBy: gDone.version, whyNoModel: null })
+        : expect.objectContaining({ servedBy: null, whyNoModel: `${gDone.version} was not promoted: ${gMeta.meta.decision.reason}` }),
+    );
 
     // Live data: every machine scored by its own kind's champion, with no input it lacks.
     d.stages.scoring.refreshChampion();
