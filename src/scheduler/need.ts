@@ -18,6 +18,8 @@ export interface NeedInputs {
   champion: { createdAt: number; normalisation: Normalisation } | null;
   /** The machines of the kind this need is for; all machines when absent. */
   machines?: ReadonlySet<string>;
+  /** The lookback's failure events, read once for every kind's need; read here when absent. */
+  failureEvents?: ReadonlyArray<{ machine: { machine: string } }>;
 }
 
 /** Whether a run is worth its energy, and why. `forced` runs ignore the window, idleness and budget. */
@@ -38,7 +40,7 @@ export async function assessNeed(
   i: NeedInputs,
   o: NeedOptions,
 ): Promise<Need> {
-  const failures = (await store.queryEvents({ from: i.now - o.lookbackMs, to: i.now + 1, types: ['failure'] })).filter(
+  const failures = (i.failureEvents ?? (await store.queryEvents({ from: i.now - o.lookbackMs, to: i.now + 1, types: ['failure'] }))).filter(
     (e) => !i.machines || i.machines.has(e.machine.machine),
   ).length;
   const none = (reason: string | null): Need => ({ reason, forced: false, failures, drift: null });

@@ -122,6 +122,7 @@ export class EnergyScheduler {
     const candidates = asked !== null ? kinds.filter((k) => k.kind === asked) : kinds;
     if (asked !== null && candidates.length === 0) throw new Error(`no machine of kind ${asked} in the store`);
     const several = kinds.length > 1;
+    const failureEvents = await this.d.store.queryEvents({ from: now - this.cfg.learning.lookback, to: now + 1, types: ['failure'] });
     let chosen: { need: Need; kind: string | null; lastRun: { startedAt: number } | null } | null = null;
     for (const k of candidates) {
       const champVersion = this.d.registry.championVersion(k.kind);
@@ -134,6 +135,7 @@ export class EnergyScheduler {
           lastRun,
           champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null,
           machines: new Set(k.machines),
+          failureEvents,
         },
         {
           minFailures: s.need.minFailures,

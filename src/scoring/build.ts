@@ -3,7 +3,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { FleetMembership } from '../core/types.js';
-import type { ModelRegistry } from '../registry/registry.js';
+import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/registry.js';
 import { InferenceClient } from './inference-client.js';
 import { scoringReports } from './report.js';
 import { ScoringService, type ChampionView } from './service.js';
@@ -49,17 +49,37 @@ export async function buildScoring(
     new KindResolver(config.machines),
   );
   life.release('scoring', () => scoring.stop());
+  // A version's meta.json never changes once written: read each once, not every poll.
+  const metas = new Map<string, ModelMeta>();
+  const metaOf = (version: string): ModelMeta => {
+    let m = metas.get(version);
+    if (!m) {
+      if (metas.size >= 1000) metas.clear();
+      metas.set(version, (m = d.registry.meta(version)));
+    }
+    return m;
+  };
   // Without a champion, the newest version of the kind says why (e.g. too few failures to validate).
   const whyNoModel = (kind: string): string => {
-    const last = kind === ANY_KIND ? null : d.registry.newestVersion(kind);
+    let last: ModelMeta | undefined;
+    for (const v of kind === ANY_KIND ? [] : d.registry.versions().reverse()) {
+      try {
+        const m = metaOf(v);
+        if (kindOf(m) === kind) {
+          last = m;
+          break;
+        }
+      } catch {
+        // A damaged version is not why a kind has no model; the registry reports it where it is read.
+      }
+    }
     if (!last) return kind === ANY_KIND ? 'no model trained yet' : `no model of ${kind} trained yet`;
     return `no model of ${kind} promoted yet: ${last.version} was not (${last.decision.reason})`;
   };
   const refreshChampion = (): void => {
     try {
       const champions = new Map<string, ChampionView>();
-      for (const [kind, version] of Object.entries(d.registry.champions()))
-        champions.set(kind, { version, meta: d.registry.meta(version) });
+      for (const [kind, version] of Object.entries(d.registry.champions())) champions.set(kind, { version, meta: metaOf(version) });
       const before = scoring.championVersions();
       scoring.setChampions(champions, whyNoModel);
       for (const [kind, c] of champions) if (before[kind] !== c.version) log.info({ version: c.version, kind }, 'champion changed');
