@@ -1,6 +1,6 @@
 import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { applyNormalisation, borrowStatistics, inputNames } from '../features/normalize.js';
+import { applyNormalisation, borrowStatistics, inputNames, type Normalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
@@ -94,14 +94,17 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
           seed: cfg.model.seed,
         }
       : undefined;
-  let data = prepareData(dataset.items, dataset.sensors, {
-    windowSteps: cfg.window,
-    stride: cfg.stride,
-    validationFraction: cfg.validationFraction,
-    positiveShare: cfg.positiveShare,
-    seed: cfg.model.seed,
-    regimes,
-  });
+  // Scaling fitted on the training split (regimes included), or a given one a starting model was learned on.
+  const prepare = (normalisation?: Normalisation) =>
+    prepareData(dataset.items, dataset.sensors, {
+      windowSteps: cfg.window,
+      stride: cfg.stride,
+      validationFraction: cfg.validationFraction,
+      positiveShare: cfg.positiveShare,
+      seed: cfg.model.seed,
+      ...(normalisation ? { normalisation } : { regimes }),
+    });
+  let data = prepare();
   const sameFeatures =
     champion !== null &&
     champion.window === cfg.window &&
@@ -137,14 +140,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       : null;
   if (source) {
     // Its weights were learned on its scaling: the shared sensors keep it.
-    data = prepareData(dataset.items, dataset.sensors, {
-      windowSteps: cfg.window,
-      stride: cfg.stride,
-      validationFraction: cfg.validationFraction,
-      positiveShare: cfg.positiveShare,
-      seed: cfg.model.seed,
-      normalisation: borrowStatistics(data.norm, source.normalisation),
-    });
+    data = prepare(borrowStatistics(data.norm, source.normalisation));
     spec.learningRate = cfg.model.learningRate * cfg.transfer.learningRateFactor;
     const loaded = await registry.load(tf, source.version);
     initial.push(...transferredMembers(tf, loaded, source.normalisation, data.norm, spec, cfg.model.members));
@@ -156,14 +152,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   }
   if (warm && champion) {
     // Fine-tuning keeps the champion's scaling, so its weights mean what they meant.
-    data = prepareData(dataset.items, dataset.sensors, {
-      windowSteps: cfg.window,
-      stride: cfg.stride,
-      validationFraction: cfg.validationFraction,
-      positiveShare: cfg.positiveShare,
-      seed: cfg.model.seed,
-      normalisation: champion.normalisation,
-    });
+    data = prepare(champion.normalisation);
     const loaded = await registry.load(tf, champion.version);
     // Each member starts from the champion's member of the same index; members it lacks start afresh.
     for (let k = 0; k < cfg.model.members; k++) {
