@@ -1,6 +1,6 @@
 import { liveRegimeShare } from '../scheduler/need.js';
 import { ANY_KIND } from '../core/kinds.js';
-import { storeKinds } from '../features/kinds.js';
+import { storeKinds, type KindGroup } from '../features/kinds.js';
 import type { FastifyInstance } from 'fastify';
 import type { AlertStage } from '../alerts/build.js';
 import type { VigilConfig } from '../config/schema.js';
@@ -58,6 +58,20 @@ export async function buildHttp(
   life.report(streamReport(streams));
   const a = config.api;
   const status = reportedStatus(life, d.startedAt, d.running);
+  // Listing the store's machines is a heavy query on a large fleet and the page polls kinds: a copy
+  // serves for 30 s, unless machines came since (their kinds may be new).
+  let kindsCopy: { at: number; machines: number; kinds: Promise<KindGroup[]> } | null = null;
+  const kinds = (): Promise<KindGroup[]> => {
+    const now = clock.now();
+    const machines = scoring.counts().machines;
+    if (!kindsCopy || now - kindsCopy.at > 30_000 || kindsCopy.machines !== machines) {
+      const fresh = storeKinds(d.store, config.machines);
+      kindsCopy = { at: now, machines, kinds: fresh };
+      // A failed read is not kept: the next request tries again.
+      fresh.catch(() => (kindsCopy = null));
+    }
+    return kindsCopy.kinds;
+  };
   const app = await buildApi({
     deadLetters: d.deadLetters,
     machines: { scoring, store: d.store, alerts: d.alerts.store, clock },
@@ -73,14 +87,15 @@ export async function buildHttp(
       championChanged: () => d.scoring.refreshChampion(),
       liveRegimeShare: async (norm, kind) => {
         // A kind's model is judged on its own machines' data; a model from before kinds on everyone's.
-        const group = kind === ANY_KIND ? null : (await storeKinds(d.store, config.machines)).find((g) => g.kind === kind);
+        const group = kind === ANY_KIND ? null : (await kinds()).find((g) => g.kind === kind);
         return liveRegimeShare(d.store, norm, config.schedule.need.driftWindow, group ? new Set(group.machines) : undefined);
       },
-      kinds: () => storeKinds(d.store, config.machines),
+      kinds,
     },
     training: {
       training: d.training,
       request: (by, kind) => d.scheduler.scheduler.request(by, kind),
+      // Fresh: an operator asking for a new kind's first run must not be told it does not exist.
       kinds: async () => (await storeKinds(d.store, config.machines)).map((g) => g.kind),
     },
     energy: {
