@@ -64,6 +64,8 @@ describe('status page in Chromium', () => {
     await page.goto(`${d.httpUrl}/`);
     await page.waitForSelector('[data-machine="pump-01"]');
     expect(await page.locator('.card[data-machine]').count()).toBe(6);
+    // Each card names the machine's kind: here inferred from its sensors.
+    expect(await page.locator('[data-machine="pump-01"] [data-kind]').textContent()).toMatch(/^auto-[0-9a-f]{8}$/);
     await page.screenshot({ path: path.join(SHOTS, 'fleet.png'), fullPage: true });
 
     // A machine that failed during the simulation: its view lists the failure.
@@ -102,6 +104,10 @@ describe('status page in Chromium', () => {
 
     await page.click('a[data-nav="gateway"]');
     await page.waitForSelector('#g-body h2:has-text("Ingest")');
+    // Machine kinds (pumps, motors, gearboxes, the probe), none with a model yet, each saying so.
+    await page.waitForSelector('#g-body tr[data-kind]');
+    expect(await page.locator('#g-body tr[data-kind]').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('#g-body tr[data-kind]').first().textContent()).toMatch(/no model: no model of this kind trained yet/);
     await page.screenshot({ path: path.join(SHOTS, 'gateway.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 90_000);
