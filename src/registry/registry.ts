@@ -196,10 +196,19 @@ export class ModelRegistry {
     }
   }
 
+  /** A version's kind never changes once written: read once (a registry from before kinds asks for every history entry). */
+  private readonly kinds = new Map<string, string>();
+
   private kindOfVersion(version: string): string {
+    const known = this.kinds.get(version);
+    if (known !== undefined) return known;
     try {
-      return kindOf(this.meta(version));
+      const kind = kindOf(this.meta(version));
+      if (this.kinds.size >= 10_000) this.kinds.clear();
+      this.kinds.set(version, kind);
+      return kind;
     } catch {
+      // Unreadable (or gone): not remembered, so a repaired version is read again.
       return ANY_KIND;
     }
   }
