@@ -160,7 +160,8 @@ export class ScoringService {
    */
   setChampions(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string): void {
     const before = this.grid();
-    const kinds = [...this.machinesById.values()].map((m) => this.kindOf(m));
+    const kinds = new Set<string>();
+    for (const m of this.machinesById.values()) kinds.add(this.kindOf(m));
     if (!this.champions.set(champions, whyNone, kinds)) return;
     const after = this.grid();
     // Buffers on another step cannot serve the new models: they refill on their grid.
