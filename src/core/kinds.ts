@@ -60,7 +60,9 @@ export class KindResolver {
 }
 
 export function globToRegExp(glob: string): RegExp {
+  // A run of * is one: more would only make the pattern backtrack longer on a long id.
   const body = glob
+    .replace(/\*+/g, '*')
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { KindResolver } from '../../src/core/kinds.js';
+import { KindResolver, globToRegExp } from '../../src/core/kinds.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Sample } from '../../src/core/types.js';
 import { groupByKind } from '../../src/features/kinds.js';
@@ -35,6 +35,8 @@ describe('machine kinds', () => {
     expect(r.kindOf('m2', ['a', 'b']).kind).toBe(a.kind);
     expect(new KindResolver([]).inferredKind(['a', 'b'])).toBe(a.kind);
     expect(r.kindOf('m3', ['a', 'b', 'c']).kind).not.toBe(a.kind);
+    // A run of stars is one star: a long id against `***…` answers at once.
+    expect(globToRegExp('p***-*').source).toBe('^p.*-.*$');
     // Regex characters in a pattern are literal.
     expect(new KindResolver([{ match: 'line.1/*', kind: 'x' }]).configured('lineX1/m')).toBeNull();
   });
