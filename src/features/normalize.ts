@@ -56,7 +56,7 @@ class Moments {
 }
 
 // Only truly constant sensors go: a tiny spread on a large level (a shaft speed) can carry the signal.
-const negligible = (sd: number, mean: number) => sd <= 1e-6 * Math.max(1, Math.abs(mean));
+export const negligible = (sd: number, mean: number) => sd <= 1e-6 * Math.max(1, Math.abs(mean));
 
 /**
  * Fits z-score statistics on the training segments. With condition channels given, regimes are found

@@ -24,6 +24,29 @@ const Metrics = Type.Object({
   rul: Type.Object({ rmse: Type.Number(), mae: Type.Number(), score: Type.Number(), n: Type.Integer() }),
 });
 
+/** A model's input scaling (features/normalize.ts), as meta.json and federation plans carry it. */
+export const NormalisationSchema = Type.Object({
+  sensors: Type.Array(Type.String()),
+  mean: Type.Array(Type.Number()),
+  std: Type.Array(Type.Number()),
+  dropped: Type.Array(Type.String()),
+  regimes: Type.Optional(
+    Type.Object({
+      model: Type.Object({
+        conditions: Type.Array(Type.String(), { minItems: 1 }),
+        centre: Type.Array(Type.Number()),
+        scale: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
+        centroids: Type.Array(Type.Array(Type.Number()), { minItems: 2 }),
+        chosenBy: Type.Union([Type.Literal('given'), Type.Literal('rule')]),
+        explained: Type.Number(),
+        trainShare: Type.Array(Type.Number()),
+      }),
+      mean: Type.Array(Type.Array(Type.Number())),
+      std: Type.Array(Type.Array(Type.Number({ exclusiveMinimum: 0 }))),
+    }),
+  ),
+});
+
 /** meta.json: what a model is, what it learned from and how good it was. Validated whenever read. */
 export const ModelMetaSchema = Type.Object({
   version: Type.String({ pattern: '^v\\d{4,}$' }),
@@ -34,6 +57,19 @@ export const ModelMetaSchema = Type.Object({
   warmStartedFrom: Type.Union([Type.String(), Type.Null()]),
   /** The champion of another kind whose weights it started from (transfer to a kind with few failures). */
   transferredFrom: Type.Optional(Type.Union([Type.Object({ version: Type.String(), kind: Type.String() }), Type.Null()])),
+  /** The federated training it came from: the federation, its last round and the gateways in it. */
+  federation: Type.Optional(
+    Type.Union([
+      Type.Object({
+        id: Type.String(),
+        session: Type.String(),
+        round: Type.Integer({ minimum: 1 }),
+        clients: Type.Array(Type.String()),
+        personalised: Type.Boolean(),
+      }),
+      Type.Null(),
+    ]),
+  ),
   decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
   dataRange: Type.Object({ from: Type.Number(), to: Type.Number() }),
   machines: Type.Object({ train: Type.Integer(), validation: Type.Array(Type.String()), splitMethod: Type.String() }),
@@ -43,27 +79,7 @@ export const ModelMetaSchema = Type.Object({
   window: Type.Integer({ minimum: 1 }),
   horizon: Type.Integer({ minimum: 1 }),
   rulCap: Type.Integer({ minimum: 1 }),
-  normalisation: Type.Object({
-    sensors: Type.Array(Type.String()),
-    mean: Type.Array(Type.Number()),
-    std: Type.Array(Type.Number()),
-    dropped: Type.Array(Type.String()),
-    regimes: Type.Optional(
-      Type.Object({
-        model: Type.Object({
-          conditions: Type.Array(Type.String(), { minItems: 1 }),
-          centre: Type.Array(Type.Number()),
-          scale: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
-          centroids: Type.Array(Type.Array(Type.Number()), { minItems: 2 }),
-          chosenBy: Type.Union([Type.Literal('given'), Type.Literal('rule')]),
-          explained: Type.Number(),
-          trainShare: Type.Array(Type.Number()),
-        }),
-        mean: Type.Array(Type.Array(Type.Number())),
-        std: Type.Array(Type.Array(Type.Number({ exclusiveMinimum: 0 }))),
-      }),
-    ),
-  }),
+  normalisation: NormalisationSchema,
   architecture: Type.Object({
     units: Type.Array(Type.Integer()),
     dropout: Type.Number(),
@@ -114,7 +130,7 @@ export const ModelMetaSchema = Type.Object({
 export type ModelMeta = Static<typeof ModelMetaSchema>;
 
 /** Shapes the schema cannot state: every per-sensor list as long as the sensors, every regime complete. */
-function normalisationProblem(n: ModelMeta['normalisation']): string | null {
+export function normalisationProblem(n: ModelMeta['normalisation']): string | null {
   const S = n.sensors.length;
   if (n.mean.length !== S || n.std.length !== S) return `${S} sensors but ${n.mean.length} means and ${n.std.length} standard deviations`;
   if (!n.regimes) return null;

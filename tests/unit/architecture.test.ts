@@ -14,6 +14,7 @@ const ORDER = [
   'registry',
   'training',
   'scheduler',
+  'federation',
   'scoring',
   'alerts',
   'api',

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { aggregate, screenUpdates } from '../../src/federation/aggregate.js';
+import type { Stats } from '../../src/federation/messages.js';
+import { privacyLoss } from '../../src/federation/privacy.js';
+import { mergeMoments, normalisationFromMoments, segmentMoments } from '../../src/federation/stats.js';
+import { decodeFrame, encodeFrame, FrameError } from '../../src/federation/wire.js';
+
+const key = Buffer.from('a federation key of thirty-two bytes!!');
+const stats: Stats = {
+  type: 'stats',
+  federation: 'plant',
+  kind: 'pump',
+  session: 's1',
+  client: 'gw1',
+  sensors: ['t'],
+  count: [3],
+  mean: [1],
+  m2: [2],
+  machines: 1,
+  failures: 1,
+};
+
+function reason(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof FrameError) return err.reason;
+    throw err;
+  }
+  return 'accepted';
+}
+
+describe('federation wire', () => {
+  it('round-trips a signed frame with its weights', () => {
+    const body = new Float32Array([1.5, -2, 3]);
+    const f = decodeFrame(encodeFrame(stats, body, key), key, 1 << 20);
+    expect(f.header).toEqual(stats);
+    expect(Array.from(f.body)).toEqual([1.5, -2, 3]);
+  });
+
+  it('tells a forged frame from a damaged one and refuses both', () => {
+    const frame = encodeFrame(stats, new Float32Array([1]), key);
+    expect(reason(() => decodeFrame(encodeFrame(stats, null, Buffer.from('another key, also long enough to use')), key, 1 << 20))).toBe(
+      'bad-signature',
+    );
+    const damaged = Buffer.from(frame);
+    damaged[20]! ^= 0xff;
+    expect(reason(() => decodeFrame(damaged, key, 1 << 20))).toBe('corrupt');
+    expect(reason(() => decodeFrame(frame.subarray(0, 40), key, 1 << 20))).toBe('truncated');
+    expect(reason(() => decodeFrame(frame, key, 10))).toBe('too-large');
+    expect(reason(() => decodeFrame(encodeFrame({ ...stats, count: [-1] }, null, key), key, 1 << 20))).toBe('bad-header');
+    expect(reason(() => decodeFrame(encodeFrame(stats, new Float32Array([NaN]), key), key, 1 << 20))).toBe('non-finite');
+  });
+});
+
+describe('federated aggregation', () => {
+  const u = (client: string, samples: number, v: number[]) => ({ client, samples, delta: new Float32Array(v) });
+
+  it('FedAvg weights by samples; the median ignores one wild update', () => {
+    const ups = [u('a', 1, [0, 0]), u('b', 3, [4, 4]), u('c', 1, [100, 100])];
+    expect(Array.from(aggregate(ups.slice(0, 2), 'fedavg'))).toEqual([3, 3]);
+    expect(Array.from(aggregate(ups, 'median'))).toEqual([4, 4]);
+  });
+
+  it('refuses wrong shapes and norm outliers with their reasons', () => {
+    const s = screenUpdates([u('a', 1, [1, 0]), u('b', 1, [0, 1]), u('c', 1, [1, 1]), u('d', 1, [500, 0]), u('e', 1, [1])], 2, 10);
+    expect(s.accepted.map((x) => x.client)).toEqual(['a', 'b', 'c']);
+    expect(s.refused.map((r) => [r.client, r.reason])).toEqual([
+      ['e', 'wrong-shape'],
+      ['d', 'norm-outlier'],
+    ]);
+  });
+
+  it('accounts privacy loss over rounds', () => {
+    const one = privacyLoss(1, 1, 1e-5).epsilon;
+    expect(privacyLoss(1, 4, 1e-5).epsilon).toBeGreaterThan(one);
+    expect(privacyLoss(0, 1, 1e-5).epsilon).toBe(Infinity);
+  });
+});
+
+describe('federated normalisation', () => {
+  it('merged moments equal the moments of all the data', () => {
+    const seg = (values: number[]) => ({
+      machine: 'm',
+      startTs: 0,
+      stepMs: 1,
+      sensors: ['t'],
+      steps: values.length,
+      data: new Float32Array(values),
+    });
+    const a = segmentMoments([seg([1, 2, 3])], ['t']);
+    const b = segmentMoments([seg([10, 20])], ['t']);
+    const all = segmentMoments([seg([1, 2, 3, 10, 20])], ['t']);
+    const merged = mergeMoments([a, b]);
+    expect(merged.mean[0]).toBeCloseTo(all.mean[0]!, 9);
+    expect(merged.m2[0]).toBeCloseTo(all.m2[0]!, 6);
+    expect(normalisationFromMoments(merged, ['t', 'missing']).dropped).toEqual(['missing']);
+  });
+});
