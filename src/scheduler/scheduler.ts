@@ -84,7 +84,8 @@ export class EnergyScheduler {
 
   /** One policy round; returns the recorded decision (none while a run is in progress). */
   async tick(): Promise<DecisionRecord | null> {
-    if (this.ticking || this.d.training.running) return null;
+    // A federated round holding the trainer defers the policy to the next tick.
+    if (this.ticking || this.d.training.running || this.d.training.heldBy) return null;
     this.ticking = true;
     try {
       const decision = await this.evaluate();
@@ -200,6 +201,41 @@ export class EnergyScheduler {
       },
     });
     return { ...decision, deadline, failures: need.failures, kind };
+  }
+
+  /**
+   * When to start work that must end by `deadline` (a federated round): the same policy as a run —
+   * carbon or price window, busy host, battery, budget — asked for a start, not a yes/no. Returns
+   * now when nothing argues for waiting.
+   */
+  async startWithin(deadline: number, expectedRunMs: number, what: string): Promise<{ startAt: number; reason: string }> {
+    const s = this.cfg.schedule;
+    const now = this.d.clock.now();
+    const carbon: SeriesPoint[] | null = this.d.carbon ? await this.d.carbon.series(now).catch(() => null) : null;
+    const periodStart = now - (s.budget.period === 'day' ? 86_400_000 : 7 * 86_400_000);
+    const d = decide({
+      now,
+      need: { reason: what, forced: false },
+      deadline,
+      expectedRunMs,
+      carbon,
+      price: this.d.tariff?.series(now, deadline) ?? null,
+      objective: s.objective,
+      weights: s.weights,
+      tolerance: s.tolerance,
+      busy: await this.busyReason(now),
+      busyCalendar: this.d.busyCalendar?.series(now, now + expectedRunMs) ?? null,
+      onBattery: s.deferOnBattery && this.d.onBattery(),
+      budget: {
+        usedKWh: this.d.accountant.usedKWhSince(periodStart),
+        limitKWh: s.budget.limitKWh ?? null,
+        expectedRunKWh: (expectedRunMs / 3_600_000) * (s.energy.wattsPerCore / 1000),
+      },
+    });
+    if (d.action === 'train') return { startAt: now, reason: d.reason };
+    // Deferred: the best window when there is one, else try again in a few minutes (still before the deadline).
+    const retry = Math.min(now + 5 * 60_000, deadline - expectedRunMs);
+    return { startAt: Math.max(now, d.window && d.window.start > now ? d.window.start : retry), reason: d.reason };
   }
 
   private async busyReason(now: number): Promise<string | null> {

@@ -55,8 +55,11 @@ export interface RunObserver {
 }
 
 export class TrainingBusyError extends Error {
-  constructor(readonly runId: number) {
-    super(`training run ${runId} is still in progress`);
+  constructor(
+    readonly runId: number | null,
+    holder?: string,
+  ) {
+    super(runId !== null ? `training run ${runId} is still in progress` : `the trainer is busy: ${holder}`);
     this.name = 'TrainingBusyError';
   }
 }
@@ -67,6 +70,8 @@ export class TrainingBusyError extends Error {
  */
 export class TrainingManager {
   private current: { id: number; run: TrainingRun } | null = null;
+  /** Work outside a run that needs the trainer to itself (a federated round), by what holds it. */
+  private holder: string | null = null;
   private lastProgressWrite = 0;
   private readonly promotedListeners: Array<(version: string) => void> = [];
   private readonly observers: RunObserver[] = [];
@@ -107,6 +112,24 @@ export class TrainingManager {
     }
   }
 
+  /**
+   * Takes the trainer for other work (one at a time: two trainings would halve each other's speed and
+   * could race for a registry version); null while a run or another holder has it. Call the returned
+   * function to give it back.
+   */
+  hold(holder: string): (() => void) | null {
+    if (this.current || this.holder) return null;
+    this.holder = holder;
+    return () => {
+      if (this.holder === holder) this.holder = null;
+    };
+  }
+
+  /** What holds the trainer outside a run, or null. */
+  get heldBy(): string | null {
+    return this.holder;
+  }
+
   get running(): TrainingRunRecord | null {
     return this.current ? this.get(this.current.id) : null;
   }
@@ -122,6 +145,7 @@ export class TrainingManager {
     bypassEnergyPolicy?: boolean;
   }): TrainingRunRecord {
     if (this.current) throw new TrainingBusyError(this.current.id);
+    if (this.holder) throw new TrainingBusyError(null, this.holder);
     const now = this.clock.now();
     const id = Number(
       this.db

@@ -346,7 +346,7 @@ export function decideTransfer(
   return { promoted: false, reason: `transferred model does not beat its source: ${fmt}` };
 }
 
-function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {
+export function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {
   const { confusion: _c, ...rest } = c;
   return rest;
 }

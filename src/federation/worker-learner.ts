@@ -1,0 +1,84 @@
+import { Worker } from 'node:worker_threads';
+import type { TrainingConfig } from '../training/worker-input.js';
+import type { GatewayTask } from './gateway-tasks.js';
+import type { LocalUpdate } from './local.js';
+import type { Plan } from './messages.js';
+import type { Adoption, Learner } from './participant.js';
+import type { Moments } from './stats.js';
+
+export interface WorkerLearnerOptions {
+  config: TrainingConfig;
+  client: string;
+  personalise: { enabled: boolean; epochs: number };
+  wattsPerCore: number;
+  heapMb: number;
+  now: () => number;
+  /** Takes the trainer for the task (null: busy with a run) and gives it back. */
+  hold: (what: string) => (() => void) | null;
+  /** Called after the final model became this kind's champion. */
+  onPromoted: (version: string) => void;
+}
+
+export class TrainerBusy extends Error {
+  constructor(what: string) {
+    super(`the trainer is busy with a training run: ${what} waits`);
+    this.name = 'TrainerBusy';
+  }
+}
+
+/** The daemon's Learner: each task in a worker thread of its own, while it holds the trainer. */
+export class WorkerLearner implements Learner {
+  private readonly running = new Set<Worker>();
+  constructor(private readonly o: WorkerLearnerOptions) {}
+
+  stats(plan: Plan) {
+    return this.run<(Moments & { machines: number; failures: number }) | null>('stats', plan, null);
+  }
+  train(plan: Plan, global: Float32Array) {
+    return this.run<(LocalUpdate & { energyJ: number }) | null>('train', plan, global);
+  }
+  async adopt(plan: Plan, global: Float32Array): Promise<Adoption> {
+    const a = await this.run<Adoption>('adopt', plan, global);
+    if (a.promoted && a.version) this.o.onPromoted(a.version);
+    return a;
+  }
+
+  async terminate(): Promise<void> {
+    await Promise.all([...this.running].map((w) => w.terminate()));
+  }
+
+  private async run<T>(task: GatewayTask['task'], plan: Plan, global: Float32Array | null): Promise<T> {
+    const what = `federated ${task} of ${plan.kind}, round ${plan.round}`;
+    const release = task === 'stats' ? () => undefined : this.o.hold(what);
+    if (!release) throw new TrainerBusy(what);
+    try {
+      const input: GatewayTask = {
+        task,
+        config: this.o.config,
+        client: this.o.client,
+        plan,
+        global,
+        now: this.o.now(),
+        personalise: this.o.personalise,
+        wattsPerCore: this.o.wattsPerCore,
+      };
+      const worker = new Worker(new URL('./worker.js', import.meta.url), {
+        workerData: input,
+        resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb },
+      });
+      this.running.add(worker);
+      return await new Promise<T>((resolve, reject) => {
+        worker.once('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) =>
+          m.type === 'done' ? resolve(m.result) : reject(new Error(m.message)),
+        );
+        worker.once('error', (err) => reject(new Error(`federation worker crashed: ${err.message}`)));
+        worker.once('exit', (code) => {
+          this.running.delete(worker);
+          reject(new Error(`federation worker exited with code ${code}`));
+        });
+      });
+    } finally {
+      release();
+    }
+  }
+}
