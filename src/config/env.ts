@@ -34,13 +34,22 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'VIGIL_INFLUX_USERNAME', path: ['store', 'influx', 'username'], kind: 'string', help: 'InfluxDB user' },
   { env: 'VIGIL_INFLUX_PASSWORD', path: ['store', 'influx', 'password'], kind: 'string', help: 'InfluxDB password' },
   { env: 'VIGIL_JOURNAL_MAX_BYTES', path: ['journal', 'maxBytes'], kind: 'string', help: 'journal disk cap (backpressure above it)' },
+  { env: 'VIGIL_FEDERATION_KEY', path: ['federation', 'key'], kind: 'string', help: 'signing key of the federation' },
+  { env: 'VIGIL_FEDERATION_PASSWORD', path: ['federation', 'broker', 'password'], kind: 'string', help: 'federation broker password' },
   { env: 'VIGIL_MODELS_DIR', path: ['learning', 'modelsDir'], kind: 'string', help: 'model registry directory' },
   { env: 'VIGIL_TF_BACKEND', path: ['learning', 'backend'], kind: 'string', help: 'auto | tfjs-node-gpu | tfjs-node | wasm | cpu' },
   { env: 'VIGIL_ALLOW_MACHINES', path: ['ingest', 'allowMachines'], kind: 'list', help: 'comma-separated machine allow-list' },
 ];
 
 /** Config paths whose values are secrets: masked when printed. */
-export const SECRET_PATHS = ['mqtt.password', 'store.influx.password', 'notify.webhooks.*.secret', 'schedule.carbon.headers.*'];
+export const SECRET_PATHS = [
+  'mqtt.password',
+  'federation.key',
+  'federation.broker.password',
+  'store.influx.password',
+  'notify.webhooks.*.secret',
+  'schedule.carbon.headers.*',
+];
 
 export function envValue(binding: EnvBinding, raw: string): unknown {
   if (binding.kind === 'integer') {

@@ -157,6 +157,20 @@ function collectProblems(value: unknown, ctx: { origin: string; sources?: Map<st
     if (decoded.alerts.risk.high !== undefined && decoded.alerts.risk.low > decoded.alerts.risk.high) {
       problems.push({ key: 'alerts.risk.low', message: 'must not exceed alerts.risk.high', source: ctx.origin });
     }
+    const fed = decoded.federation;
+    if (fed.enabled) {
+      if (!fed.key)
+        problems.push({ key: 'federation.key', message: 'a federation needs its signing key (VIGIL_FEDERATION_KEY)', source: ctx.origin });
+      if (!fed.broker.url && !decoded.mqtt.url)
+        problems.push({
+          key: 'federation.broker.url',
+          message:
+            "a federation needs the plant's broker (federation.broker.url or mqtt.url): the embedded broker serves this gateway only",
+          source: ctx.origin,
+        });
+      if (fed.coordinator.enabled && fed.coordinator.kinds.length === 0)
+        problems.push({ key: 'federation.coordinator.kinds', message: 'name the kinds this gateway coordinates', source: ctx.origin });
+    }
   }
   return problems;
 }

@@ -2,6 +2,7 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import { Duration, OptionalDuration, OptionalSize, Port, Size, TopicPattern, strict } from './schema-parts.js';
 import { KIND_NAME } from '../core/kinds.js';
 import { ScheduleSchema } from './schema-schedule.js';
+import { FederationSchema } from './schema-federation.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
 export const ConfigSchema = Type.Object(
@@ -312,6 +313,7 @@ export const ConfigSchema = Type.Object(
     alerts: AlertsSchema,
     notify: NotifySchema,
     schedule: ScheduleSchema,
+    federation: FederationSchema,
     shutdown: Type.Object({ timeout: Duration('15s', { minimum: 1 }) }, strict),
   },
   { additionalProperties: false },
