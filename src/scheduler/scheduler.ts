@@ -10,7 +10,7 @@ import type { ModelRegistry } from '../registry/registry.js';
 import type { EnergyAccountant } from './energy/accountant.js';
 import { storeKinds } from '../features/kinds.js';
 import { assessNeed, type Need } from './need.js';
-import { decide, type Decision } from './policy.js';
+import { decide, type Decision, type PolicyInput } from './policy.js';
 import type { SeriesPoint } from './series.js';
 import type { CarbonSource } from './sources/carbon.js';
 import type { CpuLoad, GpuSample, PlantBusySignal } from './sources/host.js';
@@ -180,14 +180,43 @@ export class EnergyScheduler {
     } catch (err) {
       this.d.log.warn({ err }, 'no carbon intensity: deciding on the other inputs');
     }
+    const decision = await this.decideAt(now, need, deadline, expectedRunMs, carbon, horizonEnd);
+    return { ...decision, deadline, failures: need.failures, kind };
+  }
+
+  /**
+   * When to start work that must end by `deadline` (a federated round): the same policy as a run —
+   * carbon or price window, busy host, battery, budget — asked for a start, not a yes/no. Returns
+   * now when nothing argues for waiting.
+   */
+  async startWithin(deadline: number, expectedRunMs: number, what: string): Promise<{ startAt: number; reason: string }> {
+    const now = this.d.clock.now();
+    const carbon: SeriesPoint[] | null = this.d.carbon ? await this.d.carbon.series(now).catch(() => null) : null;
+    const d = await this.decideAt(now, { reason: what, forced: false }, deadline, expectedRunMs, carbon, deadline);
+    if (d.action === 'train') return { startAt: now, reason: d.reason };
+    // Deferred: the best window when there is one, else try again in a few minutes (still before the deadline).
+    const retry = Math.min(now + 5 * 60_000, deadline - expectedRunMs);
+    return { startAt: Math.max(now, d.window && d.window.start > now ? d.window.start : retry), reason: d.reason };
+  }
+
+  /** The policy's inputs as this gateway sees them now, and its decision. */
+  private async decideAt(
+    now: number,
+    need: PolicyInput['need'],
+    deadline: number,
+    expectedRunMs: number,
+    carbon: SeriesPoint[] | null,
+    priceUntil: number,
+  ): Promise<Decision> {
+    const s = this.cfg.schedule;
     const periodStart = now - (s.budget.period === 'day' ? 86_400_000 : 7 * 86_400_000);
-    const decision = decide({
+    return decide({
       now,
       need,
       deadline,
       expectedRunMs,
       carbon,
-      price: this.d.tariff?.series(now, horizonEnd) ?? null,
+      price: this.d.tariff?.series(now, priceUntil) ?? null,
       objective: s.objective,
       weights: s.weights,
       tolerance: s.tolerance,
@@ -200,42 +229,6 @@ export class EnergyScheduler {
         expectedRunKWh: this.d.accountant.typicalRunKWh() ?? (expectedRunMs / 3_600_000) * (s.energy.wattsPerCore / 1000),
       },
     });
-    return { ...decision, deadline, failures: need.failures, kind };
-  }
-
-  /**
-   * When to start work that must end by `deadline` (a federated round): the same policy as a run —
-   * carbon or price window, busy host, battery, budget — asked for a start, not a yes/no. Returns
-   * now when nothing argues for waiting.
-   */
-  async startWithin(deadline: number, expectedRunMs: number, what: string): Promise<{ startAt: number; reason: string }> {
-    const s = this.cfg.schedule;
-    const now = this.d.clock.now();
-    const carbon: SeriesPoint[] | null = this.d.carbon ? await this.d.carbon.series(now).catch(() => null) : null;
-    const periodStart = now - (s.budget.period === 'day' ? 86_400_000 : 7 * 86_400_000);
-    const d = decide({
-      now,
-      need: { reason: what, forced: false },
-      deadline,
-      expectedRunMs,
-      carbon,
-      price: this.d.tariff?.series(now, deadline) ?? null,
-      objective: s.objective,
-      weights: s.weights,
-      tolerance: s.tolerance,
-      busy: await this.busyReason(now),
-      busyCalendar: this.d.busyCalendar?.series(now, now + expectedRunMs) ?? null,
-      onBattery: s.deferOnBattery && this.d.onBattery(),
-      budget: {
-        usedKWh: this.d.accountant.usedKWhSince(periodStart),
-        limitKWh: s.budget.limitKWh ?? null,
-        expectedRunKWh: (expectedRunMs / 3_600_000) * (s.energy.wattsPerCore / 1000),
-      },
-    });
-    if (d.action === 'train') return { startAt: now, reason: d.reason };
-    // Deferred: the best window when there is one, else try again in a few minutes (still before the deadline).
-    const retry = Math.min(now + 5 * 60_000, deadline - expectedRunMs);
-    return { startAt: Math.max(now, d.window && d.window.start > now ? d.window.start : retry), reason: d.reason };
   }
 
   private async busyReason(now: number): Promise<string | null> {
