@@ -6,6 +6,7 @@ import { registerSimulatorCommands } from '../simulators/cli.js';
 import { StrictModeError } from '../simulators/replay/source.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEnergyCommands } from './commands/energy.js';
+import { registerFederateCommand } from './commands/federate.js';
 import { registerLearningCommands } from './commands/learning.js';
 import { registerOperateCommands } from './commands/operate.js';
 import { loadConfig, maskSecrets } from './config/load.js';
@@ -87,6 +88,7 @@ registerLearningCommands(program);
 registerDemoCommand(program);
 registerOperateCommands(program);
 registerEnergyCommands(program);
+registerFederateCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StrictModeError) {

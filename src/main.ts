@@ -9,6 +9,8 @@ import { DurableFanOut } from './core/fan-out-sink.js';
 import { Lifecycle } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import type { SensorStore } from './core/sensor-store.js';
+import { buildFederation } from './federation/build.js';
+import type { FederationGateway } from './federation/gateway.js';
 import { buildDecoder, buildIngest, type IngestStage } from './ingest/build.js';
 import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
 import { FleetCap } from './ingest/fleet-cap.js';
@@ -29,6 +31,7 @@ export interface Stages {
   journal: JournalStage;
   training: TrainingManager;
   scheduler: BuiltScheduler;
+  federation: FederationGateway | null;
   scoring: ScoringStage;
   alerts: AlertStage;
   ingest: IngestStage;
@@ -90,6 +93,21 @@ export class Daemon {
     const scheduler = buildScheduler(cfg, { db, store, training, registry }, life);
     const scoring = await buildScoring(cfg, { db, store, registry, fleet: this.fleet }, life);
     training.onPromoted(() => scoring.refreshChampion());
+    const federation = buildFederation(
+      cfg,
+      {
+        hold: (what) => training.hold(what),
+        // Rounds start in the energy policy's window when it schedules training at all.
+        ...(cfg.schedule.enabled
+          ? {
+              startWithin: (deadline: number, expectedMs: number, what: string) =>
+                scheduler.scheduler.startWithin(deadline, expectedMs, what),
+            }
+          : {}),
+        onPromoted: () => scoring.refreshChampion(),
+      },
+      life,
+    );
     // The publisher is looked up at delivery time: the MQTT connection is built after the alerts.
     let ingest: IngestStage | null = null;
     const publisher = {
@@ -116,9 +134,9 @@ export class Daemon {
     this.mqttUrl = ingest.mqttUrl;
 
     const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder };
-    const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler }, life);
+    const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler, federation }, life);
     this.httpUrl = http.url;
-    return { store, journal, training, scheduler, scoring, alerts, ingest };
+    return { store, journal, training, scheduler, federation, scoring, alerts, ingest };
   }
 
   /** Stops in reverse order within the configured time; uncommitted data stays in the journal. */

@@ -9,6 +9,8 @@ import type { IngestStage } from '../ingest/build.js';
 import type { MessageDecoder } from '../ingest/decoder.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { BuiltScheduler } from '../scheduler/build.js';
+import type { FederationGateway } from '../federation/gateway.js';
+import { federationView } from '../federation/report.js';
 import type { ScoringStage } from '../scoring/build.js';
 import type { TrainingManager } from '../training/manager.js';
 import type { Lifecycle } from '../core/lifecycle.js';
@@ -41,6 +43,7 @@ export interface HttpSources {
   alerts: AlertStage;
   training: TrainingManager;
   scheduler: BuiltScheduler;
+  federation: FederationGateway | null;
 }
 
 /**
@@ -104,6 +107,7 @@ export async function buildHttp(
       config: { ...config.schedule, currency: config.schedule.tariff.currency },
       now: () => clock.now(),
     },
+    federation: { view: () => federationView(d.federation) },
     status,
     metrics: buildMetrics(() => life.reports),
     logger: life.log,

@@ -10,6 +10,7 @@ import { metricsRoute } from './metrics.js';
 import { alertRoutes, type AlertRouteDeps } from './routes/alerts.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
 import { energyRoutes, type EnergyRouteDeps } from './routes/energy.js';
+import { federationRoutes, type FederationRouteDeps } from './routes/federation.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { machineRoutes, type MachineRouteDeps } from './routes/machines.js';
@@ -36,6 +37,7 @@ export interface ApiDeps {
   models: Omitted<ModelRouteDeps>;
   training: Omitted<TrainingRouteDeps>;
   energy: EnergyRouteDeps;
+  federation: FederationRouteDeps;
 }
 
 /** Builds the HTTP API (not yet listening), so tests can drive it with `inject`. */
@@ -76,6 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       modelRoutes(api, { ...deps.models, writesPerMinute });
       trainingRoutes(api, { ...deps.training, writesPerMinute });
       energyRoutes(api, deps.energy);
+      federationRoutes(api, deps.federation);
     },
     { prefix: API_PREFIX },
   );

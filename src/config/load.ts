@@ -188,6 +188,16 @@ function resolvePaths(cfg: ReturnType<typeof Value.Decode<typeof ConfigSchema>>,
   return {
     ...cfg,
     dataDir,
+    // A gateway's name in its federation is its host name unless configured (the update topic's last level).
+    federation: {
+      ...cfg.federation,
+      client:
+        cfg.federation.client ??
+        (hostname()
+          .replace(/[^A-Za-z0-9_.:-]/g, '-')
+          .slice(0, 64) ||
+          'gateway'),
+    },
     mqtt: {
       ...cfg.mqtt,
       clientId: cfg.mqtt.clientId ?? `vigil-${hostname()}`,

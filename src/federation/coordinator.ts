@@ -76,6 +76,7 @@ export class FederationCoordinator {
   private sensors: string[] = [];
   private contributors = new Set<string>();
   private timer: TimerHandle = undefined;
+  private readonly unsubscribe: Array<() => void> = [];
   private openedAt = 0;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -101,8 +102,10 @@ export class FederationCoordinator {
   async start(): Promise<void> {
     this.session = `${this.clock.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     const base = `${this.o.prefix}/${this.o.federation}/${this.o.kind}`;
-    await this.transport.subscribe(`${base}/stats/+`, (topic, payload) => this.receive('stats', topic, payload));
-    await this.transport.subscribe(`${base}/update/+`, (topic, payload) => this.receive('update', topic, payload));
+    this.unsubscribe.push(
+      await this.transport.subscribe(`${base}/stats/+`, (topic, payload) => this.receive('stats', topic, payload)),
+      await this.transport.subscribe(`${base}/update/+`, (topic, payload) => this.receive('update', topic, payload)),
+    );
     await this.openStats();
   }
 
@@ -113,6 +116,8 @@ export class FederationCoordinator {
 
   private finish(phase: CoordinatorPhase): void {
     this.phase = phase;
+    // A federation that ended no longer listens: the next one (a new session) does.
+    for (const off of this.unsubscribe.splice(0)) off();
     this.finished.resolve(phase);
   }
 

@@ -8,8 +8,8 @@ export class FederationCounters {
   bytesIn = 0;
   bytesOut = 0;
 
-  refuse(reason: RefusalReason): void {
-    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+  refuse(reason: RefusalReason, n = 1): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + n;
   }
 
   snapshot() {
@@ -22,18 +22,21 @@ export class FederationCounters {
     };
   }
 
-  /** Adds another's tallies (several kinds' federations on one gateway). */
+  /** Adds another's tallies (several kinds' federations on one gateway, or the federations before). */
+  add(c: FederationCounters): this {
+    this.rounds.aggregated += c.rounds.aggregated;
+    this.rounds.tooFew += c.rounds.tooFew;
+    this.rounds.failed += c.rounds.failed;
+    this.accepted += c.accepted;
+    this.bytesIn += c.bytesIn;
+    this.bytesOut += c.bytesOut;
+    for (const [k, v] of Object.entries(c.refused)) this.refuse(k as RefusalReason, v);
+    return this;
+  }
+
   static sum(list: readonly FederationCounters[]): ReturnType<FederationCounters['snapshot']> {
     const out = new FederationCounters();
-    for (const c of list) {
-      out.rounds.aggregated += c.rounds.aggregated;
-      out.rounds.tooFew += c.rounds.tooFew;
-      out.rounds.failed += c.rounds.failed;
-      out.accepted += c.accepted;
-      out.bytesIn += c.bytesIn;
-      out.bytesOut += c.bytesOut;
-      for (const [k, v] of Object.entries(c.refused)) out.refused[k as RefusalReason] = (out.refused[k as RefusalReason] ?? 0) + v;
-    }
+    for (const c of list) out.add(c);
     return out.snapshot();
   }
 }

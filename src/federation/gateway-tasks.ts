@@ -10,7 +10,7 @@ import { applyNormalisation } from '../features/normalize.js';
 import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
-import { compile } from '../model/lstm.js';
+import { buildLstm, compile } from '../model/lstm.js';
 import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
 import { createSensorStore } from '../store/create.js';
 import { biasReport } from '../training/bias-report.js';
@@ -18,12 +18,13 @@ import { loadDataset, type Dataset } from '../training/dataset.js';
 import { decide, stripConfusion } from '../training/run.js';
 import { trainAndValidate, validate, type Validation } from '../training/pipeline.js';
 import type { TrainingConfig } from '../training/worker-input.js';
-import { globalModel, localMoments, prepareLocal, trainRound, type LocalData } from './local.js';
+import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from './local.js';
 import type { Plan } from './messages.js';
 import type { Adoption } from './participant.js';
 
 export interface GatewayTask {
-  task: 'stats' | 'train' | 'adopt';
+  /** init: the coordinator's first global model (no store); the others work on this gateway's data. */
+  task: 'init' | 'stats' | 'train' | 'adopt';
   config: TrainingConfig;
   client: string;
   plan: Plan;
@@ -57,6 +58,7 @@ async function localData(t: GatewayTask): Promise<(LocalData & { dataset: Datase
 }
 
 export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
+  if (t.task === 'init') return initialModel(t);
   const data = await localData(t);
   if (t.task === 'stats') return data ? { ...localMoments(data, t.plan), machines: data.machines, failures: data.failures } : null;
   if (!data)
@@ -220,4 +222,15 @@ export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
   registry.enforceRetention(cfg.retain);
   model.dispose();
   return { version, promoted: decision.promoted, reason } satisfies Adoption;
+}
+
+/** A freshly initialised model of the plan's shape (seeded: every coordinator of a plan starts alike). */
+async function initialModel(t: GatewayTask): Promise<{ layout: unknown; values: Float32Array }> {
+  quietTfWarnings();
+  const { tf } = await loadTf(t.config.learning.backend);
+  // The stock layer holds the same weights as the fused kernels' layer, in the same order.
+  const model = buildLstm(tf, planSpec(t.plan, 'stock'));
+  const w = flatWeights(model);
+  model.dispose();
+  return w;
 }

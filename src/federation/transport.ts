@@ -3,11 +3,14 @@
  * persistent session, QoS 1), so the broker's authentication and topic ACLs decide who may publish
  * plans and updates, and a gateway that reconnects gets the current plan (it is retained).
  */
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 
 export interface FederationTransport {
   publish(topic: string, payload: Buffer, o: { retain: boolean }): Promise<void>;
-  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void>;
+  /** Resolves to a function that removes this handler (the broker subscription stays). */
+  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<() => void>;
+  readonly connected: boolean;
   close(): Promise<void>;
 }
 
@@ -18,6 +21,8 @@ export interface BrokerOptions {
   password?: string;
   /** The largest frame accepted from the broker (a model's weights plus its header). */
   maxMessageBytes: number;
+  /** The TLS files of `mqtt.tls` (for an mqtts:// or wss:// broker). */
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
 }
 
 export class MqttFederationTransport implements FederationTransport {
@@ -38,6 +43,14 @@ export class MqttFederationTransport implements FederationTransport {
       properties: { maximumPacketSize: o.maxMessageBytes + 1024, sessionExpiryInterval: 3600 },
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
+      ...(o.tls
+        ? {
+            rejectUnauthorized: o.tls.rejectUnauthorized,
+            ca: o.tls.ca ? readFileSync(o.tls.ca) : undefined,
+            cert: o.tls.cert ? readFileSync(o.tls.cert) : undefined,
+            key: o.tls.key ? readFileSync(o.tls.key) : undefined,
+          }
+        : {}),
     });
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
@@ -59,9 +72,18 @@ export class MqttFederationTransport implements FederationTransport {
     await this.client.publishAsync(topic, payload, { qos: 1, retain: o.retain });
   }
 
-  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> {
-    this.handlers.push({ filter, handler });
+  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<() => void> {
+    const entry = { filter, handler };
+    this.handlers.push(entry);
     await this.client.subscribeAsync(filter, { qos: 1 });
+    return () => {
+      const i = this.handlers.indexOf(entry);
+      if (i >= 0) this.handlers.splice(i, 1);
+    };
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
   }
 
   async close(): Promise<void> {

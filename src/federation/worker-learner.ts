@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { TrainingConfig } from '../training/worker-input.js';
 import type { GatewayTask } from './gateway-tasks.js';
 import type { LocalUpdate } from './local.js';
-import type { Plan } from './messages.js';
+import type { Plan, WeightLayout } from './messages.js';
 import type { Adoption, Learner } from './participant.js';
 import type { Moments } from './stats.js';
 
@@ -43,13 +43,18 @@ export class WorkerLearner implements Learner {
     return a;
   }
 
+  /** The coordinator's first global model, built in a worker like the rest (tfjs stays off the event loop). */
+  initialModel(plan: Plan): Promise<{ layout: WeightLayout; values: Float32Array }> {
+    return this.run('init', plan, null);
+  }
+
   async terminate(): Promise<void> {
     await Promise.all([...this.running].map((w) => w.terminate()));
   }
 
   private async run<T>(task: GatewayTask['task'], plan: Plan, global: Float32Array | null): Promise<T> {
     const what = `federated ${task} of ${plan.kind}, round ${plan.round}`;
-    const release = task === 'stats' ? () => undefined : this.o.hold(what);
+    const release = task === 'stats' || task === 'init' ? () => undefined : this.o.hold(what);
     if (!release) throw new TrainerBusy(what);
     try {
       const input: GatewayTask = {

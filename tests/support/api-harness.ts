@@ -1,3 +1,4 @@
+import { federationView } from '../../src/federation/report.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertStore } from '../../src/alerts/alert-store.js';
@@ -167,6 +168,7 @@ export async function apiHarness(
   const app = await buildApi({
     status: { status: () => o.status ?? ({} as Status), readiness: () => o.readiness ?? { ready: true, reasons: [] } },
     deadLetters,
+    federation: { view: () => federationView(null) },
     logger: silentLogger(),
     auth: {
       anonymousRead: o.anonymousRead ?? false,
