@@ -7,6 +7,7 @@ import { journalFields, storeFields } from '../journal/report.js';
 import { modelFields } from '../registry/report.js';
 import { scoringFields, scoringIngestFields } from '../scoring/report.js';
 import { trainingFields } from '../training/report.js';
+import { federationFields } from '../federation/report.js';
 
 export { AlertQualitySchema, qualityJson } from '../alerts/report.js';
 
@@ -38,6 +39,7 @@ export const StatusSchema = Type.Object({
   scoring: Type.Object({ ...scoringFields, ...eventLoopFields }),
   alerts: Type.Object({ ...alertFields, ...streamFields }),
   training: Type.Object(trainingFields),
+  federation: Type.Object(federationFields),
 });
 
 export type Status = Static<typeof StatusSchema>;

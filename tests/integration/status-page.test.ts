@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import type { Daemon } from '../../src/main.js';
 import { MqttSink } from '../../simulators/core/sink.js';
@@ -36,6 +36,14 @@ beforeAll(async () => {
         { sensor: 'page_probe', max: 10 },
       ],
       checkInterval: '200ms',
+    },
+    // A member of a federation whose coordinator has not spoken yet: the panel says so.
+    federation: {
+      enabled: true,
+      id: 'page-plant',
+      client: 'page-gw',
+      key: 'page-federation-key-0123456789abcdef',
+      broker: { url: inject('mqttUrl') },
     },
   }));
   await waitUntil(() => daemon!.readiness().ready, 15_000, 'daemon ready');
@@ -108,6 +116,8 @@ describe('status page in Chromium', () => {
     await page.waitForSelector('#g-body tr[data-kind]');
     expect(await page.locator('#g-body tr[data-kind]').count()).toBeGreaterThanOrEqual(3);
     expect(await page.locator('#g-body tr[data-kind]').first().textContent()).toMatch(/no model: no model of this kind trained yet/);
+    await page.waitForSelector('#g-body [data-federation="on"]:has-text("page-plant")');
+    expect(await page.locator('#g-body [data-federation]').textContent()).toMatch(/page-gw.*connected.*No federation plan received yet/s);
     await page.screenshot({ path: path.join(SHOTS, 'gateway.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 90_000);

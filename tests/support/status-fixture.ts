@@ -1,3 +1,4 @@
+import { federationView } from '../../src/federation/report.js';
 import type { Status } from '../../src/api/status-model.js';
 
 /** A complete, plausible daemon status for API tests. */
@@ -111,5 +112,6 @@ export function statusFixture(): Status {
       deliveries: { pending: 0, delivered: 0, dead: 0 },
     },
     training: { running: null, lastRun: null, scheduled: true },
+    federation: (({ history: _h, ...rest }) => rest)(federationView(null)),
   };
 }

@@ -259,7 +259,8 @@ export function gateway(el, { onError }) {
       ${kindsTable(kinds, s.model.kinds ?? [])}
       <h2>Training runs</h2>${runs.items.length ? `<table><tr><th>#</th><th>kind</th><th>trigger</th><th>state</th><th>started</th><th>progress / result</th></tr>${runs.items.map((r) => `<tr><td>${r.id}</td><td>${esc(r.kind ?? '–')}</td><td>${esc(r.trigger)}</td><td>${esc(r.state)}</td><td>${ago(r.startedAt)}</td><td>${esc(r.state === 'running' ? progressText(r.progress) : (r.reason ?? r.error ?? ''))}</td></tr>`).join('')}</table>` : '<div class="empty">No runs yet.</div>'}
       <h2>Energy</h2>${kv({ policy: `${energy.policy.enabled ? '' : 'OFF — '}${energy.policy.objective}, cron ${energy.policy.cron} ${energy.policy.timezone}`, 'next tick': energy.policy.nextTick ?? '–', 'last decision': energy.policy.lastDecision ? `${energy.policy.lastDecision.action}: ${energy.policy.lastDecision.reason}` : '–', 'budget used': `${(energy.budget.usedKWh * 1000).toFixed(1)} Wh this ${energy.budget.period}${energy.budget.limitKWh ? ` of ${energy.budget.limitKWh * 1000} Wh` : ''}`, 'all runs': `${(energy.totals.kWh * 1000).toFixed(1)} Wh, ${energy.totals.gCO2e.toFixed(1)} gCO2e, ${energy.totals.avoidedGCO2e.toFixed(1)} g avoided` })}
-      ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${(r.kWh * 1000).toFixed(2)} Wh</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}`;
+      ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${(r.kWh * 1000).toFixed(2)} Wh</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}
+      ${federationPanel(s.federation, kv)}`;
     } catch (err) {
       onError(err);
     }
@@ -293,4 +294,47 @@ function kindsTable(kinds, champions) {
     })
     .join('');
   return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
+}
+
+/** The federation this gateway takes part in: what it does for each kind, and the rounds it coordinates. */
+function federationPanel(f, kv) {
+  if (!f) return '';
+  if (!f.enabled)
+    return '<h2>Federated learning</h2><div class="empty" data-federation="off">Off: this gateway learns from its own machines only.</div>';
+  const c = f.counters;
+  const refused = Object.entries(c.refused);
+  const kb = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} kB`);
+  const head = kv({
+    federation: f.id,
+    'this gateway': f.client,
+    broker: `${f.broker.url} — ${f.broker.connected ? 'connected' : `NOT connected${f.broker.lastError ? `: ${f.broker.lastError}` : ''}`}`,
+    messages: `${c.accepted} accepted, ${refused.length ? `refused: ${refused.map(([k, v]) => `${k} ${v}`).join(', ')}` : 'none refused'}`,
+    exchanged: `${kb(c.bytesIn)} in, ${kb(c.bytesOut)} out`,
+  });
+  const rmse = (m) => (m?.validationRmse === null || m?.validationRmse === undefined ? '–' : m.validationRmse.toFixed(1));
+  const part = f.participating.length
+    ? `<table><tr><th>kind</th><th>round</th><th>last</th><th>updates sent</th><th>late</th><th>federated model here</th></tr>${f.participating
+        .map(
+          (k) =>
+            `<tr data-federated-kind="${esc(k.kind)}"><td>${esc(k.kind)}</td><td>${k.task === 'stats' ? 'statistics' : k.task === 'final' ? 'final' : `${k.round} of ${k.rounds}`}</td><td>${esc(k.last)} (${ago(k.lastAt)})</td><td>${k.updatesSent}</td><td>${k.lateOrMissed}</td><td>${
+              k.adoption
+                ? `${k.adoption.promoted ? 'champion' : 'kept local champion'}${k.adoption.version ? ` ${esc(k.adoption.version)}` : ''}: ${esc(k.adoption.reason)}`
+                : '–'
+            }</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<div class="empty">No federation plan received yet for the kinds here.</div>';
+  const coord = f.coordinating.length
+    ? `<h3>Coordinated here</h3><table><tr><th>kind</th><th>phase</th><th>round</th><th>gateways</th><th>last round</th><th>validation RUL RMSE</th><th>privacy</th></tr>${f.coordinating
+        .map((k) => {
+          const r = k.lastRound;
+          return `<tr><td>${esc(k.kind)}</td><td>${esc(k.phase)}</td><td>${k.round} of ${k.rounds}</td><td>${k.participants.length}</td><td>${
+            r
+              ? `${r.clients.length} updates${r.stragglers.length ? `, late: ${esc(r.stragglers.join(', '))}` : ''}${r.refused.length ? `, ${r.refused.length} refused` : ''} (${ago(r.closedAt)})`
+              : '–'
+          }</td><td>${rmse(r?.metrics)}</td><td>${k.privacy ? `clip ${k.privacy.clipNorm}, noise ${k.privacy.noiseMultiplier}${r?.epsilon ? `, ε ${r.epsilon.toFixed(2)}` : ''}` : 'off'}</td></tr>`;
+        })
+        .join('')}</table>`
+    : '';
+  return `<h2>Federated learning</h2><div data-federation="on">${head}${part}${coord}</div>`;
 }
