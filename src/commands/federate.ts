@@ -53,7 +53,7 @@ export async function federate(o: FederateOptions, out: (line: string) => void):
     personalise: f.personalise,
     wattsPerCore: config.schedule.energy.wattsPerCore,
     heapMb: config.learning.workerHeapMb,
-    now: () => Date.now(),
+    clock: systemClock,
     hold: () => () => undefined,
     onPromoted: () => undefined,
   });

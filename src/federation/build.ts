@@ -80,7 +80,7 @@ export function buildFederation(config: VigilConfig, d: FederationDeps, life: Li
     personalise: f.personalise,
     wattsPerCore: config.schedule.energy.wattsPerCore,
     heapMb: config.learning.workerHeapMb,
-    now: () => clock.now(),
+    clock,
     hold: d.hold,
     onPromoted: d.onPromoted,
   });

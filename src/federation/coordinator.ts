@@ -200,7 +200,7 @@ export class FederationCoordinator {
       if (this.stats.has(client)) return this.refuse(client, 'duplicate', 'statistics sent twice');
       this.stats.set(client, h);
       this.counters.accepted++;
-      if (this.o.expectedClients > 0 && this.stats.size >= this.o.expectedClients) void this.close();
+      if (this.answered()) void this.close();
       return;
     }
     if (h.type !== 'update') return;
@@ -214,8 +214,16 @@ export class FederationCoordinator {
     if (!this.global || frame.body.length !== this.global.length)
       return this.refuse(client, 'wrong-shape', `${frame.body.length} weights, the model has ${this.global?.length ?? 0}`);
     this.updates.set(client, { header: h, delta: frame.body });
-    const everyone = [...this.participants].every((p) => this.updates.has(p));
-    if (everyone || (this.o.expectedClients > 0 && this.updates.size >= this.o.expectedClients)) void this.close();
+    if (this.answered()) void this.close();
+  }
+
+  /** Whether the open step has every answer it waits for (so it closes before its deadline). */
+  private answered(): boolean {
+    const expected = this.o.expectedClients;
+    if (this.phase === 'stats') return expected > 0 && this.stats.size >= expected;
+    if (this.phase !== 'round') return false;
+    const everyone = this.participants.size > 0 && [...this.participants].every((p) => this.updates.has(p));
+    return everyone || (expected > 0 && this.updates.size >= expected);
   }
 
   private closing = false;
@@ -233,6 +241,8 @@ export class FederationCoordinator {
     } finally {
       this.closing = false;
     }
+    // Answers that completed the next step while this one was closing (a fast gateway) close it now.
+    if (this.answered()) await this.close();
   }
 
   private record(r: Omit<RoundRecord, 'round' | 'attempt' | 'openedAt' | 'closedAt' | 'refused' | 'bytesIn' | 'bytesOut'>): void {

@@ -226,11 +226,15 @@ export class FederationParticipant {
         this.note(plan.kind, `round ${plan.round}: ${err.message}; retrying in ${BUSY_RETRY_MS / 1000} s`);
         return this.wait(plan, global, BUSY_RETRY_MS);
       }
+      if (err instanceof Error && err.name === 'RoundDeadline') {
+        state.lateOrMissed++;
+        return this.note(plan.kind, `round ${plan.round}: ${err.message}`);
+      }
       throw err;
     }
     this.lastRoundMs = Math.max(1000, this.clock.now() - t0);
     if (!u) return this.note(plan.kind, `round ${plan.round}: nothing to train on`);
-    if (this.clock.now() > plan.deadline) {
+    if (this.clock.now() >= plan.deadline) {
       state.lateOrMissed++;
       return this.note(plan.kind, `round ${plan.round}: finished after the deadline, update not sent`);
     }

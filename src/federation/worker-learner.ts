@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Clock } from '../core/clock.js';
 import type { TrainingConfig } from '../training/worker-input.js';
 import type { GatewayTask } from './gateway-tasks.js';
 import type { LocalUpdate } from './local.js';
@@ -12,7 +13,7 @@ export interface WorkerLearnerOptions {
   personalise: { enabled: boolean; epochs: number };
   wattsPerCore: number;
   heapMb: number;
-  now: () => number;
+  clock: Clock;
   /** Takes the trainer for the task (null: busy with a run) and gives it back. */
   hold: (what: string) => (() => void) | null;
   /** Called after the final model became this kind's champion. */
@@ -63,7 +64,7 @@ export class WorkerLearner implements Learner {
         client: this.o.client,
         plan,
         global,
-        now: this.o.now(),
+        now: this.o.clock.now(),
         personalise: this.o.personalise,
         wattsPerCore: this.o.wattsPerCore,
       };
@@ -72,18 +73,45 @@ export class WorkerLearner implements Learner {
         resourceLimits: { maxOldGenerationSizeMb: this.o.heapMb },
       });
       this.running.add(worker);
-      return await new Promise<T>((resolve, reject) => {
-        worker.once('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) =>
-          m.type === 'done' ? resolve(m.result) : reject(new Error(m.message)),
-        );
-        worker.once('error', (err) => reject(new Error(`federation worker crashed: ${err.message}`)));
-        worker.once('exit', (code) => {
-          this.running.delete(worker);
-          reject(new Error(`federation worker exited with code ${code}`));
-        });
-      });
+      // A round's update is worthless after its deadline: the worker is stopped there, not left to run on.
+      const left = task === 'train' ? plan.deadline - this.o.clock.now() : Number.POSITIVE_INFINITY;
+      let late = false;
+      const timer = Number.isFinite(left)
+        ? this.o.clock.setTimeout(
+            () => {
+              late = true;
+              void worker.terminate();
+            },
+            Math.max(0, left),
+          )
+        : null;
+      try {
+        return await this.settle<T>(worker, () => late);
+      } finally {
+        if (timer !== null) this.o.clock.clearTimeout(timer);
+      }
     } finally {
       release();
     }
+  }
+
+  private settle<T>(worker: Worker, late: () => boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      worker.once('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) =>
+        m.type === 'done' ? resolve(m.result) : reject(new Error(m.message)),
+      );
+      worker.once('error', (err) => reject(new Error(`federation worker crashed: ${err.message}`)));
+      worker.once('exit', (code) => {
+        this.running.delete(worker);
+        reject(late() ? new RoundDeadline() : new Error(`federation worker exited with code ${code}`));
+      });
+    });
+  }
+}
+
+export class RoundDeadline extends Error {
+  constructor() {
+    super("the round's deadline passed while training: stopped");
+    this.name = 'RoundDeadline';
   }
 }

@@ -171,7 +171,7 @@ describe('federated learning across three gateways over a real Mosquitto', () =>
       personalise: { enabled: false, epochs: 1 },
       wattsPerCore: 10,
       heapMb: 512,
-      now: () => Date.now(),
+      clock: systemClock,
       hold: () => () => undefined,
       onPromoted: () => undefined,
     });
