@@ -57,6 +57,17 @@ const HORIZON = 30;
 const RUL_CAP = 125;
 const LR = 0.002;
 const STRIDE = Number(a.stride);
+const SHAPE = {
+  window: WINDOW,
+  stride: STRIDE,
+  stepMs: 1,
+  horizon: HORIZON,
+  rulCap: RUL_CAP,
+  units: [64, 32],
+  dropout: 0.2,
+  validationFraction: 0.2,
+  positiveShare: 0.3,
+};
 const seeds = parseSeeds(a.seeds);
 const gatewayCounts = a.gateways.split(',').map(Number);
 const splits = a.splits.split(',') as Array<'iid' | 'non-iid'>;
@@ -267,17 +278,7 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
       roundWindowMs: 3_600_000,
       maxAttempts: 1,
       params: { epochs: Number(a['local-epochs']), batchSize: 128, learningRate: LR, mu, seed, privacy: null },
-      shape: {
-        window: WINDOW,
-        stride: STRIDE,
-        stepMs: 1,
-        horizon: HORIZON,
-        rulCap: RUL_CAP,
-        units: [64, 32],
-        dropout: 0.2,
-        validationFraction: 0.2,
-        positiveShare: 0.3,
-      },
+      shape: SHAPE,
       aggregation: 'fedavg',
       trim: 0.2,
       normFactor: 10,
@@ -331,17 +332,7 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
 
 function finalPlan(c: FederationCoordinator, m: NonNullable<ReturnType<FederationCoordinator['model']>>): Partial<Plan> {
   return {
-    shape: {
-      window: WINDOW,
-      stride: STRIDE,
-      stepMs: 1,
-      horizon: HORIZON,
-      rulCap: RUL_CAP,
-      units: [64, 32],
-      dropout: 0.2,
-      validationFraction: 0.2,
-      positiveShare: 0.3,
-    },
+    shape: SHAPE,
     normalisation: m.normalisation,
     sensors: m.sensors,
     layout: m.layout,

@@ -6,16 +6,14 @@
 import type { LearningConfig } from '../config/schema.js';
 import { KindResolver } from '../core/kinds.js';
 import { groupByKind } from '../features/kinds.js';
-import { applyNormalisation } from '../features/normalize.js';
-import { buildWindows } from '../features/windows.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { buildLstm, compile } from '../model/lstm.js';
 import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
 import { createSensorStore } from '../store/create.js';
-import { biasReport } from '../training/bias-report.js';
 import { loadDataset, type Dataset } from '../training/dataset.js';
-import { decide, stripConfusion } from '../training/run.js';
+import { decide } from '../training/run.js';
+import { dataReport, scoreOnHeldOut, validationMetrics } from '../training/meta-parts.js';
 import { trainAndValidate, validate, type Validation } from '../training/pipeline.js';
 import type { TrainingConfig } from '../training/worker-input.js';
 import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from './local.js';
@@ -125,23 +123,16 @@ export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
   }
   const championVersion = registry.championVersion(t.plan.kind);
   const champion = championVersion ? registry.meta(championVersion) : null;
-  let championOnSame: (Validation & { version: string }) | null = null;
-  if (champion) {
-    const champModel = await registry.load(tf, champion.version);
-    const held = prepared.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, champion.normalisation), labels: i.labels }));
-    const ws = buildWindows(held, champion.window, champion.stepMs === t.plan.shape.stepMs ? t.plan.shape.stride : 1);
-    if (ws.n > 0)
-      championOnSame = {
-        ...validate(tf, champModel, ws, {
-          rulCap: champion.rulCap,
-          horizon: champion.horizon,
-          stepMs: champion.stepMs,
-          threshold: champion.threshold,
-        }),
-        version: champion.version,
-      };
-    champModel.dispose();
-  }
+  // The champion on the same held-out machines (on the plan's grid when it is the champion's own).
+  const championOnSame = champion
+    ? await scoreOnHeldOut(
+        tf,
+        registry,
+        champion,
+        prepared.split.validation,
+        champion.stepMs === t.plan.shape.stepMs ? t.plan.shape.stride : 1,
+      )
+    : null;
   const decision = decide(validation, championOnSame, { minValidationFailures: cfg.minValidationFailures, kind: t.plan.kind });
   const reason = `federated model (${t.plan.federation}, round ${t.plan.round}, ${t.plan.clients.length} gateways): ${decision.reason}`;
   const version = registry.nextVersion();
@@ -183,14 +174,7 @@ export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
       members: 1,
     },
     threshold: validation.threshold,
-    metrics: {
-      validation: { classification: stripConfusion(validation.classification), rul: validation.rul },
-      leadTime: validation.lead,
-      rulBands: validation.rulBands,
-      championOnSameData: championOnSame
-        ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul }
-        : null,
-    },
+    metrics: validationMetrics(validation, championOnSame),
     training: {
       backend,
       provider,
@@ -202,20 +186,7 @@ export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
       seed: t.plan.params.seed,
       stoppedEarly: false,
     },
-    data: { ...prepared.report, failures: data.failures, quality: data.dataset.quality, confusion: validation.classification.confusion },
-    report: biasReport({
-      split: prepared.split,
-      norm,
-      positives: {
-        train: prepared.report.trainPositives,
-        trainWindows: prepared.report.trainWindows,
-        validation: prepared.report.validationPositives,
-        validationWindows: prepared.report.validationWindows,
-      },
-      quality: data.dataset.quality,
-      span: { from: data.dataset.from, to: data.dataset.to },
-      intervals: validation.intervals,
-    }),
+    ...dataReport(prepared, data.dataset, validation),
   };
   await registry.save(tf, model, meta);
   if (decision.promoted) registry.promote(version, reason);

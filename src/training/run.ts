@@ -1,7 +1,6 @@
 import type { TrainingConfig } from './worker-input.js';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { applyNormalisation, borrowStatistics, inputNames, type Normalisation } from '../features/normalize.js';
-import { buildWindows } from '../features/windows.js';
+import { borrowStatistics, inputNames, type Normalisation } from '../features/normalize.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
 import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { extractMember } from '../model/ensemble.js';
@@ -9,11 +8,11 @@ import { compile, type LstmSpec } from '../model/lstm.js';
 import { KindResolver } from '../core/kinds.js';
 import { groupByKind, type KindGroup } from '../features/kinds.js';
 import { createSensorStore } from '../store/create.js';
-import { biasReport } from './bias-report.js';
+import { dataReport, scoreOnHeldOut, validationMetrics } from './meta-parts.js';
 import { transferSource, transferredMembers } from './transfer.js';
 import { loadDataset } from './dataset.js';
 import type { EpochProgress } from './fit.js';
-import { prepareData, trainAndValidate, validate, type Validation } from './pipeline.js';
+import { prepareData, trainAndValidate, type Validation } from './pipeline.js';
 import { heldOutFailures } from '../features/split.js';
 import { ModelRegistry, kindOf, type ModelMeta } from '../registry/registry.js';
 
@@ -194,26 +193,9 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   if (outcome.fit.cancelled) return { cancelled: true, meta: null };
 
   progress({ phase: 'evaluating', message: 'scoring the champion (or the transfer source) on the same held-out data' });
-  let championOnSame: (Validation & { version: string }) | null = null;
   // A transferred model is measured against its source unchanged: what it must improve on.
   const baseline = champion ?? (source && initial.length > 0 ? source : null);
-  if (baseline) {
-    const champion = baseline;
-    const champModel = await registry.load(tf, champion.version);
-    const held = data.split.validation.map((i) => ({ seg: applyNormalisation(i.seg, champion.normalisation), labels: i.labels }));
-    const ws = buildWindows(held, champion.window, cfg.stride);
-    if (ws.n > 0)
-      championOnSame = {
-        ...validate(tf, champModel, ws, {
-          rulCap: champion.rulCap,
-          horizon: champion.horizon,
-          stepMs: champion.stepMs,
-          threshold: champion.threshold,
-        }),
-        version: champion.version,
-      };
-    champModel.dispose();
-  }
+  const championOnSame = baseline ? await scoreOnHeldOut(tf, registry, baseline, data.split.validation, cfg.stride) : null;
   const v = outcome.validation;
   const transferred = source !== null && initial.length > 0;
   const decision = transferred
@@ -248,14 +230,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       members: cfg.model.members,
     },
     threshold: v.threshold,
-    metrics: {
-      validation: { classification: stripConfusion(v.classification), rul: v.rul },
-      leadTime: v.lead,
-      rulBands: v.rulBands,
-      championOnSameData: championOnSame
-        ? { version: championOnSame.version, classification: stripConfusion(championOnSame.classification), rul: championOnSame.rul }
-        : null,
-    },
+    metrics: validationMetrics(v, championOnSame),
     training: {
       backend,
       provider,
@@ -268,20 +243,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       stoppedEarly: outcome.fit.stoppedEarly,
       ...(outcome.members.length > 1 ? { members: outcome.members } : {}),
     },
-    data: { ...data.report, failures: dataset.failures, quality: dataset.quality, confusion: v.classification.confusion },
-    report: biasReport({
-      split: data.split,
-      norm: data.norm,
-      positives: {
-        train: data.report.trainPositives,
-        trainWindows: data.report.trainWindows,
-        validation: data.report.validationPositives,
-        validationWindows: data.report.validationWindows,
-      },
-      quality: dataset.quality,
-      span: { from: dataset.from, to: dataset.to },
-      intervals: v.intervals,
-    }),
+    ...dataReport(data, dataset, v),
   };
   await registry.save(tf, outcome.model, meta);
   if (decision.promoted) registry.promote(version, decision.reason);
@@ -344,11 +306,6 @@ export function decideTransfer(
       reason: `first model of ${o.kind}, transferred from ${source.version}: validated on ${failures} failure${failures === 1 ? '' : 's'}; ${fmt}`,
     };
   return { promoted: false, reason: `transferred model does not beat its source: ${fmt}` };
-}
-
-export function stripConfusion<T extends { confusion?: unknown }>(c: T): Omit<T, 'confusion'> {
-  const { confusion: _c, ...rest } = c;
-  return rest;
 }
 
 /**
