@@ -8,6 +8,7 @@
  * gateways, FD003's (a second fault mode) on the other half, scored on both test sets. For each:
  * local-only (each gateway alone, mean over gateways), federated with FedAvg and FedProx, and pooled
  * (every engine on one gateway), on the published test protocol; mean ± sd over seeds.
+ * `--privacy C,z` clips each update to norm C and adds Gaussian noise of sd z·C (ε is printed).
  * `--validation-only` scores on training engines that no gateway holds, where settings are chosen.
  */
 import path from 'node:path';
@@ -24,6 +25,7 @@ import { loadFastLstm } from '../src/model/fast-lstm/load.js';
 import { buildLstm, predict } from '../src/model/lstm.js';
 import { bestF1Threshold } from '../src/model/metrics.js';
 import { FederationCoordinator } from '../src/federation/coordinator.js';
+import { privacyLoss } from '../src/federation/privacy.js';
 import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from '../src/federation/local.js';
 import type { Plan } from '../src/federation/messages.js';
 import { FederationParticipant, type Learner } from '../src/federation/participant.js';
@@ -50,6 +52,8 @@ const { values: a } = parseArgs({
     'watts-per-core': { type: 'string', default: '12' },
     backend: { type: 'string', default: 'auto' },
     'validation-only': { type: 'boolean', default: false },
+    // Update clipping and noise on every gateway: 'C,z' (clip norm, noise multiplier); off by default.
+    privacy: { type: 'string', default: '' },
   },
 });
 const WINDOW = 50;
@@ -57,6 +61,7 @@ const HORIZON = 30;
 const RUL_CAP = 125;
 const LR = 0.002;
 const STRIDE = Number(a.stride);
+const PRIVACY = a.privacy ? { clipNorm: Number(a.privacy.split(',')[0]), noiseMultiplier: Number(a.privacy.split(',')[1] ?? 1) } : null;
 const SHAPE = {
   window: WINDOW,
   stride: STRIDE,
@@ -277,7 +282,7 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
       statsWindowMs: 600_000,
       roundWindowMs: 3_600_000,
       maxAttempts: 1,
-      params: { epochs: Number(a['local-epochs']), batchSize: 128, learningRate: LR, mu, seed, privacy: null },
+      params: { epochs: Number(a['local-epochs']), batchSize: 128, learningRate: LR, mu, seed, privacy: PRIVACY },
       shape: SHAPE,
       aggregation: 'fedavg',
       trim: 0.2,
@@ -360,7 +365,7 @@ const mu = Number(a.mu);
 const arms = new Set(a.arms.split(',') as Arm[]);
 
 console.log(
-  `bench:federated — ${backend} backend, LSTM ${lstm.describe}, broker ${mosquitto.url}; ${rounds} rounds × ${a['local-epochs']} local epochs, FedProx μ ${mu}`,
+  `bench:federated — ${backend} backend, LSTM ${lstm.describe}, broker ${mosquitto.url}; ${rounds} rounds × ${a['local-epochs']} local epochs, FedProx μ ${mu}${PRIVACY ? `; updates clipped to ${PRIVACY.clipNorm}, noise ×${PRIVACY.noiseMultiplier}: (ε ${privacyLoss(PRIVACY.noiseMultiplier, rounds, 1e-5).epsilon.toFixed(1)}, δ 1e-5) per gateway` : ''}`,
 );
 try {
   for (const seed of seeds) {

@@ -156,9 +156,10 @@ export async function trainRound(
     let noised = false;
     const privacy = plan.params.privacy;
     if (privacy) {
-      norm = clipUpdate(delta, privacy.clipNorm);
-      clipped = norm > privacy.clipNorm;
-      addGaussianNoise(delta, privacy.clipNorm, privacy.noiseMultiplier, clientSeed ^ 0xd1ff);
+      // What leaves the gateway says nothing of the update before clipping: its norm after, and that it was clipped to C.
+      norm = Math.min(clipUpdate(delta, privacy.clipNorm), privacy.clipNorm);
+      clipped = true;
+      addGaussianNoise(delta, privacy.clipNorm, privacy.noiseMultiplier);
       noised = privacy.noiseMultiplier > 0;
     }
     return {

@@ -109,7 +109,7 @@ export const UpdateSchema = Type.Object({
     trainMs: Type.Number({ minimum: 0 }),
     energyJ: Type.Number({ minimum: 0 }),
   }),
-  /** The update's L2 norm before clipping, and whether it was clipped and noised. */
+  /** The update's L2 norm (after clipping, with privacy on), whether it was clipped to C and noised. */
   norm: Type.Number({ minimum: 0 }),
   clipped: Type.Boolean(),
   noised: Type.Boolean(),

@@ -5,7 +5,7 @@
  * that round, not one reading). The privacy loss is accounted with zero-concentrated DP (Bun &
  * Steinke 2016): one release costs ρ = 1 / (2 z²), rounds add up, and ε(δ) = ρ + 2 √(ρ ln(1/δ)).
  */
-import { Rng } from '../core/random.js';
+import { randomFillSync } from 'node:crypto';
 import { l2 } from './aggregate.js';
 
 /** Clips `delta` in place to norm `clipNorm`; returns its norm before clipping. */
@@ -18,12 +18,23 @@ export function clipUpdate(delta: Float32Array, clipNorm: number): number {
   return norm;
 }
 
-/** Adds N(0, (z·C)²) to every weight, seeded. */
-export function addGaussianNoise(delta: Float32Array, clipNorm: number, noiseMultiplier: number, seed: number): void {
+/**
+ * Adds N(0, (z·C)²) to every weight from the operating system's CSPRNG: noise drawn from a seeded
+ * generator could be regenerated (and subtracted) by whoever knows or guesses the seed.
+ */
+export function addGaussianNoise(delta: Float32Array, clipNorm: number, noiseMultiplier: number): void {
   if (noiseMultiplier <= 0) return;
-  const rng = new Rng(seed);
   const sd = noiseMultiplier * clipNorm;
-  for (let i = 0; i < delta.length; i++) delta[i]! += rng.normal(0, sd);
+  const bits = new Uint32Array(2 * Math.ceil(delta.length / 2) * 2);
+  randomFillSync(bits);
+  // Box–Muller on 53-bit uniforms in (0, 1]; both values of each pair used.
+  const uniform = (k: number) => ((bits[k]! >>> 5) * 67_108_864 + (bits[k + 1]! >>> 6) + 1) / 9_007_199_254_740_992;
+  for (let i = 0, k = 0; i < delta.length; i += 2, k += 4) {
+    const r = Math.sqrt(-2 * Math.log(uniform(k)));
+    const theta = 2 * Math.PI * uniform(k + 2);
+    delta[i]! += sd * r * Math.cos(theta);
+    if (i + 1 < delta.length) delta[i + 1]! += sd * r * Math.sin(theta);
+  }
 }
 
 /** (ε, δ) after `rounds` noised releases with noise multiplier z; ε is Infinity without noise. */

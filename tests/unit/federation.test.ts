@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { aggregate, screenUpdates } from '../../src/federation/aggregate.js';
+import { aggregate, l2, screenUpdates } from '../../src/federation/aggregate.js';
 import type { Stats } from '../../src/federation/messages.js';
-import { privacyLoss } from '../../src/federation/privacy.js';
+import { addGaussianNoise, clipUpdate, privacyLoss } from '../../src/federation/privacy.js';
 import { mergeMoments, normalisationFromMoments, segmentMoments } from '../../src/federation/stats.js';
 import { decodeFrame, encodeFrame, FrameError } from '../../src/federation/wire.js';
 
@@ -75,6 +75,23 @@ describe('federated aggregation', () => {
     const one = privacyLoss(1, 1, 1e-5).epsilon;
     expect(privacyLoss(1, 4, 1e-5).epsilon).toBeGreaterThan(one);
     expect(privacyLoss(0, 1, 1e-5).epsilon).toBe(Infinity);
+  });
+
+  it('clips an update to C and adds noise of sd z·C that no seed reproduces', () => {
+    const delta = new Float32Array(20_001).fill(0.1);
+    expect(clipUpdate(delta, 1)).toBeCloseTo(0.1 * Math.sqrt(20_001), 3);
+    expect(l2(delta)).toBeCloseTo(1, 4);
+    const a = new Float32Array(20_001);
+    const b = new Float32Array(20_001);
+    addGaussianNoise(a, 0.5, 2);
+    addGaussianNoise(b, 0.5, 2);
+    const mean = a.reduce((n, v) => n + v, 0) / a.length;
+    const sd = Math.sqrt(a.reduce((n, v) => n + (v - mean) ** 2, 0) / a.length);
+    expect(Math.abs(mean)).toBeLessThan(0.05);
+    expect(sd).toBeGreaterThan(0.97);
+    expect(sd).toBeLessThan(1.03);
+    expect(a.some((v, i) => v !== b[i])).toBe(true);
+    expect(a.every(Number.isFinite)).toBe(true);
   });
 });
 
