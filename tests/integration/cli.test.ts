@@ -48,6 +48,23 @@ describe('vigil CLI', () => {
     expect(r.stdout).not.toContain('hunter2');
   });
 
+  it('federate: says what a coordinator lacks; config print masks the federation key', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'fed.yaml');
+    writeFileSync(file, 'mqtt:\n  url: mqtt://127.0.0.1:1\nfederation:\n  id: plant\n');
+    const noKinds = run(['federate', '-c', file]);
+    expect(noKinds.status).toBe(1);
+    expect(noKinds.stderr).toMatch(/name the kinds to coordinate/);
+    const noKey = run(['federate', '-c', file, '--kind', 'pump']);
+    expect(noKey.status).toBe(1);
+    expect(noKey.stderr).toMatch(/VIGIL_FEDERATION_KEY/);
+    const key = 'a-federation-key-that-is-long-enough-123';
+    const printed = run(['config', 'print', '-c', file, '--json'], { VIGIL_FEDERATION_KEY: key });
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).not.toContain(key);
+    expect((JSON.parse(printed.stdout) as { federation: { key: string } }).federation.key).toBe('********');
+  });
+
   it('start: runs on the embedded defaults and stops cleanly on SIGTERM', async () => {
     const dataDir = tempDir();
     const httpPort = await freePort();
