@@ -173,7 +173,9 @@ export class FederationCoordinator {
 
   private refuse(client: string, reason: RefusalReason, detail: string): void {
     this.counters.refuse(reason);
-    this.refused.push({ client, reason, detail });
+    // Anyone who may publish on the topics can send garbage: the round keeps the first refusals, the counters all.
+    if (this.refused.length >= MAX_REFUSALS_KEPT) return;
+    this.refused.push({ client: client.slice(0, 64), reason, detail: detail.slice(0, 300) });
     this.log.warn({ kind: this.o.kind, client, reason, detail }, 'federation message refused');
   }
 
@@ -357,6 +359,9 @@ export class FederationCoordinator {
     };
   }
 }
+
+/** Refusals recorded in one step's history (the counters count every one). */
+const MAX_REFUSALS_KEPT = 50;
 
 function weightedMetrics(parts: ReadonlyArray<{ samples: number; m: Update['metrics'] }>): NonNullable<Plan['metrics']> {
   const mean = (pick: (m: Update['metrics']) => number | null): number | null => {

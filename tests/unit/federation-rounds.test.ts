@@ -213,7 +213,22 @@ describe('federated rounds (coordinator and participants, in memory, on a fake c
     });
     expect(await coordinator.done).toBe('done');
     expect(coordinator.history[1]).toMatchObject({ outcome: 'aggregated', clients: ['a', 'b'] });
+    expect(coordinator.history[1]!.refused).toHaveLength(7);
     expect(coordinator.model()!.values).toEqual(weights);
+  });
+
+  it('counts a flood of garbage on the update topics, keeping only the first refusals in the round', async () => {
+    const { clock, broker, coordinator } = await federation({ a: new FakeLearner(1, 100, [1]), b: new FakeLearner(1, 100, [1]) });
+    clock.advance(60_000);
+    await settle();
+    const t = broker.transport();
+    for (let i = 0; i < 500; i++) await t.publish(`vigil/_federation/plant/pump/update/x${i}`, Buffer.alloc(20, i), { retain: false });
+    await settle();
+    clock.advance(HOUR);
+    await settle();
+    expect(coordinator.counters.refused.truncated).toBe(500);
+    expect(coordinator.history[1]!.refused).toHaveLength(50);
+    expect(coordinator.history[1]!.outcome).toBe('too-few');
   });
 
   it('does not send an update that finished after the deadline', async () => {
