@@ -64,6 +64,7 @@ export class FederationParticipant {
   private queue: Promise<void> = Promise.resolve();
   private readonly waits = new Map<string, TimerHandle>();
   private lastRoundMs = 60_000;
+  private lastRefusalLog = Number.NEGATIVE_INFINITY;
   private stopped = false;
 
   constructor(
@@ -98,13 +99,13 @@ export class FederationParticipant {
     } catch (err) {
       const reason = err instanceof FrameError ? err.reason : 'bad-header';
       this.counters.refuse(reason);
-      this.log.warn({ topic, reason, err }, 'federation plan refused');
+      this.warnRefused({ topic, reason, err }, 'federation plan refused');
       return;
     }
     const plan = frame.header;
     if (plan.type !== 'plan' || plan.federation !== this.o.federation || topic !== topics.plan(this.o.prefix, plan.federation, plan.kind)) {
       this.counters.refuse('bad-header');
-      this.log.warn({ topic }, 'federation plan refused: not a plan of this federation on its own topic');
+      this.warnRefused({ topic }, 'federation plan refused: not a plan of this federation on its own topic');
       return;
     }
     if (this.o.kinds.length > 0 && !this.o.kinds.includes(plan.kind)) return;
@@ -128,6 +129,14 @@ export class FederationParticipant {
     }
     if (plan.task === 'round') void this.scheduleRound(plan, frame.body);
     else this.enqueue(() => (plan.task === 'stats' ? this.sendStats(plan) : this.adopt(plan, frame.body)));
+  }
+
+  /** At most one refusal a minute reaches the log (garbage needs only broker access); the counters count all. */
+  private warnRefused(detail: Record<string, unknown>, msg: string): void {
+    const now = this.clock.now();
+    if (now - this.lastRefusalLog < 60_000) return;
+    this.lastRefusalLog = now;
+    this.log.warn({ ...detail, refused: this.counters.snapshot().refused }, msg);
   }
 
   private state(plan: Plan): KindState {
