@@ -22,6 +22,7 @@ import { buildScheduler, type BuiltScheduler } from './scheduler/build.js';
 import { buildScoring, type ScoringStage } from './scoring/build.js';
 import { openVigilState } from './state.js';
 import { buildStore } from './store/build.js';
+import { SensorMetadata } from './core/sensor-metadata.js';
 import { buildTraining } from './training/build.js';
 import type { TrainingManager } from './training/manager.js';
 
@@ -86,9 +87,10 @@ export class Daemon {
 
     const store = await buildStore(cfg, life);
     // Samples are encoded for InfluxDB as they arrive (and on read-back), while their payload is at hand.
-    const decoder = buildDecoder(cfg, { keepValueText: store.usesValueText === true });
-    // Messages are journalled as they arrived; reading one back decodes it as it was decoded then.
-    const journal = buildJournal(cfg, { store, decodeMessage: (t, p, at) => decoder.decode(t, p, at).batch }, life);
+    const metadata = new SensorMetadata(cfg.sensors.units);
+    const decoder = buildDecoder(cfg, { keepValueText: store.usesValueText === true, metadata });
+    // Messages are journalled as they arrived (Sparkplug with its aliases resolved); reading one back decodes it as then.
+    const journal = buildJournal(cfg, { store, decodeMessage: (t, p, at) => decoder.replay(t, p, at).batch }, life);
     const training = buildTraining(cfg, { db }, life);
     const scheduler = buildScheduler(cfg, { db, store, training, registry }, life);
     const scoring = await buildScoring(cfg, { db, store, registry, fleet: this.fleet }, life);
@@ -114,7 +116,8 @@ export class Daemon {
       publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) =>
         ingest?.subscriber.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')),
     };
-    const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.scoring, publisher }, life);
+    const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.scoring, publisher, metadata }, life);
+    if (decoder.sparkplug) decoder.sparkplug.onPresence = (change) => alerts.presence(change);
     const sink = new DurableFanOut(journal.queue, [scoring.scoring, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
     const signals = scheduler.signals;
     ingest = await buildIngest(
@@ -133,7 +136,7 @@ export class Daemon {
     );
     this.mqttUrl = ingest.mqttUrl;
 
-    const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder };
+    const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder, metadata };
     const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler, federation }, life);
     this.httpUrl = http.url;
     return { store, journal, training, scheduler, federation, scoring, alerts, ingest };

@@ -11,6 +11,9 @@ import { WebhookNotifier } from './notifiers/webhook.js';
 import { Outbox } from './outbox.js';
 import { QualityMonitor } from './quality.js';
 import { alertReports } from './report.js';
+import { onPresence } from './presence.js';
+import type { PresenceChange } from '../core/presence.js';
+import type { SensorMetadata } from '../core/sensor-metadata.js';
 
 export interface AlertStage {
   store: AlertStore;
@@ -18,6 +21,8 @@ export interface AlertStage {
   quality: QualityMonitor;
   /** Sees accepted data: readings for data quality, events for alert outcomes. */
   observer: BatchObserver;
+  /** Machines a protocol said went offline or came back (Sparkplug DEATH/BIRTH). */
+  presence(change: PresenceChange): void;
 }
 
 /**
@@ -26,7 +31,7 @@ export interface AlertStage {
  */
 export function buildAlerts(
   config: VigilConfig,
-  d: { db: Database.Database; fleet: FleetMembership; scoring: ScoringService; publisher: MqttPublisher },
+  d: { db: Database.Database; fleet: FleetMembership; scoring: ScoringService; publisher: MqttPublisher; metadata: SensorMetadata },
   life: Lifecycle,
 ): AlertStage {
   const { clock, log } = life;
@@ -49,6 +54,7 @@ export function buildAlerts(
       ranges: a.ranges,
       backfillAgeMs: config.ingest.backfillAge,
       maxSensorsPerMachine: config.ingest.maxSensorsPerMachine,
+      engineeringRange: (machine, sensor) => d.metadata.describe(machine, sensor),
     },
     d.fleet,
   );
@@ -83,5 +89,12 @@ export function buildAlerts(
       for (const e of batch.events) engine.onMachineEvent(e, receivedAt);
     },
   };
-  return { store, engine, quality, observer };
+  const presence = (change: PresenceChange) => {
+    try {
+      onPresence(change, engine, quality);
+    } catch (err) {
+      log.warn({ err, source: change.source }, 'presence change not recorded');
+    }
+  };
+  return { store, engine, quality, observer, presence };
 }

@@ -13,9 +13,11 @@ export interface QualityOptions {
   backfillAgeMs: number;
   /** Sensors watched per machine. */
   maxSensorsPerMachine?: number;
+  /** A sensor's engineering range from its own metadata (Sparkplug engLow/engHigh), when no configured range applies. */
+  engineeringRange?: (machine: string, sensor: string) => { low?: number; high?: number } | undefined;
 }
 
-export type QualityKind = Exclude<AlertKind, 'failure_risk' | 'machines_silent'>;
+export type QualityKind = Exclude<AlertKind, 'failure_risk' | 'machines_silent' | 'machine_offline'>;
 
 /** A data-quality condition of one machine (and sensor) that changed at a check: now active, or cleared. */
 export interface QualityCondition {
@@ -154,11 +156,17 @@ export class QualityMonitor {
 
   private addSensor(m: MachineTrack, name: string): void {
     m.layout = m.layout.with(name);
-    const rule = this.ranges.find((r) => r.sensor === name && (!r.machines || r.machines.test(m.ref.machine)));
+    const rule = this.ranges.find((r) => r.sensor === name && (!r.machines || r.machines.test(m.ref.machine))) ?? this.ownRange(m, name);
     if (rule) {
       if (m.ranges === NO_RANGES) m.ranges = [];
       m.ranges[m.layout.width - 1] = rule;
     }
+  }
+
+  private ownRange(m: MachineTrack, name: string): Range | undefined {
+    const r = this.o.engineeringRange?.(m.ref.machine, name);
+    if (!r || (r.low === undefined && r.high === undefined)) return undefined;
+    return { sensor: name, min: r.low, max: r.high, machines: undefined };
   }
 
   /** Room for every sensor of the layout; a new sensor starts with no reading (NaN: its first value is a change). */

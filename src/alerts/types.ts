@@ -1,7 +1,19 @@
 import type { MachineRef } from '../core/types.js';
 
-/** `machines_silent` is the gateway's one alert for many silent machines at once (see alerts.silentMachinesSummary). */
-export const ALERT_KINDS = ['failure_risk', 'machine_stale', 'sensor_stale', 'flatline', 'out_of_range', 'machines_silent'] as const;
+/**
+ * `machines_silent` is the gateway's one alert for many silent machines at once (see
+ * alerts.silentMachinesSummary); `machine_offline` is one per Sparkplug edge node or device that
+ * sent a DEATH, standing for its machines instead of a stale alert each.
+ */
+export const ALERT_KINDS = [
+  'failure_risk',
+  'machine_stale',
+  'sensor_stale',
+  'flatline',
+  'out_of_range',
+  'machines_silent',
+  'machine_offline',
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];

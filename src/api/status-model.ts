@@ -8,6 +8,7 @@ import { modelFields } from '../registry/report.js';
 import { scoringFields, scoringIngestFields } from '../scoring/report.js';
 import { trainingFields } from '../training/report.js';
 import { federationFields } from '../federation/report.js';
+import { sparkplugFields } from '../ingest/sparkplug/report.js';
 
 export { AlertQualitySchema, qualityJson } from '../alerts/report.js';
 
@@ -36,6 +37,7 @@ export const StatusSchema = Type.Object({
   journal: Type.Object(journalFields),
   model: Type.Object(modelFields),
   broker: Type.Object(brokerFields),
+  sparkplug: Type.Object(sparkplugFields),
   scoring: Type.Object({ ...scoringFields, ...eventLoopFields }),
   alerts: Type.Object({ ...alertFields, ...streamFields }),
   training: Type.Object(trainingFields),

@@ -3,6 +3,7 @@ import { Duration, OptionalDuration, OptionalSize, Port, Size, TopicPattern, str
 import { KIND_NAME } from '../core/kinds.js';
 import { ScheduleSchema } from './schema-schedule.js';
 import { FederationSchema } from './schema-federation.js';
+import { SparkplugSchema } from './schema-sparkplug.js';
 import { AlertsSchema, ApiSchema, NotifySchema, ScoringSchema } from './schema-serving.js';
 
 export const ConfigSchema = Type.Object(
@@ -24,6 +25,15 @@ export const ConfigSchema = Type.Object(
         maxItems: 1000,
         description: 'machine kinds by machine id, first match wins; a machine no pattern matches is of the kind its sensor set infers',
       },
+    ),
+    sensors: Type.Object(
+      {
+        units: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ minLength: 1, maxLength: 32 }), {
+          default: {},
+          description: "sensor → unit shown on the page's axes (e.g. {\"T24\": \"°R\"}); Sparkplug BIRTH units take over for their machines",
+        }),
+      },
+      strict,
     ),
     log: Type.Object(
       {
@@ -102,6 +112,7 @@ export const ConfigSchema = Type.Object(
           strict,
         ),
         format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('line')], { default: 'auto' }),
+        sparkplug: SparkplugSchema,
       },
       strict,
     ),

@@ -10,10 +10,14 @@ import { IngestPipeline } from './pipeline.js';
 import { brokerReport, ingestReport } from './report.js';
 import type { IngestStats } from './stats.js';
 import { compileTopicPattern } from './topics.js';
+import type { SensorMetadata } from '../core/sensor-metadata.js';
+import { SparkplugHost } from './sparkplug/host.js';
+import { sparkplugReport } from './sparkplug/report.js';
 
 /** The one set of rules every input path applies (MQTT, the journal's read-back, HTTP events). */
-export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean }): MessageDecoder {
+export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean; metadata: SensorMetadata }): MessageDecoder {
   const i = config.ingest;
+  const sp = config.mqtt.sparkplug;
   return new MessageDecoder({
     telemetryTopics: config.mqtt.topics.telemetry,
     eventTopics: config.mqtt.topics.events,
@@ -25,6 +29,29 @@ export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean })
     lineProtocolPrecision: i.lineProtocolPrecision,
     keepValueText: o.keepValueText,
     fastPath: i.fastPath !== 'off',
+    ...(sp.enabled
+      ? {
+          sparkplug: {
+            groups: sp.groups,
+            host: new SparkplugHost(
+              {
+                site: sp.site,
+                line: sp.line,
+                machine: sp.machine,
+                nodeMachine: sp.nodeMachine,
+                sensors: sp.sensors,
+                stripPrefixes: sp.stripPrefixes,
+                ignore: sp.ignore,
+                rebirth: sp.rebirth,
+                rebirthMinIntervalMs: sp.rebirthMinInterval,
+                maxNodes: sp.maxNodes,
+                maxAliases: sp.maxAliases,
+              },
+              o.metadata,
+            ),
+          },
+        }
+      : {}),
   });
 }
 
@@ -108,7 +135,15 @@ export async function buildIngest(
     d.onStopping?.();
     await subscriber.stop();
   });
-  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker));
+  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker), sparkplugReport(d.decoder.sparkplug));
+  const host = d.decoder.sparkplug;
+  if (host) {
+    const spLog = log.child({ component: 'sparkplug' });
+    host.onRebirthRequest = (topic, payload) => {
+      spLog.info({ topic }, 'asking the edge node for a rebirth');
+      subscriber.publish(topic, payload, { qos: 0, retain: false }).catch((err: unknown) => spLog.warn({ err, topic }, 'rebirth request not sent'));
+    };
+  }
   const submitEvent = async (e: MachineEvent): Promise<void> => {
     d.stats.eventsAccepted++;
     d.fleet.admit(e.machine.machine);

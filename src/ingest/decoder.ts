@@ -7,6 +7,8 @@ import type { Rejection } from '../core/reasons.js';
 import { compileTopicPattern, type TopicPattern } from './topics.js';
 import { ID_PATTERN, type ValidationContext } from './validate.js';
 import { StringInterner } from '../core/interner.js';
+import type { SparkplugHost } from './sparkplug/host.js';
+import { SPARKPLUG_NAMESPACE, sparkplugFilters } from './sparkplug/mapping.js';
 
 export interface DecoderOptions {
   telemetryTopics: string[];
@@ -21,12 +23,16 @@ export interface DecoderOptions {
   keepValueText?: boolean;
   /** The fast JSON reader for the common telemetry shape (default on); off: JSON.parse for everything. */
   fastPath?: boolean;
+  /** Sparkplug B host state, when spBv1.0 topics are subscribed to (mqtt.sparkplug.enabled). */
+  sparkplug?: { host: SparkplugHost; groups: string[] };
 }
 
 export interface DecodedMessage {
-  kind: 'telemetry' | 'events' | 'unknown';
+  kind: 'telemetry' | 'events' | 'sparkplug' | 'unknown';
   batch: IngestBatch;
   rejections: Rejection[];
+  /** What the journal keeps instead of the payload received (a Sparkplug payload with its aliases resolved). */
+  journalPayload?: Uint8Array;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -47,12 +53,34 @@ export class MessageDecoder {
 
   /** MQTT subscription filters for every configured pattern. */
   get filters(): string[] {
-    return [...new Set([...this.telemetry, ...this.events].map((p) => p.filter))];
+    const sp = this.options.sparkplug ? sparkplugFilters(this.options.sparkplug.groups) : [];
+    return [...new Set([...this.telemetry, ...this.events].map((p) => p.filter)), ...sp];
   }
 
-  decode(topic: string, payload: Uint8Array, now: number): DecodedMessage {
+  get sparkplug(): SparkplugHost | null {
+    return this.options.sparkplug?.host ?? null;
+  }
+
+  /** A message read back from the journal: as decode, but a Sparkplug payload is complete and moves no session state. */
+  replay(topic: string, payload: Uint8Array, now: number): DecodedMessage {
+    return this.decode(topic, payload, now, true);
+  }
+
+  decode(topic: string, payload: Uint8Array, now: number, replay = false): DecodedMessage {
     const empty: IngestBatch = { samples: [], events: [] };
     const ctx: ValidationContext = { now, maxFutureSkewMs: this.options.maxFutureSkewMs, maxAgeMs: this.options.maxAgeMs };
+    const sp = this.options.sparkplug;
+    if (sp && topic.startsWith(SPARKPLUG_NAMESPACE + '/')) {
+      if (payload.byteLength > this.options.maxPayloadBytes)
+        return {
+          kind: 'sparkplug',
+          batch: empty,
+          rejections: [{ reason: 'payload_too_large', detail: `${payload.byteLength} bytes, at most ${this.options.maxPayloadBytes}` }],
+        };
+      const r = replay ? sp.host.replay(topic, payload, ctx) : sp.host.decode(topic, payload, ctx);
+      if (this.allow) this.applyAllowList(r.batch, r.rejections);
+      return { kind: 'sparkplug', ...r };
+    }
     const route = this.route(topic);
     if (!route) {
       return {

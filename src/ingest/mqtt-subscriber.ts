@@ -180,10 +180,11 @@ export class MqttSubscriber {
    * disconnected so the caller (the notification outbox) keeps the message and retries, instead of
    * it waiting in memory where a restart would lose it.
    */
-  publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
+  publish(topic: string, payload: string | Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
     const client = this.client;
     if (!client || !this.stats.connected) return Promise.reject(new Error('not connected to the MQTT broker'));
-    return new Promise((resolve, reject) => client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve())));
+    const body = typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return new Promise((resolve, reject) => client.publish(topic, body, options, (err) => (err ? reject(err) : resolve())));
   }
 
   /** One message, from either path: a plant signal, or telemetry/events for the pipeline. */

@@ -52,7 +52,9 @@ export class IngestPipeline {
       }
     }
     if (accepted === 0) {
-      st.messagesRejected++;
+      // A message of only protocol state (a Sparkplug DEATH) is not refused: it carries no readings.
+      if (rejections.length > 0) st.messagesRejected++;
+      else st.messagesControl++;
       return;
     }
     st.messagesAccepted++;
@@ -62,7 +64,7 @@ export class IngestPipeline {
     st.eventsAccepted += batch.events.length;
     st.readingRate.add(readings, receivedAt);
     if (this.fleet) this.admit(batch, topic, payload, receivedAt);
-    return this.sink.accept(batch, { topic, payload, receivedAt });
+    return this.sink.accept(batch, { topic, payload: decoded.journalPayload ?? payload, receivedAt });
   }
 
   /** Machines beyond ingest.maxMachines: their data is stored all the same, but not scored or watched. */

@@ -9,6 +9,8 @@ export class IngestStats {
   messagesAccepted = 0;
   /** Messages of which nothing was accepted. */
   messagesRejected = 0;
+  /** Messages of protocol state only (a Sparkplug DEATH): neither readings nor refused. */
+  messagesControl = 0;
   readingsAccepted = 0;
   eventsAccepted = 0;
   deadLetterErrors = 0;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 /** Flips, drops, inserts and truncates bytes of a valid payload: what a noisy link or a buggy device sends. */
-export function mutatedBytes(valid: fc.Arbitrary<string>, maxEdits = 6): fc.Arbitrary<Buffer> {
+export function mutatedBytes(valid: fc.Arbitrary<string | Uint8Array>, maxEdits = 6): fc.Arbitrary<Buffer> {
   return fc
     .tuple(
       valid,
@@ -11,7 +11,7 @@ export function mutatedBytes(valid: fc.Arbitrary<string>, maxEdits = 6): fc.Arbi
       }),
     )
     .map(([text, edits]) => {
-      let bytes = Array.from(Buffer.from(text));
+      let bytes = Array.from(typeof text === 'string' ? Buffer.from(text) : text);
       for (const [at, byte, op] of edits) {
         const i = bytes.length === 0 ? 0 : at % bytes.length;
         if (op === 'flip') bytes[i] = byte;
