@@ -2,7 +2,7 @@
 // unresolved alerts in step (what makes 100,000 machines affordable); split, the index would leak.
 import type Database from 'better-sqlite3';
 import type { MachineRef } from '../core/types.js';
-import type { Alert, AlertEvent, AlertEventType, AlertKind, AlertQuality, AlertState, Outcome, Resolution, Severity } from './types.js';
+import type { Alert, AlertEvent, AlertEventType, Escalation, AlertKind, AlertQuality, AlertState, Outcome, Resolution, Severity } from './types.js';
 
 interface AlertRow {
   id: number;
@@ -27,6 +27,8 @@ interface AlertRow {
   resolve_note: string | null;
   outcome: Outcome | null;
   lead_ms: number | null;
+  escalations: string;
+  raised_to: Severity | null;
 }
 
 export interface OpenAlertInput {
@@ -86,6 +88,7 @@ export class AlertStore {
          VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
       ),
       update: db.prepare('UPDATE alerts SET severity = ?, message = ?, details = ?, updated_at = ?, updates = updates + 1 WHERE id = ?'),
+      escalate: db.prepare('UPDATE alerts SET severity = ?, raised_to = ?, escalations = ?, updated_at = ? WHERE id = ?'),
       acknowledge: db.prepare(
         "UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?",
       ),
@@ -99,6 +102,7 @@ export class AlertStore {
         "SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1",
       ),
       unresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id"),
+      openUnacknowledged: db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY id"),
       unresolvedKeys: db.prepare("SELECT id, machine, kind, subject FROM alerts WHERE state != 'resolved'"),
       unresolvedByKind: db.prepare("SELECT kind, COUNT(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY kind"),
       row: db.prepare('SELECT * FROM alerts WHERE id = ?'),
@@ -162,9 +166,35 @@ export class AlertStore {
     return this.db.transaction(() => {
       const before = this.row(id);
       if (!before || before.state === 'resolved') return null;
-      this.sql.update.run(change.severity, change.message, JSON.stringify(change.details), at, id);
-      return before.severity !== change.severity ? this.recordEvent(id, 'updated', at) : null;
+      // A severity an escalation raised stays raised until the alert ends.
+      const severity = before.raised_to === 'critical' ? 'critical' : change.severity;
+      this.sql.update.run(severity, change.message, JSON.stringify(change.details), at, id);
+      return before.severity !== severity ? this.recordEvent(id, 'updated', at) : null;
     })();
+  }
+
+  /**
+   * An open alert nobody acknowledged takes an escalation step: recorded in its history, the
+   * severity raised when the step says so, and an `escalated` event delivered to the step's channels
+   * (all channels when it names none). Null when the alert is no longer open or took the step already.
+   */
+  escalate(id: number, step: { key: string; raiseTo: Severity | null; channels: string[] }, at: number): AlertEvent | null {
+    return this.db.transaction(() => {
+      const before = this.row(id);
+      if (!before || before.state !== 'open') return null;
+      const history = JSON.parse(before.escalations) as Escalation[];
+      if (history.some((e) => e.step === step.key)) return null;
+      const channels = step.channels.length > 0 ? step.channels : [...this.channels];
+      history.push({ step: step.key, at, raisedTo: step.raiseTo, channels });
+      const severity = step.raiseTo ?? before.severity;
+      this.sql.escalate.run(severity, step.raiseTo ?? before.raised_to, JSON.stringify(history), at, id);
+      return this.recordEvent(id, 'escalated', at, channels);
+    })();
+  }
+
+  /** Alerts open and unacknowledged, oldest first: the ones escalation looks at. */
+  openUnacknowledged(): Alert[] {
+    return (this.sql.openUnacknowledged.all() as AlertRow[]).map(toAlert);
   }
 
   acknowledge(id: number, by: string, note: string | null, at: number): AlertEvent {
@@ -349,10 +379,10 @@ export class AlertStore {
     return out;
   }
 
-  private recordEvent(alertId: number, type: AlertEventType, at: number): AlertEvent {
+  private recordEvent(alertId: number, type: AlertEventType, at: number, channels: readonly string[] = this.channels): AlertEvent {
     const alert = toAlert(this.row(alertId)!);
     const id = Number(this.sql.insertEvent.run(alertId, type, at, JSON.stringify(alert)).lastInsertRowid);
-    for (const channel of this.channels) this.sql.insertDelivery.run(id, channel, at);
+    for (const channel of channels) this.sql.insertDelivery.run(id, channel, at);
     return { id, type, at, alert };
   }
 
@@ -443,5 +473,6 @@ function toAlert(r: AlertRow): Alert {
       r.resolved_at === null ? null : { at: r.resolved_at, by: r.resolved_by ?? '', resolution: r.resolution!, note: r.resolve_note },
     outcome: r.outcome,
     leadMs: r.lead_ms,
+    escalations: JSON.parse(r.escalations) as Escalation[],
   };
 }

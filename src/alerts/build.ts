@@ -12,12 +12,15 @@ import { Outbox } from './outbox.js';
 import { QualityMonitor } from './quality.js';
 import { alertReports } from './report.js';
 import { onPresence } from './presence.js';
+import { Escalator, escalationReport } from './escalation.js';
+import { VigilError } from '../core/errors.js';
 import type { PresenceChange } from '../core/presence.js';
 import type { SensorMetadata } from '../core/sensor-metadata.js';
 
 export interface AlertStage {
   store: AlertStore;
   engine: AlertEngine;
+  escalator: Escalator;
   quality: QualityMonitor;
   /** Sees accepted data: readings for data quality, events for alert outcomes. */
   observer: BatchObserver;
@@ -40,7 +43,18 @@ export function buildAlerts(
   const notifiers: Notifier[] = n.webhooks.map(
     (w) => new WebhookNotifier({ name: w.name, url: w.url, secret: w.secret, timeoutMs: w.timeout }, () => clock.now()),
   );
-  const store = new AlertStore(d.db, [...notifiers.map((x) => x.channel), ...(n.mqtt.enabled ? ['mqtt'] : [])]);
+  // Escalation-only webhooks (a second channel) get escalations, not every alert change.
+  const everyChange = n.webhooks.filter((w) => !w.escalationOnly).map((w) => `webhook:${w.name}`);
+  const store = new AlertStore(d.db, [...everyChange, ...(n.mqtt.enabled ? ['mqtt'] : [])]);
+  const known = new Set([...notifiers.map((x) => x.channel), ...(n.mqtt.enabled ? ['mqtt'] : [])]);
+  for (const severity of ['warning', 'critical'] as const)
+    for (const [i, step] of a.escalation[severity].entries())
+      for (const c of step.notify)
+        if (!known.has(c))
+          throw new VigilError(
+            'VGL_CONFIG_INVALID',
+            `alerts.escalation.${severity}[${i}].notify names ${c}, which is not a channel: use mqtt (notify.mqtt.enabled) or webhook:<name> of notify.webhooks`,
+          );
   if (n.mqtt.enabled)
     notifiers.push(
       new MqttAlertNotifier(d.publisher, n.mqtt.alertTopic, (m) => store.list({ state: 'unresolved', machine: m, limit: 100 })),
@@ -81,7 +95,9 @@ export function buildAlerts(
   life.whenRunning(() => outbox.start());
   life.release('outbox', () => outbox.stop());
   life.every('data-quality', a.checkInterval, () => engine.checkQualityInSlices());
-  life.report(...alertReports(store, engine, quality));
+  const escalator = new Escalator(store, a.escalation, (ev) => engine.emit('event', ev));
+  if (escalator.enabled) life.every('alert-escalation', a.checkInterval, () => escalator.check(clock.now()));
+  life.report(...alertReports(store, engine, quality), escalationReport(escalator));
   const observer: BatchObserver = {
     name: 'alerts',
     observe: (batch, receivedAt) => {
@@ -96,5 +112,5 @@ export function buildAlerts(
       log.warn({ err, source: change.source }, 'presence change not recorded');
     }
   };
-  return { store, engine, quality, observer, presence };
+  return { store, engine, escalator, quality, observer, presence };
 }

@@ -65,5 +65,13 @@ export const alertSchema: StateSchema = {
       CREATE INDEX missed_by_time ON missed_failures(recorded_at);
     `,
     },
+    {
+      id: 'alerts/3',
+      // Escalation history stays with its alert (a few steps at most); raised_to keeps a raised severity.
+      sql: `
+      ALTER TABLE alerts ADD COLUMN escalations TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE alerts ADD COLUMN raised_to TEXT;
+    `,
+    },
   ],
 };

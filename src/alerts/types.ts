@@ -40,9 +40,22 @@ export interface Alert {
   resolved: { at: number; by: string; resolution: Resolution; note: string | null } | null;
   outcome: Outcome | null;
   leadMs: number | null;
+  /** Escalation steps taken while nobody acknowledged it, oldest first (alerts.escalation). */
+  escalations: Escalation[];
 }
 
-export type AlertEventType = 'opened' | 'updated' | 'acknowledged' | 'resolved';
+/** One escalation step an open alert took: the rule's key, when, a raised severity, who was told. */
+export interface Escalation {
+  /** `{severity}:{index}` of the rule in alerts.escalation. */
+  step: string;
+  at: number;
+  /** The severity it was raised to, if the step raises it. */
+  raisedTo: Severity | null;
+  /** Outbox channels the escalation went to. */
+  channels: string[];
+}
+
+export type AlertEventType = 'opened' | 'updated' | 'escalated' | 'acknowledged' | 'resolved';
 
 /** One change of an alert: what notifications and the SSE stream carry. */
 export interface AlertEvent {

@@ -61,4 +61,13 @@ export const AlertSchema = Type.Object({
   resolved: Nullable(Type.Object({ at: IsoTime, by: Type.String(), resolution: Type.String(), note: Nullable(Type.String()) })),
   outcome: Nullable(Type.String()),
   leadMs: Nullable(Type.Number()),
+  escalations: Type.Array(
+    Type.Object({
+      step: Type.String({ description: '{severity}:{index} of the alerts.escalation rule' }),
+      at: IsoTime,
+      raisedTo: Nullable(Type.String()),
+      channels: Type.Array(Type.String()),
+    }),
+    { description: 'escalation steps taken while the alert was open and unacknowledged' },
+  ),
 });

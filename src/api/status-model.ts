@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { alertFields, qualityIngestFields } from '../alerts/report.js';
+import { escalationFields } from '../alerts/escalation.js';
 import { eventLoopFields } from '../core/event-loop.js';
 import type { StageReport } from '../core/stage-report.js';
 import { brokerFields, ingestFields } from '../ingest/report.js';
@@ -39,7 +40,7 @@ export const StatusSchema = Type.Object({
   broker: Type.Object(brokerFields),
   sparkplug: Type.Object(sparkplugFields),
   scoring: Type.Object({ ...scoringFields, ...eventLoopFields }),
-  alerts: Type.Object({ ...alertFields, ...streamFields }),
+  alerts: Type.Object({ ...alertFields, ...escalationFields, ...streamFields }),
   training: Type.Object(trainingFields),
   federation: Type.Object(federationFields),
 });

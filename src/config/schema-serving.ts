@@ -48,6 +48,18 @@ const RangeRule = Type.Object(
   { additionalProperties: false },
 );
 
+const EscalationStep = Type.Object(
+  {
+    after: Duration('30m', { minimum: 1, description: 'time since the alert opened' }),
+    raiseTo: Type.Optional(Type.Literal('critical', { description: 'raise the severity' })),
+    notify: Type.Array(Type.String({ pattern: '^(mqtt|webhook:[A-Za-z0-9_.-]+)$' }), {
+      default: [],
+      description: "channels told of the escalation (e.g. 'webhook:oncall', 'mqtt'); empty: every channel",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const AlertsSchema = Type.Object(
   {
     risk: Type.Object(
@@ -75,6 +87,17 @@ export const AlertsSchema = Type.Object(
         'from this many silent machines on, one gateway alert (machines_silent) stands for them all instead of one machine_stale alert each',
     }),
     checkInterval: Duration('10s', { minimum: 10 }),
+    escalation: Type.Object(
+      {
+        warning: Type.Array(EscalationStep, { default: [], maxItems: 10 }),
+        critical: Type.Array(EscalationStep, { default: [], maxItems: 10 }),
+      },
+      {
+        ...strict,
+        description:
+          'per severity, steps an open alert nobody acknowledged takes (each once, in order); acknowledging stops them',
+      },
+    ),
   },
   strict,
 );
@@ -88,6 +111,10 @@ export const NotifySchema = Type.Object(
           url: Type.String({ pattern: '^https?://' }),
           secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for the X-Vigil-Signature header' }),
           timeout: Duration('5s', { minimum: 1 }),
+          escalationOnly: Type.Boolean({
+            default: false,
+            description: 'receive only escalations (a second channel: on-call, a shift lead), not every alert change',
+          }),
         },
         { additionalProperties: false },
       ),

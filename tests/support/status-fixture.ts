@@ -109,6 +109,8 @@ export function statusFixture(): Status {
       open: 0,
       acknowledged: 0,
       resolved: 0,
+      escalations: 0,
+      escalationsRaised: 0,
       quality: {
         period: { from: null, to: null },
         truePositives: 0,

@@ -15,6 +15,7 @@ export function alertJson(a: Alert) {
     updatedAt: iso(a.updatedAt)!,
     acknowledged: a.acknowledged && { ...a.acknowledged, at: iso(a.acknowledged.at)! },
     resolved: a.resolved && { ...a.resolved, at: iso(a.resolved.at)! },
+    escalations: a.escalations.map((e) => ({ ...e, at: iso(e.at)! })),
   };
 }
 
