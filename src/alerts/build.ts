@@ -81,6 +81,7 @@ export function buildAlerts(
       lateFailureGraceMs: config.learning.horizon * config.learning.step,
       backfillAgeMs: config.ingest.backfillAge,
       silentMachinesSummary: a.silentMachinesSummary,
+      stepMs: config.learning.step,
     },
     clock,
     log.child({ component: 'alerts' }),

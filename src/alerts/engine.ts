@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MachineEvent, MachineRef } from '../core/types.js';
+import { roughDuration } from '../core/time.js';
 import { AlertStore } from './alert-store.js';
 import { isBackfill, type QualityCondition, type QualityMonitor, type QualitySummary } from './quality.js';
 import { RiskRule } from './risk-rule.js';
@@ -39,6 +40,8 @@ export interface RiskOptions {
   backfillAgeMs: number;
   /** From this many silent machines on, one gateway alert stands for them all. */
   silentMachinesSummary: number;
+  /** Duration of one model step (learning.step): RUL in steps reads as time in alert texts. */
+  stepMs: number;
 }
 
 /** Where the gateway's own alerts (about many machines at once) are filed. */
@@ -76,7 +79,7 @@ export class AlertEngine extends EventEmitter {
     if (transition === null) return;
     const now = this.clock.now();
     const severity: Severity = s.probability >= this.o.criticalProbability || s.rulSteps <= this.o.criticalRul ? 'critical' : 'warning';
-    const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, RUL about ${Math.round(s.rulSteps)} steps${
+    const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, remaining life about ${roughDuration(s.rulSteps * this.o.stepMs)}${
       s.topSensors.length ? ` (driven by ${s.topSensors.map((t) => t.sensor).join(', ')})` : ''
     }`;
     // The latest score, plus what it was when the alert opened and at its peak, each with its data time.

@@ -38,3 +38,14 @@ export function parseIsoStrict(text: string): IsoResult {
 export function isoOrNumber(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : String(ms);
 }
+
+/** A span for people to read: "40 min", "14 h", "3.5 d" (alert texts, notes). */
+export function roughDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return 'unknown';
+  const m = Math.max(0, ms) / 60_000;
+  if (m < 90) return `${Math.round(m)} min`;
+  const h = m / 60;
+  if (h < 48) return `${Math.round(h)} h`;
+  const d = h / 24;
+  return `${d < 10 ? d.toFixed(1) : Math.round(d)} d`;
+}

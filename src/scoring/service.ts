@@ -530,8 +530,10 @@ export function topContributions(
   sensors: readonly string[],
   n: number,
 ): Array<{ sensor: string; contribution: number }> {
+  // The sensors that raise the risk, most first: one that lowers it does not explain an alert.
   return sensors
     .map((sensor, f) => ({ sensor, contribution: p - occluded[f]! }))
-    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
+    .filter((t) => t.contribution > 0)
+    .sort((a, b) => b.contribution - a.contribution)
     .slice(0, n);
 }

@@ -116,6 +116,7 @@ export async function apiHarness(
       lateFailureGraceMs: 0,
       backfillAgeMs: 3_600_000,
       silentMachinesSummary: 25,
+      stepMs: 60_000,
     },
     clock,
     silentLogger(),

@@ -20,6 +20,7 @@ const RISK = {
   lateFailureGraceMs: 60_000,
   backfillAgeMs: BACKFILL_AGE,
   silentMachinesSummary: 25,
+  stepMs: 3_600_000,
 };
 const QUALITY = {
   staleAfterMs: 60_000,
@@ -59,7 +60,8 @@ describe('alert engine and lifecycle', () => {
     engine.onScore(score(0.8, 2_000), 0.5);
     const open = store.findUnresolved('m1', 'failure_risk')!;
     expect(open.severity).toBe('warning');
-    expect(open.message).toMatch(/failure risk 80%.*vib/);
+    // 40 steps of an hour each: the text speaks time, not steps.
+    expect(open.message).toBe('m1: failure risk 80%, remaining life about 40 h (driven by vib)');
     engine.onScore(score(0.95, 3_000), 0.5);
     expect(store.get(open.id)!.severity).toBe('critical');
     expect(store.get(open.id)!.updates).toBe(1);

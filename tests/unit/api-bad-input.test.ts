@@ -139,6 +139,7 @@ describe('alert stream clients', () => {
           resolved: null,
           outcome: null,
           leadMs: null,
+          escalations: [],
         },
       });
       await new Promise((r) => setImmediate(r));
