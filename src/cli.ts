@@ -10,6 +10,8 @@ import { registerFederateCommand } from './commands/federate.js';
 import { registerLearningCommands } from './commands/learning.js';
 import { registerOperateCommands } from './commands/operate.js';
 import { loadConfig, maskSecrets } from './config/load.js';
+import { humanConfig } from './config/print.js';
+import { ConfigSchema } from './config/schema.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
 import { redactUrl } from './core/redact.js';
@@ -79,7 +81,7 @@ configCmd
   .option('-c, --config <file>', 'YAML config file')
   .option('--json', 'JSON instead of YAML')
   .action((opts: { config?: string; json?: boolean }) => {
-    const masked = maskSecrets(loadConfig({ file: opts.config }));
+    const masked = humanConfig(ConfigSchema, maskSecrets(loadConfig({ file: opts.config })));
     process.stdout.write(opts.json ? `${JSON.stringify(masked, null, 2)}\n` : YAML.stringify(masked));
   });
 

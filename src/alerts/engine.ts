@@ -327,6 +327,11 @@ export class AlertEngine extends EventEmitter {
     return ev;
   }
 
+  /** The p(failure) at which a risk alert opens for the machine: configured, or its champion's, once scored. */
+  thresholdFor(machine: string): number | null {
+    return this.o.high ?? this.rules.get(machine)?.high ?? null;
+  }
+
   private ruleFor(machine: string, high: number): RiskRule {
     let rule = this.rules.get(machine);
     if (!rule) {

@@ -22,6 +22,10 @@ export class RiskRule {
 
   constructor(private o: RiskRuleOptions) {}
 
+  get high(): number {
+    return this.o.high;
+  }
+
   /** A new champion brings its own threshold; the runs counted so far stay. */
   setHigh(high: number, low: number): void {
     if (high !== this.o.high || low !== this.o.low) this.o = { ...this.o, high, low };

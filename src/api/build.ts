@@ -4,6 +4,7 @@ import { storeKinds, type KindGroup } from '../features/kinds.js';
 import type { FastifyInstance } from 'fastify';
 import type { AlertStage } from '../alerts/build.js';
 import type { VigilConfig } from '../config/schema.js';
+import type { SensorMetadata } from '../core/sensor-metadata.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { IngestStage } from '../ingest/build.js';
 import type { MessageDecoder } from '../ingest/decoder.js';
@@ -38,6 +39,8 @@ export interface HttpSources {
   registry: ModelRegistry;
   store: SensorStore;
   decoder: MessageDecoder;
+  /** Units and ranges of sensors (config, Sparkplug BIRTH). */
+  metadata: SensorMetadata;
   ingest: IngestStage;
   scoring: ScoringStage;
   alerts: AlertStage;
@@ -77,7 +80,14 @@ export async function buildHttp(
   };
   const app = await buildApi({
     deadLetters: d.deadLetters,
-    machines: { scoring, store: d.store, alerts: d.alerts.store, clock },
+    machines: {
+      scoring,
+      store: d.store,
+      alerts: d.alerts.store,
+      clock,
+      describe: (machine, sensors) => d.metadata.forMachine(machine, sensors),
+      threshold: (machine) => d.alerts.engine.thresholdFor(machine),
+    },
     events: {
       submit: (e) => d.ingest.submitEvent(e),
       locate: (id) => scoring.machine(id)?.ref ?? null,

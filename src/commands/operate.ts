@@ -34,9 +34,19 @@ async function call<T>(o: ApiOptions, method: 'GET' | 'POST', route: string, bod
   }
   if (!res.ok) {
     const e = (parsed as { error?: { code?: string; message?: string } }).error;
-    throw new Error(`${method} ${route}: ${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? text.slice(0, 200)}`);
+    throw new Error(`${method} ${route}: ${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? text.slice(0, 200)}${tokenHint(res.status, o, method)}`);
   }
   return parsed as T;
+}
+
+/** What to do about a refused token: where one comes from, and how to pass it. */
+function tokenHint(status: number, o: ApiOptions, method: string): string {
+  const role = method === 'GET' ? 'a viewer' : 'an operator';
+  if (status === 401 && !o.token)
+    return `\nThis needs ${role} token. Make one with \`vigil token create --name <you> --role ${method === 'GET' ? 'viewer' : 'operator'}\`, put the printed entry under api.tokens in the daemon's config (then restart it), and pass the token with --token <token> or VIGIL_TOKEN.`;
+  if (status === 401) return '\nThe token given is not one the daemon knows (api.tokens in its config holds their hashes).';
+  if (status === 403) return `\nThe token given may not do this: it needs ${role} token (or admin).`;
+  return '';
 }
 
 function apiOptions(cmd: Command): Command {

@@ -1,10 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
 
+/** Marks a schema whose decoded value is milliseconds or bytes, so `config print` can write it as people do. */
+export const UNIT = 'x-vigil-unit';
+
 /** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
 export const Duration = (def: string, extra: { minimum?: number; description?: string } = {}) =>
   Type.Transform(
     Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+      [UNIT]: 'duration',
       default: def,
       description: extra.description
         ? `${extra.description} (milliseconds, or a string like 250ms, 5s, 10m, 2h, 7d)`
@@ -19,6 +23,7 @@ export const OptionalDuration = (description: string) =>
   Type.Optional(
     Type.Transform(
       Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+        [UNIT]: 'duration',
         description: `${description} (milliseconds, or a string like 5s, 10m, 2h)`,
       }),
     )
@@ -30,6 +35,7 @@ export const OptionalDuration = (description: string) =>
 export const Size = (def: string, extra: { description?: string } = {}) =>
   Type.Transform(
     Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+      [UNIT]: 'size',
       default: def,
       description: extra.description
         ? `${extra.description} (bytes, or a string like 64KiB, 512MB)`
@@ -44,6 +50,7 @@ export const OptionalSize = (description: string) =>
   Type.Optional(
     Type.Transform(
       Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+        [UNIT]: 'size',
         description: `${description} (bytes, or a string like 8MiB)`,
       }),
     )

@@ -29,3 +29,32 @@ export function parseSize(value: number | string): number {
   if (!m) throw new Error(`not a size: ${JSON.stringify(value)} (use e.g. 64KiB, 512MB)`);
   return Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
 }
+
+/** Milliseconds as the config writes them: the largest unit that divides exactly (`90m`, `7d`, `250ms`). */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0 || !Number.isInteger(ms)) return String(ms);
+  if (ms === 0) return '0s';
+  for (const [unit, n] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms % n === 0) return `${ms / n}${unit}`;
+  return `${ms}ms`;
+}
+
+/** Bytes as the config writes them: `256KiB`, `1MiB`, `500MB`, or plain bytes. */
+export function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes <= 0 || !Number.isInteger(bytes)) return String(bytes);
+  for (const [unit, n] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+    ['GB', 1000 ** 3],
+    ['MB', 1000 ** 2],
+    ['kB', 1000],
+  ] as const)
+    if (bytes % n === 0) return `${bytes / n}${unit}`;
+  return `${bytes}B`;
+}

@@ -46,6 +46,20 @@ describe('vigil CLI', () => {
     expect(cfg.http.port).toBe(9999);
     expect(cfg.mqtt.password).toBe('********');
     expect(r.stdout).not.toContain('hunter2');
+    // As YAML, durations and sizes read as they are written, and the print is a valid config again.
+    const yaml = run(['config', 'print']);
+    expect(yaml.stdout).toMatch(/^ {2}reconnectMax: 30s$/m);
+    expect(yaml.stdout).toMatch(/^ {2}maxPayloadBytes: 256KiB$/m);
+    const file = path.join(tempDir(), 'printed.yaml');
+    writeFileSync(file, yaml.stdout);
+    expect(run(['config', 'check', file]).status).toBe(0);
+  });
+
+  it('models show of a missing version says so, without a raw ENOENT', () => {
+    const r = run(['models', 'show', 'v0042']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/model version v0042 does not exist in .*`vigil models list` shows the versions there/);
+    expect(r.stderr).not.toMatch(/ENOENT/);
   });
 
   it('federate: says what a coordinator lacks; config print masks the federation key', () => {
@@ -117,6 +131,10 @@ describe('vigil CLI against a running daemon', () => {
       const denied = await runCli(['alerts', 'list', '--url', url]);
       expect(denied.status).toBe(1);
       expect(denied.stderr).toMatch(/VGL_UNAUTHORIZED/);
+      // Without a token, the CLI says how to get one and where it goes.
+      const ackDenied = await runCli(['alerts', 'ack', '1', '--url', url]);
+      expect(ackDenied.status).toBe(1);
+      expect(ackDenied.stderr).toMatch(/vigil token create --name <you> --role operator.*api\.tokens.*--token <token> or VIGIL_TOKEN/s);
       const env = { ...process.env, VIGIL_TOKEN: token };
       const list = await runCli(['alerts', 'list', '--url', url], env);
       expect(list.status, list.stderr).toBe(0);

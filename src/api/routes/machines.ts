@@ -7,6 +7,7 @@ import type { Sample } from '../../core/types.js';
 import type { MachineState, ScoringService } from '../../scoring/service.js';
 import type { SensorStore } from '../../core/sensor-store.js';
 import { alertJson } from './alerts.js';
+import type { SensorDescription } from '../../core/sensor-metadata.js';
 import { AlertSchema, MachineParams, MachineRefSchema, Nullable, READ_ERRORS, TimeQuery, errors, iso, parseTimeParam } from '../schemas.js';
 
 const Contribution = Type.Object({
@@ -57,6 +58,13 @@ const Detail = Type.Intersect([
     latest: Type.Record(Type.String(), Type.Object({ value: Type.Number(), ts: Type.String() })),
     history: Type.Array(Type.Object({ dataTs: Type.String(), probability: Type.Number(), rulSteps: Type.Number(), model: Type.String() })),
     alerts: Type.Array(AlertSchema),
+    sensors: Type.Record(
+      Type.String(),
+      Type.Object({ unit: Type.Optional(Type.String()), low: Type.Optional(Type.Number()), high: Type.Optional(Type.Number()) }),
+      { description: 'units and engineering ranges known for its sensors (config sensors.units, Sparkplug BIRTH properties)' },
+    ),
+    alertThreshold: Nullable(Type.Number({ description: 'p(failure) at which a failure-risk alert opens for it' })),
+    lastRepairAt: Nullable(Type.String({ description: 'its latest repair or maintenance event' })),
   }),
 ]);
 const ListQuery = Type.Object(
@@ -94,6 +102,9 @@ export interface MachineRouteDeps {
   store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'queryEvents'>;
   alerts: Pick<AlertStore, 'list' | 'unresolvedCount'>;
   clock: Clock;
+  /** Units and ranges of a machine's sensors. */
+  describe?: (machine: string, sensors: string[]) => Record<string, SensorDescription>;
+  threshold?: (machine: string) => number | null;
 }
 
 /** Stored machines not seen since start are listed from a copy at most this old: the store's list is a heavy query on a large fleet. */
@@ -204,8 +215,19 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
           'VGL_NOT_FOUND',
           `machine ${req.params.machine} has sent nothing since the daemon started (or is beyond ingest.maxMachines)`,
         );
+      let lastRepairAt: string | null = null;
+      try {
+        const repairs = await d.store.queryEvents({ machine: s.ref.machine, types: ['repair', 'maintenance'] });
+        const last = repairs.reduce((t, e) => Math.max(t, e.ts), -Infinity);
+        lastRepairAt = Number.isFinite(last) ? iso(last) : null;
+      } catch {
+        // The page falls back to a fixed range; the detail itself does not depend on the store.
+      }
       return {
         ...summary(s),
+        sensors: d.describe?.(s.ref.machine, Object.keys(s.latest)) ?? {},
+        alertThreshold: d.threshold?.(s.ref.machine) ?? null,
+        lastRepairAt,
         latest: Object.fromEntries(Object.entries(s.latest).map(([k, v]) => [k, { value: v.value, ts: iso(v.ts)! }])),
         history: d.scoring
           .history(s.ref.machine, -Infinity, Infinity, 100)
