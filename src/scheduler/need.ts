@@ -28,6 +28,8 @@ export interface Need {
   forced: boolean;
   failures: number;
   drift: { sensor: string; sigmas: number; regime?: number } | null;
+  /** When there is no reason: what held back a run that would otherwise have had one (minInterval). */
+  heldBack?: string;
 }
 
 /**
@@ -49,7 +51,11 @@ export async function assessNeed(
     // A run on the same failures that promoted nothing (too few to validate) would only do so again:
     // wait for new failures, or for minInterval in case that run failed for another reason.
     const seen = i.lastRun?.failuresLabelled ?? null;
-    if (i.lastRun && seen !== null && failures <= seen && i.now - i.lastRun.startedAt < o.minIntervalMs) return none(null);
+    if (i.lastRun && seen !== null && failures <= seen && i.now - i.lastRun.startedAt < o.minIntervalMs)
+      return {
+        ...none(null),
+        heldBack: `the last run on these ${failures} failures promoted nothing: waiting for a new failure, or minInterval until ${new Date(i.lastRun.startedAt + o.minIntervalMs).toISOString()}`,
+      };
     return none(`${failures} labelled failures and no model yet`);
   }
   const ageMs = i.now - i.champion.createdAt;
@@ -60,9 +66,18 @@ export async function assessNeed(
       failures,
       drift: null,
     };
-  if (i.lastRun && i.now - i.lastRun.startedAt < o.minIntervalMs) return none(null);
   // Counted, not compared by time: replayed data carries timestamps from the past.
   const fresh = failures - (i.lastRun?.failuresLabelled ?? 0);
+  if (i.lastRun && i.now - i.lastRun.startedAt < o.minIntervalMs) {
+    const until = new Date(i.lastRun.startedAt + o.minIntervalMs).toISOString();
+    return {
+      ...none(null),
+      heldBack:
+        o.minNewFailures > 0 && fresh >= o.minNewFailures
+          ? `minInterval holds back ${fresh} new failure${fresh === 1 ? '' : 's'} until ${until}`
+          : `minInterval: the last run started less than ${Math.round(o.minIntervalMs / 60_000)} min ago (next possible ${until})`,
+    };
+  }
   if (o.minNewFailures > 0 && fresh >= o.minNewFailures) return none(`${fresh} new failure${fresh === 1 ? '' : 's'} since the last run`);
   const drift = await measureDrift(store, i.champion.normalisation, o.driftWindowMs, i.machines);
   if (drift && drift.sigmas >= o.driftThreshold)

@@ -5,7 +5,7 @@ export type Objective = 'carbon' | 'price' | 'weighted';
 export interface PolicyInput {
   now: number;
   /** Why a run is due (null: no reason, no run) and whether it must run regardless of cost. */
-  need: { reason: string | null; forced: boolean };
+  need: { reason: string | null; forced: boolean; heldBack?: string };
   /** When the need arose plus the allowed delay: the run must have finished by then. */
   deadline: number;
   expectedRunMs: number;
@@ -67,7 +67,12 @@ export function costSeries(
  */
 export function decide(i: PolicyInput): Decision {
   const base = { window: null, nowCost: null, unit: null };
-  if (!i.need.reason) return { action: 'skip', reason: 'no reason to train: no new failures, no drift, model within its age', ...base };
+  if (!i.need.reason)
+    return {
+      action: 'skip',
+      reason: i.need.heldBack ?? 'no reason to train: no new failures, no drift, model within its age',
+      ...base,
+    };
   const latestStart = i.deadline - i.expectedRunMs;
   if (i.need.forced || i.now >= latestStart) {
     return {

@@ -40,6 +40,12 @@ describe('energy policy', () => {
       /no reason to train/,
     ],
     [
+      'a reason held back by minInterval → the skip says what held it',
+      { need: { reason: null, forced: false, heldBack: 'minInterval holds back 12 new failures until 2026-01-05T11:00:00.000Z' } },
+      'skip',
+      /^minInterval holds back 12 new failures until 2026-01-05T11:00:00\.000Z$/,
+    ],
+    [
       'dirty now, a clean window ahead → defer, naming it',
       {},
       'defer',

@@ -225,6 +225,10 @@ describe('why train', () => {
     ).toBeNull();
     await fail(now - 1000);
     expect((await assessNeed(store, { now, lastRun, champion }, opts)).reason).toBe('1 new failure since the last run');
+    // Within minInterval the new failure is held back, and the reason says so (not "no new failures").
+    const held = await assessNeed(store, { now, lastRun: { ...lastRun, startedAt: now - 60_000 }, champion }, opts);
+    expect(held.reason).toBeNull();
+    expect(held.heldBack).toBe(`minInterval holds back 1 new failure until ${new Date(now - 60_000 + 3_600_000).toISOString()}`);
     await store.write({
       samples: Array.from({ length: 20 }, (_, i) => ({ machine: M1, ts: now - 1800_000 + i * 1000, values: { t: 53 } })),
       events: [],
