@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -61,7 +62,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('the daemon plus a simulated fleet in fast time: machines, scores, RUL and alerts within minutes')
-    .option('--data-dir <dir>', 'where the demo keeps its data and models', './vigil-demo')
+    .option('--data-dir <dir>', 'where the demo keeps its data and models (emptied at each start)', './vigil-demo')
     .option('--http-port <n>', 'HTTP API port', '8080')
     .option('--mqtt-port <n>', 'embedded MQTT broker port', '1883')
     .option('--speed <x>', 'simulated seconds per wall second', '3000')
@@ -70,8 +71,10 @@ export function registerDemoCommand(program: Command): void {
       const speed = Number(o.speed);
       const days = Number(o.days);
       if (!(speed > 0) || !(days > 0)) throw new Error('--speed and --days must be positive numbers');
+      const dataDir = path.resolve(o.dataDir);
+      const fresh = prepareDemoDir(dataDir);
       const config = validateConfig(
-        demoConfig({ dataDir: path.resolve(o.dataDir), httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }),
+        demoConfig({ dataDir, httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }),
         { cwd: process.cwd(), origin: 'demo' },
       );
       const log = createLogger({ level: config.log.level });
@@ -90,6 +93,7 @@ export function registerDemoCommand(program: Command): void {
       );
       await daemon.start();
       const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (fresh) out(fresh);
       out(`Vigil demo — ${days} simulated days at ${speed}× (one day every ${(86_400 / speed).toFixed(0)} s). Ctrl-C stops.`);
       out(`  status page: ${daemon.httpUrl}/   (fleet, machines, live alerts, gateway)`);
       out(`  machines:  ${daemon.httpUrl}/api/v1/machines`);
@@ -114,6 +118,26 @@ export function registerDemoCommand(program: Command): void {
         await sink.close().catch(() => undefined);
       }
     });
+}
+
+const MARKER = '.vigil-demo';
+
+/**
+ * The simulated fleet starts at day 0 each run, so a previous run's data (stamped later) would
+ * freeze the scores and carry its counters over: a demo directory starts clean. A directory that
+ * is not a demo's (no marker) is never emptied. Returns what was done, for the console.
+ */
+export function prepareDemoDir(dir: string): string | null {
+  let said: string | null = null;
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (!existsSync(path.join(dir, MARKER)))
+      throw new Error(`${dir} holds files but is not a demo directory (no ${MARKER} in it): choose another --data-dir`);
+    rmSync(dir, { recursive: true, force: true });
+    said = `starting clean: removed the previous demo run's data in ${dir}`;
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, MARKER), 'made by vigil demo; the next demo run empties this directory\n');
+  return said;
 }
 
 /** One line of what is happening: data, model, training, risks, alerts and how they fared. */
