@@ -86,7 +86,7 @@ export async function buildHttp(
       alerts: d.alerts.store,
       clock,
       describe: (machine, sensors) => d.metadata.forMachine(machine, sensors),
-      threshold: (machine) => d.alerts.engine.thresholdFor(machine),
+      threshold: (machine) => d.alerts.engine.thresholdFor(machine) ?? scoring.thresholdOf(machine),
     },
     events: {
       submit: (e) => d.ingest.submitEvent(e),

@@ -331,6 +331,12 @@ export class ScoringService {
     return m ? this.view(m) : null;
   }
 
+  /** The validation threshold of the champion that scores the machine, or null when none does. */
+  thresholdOf(id: string): number | null {
+    const m = this.machinesById.get(id);
+    return (m && this.championOf(m)?.meta.threshold) ?? null;
+  }
+
   history(
     machine: string,
     from: number,

@@ -40,4 +40,6 @@ export async function uiRoutes(app: FastifyInstance): Promise<void> {
     ...noCache,
   });
   app.get('/', { schema: { hide: true } }, (_req, reply) => reply.sendFile('index.html'));
+  // Browsers ask for /favicon.ico on their own (bookmarks, tabs opened from a link).
+  app.get('/favicon.ico', { schema: { hide: true } }, (_req, reply) => reply.redirect('/ui/favicon.svg', 301));
 }

@@ -1,27 +1,8 @@
 // One function per view; each renders into `el` and returns a cleanup function.
-import { api } from './api.js';
-
-const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-const pct = (p) => (p === null || p === undefined ? '–' : `${Math.round(p * 100)}%`);
-const ago = (iso) => {
-  if (!iso) return 'never';
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  return s < 90
-    ? `${Math.round(s)} s ago`
-    : s < 5400
-      ? `${Math.round(s / 60)} min ago`
-      : s < 172800
-        ? `${Math.round(s / 3600)} h ago`
-        : `${Math.round(s / 86400)} d ago`;
-};
-const hours = (sec) =>
-  sec === null || sec === undefined ? '–' : sec >= 86400 ? `${(sec / 86400).toFixed(1)} d` : `${(sec / 3600).toFixed(1)} h`;
-export const level = (m) =>
-  !m.score ? 'none' : m.score.probability >= 0.7 || m.unresolvedAlerts > 0 ? 'crit' : m.score.probability >= 0.4 ? 'warn' : 'ok';
-const every = (fn, ms) => {
-  const t = setInterval(fn, ms);
-  return () => clearInterval(t);
-};
+import { api, token } from './api.js';
+import { ago, esc, every, hours, level, pct } from './format.js';
+export { machine } from './machine.js';
+import { alertTable } from './alert-table.js';
 
 export function fleet(el, { onError }) {
   const state = { sort: 'risk', filter: '' };
@@ -71,127 +52,20 @@ export function fleet(el, { onError }) {
   return every(load, 5000);
 }
 
-const RANGES = { '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000, '7d': 604_800_000 };
-
-export function machine(el, id, { onError }) {
-  el.innerHTML = `<h1>${esc(id)}</h1><div id="m-summary" class="meta"></div>
-    <div class="toolbar"><label>range <select id="m-range">${Object.keys(RANGES)
-      .map((k) => `<option ${k === '6h' ? 'selected' : ''}>${k}</option>`)
-      .join('')}</select></label></div>
-    <div class="panels"><div><h2>Risk</h2><div class="plot" id="m-risk"></div></div><div><h2>Sensors</h2><div class="plot" id="m-sensors"></div></div></div>
-    <div class="panels"><div><h2>Why (top sensors)</h2><div id="m-top"></div></div><div><h2>Log an event</h2>
-      <form class="event" id="m-event"><select name="type"><option>failure</option><option>maintenance</option><option>repair</option><option>note</option></select>
-      <input name="component" placeholder="component"><input name="note" placeholder="note"><button>Record</button></form><div id="m-event-msg" class="meta"></div></div></div>
-    <div class="panels"><div><h2>Alerts</h2><div id="m-alerts"></div></div><div><h2>Events</h2><div id="m-events"></div></div></div>`;
-  const plots = [];
-  const plot = (box, series, data, opts = {}) => {
-    if (!data[0].length) return (box.innerHTML = '<div class="empty">No data in this range.</div>');
-    const u = new uPlot(
-      {
-        width: Math.max(300, box.clientWidth - 16),
-        height: opts.height ?? 240,
-        series: [{}, ...series],
-        axes: [{}, { size: 60 }],
-        scales: opts.scales ?? {},
-        legend: { live: false },
-      },
-      data,
-      box,
-    );
-    plots.push(u);
-  };
-  const colours = ['#0b5cad', '#c4161c', '#1a7f37', '#b35c00', '#7b2cbf', '#00838f', '#6d4c41', '#ad1457'];
-  const load = async () => {
-    try {
-      const m = await api(`/api/v1/machines/${encodeURIComponent(id)}`);
-      const to = m.lastSeenAt ? Date.parse(m.lastSeenAt) + 1 : Date.now();
-      const from = to - RANGES[el.querySelector('#m-range').value];
-      el.querySelector('#m-summary').innerHTML =
-        `${esc(m.machine.site)} / ${esc(m.machine.line)}${m.kind ? ` · kind ${esc(m.kind.name)} (${m.kind.source === 'config' ? 'configured' : 'inferred from its sensors'})` : ''} · ${m.score ? `risk <b class="lvl-${level(m)}">${pct(m.score.probability)}</b> · RUL ${hours(m.score.rulSeconds)} · model ${esc(m.score.model)}` : esc(m.detail ?? m.status)} · last reading received ${ago(m.lastReceivedAt ?? m.lastSeenAt)}${m.lastReceivedAt && Math.abs(Date.parse(m.lastReceivedAt) - Date.parse(m.lastSeenAt)) > 3_600_000 ? ` (stamped ${esc(m.lastSeenAt.slice(0, 16).replace('T', ' '))})` : ''}`;
-      el.querySelector('#m-top').innerHTML = m.score?.topSensors?.length
-        ? `<table><tr><th>sensor</th><th>contribution to p(failure)</th><th>latest</th></tr>${m.score.topSensors.map((t) => `<tr><td>${esc(t.sensor)}</td><td>${t.contribution >= 0 ? '+' : ''}${(t.contribution * 100).toFixed(1)} pts</td><td>${m.latest[t.sensor]?.value?.toFixed?.(2) ?? '–'}</td></tr>`).join('')}</table>`
-        : '<div class="empty">No score yet.</div>';
-      el.querySelector('#m-alerts').innerHTML = alertTable(m.alerts, false);
-      const ev = await api(`/api/v1/machines/${encodeURIComponent(id)}/events?limit=20`);
-      el.querySelector('#m-events').innerHTML = ev.items.length
-        ? `<table><tr><th>when</th><th>type</th><th>component</th><th>note</th></tr>${ev.items.map((e) => `<tr data-event="${esc(e.type)}"><td>${esc(e.ts.slice(0, 16).replace('T', ' '))}</td><td>${esc(e.type)}</td><td>${esc(e.component ?? '')}</td><td>${esc(e.note ?? '')}</td></tr>`).join('')}</table>`
-        : '<div class="empty">No failures, maintenance or repairs recorded.</div>';
-      const [readings, scores] = await Promise.all([
-        api(`/api/v1/machines/${encodeURIComponent(id)}/readings?from=${from}&to=${to}&points=600`),
-        api(`/api/v1/machines/${encodeURIComponent(id)}/scores?from=${from}&to=${to}&limit=2000`),
-      ]);
-      plots.splice(0).forEach((p) => p.destroy());
-      const sensors = [...new Set(readings.points.flatMap((p) => Object.keys(p.values)))].sort();
-      const times = readings.points.map((p) => Date.parse(p.ts) / 1000);
-      // One small plot per sensor: their units and scales differ too much to share an axis.
-      const box = el.querySelector('#m-sensors');
-      box.innerHTML = sensors.length ? '' : '<div class="empty">No data in this range.</div>';
-      sensors.forEach((s, i) => {
-        const cell = document.createElement('div');
-        cell.dataset.sensor = s;
-        box.append(cell);
-        plot(cell, [{ label: s, stroke: colours[i % colours.length] }], [times, readings.points.map((p) => p.values[s] ?? null)], {
-          height: 120,
-        });
-      });
-      const risk = el.querySelector('#m-risk');
-      risk.innerHTML = '';
-      plot(
-        risk,
-        [{ label: 'p(failure)', stroke: '#c4161c', fill: 'rgba(196,22,28,.1)' }],
-        [scores.items.map((s) => Date.parse(s.dataTs) / 1000), scores.items.map((s) => s.probability)],
-        { scales: { y: { range: [0, 1] } } },
-      );
-    } catch (err) {
-      onError(err);
-    }
-  };
-  el.querySelector('#m-range').addEventListener('change', load);
-  el.querySelector('#m-event').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const f = new FormData(e.target);
-    const body = { machine: id, type: f.get('type') };
-    if (f.get('component')) body.component = f.get('component');
-    if (f.get('note')) body.note = f.get('note');
-    try {
-      const r = await api('/api/v1/events', { method: 'POST', body });
-      el.querySelector('#m-event-msg').textContent = `recorded ${r.type} at ${r.ts} by ${r.recordedBy}`;
-      e.target.reset();
-      // The event goes through the journal to the store; show it once it is there.
-      setTimeout(load, 1000);
-    } catch (err) {
-      el.querySelector('#m-event-msg').textContent =
-        err.status === 401 || err.status === 403 ? 'Recording events needs an operator token (top right).' : err.message;
-    }
-  });
-  load();
-  const stop = every(load, 10_000);
-  return () => (stop(), plots.forEach((p) => p.destroy()));
-}
-
-export function alertTable(alerts, actions) {
-  if (!alerts.length) return '<div class="empty">No alerts.</div>';
-  return `<table><tr><th>#</th><th>machine</th><th>kind</th><th>severity</th><th>state</th><th>message</th><th>opened</th>${actions ? '<th></th>' : ''}</tr>${alerts
-    .map(
-      (
-        a,
-      ) => `<tr class="sev-${a.severity}" data-alert="${a.id}" data-state="${a.state}"><td>${a.id}</td><td><a href="#/machine/${encodeURIComponent(a.machine.machine)}">${esc(a.machine.machine)}</a></td><td>${esc(a.kind)}${a.subject ? `: ${esc(a.subject)}` : ''}</td>
-      <td>${esc(a.severity)}</td><td class="state">${esc(a.state)}${a.acknowledged ? `<div class="meta">by ${esc(a.acknowledged.by)}</div>` : ''}${a.resolved ? `<div class="meta">${esc(a.resolved.resolution)}${a.outcome ? `, ${esc(a.outcome.replace('_', ' '))}` : ''}</div>` : ''}</td>
-      <td>${esc(a.message)}</td><td>${ago(a.openedAt)}</td>
-      ${actions ? `<td>${a.state === 'open' ? `<button data-act="ack" data-id="${a.id}">Acknowledge</button> ` : ''}${a.state !== 'resolved' ? `<button class="secondary" data-act="resolve" data-id="${a.id}">Resolve</button>` : ''}</td>` : ''}</tr>`,
-    )
-    .join('')}</table>`;
-}
+/** What an anonymous technician needs to acknowledge or resolve, and how to get it. */
+const TOKEN_HINT_TEXT =
+  'Acknowledge and Resolve need an operator token. On the gateway, run `vigil token create --name <you> --role operator`, add the printed entry under api.tokens in the config, restart Vigil, and paste the token at the top right.';
+const TOKEN_HINT = esc(TOKEN_HINT_TEXT).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 export function alerts(el, { onError, subscribe }) {
-  el.innerHTML = `<h1>Alerts</h1><div class="toolbar"><select id="a-state" aria-label="state"><option value="unresolved">open and acknowledged</option><option value="resolved">resolved</option><option value="">all</option></select><span class="meta" id="a-live"></span><span class="meta" id="a-quality"></span></div><div id="a-list"></div>`;
+  el.innerHTML = `<h1>Alerts</h1><div class="toolbar"><select id="a-state" aria-label="state"><option value="unresolved">open and acknowledged</option><option value="resolved">resolved</option><option value="">all</option></select><span class="meta" id="a-live"></span><span class="meta" id="a-quality"></span></div>${token.get() ? '' : `<div class="hint" id="a-token-hint">${TOKEN_HINT}</div>`}<div id="a-list"></div>`;
   const byId = new Map();
   const draw = () => {
     const want = el.querySelector('#a-state').value;
     const list = [...byId.values()]
       .filter((a) => !want || (want === 'unresolved' ? a.state !== 'resolved' : a.state === want))
       .sort((a, b) => b.id - a.id);
-    el.querySelector('#a-list').innerHTML = alertTable(list, true);
+    el.querySelector('#a-list').innerHTML = alertTable(list, { actions: true });
   };
   const load = async () => {
     try {
@@ -220,7 +94,7 @@ export function alerts(el, { onError, subscribe }) {
     } catch (err) {
       b.disabled = false;
       onError(
-        err.status === 401 || err.status === 403 ? new Error('Acknowledging and resolving need an operator token (top right).') : err,
+        err.status === 401 ? new Error(TOKEN_HINT_TEXT) : err.status === 403 ? new Error(`This token may not do that: ${TOKEN_HINT_TEXT}`) : err,
       );
     }
   });
@@ -258,8 +132,8 @@ export function gateway(el, { onError }) {
       </div>
       ${kindsTable(kinds, s.model.kinds ?? [])}
       <h2>Training runs</h2>${runs.items.length ? `<table><tr><th>#</th><th>kind</th><th>trigger</th><th>state</th><th>started</th><th>progress / result</th></tr>${runs.items.map((r) => `<tr><td>${r.id}</td><td>${esc(r.kind ?? '–')}</td><td>${esc(r.trigger)}</td><td>${esc(r.state)}</td><td>${ago(r.startedAt)}</td><td>${esc(r.state === 'running' ? progressText(r.progress) : (r.reason ?? r.error ?? ''))}</td></tr>`).join('')}</table>` : '<div class="empty">No runs yet.</div>'}
-      <h2>Energy</h2>${kv({ policy: `${energy.policy.enabled ? '' : 'OFF — '}${energy.policy.objective}, cron ${energy.policy.cron} ${energy.policy.timezone}`, 'next tick': energy.policy.nextTick ?? '–', 'last decision': energy.policy.lastDecision ? `${energy.policy.lastDecision.action}: ${energy.policy.lastDecision.reason}` : '–', 'budget used': `${(energy.budget.usedKWh * 1000).toFixed(1)} Wh this ${energy.budget.period}${energy.budget.limitKWh ? ` of ${energy.budget.limitKWh * 1000} Wh` : ''}`, 'all runs': `${(energy.totals.kWh * 1000).toFixed(1)} Wh, ${energy.totals.gCO2e.toFixed(1)} gCO2e, ${energy.totals.avoidedGCO2e.toFixed(1)} g avoided` })}
-      ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${(r.kWh * 1000).toFixed(2)} Wh</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}
+      <h2>Energy</h2>${kv({ policy: `${energy.policy.enabled ? '' : 'OFF — '}${energy.policy.objective}, cron ${energy.policy.cron} ${energy.policy.timezone}`, 'next tick': energy.policy.nextTick ? `${localTime(energy.policy.nextTick)} (${Intl.DateTimeFormat().resolvedOptions().timeZone})` : '–', 'last decision': energy.policy.lastDecision ? `${energy.policy.lastDecision.action}: ${energy.policy.lastDecision.reason}` : '–', 'budget used': `${energyText(energy.budget.usedKWh)} this ${energy.budget.period}${energy.budget.limitKWh ? ` of ${energyText(energy.budget.limitKWh)}` : ''}`, 'all runs': `${energyText(energy.totals.kWh)}, ${energy.totals.gCO2e.toFixed(1)} gCO2e, ${energy.totals.avoidedGCO2e.toFixed(1)} g avoided` })}
+      ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${energyText(r.kWh)}</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}
       ${federationPanel(s.federation, kv)}`;
     } catch (err) {
       onError(err);
@@ -268,6 +142,16 @@ export function gateway(el, { onError }) {
   load();
   return every(load, 5000);
 }
+
+/** Energy for people: joules below 0.1 Wh (a small run's figure would read 0.0 Wh), else Wh or kWh. */
+export function energyText(kWh) {
+  const wh = kWh * 1000;
+  if (wh < 0.1) return `${(wh * 3600).toFixed(wh * 3600 < 10 ? 1 : 0)} J`;
+  if (wh < 1000) return `${wh.toFixed(wh < 10 ? 2 : 1)} Wh`;
+  return `${kWh.toFixed(2)} kWh`;
+}
+
+const localTime = (iso) => new Date(iso).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 function progressText(p) {
   if (!p) return 'starting';
