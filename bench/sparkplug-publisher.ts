@@ -22,7 +22,7 @@ const frames: Array<[string, Buffer]> = [];
 for (let n = 0; n < o.nodes; n++) {
   const node = `edge${n}`;
   let seq = 0;
-  const next = () => (seq++ % 256);
+  const next = () => seq++ % 256;
   frames.push([
     `spBv1.0/${group}/NBIRTH/${node}`,
     Buffer.from(encodePayload({ timestamp: o.startTs, seq: next(), metrics: [{ name: 'bdSeq', datatype: 4, longValue: 0 }] })),
@@ -34,7 +34,12 @@ for (let n = 0; n < o.nodes; n++) {
         encodePayload({
           timestamp: o.startTs,
           seq: next(),
-          metrics: Array.from({ length: o.metrics }, (_, k) => ({ name: `Sensors/s${k}`, alias: d * 1000 + k, datatype: 10, doubleValue: 0 })),
+          metrics: Array.from({ length: o.metrics }, (_, k) => ({
+            name: `Sensors/s${k}`,
+            alias: d * 1000 + k,
+            datatype: 10,
+            doubleValue: 0,
+          })),
         }),
       ),
     ]);
@@ -59,7 +64,13 @@ process.stdout.write(`${JSON.stringify({ ready: true, at: startedAt })}\n`);
 const WINDOW = 500;
 let acked = 0;
 for (let i = 0; i < frames.length; i += WINDOW) {
-  await Promise.all(frames.slice(i, i + WINDOW).map(([t, p]) => client.publishAsync(t, p, { qos: 1 }).then(() => void acked++)));
+  await Promise.all(
+    frames.slice(i, i + WINDOW).map(([t, p]) =>
+      client.publishAsync(t, p, { qos: 1 }).then(() => {
+        acked++;
+      }),
+    ),
+  );
 }
 const finishedAt = Date.now();
 await client.endAsync();

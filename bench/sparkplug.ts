@@ -82,12 +82,15 @@ try {
   const res = await fetch(`${influx.url}/query?db=${database}&q=${encodeURIComponent('SELECT count(*) FROM telemetry')}`);
   const body = (await res.json()) as { results: Array<{ series?: Array<{ values: unknown[][] }> }> };
   let inInflux = 0;
-  for (const s of body.results[0]?.series ?? []) for (const row of s.values) for (const v of row.slice(1)) inInflux += typeof v === 'number' ? v : 0;
+  for (const s of body.results[0]?.series ?? [])
+    for (const row of s.values) for (const v of row.slice(1)) inInflux += typeof v === 'number' ? v : 0;
   const st = daemon.status();
   console.log(
     `publisher alone: ${(result.acked / ((result.finishedAt - result.startedAt) / 1000)).toFixed(0)} msgs/s (${result.acked} acknowledged)`,
   );
-  console.log(`readings: expected ${expectedReadings}, committed ${stored}, in InfluxDB ${inInflux}; rejected ${JSON.stringify(st.ingest.rejectedByReason)}; rebirth requests ${st.sparkplug.rebirthRequests}`);
+  console.log(
+    `readings: expected ${expectedReadings}, committed ${stored}, in InfluxDB ${inInflux}; rejected ${JSON.stringify(st.ingest.rejectedByReason)}; rebirth requests ${st.sparkplug.rebirthRequests}`,
+  );
   console.log(
     `sparkplug: ${((dataMessages + births) / seconds).toFixed(0)} msgs/s, ${(stored / seconds).toFixed(0)} metrics/s into InfluxDB end to end (${seconds.toFixed(2)} s; target ≥ 20000 metrics/s)`,
   );

@@ -2,7 +2,18 @@
 // unresolved alerts in step (what makes 100,000 machines affordable); split, the index would leak.
 import type Database from 'better-sqlite3';
 import type { MachineRef } from '../core/types.js';
-import type { Alert, AlertEvent, AlertEventType, Escalation, AlertKind, AlertQuality, AlertState, Outcome, Resolution, Severity } from './types.js';
+import type {
+  Alert,
+  AlertEvent,
+  AlertEventType,
+  Escalation,
+  AlertKind,
+  AlertQuality,
+  AlertState,
+  Outcome,
+  Resolution,
+  Severity,
+} from './types.js';
 
 interface AlertRow {
   id: number;

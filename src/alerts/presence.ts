@@ -35,6 +35,9 @@ export function onPresence(c: PresenceChange, engine: AlertEngine, quality: Qual
       ),
     );
   } else if (existing) {
-    engine.emit('event', store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: `${c.source} back online (${c.cause})` }, c.at));
+    engine.emit(
+      'event',
+      store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: `${c.source} back online (${c.cause})` }, c.at),
+    );
   }
 }

@@ -73,10 +73,10 @@ export function registerDemoCommand(program: Command): void {
       if (!(speed > 0) || !(days > 0)) throw new Error('--speed and --days must be positive numbers');
       const dataDir = path.resolve(o.dataDir);
       const fresh = prepareDemoDir(dataDir);
-      const config = validateConfig(
-        demoConfig({ dataDir, httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }),
-        { cwd: process.cwd(), origin: 'demo' },
-      );
+      const config = validateConfig(demoConfig({ dataDir, httpPort: Number(o.httpPort), mqttPort: Number(o.mqttPort) }), {
+        cwd: process.cwd(),
+        origin: 'demo',
+      });
       const log = createLogger({ level: config.log.level });
       const daemon = new Daemon(config, log);
       const abort = new AbortController();

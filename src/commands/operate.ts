@@ -34,7 +34,9 @@ async function call<T>(o: ApiOptions, method: 'GET' | 'POST', route: string, bod
   }
   if (!res.ok) {
     const e = (parsed as { error?: { code?: string; message?: string } }).error;
-    throw new Error(`${method} ${route}: ${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? text.slice(0, 200)}${tokenHint(res.status, o, method)}`);
+    throw new Error(
+      `${method} ${route}: ${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? text.slice(0, 200)}${tokenHint(res.status, o, method)}`,
+    );
   }
   return parsed as T;
 }

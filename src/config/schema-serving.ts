@@ -94,8 +94,7 @@ export const AlertsSchema = Type.Object(
       },
       {
         ...strict,
-        description:
-          'per severity, steps an open alert nobody acknowledged takes (each once, in order); acknowledging stops them',
+        description: 'per severity, steps an open alert nobody acknowledged takes (each once, in order); acknowledging stops them',
       },
     ),
   },

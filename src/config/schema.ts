@@ -30,7 +30,7 @@ export const ConfigSchema = Type.Object(
       {
         units: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ minLength: 1, maxLength: 32 }), {
           default: {},
-          description: "sensor → unit shown on the page's axes (e.g. {\"T24\": \"°R\"}); Sparkplug BIRTH units take over for their machines",
+          description: 'sensor → unit shown on the page\'s axes (e.g. {"T24": "°R"}); Sparkplug BIRTH units take over for their machines',
         }),
       },
       strict,

@@ -25,10 +25,8 @@ export const REJECT_REASONS = {
   too_many_items: 'message holds more readings or sensors than allowed',
   machine_limit: 'machine is beyond ingest.maxMachines: its readings are stored, but it is not scored or watched for data quality',
   bad_sparkplug: 'payload on a spBv1.0 topic is not a Sparkplug B protobuf message, or the topic is not a Sparkplug one',
-  sparkplug_unknown_alias:
-    'Sparkplug metric has only an alias that no BIRTH since Vigil started declared (a rebirth is requested)',
-  sparkplug_unsupported_type:
-    'Sparkplug metric is a string, dataset, template, bytes or another type that is not a number or boolean',
+  sparkplug_unknown_alias: 'Sparkplug metric has only an alias that no BIRTH since Vigil started declared (a rebirth is requested)',
+  sparkplug_unsupported_type: 'Sparkplug metric is a string, dataset, template, bytes or another type that is not a number or boolean',
   internal_error: 'the decoder failed unexpectedly on this message (a bug: please report it with the dead letter)',
 } as const;
 

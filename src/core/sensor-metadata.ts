@@ -20,7 +20,7 @@ export class SensorMetadata {
     let m = this.byMachine.get(machine);
     if (!m) {
       if (this.byMachine.size >= MAX_MACHINES) this.byMachine.delete(this.byMachine.keys().next().value!);
-      this.byMachine.set(machine, (m = new Map()));
+      this.byMachine.set(machine, (m = new Map<string, SensorDescription>()));
     }
     if (m.size < 10_000 || m.has(sensor)) m.set(sensor, d);
   }

@@ -141,7 +141,9 @@ export async function buildIngest(
     const spLog = log.child({ component: 'sparkplug' });
     host.onRebirthRequest = (topic, payload) => {
       spLog.info({ topic }, 'asking the edge node for a rebirth');
-      subscriber.publish(topic, payload, { qos: 0, retain: false }).catch((err: unknown) => spLog.warn({ err, topic }, 'rebirth request not sent'));
+      subscriber
+        .publish(topic, payload, { qos: 0, retain: false })
+        .catch((err: unknown) => spLog.warn({ err, topic }, 'rebirth request not sent'));
     };
   }
   const submitEvent = async (e: MachineEvent): Promise<void> => {

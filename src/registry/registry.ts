@@ -256,7 +256,10 @@ export class ModelRegistry {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       if ((err as { code?: string }).code === 'ENOENT')
-        throw new RegistryError(`model version ${version} does not exist in ${this.dir} (\`vigil models list\` shows the versions there)`, `model version ${version} does not exist`);
+        throw new RegistryError(
+          `model version ${version} does not exist in ${this.dir} (\`vigil models list\` shows the versions there)`,
+          `model version ${version} does not exist`,
+        );
       throw new RegistryError(`cannot read ${file}: ${(err as Error).message}`);
     }
     if (!Value.Check(ModelMetaSchema, raw)) {

@@ -51,7 +51,10 @@ describe.each(['sqlite', 'influx'] as const)('Sparkplug B ingest into %s', (stor
       // DATA before any BIRTH: aliases unknown → refused, and a rebirth is requested.
       await send(edge.ndata(t0, [{ alias: 1, type: 'Int64', value: 1 }]));
       await waitUntil(() => commands.length >= 1, 10_000, 'a rebirth request');
-      expect(commands[0]).toEqual({ topic: `spBv1.0/${group}/NCMD/edge1`, metrics: [expect.objectContaining({ name: 'Node Control/Rebirth', value: true })] });
+      expect(commands[0]).toEqual({
+        topic: `spBv1.0/${group}/NCMD/edge1`,
+        metrics: [expect.objectContaining({ name: 'Node Control/Rebirth', value: true })],
+      });
 
       await send(edge.nbirth(t0, [{ name: 'Uptime', alias: 1, type: 'Int64', value: 100 }]));
       await send(
@@ -61,7 +64,11 @@ describe.each(['sqlite', 'influx'] as const)('Sparkplug B ingest into %s', (stor
             alias: 10,
             type: 'Float',
             value: 20,
-            properties: { engUnit: { type: 'String', value: '°C' }, engLow: { type: 'Double', value: 0 }, engHigh: { type: 'Double', value: 90 } },
+            properties: {
+              engUnit: { type: 'String', value: '°C' },
+              engLow: { type: 'Double', value: 0 },
+              engHigh: { type: 'Double', value: 90 },
+            },
           },
           { name: 'Sensors/Pressure', alias: 11, type: 'Double', value: 1.5 },
           { name: 'Running', alias: 12, type: 'Boolean', value: true },

@@ -37,8 +37,28 @@ async function chartChampion(dir: string): Promise<void> {
   quietTfWarnings();
   const { tf } = await loadTf('cpu');
   const registry = new ModelRegistry(dir);
-  const model = buildLstm(tf, { windowSteps: 6, features: 3, units: [5, 4], dropout: 0, learningRate: 0.01, recurrentActivation: 'sigmoid', seed: 3 });
-  await registry.save(tf, model, testMeta('v0001', { kind: 'chart', stepMs: MIN, window: 6, rulCap: 100, normalisation: CHART_NORM, sensors: CHART_NORM.sensors, threshold: 0.5 }));
+  const model = buildLstm(tf, {
+    windowSteps: 6,
+    features: 3,
+    units: [5, 4],
+    dropout: 0,
+    learningRate: 0.01,
+    recurrentActivation: 'sigmoid',
+    seed: 3,
+  });
+  await registry.save(
+    tf,
+    model,
+    testMeta('v0001', {
+      kind: 'chart',
+      stepMs: MIN,
+      window: 6,
+      rulCap: 100,
+      normalisation: CHART_NORM,
+      sensors: CHART_NORM.sensors,
+      threshold: 0.5,
+    }),
+  );
   registry.promote('v0001', 'page test');
 }
 
@@ -48,7 +68,8 @@ async function chartMachine(d: Daemon): Promise<void> {
   const topic = 'vigil/demo/charts/chart-1';
   const now = Date.now();
   const t0 = now - 180 * MIN;
-  const reading = (ts: number, i: number) => JSON.stringify({ ts, values: { a: 20 + Math.sin(i / 9), b: Math.cos(i / 7), c: 5 + (i % 5) / 10 } });
+  const reading = (ts: number, i: number) =>
+    JSON.stringify({ ts, values: { a: 20 + Math.sin(i / 9), b: Math.cos(i / 7), c: 5 + (i % 5) / 10 } });
   for (let i = 0; i < 170; i++) await sink.publish(`${topic}/telemetry`, reading(t0 + i * MIN, i));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 60 * MIN, type: 'failure', component: 'bearing' }));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 70 * MIN, type: 'repair', component: 'bearing' }));
@@ -135,10 +156,14 @@ describe('status page in Chromium', () => {
     await page.waitForSelector('#m-sensors [data-sensor="c"] canvas');
     // The default range tells the story since the last repair.
     expect(await page.locator('#m-range').inputValue()).toBe('since last repair');
-    const axes = await page.$$eval('#m-timeline [data-x-min]', (els) => els.map((e) => `${e.getAttribute('data-x-min')}–${e.getAttribute('data-x-max')}`));
+    const axes = await page.$$eval('#m-timeline [data-x-min]', (els) =>
+      els.map((e) => `${e.getAttribute('data-x-min')}–${e.getAttribute('data-x-max')}`),
+    );
     expect(axes).toHaveLength(4);
     expect(new Set(axes).size).toBe(1);
-    const widths = await page.$$eval('#m-timeline .u-over', (els) => els.map((e) => Math.round(e.getBoundingClientRect().left) + ':' + Math.round(e.getBoundingClientRect().width)));
+    const widths = await page.$$eval('#m-timeline .u-over', (els) =>
+      els.map((e) => Math.round(e.getBoundingClientRect().left) + ':' + Math.round(e.getBoundingClientRect().width)),
+    );
     expect(new Set(widths).size).toBe(1);
     expect(await page.locator('#m-risk').getAttribute('data-threshold')).toBe('0.5');
     expect(await page.locator('#m-risk .u-legend').textContent()).toMatch(/alert threshold 50%/);
@@ -161,7 +186,9 @@ describe('status page in Chromium', () => {
     await row.waitFor({ timeout: 15_000 });
     expect(await row.getAttribute('data-state')).toBe('open');
     // Anonymous: the page says what token Acknowledge needs and how to get one.
-    expect(await page.locator('#a-token-hint').textContent()).toMatch(/operator token.*vigil token create --name <you> --role operator.*api\.tokens/);
+    expect(await page.locator('#a-token-hint').textContent()).toMatch(
+      /operator token.*vigil token create --name <you> --role operator.*api\.tokens/,
+    );
     await page.screenshot({ path: path.join(SHOTS, 'alert-live.png'), fullPage: true });
 
     // Without a token the button explains itself; with the operator token it acknowledges.

@@ -52,7 +52,17 @@ function setup(o: Partial<SparkplugHostOptions> = {}) {
 }
 
 const birthMetrics = [
-  { name: 'Sensors/Temperature', alias: 1, type: 'Float' as const, value: 20.5, properties: { engUnit: { type: 'String' as const, value: '°C' }, engLow: { type: 'Double' as const, value: -20 }, engHigh: { type: 'Double' as const, value: 120 } } },
+  {
+    name: 'Sensors/Temperature',
+    alias: 1,
+    type: 'Float' as const,
+    value: 20.5,
+    properties: {
+      engUnit: { type: 'String' as const, value: '°C' },
+      engLow: { type: 'Double' as const, value: -20 },
+      engHigh: { type: 'Double' as const, value: 120 },
+    },
+  },
   { name: 'Motor/Speed (rpm)', alias: 2, type: 'Int32' as const, value: -5 },
   { name: 'Running', alias: 3, type: 'Boolean' as const, value: true },
   { name: 'Counter', alias: 4, type: 'UInt64' as const, value: 12345678901 },
@@ -81,14 +91,18 @@ describe('Sparkplug B host', () => {
     const r = decode(edge.dbirth('press-1', NOW - 1000, birthMetrics));
     expect(r.rejections).toEqual([]);
     expect(r.batch.samples).toEqual([
-      { machine: { site: 'plant1', line: 'edge1', machine: 'press-1' }, ts: NOW - 1000, values: { Temperature: 20.5, speed: -5, Running: 1, Counter: 12345678901 } },
+      {
+        machine: { site: 'plant1', line: 'edge1', machine: 'press-1' },
+        ts: NOW - 1000,
+        values: { Temperature: 20.5, speed: -5, Running: 1, Counter: 12345678901 },
+      },
     ]);
     expect(metadata.describe('press-1', 'Temperature')).toEqual({ unit: '°C', low: -20, high: 120 });
     expect(metadata.describe('press-1', 'T24')).toEqual({ unit: '°R' });
   });
 
   it('resolves alias-only DATA from the BIRTH, per-metric timestamps, and journals the completed payload', () => {
-    const { decode, decoder } = setup();
+    const { decode } = setup();
     const edge = new TestEdgeNode('plant1', 'edge1');
     decode(edge.nbirth(NOW, []));
     decode(edge.dbirth('press-1', NOW, birthMetrics));
@@ -182,7 +196,8 @@ describe('Sparkplug B host', () => {
 
   it('keeps state for at most maxNodes edge nodes; an evicted node is asked to rebirth', () => {
     const s = setup();
-    for (let i = 0; i < 5; i++) s.decode(new TestEdgeNode('plant1', `e${i}`).nbirth(NOW, [{ name: 'a', alias: 1, type: 'Double', value: 1 }]));
+    for (let i = 0; i < 5; i++)
+      s.decode(new TestEdgeNode('plant1', `e${i}`).nbirth(NOW, [{ name: 'a', alias: 1, type: 'Double', value: 1 }]));
     expect(s.host.nodes).toBe(3);
     const e0 = new TestEdgeNode('plant1', 'e0');
     e0.skip(1);
@@ -194,7 +209,13 @@ describe('Sparkplug B host', () => {
     const s = setup();
     const edge = new TestEdgeNode('plant1', 'edge1');
     const [, valid] = edge.dbirth('press-1', NOW, birthMetrics);
-    const topics = fc.constantFrom('spBv1.0/plant1/DBIRTH/edge1/press-1', 'spBv1.0/plant1/NDATA/edge1', 'spBv1.0/plant1/NDEATH/edge1', 'spBv1.0/x/STATE/y', 'spBv1.0/plant1/NBIRTH/bad node');
+    const topics = fc.constantFrom(
+      'spBv1.0/plant1/DBIRTH/edge1/press-1',
+      'spBv1.0/plant1/NDATA/edge1',
+      'spBv1.0/plant1/NDEATH/edge1',
+      'spBv1.0/x/STATE/y',
+      'spBv1.0/plant1/NBIRTH/bad node',
+    );
     fc.assert(
       fc.property(topics, fc.oneof(fc.uint8Array({ maxLength: 200 }), mutatedBytes(fc.constant(valid))), (topic, bytes) => {
         const r = s.decoder.decode(topic, bytes, NOW);

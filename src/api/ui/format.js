@@ -1,5 +1,6 @@
 // Formatting and small helpers shared by the views.
-export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+export const esc = (s) =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 export const pct = (p) => (p === null || p === undefined ? '–' : `${Math.round(p * 100)}%`);
 export const ago = (iso) => {
   if (!iso) return 'never';
@@ -20,4 +21,3 @@ export const every = (fn, ms) => {
   const t = setInterval(fn, ms);
   return () => clearInterval(t);
 };
-

@@ -77,7 +77,10 @@ export function machine(el, id, { onError }) {
         width: Math.max(260, box.clientWidth - 16),
         height: o.height,
         series: [{}, ...o.series],
-        axes: [{ size: o.xAxis ? 40 : 8, space: 90, ...(o.xAxis ? {} : { values: (_u, splits) => splits.map(() => '') }) }, { size: Y_AXIS_PX, label: o.unit ?? '', labelSize: 18 }],
+        axes: [
+          { size: o.xAxis ? 40 : 8, space: 90, ...(o.xAxis ? {} : { values: (_u, splits) => splits.map(() => '') }) },
+          { size: Y_AXIS_PX, label: o.unit ?? '', labelSize: 18 },
+        ],
         scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, ...(o.y ? { y: o.y } : {}) },
         // One cursor for all plots of the machine: hovering one shows the same moment on the others.
         cursor: { sync: { key: `machine-${id}` } },

@@ -94,7 +94,11 @@ export function alerts(el, { onError, subscribe }) {
     } catch (err) {
       b.disabled = false;
       onError(
-        err.status === 401 ? new Error(TOKEN_HINT_TEXT) : err.status === 403 ? new Error(`This token may not do that: ${TOKEN_HINT_TEXT}`) : err,
+        err.status === 401
+          ? new Error(TOKEN_HINT_TEXT)
+          : err.status === 403
+            ? new Error(`This token may not do that: ${TOKEN_HINT_TEXT}`)
+            : err,
       );
     }
   });

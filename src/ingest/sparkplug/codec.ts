@@ -32,7 +32,17 @@ const root = protobuf.parse(SPARKPLUG_B_PROTO).root;
 const PayloadType = root.lookupType('org.eclipse.tahu.protobuf.Payload');
 
 type LongLike = number | { toNumber(): number; toSigned(): { toNumber(): number }; high: number; low: number; unsigned: boolean };
-type ValueField = 'intValue' | 'longValue' | 'floatValue' | 'doubleValue' | 'booleanValue' | 'stringValue' | 'bytesValue' | 'datasetValue' | 'templateValue' | 'extensionValue';
+type ValueField =
+  | 'intValue'
+  | 'longValue'
+  | 'floatValue'
+  | 'doubleValue'
+  | 'booleanValue'
+  | 'stringValue'
+  | 'bytesValue'
+  | 'datasetValue'
+  | 'templateValue'
+  | 'extensionValue';
 
 /** A metric as protobufjs decodes it (camel-cased field names). */
 export interface WireMetric {
@@ -60,7 +70,8 @@ export interface WirePayload {
   metrics?: WireMetric[];
 }
 
-const toNumber = (v: LongLike | undefined): number | null => (v === undefined || v === null ? null : typeof v === 'number' ? v : v.toNumber());
+const toNumber = (v: LongLike | undefined): number | null =>
+  v === undefined || v === null ? null : typeof v === 'number' ? v : v.toNumber();
 
 /** Decodes a Sparkplug B payload; throws (protobufjs' message) when the bytes are not one. */
 export function decodePayload(bytes: Uint8Array): WirePayload {

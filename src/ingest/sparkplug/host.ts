@@ -3,7 +3,18 @@ import type { IngestBatch, MachineRef } from '../../core/types.js';
 import type { SensorMetadata } from '../../core/sensor-metadata.js';
 import type { PresenceChange } from '../../core/presence.js';
 import type { ValidationContext } from '../validate.js';
-import { decodePayload, encodePayload, metricAlias, metricDescription, metricName, metricNumber, metricType, payloadSeq, reencodePayload, type WirePayload } from './codec.js';
+import {
+  decodePayload,
+  encodePayload,
+  metricAlias,
+  metricDescription,
+  metricName,
+  metricNumber,
+  metricType,
+  payloadSeq,
+  reencodePayload,
+  type WirePayload,
+} from './codec.js';
 import { SparkplugMapping, parseSparkplugTopic, type MappingOptions, type SparkplugTopic } from './mapping.js';
 import { metricsToSamples, type AliasEntry } from './metrics.js';
 
@@ -13,7 +24,6 @@ export interface SparkplugHostOptions extends MappingOptions {
   maxNodes: number;
   maxAliases: number;
 }
-
 
 export interface SparkplugCounters {
   births: number;

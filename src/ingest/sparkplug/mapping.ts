@@ -27,8 +27,7 @@ export function parseSparkplugTopic(topic: string): SparkplugTopic | null {
 /** The subscriptions of a host application for the configured groups: the six data/state message types. */
 export function sparkplugFilters(groups: string[]): string[] {
   const out: string[] = [];
-  for (const g of groups)
-    for (const t of MESSAGE_TYPES) out.push(`${SPARKPLUG_NAMESPACE}/${g}/${t}/+${t[0] === 'D' ? '/+' : ''}`);
+  for (const g of groups) for (const t of MESSAGE_TYPES) out.push(`${SPARKPLUG_NAMESPACE}/${g}/${t}/+${t[0] === 'D' ? '/+' : ''}`);
   return out;
 }
 

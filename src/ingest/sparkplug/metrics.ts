@@ -76,7 +76,10 @@ export function metricsToSamples(
     }
     const value = readValue(m, datatype);
     if (typeof value === 'string') {
-      rejections.push({ reason: value === 'non-finite' ? 'non_finite_value' : 'sparkplug_unsupported_type', detail: `metric ${JSON.stringify(name.slice(0, 80))} ${value === 'non-finite' ? 'is NaN or infinite' : value}` });
+      rejections.push({
+        reason: value === 'non-finite' ? 'non_finite_value' : 'sparkplug_unsupported_type',
+        detail: `metric ${JSON.stringify(name.slice(0, 80))} ${value === 'non-finite' ? 'is NaN or infinite' : value}`,
+      });
       continue;
     }
     const ts = metricTimestamp(m) ?? fallbackTs;
@@ -93,8 +96,7 @@ export function metricsToSamples(
 }
 
 function readValue(m: WireMetric, datatype: number | null): number | string {
-  if (datatype !== null && !STORED_TYPES.has(datatype))
-    return `is ${dataTypeName(datatype)}: only numbers and booleans are stored`;
+  if (datatype !== null && !STORED_TYPES.has(datatype)) return `is ${dataTypeName(datatype)}: only numbers and booleans are stored`;
   const v = metricNumber(m, datatype);
   if (typeof v === 'number' && !Number.isFinite(v)) return 'non-finite';
   return v;

@@ -18,7 +18,16 @@ export const sparkplugFields = {
 
 /** The Sparkplug host's protocol counters (all zero when Sparkplug is off). */
 export function sparkplugReport(host: SparkplugHost | null): StageReport<typeof sparkplugFields> {
-  const zero = { births: 0, deaths: 0, staleDeaths: 0, seqGaps: 0, dataBeforeBirth: 0, rebirthRequests: 0, rebirthsHeldBack: 0, aliasesDropped: 0 };
+  const zero = {
+    births: 0,
+    deaths: 0,
+    staleDeaths: 0,
+    seqGaps: 0,
+    dataBeforeBirth: 0,
+    rebirthRequests: 0,
+    rebirthsHeldBack: 0,
+    aliasesDropped: 0,
+  };
   return stageReport({
     section: 'sparkplug',
     fields: sparkplugFields,
