@@ -55,6 +55,7 @@ describe('state database', () => {
     old.exec('DROP TABLE state_migrations');
     // Steps added since that list (no legacyVersion) were never in such a file.
     old.exec('ALTER TABLE training_runs DROP COLUMN kind');
+    old.exec('ALTER TABLE alerts DROP COLUMN escalations; ALTER TABLE alerts DROP COLUMN raised_to');
     old.pragma('user_version = 4');
     old.close();
     const db = openVigilState(file);

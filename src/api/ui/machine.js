@@ -161,7 +161,7 @@ export function machine(el, id, { onError }) {
         data: [times, points.map((p) => p.values[s] ?? null)],
         events,
         height: 110,
-        unit: d.unit ? `${s} (${d.unit})` : s,
+        unit: axisLabel(s, d),
         xAxis: i === sensors.length - 1,
       });
     });
@@ -189,6 +189,13 @@ export function machine(el, id, { onError }) {
   load();
   const stop = every(load, 10_000);
   return () => (stop(), plots.forEach((p) => p.destroy()));
+}
+
+/** A sensor axis: its name, unit and engineering range when known ("T24 (°R, 500–700)"). */
+function axisLabel(sensor, d) {
+  const range = d.low !== undefined || d.high !== undefined ? `${d.low ?? '…'}–${d.high ?? '…'}` : '';
+  const extra = [d.unit, range].filter(Boolean).join(', ');
+  return extra ? `${sensor} (${extra})` : sensor;
 }
 
 function summaryHtml(m) {
