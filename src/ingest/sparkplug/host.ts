@@ -71,16 +71,7 @@ const MAX_DEVICES_PER_NODE = 10_000;
 export class SparkplugHost {
   private readonly mapping: SparkplugMapping;
   private readonly sessions = new Map<string, NodeSession>();
-  readonly counters: SparkplugCounters = {
-    births: 0,
-    deaths: 0,
-    staleDeaths: 0,
-    seqGaps: 0,
-    dataBeforeBirth: 0,
-    rebirthRequests: 0,
-    rebirthsHeldBack: 0,
-    aliasesDropped: 0,
-  };
+  readonly counters: SparkplugCounters = noCounters();
   /** Set by the composition root: publishes NCMD Node Control/Rebirth. */
   onRebirthRequest: (topic: string, payload: Uint8Array) => void = () => {};
   onPresence: (change: PresenceChange) => void = () => {};
@@ -108,16 +99,9 @@ export class SparkplugHost {
 
   /** The live path: session state moves on with every message. */
   decode(topic: string, payload: Uint8Array, ctx: ValidationContext): SparkplugDecoded {
-    const t = parseSparkplugTopic(topic);
-    if (!t) return refused(`topic ${topic.slice(0, 200)} is not spBv1.0/{group}/{N|D}{BIRTH|DATA|DEATH}/{node}[/{device}]`);
-    let p: WirePayload;
-    try {
-      p = decodePayload(payload);
-    } catch (err) {
-      return refused(`not a Sparkplug B payload (${(err as Error).message.slice(0, 120)})`);
-    }
-    const machine = this.mapping.machine(t);
-    if (typeof machine === 'string') return { batch: { samples: [], events: [] }, rejections: [{ reason: 'bad_topic', detail: machine }] };
+    const parsed = this.parse(topic, payload);
+    if ('refused' in parsed) return parsed.refused;
+    const { t, p, machine } = parsed;
     const key = `${t.group}/${t.node}`;
     const session = this.session(key);
     const now = ctx.now;
@@ -143,19 +127,30 @@ export class SparkplugHost {
 
   /** The journal's read-back: its payloads are complete, so no session state is needed or changed. */
   replay(topic: string, payload: Uint8Array, ctx: ValidationContext): SparkplugDecoded {
+    const parsed = this.parse(topic, payload);
+    if ('refused' in parsed) return parsed.refused;
+    const rejections: Rejection[] = [];
+    const r = metricsToSamples(parsed.p, parsed.machine, this.mapping, ctx, null, rejections);
+    return { batch: { samples: r.samples, events: [] }, rejections };
+  }
+
+  /** Topic, payload and machine of a message, or the refusal of whichever of them is bad. */
+  private parse(
+    topic: string,
+    payload: Uint8Array,
+  ): { t: SparkplugTopic; p: WirePayload; machine: MachineRef } | { refused: SparkplugDecoded } {
     const t = parseSparkplugTopic(topic);
-    if (!t) return refused(`topic ${topic.slice(0, 200)} is not a Sparkplug data topic`);
+    if (!t) return { refused: refused(`topic ${topic.slice(0, 200)} is not spBv1.0/{group}/{N|D}{BIRTH|DATA|DEATH}/{node}[/{device}]`) };
     let p: WirePayload;
     try {
       p = decodePayload(payload);
     } catch (err) {
-      return refused(`not a Sparkplug B payload (${(err as Error).message.slice(0, 120)})`);
+      return { refused: refused(`not a Sparkplug B payload (${(err as Error).message.slice(0, 120)})`) };
     }
     const machine = this.mapping.machine(t);
-    if (typeof machine === 'string') return { batch: { samples: [], events: [] }, rejections: [{ reason: 'bad_topic', detail: machine }] };
-    const rejections: Rejection[] = [];
-    const r = metricsToSamples(p, machine, this.mapping, ctx, null, rejections);
-    return { batch: { samples: r.samples, events: [] }, rejections };
+    if (typeof machine === 'string')
+      return { refused: { batch: { samples: [], events: [] }, rejections: [{ reason: 'bad_topic', detail: machine }] } };
+    return { t, p, machine };
   }
 
   private session(key: string): NodeSession {
@@ -280,6 +275,19 @@ export class SparkplugHost {
     this.counters.rebirthRequests++;
     this.onRebirthRequest(`spBv1.0/${t.group}/NCMD/${t.node}`, rebirthPayload(now));
   }
+}
+
+export function noCounters(): SparkplugCounters {
+  return {
+    births: 0,
+    deaths: 0,
+    staleDeaths: 0,
+    seqGaps: 0,
+    dataBeforeBirth: 0,
+    rebirthRequests: 0,
+    rebirthsHeldBack: 0,
+    aliasesDropped: 0,
+  };
 }
 
 /** NCMD with the boolean metric Node Control/Rebirth = true, as the specification asks a host to send. */

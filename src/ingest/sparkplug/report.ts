@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { stageReport, type StageReport } from '../../core/stage-report.js';
-import type { SparkplugHost } from './host.js';
+import { noCounters, type SparkplugHost } from './host.js';
 
 export const sparkplugFields = {
   enabled: Type.Boolean({ description: 'mqtt.sparkplug.enabled: spBv1.0 topics are subscribed to' }),
@@ -18,16 +18,7 @@ export const sparkplugFields = {
 
 /** The Sparkplug host's protocol counters (all zero when Sparkplug is off). */
 export function sparkplugReport(host: SparkplugHost | null): StageReport<typeof sparkplugFields> {
-  const zero = {
-    births: 0,
-    deaths: 0,
-    staleDeaths: 0,
-    seqGaps: 0,
-    dataBeforeBirth: 0,
-    rebirthRequests: 0,
-    rebirthsHeldBack: 0,
-    aliasesDropped: 0,
-  };
+  const zero = noCounters();
   return stageReport({
     section: 'sparkplug',
     fields: sparkplugFields,
