@@ -62,19 +62,20 @@ async function chartChampion(dir: string): Promise<void> {
   registry.promote('v0001', 'page test');
 }
 
-/** chart-1: three hours of readings with a failure and its repair in them, then a live trickle that gets scored. */
+/** chart-1: up to four hours of readings with a failure and its repair in them, then a live trickle that gets scored. */
 async function chartMachine(d: Daemon): Promise<void> {
   const sink = await MqttSink.connect(d.mqttUrl, { qos: 1 });
   const topic = 'vigil/demo/charts/chart-1';
   const now = Date.now();
-  const t0 = now - 180 * MIN;
+  const t0 = now - 240 * MIN;
   const reading = (ts: number, i: number) =>
     JSON.stringify({ ts, values: { a: 20 + Math.sin(i / 9), b: Math.cos(i / 7), c: 5 + (i % 5) / 10 } });
   for (let i = 0; i < 170; i++) await sink.publish(`${topic}/telemetry`, reading(t0 + i * MIN, i));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 60 * MIN, type: 'failure', component: 'bearing' }));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 70 * MIN, type: 'repair', component: 'bearing' }));
-  // The last readings arrive one by one, each window scored as it completes.
-  for (let i = 170; i < 180; i++) {
+  // Then one by one, each window scored as it completes, until a few scores are in (the first waits for the model to load).
+  const scored = () => d.stages.scoring.scoring.history('chart-1', -Infinity, Infinity, 100).length;
+  for (let i = 170; i < 240 && scored() < 3; i++) {
     await sink.publish(`${topic}/telemetry`, reading(t0 + i * MIN, i));
     await new Promise((r) => setTimeout(r, 150));
   }
