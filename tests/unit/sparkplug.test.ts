@@ -194,6 +194,17 @@ describe('Sparkplug B host', () => {
     expect(r.batch.samples[0]!.values).toEqual({ Bad_name: 1, Pressure: 4.5 });
   });
 
+  it('refuses a message of more metrics than a JSON message may hold readings', () => {
+    const s = setup();
+    const edge = new TestEdgeNode('plant1', 'edge1');
+    s.decode(edge.nbirth(NOW, []));
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ name: `m${i}`, type: 'Double' as const, value: i }));
+    // Straight to the host: the test decoder's 64 KiB payload limit would refuse it first.
+    const r = s.host.decode(...edge.ndata(NOW, many), { now: NOW, maxFutureSkewMs: 300_000, maxAgeMs: 86_400_000 });
+    expect(r.rejections.map((x) => x.reason)).toEqual(['too_many_items']);
+    expect(r.batch.samples).toEqual([]);
+  });
+
   it('keeps state for at most maxNodes edge nodes; an evicted node is asked to rebirth', () => {
     const s = setup();
     for (let i = 0; i < 5; i++)

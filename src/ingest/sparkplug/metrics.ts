@@ -1,6 +1,6 @@
 import type { Rejection } from '../../core/reasons.js';
 import type { MachineRef, Sample } from '../../core/types.js';
-import { checkTimeWindow, type ValidationContext } from '../validate.js';
+import { MAX_ITEMS_PER_MESSAGE, checkTimeWindow, type ValidationContext } from '../validate.js';
 import {
   STORED_TYPES,
   dataTypeName,
@@ -47,7 +47,13 @@ export function metricsToSamples(
   const fallbackTs = payloadTimestamp(payload) ?? ctx.now;
   let completed = false;
   let unknownAliases = 0;
-  for (const m of payload.metrics ?? []) {
+  const metrics = payload.metrics ?? [];
+  // The same bound as a JSON message's readings: the payload size limit alone would let ~25,000 through.
+  if (metrics.length > MAX_ITEMS_PER_MESSAGE) {
+    rejections.push({ reason: 'too_many_items', detail: `${metrics.length} metrics in one message, at most ${MAX_ITEMS_PER_MESSAGE}` });
+    return { samples: [], completed: false, unknownAliases: 0 };
+  }
+  for (const m of metrics) {
     let name = metricName(m);
     let datatype = metricType(m);
     if (name === null || datatype === null) {
