@@ -64,7 +64,6 @@ const Detail = Type.Intersect([
       { description: 'units and engineering ranges known for its sensors (config sensors.units, Sparkplug BIRTH properties)' },
     ),
     alertThreshold: Nullable(Type.Number({ description: 'p(failure) at which a failure-risk alert opens for it' })),
-    lastRepairAt: Nullable(Type.String({ description: 'its latest repair or maintenance event' })),
   }),
 ]);
 const ListQuery = Type.Object(
@@ -215,19 +214,10 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
           'VGL_NOT_FOUND',
           `machine ${req.params.machine} has sent nothing since the daemon started (or is beyond ingest.maxMachines)`,
         );
-      let lastRepairAt: string | null = null;
-      try {
-        const repairs = await d.store.queryEvents({ machine: s.ref.machine, types: ['repair', 'maintenance'] });
-        const last = repairs.reduce((t, e) => Math.max(t, e.ts), -Infinity);
-        lastRepairAt = Number.isFinite(last) ? iso(last) : null;
-      } catch {
-        // The page falls back to a fixed range; the detail itself does not depend on the store.
-      }
       return {
         ...summary(s),
         sensors: d.describe?.(s.ref.machine, Object.keys(s.latest)) ?? {},
         alertThreshold: d.threshold?.(s.ref.machine) ?? null,
-        lastRepairAt,
         latest: Object.fromEntries(Object.entries(s.latest).map(([k, v]) => [k, { value: v.value, ts: iso(v.ts)! }])),
         history: d.scoring
           .history(s.ref.machine, -Infinity, Infinity, 100)

@@ -55,8 +55,10 @@ export function machine(el, id, { onError }) {
    * The story since the last repair (or maintenance), reaching back to the failure it mended when
    * there was one; 7 d when there is no repair in the last 90 d. The reader may pick a fixed range.
    */
-  const rangeOf = (m, events, to) => {
-    const repair = m.lastRepairAt ? Date.parse(m.lastRepairAt) : null;
+  const rangeOf = (events, to) => {
+    // Events come newest first: the first repair or maintenance is the last one.
+    const last = events.find((e) => e.type === 'repair' || e.type === 'maintenance');
+    const repair = last ? Date.parse(last.ts) : null;
     const story = repair !== null && to - repair <= MAX_STORY_MS && to > repair;
     const options = [...(story ? [SINCE_REPAIR] : []), ...Object.keys(RANGES)];
     const pick = chosen && options.includes(chosen) ? chosen : story ? SINCE_REPAIR : '7d';
@@ -108,7 +110,7 @@ export function machine(el, id, { onError }) {
       const m = await api(`/api/v1/machines/${encodeURIComponent(id)}`);
       const to = m.lastSeenAt ? Date.parse(m.lastSeenAt) + 1 : Date.now();
       const ev = await api(`/api/v1/machines/${encodeURIComponent(id)}/events?limit=200`);
-      const range = rangeOf(m, ev.items, to);
+      const range = rangeOf(ev.items, to);
       el.querySelector('#m-span').textContent = `${new Date(range.from).toLocaleString()} – ${new Date(range.to).toLocaleString()}`;
       el.querySelector('#m-summary').innerHTML = summaryHtml(m);
       el.querySelector('#m-top').innerHTML = whyHtml(m);
