@@ -7,6 +7,8 @@ import { EmbeddedBroker } from './embedded-broker.js';
 import type { FleetCap } from './fleet-cap.js';
 import { MqttSubscriber } from './mqtt-subscriber.js';
 import { IngestPipeline } from './pipeline.js';
+import { BrokerIntake } from './broker-intake.js';
+import { routeMessages } from './route-message.js';
 import { brokerReport, ingestReport } from './report.js';
 import type { IngestStats } from './stats.js';
 import { compileTopicPattern } from './topics.js';
@@ -109,6 +111,13 @@ export async function buildIngest(
   // On the embedded broker Vigil's connection carries credentials made for this run only.
   const own = broker?.selfCredentials;
   const pipeline = new IngestPipeline(d.decoder, d.sink, d.deadLetters, d.stats, clock, d.fleet);
+  const signals = d.signals ?? {};
+  const receive = routeMessages(signals, pipeline, log.child({ component: 'mqtt' }));
+  const topics = [...d.decoder.filters, ...Object.keys(signals)];
+  // The embedded broker hands Vigil what it ingests in-process, acknowledged once journalled; Vigil's
+  // connection then subscribes to nothing and only publishes (alerts, status, rebirth requests).
+  const intake = broker ? new BrokerIntake(topics, receive, d.ackBatch) : null;
+  if (intake) broker!.takeIngest(intake);
   const subscriber = new MqttSubscriber(
     {
       url: mqttUrl,
@@ -120,22 +129,25 @@ export async function buildIngest(
       keepalive: m.keepalive,
       reconnectMinMs: m.reconnectMin,
       reconnectMaxMs: m.reconnectMax,
-      filters: d.decoder.filters,
+      filters: intake ? [] : topics,
       statusTopic: config.notify.mqtt.enabled ? config.notify.mqtt.statusTopic : undefined,
-      signals: d.signals,
       ackBatch: d.ackBatch,
       fastPath: config.ingest.fastPath,
     },
-    pipeline,
+    receive,
     clock,
     log.child({ component: 'mqtt' }),
   );
-  life.whenRunning(() => subscriber.start());
+  life.whenRunning(() => {
+    intake?.open();
+    subscriber.start();
+  });
   life.release('mqtt', async () => {
     d.onStopping?.();
+    intake?.close();
     await subscriber.stop();
   });
-  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker), sparkplugReport(d.decoder.sparkplug));
+  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker, intake), sparkplugReport(d.decoder.sparkplug));
   const host = d.decoder.sparkplug;
   if (host) {
     const spLog = log.child({ component: 'sparkplug' });

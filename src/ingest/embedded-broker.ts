@@ -4,6 +4,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, ty
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isLoopbackAddress, verifyPassword } from './broker-auth.js';
+import type { BrokerIntake } from './broker-intake.js';
 import { PacketSizeGuard } from './mqtt-packet-guard.js';
 import { topicMatchesFilter } from './topics.js';
 
@@ -60,12 +61,14 @@ const SELF_USERNAME = '$vigil';
  * Vigil can take Vigil's session, retained messages and packets are bounded, and topics with an
  * empty level are refused before aedes delivers them (aedes drops the subscriber on those). aedes
  * also delivers QoS 2 messages at QoS 2 to a QoS 1 wildcard subscription; they are downgraded here,
- * as MQTT requires.
+ * as MQTT requires. With an intake attached, publishes on the topics Vigil ingests are taken
+ * in-process and acknowledged only once journalled (BrokerIntake).
  */
 export class EmbeddedBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private intake: BrokerIntake | null = null;
   /** Topics retained by clients other than Vigil. */
   private readonly retainedTopics = new Set<string>();
   private readonly warned = new Set<string>();
@@ -79,11 +82,16 @@ export class EmbeddedBroker {
     private readonly log: Logger,
   ) {}
 
+  /** Publishes on the intake's topics go to it, and are acknowledged once it has made them durable. */
+  takeIngest(intake: BrokerIntake): void {
+    this.intake = intake;
+  }
+
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) =>
         void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
-      authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
+      authorizePublish: (client, packet, done) => this.publishing(client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
       authorizeForward: (client, packet) => this.downgrade(client, packet),
     });
@@ -152,6 +160,16 @@ export class EmbeddedBroker {
     if (!user || !ok) return refuse('bad_credentials', 4, `client ${client.id} from ${address}: wrong user name or password`);
     (client as Client & { vigilUser?: BrokerUser }).vigilUser = user;
     return null;
+  }
+
+  /** aedes' authorizePublish: refused, taken by Vigil's intake (acknowledged once journalled), or passed on. */
+  private publishing(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const refused = this.authorizePublish(client, packet);
+    if (refused) return done(refused);
+    const intake = this.intake;
+    if (!intake || this.isSelf(client) || !intake.takes(packet.topic)) return done(null);
+    const payload = packet.payload;
+    intake.accept(packet.topic, typeof payload === 'string' ? Buffer.from(payload) : payload, done);
   }
 
   private isSelf(client: Client | null): boolean {

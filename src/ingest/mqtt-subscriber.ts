@@ -7,7 +7,7 @@ import { redactUrl } from '../core/redact.js';
 import { AckBatcher, type AckBatch } from './fastpath/ack-batcher.js';
 import { corkableStream, publishPathUnavailable, wrapSockets, type CorkableStream } from './fastpath/mqtt-adapter.js';
 import { PublishFilter } from './fastpath/publish-filter.js';
-import type { IngestPipeline } from './pipeline.js';
+import type { MessageHandler } from './broker-intake.js';
 
 export interface SubscriberOptions {
   url: string;
@@ -19,11 +19,10 @@ export interface SubscriberOptions {
   keepalive: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** What Vigil subscribes to (telemetry, events, Sparkplug, plant signals); none on the embedded broker, which hands them over in-process. */
   filters: string[];
   /** Retained gateway status: `online` on connect, `offline` on a clean stop and as the last will. */
   statusTopic?: string;
-  /** Exact topics that are signals for other stages (e.g. the plant's busy flag), not telemetry. */
-  signals?: Record<string, (payload: string) => void>;
   /**
    * Acknowledgements are released in batches: `begin` before the first message of a socket read,
    * `end` after its last (it must make everything they acknowledge durable, or throw), or after
@@ -64,7 +63,7 @@ export class MqttSubscriber {
 
   constructor(
     private readonly options: SubscriberOptions,
-    private readonly pipeline: IngestPipeline,
+    private readonly receive: MessageHandler,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
@@ -145,8 +144,9 @@ export class MqttSubscriber {
       this.reconnectFailures = 0;
       if (o.statusTopic) client.publish(o.statusTopic, statusPayload('online'), { qos: 1, retain: true });
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
+      if (o.filters.length === 0) return;
       // Subscribing again is harmless with a present session and needed without one.
-      client.subscribe([...o.filters, ...Object.keys(o.signals ?? {})], { qos: o.qos }, (err, granted) => {
+      client.subscribe(o.filters, { qos: o.qos }, (err, granted) => {
         if (err) {
           st.lastError = `subscribe failed: ${err.message}`;
           this.log.error({ err: err.message }, 'subscribe failed');
@@ -185,20 +185,6 @@ export class MqttSubscriber {
     if (!client || !this.stats.connected) return Promise.reject(new Error('not connected to the MQTT broker'));
     const body = typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     return new Promise((resolve, reject) => client.publish(topic, body, options, (err) => (err ? reject(err) : resolve())));
-  }
-
-  /** One message, from either path: a plant signal, or telemetry/events for the pipeline. */
-  private receive(topic: string, payload: Buffer): void | Promise<void> {
-    const signal = this.options.signals?.[topic];
-    if (signal) {
-      try {
-        signal(payload.toString('utf8'));
-      } catch (err) {
-        this.log.warn({ err, topic }, 'signal handler failed');
-      }
-      return;
-    }
-    return this.pipeline.handle(topic, payload);
   }
 
   private failed(err: unknown, topic: string): void {

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { labelled, stageReport, type StageReport } from '../core/stage-report.js';
+import type { BrokerIntake } from './broker-intake.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import type { FleetCap } from './fleet-cap.js';
 import type { MqttSubscriber } from './mqtt-subscriber.js';
@@ -33,6 +34,18 @@ export const brokerFields = {
   unacknowledged: Type.Integer({ description: 'messages left unacknowledged after a failure (the broker sends them again)' }),
   fastPathMessages: Type.Integer({ description: "QoS 0/1 messages read off the socket by Vigil's PUBLISH path rather than by mqtt.js" }),
   embeddedClients: Type.Optional(Type.Integer()),
+  embeddedIntake: Type.Optional(
+    Type.Object(
+      {
+        messages: Type.Integer({ description: 'messages taken in-process at the embedded broker (acknowledged once journalled)' }),
+        refused: Type.Integer({
+          description: 'publishes refused unacknowledged (stopping, or the journal write failed); the publisher sends them again',
+        }),
+        waiting: Type.Integer({ description: 'publishes waiting for the daemon to finish starting' }),
+      },
+      { description: 'embedded broker: the in-process ingest of the topics Vigil subscribes to' },
+    ),
+  ),
   embeddedRefused: Type.Optional(
     Type.Record(Type.String(), Type.Integer(), {
       description:
@@ -95,7 +108,13 @@ export function ingestReport(stats: IngestStats, fleet: FleetCap): StageReport<t
 }
 
 /** The connection to the broker, and the embedded broker's own counters when it runs. */
-export function brokerReport(subscriber: MqttSubscriber, broker: EmbeddedBroker | null): StageReport<typeof brokerFields> {
+export function brokerReport(
+  subscriber: MqttSubscriber,
+  broker: EmbeddedBroker | null,
+  intake: BrokerIntake | null,
+): StageReport<typeof brokerFields> {
+  // On the embedded broker, "subscribed" is the in-process intake taking messages.
+  const subscribed = () => (intake ? intake.isOpen : subscriber.stats.subscribed);
   return stageReport({
     section: 'broker',
     fields: brokerFields,
@@ -105,15 +124,21 @@ export function brokerReport(subscriber: MqttSubscriber, broker: EmbeddedBroker 
         mode: broker ? 'embedded' : 'external',
         url: c.url,
         connected: c.connected,
-        subscribed: c.subscribed,
+        subscribed: subscribed(),
         since: iso(c.since),
         connects: c.connects,
         lastError: c.lastError,
         unacknowledged: c.unacknowledged,
         fastPathMessages: c.fastPathMessages,
-        ...(broker ? { embeddedClients: broker.clients, embeddedRefused: { ...broker.stats.refused } as Record<string, number> } : {}),
+        ...(broker
+          ? {
+              embeddedClients: broker.clients,
+              embeddedRefused: { ...broker.stats.refused } as Record<string, number>,
+              ...(intake ? { embeddedIntake: { ...intake.stats } } : {}),
+            }
+          : {}),
       };
     },
-    notReady: () => (subscriber.stats.subscribed ? [] : ['not subscribed to the MQTT broker']),
+    notReady: () => (subscribed() ? [] : ['not subscribed to the MQTT broker']),
   });
 }

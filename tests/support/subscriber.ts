@@ -82,7 +82,7 @@ export async function subscribedSubscriber(
       filters: decoder.filters,
       ackBatch: options.ackBatch,
     },
-    pipeline,
+    (topic, payload) => pipeline.handle(topic, payload),
     systemClock,
     silentLogger(),
   );
