@@ -74,6 +74,33 @@ export const ConfigSchema = Type.Object(
             ),
             allowAnonymous: Type.Boolean({ default: false, description: 'clients without a user name, from loopback addresses only' }),
             maxPacketBytes: Size('1MiB', { description: 'a bigger MQTT packet drops its connection before it is read' }),
+            preLogin: Type.Object(
+              {
+                maxConnectBytes: Size('16KiB', {
+                  description: 'largest packet (the CONNECT: ids, credentials, will) a client may send before it has logged in',
+                }),
+                maxConnections: Type.Integer({ minimum: 1, default: 128, description: 'connections not logged in yet, overall' }),
+                maxPerAddress: Type.Integer({ minimum: 1, default: 32, description: 'connections not logged in yet, per source address' }),
+                timeout: Duration('10s', { minimum: 100, description: 'a connection that has not logged in by then is closed' }),
+              },
+              strict,
+            ),
+            logins: Type.Object(
+              {
+                concurrency: Type.Integer({
+                  minimum: 1,
+                  maximum: 16,
+                  default: 2,
+                  description: 'password checks (scrypt) under way at once',
+                }),
+                maxQueued: Type.Integer({
+                  minimum: 0,
+                  default: 32,
+                  description: 'password checks waiting; beyond, a login is refused as busy (CONNACK 3) and the client retries',
+                }),
+              },
+              strict,
+            ),
             retained: Type.Object(
               {
                 maxMessages: Type.Integer({

@@ -97,6 +97,13 @@ export async function buildIngest(
         users: e.users,
         allowAnonymous: e.allowAnonymous,
         maxPacketBytes: e.maxPacketBytes,
+        preLogin: {
+          maxConnectBytes: e.preLogin.maxConnectBytes,
+          maxConnections: e.preLogin.maxConnections,
+          maxPerAddress: e.preLogin.maxPerAddress,
+          timeoutMs: e.preLogin.timeout,
+        },
+        logins: e.logins,
         retained: e.retained,
         selfClientId: m.clientId,
         reservedTopics: [compileTopicPattern(config.notify.mqtt.alertTopic).filter, config.notify.mqtt.statusTopic],

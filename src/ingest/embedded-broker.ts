@@ -5,7 +5,9 @@ import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isLoopbackAddress, verifyPassword } from './broker-auth.js';
 import type { BrokerIntake } from './broker-intake.js';
+import { LoginGate } from './login-gate.js';
 import { PacketSizeGuard } from './mqtt-packet-guard.js';
+import { PreLoginBounds, type PreLoginLimits } from './pre-login.js';
 import { topicMatchesFilter } from './topics.js';
 
 export interface BrokerUser {
@@ -26,12 +28,21 @@ export interface EmbeddedBrokerOptions {
   allowAnonymous: boolean;
   /** A packet announcing more than this drops its connection before its body is read. */
   maxPacketBytes: number;
+  /**
+   * Before a client has logged in: every packet (its CONNECT first) at most `maxConnectBytes`, and
+   * connections not yet logged in capped overall, per address and in time.
+   */
+  preLogin: PreLoginLimits & { maxConnectBytes: number };
+  /** Password checks (scrypt) under way at once, and waiting; past that a login is refused as busy. */
+  logins: { concurrency: number; maxQueued: number };
   /** Retained messages of clients other than Vigil: at most this many topics, each at most this big. */
   retained: { maxMessages: number; maxBytes: number };
   /** Vigil's own client id: only Vigil's own connection may use it (its persistent session). */
   selfClientId: string;
   /** Topic filters only Vigil publishes (alerts, gateway status): nobody else may. */
   reservedTopics: string[];
+  /** Checks a password against its stored hash (scrypt; replaceable in tests). */
+  verify?: (password: string, stored: string) => Promise<boolean>;
 }
 
 export type RefusalReason =
@@ -43,6 +54,10 @@ export type RefusalReason =
   | 'empty_topic_level'
   | 'subscription_not_allowed'
   | 'packet_too_large'
+  | 'connect_too_large'
+  | 'too_many_unauthenticated'
+  | 'login_timeout'
+  | 'login_busy'
   | 'retain_dropped';
 
 export interface EmbeddedBrokerStats {
@@ -61,13 +76,17 @@ const SELF_USERNAME = '$vigil';
  * Vigil can take Vigil's session, retained messages and packets are bounded, and topics with an
  * empty level are refused before aedes delivers them (aedes drops the subscriber on those). aedes
  * also delivers QoS 2 messages at QoS 2 to a QoS 1 wildcard subscription; they are downgraded here,
- * as MQTT requires. With an intake attached, publishes on the topics Vigil ingests are taken
- * in-process and acknowledged only once journalled (BrokerIntake).
+ * as MQTT requires. What a client can make it hold before it logs in is bounded (PreLoginBounds,
+ * PacketSizeGuard, LoginGate). With an intake attached, publishes on the topics Vigil ingests are
+ * taken in-process and acknowledged only once journalled (BrokerIntake).
  */
 export class EmbeddedBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly socketOf = new WeakMap<object, Socket>();
+  private readonly preLogin: PreLoginBounds;
+  private readonly logins: LoginGate;
   private intake: BrokerIntake | null = null;
   /** Topics retained by clients other than Vigil. */
   private readonly retainedTopics = new Set<string>();
@@ -80,7 +99,10 @@ export class EmbeddedBroker {
   constructor(
     private readonly o: EmbeddedBrokerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.preLogin = new PreLoginBounds(o.preLogin, (reason, address, detail) => this.refuse(reason, address, detail));
+    this.logins = new LoginGate(o.logins.concurrency, o.logins.maxQueued);
+  }
 
   /** Publishes on the intake's topics go to it, and are acknowledged once it has made them durable. */
   takeIngest(intake: BrokerIntake): void {
@@ -89,6 +111,8 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
+      // aedes' own deadline for the CONNECT packet; ours (preLogin.timeoutMs) also covers a slow login.
+      connectTimeout: this.o.preLogin.timeoutMs,
       authenticate: (client, username, password, done) =>
         void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
       authorizePublish: (client, packet, done) => this.publishing(client, packet, done),
@@ -97,13 +121,20 @@ export class EmbeddedBroker {
     });
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err }, 'embedded broker: client error'));
     const server = createServer((socket) => {
+      if (!this.preLogin.admit(socket)) return;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      broker.handle(
-        new PacketSizeGuard(socket, this.o.maxPacketBytes, (announced) =>
-          this.refuse('packet_too_large', socket.remoteAddress ?? '?', `a packet of ${announced} bytes (at most ${this.o.maxPacketBytes})`),
-        ),
+      const address = socket.remoteAddress ?? '?';
+      const guard = new PacketSizeGuard(
+        socket,
+        { beforeLogin: this.o.preLogin.maxConnectBytes, afterLogin: this.o.maxPacketBytes },
+        (announced, limit, loggedIn) =>
+          loggedIn
+            ? this.refuse('packet_too_large', address, `a packet of ${announced} bytes (at most ${limit})`)
+            : this.refuse('connect_too_large', address, `a packet of ${announced} bytes before logging in (at most ${limit})`),
       );
+      this.socketOf.set(guard, socket);
+      broker.handle(guard);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
@@ -141,7 +172,9 @@ export class EmbeddedBroker {
     const secret = password?.toString('utf8') ?? '';
     if (client.id === this.o.selfClientId || username === SELF_USERNAME) {
       const self = client.id === this.o.selfClientId && username === SELF_USERNAME && secret === this.selfCredentials.password;
-      return self ? null : refuse('client_id_reserved', 2, `client id ${client.id} or user ${SELF_USERNAME} is Vigil's own`);
+      if (!self) return refuse('client_id_reserved', 2, `client id ${client.id} or user ${SELF_USERNAME} is Vigil's own`);
+      this.loggedIn(client);
+      return null;
     }
     if (username === undefined || username === '') {
       if (!this.o.allowAnonymous)
@@ -152,14 +185,27 @@ export class EmbeddedBroker {
           5,
           `anonymous client ${client.id} from ${address}: anonymous access is for loopback clients only`,
         );
+      this.loggedIn(client);
       return null;
     }
     const user = this.o.users.find((u) => u.username === username);
     // The hash is checked even for an unknown user, so a probe cannot tell users from non-users by time.
-    const ok = await verifyPassword(secret, user?.passwordHash ?? DUMMY_HASH);
+    const verify = this.o.verify ?? verifyPassword;
+    const ok = await this.logins.run(() => verify(secret, user?.passwordHash ?? DUMMY_HASH));
+    if (ok === null) return refuse('login_busy', 3, `client ${client.id} from ${address}: too many logins under way; try again shortly`);
     if (!user || !ok) return refuse('bad_credentials', 4, `client ${client.id} from ${address}: wrong user name or password`);
     (client as Client & { vigilUser?: BrokerUser }).vigilUser = user;
+    this.loggedIn(client);
     return null;
+  }
+
+  /** The client is in: its packets may be as large as any, and it leaves the pre-login caps. */
+  private loggedIn(client: Client): void {
+    const guard = client.conn as unknown as PacketSizeGuard;
+    const socket = this.socketOf.get(guard);
+    if (!socket) return;
+    guard.loggedIn();
+    this.preLogin.loggedIn(socket);
   }
 
   /** aedes' authorizePublish: refused, taken by Vigil's intake (acknowledged once journalled), or passed on. */
@@ -263,12 +309,18 @@ export class EmbeddedBroker {
     return this.broker?.connectedClients ?? 0;
   }
 
+  /** Connections that have not logged in yet. */
+  get unauthenticated(): number {
+    return this.preLogin.count;
+  }
+
   async stop(): Promise<void> {
     const { server, broker } = this;
     this.server = null;
     this.broker = null;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      this.preLogin.clear();
       for (const s of this.sockets) s.destroy();
       await closed;
     }

@@ -3,10 +3,13 @@ import { SocketDuplex } from './socket-duplex.js';
 
 /**
  * Sits between a client's socket and the embedded broker and reads only the fixed header of each
- * MQTT packet as the bytes go by: a packet announcing more than `maxBytes` drops the connection
+ * MQTT packet as the bytes go by: a packet announcing more than its limit drops the connection
  * before its body is buffered (aedes would otherwise collect up to 256 MB per packet, outside the V8
- * heap). The bytes themselves pass unchanged, chunk by chunk as the socket read them — one at a time
- * when the broker asks, as from the socket itself, so the broker sees the same reads; nothing is copied.
+ * heap). Until the broker has let the client in (`loggedIn`), every packet must fit the small
+ * pre-login limit: a CONNECT carries only ids, credentials and a will, and nothing a client sends
+ * before it authenticates may cost more. The bytes themselves pass unchanged, chunk by chunk as the
+ * socket read them — one at a time when the broker asks, as from the socket itself, so the broker
+ * sees the same reads; nothing is copied.
  */
 export class PacketSizeGuard extends SocketDuplex {
   /** Bytes of the current packet's body still to pass; -1 while reading a fixed header. */
@@ -19,14 +22,16 @@ export class PacketSizeGuard extends SocketDuplex {
   private readonly waiting: Buffer[] = [];
   private wanted = false;
   readonly remoteAddress: string | undefined;
+  private limit: number;
 
   constructor(
     socket: Socket,
-    private readonly maxBytes: number,
-    private readonly onOversize: (announced: number) => void,
+    private readonly limits: { beforeLogin: number; afterLogin: number },
+    private readonly onOversize: (announced: number, limit: number, loggedIn: boolean) => void,
   ) {
     super(socket);
     this.remoteAddress = socket.remoteAddress;
+    this.limit = Math.min(limits.beforeLogin, limits.afterLogin);
     socket.on('data', (chunk: Buffer) => {
       if (!this.scan(chunk)) return;
       if (this.wanted) {
@@ -74,8 +79,8 @@ export class PacketSizeGuard extends SocketDuplex {
         continue;
       }
       this.headerBytes = 0;
-      if (this.length > this.maxBytes) {
-        this.onOversize(this.length);
+      if (this.length > this.limit) {
+        this.onOversize(this.length, this.limit, this.isLoggedIn);
         this.socket.destroy();
         this.destroy();
         return false;
@@ -86,6 +91,13 @@ export class PacketSizeGuard extends SocketDuplex {
   }
 
   private ended = false;
+  private isLoggedIn = false;
+
+  /** The broker authenticated the client: from the next packet on, the full packet limit applies. */
+  loggedIn(): void {
+    this.isLoggedIn = true;
+    this.limit = this.limits.afterLogin;
+  }
 
   override _read(): void {
     const next = this.waiting.shift();

@@ -34,6 +34,7 @@ export const brokerFields = {
   unacknowledged: Type.Integer({ description: 'messages left unacknowledged after a failure (the broker sends them again)' }),
   fastPathMessages: Type.Integer({ description: "QoS 0/1 messages read off the socket by Vigil's PUBLISH path rather than by mqtt.js" }),
   embeddedClients: Type.Optional(Type.Integer()),
+  embeddedUnauthenticated: Type.Optional(Type.Integer({ description: 'embedded broker: connections that have not logged in yet' })),
   embeddedIntake: Type.Optional(
     Type.Object(
       {
@@ -49,7 +50,7 @@ export const brokerFields = {
   embeddedRefused: Type.Optional(
     Type.Record(Type.String(), Type.Integer(), {
       description:
-        'embedded broker: connections, publishes and subscriptions refused, and retain flags dropped, by reason (bad_credentials, anonymous_not_allowed, client_id_reserved, reserved_topic, topic_not_allowed, empty_topic_level, subscription_not_allowed, packet_too_large, retain_dropped)',
+        'embedded broker: connections, publishes and subscriptions refused, and retain flags dropped, by reason (bad_credentials, anonymous_not_allowed, client_id_reserved, reserved_topic, topic_not_allowed, empty_topic_level, subscription_not_allowed, packet_too_large, connect_too_large, too_many_unauthenticated, login_timeout, login_busy, retain_dropped)',
     }),
   ),
 };
@@ -133,6 +134,7 @@ export function brokerReport(
         ...(broker
           ? {
               embeddedClients: broker.clients,
+              embeddedUnauthenticated: broker.unauthenticated,
               embeddedRefused: { ...broker.stats.refused } as Record<string, number>,
               ...(intake ? { embeddedIntake: { ...intake.stats } } : {}),
             }

@@ -2,6 +2,7 @@
  * The embedded broker on a network it cannot trust: authentication, Vigil's own session and output
  * topics, bounded retained messages and packets, empty topic levels, and QoS downgrade.
  */
+import { createConnection, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMqttPassword, hashPassword, verifyPassword } from '../../src/ingest/broker-auth.js';
@@ -166,5 +167,89 @@ describe('embedded broker: delivery', () => {
     expect(topicMatchesFilter('#', '$SYS/x')).toBe(false);
     expect(topicMatchesFilter('+/x', '$SYS/x')).toBe(false);
     expect(topicMatchesFilter('a/+', 'a/b/c')).toBe(false);
+  });
+});
+
+/** A raw TCP connection to the broker; resolves once the broker closed it (or after `ms`, with false). */
+async function rawSocket(url: string): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const { port } = new URL(url);
+  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  cleanup.push(async () => void socket.destroy());
+  return { socket, closed };
+}
+
+/** The start of a CONNECT packet announcing `length` bytes after its fixed header. */
+function connectHeader(length: number): Buffer {
+  const bytes = [0x10];
+  let n = length;
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    bytes.push(b);
+  } while (n > 0);
+  // Protocol name and level, then garbage that never completes the packet.
+  return Buffer.concat([Buffer.from(bytes), Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 30])]);
+}
+
+describe('embedded broker: before a client logs in', () => {
+  it('drops a CONNECT over the pre-login limit before reading its body', async () => {
+    const b = await broker();
+    const { socket, closed } = await rawSocket(b.url);
+    socket.write(connectHeader(1 << 20));
+    await closed;
+    expect(b.stats.refused.connect_too_large).toBe(1);
+    // A packet of that size is fine once logged in (the limit after login is maxPacketBytes).
+    const pub = (await connect(b.url, { clientId: 'big-after-login' })) as MqttClient;
+    await pub.publishAsync('plant/blob', Buffer.alloc(200_000), { qos: 1 });
+    expect(b.stats.refused.packet_too_large).toBeUndefined();
+  });
+
+  it('caps connections that have not logged in, per address and overall, and closes them at their deadline', async () => {
+    const b = await broker({ preLogin: { maxConnectBytes: 16_384, maxConnections: 10, maxPerAddress: 3, timeoutMs: 300 } });
+    const waiting = await Promise.all([0, 1, 2].map(() => rawSocket(b.url)));
+    for (const w of waiting) w.socket.write(connectHeader(10_000));
+    await until(() => b.unauthenticated === 3, 'three connections waiting to log in');
+    const fourth = await rawSocket(b.url);
+    await fourth.closed;
+    expect(b.stats.refused.too_many_unauthenticated).toBe(1);
+    await Promise.all(waiting.map((w) => w.closed));
+    expect(b.stats.refused.login_timeout).toBe(3);
+    await until(() => b.unauthenticated === 0, 'closed connections forgotten');
+    // Logged-in clients do not count: many may stay connected.
+    for (let i = 0; i < 5; i++) expect(await connect(b.url, { clientId: `ok-${i}` })).not.toBeInstanceOf(Error);
+    expect(b.unauthenticated).toBe(0);
+  });
+
+  it('bounds password checks under way: beyond the queue a login is refused as busy (CONNACK 3), and the client gets in later', async () => {
+    const { password, hash } = await createMqttPassword();
+    const held: Array<() => void> = [];
+    const b = await broker({
+      users: [{ username: 'u', passwordHash: hash }],
+      logins: { concurrency: 1, maxQueued: 1 },
+      // Each check waits until the test lets it go, so which login is refused does not depend on timing.
+      verify: async (p, stored) => {
+        await new Promise<void>((r) => held.push(r));
+        return verifyPassword(p, stored);
+      },
+    });
+    const first = connect(b.url, { clientId: 'c1', username: 'u', password });
+    await until(() => held.length === 1, 'first check under way');
+    const second = connect(b.url, { clientId: 'c2', username: 'u', password });
+    const third = await connect(b.url, { clientId: 'c3', username: 'u', password, connectTimeout: 3000 });
+    expect(third).toBeInstanceOf(Error);
+    expect(b.stats.refused.login_busy).toBe(1);
+    held.shift()!();
+    await until(() => held.length === 1, 'second check under way');
+    held.shift()!();
+    expect(await first).not.toBeInstanceOf(Error);
+    expect(await second).not.toBeInstanceOf(Error);
+    const again = connect(b.url, { clientId: 'c3', username: 'u', password });
+    await until(() => held.length === 1, 'retry checked');
+    held.shift()!();
+    expect(await again).not.toBeInstanceOf(Error);
   });
 });
