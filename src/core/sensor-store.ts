@@ -45,6 +45,15 @@ export interface StoreHealth {
   detail?: string;
 }
 
+/**
+ * What a write changed, where the store can tell: readings new or with a new value, and the samples
+ * (machine, time) they belong to. A redelivered message rewrites the same values and adds nothing.
+ */
+export interface WriteCounts {
+  samples: number;
+  readings: number;
+}
+
 /** Where a store writes its wire form: `reserve(n)` makes room for n bytes at `pos` of `buf` (perhaps a new buf). */
 export interface ByteSink {
   buf: Buffer;
@@ -62,7 +71,8 @@ export interface SensorStore {
   readonly usesValueText?: boolean;
   /** Prepares schema/database. May reject when the server is unreachable; `write` retries it. */
   open(): Promise<void>;
-  write(batch: IngestBatch): Promise<void>;
+  /** Resolves with what it changed where the store can tell (SQLite), else with nothing (InfluxDB overwrites silently). */
+  write(batch: IngestBatch): Promise<WriteCounts | void>;
   /**
    * Optional: writes the store's wire form of a batch into `out` (reserving room first) and returns
    * the bytes written. The writer's queue then holds bytes rather than sample objects, which at full
@@ -70,8 +80,14 @@ export interface SensorStore {
    */
   encodeInto?(batch: IngestBatch, out: ByteSink): number;
   /** Writes what `encodeInto` made, in order, as one request. */
-  writeEncoded?(chunks: readonly Uint8Array[]): Promise<void>;
+  writeEncoded?(chunks: readonly Uint8Array[]): Promise<WriteCounts | void>;
   queryReadings(query: ReadingQuery): Promise<Sample[]>;
+  /**
+   * The mean of each sensor per bucket of `everyMs` (buckets aligned to the epoch, each sample
+   * stamped with its bucket's start, empty buckets left out), computed by the store, so a long range
+   * costs the caller one sample per bucket rather than every reading.
+   */
+  aggregateReadings(query: Omit<ReadingQuery, 'limit'>, everyMs: number): Promise<Sample[]>;
   queryEvents(query: EventQuery): Promise<MachineEvent[]>;
   listMachines(): Promise<MachineInfo[]>;
   health(): Promise<StoreHealth>;

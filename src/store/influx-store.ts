@@ -175,6 +175,46 @@ export class InfluxSensorStore implements SensorStore {
     return q.limit !== undefined ? out.slice(0, q.limit) : out;
   }
 
+  async aggregateReadings(q: Omit<ReadingQuery, 'limit'>, everyMs: number): Promise<Sample[]> {
+    const every = Math.max(1, Math.floor(everyMs));
+    const wanted = q.sensors && q.sensors.length > 0 ? q.sensors : null;
+    const fields = wanted ? wanted.map((s) => `mean(${escape.quoted(s)}) AS ${escape.quoted(s)}`).join(', ') : 'mean(*)';
+    // Not grouped by site and line: a machine that moved between lines is one series of buckets.
+    const res = await this.raw(
+      `SELECT ${fields} FROM ${TELEMETRY} WHERE "machine" = ${escape.stringLit(q.machine)} AND time >= ${Math.floor(q.from)}ms AND time < ${Math.floor(q.to)}ms GROUP BY time(${every}ms) fill(none)`,
+    );
+    const out: Sample[] = [];
+    let ref: MachineRef | null = null;
+    for (const series of res.results[0]?.series ?? []) {
+      const cols = series.columns;
+      for (const row of series.values) {
+        const values: Record<string, number> = {};
+        let any = false;
+        for (let c = 1; c < cols.length; c++) {
+          const v = row[c];
+          if (typeof v !== 'number') continue;
+          // mean(*) names its columns mean_<field>.
+          values[wanted ? cols[c]! : cols[c]!.replace(/^mean_/, '')] = v;
+          any = true;
+        }
+        if (!any) continue;
+        ref ??= await this.machineRef(q.machine);
+        out.push({ machine: ref, ts: row[0] as number, values });
+      }
+    }
+    return out;
+  }
+
+  /** Site and line of a machine, from its latest series (an aggregate over all of them carries no tags). */
+  private async machineRef(machine: string): Promise<MachineRef> {
+    const res = await this.raw(
+      `SHOW TAG VALUES FROM ${TELEMETRY} WITH KEY IN ("site", "line") WHERE "machine" = ${escape.stringLit(machine)}`,
+    );
+    const tags: Record<string, string> = {};
+    for (const row of res.results[0]?.series?.[0]?.values ?? []) tags[String(row[0])] = String(row[1]);
+    return { site: tags.site ?? 'default', line: tags.line ?? 'default', machine };
+  }
+
   async queryEvents(q: EventQuery): Promise<MachineEvent[]> {
     const where: string[] = [];
     if (q.machine !== undefined) where.push(`"machine" = ${escape.stringLit(q.machine)}`);

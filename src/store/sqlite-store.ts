@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { IngestBatch, MachineEvent, MachineEventType, MachineRef, Sample } from '../core/types.js';
 import { StringInterner } from '../core/interner.js';
 import { readBatches } from './sample-codec.js';
-import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth } from '../core/sensor-store.js';
+import type { EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth, WriteCounts } from '../core/sensor-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS machines (
@@ -111,8 +111,9 @@ export class SqliteSensorStore implements SensorStore {
       touchMachine: db.prepare('UPDATE machines SET last_ts = MAX(COALESCE(last_ts, ?), ?) WHERE id = ?'),
       insertSensor: db.prepare('INSERT INTO sensors (name) VALUES (?)'),
       insertMachineSensor: db.prepare('INSERT OR IGNORE INTO machine_sensors (machine_id, sensor_id) VALUES (?, ?)'),
+      // The same value again (a redelivery) changes no row, so `changes` counts what was really stored.
       upsertReading: db.prepare(
-        'INSERT INTO readings (machine_id, ts, sensor_id, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+        'INSERT INTO readings (machine_id, ts, sensor_id, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value',
       ),
       upsertEvent: db.prepare(
         'INSERT INTO events (machine_id, ts, type, component, note) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET component = excluded.component, note = excluded.note',
@@ -157,8 +158,8 @@ export class SqliteSensorStore implements SensorStore {
     return id;
   }
 
-  async write(batch: IngestBatch): Promise<void> {
-    this.transact((w) => {
+  async write(batch: IngestBatch): Promise<WriteCounts> {
+    return this.transact((w) => {
       for (const s of batch.samples) {
         w.sample(s.machine, s.ts);
         for (const sensor in s.values) w.value(sensor, s.values[sensor]!);
@@ -171,8 +172,8 @@ export class SqliteSensorStore implements SensorStore {
    * Writes batches in their binary form (sample-codec.ts) straight from the bytes, in one
    * transaction: the database thread builds no sample objects for them.
    */
-  writeBinary(bytes: Uint8Array): void {
-    this.transact((w) =>
+  writeBinary(bytes: Uint8Array): WriteCounts {
+    return this.transact((w) =>
       readBatches(bytes, { sample: (m, ts) => w.sample(m, ts), value: (n, v) => w.value(n, v), event: (e) => w.event(e) }),
     );
   }
@@ -180,21 +181,29 @@ export class SqliteSensorStore implements SensorStore {
   /** One transaction of samples, values and events; should it roll back, so do the ids it cached. */
   private transact(
     fill: (w: { sample(ref: MachineRef, ts: number): void; value(name: string, v: number): void; event(e: MachineEvent): void }) => void,
-  ): void {
+  ): WriteCounts {
     const db = this.handle;
     const latest = new Map<number, number>();
     let machine: MachineEntry | null = null;
     let ts = 0;
+    const counts: WriteCounts = { samples: 0, readings: 0 };
+    let sampleCounted = false;
     const w = {
       sample: (ref: MachineRef, at: number) => {
         machine = this.machine(ref);
         ts = at;
+        sampleCounted = false;
         const prev = latest.get(machine.id);
         if (prev === undefined || at > prev) latest.set(machine.id, at);
       },
       value: (name: string, v: number) => {
         const m = machine!;
-        this.stmts.upsertReading.run(m.id, ts, this.sensorId(m, name), v);
+        if (this.stmts.upsertReading.run(m.id, ts, this.sensorId(m, name), v).changes === 0) return;
+        counts.readings++;
+        if (!sampleCounted) {
+          sampleCounted = true;
+          counts.samples++;
+        }
       },
       event: (e: MachineEvent) => {
         this.stmts.upsertEvent.run(this.machine(e.machine).id, e.ts, e.type, e.component ?? null, e.note ?? null);
@@ -207,6 +216,7 @@ export class SqliteSensorStore implements SensorStore {
     this.added = { machines: [], sensors: [], pairs: [] };
     try {
       tx();
+      return counts;
     } catch (err) {
       // The transaction rolled back: ids cached during it were never committed.
       for (const [m, id] of this.added.pairs) m.sensors[(id / 30) | 0] = m.sensors[(id / 30) | 0]! & ~(1 << (id % 30));
@@ -244,16 +254,35 @@ export class SqliteSensorStore implements SensorStore {
     }
   }
 
-  async queryReadings(q: ReadingQuery): Promise<Sample[]> {
-    const db = this.handle;
-    const m = this.machineIds.get(q.machine);
-    if (!m) return [];
-    const ref: MachineRef = { site: m.site, line: m.line, machine: q.machine };
-    const sensorFilter =
-      q.sensors && q.sensors.length > 0 ? q.sensors.map((s) => this.sensorIds.get(s)).filter((id): id is number => id !== undefined) : null;
-    if (sensorFilter && sensorFilter.length === 0) return [];
+  /**
+   * A machine and the sensor ids of a query. The caches are this connection's; another connection
+   * (the writer, when this one is the daemon's reader) may have added machines and sensors since,
+   * so a miss looks in the database before it answers "none".
+   */
+  private resolve(q: Pick<ReadingQuery, 'machine' | 'sensors'>): { m: MachineEntry; sensorFilter: number[] | null } | null {
+    const m = this.machineIds.get(q.machine) ?? this.lookUpMachine(q.machine);
+    if (!m) return null;
+    const wanted = q.sensors && q.sensors.length > 0 ? q.sensors : null;
+    if (wanted && wanted.some((s) => !this.sensorIds.has(s))) this.loadSensorNames();
+    if (!wanted) return { m, sensorFilter: null };
+    const sensorFilter = wanted.map((s) => this.sensorIds.get(s)).filter((id): id is number => id !== undefined);
+    return sensorFilter.length === 0 ? null : { m, sensorFilter };
+  }
+
+  /** Sensor names by id, read again when the database holds ids this connection has not seen. */
+  private sensorNames(): Map<number, string> {
     const names = new Map<number, string>();
     for (const [name, id] of this.sensorIds) names.set(id, name);
+    return names;
+  }
+
+  async queryReadings(q: ReadingQuery): Promise<Sample[]> {
+    const db = this.handle;
+    const found = this.resolve(q);
+    if (!found) return [];
+    const { m, sensorFilter } = found;
+    const ref: MachineRef = { site: m.site, line: m.line, machine: q.machine };
+    let names = this.sensorNames();
     const sql =
       'SELECT ts, sensor_id, value FROM readings WHERE machine_id = ? AND ts >= ? AND ts < ?' +
       (sensorFilter ? ` AND sensor_id IN (${sensorFilter.map(() => '?').join(',')})` : '') +
@@ -270,9 +299,68 @@ export class SqliteSensorStore implements SensorStore {
         current = { machine: ref, ts, values: {} };
         out.push(current);
       }
-      current.values[names.get(sid)!] = value;
+      current.values[this.nameOf(sid, names, (fresh) => (names = fresh))] = value;
     }
     return out;
+  }
+
+  async aggregateReadings(q: Omit<ReadingQuery, 'limit'>, everyMs: number): Promise<Sample[]> {
+    const db = this.handle;
+    const found = this.resolve(q);
+    if (!found) return [];
+    const { m, sensorFilter } = found;
+    const ref: MachineRef = { site: m.site, line: m.line, machine: q.machine };
+    const every = Math.max(1, Math.floor(everyMs));
+    let names = this.sensorNames();
+    // Bucket starts aligned to the epoch (the ((x % e) + e) % e form also for times before 1970).
+    const sql =
+      'SELECT ts - (((ts % ?) + ?) % ?) AS bucket, sensor_id, AVG(value) FROM readings WHERE machine_id = ? AND ts >= ? AND ts < ?' +
+      (sensorFilter ? ` AND sensor_id IN (${sensorFilter.map(() => '?').join(',')})` : '') +
+      ' GROUP BY bucket, sensor_id ORDER BY bucket';
+    const rows = db
+      .prepare(sql)
+      .raw()
+      .iterate(every, every, every, m.id, q.from, q.to, ...(sensorFilter ?? [])) as IterableIterator<[number, number, number]>;
+    const out: Sample[] = [];
+    let current: Sample | null = null;
+    for (const [bucket, sid, mean] of rows) {
+      if (!current || current.ts !== bucket) {
+        current = { machine: ref, ts: bucket, values: {} };
+        out.push(current);
+      }
+      current.values[this.nameOf(sid, names, (fresh) => (names = fresh))] = mean;
+    }
+    return out;
+  }
+
+  /** One machine another connection may have added: read by its name (a miss costs one indexed lookup, never a reload). */
+  private lookUpMachine(name: string): MachineEntry | undefined {
+    const row = this.handle.prepare('SELECT id, site, line FROM machines WHERE name = ?').get(name) as
+      { id: number; site: string; line: string } | undefined;
+    if (!row) return undefined;
+    const entry: MachineEntry = { id: row.id, site: this.names.intern(row.site), line: this.names.intern(row.line), sensors: [] };
+    for (const [sensorId] of this.handle
+      .prepare('SELECT sensor_id FROM machine_sensors WHERE machine_id = ?')
+      .raw()
+      .iterate(row.id) as IterableIterator<[number]>)
+      addSensor(entry, sensorId);
+    this.machineIds.set(name, entry);
+    return entry;
+  }
+
+  /** The sensors table (one row per sensor name in the whole fleet) read again. */
+  private loadSensorNames(): void {
+    for (const s of this.handle.prepare('SELECT id, name FROM sensors').all() as Array<{ id: number; name: string }>)
+      this.sensorIds.set(s.name, s.id);
+  }
+
+  private nameOf(id: number, names: Map<number, string>, renew: (fresh: Map<number, string>) => void): string {
+    const known = names.get(id);
+    if (known !== undefined) return known;
+    this.loadSensorNames();
+    const fresh = this.sensorNames();
+    renew(fresh);
+    return fresh.get(id) ?? `#${id}`;
   }
 
   async queryEvents(q: EventQuery): Promise<MachineEvent[]> {

@@ -2,7 +2,8 @@
  * The thread that owns the embedded sensor database. better-sqlite3 is synchronous: a commit of
  * thousands of readings, a query over a month, or a lock held by another process (a backup, a
  * `sqlite3` shell) blocks the thread that calls it — here, never the event loop that serves MQTT and
- * HTTP. One request at a time, in order; see SqliteWorkerStore for the other side.
+ * HTTP. One request at a time, in order; the daemon runs one such thread for writes and one for
+ * queries (see SqliteWorkerStore for the other side).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteSensorStore } from './sqlite-store.js';
@@ -19,6 +20,8 @@ async function handle(req: SqliteRequest): Promise<unknown> {
       return store.writeBinary(new Uint8Array(req.bytes));
     case 'queryReadings':
       return store.queryReadings(req.query);
+    case 'aggregateReadings':
+      return store.aggregateReadings(req.query, req.everyMs);
     case 'queryEvents':
       return store.queryEvents(req.query);
     case 'listMachines':

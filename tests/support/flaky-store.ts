@@ -1,5 +1,5 @@
 import type { IngestBatch } from '../../src/core/types.js';
-import { StoreRejectedError, type ByteSink } from '../../src/core/sensor-store.js';
+import { StoreRejectedError, type ByteSink, type WriteCounts } from '../../src/core/sensor-store.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 
 /** A real SQLite store whose writes can be made to fail, to drive the writer's outage handling. */
@@ -12,7 +12,7 @@ export class FlakyStore extends SqliteSensorStore {
 
   /** Set with `encoded`: the writer queues the store's wire form (as InfluxDB's store does), here JSON lines. */
   encodeInto?: (batch: IngestBatch, out: ByteSink) => number;
-  writeEncoded?: (chunks: readonly Uint8Array[]) => Promise<void>;
+  writeEncoded?: (chunks: readonly Uint8Array[]) => Promise<WriteCounts>;
   /** Chunks per encoded write, to see records of one commit joined across slabs. */
   chunkCounts: number[] = [];
 
@@ -30,12 +30,12 @@ export class FlakyStore extends SqliteSensorStore {
         this.chunkCounts.push(chunks.length);
         const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
         const batches = lines.map((l) => JSON.parse(l) as IngestBatch);
-        await this.write({ samples: batches.flatMap((b) => b.samples), events: batches.flatMap((b) => b.events) });
+        return this.write({ samples: batches.flatMap((b) => b.samples), events: batches.flatMap((b) => b.events) });
       };
     }
   }
 
-  override async write(batch: IngestBatch): Promise<void> {
+  override async write(batch: IngestBatch): Promise<WriteCounts> {
     this.writes++;
     if (this.rejectNext) {
       this.rejectNext = false;
@@ -45,6 +45,6 @@ export class FlakyStore extends SqliteSensorStore {
       this.failures++;
       throw new Error('connect ECONNREFUSED 127.0.0.1:8086');
     }
-    await super.write(batch);
+    return super.write(batch);
   }
 }

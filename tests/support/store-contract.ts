@@ -41,6 +41,29 @@ export function sensorStoreContract(name: string, make: () => SensorStore | Prom
       expect(await store.queryReadings({ machine: 'pump-1', from: T0, to: T0 + 5000, sensors: ['unknown'] })).toEqual([]);
     });
 
+    it('aggregates in the store: the mean of each sensor per bucket, buckets aligned to the epoch, empty ones left out', async () => {
+      await store.write({
+        samples: [
+          { machine: A, ts: T0, values: { temp: 40, vib: 1 } },
+          { machine: A, ts: T0 + 1000, values: { temp: 42 } },
+          { machine: A, ts: T0 + 9000, values: { temp: 44, vib: 3 } },
+          { machine: A, ts: T0 + 30_000, values: { temp: 50 } },
+          { machine: B, ts: T0 + 1000, values: { temp: 20 } },
+        ],
+        events: [],
+      });
+      expect(await store.aggregateReadings({ machine: 'pump-1', from: T0, to: T0 + 60_000 }, 10_000)).toEqual([
+        { machine: A, ts: T0, values: { temp: 42, vib: 2 } },
+        { machine: A, ts: T0 + 30_000, values: { temp: 50 } },
+      ]);
+      // A range that starts inside a bucket: the bucket is still stamped with its aligned start.
+      expect(await store.aggregateReadings({ machine: 'pump-1', from: T0 + 500, to: T0 + 20_000, sensors: ['vib'] }, 10_000)).toEqual([
+        { machine: A, ts: T0, values: { vib: 3 } },
+      ]);
+      expect(await store.aggregateReadings({ machine: 'nobody', from: T0, to: T0 + 60_000 }, 10_000)).toEqual([]);
+      expect(await store.aggregateReadings({ machine: 'pump-1', from: T0, to: T0 + 60_000, sensors: ['unknown'] }, 10_000)).toEqual([]);
+    });
+
     it('is idempotent on (machine, sensor, ts): a rewrite overwrites, a partial write merges', async () => {
       const batch = { samples: [{ machine: A, ts: T0, values: { temp: 1, vib: 2 } }], events: [] };
       await store.write(batch);

@@ -21,6 +21,26 @@ sensorStoreContract('sqlite', () => new SqliteSensorStore(path.join(tempDir(), '
 sensorStoreContract('sqlite in its own thread', () => threaded(path.join(tempDir(), 'sensors.db')));
 
 describe('sqlite store', () => {
+  it('says what a write changed: the same readings again change nothing, a new value counts', async () => {
+    const store = new SqliteSensorStore(path.join(tempDir(), 'sensors.db'));
+    await store.open();
+    const m = { site: 's', line: 'l', machine: 'm' };
+    const batch: IngestBatch = {
+      samples: [
+        { machine: m, ts: 1000, values: { x: 1, y: 2 } },
+        { machine: m, ts: 2000, values: { x: 3 } },
+      ],
+      events: [],
+    };
+    expect(await store.write(batch)).toEqual({ samples: 2, readings: 3 });
+    expect(await store.write(batch)).toEqual({ samples: 0, readings: 0 });
+    expect(await store.write({ samples: [{ machine: m, ts: 1000, values: { x: 1, y: 5 } }], events: [] })).toEqual({
+      samples: 1,
+      readings: 1,
+    });
+    await store.close();
+  });
+
   it('keeps data and ids across a reopen', async () => {
     const file = path.join(tempDir(), 'sensors.db');
     const a = new SqliteSensorStore(file);
