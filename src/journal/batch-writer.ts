@@ -7,7 +7,7 @@ import { RateMeter } from '../core/rate.js';
 import type { IngestBatch } from '../core/types.js';
 import type { Journal } from './journal.js';
 import { PendingQueue } from './pending-queue.js';
-import { StoreRejectedError, type SensorStore } from '../core/sensor-store.js';
+import { StoreRejectedError, type SensorStore, type WriteCounts } from '../core/sensor-store.js';
 
 /** Samples and events read back from the journal per turn of the event loop while catching up (a few milliseconds of decoding). */
 const READ_BACK_ITEMS = 250;
@@ -226,8 +226,10 @@ export class BatchWriter extends EventEmitter {
     const lastSeq = this.queue.seqAt(records - 1);
     const t0 = this.clock.now();
     const started = performance.now();
+    // What the store says it changed, where it can tell: a redelivered message adds nothing to the counts.
+    let stored: WriteCounts | void = undefined;
     try {
-      await this.write(records);
+      stored = await this.write(records);
     } catch (err) {
       if (err instanceof StoreRejectedError) {
         this.stats.storeRejections++;
@@ -249,8 +251,8 @@ export class BatchWriter extends EventEmitter {
     st.pendingSamples -= samples;
     st.pendingEvents -= events;
     st.pendingBytes = this.queue.encoded ? this.queue.memoryBytes : 0;
-    st.samplesStored += samples;
-    st.readingsStored += readings;
+    st.samplesStored += stored ? stored.samples : samples;
+    st.readingsStored += stored ? stored.readings : readings;
     st.eventsStored += events;
     st.commits++;
     st.lastCommitAt = this.clock.now();
@@ -272,7 +274,7 @@ export class BatchWriter extends EventEmitter {
     else if (!this.backlog) this.notifyIdle();
   }
 
-  private write(records: number): Promise<void> {
+  private write(records: number): Promise<WriteCounts | void> {
     if (this.queue.encoded) return this.store.writeEncoded!(this.queue.chunks(records));
     return this.store.write(this.queue.merged(records));
   }

@@ -63,6 +63,16 @@ describe.each([
     expect(writer.stats.readingsStored).toBe(10);
   });
 
+  it('counts what the store stored: a redelivered message (journalled twice) adds nothing to samplesStored', async () => {
+    const { store, writer, queue } = await setup();
+    for (let i = 0; i < 10; i++) queue.accept(batchOf(sample(1000 + i)));
+    // The broker sends the same messages again (an acknowledgement lost with a connection).
+    for (let i = 0; i < 10; i++) queue.accept(batchOf(sample(1000 + i)));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await count(store)).toBe(10);
+    expect(writer.stats).toMatchObject({ samplesStored: 10, readingsStored: 10 });
+  });
+
   it('commits at once when a full batch is waiting, in seq order', async () => {
     const { store, writer, queue } = await setup({ batchSize: 5 });
     const commits: number[] = [];
