@@ -17,6 +17,7 @@ import type { TrainingManager } from '../training/manager.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { VERSION } from '../core/version.js';
 import { buildMetrics } from './metrics.js';
+import { ReadGate, readGateReport } from './read-gate.js';
 import { buildApi, type ApiDeps } from './server.js';
 import { composeReadiness, composeStatus, streamReport, type StatusSource } from './status-model.js';
 
@@ -64,6 +65,8 @@ export async function buildHttp(
   life.report(streamReport(streams));
   const a = config.api;
   const status = reportedStatus(life, d.startedAt, d.running);
+  const reads = new ReadGate(a.heavyReads.concurrency, a.heavyReads.maxQueued);
+  life.report(readGateReport(reads));
   // Listing the store's machines is a heavy query on a large fleet and the page polls kinds: a copy
   // serves for 30 s, unless machines came since (their kinds may be new).
   let kindsCopy: { at: number; machines: number; kinds: Promise<KindGroup[]> } | null = null;
@@ -83,6 +86,7 @@ export async function buildHttp(
     machines: {
       scoring,
       store: d.store,
+      reads,
       alerts: d.alerts.store,
       clock,
       describe: (machine, sensors) => d.metadata.forMachine(machine, sensors),

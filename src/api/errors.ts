@@ -25,6 +25,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   VGL_PAYLOAD_TOO_LARGE: 413,
   VGL_UNSUPPORTED_MEDIA_TYPE: 415,
   VGL_RATE_LIMITED: 429,
+  VGL_BUSY: 503,
   VGL_STORE_UNAVAILABLE: 503,
   VGL_STORE_QUERY: 502,
   VGL_MODEL: 500,
@@ -46,7 +47,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | VigilError, request, reply) => {
     if (err instanceof VigilError) {
       const status = HTTP_STATUS[err.code] ?? 500;
-      if (status >= 500) request.log.error({ err }, 'request failed');
+      const retryAfter = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+      // A refusal under load is the plan working, not a failure to log at error level.
+      if (status >= 500 && err.code !== 'VGL_BUSY') request.log.error({ err }, 'request failed');
       return reply.status(status).send({ error: { code: err.code, message: err.message } });
     }
     // Damage found while running (the start-up check passed): say so, not "internal error".

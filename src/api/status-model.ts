@@ -10,6 +10,7 @@ import { scoringFields, scoringIngestFields } from '../scoring/report.js';
 import { trainingFields } from '../training/report.js';
 import { federationFields } from '../federation/report.js';
 import { sparkplugFields } from '../ingest/sparkplug/report.js';
+import { readGateFields } from './read-gate.js';
 
 export { AlertQualitySchema, qualityJson } from '../alerts/report.js';
 
@@ -34,7 +35,7 @@ export const StatusSchema = Type.Object({
   startedAt: Type.String({ format: 'date-time' }),
   uptimeSeconds: Type.Number(),
   ingest: Type.Object({ ...ingestFields, ...scoringIngestFields, ...qualityIngestFields }),
-  store: Type.Object(storeFields),
+  store: Type.Object({ ...storeFields, ...readGateFields }),
   journal: Type.Object(journalFields),
   model: Type.Object(modelFields),
   broker: Type.Object(brokerFields),

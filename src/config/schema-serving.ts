@@ -21,6 +21,18 @@ export const ApiSchema = Type.Object(
     ),
     writesPerMinute: Type.Integer({ minimum: 1, default: 120, description: 'rate limit per client on write routes' }),
     bodyLimit: Type.Integer({ minimum: 1024, default: 65_536, description: 'bytes' }),
+    heavyReads: Type.Object(
+      {
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 32,
+          default: 2,
+          description: "store queries of the API (a machine's readings or events over a range) running at once",
+        }),
+        maxQueued: Type.Integer({ minimum: 0, default: 8, description: 'such queries waiting; beyond, 503 with Retry-After' }),
+      },
+      strict,
+    ),
   },
   strict,
 );

@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   VGL_HEADERS_TOO_LARGE: 'request headers are too large',
   VGL_UNSUPPORTED_MEDIA_TYPE: 'request body must be JSON',
   VGL_RATE_LIMITED: 'too many write requests; retry later',
+  VGL_BUSY: 'too many expensive reads under way; retry after the time in Retry-After',
   VGL_TRAINING_BUSY: 'a training run is already in progress',
   VGL_MODEL: 'model registry operation failed',
   VGL_STATE_DAMAGED: "Vigil's state database is damaged",

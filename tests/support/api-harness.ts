@@ -26,6 +26,7 @@ import { ModelRegistry } from '../../src/registry/registry.js';
 import { EnergyAccountant } from '../../src/scheduler/energy/accountant.js';
 import { tempDir } from './fixtures.js';
 import { ManualClock } from './manual-clock.js';
+import { ReadGate } from '../../src/api/read-gate.js';
 
 export const TOKENS = {
   viewer: 'viewer-token-0123456789',
@@ -85,11 +86,20 @@ export interface Harness {
   deadLetters: SqliteDeadLetterLog;
   /** Alert stream clients: open, and dropped for falling behind. */
   streams: { streams: number; dropped: number };
+  /** The gate in front of the store's expensive reads. */
+  reads: ReadGate;
   close(): Promise<void>;
 }
 
 export async function apiHarness(
-  o: { anonymousRead?: boolean; writesPerMinute?: number; status?: Status; readiness?: Readiness; sseMaxBufferedBytes?: number } = {},
+  o: {
+    anonymousRead?: boolean;
+    writesPerMinute?: number;
+    status?: Status;
+    readiness?: Readiness;
+    sseMaxBufferedBytes?: number;
+    heavyReads?: { concurrency: number; maxQueued: number };
+  } = {},
 ): Promise<Harness> {
   const streams = { streams: 0, dropped: 0 };
   const clock = new ManualClock();
@@ -166,6 +176,7 @@ export async function apiHarness(
     price: () => null,
     dueSince: () => null,
   });
+  const reads = new ReadGate(o.heavyReads?.concurrency ?? 2, o.heavyReads?.maxQueued ?? 8);
   const app = await buildApi({
     status: { status: () => o.status ?? ({} as Status), readiness: () => o.readiness ?? { ready: true, reasons: [] } },
     deadLetters,
@@ -178,7 +189,7 @@ export async function apiHarness(
       bodyLimit: 4096,
     },
     metrics: buildMetrics(() => reports),
-    machines: { scoring, store, alerts, clock },
+    machines: { scoring, store, alerts, clock, reads },
     events: {
       submit: async (e) => {
         submitted.push(e);
@@ -218,6 +229,7 @@ export async function apiHarness(
     store,
     submitted,
     streams,
+    reads,
     training,
     registry,
     scoring,

@@ -39,6 +39,9 @@ export function statusFixture(): Status {
       lastCommitMs: null,
       downSince: null,
       lastError: null,
+      readsRunning: 0,
+      readsQueued: 0,
+      readsRefused: 0,
     },
     journal: {
       depth: 0,

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { AlertStore } from '../../alerts/alert-store.js';
 import type { Clock } from '../../core/clock.js';
 import { VigilError, errorMessage } from '../../core/errors.js';
-import type { Sample } from '../../core/types.js';
 import type { MachineState, ScoringService } from '../../scoring/service.js';
 import type { SensorStore } from '../../core/sensor-store.js';
 import { alertJson } from './alerts.js';
 import type { SensorDescription } from '../../core/sensor-metadata.js';
+import type { ReadGate } from '../read-gate.js';
 import { AlertSchema, MachineParams, MachineRefSchema, Nullable, READ_ERRORS, TimeQuery, errors, iso, parseTimeParam } from '../schemas.js';
 
 const Contribution = Type.Object({
@@ -93,12 +93,11 @@ const ReadingsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-// Bounds the memory of one request on a small gateway (the daemon may run with a 192 MB heap).
-const MAX_RAW_SAMPLES = 100_000;
-
 export interface MachineRouteDeps {
   scoring: Pick<ScoringService, 'states' | 'machine' | 'history'>;
-  store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'queryEvents'>;
+  store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'aggregateReadings' | 'queryEvents'>;
+  /** Bounds the store queries under way at once (503 with Retry-After beyond its queue). */
+  reads: ReadGate;
   alerts: Pick<AlertStore, 'list' | 'unresolvedCount'>;
   clock: Clock;
   /** Units and ranges of a machine's sensors. */
@@ -277,7 +276,7 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
               Type.Object({ ts: Type.String(), type: Type.String(), component: Nullable(Type.String()), note: Nullable(Type.String()) }),
             ),
           }),
-          ...errors(...READ_ERRORS, 502),
+          ...errors(...READ_ERRORS, 502, 503),
         },
       },
     },
@@ -285,12 +284,13 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       const now = d.clock.now();
       const from = parseTimeParam('from', req.query.from, 0, now);
       const to = parseTimeParam('to', req.query.to, now + 86_400_000, now);
-      let events;
-      try {
-        events = await d.store.queryEvents({ machine: req.params.machine, from, to });
-      } catch (err) {
-        throw new VigilError('VGL_STORE_QUERY', `events of ${req.params.machine}: ${errorMessage(err)}`);
-      }
+      const events = await d.reads.run(`events of ${req.params.machine}`, async () => {
+        try {
+          return await d.store.queryEvents({ machine: req.params.machine, from, to });
+        } catch (err) {
+          throw new VigilError('VGL_STORE_QUERY', `events of ${req.params.machine}: ${errorMessage(err)}`);
+        }
+      });
       return {
         items: events
           .sort((a, b) => b.ts - a.ts)
@@ -314,10 +314,10 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
             from: Type.String(),
             to: Type.String(),
             everyMs: Nullable(Type.Integer()),
-            truncated: Type.Boolean(),
+            truncated: Type.Boolean({ description: 'always false: a range with more samples than `points` comes as bucket means' }),
             points: Type.Array(Type.Object({ ts: Type.String(), values: Type.Record(Type.String(), Type.Number()) })),
           }),
-          ...errors(...READ_ERRORS, 502),
+          ...errors(...READ_ERRORS, 502, 503),
         },
       },
     },
@@ -326,45 +326,35 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       const to = parseTimeParam('to', req.query.to, now, now);
       const from = parseTimeParam('from', req.query.from, to - 3_600_000, now);
       if (!(from < to)) throw new VigilError('VGL_BAD_REQUEST', 'from must be before to');
+      const machine = req.params.machine;
       const sensors = req.query.sensors
         ?.split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-      let samples: Sample[];
-      try {
-        samples = await d.store.queryReadings({ machine: req.params.machine, from, to, sensors, limit: MAX_RAW_SAMPLES });
-      } catch (err) {
-        throw new VigilError('VGL_STORE_QUERY', `readings of ${req.params.machine}: ${errorMessage(err)}`);
-      }
-      // Buckets widen until the answer fits `points`: a month at 1 Hz stays a light response.
-      let every = req.query.every ?? null;
-      if (samples.length > req.query.points) every = Math.max(every ?? 1, Math.ceil((to - from) / req.query.points));
-      const points = every ? downsample(samples, every) : samples.map((s) => ({ ts: iso(s.ts)!, values: s.values }));
+      const maxPoints = req.query.points;
+      // Buckets widen until the answer fits `points`: a year at 1 Hz stays a light response.
+      const widest = Math.ceil((to - from) / maxPoints);
+      const { every, samples } = await d.reads.run(`readings of ${machine}`, async () => {
+        try {
+          if (req.query.every === undefined) {
+            // Raw samples while they fit; one more than fits says the range needs buckets.
+            const raw = await d.store.queryReadings({ machine, from, to, sensors, limit: maxPoints + 1 });
+            if (raw.length <= maxPoints) return { every: null, samples: raw };
+          }
+          const bucket = Math.max(req.query.every ?? 1, widest);
+          return { every: bucket, samples: await d.store.aggregateReadings({ machine, from, to, sensors }, bucket) };
+        } catch (err) {
+          throw new VigilError('VGL_STORE_QUERY', `readings of ${machine}: ${errorMessage(err)}`);
+        }
+      });
       return {
-        machine: req.params.machine,
+        machine,
         from: iso(from)!,
         to: iso(to)!,
         everyMs: every,
-        truncated: samples.length >= MAX_RAW_SAMPLES,
-        points,
+        truncated: false,
+        points: samples.map((s) => ({ ts: iso(s.ts)!, values: s.values })),
       };
     },
   );
-}
-
-/** Mean per sensor per bucket of `every` ms, each stamped with its bucket's start. */
-export function downsample(samples: readonly Sample[], every: number): Array<{ ts: string; values: Record<string, number> }> {
-  const buckets = new Map<number, { sum: Record<string, number>; n: Record<string, number> }>();
-  for (const s of samples) {
-    const b = Math.floor(s.ts / every) * every;
-    let acc = buckets.get(b);
-    if (!acc) buckets.set(b, (acc = { sum: {}, n: {} }));
-    for (const k in s.values) {
-      acc.sum[k] = (acc.sum[k] ?? 0) + s.values[k]!;
-      acc.n[k] = (acc.n[k] ?? 0) + 1;
-    }
-  }
-  return [...buckets.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([ts, acc]) => ({ ts: iso(ts)!, values: Object.fromEntries(Object.keys(acc.sum).map((k) => [k, acc.sum[k]! / acc.n[k]!])) }));
 }
