@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, VigilError, type ErrorCode } from '../core/errors.js';
 import { isDamage } from '../core/state-db.js';
 
@@ -120,6 +120,20 @@ function forbiddenKey(value: unknown): string | null {
     for (const child of Object.values(v)) stack.push(child);
   }
   return null;
+}
+
+/**
+ * URLs fastify's router refuses before a route sees them: a path parameter longer than 100
+ * characters (414; no machine id, alert id or version is that long) or a malformed one (400).
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.status(414).send({
+      error: { code: 'VGL_URI_TOO_LONG', message: 'a path parameter is longer than 100 characters; no id Vigil uses is that long' },
+    });
+    return;
+  }
+  void reply.status(400).send({ error: { code: 'VGL_BAD_REQUEST', message: `the URL is not valid: ${err.message.slice(0, 200)}` } });
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
 import { registerAuth, type AuthOptions } from './auth.js';
 import { registerDocs } from './docs.js';
-import { clientErrorHandler, registerErrorHandling, registerJsonBodies } from './errors.js';
+import { ErrorBody } from './schemas.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling, registerJsonBodies } from './errors.js';
 import { registerValidation } from './validation.js';
 import { metricsRoute } from './metrics.js';
 import { alertRoutes, type AlertRouteDeps } from './routes/alerts.js';
@@ -48,6 +49,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: deps.auth.bodyLimit,
     // Requests Node's HTTP parser refuses (headers too large, malformed) get Vigil's envelope too.
     clientErrorHandler,
+    // So do URLs the router refuses before any route sees them (a path parameter over 100 characters).
+    frameworkErrors,
   });
   registerErrorHandling(app);
   registerJsonBodies(app);
@@ -57,6 +60,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Actions without options (ack, resolve, promote, trigger) may be posted with no body at all.
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
+  });
+  // A route with a path parameter can answer 414 (frameworkErrors): its OpenAPI entry says so.
+  app.addHook('onRoute', (route) => {
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    if (route.url.includes(':') && response && !(414 in response)) response[414] = ErrorBody;
   });
   await registerDocs(app);
   // Only routes that ask for it (writes) are limited; reads and probes never are.

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   VGL_CONFLICT: 'the resource is not in a state that allows this',
   VGL_PAYLOAD_TOO_LARGE: 'request body is too large',
   VGL_HEADERS_TOO_LARGE: 'request headers are too large',
+  VGL_URI_TOO_LONG: 'a path parameter is too long',
   VGL_UNSUPPORTED_MEDIA_TYPE: 'request body must be JSON',
   VGL_RATE_LIMITED: 'too many write requests; retry later',
   VGL_BUSY: 'too many expensive reads under way; retry after the time in Retry-After',

@@ -162,3 +162,19 @@ describe('alert stream clients', () => {
     await h.close();
   });
 });
+
+describe('URLs the router refuses', () => {
+  it('a path parameter over 100 characters is a documented 414 in the envelope, not the framework’s own body', async () => {
+    const h = await harness();
+    for (const url of [`/api/v1/machines/${'m'.repeat(101)}`, `/api/v1/alerts/${'9'.repeat(150)}`, `/api/v1/models/${'v'.repeat(300)}`]) {
+      const r = await h.app.inject(url);
+      expect([r.statusCode, r.json()]).toEqual([
+        414,
+        { error: { code: 'VGL_URI_TOO_LONG', message: 'a path parameter is longer than 100 characters; no id Vigil uses is that long' } },
+      ]);
+    }
+    const spec = (h.app as unknown as { swagger(): { paths: Record<string, Record<string, { responses: object }>> } }).swagger();
+    expect(Object.keys(spec.paths['/api/v1/machines/{machine}']!.get!.responses)).toContain('414');
+    expect(Object.keys(spec.paths['/api/v1/status']!.get!.responses)).not.toContain('414');
+  });
+});
