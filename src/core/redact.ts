@@ -3,6 +3,12 @@
  * URLs, query parameters that carry credentials, and values of configured headers.
  */
 const CREDENTIAL_PARAM = /(token|key|secret|passw|pwd|auth|sig|signature|credential|session)/i;
+/**
+ * Short names that carry credentials as a whole name only (InfluxDB 1.x takes `?u=…&p=…`): matched
+ * exactly, so `pump` or `user_agent` are not masked.
+ */
+const CREDENTIAL_SHORT = new Set(['u', 'p', 'pw', 'pass', 'user', 'username', 'login']);
+const isCredentialParam = (key: string) => CREDENTIAL_PARAM.test(key) || CREDENTIAL_SHORT.has(key.toLowerCase());
 export const MASK = '********';
 
 /** `url` with its user name, password and credential-like query parameters masked; other text unchanged. */
@@ -17,7 +23,7 @@ export function redactUrl(url: string): string {
   }
   if (u.username) u.username = MASK;
   if (u.password) u.password = MASK;
-  for (const key of [...u.searchParams.keys()]) if (CREDENTIAL_PARAM.test(key)) u.searchParams.set(key, MASK);
+  for (const key of [...u.searchParams.keys()]) if (isCredentialParam(key)) u.searchParams.set(key, MASK);
   // URLSearchParams encodes the mask; the printed form should read as it.
   return u.toString().replaceAll(encodeURIComponent(MASK), MASK);
 }

@@ -155,7 +155,7 @@ describe('config', () => {
       file: file(
         [
           'mqtt: { url: "mqtts://vigil:mqtt-pass-1@broker:8883" }',
-          'store: { kind: influx, influx: { url: "http://admin:influx-pass-2@db:8086" } }',
+          'store: { kind: influx, influx: { url: "http://db:8086/?u=influx-user-8&p=influx-pass-2&pw=influx-pw-9&pass=influx-pass-10&pump=p1" } }',
           'notify: { webhooks: [{ name: ops, url: "https://hooks.example/x?token=hook-token-3&room=7", secret: whsec-secret-value-4 }] }',
           'schedule: { carbon: { url: "https://carbon.example/forecast?api_key=carbon-key-5&location=de", headers: { authorization: "Bearer carbon-bearer-6", x-tenant: plant-7 } } }',
         ].join('\n'),
@@ -170,12 +170,14 @@ describe('config', () => {
       'carbon-key-5',
       'carbon-bearer-6',
       'plant-7',
+      'influx-user-8',
+      'influx-pw-9',
+      'influx-pass-10',
       'vigil:',
-      'admin:',
     ])
       expect(printed).not.toContain(secret);
     // What is not a credential stays readable.
-    for (const kept of ['broker:8883', 'room=7', 'location=de', 'hooks.example']) expect(printed).toContain(kept);
+    for (const kept of ['broker:8883', 'room=7', 'location=de', 'hooks.example', 'pump=p1']) expect(printed).toContain(kept);
     // A bad value is not echoed in full either.
     expect(() => loadConfig({ env: { VIGIL_MQTT_URL: 'http://u:leaky-pass@x' } })).toThrow(
       expect.not.objectContaining({ message: expect.stringContaining('leaky-pass') }),
