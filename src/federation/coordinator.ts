@@ -9,12 +9,21 @@ import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { aggregate, l2, screenUpdates, type Aggregation, type ClientUpdate } from './aggregate.js';
-import { topics, type ModelShape, type Plan, type RoundParams, type Stats, type Update, type WeightLayout } from './messages.js';
+import {
+  topics,
+  type FederationHeader,
+  type ModelShape,
+  type Plan,
+  type RoundParams,
+  type Stats,
+  type Update,
+  type WeightLayout,
+} from './messages.js';
 import { privacyLoss } from './privacy.js';
 import { mergeMoments, momentsProblem, normalisationFromMoments } from './stats.js';
 import type { FederationTransport } from './transport.js';
 import { FederationCounters } from './counters.js';
-import { decodeFrame, encodeFrame, FrameError, type RefusalReason } from './wire.js';
+import { encodeFrame, FrameError, FrameVerifier, inspectFrame, type RefusalReason } from './wire.js';
 import type { Normalisation } from '../features/normalize.js';
 
 export interface CoordinatorOptions {
@@ -82,6 +91,7 @@ export class FederationCoordinator {
   private bytesOut = 0;
   private lastMetrics: Plan['metrics'] | undefined;
   private finished: { resolve: (phase: CoordinatorPhase) => void; promise: Promise<CoordinatorPhase> };
+  private readonly verifier: FrameVerifier;
 
   constructor(
     private readonly o: CoordinatorOptions,
@@ -89,9 +99,15 @@ export class FederationCoordinator {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
+    this.verifier = new FrameVerifier(o.key, 2 * o.maxMessageBytes);
     let resolve!: (phase: CoordinatorPhase) => void;
     const promise = new Promise<CoordinatorPhase>((r) => (resolve = r));
     this.finished = { resolve, promise };
+  }
+
+  /** Messages waiting for or under verification (off the event loop). */
+  get verifying(): number {
+    return this.verifier.pending;
   }
 
   /** Settles when the federation is done, failed or stopped. */
@@ -179,43 +195,66 @@ export class FederationCoordinator {
     this.log.warn({ kind: this.o.kind, client, reason, detail }, 'federation message refused');
   }
 
+  /**
+   * A stats or update message: what its header and size already rule out is refused before the
+   * frame is hashed; the rest is verified off the event loop, then checked again against the step
+   * as it is by then (it may have closed meanwhile).
+   */
   private receive(type: 'stats' | 'update', topic: string, payload: Buffer): void {
     const client = topic.slice(topic.lastIndexOf('/') + 1);
     this.counters.bytesIn += payload.length;
     this.bytesIn += payload.length;
-    let frame;
+    let inspected;
     try {
-      frame = decodeFrame(payload, this.o.key, this.o.maxMessageBytes);
+      inspected = inspectFrame(payload, this.o.maxMessageBytes);
     } catch (err) {
       if (err instanceof FrameError) return this.refuse(client, err.reason, err.message);
       return this.refuse(client, 'bad-header', String(err));
     }
-    const h = frame.header;
-    if (h.type !== type) return this.refuse(client, 'bad-header', `a ${h.type} message on a ${type} topic`);
-    if (h.client !== client) return this.refuse(client, 'wrong-client', `signed as ${h.client}, published on ${client}'s topic`);
+    // A header that is not one is refused once the checksum says whether it was damaged on the way.
+    const early = inspected.header && this.check(type, client, inspected.header, inspected.bodyBytes / 4);
+    if (early) return this.refuse(client, early[0], early[1]);
+    this.verifier.verify(payload, inspected).then(
+      (frame) => this.take(type, client, frame.header, frame.body),
+      (err: unknown) =>
+        err instanceof FrameError ? this.refuse(client, err.reason, err.message) : this.refuse(client, 'bad-header', String(err)),
+    );
+  }
+
+  /** Why a message does not fit the open step (null when it does): its type, sender, session, step, a repeat, its size. */
+  private check(type: 'stats' | 'update', client: string, h: FederationHeader, weights: number): [RefusalReason, string] | null {
+    if (h.type === 'plan' || h.type !== type) return ['bad-header', `a ${h.type} message on a ${type} topic`];
+    if (h.client !== client) return ['wrong-client', `signed as ${h.client}, published on ${client}'s topic`];
     if (h.session !== this.session || h.federation !== this.o.federation || h.kind !== this.o.kind)
-      return this.refuse(client, 'unknown-session', `for session ${h.session} of ${h.federation}/${h.kind}, not ${this.session}`);
+      return ['unknown-session', `for session ${h.session} of ${h.federation}/${h.kind}, not ${this.session}`];
     if (h.type === 'stats') {
-      if (this.phase !== 'stats') return this.refuse(client, 'stale-round', 'statistics after the statistics round closed');
+      if (this.phase !== 'stats') return ['stale-round', 'statistics after the statistics round closed'];
+      if (this.stats.has(client)) return ['duplicate', 'statistics sent twice'];
+      if (weights !== 0) return ['wrong-shape', `statistics carry no weights, this one ${weights}`];
+      return null;
+    }
+    if (this.phase !== 'round' || h.round !== this.round)
+      return ['stale-round', `update for round ${h.round}, round ${this.round} is ${this.phase === 'round' ? 'open' : 'closed'}`];
+    if (this.updates.has(client)) return ['duplicate', `a second update for round ${h.round}`];
+    if (!this.global || weights !== this.global.length)
+      return ['wrong-shape', `${weights} weights, the model has ${this.global?.length ?? 0}`];
+    return null;
+  }
+
+  /** A verified message: checked again against the step as it is now, then kept. */
+  private take(type: 'stats' | 'update', client: string, h: FederationHeader, body: Float32Array): void {
+    const late = this.check(type, client, h, body.length);
+    if (late) return this.refuse(client, late[0], late[1]);
+    if (h.type === 'stats') {
       const problem = momentsProblem(h);
       if (problem) return this.refuse(client, 'bad-header', problem);
-      if (this.stats.has(client)) return this.refuse(client, 'duplicate', 'statistics sent twice');
       this.stats.set(client, h);
       this.counters.accepted++;
       if (this.answered()) void this.close();
       return;
     }
     if (h.type !== 'update') return;
-    if (this.phase !== 'round' || h.round !== this.round)
-      return this.refuse(
-        client,
-        'stale-round',
-        `update for round ${h.round}, round ${this.round} is ${this.phase === 'round' ? 'open' : 'closed'}`,
-      );
-    if (this.updates.has(client)) return this.refuse(client, 'duplicate', `a second update for round ${h.round}`);
-    if (!this.global || frame.body.length !== this.global.length)
-      return this.refuse(client, 'wrong-shape', `${frame.body.length} weights, the model has ${this.global?.length ?? 0}`);
-    this.updates.set(client, { header: h, delta: frame.body });
+    this.updates.set(client, { header: h, delta: body });
     if (this.answered()) void this.close();
   }
 

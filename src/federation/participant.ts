@@ -11,7 +11,7 @@ import type { LocalUpdate } from './local.js';
 import { topics, type Plan, type Stats, type Update } from './messages.js';
 import type { Moments } from './stats.js';
 import type { FederationTransport } from './transport.js';
-import { decodeFrame, encodeFrame, FrameError } from './wire.js';
+import { encodeFrame, FrameError, FrameVerifier, inspectFrame, layoutWeights, type RefusalReason } from './wire.js';
 
 /** What the gateway's own learning does for the federation (the daemon's worker, or the benchmark's data). */
 export interface Learner {
@@ -66,6 +66,7 @@ export class FederationParticipant {
   private lastRoundMs = 60_000;
   private lastRefusalLog = Number.NEGATIVE_INFINITY;
   private stopped = false;
+  private readonly verifier: FrameVerifier;
 
   constructor(
     private readonly o: ParticipantOptions,
@@ -73,7 +74,14 @@ export class FederationParticipant {
     private readonly transport: FederationTransport,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.verifier = new FrameVerifier(o.key, 2 * o.maxMessageBytes);
+  }
+
+  /** Messages waiting for or under verification (off the event loop). */
+  get verifying(): number {
+    return this.verifier.pending;
+  }
 
   async start(): Promise<void> {
     await this.transport.subscribe(`${this.o.prefix}/${this.o.federation}/+/plan`, (topic, payload) => this.onPlan(topic, payload));
@@ -91,25 +99,39 @@ export class FederationParticipant {
     return this.queue;
   }
 
+  /** A plan: what its header and size rule out is refused before the frame is hashed; the rest is verified off the event loop. */
   private onPlan(topic: string, payload: Buffer): void {
     this.counters.bytesIn += payload.length;
-    let frame;
-    try {
-      frame = decodeFrame(payload, this.o.key, this.o.maxMessageBytes);
-    } catch (err) {
-      const reason = err instanceof FrameError ? err.reason : 'bad-header';
+    const refuse = (reason: RefusalReason, detail: Record<string, unknown>, msg: string) => {
       this.counters.refuse(reason);
-      this.warnRefused({ topic, reason, err }, 'federation plan refused');
-      return;
+      this.warnRefused({ topic, reason, ...detail }, msg);
+    };
+    let inspected;
+    try {
+      inspected = inspectFrame(payload, this.o.maxMessageBytes);
+    } catch (err) {
+      return refuse(err instanceof FrameError ? err.reason : 'bad-header', { err }, 'federation plan refused');
     }
-    const plan = frame.header;
-    if (plan.type !== 'plan' || plan.federation !== this.o.federation || topic !== topics.plan(this.o.prefix, plan.federation, plan.kind)) {
-      this.counters.refuse('bad-header');
-      this.warnRefused({ topic }, 'federation plan refused: not a plan of this federation on its own topic');
-      return;
+    const plan = inspected.header;
+    // A header that is not one is refused once the checksum says whether it was damaged on the way.
+    if (plan) {
+      if (plan.type !== 'plan' || plan.federation !== this.o.federation || topic !== topics.plan(this.o.prefix, plan.federation, plan.kind))
+        return refuse('bad-header', {}, 'federation plan refused: not a plan of this federation on its own topic');
+      const weights = inspected.bodyBytes / 4;
+      if (weights !== 0 && (!plan.layout || weights !== layoutWeights(plan.layout)))
+        return refuse('wrong-shape', { weights }, 'federation plan refused: its weights do not match its layout');
+      if (this.o.kinds.length > 0 && !this.o.kinds.includes(plan.kind)) return;
+      if (this.handled.has(planKey(plan)) || this.stopped) return;
     }
-    if (this.o.kinds.length > 0 && !this.o.kinds.includes(plan.kind)) return;
-    const key = `${plan.kind}|${plan.session}|${plan.task}|${plan.round}|${plan.issuedAt}`;
+    this.verifier.verify(payload, inspected).then(
+      (frame) => this.follow(frame.header as Plan, frame.body),
+      (err: unknown) => refuse(err instanceof FrameError ? err.reason : 'bad-header', { err }, 'federation plan refused'),
+    );
+  }
+
+  /** A verified plan of this federation: the kind's state follows it, and its task is queued. */
+  private follow(plan: Plan, body: Float32Array): void {
+    const key = planKey(plan);
     if (this.handled.has(key) || this.stopped) return;
     this.handled.add(key);
     if (this.handled.size > 10_000) this.handled.delete(this.handled.values().next().value!);
@@ -127,8 +149,8 @@ export class FederationParticipant {
       this.clock.clearTimeout(waiting);
       this.waits.delete(plan.kind);
     }
-    if (plan.task === 'round') void this.scheduleRound(plan, frame.body);
-    else this.enqueue(() => (plan.task === 'stats' ? this.sendStats(plan) : this.adopt(plan, frame.body)));
+    if (plan.task === 'round') void this.scheduleRound(plan, body);
+    else this.enqueue(() => (plan.task === 'stats' ? this.sendStats(plan) : this.adopt(plan, body)));
   }
 
   /** At most one refusal a minute reaches the log (garbage needs only broker access); the counters count all. */
@@ -302,3 +324,8 @@ export class FederationParticipant {
 
 const BUSY_RETRY_MS = 30_000;
 const finite = (v: number) => (Number.isFinite(v) ? v : 0);
+
+/** One plan's identity: a plan seen before (retained, sent again) is not followed twice. */
+function planKey(plan: Plan): string {
+  return `${plan.kind}|${plan.session}|${plan.task}|${plan.round}|${plan.issuedAt}`;
+}

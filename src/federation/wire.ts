@@ -6,7 +6,7 @@
  *   magic "VGFL" | version u8 | type u8 | 0 u16 | header length u32 | body length u32
  *   | header (UTF-8 JSON) | body (float32, little-endian) | SHA-256 of all before | HMAC of all before
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { HEADER_SCHEMAS, type FederationHeader, type MessageType } from './messages.js';
 
@@ -37,7 +37,8 @@ export type RefusalReason =
   | 'stale-round'
   | 'wrong-client'
   | 'duplicate'
-  | 'unknown-session';
+  | 'unknown-session'
+  | 'busy';
 
 export class FrameError extends Error {
   constructor(
@@ -83,11 +84,26 @@ export function encodeFrame(header: FederationHeader, body: Float32Array | null,
   return out;
 }
 
+/** A frame whose cheap parts were checked (lengths, header against its schema); not yet its checksum or signature. */
+export interface InspectedFrame<H extends FederationHeader = FederationHeader> {
+  /** The header, or null when it is not a valid one: then `problem` says why, once the checksum tells damage from a bad header. */
+  header: H | null;
+  problem: FrameError | null;
+  headerBytes: number;
+  bodyBytes: number;
+  /** Where the checksum starts: everything before it is covered by both digests. */
+  signedEnd: number;
+}
+
+/** Largest header accepted: a plan with the normalisation of 2,000 sensors in many regimes stays well below. */
+const MAX_HEADER_BYTES = 2 << 20;
+
 /**
- * Checks and decodes a frame: size, magic, version, checksum, signature, then the header against
- * its type's schema and the body for non-finite values. Throws FrameError with the reason.
+ * The checks that cost nothing next to hashing the frame: size, magic, version, type, lengths, and
+ * the header against its type's schema. Refusing here first means a flood of large forged frames
+ * costs the gateway a look at their first bytes, not two digests over every byte.
  */
-export function decodeFrame(buf: Buffer, key: Buffer, maxBytes: number): Frame {
+export function inspectFrame(buf: Buffer, maxBytes: number): InspectedFrame {
   if (buf.length > maxBytes) throw new FrameError('too-large', `message of ${buf.length} bytes exceeds the limit of ${maxBytes}`);
   if (buf.length < PREFIX + 2 * DIGEST) throw new FrameError('truncated', `message of ${buf.length} bytes is shorter than a frame`);
   if (buf.readUInt32LE(0) !== MAGIC) throw new FrameError('bad-magic', 'not a federation frame (bad magic)');
@@ -100,33 +116,115 @@ export function decodeFrame(buf: Buffer, key: Buffer, maxBytes: number): Frame {
   const signedEnd = PREFIX + headerBytes + bodyBytes;
   if (bodyBytes % 4 !== 0 || (PREFIX + headerBytes) % 4 !== 0 || signedEnd + 2 * DIGEST !== buf.length)
     throw new FrameError('truncated', `frame lengths (header ${headerBytes}, body ${bodyBytes}) do not match its ${buf.length} bytes`);
-  const sum = createHash('sha256').update(buf.subarray(0, signedEnd)).digest();
-  if (!timingSafeEqual(sum, buf.subarray(signedEnd, signedEnd + DIGEST)))
-    throw new FrameError('corrupt', 'checksum mismatch: the message was damaged');
-  const mac = createHmac('sha256', key)
-    .update(buf.subarray(0, signedEnd + DIGEST))
-    .digest();
-  if (!timingSafeEqual(mac, buf.subarray(signedEnd + DIGEST)))
-    throw new FrameError('bad-signature', 'signature does not match the federation key: refused as forged');
+  if (headerBytes > MAX_HEADER_BYTES) throw new FrameError('bad-header', `header of ${headerBytes} bytes (at most ${MAX_HEADER_BYTES})`);
+  const lengths = { headerBytes, bodyBytes, signedEnd };
+  const problem = headerProblem(type, buf.toString('utf8', PREFIX, PREFIX + headerBytes));
+  return typeof problem === 'string'
+    ? { header: null, problem: new FrameError('bad-header', problem), ...lengths }
+    : { header: problem.header, problem: null, ...lengths };
+}
+
+/** The header as its type's schema wants it, or why it is not. */
+function headerProblem(type: MessageType, text: string): string | { header: FederationHeader } {
   let header: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', PREFIX, PREFIX + headerBytes));
+    header = JSON.parse(text);
   } catch {
-    throw new FrameError('bad-header', 'header is not JSON');
+    return 'header is not JSON';
   }
   const check = checks[type];
   if (!check.Check(header)) {
     const e = check.Errors(header).First();
-    throw new FrameError('bad-header', `${type} header invalid${e ? ` at ${e.path || '/'}: ${e.message}` : ''}`);
+    return `${type} header invalid${e ? ` at ${e.path || '/'}: ${e.message}` : ''}`;
   }
-  if ((header as FederationHeader).type !== type) throw new FrameError('bad-header', 'header type differs from the frame type');
-  const body = new Float32Array(bodyBytes / 4);
-  for (let i = 0; i < body.length; i++) {
-    const v = buf.readFloatLE(PREFIX + headerBytes + 4 * i);
-    if (!Number.isFinite(v)) throw new FrameError('non-finite', `weight ${i} is ${v}`);
-    body[i] = v;
+  if ((header as FederationHeader).type !== type) return 'header type differs from the frame type';
+  return { header: header as FederationHeader };
+}
+
+/** Weights a layout holds: what the body of a plan that carries one must be. */
+export function layoutWeights(layout: ReadonlyArray<{ shape: readonly number[] }>): number {
+  let n = 0;
+  for (const w of layout) n += w.shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** The body as float32 values, refused if any is not finite. */
+function readBody(buf: Buffer, f: InspectedFrame): Float32Array {
+  const body = new Float32Array(f.bodyBytes / 4);
+  const at = PREFIX + f.headerBytes;
+  if (littleEndian()) body.set(new Float32Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + f.bodyBytes)));
+  else for (let i = 0; i < body.length; i++) body[i] = buf.readFloatLE(at + 4 * i);
+  for (let i = 0; i < body.length; i++) if (!Number.isFinite(body[i]!)) throw new FrameError('non-finite', `weight ${i} is ${body[i]}`);
+  return body;
+}
+
+/**
+ * Checks and decodes a frame on the calling thread: the cheap checks, checksum, signature, body.
+ * The daemon verifies off its event loop instead (FrameVerifier); this serves tools and tests.
+ */
+export function decodeFrame(buf: Buffer, key: Buffer, maxBytes: number): Frame {
+  const f = inspectFrame(buf, maxBytes);
+  const sum = createHash('sha256').update(buf.subarray(0, f.signedEnd)).digest();
+  if (!timingSafeEqual(sum, buf.subarray(f.signedEnd, f.signedEnd + DIGEST)))
+    throw new FrameError('corrupt', 'checksum mismatch: the message was damaged');
+  if (!f.header) throw f.problem!;
+  const mac = createHmac('sha256', key)
+    .update(buf.subarray(0, f.signedEnd + DIGEST))
+    .digest();
+  if (!timingSafeEqual(mac, buf.subarray(f.signedEnd + DIGEST)))
+    throw new FrameError('bad-signature', 'signature does not match the federation key: refused as forged');
+  return { header: f.header, body: readBody(buf, f) };
+}
+
+/**
+ * Verifies inspected frames off the event loop: the SHA-256 checksum and the HMAC run as WebCrypto
+ * jobs on libuv's thread pool, one frame at a time, with at most `maxQueuedBytes` of frames waiting.
+ * Past that a frame is refused as `busy`, so a flood of large frames can neither stall the loop that
+ * serves MQTT and HTTP nor hold an unbounded number of them in memory.
+ */
+export class FrameVerifier {
+  private key: Promise<webcrypto.CryptoKey> | null = null;
+  private queuedBytes = 0;
+  private inFlight = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly rawKey: Buffer,
+    private readonly maxQueuedBytes: number,
+  ) {}
+
+  verify(buf: Buffer, f: InspectedFrame): Promise<Frame> {
+    if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxQueuedBytes)
+      return Promise.reject(
+        new FrameError('busy', `${this.queuedBytes} bytes of frames already wait to be verified (at most ${this.maxQueuedBytes})`),
+      );
+    this.queuedBytes += buf.length;
+    this.inFlight++;
+    const run = this.tail.then(() => this.check(buf, f));
+    this.tail = run.catch(() => undefined);
+    return run.finally(() => {
+      this.queuedBytes -= buf.length;
+      this.inFlight--;
+    });
   }
-  return { header: header as FederationHeader, body };
+
+  private async check(buf: Buffer, f: InspectedFrame): Promise<Frame> {
+    this.key ??= webcrypto.subtle.importKey('raw', this.rawKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const signed = buf.subarray(0, f.signedEnd);
+    const sum = Buffer.from(await webcrypto.subtle.digest('SHA-256', signed));
+    if (!timingSafeEqual(sum, buf.subarray(f.signedEnd, f.signedEnd + DIGEST)))
+      throw new FrameError('corrupt', 'checksum mismatch: the message was damaged');
+    if (!f.header) throw f.problem!;
+    const mac = Buffer.from(await webcrypto.subtle.sign('HMAC', await this.key, buf.subarray(0, f.signedEnd + DIGEST)));
+    if (!timingSafeEqual(mac, buf.subarray(f.signedEnd + DIGEST)))
+      throw new FrameError('bad-signature', 'signature does not match the federation key: refused as forged');
+    return { header: f.header, body: readBody(buf, f) };
+  }
+
+  /** Frames waiting or being verified. */
+  get pending(): number {
+    return this.inFlight;
+  }
 }
 
 let endian: boolean | null = null;
