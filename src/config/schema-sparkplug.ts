@@ -35,7 +35,18 @@ export const SparkplugSchema = Type.Object(
     }),
     rebirth: Type.Boolean({ default: true, description: 'send NCMD Node Control/Rebirth on a seq gap or DATA before BIRTH' }),
     rebirthMinInterval: Duration('10s', { description: 'at most one rebirth request per edge node this often' }),
+    rebirthsPerSecond: Type.Number({
+      exclusiveMinimum: 0,
+      default: 20,
+      description: 'rebirth requests to all edge nodes together, on average (bursts of 5 s worth); more wait for a later message',
+    }),
     maxNodes: Type.Integer({ minimum: 1, default: 10_000, description: 'edge nodes whose session state is kept (least recent dropped)' }),
+    maxNewNodesPerMinute: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description:
+        'sessions opened for edge nodes not seen before, per minute; messages of further new nodes are decoded without session state (named metrics kept, aliases refused) until there is room',
+    }),
     maxAliases: Type.Integer({ minimum: 1, default: 100_000, description: 'metric aliases kept per edge node' }),
   },
   strict,

@@ -13,8 +13,12 @@ const MAX_MACHINES = 20_000;
  */
 export class SensorMetadata {
   private readonly byMachine = new Map<string, Map<string, SensorDescription>>();
+  /** `sensors.units` as a Map: sensor names come from the wire and may be any own or inherited key of an object. */
+  private readonly units: Map<string, string>;
 
-  constructor(private readonly units: Record<string, string> = {}) {}
+  constructor(units: Record<string, string> = {}) {
+    this.units = new Map(Object.entries(units));
+  }
 
   set(machine: string, sensor: string, d: SensorDescription): void {
     let m = this.byMachine.get(machine);
@@ -27,7 +31,7 @@ export class SensorMetadata {
 
   describe(machine: string, sensor: string): SensorDescription | undefined {
     const own = this.byMachine.get(machine)?.get(sensor);
-    const unit = this.units[sensor];
+    const unit = this.units.get(sensor);
     if (!own) return unit === undefined ? undefined : { unit };
     return own.unit === undefined && unit !== undefined ? { ...own, unit } : own;
   }

@@ -93,6 +93,7 @@ export function statusFixture(): Status {
       rebirthRequests: 0,
       rebirthsHeldBack: 0,
       aliasesDropped: 0,
+      newNodesHeldBack: 0,
     },
     scoring: {
       enabled: true,

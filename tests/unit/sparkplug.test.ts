@@ -20,7 +20,9 @@ const hostOptions: SparkplugHostOptions = {
   ignore: ['Node Control/', 'Properties/', 'bdSeq'],
   rebirth: true,
   rebirthMinIntervalMs: 10_000,
+  rebirthsPerSecond: 100,
   maxNodes: 3,
+  maxNewNodesPerMinute: 1000,
   maxAliases: 100,
 };
 const decoderOptions: DecoderOptions = {
@@ -214,6 +216,73 @@ describe('Sparkplug B host', () => {
     e0.skip(1);
     expect(s.decode(e0.ndata(NOW, [{ alias: 1, type: 'Double', value: 1 }])).rejections[0]?.reason).toBe('sparkplug_unknown_alias');
     expect(s.rebirths).toEqual(['spBv1.0/plant1/NCMD/e0']);
+  });
+
+  it('invented node names cannot push real nodes out, nor make Vigil publish or keep state without bound', () => {
+    const s = setup({ maxNodes: 100, maxNewNodesPerMinute: 50, rebirthsPerSecond: 2 });
+    const real = Array.from({ length: 10 }, (_, i) => new TestEdgeNode('plant1', `real${i}`));
+    for (const e of real) s.decode(e.nbirth(NOW, [{ name: 'a', alias: 1, type: 'Double', value: 1 }]));
+    // 3,000 invented nodes each send one DATA (a rebirth request each, if nothing bounded it).
+    for (let i = 0; i < 3000; i++) {
+      const fake = new TestEdgeNode('plant1', `fake${i}`);
+      fake.skip(1);
+      s.decode(fake.ndata(NOW, [{ name: 'a', type: 'Double', value: 1 }]));
+      if (i % 100 === 99) s.tick(1000);
+    }
+    // New sessions at 50 a minute (a full minute's burst, then the refill): the rest decoded without state.
+    expect(s.host.counters.newNodesHeldBack).toBeGreaterThan(2900);
+    expect(s.host.nodes).toBeLessThanOrEqual(100);
+    // Rebirth requests at 2 a second overall (a burst of 10 first), not one per invented name.
+    expect(s.rebirths.length).toBeLessThanOrEqual(10 + 2 * 30);
+    // Every real node kept its session and aliases.
+    for (const e of real) expect(s.decode(e.ndata(NOW, [{ alias: 1, type: 'Double', value: 2 }])).rejections).toEqual([]);
+  });
+
+  it('a node that never sent a BIRTH is dropped before born ones when the table is full', () => {
+    const s = setup({ maxNodes: 3 });
+    const born = [0, 1].map((i) => new TestEdgeNode('plant1', `born${i}`));
+    for (const e of born) s.decode(e.nbirth(NOW, [{ name: 'a', alias: 1, type: 'Double', value: 1 }]));
+    for (let i = 0; i < 20; i++)
+      s.decode(new TestEdgeNode('plant1', `data-only${i}`).ndata(NOW, [{ name: 'a', type: 'Double', value: 1 }]));
+    expect(s.host.nodes).toBe(3);
+    for (const e of born) expect(s.decode(e.ndata(NOW, [{ alias: 1, type: 'Double', value: 2 }])).rejections).toEqual([]);
+  });
+
+  it('counts a death once: repeated NDEATHs and the deaths of unknown nodes are ignored and keep no state', () => {
+    const s = setup();
+    const edge = new TestEdgeNode('plant1', 'edge1');
+    s.decode(edge.nbirth(NOW, []));
+    s.decode(edge.ndeath(edge.bdSeq));
+    for (let i = 0; i < 5; i++) s.decode(edge.ndeath(edge.bdSeq));
+    expect(s.host.counters.deaths).toBe(1);
+    expect(s.host.counters.staleDeaths).toBe(5);
+    expect(s.presence.filter((p) => !p.online)).toHaveLength(1);
+    for (let i = 0; i < 50; i++) s.decode(new TestEdgeNode('plant1', `ghost${i}`).ndeath(0));
+    expect(s.host.nodes).toBe(1);
+    expect(s.host.counters.staleDeaths).toBe(55);
+  });
+
+  it('metric names that are keys of every object are plain names, never looked up on a prototype', () => {
+    const s = setup();
+    const edge = new TestEdgeNode('plant1', 'edge1');
+    s.decode(edge.nbirth(NOW, []));
+    const r = s.decode(
+      edge.ndata(NOW, [
+        { name: 'constructor', type: 'Double', value: 1 },
+        { name: 'toString', type: 'Double', value: 2 },
+        { name: '__proto__', type: 'Double', value: 3 },
+        { name: 'hasOwnProperty', type: 'Double', value: 4 },
+      ]),
+    );
+    expect(r.rejections).toEqual([]);
+    expect(Object.entries(r.batch.samples[0]!.values)).toEqual([
+      ['constructor', 1],
+      ['toString', 2],
+      ['proto', 3],
+      ['hasOwnProperty', 4],
+    ]);
+    // Units from the config are own properties too.
+    expect(s.metadata.describe('edge1', 'constructor')).toBeUndefined();
   });
 
   it('never throws on random or mutated payloads', () => {

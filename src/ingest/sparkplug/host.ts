@@ -17,25 +17,32 @@ import {
 } from './codec.js';
 import { SparkplugMapping, parseSparkplugTopic, type MappingOptions, type SparkplugTopic } from './mapping.js';
 import { metricsToSamples, type AliasEntry } from './metrics.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface SparkplugHostOptions extends MappingOptions {
   rebirth: boolean;
   rebirthMinIntervalMs: number;
+  /** Rebirth requests to all nodes together, per second on average (bursts of 5 s worth). */
+  rebirthsPerSecond: number;
   maxNodes: number;
+  /** Sessions opened for nodes not seen before, per minute. */
+  maxNewNodesPerMinute: number;
   maxAliases: number;
 }
 
 export interface SparkplugCounters {
   births: number;
   deaths: number;
-  /** NDEATHs whose bdSeq is not the current session's: a will from an older connection, ignored. */
+  /** NDEATHs ignored: a will from an older connection (other bdSeq), a node already dead, or one never seen. */
   staleDeaths: number;
   seqGaps: number;
   dataBeforeBirth: number;
   rebirthRequests: number;
-  /** Requests not sent because one went to the same node less than rebirthMinInterval ago. */
+  /** Requests not sent because one went to the same node less than rebirthMinInterval ago, or all nodes' rate was reached. */
   rebirthsHeldBack: number;
   aliasesDropped: number;
+  /** Messages of nodes not seen before, beyond maxNewNodesPerMinute: decoded without session state. */
+  newNodesHeldBack: number;
 }
 
 export interface SparkplugDecoded {
@@ -65,12 +72,19 @@ const MAX_DEVICES_PER_NODE = 10_000;
 /**
  * Vigil as a Sparkplug B host application: per edge node, the alias table from NBIRTH/DBIRTH, the
  * seq check (a gap or DATA before BIRTH asks for a rebirth), and presence from BIRTH/DEATH with the
- * will's bdSeq. State is bounded: at most maxNodes sessions (the least recent dropped: its next DATA
- * asks for a rebirth) and maxAliases aliases each.
+ * will's bdSeq. State is bounded whatever names the broker carries: at most maxNodes sessions, those
+ * that never had a BIRTH dropped before born ones (least recent first; a dropped node's next DATA
+ * asks for a rebirth), maxAliases aliases each, maxNewNodesPerMinute new sessions, and rebirth
+ * requests at rebirthsPerSecond across all nodes. Presence is only as trustworthy as the broker's
+ * ACLs: whoever may publish a node's topics can announce its death (guessing its bdSeq).
  */
 export class SparkplugHost {
   private readonly mapping: SparkplugMapping;
-  private readonly sessions = new Map<string, NodeSession>();
+  /** Nodes that sent an NBIRTH, and nodes known only from DATA; each least recently heard from first. */
+  private readonly born = new Map<string, NodeSession>();
+  private readonly unborn = new Map<string, NodeSession>();
+  private readonly rebirths: TokenBucket;
+  private readonly newNodes: TokenBucket;
   readonly counters: SparkplugCounters = noCounters();
   /** Set by the composition root: publishes NCMD Node Control/Rebirth. */
   onRebirthRequest: (topic: string, payload: Uint8Array) => void = () => {};
@@ -81,16 +95,18 @@ export class SparkplugHost {
     private readonly metadata: SensorMetadata | null,
   ) {
     this.mapping = new SparkplugMapping(o);
+    this.rebirths = new TokenBucket(o.rebirthsPerSecond, Math.max(1, o.rebirthsPerSecond * 5));
+    this.newNodes = new TokenBucket(o.maxNewNodesPerMinute / 60, o.maxNewNodesPerMinute);
   }
 
   get nodes(): number {
-    return this.sessions.size;
+    return this.born.size + this.unborn.size;
   }
 
   /** Machines known offline, by edge node (for status). */
   offlineMachines(): number {
     let n = 0;
-    for (const s of this.sessions.values()) {
+    for (const s of [...this.born.values(), ...this.unborn.values()]) {
       if (!s.born && s.nodeMachine) n++;
       for (const d of s.devices.values()) if (!d.online) n++;
     }
@@ -103,11 +119,18 @@ export class SparkplugHost {
     if ('refused' in parsed) return parsed.refused;
     const { t, p, machine } = parsed;
     const key = `${t.group}/${t.node}`;
-    const session = this.session(key);
     const now = ctx.now;
     if (t.type === 'NDEATH') {
-      this.death(key, session, p, now);
+      this.death(key, p, now);
       return { batch: { samples: [], events: [] }, rejections: [] };
+    }
+    const session = this.session(key, t.type === 'NBIRTH', now);
+    if (!session) {
+      // No room for another new node this minute: its named metrics are kept, its aliases cannot be.
+      this.counters.newNodesHeldBack++;
+      const rejections: Rejection[] = [];
+      const r = metricsToSamples(p, machine, this.mapping, ctx, null, rejections);
+      return { batch: { samples: r.samples, events: [] }, rejections };
     }
     let outOfStep = false;
     if (t.type === 'NBIRTH') {
@@ -153,17 +176,21 @@ export class SparkplugHost {
     return { t, p, machine };
   }
 
-  private session(key: string): NodeSession {
-    let s = this.sessions.get(key);
-    if (s) {
-      // Least recently heard from goes first when the table is full.
-      this.sessions.delete(key);
-      this.sessions.set(key, s);
-      return s;
+  /** The node's session, moved to the recent end (and to the born nodes on an NBIRTH); null when no new one may open now. */
+  private session(key: string, birth: boolean, now: number): NodeSession | null {
+    let s = this.born.get(key) ?? this.unborn.get(key);
+    if (!s) {
+      if (!this.newNodes.take(now)) return null;
+      s = { born: false, bdSeq: null, lastSeq: null, aliases: new Map(), nodeMachine: null, devices: new Map(), lastRebirthAt: -Infinity };
+      if (this.nodes >= this.o.maxNodes) {
+        // Nodes only ever heard from through DATA (or invented names) go before nodes that were born.
+        const from = this.unborn.size > 0 ? this.unborn : this.born;
+        from.delete(from.keys().next().value!);
+      }
     }
-    s = { born: false, bdSeq: null, lastSeq: null, aliases: new Map(), nodeMachine: null, devices: new Map(), lastRebirthAt: -Infinity };
-    if (this.sessions.size >= this.o.maxNodes) this.sessions.delete(this.sessions.keys().next().value!);
-    this.sessions.set(key, s);
+    this.born.delete(key);
+    this.unborn.delete(key);
+    (birth || s.born ? this.born : this.unborn).set(key, s);
     return s;
   }
 
@@ -230,7 +257,13 @@ export class SparkplugHost {
     return outOfStep;
   }
 
-  private death(key: string, s: NodeSession, p: WirePayload, now: number): void {
+  private death(key: string, p: WirePayload, now: number): void {
+    const s = this.born.get(key) ?? this.unborn.get(key);
+    // A node never seen has nothing to lose (and gets no state); one already dead dies once.
+    if (!s || !s.born) {
+      this.counters.staleDeaths++;
+      return;
+    }
     let bdSeq: number | null = null;
     for (const m of p.metrics ?? [])
       if (metricName(m) === 'bdSeq') {
@@ -238,7 +271,7 @@ export class SparkplugHost {
         if (typeof v === 'number') bdSeq = v;
       }
     // The broker delivers an old connection's will after the new session was born: not this session's death.
-    if (s.born && s.bdSeq !== null && bdSeq !== null && bdSeq !== s.bdSeq) {
+    if (s.bdSeq !== null && bdSeq !== null && bdSeq !== s.bdSeq) {
       this.counters.staleDeaths++;
       return;
     }
@@ -256,18 +289,19 @@ export class SparkplugHost {
   }
 
   private deviceDeath(key: string, s: NodeSession, t: SparkplugTopic, now: number): void {
-    this.counters.deaths++;
     const d = s.devices.get(t.device!);
     if (!d || !d.online) return;
+    this.counters.deaths++;
     d.online = false;
     this.onPresence({ online: false, machines: [d.machine], source: `${key}/${t.device}`, cause: 'DDEATH', at: now });
   }
 
   private requestRebirth(key: string, t: SparkplugTopic, now: number): void {
     if (!this.o.rebirth) return;
-    const s = this.sessions.get(key);
+    const s = this.born.get(key) ?? this.unborn.get(key);
     if (!s) return;
-    if (now - s.lastRebirthAt < this.o.rebirthMinIntervalMs) {
+    // Per node, then for all nodes together: invented node names cannot make Vigil publish without bound.
+    if (now - s.lastRebirthAt < this.o.rebirthMinIntervalMs || !this.rebirths.take(now)) {
       this.counters.rebirthsHeldBack++;
       return;
     }
@@ -287,6 +321,7 @@ export function noCounters(): SparkplugCounters {
     rebirthRequests: 0,
     rebirthsHeldBack: 0,
     aliasesDropped: 0,
+    newNodesHeldBack: 0,
   };
 }
 

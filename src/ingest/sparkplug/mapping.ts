@@ -53,7 +53,12 @@ const fill = (template: string, t: SparkplugTopic) =>
 export class SparkplugMapping {
   private readonly sensorNames = new Map<string, string | null>();
 
-  constructor(private readonly o: MappingOptions) {}
+  /** The configured names, as a Map: metric names come from the wire and may be `constructor` or `__proto__`. */
+  private readonly explicit: Map<string, string>;
+
+  constructor(private readonly o: MappingOptions) {
+    this.explicit = new Map(Object.entries(o.sensors));
+  }
 
   /** The machine a topic's metrics belong to, or a text saying why its ids are not valid machine ids. */
   machine(t: SparkplugTopic): MachineRef | string {
@@ -80,7 +85,7 @@ export class SparkplugMapping {
   }
 
   private name(metric: string): string | null | { refused: string } {
-    const explicit = this.o.sensors[metric];
+    const explicit = this.explicit.get(metric);
     if (explicit !== undefined) return explicit;
     if (this.o.ignore.some((p) => metric.startsWith(p))) return null;
     let name = metric;

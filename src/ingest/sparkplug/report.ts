@@ -8,12 +8,20 @@ export const sparkplugFields = {
   offlineMachines: Type.Integer({ description: 'machines whose edge node or device sent a DEATH and no BIRTH since' }),
   births: Type.Integer(),
   deaths: Type.Integer(),
-  staleDeaths: Type.Integer({ description: "NDEATHs with an older session's bdSeq (a late will), ignored" }),
+  staleDeaths: Type.Integer({
+    description: "NDEATHs ignored: an older session's bdSeq (a late will), a node already dead, or a node never seen",
+  }),
   seqGaps: Type.Integer(),
   dataBeforeBirth: Type.Integer(),
   rebirthRequests: Type.Integer({ description: 'NCMD Node Control/Rebirth sent' }),
-  rebirthsHeldBack: Type.Integer({ description: 'rebirth requests not sent: one went to that node less than rebirthMinInterval ago' }),
+  rebirthsHeldBack: Type.Integer({
+    description:
+      'rebirth requests not sent: one went to that node less than rebirthMinInterval ago, or all nodes reached rebirthsPerSecond',
+  }),
   aliasesDropped: Type.Integer({ description: 'BIRTH aliases beyond mqtt.sparkplug.maxAliases, not kept' }),
+  newNodesHeldBack: Type.Integer({
+    description: 'messages of edge nodes not seen before, beyond maxNewNodesPerMinute: decoded without session state (aliases refused)',
+  }),
 };
 
 /** The Sparkplug host's protocol counters (all zero when Sparkplug is off). */
