@@ -90,8 +90,8 @@ export const ConfigSchema = Type.Object(
                 concurrency: Type.Integer({
                   minimum: 1,
                   maximum: 16,
-                  default: 2,
-                  description: 'password checks (scrypt) under way at once',
+                  default: 1,
+                  description: 'password checks (scrypt) under way at once, each on a thread of its own that keeps about 40 MB',
                 }),
                 maxQueued: Type.Integer({
                   minimum: 0,

@@ -19,19 +19,21 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
+/** The parts of a stored hash, or null for a malformed one. */
+export function parsePasswordHash(stored: string): { N: number; r: number; p: number; salt: Buffer; key: Buffer } | null {
+  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored);
+  if (!m) return null;
+  const key = Buffer.from(m[5]!, 'base64url');
+  if (key.length === 0) return null;
+  return { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]), salt: Buffer.from(m[4]!, 'base64url'), key };
+}
+
 /** Constant-time check of a password against its stored hash; false for a malformed hash. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored);
-  if (!m) return false;
-  const expected = Buffer.from(m[5]!, 'base64url');
-  if (expected.length === 0) return false;
-  const key = await derive(
-    password,
-    Buffer.from(m[4]!, 'base64url'),
-    { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) },
-    expected.length,
-  ).catch(() => null);
-  return key !== null && timingSafeEqual(key, expected);
+  const h = parsePasswordHash(stored);
+  if (!h) return false;
+  const key = await derive(password, h.salt, { N: h.N, r: h.r, p: h.p }, h.key.length).catch(() => null);
+  return key !== null && timingSafeEqual(key, h.key);
 }
 
 /** A new random password and its stored form. */

@@ -3,9 +3,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { isLoopbackAddress, verifyPassword } from './broker-auth.js';
+import { isLoopbackAddress } from './broker-auth.js';
 import type { BrokerIntake } from './broker-intake.js';
-import { LoginGate } from './login-gate.js';
+import { PasswordChecker } from './password-checker.js';
 import { PacketSizeGuard } from './mqtt-packet-guard.js';
 import { PreLoginBounds, type PreLoginLimits } from './pre-login.js';
 import { topicMatchesFilter } from './topics.js';
@@ -33,7 +33,7 @@ export interface EmbeddedBrokerOptions {
    * connections not yet logged in capped overall, per address and in time.
    */
   preLogin: PreLoginLimits & { maxConnectBytes: number };
-  /** Password checks (scrypt) under way at once, and waiting; past that a login is refused as busy. */
+  /** Password checks (scrypt, each on a thread of its own) under way at once, and waiting; past that a login is refused as busy. */
   logins: { concurrency: number; maxQueued: number };
   /** Retained messages of clients other than Vigil: at most this many topics, each at most this big. */
   retained: { maxMessages: number; maxBytes: number };
@@ -41,7 +41,7 @@ export interface EmbeddedBrokerOptions {
   selfClientId: string;
   /** Topic filters only Vigil publishes (alerts, gateway status): nobody else may. */
   reservedTopics: string[];
-  /** Checks a password against its stored hash (scrypt; replaceable in tests). */
+  /** Checks a password against its stored hash in place of the scrypt threads (tests). */
   verify?: (password: string, stored: string) => Promise<boolean>;
 }
 
@@ -77,7 +77,7 @@ const SELF_USERNAME = '$vigil';
  * empty level are refused before aedes delivers them (aedes drops the subscriber on those). aedes
  * also delivers QoS 2 messages at QoS 2 to a QoS 1 wildcard subscription; they are downgraded here,
  * as MQTT requires. What a client can make it hold before it logs in is bounded (PreLoginBounds,
- * PacketSizeGuard, LoginGate). With an intake attached, publishes on the topics Vigil ingests are
+ * PacketSizeGuard, PasswordChecker). With an intake attached, publishes on the topics Vigil ingests are
  * taken in-process and acknowledged only once journalled (BrokerIntake).
  */
 export class EmbeddedBroker {
@@ -86,7 +86,7 @@ export class EmbeddedBroker {
   private readonly sockets = new Set<Socket>();
   private readonly socketOf = new WeakMap<object, Socket>();
   private readonly preLogin: PreLoginBounds;
-  private readonly logins: LoginGate;
+  private readonly passwords: PasswordChecker;
   private intake: BrokerIntake | null = null;
   /** Topics retained by clients other than Vigil. */
   private readonly retainedTopics = new Set<string>();
@@ -101,7 +101,7 @@ export class EmbeddedBroker {
     private readonly log: Logger,
   ) {
     this.preLogin = new PreLoginBounds(o.preLogin, (reason, address, detail) => this.refuse(reason, address, detail));
-    this.logins = new LoginGate(o.logins.concurrency, o.logins.maxQueued);
+    this.passwords = new PasswordChecker(o.logins.concurrency, o.logins.maxQueued, o.verify);
   }
 
   /** Publishes on the intake's topics go to it, and are acknowledged once it has made them durable. */
@@ -148,6 +148,8 @@ export class EmbeddedBroker {
     this.port = typeof addr === 'object' && addr ? addr.port : this.o.port;
     this.broker = broker;
     this.server = server;
+    // Password logins are possible: their threads start now, not in the middle of the first burst.
+    if (this.o.users.length > 0) this.passwords.warm();
     if (this.o.users.length === 0 && !this.o.allowAnonymous) {
       this.log.warn(
         'embedded broker: no users configured and anonymous clients not allowed, so only Vigil itself can connect; add mqtt.embedded.users (vigil mqtt-user create) or set mqtt.embedded.allowAnonymous (loopback clients only)',
@@ -190,8 +192,7 @@ export class EmbeddedBroker {
     }
     const user = this.o.users.find((u) => u.username === username);
     // The hash is checked even for an unknown user, so a probe cannot tell users from non-users by time.
-    const verify = this.o.verify ?? verifyPassword;
-    const ok = await this.logins.run(() => verify(secret, user?.passwordHash ?? DUMMY_HASH));
+    const ok = await this.passwords.check(secret, user?.passwordHash ?? DUMMY_HASH);
     if (ok === null) return refuse('login_busy', 3, `client ${client.id} from ${address}: too many logins under way; try again shortly`);
     if (!user || !ok) return refuse('bad_credentials', 4, `client ${client.id} from ${address}: wrong user name or password`);
     (client as Client & { vigilUser?: BrokerUser }).vigilUser = user;
@@ -325,6 +326,7 @@ export class EmbeddedBroker {
       await closed;
     }
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await this.passwords.close();
   }
 }
 

@@ -17,7 +17,7 @@ export async function testBroker(o: Partial<EmbeddedBrokerOptions> = {}): Promis
       allowAnonymous: true,
       maxPacketBytes: 1 << 20,
       preLogin: { maxConnectBytes: 16_384, maxConnections: 128, maxPerAddress: 32, timeoutMs: 10_000 },
-      logins: { concurrency: 2, maxQueued: 32 },
+      logins: { concurrency: 1, maxQueued: 32 },
       retained: { maxMessages: 100, maxBytes: 4096 },
       selfClientId: 'vigil-test-self',
       reservedTopics: ['vigil/+/+/+/alerts', 'vigil/_gateway/status'],

@@ -34,7 +34,7 @@ describe('config', () => {
       maxPacketBytes: 1024 * 1024,
       // Before login: small packets, few connections, a short deadline, bounded password checks.
       preLogin: { maxConnectBytes: 16 * 1024, maxConnections: 128, maxPerAddress: 32, timeout: 10_000 },
-      logins: { concurrency: 2, maxQueued: 32 },
+      logins: { concurrency: 1, maxQueued: 32 },
       retained: { maxMessages: 1000, maxBytes: 64 * 1024 },
     });
     expect(c.store.kind).toBe('sqlite');

@@ -6,6 +6,7 @@ import { createConnection, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMqttPassword, hashPassword, verifyPassword } from '../../src/ingest/broker-auth.js';
+import { PasswordChecker } from '../../src/ingest/password-checker.js';
 import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
 import { topicMatchesFilter } from '../../src/ingest/topics.js';
 import { subscribedSubscriber, testBroker, until } from '../support/subscriber.js';
@@ -69,6 +70,22 @@ describe('embedded broker: who may connect', () => {
     await until(() => seen.length === 50, 'all readings at Vigil');
     expect(sub.stats.connects).toBe(1);
     expect(b.stats.refused.client_id_reserved).toBe(2);
+  });
+
+  it('checks passwords on threads of its own, as many as its concurrency, and refuses checks beyond its queue', async () => {
+    const { password, hash } = await createMqttPassword();
+    const checker = new PasswordChecker(1, 2);
+    cleanup.push(() => checker.close());
+    const results = await Promise.all([
+      checker.check(password, hash),
+      checker.check('wrong', hash),
+      checker.check(password, 'scrypt$bogus'),
+      checker.check(password, hash),
+    ]);
+    // One runs, two wait, the fourth is refused without a check.
+    expect(results).toEqual([true, false, false, null]);
+    expect(checker.refused).toBe(1);
+    expect(await checker.check(password, hash)).toBe(true);
   });
 
   it('hashes passwords with scrypt, and a hash is checked in constant form', async () => {
