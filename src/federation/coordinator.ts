@@ -23,7 +23,8 @@ import { privacyLoss } from './privacy.js';
 import { mergeMoments, momentsProblem, normalisationFromMoments } from './stats.js';
 import type { FederationTransport } from './transport.js';
 import { FederationCounters } from './counters.js';
-import { encodeFrame, FrameError, FrameVerifier, inspectFrame, type RefusalReason } from './wire.js';
+import { FrameVerifier } from './frame-verifier.js';
+import { encodeFrame, FrameError, inspectFrame, type RefusalReason } from './wire.js';
 import type { Normalisation } from '../features/normalize.js';
 
 export interface CoordinatorOptions {
@@ -110,6 +111,11 @@ export class FederationCoordinator {
     return this.verifier.pending;
   }
 
+  /** Messages hashed so far: those the cheap checks refused never are. */
+  get framesHashed(): number {
+    return this.verifier.hashed;
+  }
+
   /** Settles when the federation is done, failed or stopped. */
   get done(): Promise<CoordinatorPhase> {
     return this.finished.promise;
@@ -128,10 +134,12 @@ export class FederationCoordinator {
   async stop(): Promise<void> {
     this.clock.clearTimeout(this.timer);
     if (this.phase === 'stats' || this.phase === 'round') this.finish('stopped');
+    await this.verifier.close();
   }
 
   private finish(phase: CoordinatorPhase): void {
     this.phase = phase;
+    void this.verifier.close();
     // A federation that ended no longer listens: the next one (a new session) does.
     for (const off of this.unsubscribe.splice(0)) off();
     this.finished.resolve(phase);

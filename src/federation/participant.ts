@@ -11,7 +11,8 @@ import type { LocalUpdate } from './local.js';
 import { topics, type Plan, type Stats, type Update } from './messages.js';
 import type { Moments } from './stats.js';
 import type { FederationTransport } from './transport.js';
-import { encodeFrame, FrameError, FrameVerifier, inspectFrame, layoutWeights, type RefusalReason } from './wire.js';
+import { FrameVerifier } from './frame-verifier.js';
+import { encodeFrame, FrameError, inspectFrame, layoutWeights, type RefusalReason } from './wire.js';
 
 /** What the gateway's own learning does for the federation (the daemon's worker, or the benchmark's data). */
 export interface Learner {
@@ -83,6 +84,11 @@ export class FederationParticipant {
     return this.verifier.pending;
   }
 
+  /** Messages hashed so far: those the cheap checks refused never are. */
+  get framesHashed(): number {
+    return this.verifier.hashed;
+  }
+
   async start(): Promise<void> {
     await this.transport.subscribe(`${this.o.prefix}/${this.o.federation}/+/plan`, (topic, payload) => this.onPlan(topic, payload));
   }
@@ -92,6 +98,7 @@ export class FederationParticipant {
     this.stopped = true;
     for (const h of this.waits.values()) this.clock.clearTimeout(h);
     this.waits.clear();
+    await this.verifier.close();
   }
 
   /** Settles when the tasks queued so far are done (tests, shutdown). */

@@ -6,7 +6,7 @@
  *   magic "VGFL" | version u8 | type u8 | 0 u16 | header length u32 | body length u32
  *   | header (UTF-8 JSON) | body (float32, little-endian) | SHA-256 of all before | HMAC of all before
  */
-import { createHash, createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { HEADER_SCHEMAS, type FederationHeader, type MessageType } from './messages.js';
 
@@ -149,7 +149,7 @@ export function layoutWeights(layout: ReadonlyArray<{ shape: readonly number[] }
 }
 
 /** The body as float32 values, refused if any is not finite. */
-function readBody(buf: Buffer, f: InspectedFrame): Float32Array {
+export function readBody(buf: Buffer, f: InspectedFrame): Float32Array {
   const body = new Float32Array(f.bodyBytes / 4);
   const at = PREFIX + f.headerBytes;
   if (littleEndian()) body.set(new Float32Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + f.bodyBytes)));
@@ -160,7 +160,7 @@ function readBody(buf: Buffer, f: InspectedFrame): Float32Array {
 
 /**
  * Checks and decodes a frame on the calling thread: the cheap checks, checksum, signature, body.
- * The daemon verifies off its event loop instead (FrameVerifier); this serves tools and tests.
+ * The daemon verifies off its event loop instead (frame-verifier.ts); this serves tools and tests.
  */
 export function decodeFrame(buf: Buffer, key: Buffer, maxBytes: number): Frame {
   const f = inspectFrame(buf, maxBytes);
@@ -174,57 +174,6 @@ export function decodeFrame(buf: Buffer, key: Buffer, maxBytes: number): Frame {
   if (!timingSafeEqual(mac, buf.subarray(f.signedEnd + DIGEST)))
     throw new FrameError('bad-signature', 'signature does not match the federation key: refused as forged');
   return { header: f.header, body: readBody(buf, f) };
-}
-
-/**
- * Verifies inspected frames off the event loop: the SHA-256 checksum and the HMAC run as WebCrypto
- * jobs on libuv's thread pool, one frame at a time, with at most `maxQueuedBytes` of frames waiting.
- * Past that a frame is refused as `busy`, so a flood of large frames can neither stall the loop that
- * serves MQTT and HTTP nor hold an unbounded number of them in memory.
- */
-export class FrameVerifier {
-  private key: Promise<webcrypto.CryptoKey> | null = null;
-  private queuedBytes = 0;
-  private inFlight = 0;
-  private tail: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly rawKey: Buffer,
-    private readonly maxQueuedBytes: number,
-  ) {}
-
-  verify(buf: Buffer, f: InspectedFrame): Promise<Frame> {
-    if (this.queuedBytes > 0 && this.queuedBytes + buf.length > this.maxQueuedBytes)
-      return Promise.reject(
-        new FrameError('busy', `${this.queuedBytes} bytes of frames already wait to be verified (at most ${this.maxQueuedBytes})`),
-      );
-    this.queuedBytes += buf.length;
-    this.inFlight++;
-    const run = this.tail.then(() => this.check(buf, f));
-    this.tail = run.catch(() => undefined);
-    return run.finally(() => {
-      this.queuedBytes -= buf.length;
-      this.inFlight--;
-    });
-  }
-
-  private async check(buf: Buffer, f: InspectedFrame): Promise<Frame> {
-    this.key ??= webcrypto.subtle.importKey('raw', this.rawKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    const signed = buf.subarray(0, f.signedEnd);
-    const sum = Buffer.from(await webcrypto.subtle.digest('SHA-256', signed));
-    if (!timingSafeEqual(sum, buf.subarray(f.signedEnd, f.signedEnd + DIGEST)))
-      throw new FrameError('corrupt', 'checksum mismatch: the message was damaged');
-    if (!f.header) throw f.problem!;
-    const mac = Buffer.from(await webcrypto.subtle.sign('HMAC', await this.key, buf.subarray(0, f.signedEnd + DIGEST)));
-    if (!timingSafeEqual(mac, buf.subarray(f.signedEnd + DIGEST)))
-      throw new FrameError('bad-signature', 'signature does not match the federation key: refused as forged');
-    return { header: f.header, body: readBody(buf, f) };
-  }
-
-  /** Frames waiting or being verified. */
-  get pending(): number {
-    return this.inFlight;
-  }
 }
 
 let endian: boolean | null = null;
