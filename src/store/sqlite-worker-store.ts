@@ -76,6 +76,9 @@ class DatabaseThread {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), {
       workerData: { file: this.file, busyTimeoutMs: this.busyTimeoutMs },
+      // A query's rows are short-lived garbage: a small young generation keeps the thread's memory
+      // near its working set (a worker's default lets it grow by tens of megabytes under a burst).
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
     worker.on('message', (r: SqliteReply) => {
       const p = this.pending.get(r.id);
