@@ -92,7 +92,8 @@ export function rssSampler(pid: number): { stop(): { peakMb: number; endMb: numb
   };
 }
 
-function fixedHeader(type: number, length: number): Buffer {
+/** An MQTT fixed header: the packet type byte and the remaining length as MQTT encodes it. */
+export function fixedHeader(type: number, length: number): Buffer {
   const bytes = [type];
   let n = length;
   do {

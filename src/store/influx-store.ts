@@ -156,18 +156,10 @@ export class InfluxSensorStore implements SensorStore {
     for (const series of res.results[0]?.series ?? []) {
       const ref: MachineRef = { site: series.tags?.site ?? 'default', line: series.tags?.line ?? 'default', machine: q.machine };
       const cols = series.columns;
+      const names = cols.map((c) => (c === 'site' || c === 'line' || c === 'machine' ? null : c));
       for (const row of series.values) {
-        const values: Record<string, number> = {};
-        let any = false;
-        for (let c = 1; c < cols.length; c++) {
-          const v = row[c];
-          const name = cols[c]!;
-          if (typeof v === 'number' && name !== 'site' && name !== 'line' && name !== 'machine') {
-            values[name] = v;
-            any = true;
-          }
-        }
-        if (any) out.push({ machine: ref, ts: row[0] as number, values });
+        const values = rowValues(row, names);
+        if (values) out.push({ machine: ref, ts: row[0] as number, values });
       }
     }
     // A machine that moved between lines has several series; present one time-ordered list.
@@ -186,18 +178,11 @@ export class InfluxSensorStore implements SensorStore {
     const out: Sample[] = [];
     let ref: MachineRef | null = null;
     for (const series of res.results[0]?.series ?? []) {
-      const cols = series.columns;
+      // mean(*) names its columns mean_<field>.
+      const names = series.columns.map((c) => (wanted ? c : c.replace(/^mean_/, '')));
       for (const row of series.values) {
-        const values: Record<string, number> = {};
-        let any = false;
-        for (let c = 1; c < cols.length; c++) {
-          const v = row[c];
-          if (typeof v !== 'number') continue;
-          // mean(*) names its columns mean_<field>.
-          values[wanted ? cols[c]! : cols[c]!.replace(/^mean_/, '')] = v;
-          any = true;
-        }
-        if (!any) continue;
+        const values = rowValues(row, names);
+        if (!values) continue;
         ref ??= await this.machineRef(q.machine);
         out.push({ machine: ref, ts: row[0] as number, values });
       }
@@ -295,4 +280,15 @@ export class InfluxSensorStore implements SensorStore {
   async close(): Promise<void> {
     // The client holds no persistent connections of its own beyond Node's agent.
   }
+}
+
+/** A row's numeric fields by column name (null names and column 0, the time, skipped); null when it has none. */
+function rowValues(row: readonly unknown[], names: ReadonlyArray<string | null>): Record<string, number> | null {
+  let values: Record<string, number> | null = null;
+  for (let c = 1; c < names.length; c++) {
+    const v = row[c];
+    const name = names[c];
+    if (typeof v === 'number' && name) (values ??= {})[name] = v;
+  }
+  return values;
 }

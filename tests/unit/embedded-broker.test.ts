@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMqttPassword, hashPassword, verifyPassword } from '../../src/ingest/broker-auth.js';
 import { PasswordChecker } from '../../src/ingest/password-checker.js';
+import { fixedHeader } from '../../bench/lib/attacks.js';
 import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
 import { topicMatchesFilter } from '../../src/ingest/topics.js';
 import { subscribedSubscriber, testBroker, until } from '../support/subscriber.js';
@@ -200,16 +201,8 @@ async function rawSocket(url: string): Promise<{ socket: Socket; closed: Promise
 
 /** The start of a CONNECT packet announcing `length` bytes after its fixed header. */
 function connectHeader(length: number): Buffer {
-  const bytes = [0x10];
-  let n = length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
   // Protocol name and level, then garbage that never completes the packet.
-  return Buffer.concat([Buffer.from(bytes), Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 30])]);
+  return Buffer.concat([fixedHeader(0x10, length), Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 30])]);
 }
 
 describe('embedded broker: before a client logs in', () => {
