@@ -123,11 +123,11 @@ const lagFigures = () => ({
   max: Math.max(0, lag.max / 1e6 - 10),
 });
 phase = 'idle';
-const batchStart = daemon.stages.scoring.scoring.recentBatchMs.length;
+const batchStart = daemon.stages.scoring.service.recentBatchMs.length;
 lag.enable();
 await sleep(Number(a.seconds) * 1000);
 const idleLag = lagFigures();
-const idleBatches = daemon.stages.scoring.scoring.recentBatchMs.slice(batchStart);
+const idleBatches = daemon.stages.scoring.service.recentBatchMs.slice(batchStart);
 
 phase = 'training';
 lag.reset();

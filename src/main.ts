@@ -11,7 +11,7 @@ import type { Logger } from './core/logger.js';
 import type { SensorStore } from './core/sensor-store.js';
 import { buildFederation } from './federation/build.js';
 import type { FederationGateway } from './federation/gateway.js';
-import { buildDecoder, buildIngest, type IngestStage } from './ingest/build.js';
+import { buildDecoder, buildIngest, buildLink, type IngestStage, type LinkStage } from './ingest/build.js';
 import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
 import { FleetCap } from './ingest/fleet-cap.js';
 import { IngestStats } from './ingest/stats.js';
@@ -23,6 +23,7 @@ import { buildScoring, type ScoringStage } from './scoring/build.js';
 import { openVigilState } from './state.js';
 import { buildStore } from './store/build.js';
 import { SensorMetadata } from './core/sensor-metadata.js';
+import { PresenceFeed } from './core/presence.js';
 import { buildTraining } from './training/build.js';
 import type { TrainingManager } from './training/manager.js';
 
@@ -35,6 +36,7 @@ export interface Stages {
   federation: FederationGateway | null;
   scoring: ScoringStage;
   alerts: AlertStage;
+  link: LinkStage;
   ingest: IngestStage;
 }
 
@@ -86,15 +88,24 @@ export class Daemon {
     life.report(modelReport(registry));
 
     const store = await buildStore(cfg, life);
-    // Samples are encoded for InfluxDB as they arrive (and on read-back), while their payload is at hand.
     const metadata = new SensorMetadata(cfg.sensors.units);
-    const decoder = buildDecoder(cfg, { keepValueText: store.usesValueText === true, metadata });
+    const presence = new PresenceFeed();
+    // The MQTT link (and the embedded broker) first: the stages built after it send and route on it;
+    // it connects once they all exist.
+    const link = await buildLink(cfg, life);
+    // Samples are encoded for InfluxDB as they arrive (and on read-back), while their payload is at hand.
+    const decoder = buildDecoder(cfg, {
+      keepValueText: store.usesValueText === true,
+      metadata,
+      link,
+      presence,
+      log: this.log.child({ component: 'sparkplug' }),
+    });
     // Messages are journalled as they arrived (Sparkplug with its aliases resolved); reading one back decodes it as then.
     const journal = buildJournal(cfg, { store, decodeMessage: (t, p, at) => decoder.replay(t, p, at).batch }, life);
-    const training = buildTraining(cfg, { db }, life);
-    const scheduler = buildScheduler(cfg, { db, store, training, registry }, life);
+    const training = buildTraining(cfg, { db, registry }, life);
+    const scheduler = buildScheduler(cfg, { db, store, training, registry, link: link.mqtt }, life);
     const scoring = await buildScoring(cfg, { db, store, registry, fleet: this.fleet }, life);
-    training.onPromoted(() => scoring.refreshChampion());
     const federation = buildFederation(
       cfg,
       {
@@ -102,44 +113,36 @@ export class Daemon {
         // Rounds start in the energy policy's window when it schedules training at all.
         ...(cfg.schedule.enabled
           ? {
-              startWithin: (deadline: number, expectedMs: number, what: string) =>
-                scheduler.scheduler.startWithin(deadline, expectedMs, what),
+              startWithin: (deadline: number, expectedMs: number, what: string) => scheduler.policy.startWithin(deadline, expectedMs, what),
             }
           : {}),
-        onPromoted: () => scoring.refreshChampion(),
+        registry,
+        link,
       },
       life,
     );
-    // The publisher is looked up at delivery time: the MQTT connection is built after the alerts.
-    let ingest: IngestStage | null = null;
-    const publisher = {
-      publish: (topic: string, payload: string, o: { qos: 0 | 1; retain: boolean }) =>
-        ingest?.subscriber.publish(topic, payload, o) ?? Promise.reject(new Error('MQTT not started')),
-    };
-    const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.scoring, publisher, metadata }, life);
-    if (decoder.sparkplug) decoder.sparkplug.onPresence = (change) => alerts.presence(change);
-    const sink = new DurableFanOut(journal.queue, [scoring.scoring, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
-    const signals = scheduler.signals;
-    ingest = await buildIngest(
+    const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.service, publisher: link.mqtt, metadata, presence }, life);
+    const sink = new DurableFanOut(journal.queue, [scoring.service, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
+    const ingest = buildIngest(
       cfg,
       {
+        link,
         decoder,
         sink,
         deadLetters,
         stats: this.stats,
         fleet: this.fleet,
         ackBatch: journal.queue.ackBatch,
-        signals,
         onStopping: () => journal.queue.close(),
       },
       life,
     );
-    this.mqttUrl = ingest.mqttUrl;
+    this.mqttUrl = link.url;
 
     const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder, metadata };
     const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler, federation }, life);
     this.httpUrl = http.url;
-    return { store, journal, training, scheduler, federation, scoring, alerts, ingest };
+    return { store, journal, training, scheduler, federation, scoring, alerts, link, ingest };
   }
 
   /** Stops in reverse order within the configured time; uncommitted data stays in the journal. */

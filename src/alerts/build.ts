@@ -14,7 +14,7 @@ import { alertReports } from './report.js';
 import { onPresence } from './presence.js';
 import { Escalator, escalationReport } from './escalation.js';
 import { VigilError } from '../core/errors.js';
-import type { PresenceChange } from '../core/presence.js';
+import type { PresenceFeed } from '../core/presence.js';
 import type { SensorMetadata } from '../core/sensor-metadata.js';
 
 export interface AlertStage {
@@ -24,8 +24,6 @@ export interface AlertStage {
   quality: QualityMonitor;
   /** Sees accepted data: readings for data quality, events for alert outcomes. */
   observer: BatchObserver;
-  /** Machines a protocol said went offline or came back (Sparkplug DEATH/BIRTH). */
-  presence(change: PresenceChange): void;
 }
 
 /**
@@ -34,7 +32,15 @@ export interface AlertStage {
  */
 export function buildAlerts(
   config: VigilConfig,
-  d: { db: Database.Database; fleet: FleetMembership; scoring: ScoringService; publisher: MqttPublisher; metadata: SensorMetadata },
+  d: {
+    db: Database.Database;
+    fleet: FleetMembership;
+    scoring: ScoringService;
+    publisher: MqttPublisher;
+    metadata: SensorMetadata;
+    /** Where a protocol says machines went offline or came back (Sparkplug DEATH/BIRTH). */
+    presence: PresenceFeed;
+  },
   life: Lifecycle,
 ): AlertStage {
   const { clock, log } = life;
@@ -106,12 +112,12 @@ export function buildAlerts(
       for (const e of batch.events) engine.onMachineEvent(e, receivedAt);
     },
   };
-  const presence = (change: PresenceChange) => {
+  d.presence.listen((change) => {
     try {
       onPresence(change, engine, quality);
     } catch (err) {
       log.warn({ err, source: change.source }, 'presence change not recorded');
     }
-  };
-  return { store, engine, escalator, quality, observer, presence };
+  });
+  return { store, engine, escalator, quality, observer };
 }

@@ -60,7 +60,7 @@ export async function buildHttp(
   life: Lifecycle,
 ): Promise<{ app: FastifyInstance; url: string; status: StatusSource }> {
   const { clock } = life;
-  const scoring = d.scoring.scoring;
+  const scoring = d.scoring.service;
   const streams = { streams: 0, dropped: 0 };
   life.report(streamReport(streams));
   const a = config.api;
@@ -101,7 +101,6 @@ export async function buildHttp(
     alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams },
     models: {
       registry: d.registry,
-      championChanged: () => d.scoring.refreshChampion(),
       liveRegimeShare: async (norm, kind) => {
         // A kind's model is judged on its own machines' data; a model from before kinds on everyone's.
         const group = kind === ANY_KIND ? null : (await kinds()).find((g) => g.kind === kind);
@@ -111,12 +110,12 @@ export async function buildHttp(
     },
     training: {
       training: d.training,
-      request: (by, kind) => d.scheduler.scheduler.request(by, kind),
+      request: (by, kind) => d.scheduler.policy.request(by, kind),
       // Fresh: an operator asking for a new kind's first run must not be told it does not exist.
       kinds: async () => (await storeKinds(d.store, config.machines)).map((g) => g.kind),
     },
     energy: {
-      scheduler: d.scheduler.scheduler,
+      scheduler: d.scheduler.policy,
       accountant: d.scheduler.accountant,
       config: { ...config.schedule, currency: config.schedule.tariff.currency },
       now: () => clock.now(),

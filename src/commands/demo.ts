@@ -143,7 +143,7 @@ export function prepareDemoDir(dir: string): string | null {
 /** One line of what is happening: data, model, training, risks, alerts and how they fared. */
 function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string {
   const s = daemon.status();
-  const machines = daemon.stages.scoring.scoring.machines() ?? [];
+  const machines = daemon.stages.scoring.service.machines() ?? [];
   const risky = machines
     .filter((m) => m.score)
     .sort((a, b) => b.score!.probability - a.score!.probability)

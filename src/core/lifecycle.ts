@@ -57,6 +57,7 @@ export class Lifecycle {
   readonly reports: StageReport[] = [];
   readonly deadline: ShutdownDeadline;
   private readonly starters: Array<() => void | Promise<void>> = [];
+  private readonly sources: Array<() => void | Promise<void>> = [];
 
   constructor(
     readonly clock: Clock,
@@ -73,8 +74,12 @@ export class Lifecycle {
     this.reports.push(...reports);
   }
 
-  whenRunning(start: () => void | Promise<void>): void {
-    this.starters.push(start);
+  /**
+   * Runs `start` once every stage is built. A source (what lets data in: the MQTT link, the broker's
+   * intake) starts after everything else, whenever it was built.
+   */
+  whenRunning(start: () => void | Promise<void>, o: { source?: boolean } = {}): void {
+    (o.source ? this.sources : this.starters).push(start);
   }
 
   /** A periodic job whose failure is logged, never thrown into a timer (that would end the daemon). */
@@ -90,9 +95,9 @@ export class Lifecycle {
     this.release(`every:${name}`, () => this.clock.clearInterval(t));
   }
 
-  /** Starts what waited for every stage to be built, in the order it was registered. */
+  /** Starts what waited for every stage to be built, in the order it was registered, the sources last. */
   async run(): Promise<void> {
-    for (const start of this.starters.splice(0)) await start();
+    for (const start of [...this.starters.splice(0), ...this.sources.splice(0)]) await start();
   }
 
   /** Releases everything in reverse within `timeoutMs` (the releases that wait read the deadline). */

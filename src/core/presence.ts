@@ -12,3 +12,19 @@ export interface PresenceChange {
   cause: string;
   at: number;
 }
+
+/**
+ * Where presence changes go: the protocol that learns them (the Sparkplug host) reports here, and the
+ * stage that acts on them (alerts) listens. Built before both, so neither is patched after it is made.
+ */
+export class PresenceFeed {
+  private readonly listeners: Array<(change: PresenceChange) => void> = [];
+
+  listen(listener: (change: PresenceChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  report(change: PresenceChange): void {
+    for (const l of this.listeners) l(change);
+  }
+}

@@ -1,11 +1,13 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { redactUrl } from '../core/redact.js';
+import type { ModelRegistry } from '../registry/registry.js';
 import { trainingConfig } from '../training/worker-input.js';
 import type { CoordinatorOptions } from './coordinator.js';
 import { FederationGateway } from './gateway.js';
 import { federationReport } from './report.js';
-import { MqttFederationTransport } from './transport.js';
+import { LinkFederationTransport, MqttFederationTransport } from './transport.js';
+import type { LinkStage } from '../ingest/build.js';
 import { WorkerLearner } from './worker-learner.js';
 
 export interface FederationDeps {
@@ -13,8 +15,10 @@ export interface FederationDeps {
   hold: (what: string) => (() => void) | null;
   /** The energy policy's start time for work that must end by `deadline` (EnergyScheduler.startWithin). */
   startWithin?: (deadline: number, expectedMs: number, what: string) => Promise<{ startAt: number }>;
-  /** Called after a federated model became a kind's champion here. */
-  onPromoted: (version: string) => void;
+  /** The registry the federated models are offered to: told when one became a kind's champion. */
+  registry: Pick<ModelRegistry, 'championsChanged'>;
+  /** Vigil's MQTT link: the federation's transport when its broker is the one Vigil ingests from. */
+  link: LinkStage;
 }
 
 /** The coordinator settings of one kind from the config: the model the federation trains is the daemon's own. */
@@ -82,7 +86,8 @@ export function buildFederation(config: VigilConfig, d: FederationDeps, life: Li
     heapMb: config.learning.workerHeapMb,
     clock,
     hold: d.hold,
-    onPromoted: d.onPromoted,
+    // The worker promoted it in the registry's files: this process's listeners (scoring) hear of it here.
+    onPromoted: () => d.registry.championsChanged(),
   });
   const startWithin = d.startWithin;
   const gateway = new FederationGateway(
@@ -90,15 +95,18 @@ export function buildFederation(config: VigilConfig, d: FederationDeps, life: Li
       federation: f.id,
       client,
       brokerUrl: redactUrl(url),
-      connect: () =>
-        MqttFederationTransport.connect({
-          url,
-          clientId: `vigil-federation-${f.id}-${client}`,
-          username: f.broker.url ? f.broker.username : (f.broker.username ?? config.mqtt.username),
-          password: f.broker.url ? f.broker.password : (f.broker.password ?? config.mqtt.password),
-          maxMessageBytes: f.maxMessageBytes,
-          tls: config.mqtt.tls,
-        }),
+      // Without a broker of its own the federation speaks on Vigil's link to mqtt.url.
+      connect: async () =>
+        f.broker.url === undefined
+          ? new LinkFederationTransport(d.link.mqtt)
+          : MqttFederationTransport.connect({
+              url,
+              clientId: `vigil-federation-${f.id}-${client}`,
+              username: f.broker.username,
+              password: f.broker.password,
+              maxMessageBytes: f.maxMessageBytes,
+              tls: config.mqtt.tls,
+            }),
       participant: f.participate
         ? {
             prefix: f.prefix,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttLink } from '../ingest/mqtt-link.js';
 
 export interface FederationTransport {
   publish(topic: string, payload: Buffer, o: { retain: boolean }): Promise<void>;
@@ -23,6 +24,40 @@ export interface BrokerOptions {
   maxMessageBytes: number;
   /** The TLS files of `mqtt.tls` (for an mqtts:// or wss:// broker). */
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+}
+
+/**
+ * The federation on Vigil's own MQTT link, when its broker is the one Vigil ingests from: one
+ * connection and one persistent session for both; plans and updates are routed to the federation.
+ */
+export class LinkFederationTransport implements FederationTransport {
+  private readonly routes: Array<{ filter: string; handler: (topic: string, payload: Buffer) => void }> = [];
+
+  constructor(private readonly link: Pick<MqttLink, 'route' | 'unroute' | 'publish' | 'stats'>) {}
+
+  async publish(topic: string, payload: Buffer, o: { retain: boolean }): Promise<void> {
+    await this.link.publish(topic, payload, { qos: 1, retain: o.retain });
+  }
+
+  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<() => void> {
+    const entry = { filter, handler };
+    this.routes.push(entry);
+    this.link.route(filter, handler);
+    return () => {
+      this.link.unroute(filter, handler);
+      const i = this.routes.indexOf(entry);
+      if (i >= 0) this.routes.splice(i, 1);
+    };
+  }
+
+  get connected(): boolean {
+    return this.link.stats.connected;
+  }
+
+  /** Routes end; the link itself is closed with the daemon. */
+  async close(): Promise<void> {
+    for (const r of this.routes.splice(0)) this.link.unroute(r.filter, r.handler);
+  }
 }
 
 export class MqttFederationTransport implements FederationTransport {

@@ -5,19 +5,24 @@ import type { BatchSink, MachineEvent } from '../core/types.js';
 import { MessageDecoder } from './decoder.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import type { FleetCap } from './fleet-cap.js';
-import { MqttSubscriber } from './mqtt-subscriber.js';
+import { MqttLink } from './mqtt-link.js';
 import { IngestPipeline } from './pipeline.js';
 import { BrokerIntake } from './broker-intake.js';
-import { routeMessages } from './route-message.js';
+import type { AckBatch } from './fastpath/ack-batcher.js';
 import { brokerReport, ingestReport } from './report.js';
 import type { IngestStats } from './stats.js';
 import { compileTopicPattern } from './topics.js';
 import type { SensorMetadata } from '../core/sensor-metadata.js';
+import type { Logger } from '../core/logger.js';
+import type { PresenceFeed } from '../core/presence.js';
 import { SparkplugHost } from './sparkplug/host.js';
 import { sparkplugReport } from './sparkplug/report.js';
 
 /** The one set of rules every input path applies (MQTT, the journal's read-back, HTTP events). */
-export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean; metadata: SensorMetadata }): MessageDecoder {
+export function buildDecoder(
+  config: VigilConfig,
+  o: { keepValueText: boolean; metadata: SensorMetadata; link: LinkStage; presence: PresenceFeed; log: Logger },
+): MessageDecoder {
   const i = config.ingest;
   const sp = config.mqtt.sparkplug;
   return new MessageDecoder({
@@ -52,6 +57,13 @@ export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean; m
                 maxAliases: sp.maxAliases,
               },
               o.metadata,
+              (topic, payload) => {
+                o.log.info({ topic }, 'asking the edge node for a rebirth');
+                o.link.mqtt
+                  .publish(topic, payload, { qos: 0, retain: false })
+                  .catch((err: unknown) => o.log.warn({ err, topic }, 'rebirth request not sent'));
+              },
+              o.presence,
             ),
           },
         }
@@ -59,34 +71,20 @@ export function buildDecoder(config: VigilConfig, o: { keepValueText: boolean; m
   });
 }
 
-export interface IngestStage {
-  subscriber: MqttSubscriber;
+/** The broker side: the embedded broker (when no external one is configured) and Vigil's MQTT link. */
+export interface LinkStage {
+  mqtt: MqttLink;
   broker: EmbeddedBroker | null;
-  mqttUrl: string;
-  /** An event that came another way (a technician over HTTP), already checked: counted and admitted like one from MQTT, then the same path. */
-  submitEvent(e: MachineEvent): Promise<void>;
+  url: string;
 }
 
 /**
- * The MQTT side: the embedded broker when no external one is configured, and Vigil's subscription.
- * The broker starts here; the subscription once every stage is built, so nothing arrives before
- * its consumers exist. At stop the subscription ends first: the broker keeps what was not acknowledged.
+ * Vigil's MQTT link, built before the stages that send or route on it (alerts, the Sparkplug host,
+ * the scheduler's plant signal, federation), and the embedded broker when no external one is
+ * configured. The link connects once every stage is built (a source, started last); at stop it is
+ * released after them, so the outbox can still publish while they stop, and the broker after it.
  */
-export async function buildIngest(
-  config: VigilConfig,
-  d: {
-    decoder: MessageDecoder;
-    sink: BatchSink;
-    deadLetters: DeadLetterSink;
-    stats: IngestStats;
-    fleet: FleetCap;
-    ackBatch: { begin(): void; end(): void };
-    signals?: Record<string, (payload: string) => void>;
-    /** Called as the subscription stops: what waits on backpressure lets go, so stopping does not wait on it. */
-    onStopping?: () => void;
-  },
-  life: Lifecycle,
-): Promise<IngestStage> {
+export async function buildLink(config: VigilConfig, life: Lifecycle): Promise<LinkStage> {
   const { clock, log } = life;
   const m = config.mqtt;
   let broker: EmbeddedBroker | null = null;
@@ -116,20 +114,12 @@ export async function buildIngest(
     const started = broker;
     life.release('broker', () => started.stop());
   }
-  const mqttUrl = m.url ?? broker!.url;
+  const url = m.url ?? broker!.url;
   // On the embedded broker Vigil's connection carries credentials made for this run only.
   const own = broker?.selfCredentials;
-  const pipeline = new IngestPipeline(d.decoder, d.sink, d.deadLetters, d.stats, clock, d.fleet);
-  const signals = d.signals ?? {};
-  const receive = routeMessages(signals, pipeline, log.child({ component: 'mqtt' }));
-  const topics = [...d.decoder.filters, ...Object.keys(signals)];
-  // The embedded broker hands Vigil what it ingests in-process, acknowledged once journalled; Vigil's
-  // connection then subscribes to nothing and only publishes (alerts, status, rebirth requests).
-  const intake = broker ? new BrokerIntake(topics, receive, d.ackBatch) : null;
-  if (intake) broker!.takeIngest(intake);
-  const subscriber = new MqttSubscriber(
+  const mqtt = new MqttLink(
     {
-      url: mqttUrl,
+      url,
       clientId: m.clientId,
       username: own?.username ?? m.username,
       password: own?.password ?? m.password,
@@ -138,39 +128,68 @@ export async function buildIngest(
       keepalive: m.keepalive,
       reconnectMinMs: m.reconnectMin,
       reconnectMaxMs: m.reconnectMax,
-      filters: intake ? [] : topics,
       statusTopic: config.notify.mqtt.enabled ? config.notify.mqtt.statusTopic : undefined,
-      ackBatch: d.ackBatch,
       fastPath: config.ingest.fastPath,
     },
-    receive,
     clock,
     log.child({ component: 'mqtt' }),
   );
-  life.whenRunning(() => {
-    intake?.open();
-    subscriber.start();
-  });
-  life.release('mqtt', async () => {
+  life.whenRunning(() => mqtt.start(), { source: true });
+  life.release('mqtt', () => mqtt.stop());
+  return { mqtt, broker, url };
+}
+
+export interface IngestStage {
+  /** The embedded broker's in-process intake, or null on an external broker. */
+  intake: BrokerIntake | null;
+  /** An event that came another way (a technician over HTTP), already checked: counted and admitted like one from MQTT, then the same path. */
+  submitEvent(e: MachineEvent): Promise<void>;
+}
+
+/**
+ * Ingest: the pipeline (decode, count, dead-letter, hand to the durable sink) plugged into the link
+ * for the configured topics, or into the embedded broker's intake, which acknowledges each publish
+ * once journalled. At stop it is released before the stages it feeds: held messages are let go and
+ * new ones refused, so they stay with the broker (or the publisher) for the next start.
+ */
+export function buildIngest(
+  config: VigilConfig,
+  d: {
+    link: LinkStage;
+    decoder: MessageDecoder;
+    sink: BatchSink;
+    deadLetters: DeadLetterSink;
+    stats: IngestStats;
+    fleet: FleetCap;
+    /** Makes the journal records of a batch of messages durable before their acknowledgements go out. */
+    ackBatch: AckBatch;
+    /** Called as ingest stops: what waits on backpressure lets go, so stopping does not wait on it. */
+    onStopping?: () => void;
+  },
+  life: Lifecycle,
+): IngestStage {
+  const { clock } = life;
+  const pipeline = new IngestPipeline(d.decoder, d.sink, d.deadLetters, d.stats, clock, d.fleet);
+  let stopping = false;
+  const handle = (topic: string, payload: Buffer) =>
+    stopping ? Promise.reject(new Error('ingest is stopping; the message stays with the broker')) : pipeline.handle(topic, payload);
+  const broker = d.link.broker;
+  // The embedded broker hands Vigil what it ingests in-process, acknowledged once journalled.
+  const intake = broker ? new BrokerIntake(d.decoder.filters, handle, d.ackBatch) : null;
+  if (intake) {
+    broker!.takeIngest(intake);
+    life.whenRunning(() => intake.open(), { source: true });
+  } else for (const filter of d.decoder.filters) d.link.mqtt.route(filter, handle, { ackBatch: d.ackBatch });
+  life.release('ingest', () => {
+    stopping = true;
     d.onStopping?.();
     intake?.close();
-    await subscriber.stop();
   });
-  life.report(ingestReport(d.stats, d.fleet), brokerReport(subscriber, broker, intake), sparkplugReport(d.decoder.sparkplug));
-  const host = d.decoder.sparkplug;
-  if (host) {
-    const spLog = log.child({ component: 'sparkplug' });
-    host.onRebirthRequest = (topic, payload) => {
-      spLog.info({ topic }, 'asking the edge node for a rebirth');
-      subscriber
-        .publish(topic, payload, { qos: 0, retain: false })
-        .catch((err: unknown) => spLog.warn({ err, topic }, 'rebirth request not sent'));
-    };
-  }
+  life.report(ingestReport(d.stats, d.fleet), brokerReport(d.link.mqtt, broker, intake), sparkplugReport(d.decoder.sparkplug));
   const submitEvent = async (e: MachineEvent): Promise<void> => {
     d.stats.eventsAccepted++;
     d.fleet.admit(e.machine.machine);
     await d.sink.accept({ samples: [], events: [e] });
   };
-  return { subscriber, broker, mqttUrl, submitEvent };
+  return { intake, submitEvent };
 }

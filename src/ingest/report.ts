@@ -3,7 +3,7 @@ import { labelled, stageReport, type StageReport } from '../core/stage-report.js
 import type { BrokerIntake } from './broker-intake.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import type { FleetCap } from './fleet-cap.js';
-import type { MqttSubscriber } from './mqtt-subscriber.js';
+import type { MqttLink } from './mqtt-link.js';
 import type { IngestStats } from './stats.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -109,18 +109,14 @@ export function ingestReport(stats: IngestStats, fleet: FleetCap): StageReport<t
 }
 
 /** The connection to the broker, and the embedded broker's own counters when it runs. */
-export function brokerReport(
-  subscriber: MqttSubscriber,
-  broker: EmbeddedBroker | null,
-  intake: BrokerIntake | null,
-): StageReport<typeof brokerFields> {
+export function brokerReport(link: MqttLink, broker: EmbeddedBroker | null, intake: BrokerIntake | null): StageReport<typeof brokerFields> {
   // On the embedded broker, "subscribed" is the in-process intake taking messages.
-  const subscribed = () => (intake ? intake.isOpen : subscriber.stats.subscribed);
+  const subscribed = () => (intake ? intake.isOpen : link.stats.subscribed);
   return stageReport({
     section: 'broker',
     fields: brokerFields,
     read: () => {
-      const c = subscriber.stats;
+      const c = link.stats;
       return {
         mode: broker ? 'embedded' : 'external',
         url: c.url,

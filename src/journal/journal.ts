@@ -219,7 +219,7 @@ export class Journal {
         batch = body[0] === RAW_MESSAGE ? this.decodeRaw(seq, body) : decodeBatch(body);
       } catch (err) {
         this.stats.corruptRecords++;
-        this.log.error({ seq, err: (err as Error).message }, 'journal record passed its checksum but cannot be decoded; skipping it');
+        this.log.error({ seq, err }, 'journal record passed its checksum but cannot be decoded; skipping it');
         batch = { samples: [], events: [] };
       }
       visit(seq, batch);

@@ -183,6 +183,8 @@ const VERSION_DIR = /^v\d{4,}$/;
  * and every finished version intact.
  */
 export class ModelRegistry {
+  private readonly championListeners: Array<() => void> = [];
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     // Leftovers of saves interrupted by a crash.
@@ -334,6 +336,19 @@ export class ModelRegistry {
     return tf.loadLayersModel(fileHandler(tf, path.join(this.dir, version)));
   }
 
+  /**
+   * Called when a kind's champion may have changed: a promotion or rollback through this object, or
+   * one a worker made in the same directory (its owner says so with `championsChanged`).
+   */
+  onChampionsChanged(listener: () => void): void {
+    this.championListeners.push(listener);
+  }
+
+  /** Tells this process's listeners that the champions may have changed (a worker promoted one). */
+  championsChanged(): void {
+    for (const l of this.championListeners) l();
+  }
+
   /** Makes `version` the champion of its kind. */
   promote(version: string, reason: string): void {
     const kind = kindOf(this.meta(version));
@@ -341,6 +356,7 @@ export class ModelRegistry {
     s.champions[kind] = version;
     s.history.push({ at: new Date().toISOString(), version, kind, action: 'promoted', reason });
     this.writeState(s);
+    this.championsChanged();
   }
 
   /**
@@ -376,6 +392,7 @@ export class ModelRegistry {
     });
     s.champions[k] = target;
     this.writeState(s);
+    this.championsChanged();
     return target;
   }
 

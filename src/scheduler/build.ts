@@ -4,6 +4,7 @@ import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { TrainingManager } from '../training/manager.js';
 import type { ModelRegistry } from '../registry/registry.js';
+import type { MqttLink } from '../ingest/mqtt-link.js';
 import { EnergyAccountant } from './energy/accountant.js';
 import { energyReport } from './report.js';
 import { EnergyScheduler } from './scheduler.js';
@@ -12,11 +13,10 @@ import { CpuLoad, PlantBusySignal, onBattery, queryGpus } from './sources/host.j
 import { WeeklySchedule, type Weekday } from './sources/weekly.js';
 
 export interface BuiltScheduler {
-  scheduler: EnergyScheduler;
+  /** The energy policy: when training runs and federated rounds start. */
+  policy: EnergyScheduler;
   accountant: EnergyAccountant;
   plantBusy: PlantBusySignal | null;
-  /** MQTT topics the scheduler listens to (the plant's busy flag), for the subscription. */
-  signals?: Record<string, (payload: string) => void>;
   carbon: CarbonSource | null;
   tariff: WeeklySchedule;
 }
@@ -24,7 +24,7 @@ export interface BuiltScheduler {
 /** The scheduler stage from the config: its sources, the energy accountant (hooked into runs) and the cron tick. */
 export function buildScheduler(
   config: VigilConfig,
-  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry },
+  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry; link: Pick<MqttLink, 'route'> },
   life: Lifecycle,
 ): BuiltScheduler {
   const { clock, log } = life;
@@ -80,6 +80,14 @@ export function buildScheduler(
   life.whenRunning(() => built.start());
   life.release('scheduler', () => built.stop());
   life.report(energyReport(accountant, scheduler));
-  const signals = s.plantBusy.topic && plantBusy ? { [s.plantBusy.topic]: (p: string) => plantBusy.update(p, clock.now()) } : undefined;
-  return { scheduler, accountant, plantBusy, signals, carbon, tariff };
+  // The plant's busy flag, as it changes, on Vigil's MQTT link.
+  if (s.plantBusy.topic && plantBusy)
+    d.link.route(s.plantBusy.topic, (_topic, payload) => {
+      try {
+        plantBusy.update(payload.toString('utf8'), clock.now());
+      } catch (err) {
+        log.warn({ err, topic: s.plantBusy.topic }, 'plant busy signal not understood');
+      }
+    });
+  return { policy: scheduler, accountant, plantBusy, carbon, tariff };
 }

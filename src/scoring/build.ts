@@ -10,7 +10,7 @@ import { ScoringService, type ChampionView } from './service.js';
 import { ANY_KIND, KindResolver } from '../core/kinds.js';
 
 export interface ScoringStage {
-  scoring: ScoringService;
+  service: ScoringService;
   /** Loads the registry's champion when it changed (a promotion here, by the CLI, or a rollback). */
   refreshChampion(): void;
 }
@@ -88,6 +88,8 @@ export async function buildScoring(
     }
   };
   refreshChampion();
+  // A promotion or rollback in this process (a training run, a federated model, the API) switches at once.
+  d.registry.onChampionsChanged(refreshChampion);
   try {
     await scoring.seed(d.store);
   } catch (err) {
@@ -99,5 +101,5 @@ export async function buildScoring(
     // Promotions by the CLI or another process show up here without a restart.
     life.every('champion-poll', s.championPoll, refreshChampion);
   }
-  return { scoring, refreshChampion };
+  return { service: scoring, refreshChampion };
 }

@@ -424,7 +424,7 @@ export class ScoringService {
       }
       this.stats.errors++;
       this.stats.lastError = `cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`;
-      this.log.error({ version: champion.version, err: reply.message }, 'cannot load champion; retrying in a minute');
+      this.log.error({ version: champion.version, reason: reply.message }, 'cannot load champion; retrying in a minute');
       return false;
     }
     this.loadFailures.delete(champion.version);

@@ -1,12 +1,17 @@
 import type Database from 'better-sqlite3';
 import type { VigilConfig } from '../config/schema.js';
 import type { Lifecycle } from '../core/lifecycle.js';
+import type { ModelRegistry } from '../registry/registry.js';
 import { TrainingManager } from './manager.js';
 import { trainingReport } from './report.js';
 
 /** Training runs in their worker thread; a run still going at stop is cancelled and recorded as such. */
-export function buildTraining(config: VigilConfig, d: { db: Database.Database }, life: Lifecycle): TrainingManager {
-  const training = new TrainingManager(config, d.db, life.clock, life.log.child({ component: 'training' }));
+export function buildTraining(
+  config: VigilConfig,
+  d: { db: Database.Database; registry: ModelRegistry },
+  life: Lifecycle,
+): TrainingManager {
+  const training = new TrainingManager(config, d.db, d.registry, life.clock, life.log.child({ component: 'training' }));
   life.release('training', () => training.stop());
   life.report(trainingReport(training, config.schedule.enabled));
   return training;

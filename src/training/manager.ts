@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ModelRegistry } from '../registry/registry.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -73,21 +74,17 @@ export class TrainingManager {
   /** Work outside a run that needs the trainer to itself (a federated round), by what holds it. */
   private holder: string | null = null;
   private lastProgressWrite = 0;
-  private readonly promotedListeners: Array<(version: string) => void> = [];
   private readonly observers: RunObserver[] = [];
 
   constructor(
     private readonly config: VigilConfig,
     private readonly db: Database.Database,
+    private readonly registry: Pick<ModelRegistry, 'championsChanged'>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
     // A run the previous process did not finish can never report back.
     db.prepare("UPDATE training_runs SET state = 'interrupted', finished_at = ? WHERE state = 'running'").run(clock.now());
-  }
-
-  onPromoted(listener: (version: string) => void): void {
-    this.promotedListeners.push(listener);
   }
 
   observe(observer: RunObserver): void {
@@ -206,7 +203,8 @@ export class TrainingManager {
           { run: id, state: outcome.state, version: meta?.version, promoted: meta?.decision.promoted, error: outcome.error },
           'training run finished',
         );
-        if (meta?.decision.promoted) for (const l of this.promotedListeners) l(meta.version);
+        // The worker promoted it in the registry's files: this process's listeners (scoring) hear of it here.
+        if (meta?.decision.promoted) this.registry.championsChanged();
       })
       .catch((err: unknown) => {
         // Recording the outcome failed (state DB): the run is over either way; the next one may start.

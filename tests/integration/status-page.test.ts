@@ -74,13 +74,13 @@ async function chartMachine(d: Daemon): Promise<void> {
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 60 * MIN, type: 'failure', component: 'bearing' }));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 70 * MIN, type: 'repair', component: 'bearing' }));
   // Then one by one, each window scored as it completes, until a few scores are in (the first waits for the model to load).
-  const scored = () => d.stages.scoring.scoring.history('chart-1', -Infinity, Infinity, 100).length;
+  const scored = () => d.stages.scoring.service.history('chart-1', -Infinity, Infinity, 100).length;
   for (let i = 170; i < 240 && scored() < 3; i++) {
     await sink.publish(`${topic}/telemetry`, reading(t0 + i * MIN, i));
     await new Promise((r) => setTimeout(r, 150));
   }
   await sink.close();
-  await waitUntil(() => d.stages.scoring.scoring.history('chart-1', -Infinity, Infinity, 100).length >= 2, 30_000, 'chart-1 scored');
+  await waitUntil(() => d.stages.scoring.service.history('chart-1', -Infinity, Infinity, 100).length >= 2, 30_000, 'chart-1 scored');
 }
 
 beforeAll(async () => {

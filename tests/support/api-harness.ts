@@ -200,7 +200,7 @@ export async function apiHarness(
       clock,
     },
     alerts: { store: alerts, engine, clock, heartbeatMs: 50, maxBufferedBytes: o.sseMaxBufferedBytes, stats: streams },
-    models: { registry, championChanged: () => undefined },
+    models: { registry },
     training: {
       training,
       request: async (by) => {

@@ -2,7 +2,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { IngestBatch } from '../../src/core/types.js';
 import { MessageDecoder } from '../../src/ingest/decoder.js';
-import { MqttSubscriber, type SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
+import { MqttLink, type LinkOptions } from '../../src/ingest/mqtt-link.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { IngestStats } from '../../src/ingest/stats.js';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/ingest/embedded-broker.js';
@@ -39,7 +39,7 @@ export async function until(check: () => boolean, what: string, timeoutMs = 5000
 }
 
 /**
- * A subscriber on `vigil/{site}/{line}/{machine}/telemetry` through the real decoder and pipeline,
+ * Vigil's MQTT link routing `vigil/{site}/{line}/{machine}/telemetry` through the real decoder and pipeline,
  * whose sink hands each accepted reading's ts to `onSample`; resolves once subscribed. Stop it.
  */
 export async function subscribedSubscriber(
@@ -48,12 +48,12 @@ export async function subscribedSubscriber(
   onSample: (ts: number) => void,
   options: {
     qos?: 0 | 1 | 2;
-    ackBatch?: SubscriberOptions['ackBatch'];
-    tls?: SubscriberOptions['tls'];
+    ackBatch?: LinkOptions['ackBatch'];
+    tls?: LinkOptions['tls'];
     username?: string;
     password?: string;
   } = {},
-): Promise<MqttSubscriber> {
+): Promise<MqttLink> {
   const sink = {
     accept(batch: IngestBatch) {
       for (const s of batch.samples) onSample(s.ts);
@@ -70,7 +70,7 @@ export async function subscribedSubscriber(
     lineProtocolPrecision: 'ms',
   });
   const pipeline = new IngestPipeline(decoder, sink, { record: () => undefined }, new IngestStats(systemClock), systemClock);
-  const subscriber = new MqttSubscriber(
+  const subscriber = new MqttLink(
     {
       url,
       clientId,
@@ -81,13 +81,12 @@ export async function subscribedSubscriber(
       keepalive: 30,
       reconnectMinMs: 50,
       reconnectMaxMs: 200,
-      filters: decoder.filters,
       ackBatch: options.ackBatch,
     },
-    (topic, payload) => pipeline.handle(topic, payload),
     systemClock,
     silentLogger(),
   );
+  for (const filter of decoder.filters) subscriber.route(filter, (topic, payload) => pipeline.handle(topic, payload));
   subscriber.start();
   try {
     await until(() => subscriber.stats.subscribed, `subscription of ${clientId}`);

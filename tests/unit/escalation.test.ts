@@ -4,6 +4,7 @@ import type { AlertEvent } from '../../src/alerts/types.js';
 import { validateConfig } from '../../src/config/load.js';
 import { Lifecycle } from '../../src/core/lifecycle.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { PresenceFeed } from '../../src/core/presence.js';
 import { SensorMetadata } from '../../src/core/sensor-metadata.js';
 import { FleetCap } from '../../src/ingest/fleet-cap.js';
 import type { ScoringService } from '../../src/scoring/service.js';
@@ -35,6 +36,7 @@ function setup(escalation: unknown, webhooks: unknown[] = []) {
       scoring: { onScore: () => undefined } as unknown as ScoringService,
       publisher: { publish: () => Promise.resolve() },
       metadata: new SensorMetadata(),
+      presence: new PresenceFeed(),
     },
     life,
   );

@@ -5,7 +5,7 @@
  */
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SubscriberOptions } from '../../src/ingest/mqtt-subscriber.js';
+import type { LinkOptions } from '../../src/ingest/mqtt-link.js';
 import { subscribedSubscriber, testBroker, until } from '../support/subscriber.js';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -16,7 +16,7 @@ afterEach(async () => {
 /** An embedded broker and a subscriber (at `qos`) whose acknowledgement batches are `ackBatch`; `onSample` sees each accepted reading. */
 async function subscribed(
   clientId: string,
-  ackBatch: NonNullable<SubscriberOptions['ackBatch']>,
+  ackBatch: NonNullable<LinkOptions['ackBatch']>,
   onSample: (ts: number) => void,
   qos: 0 | 1 | 2 = 1,
 ) {

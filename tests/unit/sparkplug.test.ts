@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SensorMetadata } from '../../src/core/sensor-metadata.js';
-import type { PresenceChange } from '../../src/core/presence.js';
+import { PresenceFeed, type PresenceChange } from '../../src/core/presence.js';
 import { MessageDecoder, type DecoderOptions } from '../../src/ingest/decoder.js';
 import { decodePayload, metricName } from '../../src/ingest/sparkplug/codec.js';
 import { SparkplugHost, type SparkplugHostOptions } from '../../src/ingest/sparkplug/host.js';
@@ -38,15 +38,16 @@ const decoderOptions: DecoderOptions = {
 
 function setup(o: Partial<SparkplugHostOptions> = {}) {
   const metadata = new SensorMetadata({ T24: '°R' });
-  const host = new SparkplugHost({ ...hostOptions, ...o }, metadata);
   const rebirths: string[] = [];
   const presence: PresenceChange[] = [];
-  host.onRebirthRequest = (topic, payload) => {
+  const feed = new PresenceFeed();
+  feed.listen((c) => presence.push(c));
+  const requestRebirth = (topic: string, payload: Uint8Array) => {
     const p = decodePayload(payload);
     expect(p.metrics?.map((m) => [metricName(m), m.booleanValue])).toEqual([['Node Control/Rebirth', true]]);
     rebirths.push(topic);
   };
-  host.onPresence = (c) => presence.push(c);
+  const host = new SparkplugHost({ ...hostOptions, ...o }, metadata, requestRebirth, feed);
   const decoder = new MessageDecoder({ ...decoderOptions, sparkplug: { host, groups: ['plant1'] } });
   let now = NOW;
   const decode = ([t, p]: [string, Uint8Array], at = now) => decoder.decode(t, p, at);

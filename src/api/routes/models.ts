@@ -49,9 +49,8 @@ const Kind = Type.Object({
 const ChampionReply = Type.Object({ champion: Type.String() });
 
 export interface ModelRouteDeps {
+  /** Its promotions and rollbacks tell the registry's listeners (scoring switches at once). */
   registry: ModelRegistry;
-  /** Called after a promotion or rollback so scoring switches at once. */
-  championChanged(): void;
   /** Share of recent readings per regime of a model (null without regimes or data). */
   liveRegimeShare?(norm: ModelMeta['normalisation'], kind: string): Promise<number[] | null>;
   /** The machines of the store grouped by kind. */
@@ -207,7 +206,6 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     },
     async (req) => {
       guard(() => d.registry.promote(req.params.version, req.body?.reason ?? `promoted by ${req.principal.name}`));
-      d.championChanged();
       return { champion: req.params.version };
     },
   );
@@ -217,7 +215,6 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     { config: admin, schema: { tags: ['models'], body: RollbackBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
     async (req) => {
       const champion = guard(() => d.registry.rollback(req.body?.version, req.body?.kind));
-      d.championChanged();
       return { champion };
     },
   );

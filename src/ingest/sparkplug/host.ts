@@ -1,7 +1,7 @@
 import type { Rejection } from '../../core/reasons.js';
 import type { IngestBatch, MachineRef } from '../../core/types.js';
 import type { SensorMetadata } from '../../core/sensor-metadata.js';
-import type { PresenceChange } from '../../core/presence.js';
+import type { PresenceFeed } from '../../core/presence.js';
 import type { ValidationContext } from '../validate.js';
 import {
   decodePayload,
@@ -86,13 +86,14 @@ export class SparkplugHost {
   private readonly rebirths: TokenBucket;
   private readonly newNodes: TokenBucket;
   readonly counters: SparkplugCounters = noCounters();
-  /** Set by the composition root: publishes NCMD Node Control/Rebirth. */
-  onRebirthRequest: (topic: string, payload: Uint8Array) => void = () => {};
-  onPresence: (change: PresenceChange) => void = () => {};
 
   constructor(
     private readonly o: SparkplugHostOptions,
     private readonly metadata: SensorMetadata | null,
+    /** Sends NCMD Node Control/Rebirth to an edge node (on Vigil's MQTT link). */
+    private readonly requestRebirthOf: (topic: string, payload: Uint8Array) => void = () => {},
+    /** Where BIRTH and DEATH say machines came and went. */
+    private readonly presence: PresenceFeed | null = null,
   ) {
     this.mapping = new SparkplugMapping(o);
     this.rebirths = new TokenBucket(o.rebirthsPerSecond, Math.max(1, o.rebirthsPerSecond * 5));
@@ -210,7 +211,7 @@ export class SparkplugHost {
       }
     }
     this.learnAliases(s, p, machine);
-    this.onPresence({ online: true, machines: [machine], source: `${t.group}/${t.node}`, cause: 'NBIRTH', at: now });
+    this.presence?.report({ online: true, machines: [machine], source: `${t.group}/${t.node}`, cause: 'NBIRTH', at: now });
   }
 
   private deviceBirth(key: string, s: NodeSession, p: WirePayload, t: SparkplugTopic, machine: MachineRef, now: number): void {
@@ -222,7 +223,7 @@ export class SparkplugHost {
     }
     d.online = true;
     this.learnAliases(s, p, machine);
-    this.onPresence({ online: true, machines: [machine], source: `${key}/${t.device}`, cause: 'DBIRTH', at: now });
+    this.presence?.report({ online: true, machines: [machine], source: `${key}/${t.device}`, cause: 'DBIRTH', at: now });
   }
 
   private learnAliases(s: NodeSession, p: WirePayload, machine: MachineRef): void {
@@ -285,7 +286,7 @@ export class SparkplugHost {
       }
     s.born = false;
     s.lastSeq = null;
-    if (machines.length > 0) this.onPresence({ online: false, machines, source: key, cause: 'NDEATH', at: now });
+    if (machines.length > 0) this.presence?.report({ online: false, machines, source: key, cause: 'NDEATH', at: now });
   }
 
   private deviceDeath(key: string, s: NodeSession, t: SparkplugTopic, now: number): void {
@@ -293,7 +294,7 @@ export class SparkplugHost {
     if (!d || !d.online) return;
     this.counters.deaths++;
     d.online = false;
-    this.onPresence({ online: false, machines: [d.machine], source: `${key}/${t.device}`, cause: 'DDEATH', at: now });
+    this.presence?.report({ online: false, machines: [d.machine], source: `${key}/${t.device}`, cause: 'DDEATH', at: now });
   }
 
   private requestRebirth(key: string, t: SparkplugTopic, now: number): void {
@@ -307,7 +308,7 @@ export class SparkplugHost {
     }
     s.lastRebirthAt = now;
     this.counters.rebirthRequests++;
-    this.onRebirthRequest(`spBv1.0/${t.group}/NCMD/${t.node}`, rebirthPayload(now));
+    this.requestRebirthOf(`spBv1.0/${t.group}/NCMD/${t.node}`, rebirthPayload(now));
   }
 }
 

@@ -8,8 +8,9 @@ import { AckBatcher, type AckBatch } from './fastpath/ack-batcher.js';
 import { corkableStream, publishPathUnavailable, wrapSockets, type CorkableStream } from './fastpath/mqtt-adapter.js';
 import { PublishFilter } from './fastpath/publish-filter.js';
 import type { MessageHandler } from './broker-intake.js';
+import { topicMatchesFilter } from './topics.js';
 
-export interface SubscriberOptions {
+export interface LinkOptions {
   url: string;
   clientId: string;
   username?: string;
@@ -19,8 +20,6 @@ export interface SubscriberOptions {
   keepalive: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** What Vigil subscribes to (telemetry, events, Sparkplug, plant signals); none on the embedded broker, which hands them over in-process. */
-  filters: string[];
   /** Retained gateway status: `online` on connect, `offline` on a clean stop and as the last will. */
   statusTopic?: string;
   /**
@@ -50,23 +49,33 @@ export interface ConnectionStats {
 }
 
 /**
- * The MQTT side of ingest: a persistent session (fixed client id, clean: false) subscribed at QoS 1.
- * A message is acknowledged only after its readings are in the journal; unacknowledged ones are
- * redelivered after a crash. On TCP and TLS connections subscribed at QoS 0 or 1, PUBLISH packets
- * are read off the socket by `PublishFilter` and mqtt.js handles the rest; otherwise (WebSocket,
- * SOCKS, a QoS 2 subscription) mqtt.js's handleMessage holds the PUBACK until our callback.
+ * Vigil's one connection to the broker: a persistent session (fixed client id, clean: false), its
+ * last will and retained status, reconnection with backoff, `publish()` for every stage that sends
+ * (alerts, Sparkplug rebirth requests, federation), and a topic router that takes each message to
+ * the stage that routed its filter (ingest's pipeline, the plant's busy flag, federation). It is
+ * built before the stages that use it and connects once they are all built (`start`), so nothing
+ * arrives before its consumers exist. A message is acknowledged only after its handler has made it
+ * durable (the journal, for ingest); unacknowledged ones are redelivered after a crash. On TCP and
+ * TLS connections subscribed at QoS 0 or 1, PUBLISH packets are read off the socket by
+ * `PublishFilter` and mqtt.js handles the rest; otherwise (WebSocket, SOCKS, a QoS 2 subscription)
+ * mqtt.js's handleMessage holds the PUBACK until the handler is done.
  */
-export class MqttSubscriber {
+export class MqttLink {
   private client: MqttClient | null = null;
   private stopping = false;
+  /** Exact topics first (a lookup), then filters with wildcards, in the order they were routed. */
+  private readonly exact = new Map<string, MessageHandler>();
+  private readonly wildcards: Array<{ filter: string; handler: MessageHandler }> = [];
+  /** The durable write a turn's acknowledgements wait for (the journal's), from the routes or the options. */
+  private ackBatch: AckBatch | undefined;
   readonly stats: ConnectionStats;
 
   constructor(
-    private readonly options: SubscriberOptions,
-    private readonly receive: MessageHandler,
+    private readonly options: LinkOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
+    this.ackBatch = options.ackBatch;
     this.stats = {
       url: redactUrl(options.url),
       connected: false,
@@ -78,6 +87,41 @@ export class MqttSubscriber {
       fastPathMessages: 0,
     };
   }
+
+  /**
+   * Messages on `filter` go to `handler`, which returns a promise when it must wait (the message is
+   * acknowledged after it settles). Subscribed when the link connects, or at once when it is connected.
+   */
+  route(filter: string, handler: MessageHandler, o: { ackBatch?: AckBatch } = {}): void {
+    // A handler that writes to the journal makes the acknowledgements of every turn wait for its write.
+    if (o.ackBatch) {
+      if (this.ackBatch && this.ackBatch !== o.ackBatch) throw new Error('the MQTT link takes one acknowledgement batch');
+      this.ackBatch = o.ackBatch;
+    }
+    if (/[+#]/.test(filter)) this.wildcards.push({ filter, handler });
+    else this.exact.set(filter, handler);
+    if (this.client && this.stats.connected) this.subscribe(this.client, [filter]);
+  }
+
+  /** Stops routing `filter` to `handler` (the broker subscription stays: a persistent session keeps its messages). */
+  unroute(filter: string, handler: MessageHandler): void {
+    if (this.exact.get(filter) === handler) this.exact.delete(filter);
+    const i = this.wildcards.findIndex((w) => w.filter === filter && w.handler === handler);
+    if (i >= 0) this.wildcards.splice(i, 1);
+  }
+
+  /** The filters routed so far. */
+  get filters(): string[] {
+    return [...this.exact.keys(), ...this.wildcards.map((w) => w.filter)];
+  }
+
+  /** One message, from either path, to the stage whose filter it matches. */
+  private readonly receive = (topic: string, payload: Buffer): void | Promise<void> => {
+    const handler = this.exact.get(topic) ?? this.wildcards.find((w) => topicMatchesFilter(w.filter, topic))?.handler;
+    // A message nobody routed (a subscription left from an older configuration in the persistent session).
+    if (!handler) return;
+    return handler(topic, payload);
+  };
 
   start(): void {
     const o = this.options;
@@ -144,22 +188,8 @@ export class MqttSubscriber {
       this.reconnectFailures = 0;
       if (o.statusTopic) client.publish(o.statusTopic, statusPayload('online'), { qos: 1, retain: true });
       this.log.info({ url: st.url, sessionPresent: connack.sessionPresent }, 'connected to MQTT broker');
-      if (o.filters.length === 0) return;
       // Subscribing again is harmless with a present session and needed without one.
-      client.subscribe(o.filters, { qos: o.qos }, (err, granted) => {
-        if (err) {
-          st.lastError = `subscribe failed: ${err.message}`;
-          this.log.error({ err: err.message }, 'subscribe failed');
-          return;
-        }
-        const refused = (granted ?? []).filter((g) => g.qos === 128);
-        if (refused.length > 0) {
-          st.lastError = `broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`;
-          this.log.error({ refused: refused.map((g) => g.topic) }, 'broker refused subscriptions');
-        }
-        st.subscribed = refused.length === 0;
-        this.log.info({ filters: o.filters, qos: o.qos }, 'subscribed');
-      });
+      this.subscribe(client, this.filters);
     });
     client.on('close', () => {
       if (this.stats.connected && !this.stopping)
@@ -171,12 +201,34 @@ export class MqttSubscriber {
     });
     client.on('error', (err) => {
       this.stats.lastError = err.message;
-      this.log.warn({ err: err.message }, 'MQTT error');
+      this.log.warn({ err }, 'MQTT error');
+    });
+  }
+
+  private subscribe(client: MqttClient, filters: string[]): void {
+    if (filters.length === 0) {
+      this.stats.subscribed = true;
+      return;
+    }
+    const st = this.stats;
+    client.subscribe(filters, { qos: this.options.qos }, (err, granted) => {
+      if (err) {
+        st.lastError = `subscribe failed: ${err.message}`;
+        this.log.error({ err }, 'subscribe failed');
+        return;
+      }
+      const refused = (granted ?? []).filter((g) => g.qos === 128);
+      if (refused.length > 0) {
+        st.lastError = `broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`;
+        this.log.error({ refused: refused.map((g) => g.topic) }, 'broker refused subscriptions');
+      }
+      st.subscribed = refused.length === 0;
+      this.log.info({ filters, qos: this.options.qos }, 'subscribed');
     });
   }
 
   /**
-   * Publishes on the ingest connection; resolves on the broker's acknowledgement. Refuses while
+   * Publishes on the link; resolves on the broker's acknowledgement. Refuses while
    * disconnected so the caller (the notification outbox) keeps the message and retries, instead of
    * it waiting in memory where a restart would lose it.
    */
@@ -216,7 +268,7 @@ export class MqttSubscriber {
             failed: (err, topic) => this.failed(err, topic),
             batchFailed: (err, messages) => this.batchFailed(err, messages),
           },
-          this.options.ackBatch,
+          this.ackBatch,
         ),
     );
   }
@@ -239,7 +291,7 @@ export class MqttSubscriber {
    * write fail, the connection is dropped with the PUBACKs unsent, and the broker redelivers.
    */
   private batchAcknowledgements(client: MqttClient): void {
-    const batch = this.options.ackBatch;
+    const batch = this.ackBatch;
     // At QoS 2 corking would also gather PUBRECs and PUBCOMPs into one write, and aedes (the embedded
     // broker) answers PUBRECs that arrive together with PUBRELs for the wrong message ids.
     if (!batch || this.options.qos === 2) return;
