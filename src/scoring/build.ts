@@ -6,7 +6,9 @@ import type { FleetMembership } from '../core/types.js';
 import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/registry.js';
 import { InferenceClient } from './inference-client.js';
 import { scoringReports } from './report.js';
-import { ScoringService, type ChampionView } from './service.js';
+import { ScoreHistory } from './score-history.js';
+import { ScoringService } from './service.js';
+import type { ChampionView } from './types.js';
 import { ANY_KIND, KindResolver } from '../core/kinds.js';
 
 export interface ScoringStage {
@@ -29,16 +31,17 @@ export async function buildScoring(
   const s = config.scoring;
   const inference = new InferenceClient(l.backend, undefined, { kernel: l.lstmKernel, threads: l.kernelThreads });
   life.release('inference', () => inference.close());
+  const history = new ScoreHistory(d.db, s.historyRetention);
+  life.every('score-history-prune', 3_600_000, () => history.prune(clock.now()));
   const scoring = new ScoringService(
     inference,
-    d.db,
+    history,
     clock,
     log.child({ component: 'scoring' }),
     {
       intervalMs: s.interval,
       maxBatch: s.maxBatch,
       topSensors: s.topSensors,
-      historyRetentionMs: s.historyRetention,
       stepMs: l.step,
       windowSteps: l.window,
       maxGapSteps: l.maxGapSteps,

@@ -1,6 +1,6 @@
 import { ANY_KIND, type KindResolver } from '../core/kinds.js';
 import type { SensorLayout } from '../core/sensor-layout.js';
-import type { ChampionView } from './service.js';
+import type { ChampionView } from './types.js';
 
 /**
  * Which model scores which machine: each kind's champion (ANY_KIND: a model from before kinds, for

@@ -1,6 +1,6 @@
-// Over 400 lines on purpose: the per-machine windows, their slab-backed state, the scoring round and
-// the champion swap share one fleet map and its bounds; the window itself is machine-window.ts.
-import type Database from 'better-sqlite3';
+// Over 400 lines on purpose: the fleet's windows, their statuses, the events that stop and restart
+// scoring and the scoring round share one map and its bounds; what a model role makes of a window is
+// its own file (failure-role.ts), the score history too (score-history.ts).
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -8,63 +8,13 @@ import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import { ANY_KIND, type KindResolver, type MachineKind } from '../core/kinds.js';
+import { ANY_KIND, type KindResolver } from '../core/kinds.js';
 import { KindChampions } from './kind-champions.js';
-import { inputNames } from '../features/normalize.js';
-import type { ModelMeta } from '../registry/registry.js';
 import type { InferenceClient } from './inference-client.js';
 import { MachineWindow } from './machine-window.js';
-
-export interface ScoringOptions {
-  /** Minimum time between two scores of one machine. */
-  intervalMs: number;
-  maxBatch: number;
-  topSensors: number;
-  historyRetentionMs: number;
-  /** Grid and gap rule used when no champion exists yet (the champion's own are used after). */
-  stepMs: number;
-  windowSteps: number;
-  maxGapSteps: number;
-  /** Sensors tracked per machine; values of further sensors are stored but not scored. */
-  maxSensorsPerMachine?: number;
-}
-
-export interface MachineScore {
-  at: number;
-  dataTs: number;
-  probability: number;
-  rulSteps: number;
-  /** RUL in time: steps × the model's step. */
-  rulMs: number;
-  model: string;
-  topSensors: Array<{ sensor: string; contribution: number }>;
-  /** Model inputs the machine sent no reading of in this window: scored at their training mean. */
-  missingInputs?: string[];
-}
-
-export interface MachineState {
-  ref: MachineRef;
-  /** Its kind (core/kinds.ts): which champion scores it. */
-  kind: MachineKind;
-  /**
-   * What the last scoring attempt found: scored, waiting for data, no model to score with, or down
-   * (failed, not repaired yet: a score of a broken machine means nothing).
-   */
-  status: 'scored' | 'warming_up' | 'no_model' | 'down';
-  detail: string | null;
-  score: MachineScore | null;
-  /** Data time of its newest reading, and when (daemon clock) a reading last arrived: replayed data differs. */
-  lastSeenTs: number;
-  lastReceivedAt: number;
-  latest: Record<string, { value: number; ts: number }>;
-}
-
-export interface ChampionView {
-  version: string;
-  meta: ModelMeta;
-}
-
-type ScoreListener = (machine: MachineRef, score: MachineScore, threshold: number) => void;
+import { FailureRole, type ReadyWindow } from './failure-role.js';
+import type { ScoreHistory, ScoreRecord } from './score-history.js';
+import type { ChampionView, MachineScore, MachineState, ScoreListener, ScoringOptions } from './types.js';
 
 interface Tracked {
   window: MachineWindow;
@@ -78,6 +28,9 @@ interface Tracked {
   /** Data time of the failure it is down since, until a repair or maintenance after it. */
   downSince: number | null;
 }
+
+export type { ChampionView, MachineScore, MachineState, ScoringOptions } from './types.js';
+export { topContributions } from './failure-role.js';
 
 /**
  * Online scoring: each machine's latest window in memory, scored with the champion as steps complete,
@@ -100,11 +53,8 @@ export class ScoringService {
   private readonly loadFailures = new Map<string, number>();
   private busy = false;
   private timer: TimerHandle = undefined;
-  private pruneTimer: TimerHandle = undefined;
-  private readonly listeners: ScoreListener[] = [];
-  private readonly insertScore: Database.Statement;
-  private readonly historyQuery: Database.Statement;
-  private readonly pruneScores: Database.Statement;
+  /** The model roles that score machines, by name: each its champions and its way from window to result. */
+  private readonly roles: Map<'failure', FailureRole>;
   readonly name = 'scoring';
   readonly stats = {
     batches: 0,
@@ -125,7 +75,7 @@ export class ScoringService {
 
   constructor(
     private readonly inference: InferenceClient,
-    private readonly db: Database.Database,
+    private readonly scores: ScoreHistory,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly o: ScoringOptions,
@@ -136,17 +86,11 @@ export class ScoringService {
     kinds?: KindResolver,
   ) {
     this.champions = new KindChampions(kinds);
-    this.insertScore = db.prepare(
-      'INSERT OR REPLACE INTO scores (machine, ts, scored_at, probability, rul, model) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.historyQuery = db.prepare(
-      'SELECT ts, scored_at, probability, rul, model FROM scores WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?',
-    );
-    this.pruneScores = db.prepare('DELETE FROM scores WHERE scored_at < ?');
+    this.roles = new Map([['failure', new FailureRole(inference, scores, o.topSensors)]]);
   }
 
   onScore(listener: ScoreListener): void {
-    this.listeners.push(listener);
+    this.roles.get('failure')!.onScore(listener);
   }
 
   /** Sets (or clears) one model for every machine (a model from before kinds, or a test's). */
@@ -290,12 +234,10 @@ export class ScoringService {
   /** A short tick: a machine's new data waits at most this long (plus its throttle) to be scored. */
   start(tickMs = 50): void {
     this.timer = this.clock.setInterval(() => void this.tick(), tickMs);
-    this.pruneTimer = this.clock.setInterval(() => this.prune(), 3_600_000);
   }
 
   stop(): void {
     this.clock.clearInterval(this.timer);
-    this.clock.clearInterval(this.pruneTimer);
   }
 
   machines(): MachineState[] {
@@ -337,23 +279,9 @@ export class ScoringService {
     return (m && this.championOf(m)?.meta.threshold) ?? null;
   }
 
-  history(
-    machine: string,
-    from: number,
-    to: number,
-    limit: number,
-  ): Array<{ dataTs: number; at: number; probability: number; rulSteps: number; model: string }> {
-    return (
-      this.historyQuery.all(machine, from, to, limit) as Array<{
-        ts: number;
-        scored_at: number;
-        probability: number;
-        rul: number;
-        model: string;
-      }>
-    )
-      .reverse()
-      .map((r) => ({ dataTs: r.ts, at: r.scored_at, probability: r.probability, rulSteps: r.rul, model: r.model }));
+  /** A machine's failure scores with data time in [from, to), the newest `limit`, oldest first. */
+  history(machine: string, from: number, to: number, limit: number): ScoreRecord[] {
+    return this.scores.history(machine, from, to, limit);
   }
 
   /** One round: due machines grouped by the champion of their kind, each loaded if needed, scored in batches. */
@@ -437,11 +365,7 @@ export class ScoringService {
 
   private async scoreBatch(ids: string[], champion: ChampionView): Promise<void> {
     const meta = champion.meta;
-    const F = inputNames(meta.normalisation).length;
-    const S = meta.normalisation.sensors.length;
-    const size = meta.window * F;
-    const ready: Array<{ id: string; endTs: number; missing: string[] }> = [];
-    const x = new Float32Array(ids.length * size);
+    const ready: ReadyWindow[] = [];
     for (const id of ids) {
       this.dirty.delete(id);
       const m = this.machinesById.get(id);
@@ -451,65 +375,33 @@ export class ScoringService {
         this.setStatus(m, 'warming_up', r.reason);
         continue;
       }
-      x.set(r.x, ready.length * size);
-      ready.push({ id, endTs: r.endTs, missing: r.missing });
+      ready.push({ machine: id, ref: m.window.ref, x: r.x, endTs: r.endTs, missing: r.missing });
     }
     if (ready.length === 0) return;
-    const occlude = this.o.topSensors > 0;
-    const reply = await this.inference.request({
-      type: 'score',
-      version: champion.version,
-      x: x.slice(0, ready.length * size),
-      n: ready.length,
-      windowSteps: meta.window,
-      features: F,
-      // The sensors only: they come first; the regime inputs after them are not a reason a technician can act on.
-      occlude: occlude ? S : 0,
-    });
-    if (reply.type !== 'scores') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply from the inference worker');
+    const role = this.roles.get('failure')!;
     const now = this.clock.now();
+    const { scores, cost } = await role.score(champion, ready, now);
     this.stats.batches++;
-    this.stats.scored += ready.length;
-    this.stats.lastBatchMs = reply.ms;
-    this.recentBatchMs.push(reply.ms);
+    this.stats.scored += cost.scored;
+    this.stats.lastBatchMs = cost.ms;
+    this.recentBatchMs.push(cost.ms);
     if (this.recentBatchMs.length > 1000) this.recentBatchMs.shift();
-    this.stats.lastBatchSize = ready.length;
+    this.stats.lastBatchSize = cost.scored;
     const scored: Array<{ ref: MachineRef; score: MachineScore }> = [];
-    this.db.transaction(() => {
-      ready.forEach(({ id, endTs, missing }, i) => {
-        const p = reply.p[i]!;
-        const rulSteps = Math.min(meta.rulCap, Math.max(0, reply.rul[i]! * meta.rulCap));
-        const topSensors = reply.occludedP
-          ? topContributions(p, reply.occludedP.subarray(i * S, (i + 1) * S), meta.normalisation.sensors, this.o.topSensors)
-          : [];
-        const score: MachineScore = {
-          at: now,
-          dataTs: endTs,
-          probability: p,
-          rulSteps,
-          rulMs: rulSteps * meta.stepMs,
-          model: champion.version,
-          topSensors,
-          missingInputs: missing,
-        };
-        if (missing.length > 0) this.stats.scoredWithMissingInputs++;
-        const m = this.machinesById.get(id)!;
-        this.setStatus(m, 'scored', null);
-        m.score = score;
-        m.lastScoredAt = now;
-        this.insertScore.run(id, endTs, now, p, rulSteps, champion.version);
-        scored.push({ ref: m.window.ref, score });
-      });
-    })();
-    for (const { ref, score } of scored) for (const l of this.listeners) l(ref, score, meta.threshold);
+    scores.forEach((score, i) => {
+      const m = this.machinesById.get(ready[i]!.machine);
+      if (!m) return;
+      if ((score.missingInputs?.length ?? 0) > 0) this.stats.scoredWithMissingInputs++;
+      this.setStatus(m, 'scored', null);
+      m.score = score;
+      m.lastScoredAt = now;
+      scored.push({ ref: m.window.ref, score });
+    });
+    role.announce(scored, meta.threshold);
   }
 
   private grid(): { stepMs: number; keep: number } {
     return this.champions.grid(this.o);
-  }
-
-  private prune(): void {
-    this.pruneScores.run(this.clock.now() - this.o.historyRetentionMs);
   }
 
   private summary(m: Tracked): Omit<MachineState, 'latest'> {
@@ -527,19 +419,4 @@ export class ScoringService {
   private view(m: Tracked): MachineState {
     return { ...this.summary(m), latest: m.window.latest() };
   }
-}
-
-/** Sensors whose removal lowers p(failure) most: they pushed the score up. */
-export function topContributions(
-  p: number,
-  occluded: Float32Array,
-  sensors: readonly string[],
-  n: number,
-): Array<{ sensor: string; contribution: number }> {
-  // The sensors that raise the risk, most first: one that lowers it does not explain an alert.
-  return sensors
-    .map((sensor, f) => ({ sensor, contribution: p - occluded[f]! }))
-    .filter((t) => t.contribution > 0)
-    .sort((a, b) => b.contribution - a.contribution)
-    .slice(0, n);
 }

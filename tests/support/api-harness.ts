@@ -16,6 +16,7 @@ import { ingestReport } from '../../src/ingest/report.js';
 import { IngestStats } from '../../src/ingest/stats.js';
 import type { MachineEvent } from '../../src/core/types.js';
 import { InferenceClient } from '../../src/scoring/inference-client.js';
+import { ScoreHistory } from '../../src/scoring/score-history.js';
 import { ScoringService } from '../../src/scoring/service.js';
 import { SqliteDeadLetterLog } from '../../src/ingest/dead-letter-log.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
@@ -136,10 +137,10 @@ export async function apiHarness(
   const inference = new InferenceClient('cpu');
   const scoring = new ScoringService(
     inference,
-    db,
+    new ScoreHistory(db, 86_400_000),
     clock,
     silentLogger(),
-    { intervalMs: 1000, maxBatch: 16, topSensors: 3, historyRetentionMs: 86_400_000, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 },
+    { intervalMs: 1000, maxBatch: 16, topSensors: 3, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 },
     tempDir(),
   );
   const registry = new ModelRegistry(tempDir('vigil-api-models-'));

@@ -11,6 +11,7 @@ import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { buildLstm } from '../../src/model/lstm.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import type { InferenceClient } from '../../src/scoring/inference-client.js';
+import { ScoreHistory } from '../../src/scoring/score-history.js';
 import { ScoringService } from '../../src/scoring/service.js';
 import { openVigilState } from '../../src/state.js';
 import { chooseKind } from '../../src/training/run.js';
@@ -137,10 +138,10 @@ describe('registry and scoring per kind', () => {
     const clock = new ManualClock();
     const svc = new ScoringService(
       inference,
-      openVigilState(':memory:'),
+      new ScoreHistory(openVigilState(':memory:'), 86_400_000),
       clock,
       silentLogger(),
-      { intervalMs: 1000, maxBatch: 16, topSensors: 1, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      { intervalMs: 1000, maxBatch: 16, topSensors: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
       dir,
       undefined,
       new KindResolver([

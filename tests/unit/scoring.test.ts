@@ -9,6 +9,7 @@ import { buildLstm, predict } from '../../src/model/lstm.js';
 import path from 'node:path';
 import type { InferenceClient } from '../../src/scoring/inference-client.js';
 import { MachineWindow } from '../../src/scoring/machine-window.js';
+import { ScoreHistory } from '../../src/scoring/score-history.js';
 import { ScoringService, topContributions, type MachineScore } from '../../src/scoring/service.js';
 import { openVigilState } from '../../src/state.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
@@ -31,6 +32,23 @@ function readings(fromStep: number, steps: number, machine = M1): Sample[] {
   }
   return out;
 }
+
+describe('score history', () => {
+  it('keeps a round in one write, answers a machine oldest first within its range, and prunes past its retention', () => {
+    const history = new ScoreHistory(openVigilState(':memory:'), 10_000);
+    history.record([
+      { machine: 'm1', dataTs: 1000, at: 5000, probability: 0.1, rulSteps: 9, model: 'v0001' },
+      { machine: 'm1', dataTs: 2000, at: 6000, probability: 0.2, rulSteps: 8, model: 'v0001' },
+      { machine: 'm2', dataTs: 2000, at: 6000, probability: 0.9, rulSteps: 1, model: 'v0001' },
+    ]);
+    history.record([{ machine: 'm1', dataTs: 3000, at: 20_000, probability: 0.3, rulSteps: 7, model: 'v0002' }]);
+    expect(history.history('m1', -Infinity, Infinity, 2).map((h) => h.dataTs)).toEqual([2000, 3000]);
+    expect(history.history('m1', 1500, 2500, 10)).toEqual([{ dataTs: 2000, at: 6000, probability: 0.2, rulSteps: 8, model: 'v0001' }]);
+    history.prune(20_000);
+    expect(history.history('m1', -Infinity, Infinity, 10).map((h) => h.dataTs)).toEqual([3000]);
+    expect(history.history('m2', -Infinity, Infinity, 10)).toEqual([]);
+  });
+});
 
 describe('machine window', () => {
   it('builds exactly the window training builds from the same readings (one grid, one fill rule)', () => {
@@ -168,10 +186,10 @@ describe('scoring service state', () => {
     for (const id of ['m1', 'm2', 'm3']) fleet.admit(id);
     const svc = new ScoringService(
       {} as InferenceClient,
-      db,
+      new ScoreHistory(db, 1),
       clock,
       silentLogger(),
-      { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      { intervalMs: 1000, maxBatch: 8, topSensors: 0, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
       tempDir(),
       fleet,
     );
@@ -200,10 +218,10 @@ describe('scoring service seeding', () => {
     const fleet = new FleetCap(1);
     const svc = new ScoringService(
       {} as InferenceClient,
-      db,
+      new ScoreHistory(db, 1),
       clock,
       silentLogger(),
-      { intervalMs: 1000, maxBatch: 8, topSensors: 0, historyRetentionMs: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      { intervalMs: 1000, maxBatch: 8, topSensors: 0, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
       tempDir(),
       fleet,
     );
@@ -244,10 +262,10 @@ describe('scoring service', () => {
     const db = openVigilState(':memory:');
     const svc = new ScoringService(
       inference,
-      db,
+      new ScoreHistory(db, 86_400_000),
       clock,
       silentLogger(),
-      { intervalMs: 5000, maxBatch: 2, topSensors: 2, historyRetentionMs: 86_400_000, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
+      { intervalMs: 5000, maxBatch: 2, topSensors: 2, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
       dir,
     );
     const heard: Array<{ machine: string; score: MachineScore; threshold: number }> = [];
