@@ -1,19 +1,9 @@
-// Over 400 lines on purpose: every write to the alert tables also keeps the in-memory index of
-// unresolved alerts in step (what makes 100,000 machines affordable); split, the index would leak.
 import type Database from 'better-sqlite3';
 import type { MachineRef } from '../core/types.js';
-import type {
-  Alert,
-  AlertEvent,
-  AlertEventType,
-  Escalation,
-  AlertKind,
-  AlertQuality,
-  AlertState,
-  Outcome,
-  Resolution,
-  Severity,
-} from './types.js';
+import { Deliveries } from './store/deliveries.js';
+import { AlertEventFeed } from './store/event-feed.js';
+import { QualityFigures } from './store/quality-figures.js';
+import type { Alert, AlertEvent, AlertEventType, Escalation, AlertKind, AlertState, Outcome, Resolution, Severity } from './types.js';
 
 interface AlertRow {
   id: number;
@@ -61,38 +51,34 @@ export interface AlertListQuery {
   limit: number;
 }
 
-export type DeliveryState = 'pending' | 'delivered' | 'dead';
-
-export interface Delivery {
-  id: number;
-  eventId: number;
-  channel: string;
-  state: DeliveryState;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  deliveredAt: number | null;
-}
+export type { Delivery, DeliveryState } from './store/deliveries.js';
 
 /**
- * Alerts, their change log and the notification outbox in Vigil's SQLite state DB. Every change of an
- * alert, its event and one delivery row per notification channel are written in one transaction: a
- * crash either keeps all three or none, so a restart never loses or duplicates a delivery record.
- * Which (machine, kind, subject) has an unresolved alert is also kept in memory: the data-quality
- * check asks it for every condition of every machine, and a fleet of tens of thousands must not
- * turn that into a query each.
+ * Alerts in Vigil's SQLite state DB: the alerts table and its lifecycle here; their change log
+ * (`events`), the outbox's deliveries and the quality figures beside it, one table's statements each.
+ * Every change of an alert, its event and one delivery row per notification channel are written in
+ * one transaction: a crash either keeps all three or none, so a restart never loses or duplicates a
+ * delivery record. Which (machine, kind, subject) has an unresolved alert is also kept in memory:
+ * the data-quality check asks it for every condition of every machine, and a fleet of tens of
+ * thousands must not turn that into a query each; every write here keeps it in step.
  */
 export class AlertStore {
   /** machine → `${kind}\0${subject}` → id of its unresolved alert. */
   private readonly unresolvedIndex = new Map<string, Map<string, number>>();
   private readonly sql;
   private readonly listQueries = new Map<string, Database.Statement>();
+  readonly deliveries: Deliveries;
+  readonly events: AlertEventFeed;
+  readonly figures: QualityFigures;
 
   constructor(
     private readonly db: Database.Database,
     /** Outbox channels each event is delivered to (e.g. `webhook:ops`, `mqtt`). */
     private readonly channels: readonly string[],
   ) {
+    this.deliveries = new Deliveries(db);
+    this.events = new AlertEventFeed(db, this.deliveries);
+    this.figures = new QualityFigures(db);
     this.sql = {
       insertAlert: db.prepare(
         `INSERT INTO alerts (site, line, machine, kind, subject, severity, state, message, details, opened_at, updated_at)
@@ -108,7 +94,6 @@ export class AlertStore {
          WHERE id = ?`,
       ),
       markTruePositive: db.prepare("UPDATE alerts SET outcome = 'true_positive', lead_ms = ? WHERE id = ?"),
-      recordMiss: db.prepare('INSERT OR IGNORE INTO missed_failures (machine, failure_ts, recorded_at) VALUES (?, ?, ?)'),
       lastResolvedRisk: db.prepare(
         "SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1",
       ),
@@ -118,31 +103,6 @@ export class AlertStore {
       unresolvedByKind: db.prepare("SELECT kind, COUNT(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY kind"),
       row: db.prepare('SELECT * FROM alerts WHERE id = ?'),
       countsByState: db.prepare('SELECT state, COUNT(*) AS n FROM alerts GROUP BY state'),
-      quality: db.prepare(
-        `SELECT SUM(outcome = 'true_positive') AS tp, SUM(outcome = 'false_alarm') AS fa, AVG(CASE WHEN outcome = 'true_positive' THEN lead_ms END) AS lead
-         FROM alerts WHERE kind = 'failure_risk' AND resolved_at >= ? AND resolved_at < ?`,
-      ),
-      missed: db.prepare('SELECT COUNT(*) AS n FROM missed_failures WHERE recorded_at >= ? AND recorded_at < ?'),
-      firstRecord: db.prepare(
-        "SELECT MIN(t) AS t FROM (SELECT MIN(resolved_at) AS t FROM alerts WHERE kind = 'failure_risk' AND outcome IS NOT NULL UNION ALL SELECT MIN(recorded_at) FROM missed_failures)",
-      ),
-      setting: db.prepare('SELECT value FROM settings WHERE key = ?'),
-      putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      eventsAfter: db.prepare('SELECT id, type, at, payload FROM alert_events WHERE id > ? ORDER BY id LIMIT ?'),
-      lastEventId: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM alert_events'),
-      pending: db.prepare("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY id LIMIT ?"),
-      nextDeliveryAt: db.prepare("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE state = 'pending'"),
-      markDelivered: db.prepare(
-        "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
-      ),
-      markAttemptFailed: db.prepare(
-        'UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?',
-      ),
-      deliveriesByState: db.prepare('SELECT * FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT ?'),
-      deliveries: db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
-      deliveryCounts: db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state'),
-      insertEvent: db.prepare('INSERT INTO alert_events (alert_id, type, at, payload) VALUES (?, ?, ?, ?)'),
-      insertDelivery: db.prepare("INSERT INTO deliveries (event_id, channel, state, next_attempt_at) VALUES (?, ?, 'pending', ?)"),
     };
     for (const r of this.sql.unresolvedKeys.all() as Array<{ id: number; machine: string; kind: AlertKind; subject: string }>)
       this.index(r.machine, r.kind, r.subject, r.id);
@@ -237,10 +197,6 @@ export class AlertStore {
     this.sql.markTruePositive.run(leadMs, id);
   }
 
-  recordMiss(machine: string, failureTs: number, at: number): void {
-    this.sql.recordMiss.run(machine, failureTs, at);
-  }
-
   /** How many unresolved alerts the machine has (no query). */
   unresolvedCount(machine: string): number {
     return this.unresolvedIndex.get(machine)?.size ?? 0;
@@ -303,98 +259,8 @@ export class AlertStore {
     return out;
   }
 
-  /**
-   * Production precision/recall of failure-risk alerts over a period of daemon time: alerts resolved
-   * in it (true positive or false alarm) and live failures no alert announced that were recorded in it.
-   * The period starts, by default, where the figures were last reset (`resetQuality`).
-   */
-  quality(period: { from?: number; to?: number } = {}): AlertQuality {
-    const from = period.from ?? this.qualityResetAt() ?? -Infinity;
-    const to = period.to ?? Infinity;
-    const q = this.sql.quality.get(from, to) as { tp: number | null; fa: number | null; lead: number | null };
-    const missed = (this.sql.missed.get(from, to) as { n: number }).n;
-    const tp = q.tp ?? 0;
-    const fa = q.fa ?? 0;
-    const first = from === -Infinity ? (this.sql.firstRecord.get() as { t: number | null }).t : from;
-    return {
-      period: { from: first, to: to === Infinity ? null : to },
-      truePositives: tp,
-      falseAlarms: fa,
-      missedFailures: missed,
-      precision: tp + fa > 0 ? tp / (tp + fa) : null,
-      recall: tp + missed > 0 ? tp / (tp + missed) : null,
-      meanLeadMs: q.lead,
-    };
-  }
-
-  /** From `at` on, the quality figures count afresh (what came before stays, for `quality({ from })`). */
-  resetQuality(at: number): void {
-    this.sql.putSetting.run('alerts.quality_from', String(at));
-  }
-
-  qualityResetAt(): number | null {
-    const row = this.sql.setting.get('alerts.quality_from') as { value: string } | undefined;
-    return row ? Number(row.value) : null;
-  }
-
-  /** Events after `afterId`, oldest first: how an SSE client catches up after a reconnect. */
-  eventsAfter(afterId: number, limit: number): AlertEvent[] {
-    const rows = this.sql.eventsAfter.all(afterId, limit) as Array<{ id: number; type: AlertEventType; at: number; payload: string }>;
-    return rows.map((r) => ({ id: r.id, type: r.type, at: r.at, alert: JSON.parse(r.payload) as Alert }));
-  }
-
-  event(id: number): AlertEvent | null {
-    return this.eventsAfter(id - 1, 1).find((e) => e.id === id) ?? null;
-  }
-
-  lastEventId(): number {
-    return (this.sql.lastEventId.get() as { id: number }).id;
-  }
-
-  /**
-   * Pending deliveries that may go now, oldest first: per channel, those before its first one that
-   * is still waiting out a backoff (order within a channel is kept).
-   */
-  dueDeliveries(now: number, limit: number): Delivery[] {
-    const pending = (this.sql.pending.all(limit) as DeliveryRow[]).map(toDelivery);
-    const blocked = new Set<string>();
-    const out: Delivery[] = [];
-    for (const d of pending) {
-      if (blocked.has(d.channel)) continue;
-      if (d.nextAttemptAt > now) blocked.add(d.channel);
-      else out.push(d);
-    }
-    return out;
-  }
-
-  nextDeliveryAt(): number | null {
-    return (this.sql.nextDeliveryAt.get() as { t: number | null }).t;
-  }
-
-  markDelivered(id: number, at: number): void {
-    this.sql.markDelivered.run(at, id);
-  }
-
-  markAttemptFailed(id: number, error: string, nextAttemptAt: number, dead: boolean): void {
-    this.sql.markAttemptFailed.run(dead ? 'dead' : 'pending', error.slice(0, 500), nextAttemptAt, id);
-  }
-
-  deliveries(q: { state?: DeliveryState; limit: number }): Delivery[] {
-    const rows = q.state ? this.sql.deliveriesByState.all(q.state, q.limit) : this.sql.deliveries.all(q.limit);
-    return (rows as DeliveryRow[]).map(toDelivery);
-  }
-
-  deliveryCounts(): Record<DeliveryState, number> {
-    const out: Record<DeliveryState, number> = { pending: 0, delivered: 0, dead: 0 };
-    for (const r of this.sql.deliveryCounts.all() as Array<{ state: DeliveryState; n: number }>) out[r.state] = r.n;
-    return out;
-  }
-
   private recordEvent(alertId: number, type: AlertEventType, at: number, channels: readonly string[] = this.channels): AlertEvent {
-    const alert = toAlert(this.row(alertId)!);
-    const id = Number(this.sql.insertEvent.run(alertId, type, at, JSON.stringify(alert)).lastInsertRowid);
-    for (const channel of channels) this.sql.insertDelivery.run(id, channel, at);
-    return { id, type, at, alert };
+    return this.events.record(toAlert(this.row(alertId)!), type, at, channels);
   }
 
   private index(machine: string, kind: AlertKind, subject: string, id: number): void {
@@ -440,30 +306,6 @@ export class AlertStateError extends Error {
     super(`alert ${id} is ${state}; cannot ${action} it`);
     this.name = 'AlertStateError';
   }
-}
-
-interface DeliveryRow {
-  id: number;
-  event_id: number;
-  channel: string;
-  state: DeliveryState;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  delivered_at: number | null;
-}
-
-function toDelivery(r: DeliveryRow): Delivery {
-  return {
-    id: r.id,
-    eventId: r.event_id,
-    channel: r.channel,
-    state: r.state,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    deliveredAt: r.delivered_at,
-  };
 }
 
 function toAlert(r: AlertRow): Alert {

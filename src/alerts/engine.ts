@@ -171,7 +171,7 @@ export class AlertEngine extends EventEmitter {
       return;
     }
     if (recent) return;
-    this.store.recordMiss(e.machine.machine, e.ts, now);
+    this.store.figures.recordMiss(e.machine.machine, e.ts, now);
     this.counters.missedFailures++;
     this.log.warn({ machine: e.machine.machine }, 'failure with no failure-risk alert before it');
   }

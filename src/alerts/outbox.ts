@@ -79,7 +79,7 @@ export class Outbox {
     try {
       do {
         this.again = false;
-        const due = this.store.dueDeliveries(this.clock.now(), 500);
+        const due = this.store.deliveries.due(this.clock.now(), 500);
         const byChannel = new Map<string, typeof due>();
         for (const d of due) byChannel.set(d.channel, [...(byChannel.get(d.channel) ?? []), d]);
         await Promise.all([...byChannel].map(([channel, list]) => this.deliverChannel(channel, list)));
@@ -90,14 +90,14 @@ export class Outbox {
     this.schedule();
   }
 
-  private async deliverChannel(channel: string, list: ReturnType<AlertStore['dueDeliveries']>): Promise<void> {
+  private async deliverChannel(channel: string, list: ReturnType<AlertStore['deliveries']['due']>): Promise<void> {
     const notifier = this.notifiers.find((n) => n.channel === channel);
     for (const d of list) {
       if (this.stopped) return;
-      const event = this.store.event(d.eventId);
+      const event = this.store.events.get(d.eventId);
       if (!notifier || !event) {
         // A channel removed from the config, or a pruned event: nothing can ever deliver it.
-        this.store.markAttemptFailed(
+        this.store.deliveries.markAttemptFailed(
           d.id,
           notifier ? 'event no longer exists' : `channel ${channel} is not configured`,
           this.clock.now(),
@@ -108,12 +108,12 @@ export class Outbox {
       }
       try {
         await notifier.deliver(event, d.id);
-        this.store.markDelivered(d.id, this.clock.now());
+        this.store.deliveries.markDelivered(d.id, this.clock.now());
         this.counters.delivered++;
       } catch (err) {
         const attempts = d.attempts + 1;
         const dead = attempts >= this.o.maxAttempts;
-        this.store.markAttemptFailed(d.id, errorMessage(err), this.clock.now() + retryDelay(attempts, this.o), dead);
+        this.store.deliveries.markAttemptFailed(d.id, errorMessage(err), this.clock.now() + retryDelay(attempts, this.o), dead);
         this.counters.failedAttempts++;
         if (dead) {
           this.counters.dead++;
@@ -129,7 +129,7 @@ export class Outbox {
   private schedule(): void {
     if (!this.started) return;
     this.clock.clearTimeout(this.timer);
-    const next = this.store.nextDeliveryAt();
+    const next = this.store.deliveries.nextAt();
     if (next === null) return;
     this.timer = this.clock.setTimeout(() => this.kick(), Math.max(10, next - this.clock.now()));
     if (typeof this.timer === 'object' && this.timer?.unref) this.timer.unref();

@@ -58,10 +58,10 @@ export function alertReports(
       fields: alertFields,
       read: () => ({
         ...store.countsByState(),
-        quality: qualityJson(store.quality()),
+        quality: qualityJson(store.figures.over()),
         backfillFailures: engine.counters.backfillFailures,
         backfillScores: engine.counters.backfillScores,
-        deliveries: store.deliveryCounts(),
+        deliveries: store.deliveries.counts(),
       }),
       metrics: [
         {
@@ -83,7 +83,7 @@ export function alertReports(
           help: 'notification deliveries by state',
           type: 'gauge',
           labelNames: ['state'],
-          read: () => labelled('state', store.deliveryCounts()),
+          read: () => labelled('state', store.deliveries.counts()),
         },
       ],
     }),

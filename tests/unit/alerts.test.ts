@@ -74,7 +74,7 @@ describe('alert engine and lifecycle', () => {
     expect(done.resolved?.resolution).toBe('failure');
     expect(done.outcome).toBe('true_positive');
     expect(done.leadMs).toBe(8_000);
-    expect(store.quality()).toMatchObject({
+    expect(store.figures.over()).toMatchObject({
       truePositives: 1,
       falseAlarms: 0,
       missedFailures: 0,
@@ -104,11 +104,11 @@ describe('alert engine and lifecycle', () => {
     const closed = store.list({ limit: 10 })[0]!;
     expect(closed.resolved?.resolution).toBe('recovered');
     expect(closed.outcome).toBe('false_alarm');
-    expect(store.quality().precision).toBe(0);
+    expect(store.figures.over().precision).toBe(0);
     clock.advance(30_000);
     engine.onMachineEvent({ machine: M1, ts: T0 + 9_000, type: 'failure' });
     expect(store.get(closed.id)!.outcome).toBe('true_positive');
-    expect(store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
+    expect(store.figures.over()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
   });
 
   it('judges a failure after an alert closed in data time: a fast replay neither hides a miss nor loses an announced one', () => {
@@ -120,7 +120,7 @@ describe('alert engine and lifecycle', () => {
     replay.engine.onScore(score(0.1, 4_000), 0.5);
     // Five minutes of data after the risk went away (grace 1 min), a second of daemon time: a miss.
     replay.engine.onMachineEvent({ machine: M1, ts: T0 + 4_000 + 300_000, type: 'failure' });
-    expect(replay.store.quality()).toMatchObject({ truePositives: 0, falseAlarms: 1, missedFailures: 1 });
+    expect(replay.store.figures.over()).toMatchObject({ truePositives: 0, falseAlarms: 1, missedFailures: 1 });
 
     // Slow the other way: 30 s of data after it closed, an hour of daemon time: announced.
     const slow = setup();
@@ -130,7 +130,7 @@ describe('alert engine and lifecycle', () => {
     slow.engine.onScore(score(0.1, 4_000), 0.5);
     slow.clock.advance(3_600_000);
     slow.engine.onMachineEvent({ machine: M1, ts: T0 + 34_000, type: 'failure' });
-    expect(slow.store.quality()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
+    expect(slow.store.figures.over()).toMatchObject({ truePositives: 1, falseAlarms: 0, missedFailures: 0 });
   });
 
   it('an alert keeps the score it opened with and its peak, each with its data time, beside the latest', () => {
@@ -154,7 +154,7 @@ describe('alert engine and lifecycle', () => {
     engine.onMachineEvent({ machine: M1, ts: T0 + 5_000, type: 'failure' });
     engine.onMachineEvent({ machine: M1, ts: T0 + 5_000, type: 'failure' });
     engine.onMachineEvent({ machine: M1, ts: T0 + 6_000, type: 'repair' });
-    expect(store.quality()).toMatchObject({ missedFailures: 1, recall: 0, precision: null });
+    expect(store.figures.over()).toMatchObject({ missedFailures: 1, recall: 0, precision: null });
   });
 
   it('goes open → acknowledged → resolved by a technician; wrong transitions are refused', () => {
@@ -248,7 +248,7 @@ describe('backfill and live failures', () => {
     clock.advance(10 * 60_000);
     engine.checkQuality();
     expect(store.unresolved()).toEqual([]);
-    expect(store.quality()).toMatchObject({ missedFailures: 0, recall: null });
+    expect(store.figures.over()).toMatchObject({ missedFailures: 0, recall: null });
     expect(engine.counters.backfillFailures).toBe(100);
     expect(quality.stats.backfillReadings).toBe(2000); // one value each
   });
@@ -260,10 +260,10 @@ describe('backfill and live failures', () => {
     quality.observe(sample(clock.now(), { s1: 2 }), clock.now());
     // A technician enters a failure of two hours ago: older than the backfill age, but the machine was live.
     engine.onMachineEvent({ machine: M1, ts: clock.now() - 2 * 3_600_000, type: 'failure' });
-    expect(store.quality()).toMatchObject({ missedFailures: 1 });
+    expect(store.figures.over()).toMatchObject({ missedFailures: 1 });
     // The same for a machine nobody watched then is history.
     engine.onMachineEvent({ machine: { ...M1, machine: 'other' }, ts: clock.now() - 2 * 3_600_000, type: 'failure' });
-    expect(store.quality()).toMatchObject({ missedFailures: 1 });
+    expect(store.figures.over()).toMatchObject({ missedFailures: 1 });
   });
 
   it('scores of a backfilled window open no alert: an alert about the past helps nobody', () => {
@@ -280,11 +280,11 @@ describe('backfill and live failures', () => {
   it('quality figures say their period, and count afresh after a reset', () => {
     const { engine, store, clock } = setup();
     engine.onMachineEvent({ machine: M1, ts: T0 + 1_000, type: 'failure' });
-    expect(store.quality()).toMatchObject({ missedFailures: 1, period: { from: T0, to: null } });
+    expect(store.figures.over()).toMatchObject({ missedFailures: 1, period: { from: T0, to: null } });
     clock.advance(60_000);
-    store.resetQuality(clock.now());
-    expect(store.quality()).toMatchObject({ missedFailures: 0, recall: null, period: { from: T0 + 60_000 } });
-    expect(store.quality({ from: 0 })).toMatchObject({ missedFailures: 1 });
+    store.figures.reset(clock.now());
+    expect(store.figures.over()).toMatchObject({ missedFailures: 0, recall: null, period: { from: T0 + 60_000 } });
+    expect(store.figures.over({ from: 0 })).toMatchObject({ missedFailures: 1 });
   });
 });
 

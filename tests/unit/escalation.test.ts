@@ -45,9 +45,9 @@ function setup(escalation: unknown, webhooks: unknown[] = []) {
   const open = (severity: 'warning' | 'critical') =>
     stage.store.open({ machine: M1, kind: 'machine_stale', severity, message: 'no data', details: {} }, clock.now()).alert.id;
   const deliveries = (type: string) =>
-    stage.store
-      .deliveries({ limit: 100 })
-      .filter((d) => stage.store.event(d.eventId)?.type === type)
+    stage.store.deliveries
+      .list({ limit: 100 })
+      .filter((d) => stage.store.events.get(d.eventId)?.type === type)
       .map((d) => d.channel)
       .sort();
   return { stage, clock, events, open, deliveries };

@@ -62,7 +62,7 @@ describe('notification outbox', () => {
     clock.advance(2000);
     await outbox.runOnce();
     expect(b.delivered.map((d) => d.type)).toEqual(['opened', 'acknowledged']);
-    expect(store.deliveryCounts()).toEqual({ pending: 0, delivered: 4, dead: 0 });
+    expect(store.deliveries.counts()).toEqual({ pending: 0, delivered: 4, dead: 0 });
     await outbox.runOnce();
     expect(a.delivered).toHaveLength(2);
   });
@@ -77,7 +77,7 @@ describe('notification outbox', () => {
       clock.advance(10_000);
     }
     expect(a.attempts).toBe(4);
-    const [dead] = store.deliveries({ state: 'dead', limit: 10 });
+    const [dead] = store.deliveries.list({ state: 'dead', limit: 10 });
     expect(dead).toMatchObject({ attempts: 4, lastError: 'receiver down' });
     a.failing = false;
     store.resolve(store.unresolved()[0]!.id, { by: 'ana', resolution: 'technician' }, clock.now());

@@ -110,7 +110,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       const from = req.query.from === undefined ? undefined : parseTimeParam('from', req.query.from, 0, now);
       const to = req.query.to === undefined ? undefined : parseTimeParam('to', req.query.to, now, now);
       if (from !== undefined && to !== undefined && !(from < to)) throw new VigilError('VGL_BAD_REQUEST', 'from must be before to');
-      return qualityJson(d.store.quality({ from, to }));
+      return qualityJson(d.store.figures.over({ from, to }));
     },
   );
 
@@ -127,8 +127,8 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       },
     },
     async () => {
-      d.store.resetQuality(d.clock.now());
-      return qualityJson(d.store.quality());
+      d.store.figures.reset(d.clock.now());
+      return qualityJson(d.store.figures.over());
     },
   );
 
@@ -160,8 +160,10 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       },
     },
     async (req) => ({
-      counts: d.store.deliveryCounts(),
-      items: d.store.deliveries(req.query).map((x) => ({ ...x, nextAttemptAt: iso(x.nextAttemptAt)!, deliveredAt: iso(x.deliveredAt) })),
+      counts: d.store.deliveries.counts(),
+      items: d.store.deliveries
+        .list(req.query)
+        .map((x) => ({ ...x, nextAttemptAt: iso(x.nextAttemptAt)!, deliveredAt: iso(x.deliveredAt) })),
     }),
   );
 
@@ -216,7 +218,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     },
     (req, reply) => {
       const header = req.headers['last-event-id'];
-      let last = req.query.after ?? (typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : d.store.lastEventId());
+      let last = req.query.after ?? (typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : d.store.events.lastId());
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -278,9 +280,9 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       // The backlog in pages, each written only once the client has read the one before.
       void (async () => {
         for (
-          let batch = d.store.eventsAfter(last, 100);
+          let batch = d.store.events.after(last, 100);
           batch.length > 0 && !dropped && !res.destroyed;
-          batch = d.store.eventsAfter(last, 100)
+          batch = d.store.events.after(last, 100)
         ) {
           batch.forEach(send);
           if (res.writableNeedDrain) await new Promise((r) => res.once('drain', r).once('close', r));
