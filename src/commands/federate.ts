@@ -8,7 +8,7 @@ import { coordinatorOptions } from '../federation/build.js';
 import { FederationCoordinator } from '../federation/coordinator.js';
 import { MqttFederationTransport } from '../federation/transport.js';
 import { WorkerLearner } from '../federation/worker-learner.js';
-import { trainingConfig } from '../training/worker-input.js';
+import { trainingConfig } from '../training/index.js';
 import { installSignalHandlers } from '../signals.js';
 
 interface FederateOptions {

@@ -2,7 +2,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { redactUrl } from '../core/redact.js';
 import type { ModelRegistry } from '../registry/registry.js';
-import { trainingConfig } from '../training/worker-input.js';
+import { trainingConfig } from '../training/index.js';
 import type { CoordinatorOptions } from './coordinator.js';
 import { FederationGateway } from './gateway.js';
 import { federationReport } from './report.js';

@@ -4,18 +4,26 @@
  * champion/challenger rule on this gateway's held-out machines decides.
  */
 import type { LearningConfig } from '../config/schema.js';
-import { KindResolver } from '../core/kinds.js';
-import { groupByKind } from '../features/kinds.js';
 import { loadTf, quietTfWarnings } from '../model/backend.js';
-import { loadFastLstm } from '../model/fast-lstm/load.js';
 import { buildLstm, compile } from '../model/lstm.js';
-import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
-import { createSensorStore } from '../store/create.js';
-import { loadDataset, type Dataset } from '../training/dataset.js';
-import { decide } from '../training/run.js';
-import { dataReport, scoreOnHeldOut, validationMetrics } from '../training/meta-parts.js';
-import { trainAndValidate, validate, type Validation } from '../training/pipeline.js';
-import type { TrainingConfig } from '../training/worker-input.js';
+import { ModelRegistry } from '../registry/registry.js';
+import {
+  assembleRun,
+  championOnSame,
+  dataReport,
+  decide,
+  loadRunBackend,
+  readKindData,
+  trainAndValidate,
+  validate,
+  validationMetrics,
+  type Dataset,
+  type Fitted,
+  type PreparedData,
+  type RunSteps,
+  type TrainingConfig,
+  type Validation,
+} from '../training/index.js';
 import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from './local.js';
 import type { Plan } from './messages.js';
 import type { Adoption } from './participant.js';
@@ -37,162 +45,189 @@ function planLearning(cfg: LearningConfig, plan: Plan): LearningConfig {
   return { ...cfg, step: plan.shape.stepMs, window: plan.shape.window, horizon: plan.shape.horizon, rulCap: plan.shape.rulCap };
 }
 
-async function localData(t: GatewayTask): Promise<(LocalData & { dataset: Dataset }) | null> {
-  const cfg = planLearning(t.config.learning, t.plan);
-  const store = createSensorStore(t.config);
-  await store.open();
-  try {
-    const kinds = groupByKind(await store.listMachines(), new KindResolver(t.config.machines));
-    const kind = kinds.find((k) => k.kind === t.plan.kind);
-    if (!kind) return null;
-    const dataset = await loadDataset(store, cfg, t.now, kind);
-    if (dataset.items.length === 0) return null;
-    // From the statistics round on, the plan names the inputs; before it, the kind's own sensors.
-    const sensors = t.plan.sensors.length > 0 ? t.plan.sensors : dataset.sensors;
-    return { items: dataset.items, sensors, machines: dataset.machines, failures: dataset.failures, dataset };
-  } finally {
-    await store.close();
-  }
+async function localData(t: GatewayTask): Promise<LocalDataset | null> {
+  const found = await readKindData(
+    t.config,
+    planLearning(t.config.learning, t.plan),
+    t.now,
+    (kinds) => kinds.find((k) => k.kind === t.plan.kind) ?? null,
+  );
+  if (!found || found.dataset.items.length === 0) return null;
+  const { dataset } = found;
+  // From the statistics round on, the plan names the inputs; before it, the kind's own sensors.
+  const sensors = t.plan.sensors.length > 0 ? t.plan.sensors : dataset.sensors;
+  return { items: dataset.items, sensors, machines: dataset.machines, failures: dataset.failures, dataset };
 }
 
 export async function runGatewayTask(t: GatewayTask): Promise<unknown> {
   if (t.task === 'init') return initialModel(t);
-  const data = await localData(t);
-  if (t.task === 'stats') return data ? { ...localMoments(data, t.plan), machines: data.machines, failures: data.failures } : null;
-  if (!data)
-    return t.task === 'train' ? null : ({ version: null, promoted: false, reason: 'no machines of this kind here' } satisfies Adoption);
-  quietTfWarnings();
-  const cfg = t.config.learning;
-  const { tf, backend, provider } = await loadTf(cfg.backend);
-  const lstm = await loadFastLstm(tf, { preference: cfg.lstmKernel, ...(cfg.kernelThreads > 0 ? { threads: cfg.kernelThreads } : {}) });
-  const prepared = prepareLocal(data, t.plan);
-  if (t.task === 'train') {
-    if (prepared.report.trainWindows === 0) return null;
-    const cpu = process.cpuUsage();
-    const u = await trainRound(tf, prepared, t.plan, t.global!, { kernel: lstm.kernel, client: t.client });
-    const used = process.cpuUsage(cpu);
-    // The estimate the energy accountant uses without a meter: CPU time × watts per core.
-    return u ? { ...u, energyJ: ((used.user + used.system) / 1e6) * t.wattsPerCore } : null;
+  if (t.task === 'stats') {
+    const data = await localData(t);
+    return data ? { ...localMoments(data, t.plan), machines: data.machines, failures: data.failures } : null;
   }
+  if (t.task === 'train') return trainLocally(t);
+  return adopt(t);
+}
 
+/** One round of local training from the global weights: the update to send. */
+async function trainLocally(t: GatewayTask): Promise<unknown> {
+  const data = await localData(t);
+  if (!data) return null;
+  const { tf, lstm } = await loadRunBackend(t.config.learning);
+  const prepared = prepareLocal(data, t.plan);
+  if (prepared.report.trainWindows === 0) return null;
+  const cpu = process.cpuUsage();
+  const u = await trainRound(tf, prepared, t.plan, t.global!, { kernel: lstm.kernel, client: t.client });
+  const used = process.cpuUsage(cpu);
+  // The estimate the energy accountant uses without a meter: CPU time × watts per core.
+  return u ? { ...u, energyJ: ((used.user + used.system) / 1e6) * t.wattsPerCore } : null;
+}
+
+/** Nothing to judge the federated model on here, or it was offered already: said without a run. */
+class NoAdoption extends Error {}
+
+/**
+ * The final model offered to this gateway's registry as a training run is: the federated weights
+ * (fine-tuned on this gateway's machines when personalised) against the champion on the same
+ * held-out machines, registered, and promoted only if it is better.
+ */
+async function adopt(t: GatewayTask): Promise<Adoption> {
+  const cfg = t.config.learning;
   const registry = new ModelRegistry(cfg.modelsDir);
   const already = registry
     .list(t.plan.kind)
     .find((m) => m.federation?.session === t.plan.session && m.federation.round === t.plan.round && m.federation.id === t.plan.federation);
-  if (already) return { version: already.version, promoted: false, reason: `already offered as ${already.version}` } satisfies Adoption;
-  if (prepared.validation.n === 0)
-    return { version: null, promoted: false, reason: 'no held-out windows here to judge it on' } satisfies Adoption;
-  const started = Date.now();
-  let model = globalModel(tf, t.plan, t.global!, lstm.kernel);
-  let epochs = 0;
-  let validation: Validation;
-  if (t.personalise.enabled && prepared.report.trainPositives > 0) {
-    // Personalised: the federated model fine-tuned on this gateway's own training machines.
-    compile(tf, model, t.plan.params.learningRate);
-    const tuned = await trainAndValidate(
-      tf,
-      prepared,
-      {
-        units: t.plan.shape.units,
-        dropout: t.plan.shape.dropout,
-        learningRate: t.plan.params.learningRate,
-        seed: t.plan.params.seed,
-        recurrentActivation: 'sigmoid',
-        kernel: lstm.kernel,
-      },
-      {
-        epochs: t.personalise.epochs,
-        batchSize: t.plan.params.batchSize,
-        patience: Math.max(2, Math.ceil(t.personalise.epochs / 3)),
-        monitor: cfg.model.monitor,
-        rulCap: t.plan.shape.rulCap,
-        horizon: t.plan.shape.horizon,
-        stepMs: t.plan.shape.stepMs,
-      },
-      [model],
-    );
-    model = tuned.model;
-    epochs = tuned.fit.history.length;
-    validation = tuned.validation;
-  } else {
-    validation = validate(tf, model, prepared.validation, {
-      rulCap: t.plan.shape.rulCap,
-      horizon: t.plan.shape.horizon,
-      stepMs: t.plan.shape.stepMs,
-    });
+  if (already) return { version: already.version, promoted: false, reason: `already offered as ${already.version}` };
+  try {
+    const result = await assembleRun({ config: t.config, now: t.now }, federatedSteps(t));
+    const meta = result.meta!;
+    return { version: meta.version, promoted: meta.decision.promoted, reason: meta.decision.reason };
+  } catch (err) {
+    if (err instanceof NoAdoption) return { version: null, promoted: false, reason: err.message };
+    throw err;
   }
-  const championVersion = registry.championVersion(t.plan.kind);
-  const champion = championVersion ? registry.meta(championVersion) : null;
-  // The champion on the same held-out machines (on the plan's grid when it is the champion's own).
-  const championOnSame = champion
-    ? await scoreOnHeldOut(
-        tf,
-        registry,
-        champion,
-        prepared.split.validation,
-        champion.stepMs === t.plan.shape.stepMs ? t.plan.shape.stride : 1,
-      )
-    : null;
-  const decision = decide(validation, championOnSame, { minValidationFailures: cfg.minValidationFailures, kind: t.plan.kind });
-  const reason = `federated model (${t.plan.federation}, round ${t.plan.round}, ${t.plan.clients.length} gateways): ${decision.reason}`;
-  const version = registry.nextVersion();
-  const norm = t.plan.normalisation!;
-  const meta: ModelMeta = {
-    version,
-    kind: t.plan.kind,
-    createdAt: new Date().toISOString(),
-    parent: championVersion,
-    warmStartedFrom: null,
-    transferredFrom: null,
-    federation: {
-      id: t.plan.federation,
-      session: t.plan.session,
-      round: t.plan.round,
-      clients: t.plan.clients,
-      personalised: t.personalise.enabled && epochs > 0,
+}
+
+type LocalDataset = LocalData & { dataset: Dataset };
+
+function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fitted & { validation: Validation; epochs: number }> {
+  return {
+    async read() {
+      const data = await localData(t);
+      if (!data) throw new NoAdoption('no machines of this kind here');
+      return data;
     },
-    decision: { promoted: decision.promoted, reason },
-    dataRange: { from: data.dataset.from, to: data.dataset.to },
-    machines: {
-      train: prepared.report.trainMachines,
-      validation: prepared.report.validationMachines,
-      splitMethod: prepared.report.splitMethod,
+    async prepare(_ctx, data) {
+      const prepared = prepareLocal(data, t.plan);
+      if (prepared.validation.n === 0) throw new NoAdoption('no held-out windows here to judge it on');
+      return prepared;
     },
-    sensors: norm.sensors,
-    dropped: norm.dropped,
-    stepMs: t.plan.shape.stepMs,
-    window: t.plan.shape.window,
-    horizon: t.plan.shape.horizon,
-    rulCap: t.plan.shape.rulCap,
-    normalisation: norm,
-    architecture: {
-      units: t.plan.shape.units,
-      dropout: t.plan.shape.dropout,
-      recurrentActivation: 'sigmoid',
-      learningRate: t.plan.params.learningRate,
-      batchSize: t.plan.params.batchSize,
-      members: 1,
+    async fit(ctx, _data, prepared) {
+      const model = globalModel(ctx.tf, t.plan, t.global!, ctx.lstm.kernel);
+      if (!(t.personalise.enabled && prepared.report.trainPositives > 0)) {
+        const validation = validate(ctx.tf, model, prepared.validation, {
+          rulCap: t.plan.shape.rulCap,
+          horizon: t.plan.shape.horizon,
+          stepMs: t.plan.shape.stepMs,
+        });
+        return { model, validation, epochs: 0 };
+      }
+      // Personalised: the federated model fine-tuned on this gateway's own training machines.
+      compile(ctx.tf, model, t.plan.params.learningRate);
+      const tuned = await trainAndValidate(
+        ctx.tf,
+        prepared,
+        {
+          units: t.plan.shape.units,
+          dropout: t.plan.shape.dropout,
+          learningRate: t.plan.params.learningRate,
+          seed: t.plan.params.seed,
+          recurrentActivation: 'sigmoid',
+          kernel: ctx.lstm.kernel,
+        },
+        {
+          epochs: t.personalise.epochs,
+          batchSize: t.plan.params.batchSize,
+          patience: Math.max(2, Math.ceil(t.personalise.epochs / 3)),
+          monitor: ctx.config.learning.model.monitor,
+          rulCap: t.plan.shape.rulCap,
+          horizon: t.plan.shape.horizon,
+          stepMs: t.plan.shape.stepMs,
+        },
+        [model],
+      );
+      return { model: tuned.model, validation: tuned.validation, epochs: tuned.fit.history.length };
     },
-    threshold: validation.threshold,
-    metrics: validationMetrics(validation, championOnSame),
-    training: {
-      backend,
-      provider,
-      durationMs: Date.now() - started,
-      epochs: t.plan.round * t.plan.params.epochs + epochs,
-      bestEpoch: t.plan.round * t.plan.params.epochs,
-      samplesPerSecond: 0,
-      lstmKernel: lstm.describe,
-      seed: t.plan.params.seed,
-      stoppedEarly: false,
+    async decide(ctx, data, prepared, fitted) {
+      const cfg = ctx.config.learning;
+      const championVersion = ctx.registry.championVersion(t.plan.kind);
+      const champion = championVersion ? ctx.registry.meta(championVersion) : null;
+      // The champion on the same held-out machines (on the plan's grid when it is the champion's own).
+      const onSame = champion
+        ? await championOnSame(
+            ctx.tf,
+            ctx.registry,
+            champion,
+            prepared.split.validation,
+            champion.stepMs === t.plan.shape.stepMs ? t.plan.shape.stride : 1,
+          )
+        : null;
+      const decision = decide(fitted.validation, onSame, { minValidationFailures: cfg.minValidationFailures, kind: t.plan.kind });
+      const reason = `federated model (${t.plan.federation}, round ${t.plan.round}, ${t.plan.clients.length} gateways): ${decision.reason}`;
+      const norm = t.plan.normalisation!;
+      return {
+        version: ctx.registry.nextVersion(),
+        kind: t.plan.kind,
+        createdAt: new Date().toISOString(),
+        parent: championVersion,
+        warmStartedFrom: null,
+        transferredFrom: null,
+        federation: {
+          id: t.plan.federation,
+          session: t.plan.session,
+          round: t.plan.round,
+          clients: t.plan.clients,
+          personalised: t.personalise.enabled && fitted.epochs > 0,
+        },
+        decision: { promoted: decision.promoted, reason },
+        dataRange: { from: data.dataset.from, to: data.dataset.to },
+        machines: {
+          train: prepared.report.trainMachines,
+          validation: prepared.report.validationMachines,
+          splitMethod: prepared.report.splitMethod,
+        },
+        sensors: norm.sensors,
+        dropped: norm.dropped,
+        stepMs: t.plan.shape.stepMs,
+        window: t.plan.shape.window,
+        horizon: t.plan.shape.horizon,
+        rulCap: t.plan.shape.rulCap,
+        normalisation: norm,
+        architecture: {
+          units: t.plan.shape.units,
+          dropout: t.plan.shape.dropout,
+          recurrentActivation: 'sigmoid',
+          learningRate: t.plan.params.learningRate,
+          batchSize: t.plan.params.batchSize,
+          members: 1,
+        },
+        threshold: fitted.validation.threshold,
+        metrics: validationMetrics(fitted.validation, onSame),
+        training: {
+          backend: ctx.backend,
+          provider: ctx.provider,
+          durationMs: Date.now() - ctx.startedAt,
+          epochs: t.plan.round * t.plan.params.epochs + fitted.epochs,
+          bestEpoch: t.plan.round * t.plan.params.epochs,
+          samplesPerSecond: 0,
+          lstmKernel: ctx.lstm.describe,
+          seed: t.plan.params.seed,
+          stoppedEarly: false,
+        },
+        ...dataReport(prepared, data.dataset, fitted.validation),
+      };
     },
-    ...dataReport(prepared, data.dataset, validation),
   };
-  await registry.save(tf, model, meta);
-  if (decision.promoted) registry.promote(version, reason);
-  registry.enforceRetention(cfg.retain);
-  model.dispose();
-  return { version, promoted: decision.promoted, reason } satisfies Adoption;
 }
 
 /** A freshly initialised model of the plan's shape (seeded: every coordinator of a plan starts alike). */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import type { TrainingConfig } from '../training/worker-input.js';
+import type { TrainingConfig } from '../training/index.js';
 import type { GatewayTask } from './gateway-tasks.js';
 import type { LocalUpdate } from './local.js';
 import type { Plan, WeightLayout } from './messages.js';

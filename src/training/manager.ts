@@ -3,7 +3,7 @@ import type { ModelRegistry } from '../registry/registry.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { TrainingProgress } from './run.js';
+import type { TrainingProgress } from './types.js';
 import { TrainingRun, type RunState } from './runner.js';
 
 export type RunTrigger = 'api' | 'schedule' | 'cli';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
-import type { TrainingProgress } from './run.js';
+import type { TrainingProgress } from './types.js';
 import type { ModelMeta } from '../registry/registry.js';
 import { trainingConfig, type WorkerInput, type WorkerMessage } from './worker-input.js';
 

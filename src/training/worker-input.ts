@@ -1,5 +1,5 @@
 import type { VigilConfig } from '../config/schema.js';
-import type { TrainingProgress } from './run.js';
+import type { TrainingProgress } from './types.js';
 
 /**
  * What a training run needs of the config: the learning settings and how to reach the sensor store

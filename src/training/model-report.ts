@@ -1,3 +1,4 @@
+/** What a model's meta.json says of its validation and its data, and its champion measured on the same. */
 import { applyNormalisation } from '../features/normalize.js';
 import type { LabelledSegment } from '../features/split.js';
 import { buildWindows } from '../features/windows.js';
@@ -49,7 +50,7 @@ export function dataReport(
 }
 
 /** A registered model (the champion, or a transfer's source) scored on the challenger's held-out machines. */
-export async function scoreOnHeldOut(
+export async function championOnSame(
   tf: TF,
   registry: ModelRegistry,
   baseline: ModelMeta,

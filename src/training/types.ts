@@ -1,0 +1,19 @@
+import type { EpochProgress } from './fit.js';
+import type { ModelMeta } from '../registry/registry.js';
+
+export type TrainingProgress =
+  | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }
+  | ({ phase: 'training' } & EpochProgress)
+  | { phase: 'batch'; done: number; total: number; epoch: number; epochs: number; member: number; members: number };
+
+export interface TrainingResult {
+  cancelled: boolean;
+  meta: ModelMeta | null;
+}
+
+export class NotEnoughDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotEnoughDataError';
+  }
+}
