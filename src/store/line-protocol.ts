@@ -6,7 +6,7 @@
  * reaches a store.
  */
 import type { IngestBatch, MachineRef } from '../core/types.js';
-import { ByteSlabs } from '../journal/pending-queue.js';
+import { ByteSlabs } from '../core/byte-slabs.js';
 import type { ByteSink } from '../core/sensor-store.js';
 
 const NEEDS_ESCAPE = /[,= \\\n]/;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IngestBatch, MachineEvent, Sample } from '../core/types.js';
-import { ByteSlabs } from '../journal/pending-queue.js';
+import { ByteSlabs } from '../core/byte-slabs.js';
 import { encodeBatchInto } from './sample-codec.js';
 import type { ByteSink, EventQuery, MachineInfo, ReadingQuery, SensorStore, StoreHealth, WriteCounts } from '../core/sensor-store.js';
 

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IngestBatch } from '../../src/core/types.js';
-import { ByteSlabs } from '../../src/journal/pending-queue.js';
+import { ByteSlabs } from '../../src/core/byte-slabs.js';
 import { decodeBatches, encodeBatchInto } from '../../src/store/sample-codec.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
 import { sensorStoreContract } from '../support/store-contract.js';
