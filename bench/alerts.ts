@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/vigil-config.js';
 import { silentLogger } from '../src/core/logger.js';
 import { Daemon } from '../src/main.js';
 import { loadTf, quietTfWarnings } from '../src/model/backend.js';

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/vigil-config.js';
 import { createLogger } from '../src/core/logger.js';
 import { Daemon } from '../src/main.js';
 import type { CommitInfo } from '../src/journal/batch-writer.js';

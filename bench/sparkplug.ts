@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/vigil-config.js';
 import { createLogger } from '../src/core/logger.js';
 import type { CommitInfo } from '../src/journal/batch-writer.js';
 import { Daemon } from '../src/main.js';

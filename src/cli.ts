@@ -4,14 +4,16 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { registerSimulatorCommands } from '../simulators/cli.js';
 import { StrictModeError } from '../simulators/replay/source.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerEnergyCommands } from './commands/energy.js';
-import { registerFederateCommand } from './commands/federate.js';
-import { registerLearningCommands } from './commands/learning.js';
-import { registerOperateCommands } from './commands/operate.js';
-import { loadConfig, maskSecrets } from './config/load.js';
+import {
+  registerDemoCommand,
+  registerEnergyCommands,
+  registerFederateCommand,
+  registerLearningCommands,
+  registerOperateCommands,
+} from './commands/index.js';
+import { ConfigSchema, LOG_REDACTION, loadConfig, maskSecrets } from './vigil-config.js';
 import { humanConfig } from './config/print.js';
-import { ConfigSchema } from './config/schema.js';
+import { configReference } from './config/reference.js';
 import { ENV_BINDINGS } from './config/env.js';
 import { VigilError } from './core/errors.js';
 import { redactUrl } from './core/redact.js';
@@ -34,7 +36,7 @@ program
   .addHelpText('after', `\nEnvironment overrides:\n${ENV_BINDINGS.map((b) => `  ${b.env.padEnd(24)} ${b.help}`).join('\n')}`)
   .action(async (opts: { config?: string }) => {
     const config = loadConfig({ file: opts.config });
-    const log = createLogger({ level: config.log.level });
+    const log = createLogger({ level: config.log.level, redact: LOG_REDACTION });
     process.on('uncaughtException', (err) => {
       log.fatal({ err }, 'uncaught exception; exiting (acknowledged data is safe in the journal)');
       log.flush?.();
@@ -83,6 +85,13 @@ configCmd
   .action((opts: { config?: string; json?: boolean }) => {
     const masked = humanConfig(ConfigSchema, maskSecrets(loadConfig({ file: opts.config })));
     process.stdout.write(opts.json ? `${JSON.stringify(masked, null, 2)}\n` : YAML.stringify(masked));
+  });
+
+configCmd
+  .command('reference')
+  .description('print the configuration reference (every setting, its default and what it does) as Markdown')
+  .action(() => {
+    process.stdout.write(configReference(ConfigSchema));
   });
 
 registerSimulatorCommands(program);

@@ -1,31 +1,34 @@
 import path from 'node:path';
-import { buildAlerts, type AlertStage } from './alerts/build.js';
-import { buildHttp, reportedStatus } from './api/build.js';
-import type { Readiness, Status, StatusSource } from './api/status-model.js';
-import type { VigilConfig } from './config/schema.js';
+import { buildAlerts, type AlertStage } from './alerts/index.js';
+import { buildHttp, reportedStatus, type Readiness, type Status, type StatusSource } from './api/index.js';
+import type { VigilConfig } from './vigil-config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { watchEventLoop } from './core/event-loop.js';
 import { DurableFanOut } from './core/fan-out-sink.js';
 import { Lifecycle } from './core/lifecycle.js';
 import type { Logger } from './core/logger.js';
 import type { SensorStore } from './core/sensor-store.js';
-import { buildFederation } from './federation/build.js';
-import type { FederationGateway } from './federation/gateway.js';
-import { buildDecoder, buildIngest, buildLink, type IngestStage, type LinkStage } from './ingest/build.js';
-import { SqliteDeadLetterLog } from './ingest/dead-letter-log.js';
-import { FleetCap } from './ingest/fleet-cap.js';
-import { IngestStats } from './ingest/stats.js';
-import { buildJournal, type JournalStage } from './journal/build.js';
-import { ModelRegistry } from './registry/registry.js';
-import { modelReport } from './registry/report.js';
-import { buildScheduler, type BuiltScheduler } from './scheduler/build.js';
-import { buildScoring, type ScoringStage } from './scoring/build.js';
+import { buildFederation, type FederationGateway } from './federation/index.js';
+import {
+  buildDecoder,
+  buildIngest,
+  buildLink,
+  type IngestStage,
+  type LinkStage,
+  SqliteDeadLetterLog,
+  FleetCap,
+  IngestStats,
+} from './ingest/index.js';
+import { buildJournal, type JournalStage } from './journal/index.js';
+import { ModelRegistry, modelReport } from './registry/index.js';
+import { buildScheduler, type BuiltScheduler } from './scheduler/index.js';
+import { buildScoring, type ScoringStage } from './scoring/index.js';
 import { openVigilState } from './state.js';
-import { buildStore } from './store/build.js';
+import { buildStore } from './store/index.js';
 import { SensorMetadata } from './core/sensor-metadata.js';
 import { PresenceFeed } from './core/presence.js';
-import { buildTraining } from './training/build.js';
-import type { TrainingManager } from './training/manager.js';
+import { KindsOfStore } from './features/index.js';
+import { buildTraining, type TrainingManager } from './training/index.js';
 
 /** The stages of a started daemon. */
 export interface Stages {
@@ -104,7 +107,14 @@ export class Daemon {
     // Messages are journalled as they arrived (Sparkplug with its aliases resolved); reading one back decodes it as then.
     const journal = buildJournal(cfg, { store, decodeMessage: (t, p, at) => decoder.replay(t, p, at).batch }, life);
     const training = buildTraining(cfg, { db, registry }, life);
-    const scheduler = buildScheduler(cfg, { db, store, training, registry, link: link.mqtt }, life);
+    // Machines by kind from the store, shared by the scheduler and the API; read again when machines came.
+    const kinds = new KindsOfStore(
+      store,
+      cfg.machines,
+      () => this.clock.now(),
+      () => this.fleet.stats.tracked,
+    );
+    const scheduler = buildScheduler(cfg, { db, store, training, registry, link: link.mqtt, kinds }, life);
     const scoring = await buildScoring(cfg, { db, store, registry, fleet: this.fleet }, life);
     const federation = buildFederation(
       cfg,
@@ -139,7 +149,7 @@ export class Daemon {
     );
     this.mqttUrl = link.url;
 
-    const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder, metadata };
+    const sources = { startedAt: this.startedAt, running: () => this.running, deadLetters, registry, store, decoder, metadata, kinds };
     const http = await buildHttp(cfg, { ...sources, ingest, scoring, alerts, training, scheduler, federation }, life);
     this.httpUrl = http.url;
     return { store, journal, training, scheduler, federation, scoring, alerts, link, ingest };

@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
-import { alertSchema } from './alerts/schema.js';
+import { alertSchema } from './alerts/index.js';
 import { openStateDb, type StateSchema } from './core/state-db.js';
-import { deadLetterSchema } from './ingest/dead-letter-schema.js';
-import { schedulerSchema } from './scheduler/schema.js';
-import { scoringSchema } from './scoring/schema.js';
-import { trainingSchema } from './training/schema.js';
+import { deadLetterSchema } from './ingest/index.js';
+import { schedulerSchema } from './scheduler/index.js';
+import { scoringSchema } from './scoring/index.js';
+import { trainingSchema } from './training/index.js';
 
 /** Every stage's tables in the state database, in data-path order. */
 export const STATE_SCHEMAS: readonly StateSchema[] = [deadLetterSchema, trainingSchema, schedulerSchema, scoringSchema, alertSchema];

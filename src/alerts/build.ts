@@ -1,8 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { VigilConfig } from '../config/schema.js';
+import type { IngestConfig } from '../ingest/index.js';
+import type { LearningConfig } from '../training/index.js';
+import type { AlertsConfig, NotifyConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { BatchObserver, FleetMembership } from '../core/types.js';
-import type { ScoringService } from '../scoring/service.js';
+import type { ScoringService } from '../scoring/index.js';
 import { AlertStore } from './alert-store.js';
 import { AlertEngine } from './engine.js';
 import { MqttAlertNotifier, type MqttPublisher } from './notifiers/mqtt.js';
@@ -16,6 +18,14 @@ import { Escalator, escalationReport } from './escalation.js';
 import { VigilError } from '../core/errors.js';
 import type { PresenceFeed } from '../core/presence.js';
 import type { SensorMetadata } from '../core/sensor-metadata.js';
+
+/** What the alerts stage reads of the config: its own sections, the grid of the scores it judges, what counts as backfill. */
+export interface AlertSections {
+  alerts: AlertsConfig;
+  notify: NotifyConfig;
+  ingest: Pick<IngestConfig, 'backfillAge' | 'maxSensorsPerMachine'>;
+  learning: Pick<LearningConfig, 'horizon' | 'step'>;
+}
 
 export interface AlertStage {
   store: AlertStore;
@@ -31,7 +41,7 @@ export interface AlertStage {
  * outbox that delivers each change to webhooks and MQTT (started once everything is built).
  */
 export function buildAlerts(
-  config: VigilConfig,
+  config: AlertSections,
   d: {
     db: Database.Database;
     fleet: FleetMembership;

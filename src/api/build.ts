@@ -1,25 +1,28 @@
-import { liveRegimeShare } from '../scheduler/need.js';
-import { ANY_KIND } from '../core/kinds.js';
-import { storeKinds, type KindGroup } from '../features/kinds.js';
+import type { KindsOfStore } from '../features/index.js';
 import type { FastifyInstance } from 'fastify';
-import type { AlertStage } from '../alerts/build.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { AlertStage } from '../alerts/index.js';
+import type { ScheduleConfig, BuiltScheduler } from '../scheduler/index.js';
+import type { ApiConfig, HttpConfig } from './config.js';
 import type { SensorMetadata } from '../core/sensor-metadata.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import type { IngestStage } from '../ingest/build.js';
-import type { MessageDecoder } from '../ingest/decoder.js';
-import type { ModelRegistry } from '../registry/registry.js';
-import type { BuiltScheduler } from '../scheduler/build.js';
-import type { FederationGateway } from '../federation/gateway.js';
-import { federationView } from '../federation/report.js';
-import type { ScoringStage } from '../scoring/build.js';
-import type { TrainingManager } from '../training/manager.js';
+import type { IngestStage, MessageDecoder } from '../ingest/index.js';
+import type { ModelRegistry } from '../registry/index.js';
+import { type FederationGateway, federationView } from '../federation/index.js';
+import type { ScoringStage } from '../scoring/index.js';
+import type { TrainingManager } from '../training/index.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { VERSION } from '../core/version.js';
 import { buildMetrics } from './metrics.js';
 import { ReadGate, readGateReport } from './read-gate.js';
 import { buildApi, type ApiDeps } from './server.js';
 import { composeReadiness, composeStatus, streamReport, type StatusSource } from './status-model.js';
+
+/** What the HTTP API reads of the config: its own sections, and the energy policy's settings it shows. */
+export interface ApiSections {
+  api: ApiConfig;
+  http: HttpConfig;
+  schedule: ScheduleConfig;
+}
 
 /** Status and readiness as the stages report them; readiness says `starting` until everything runs. */
 export function reportedStatus(life: Lifecycle, startedAt: number, running: () => boolean): StatusSource {
@@ -48,6 +51,8 @@ export interface HttpSources {
   training: TrainingManager;
   scheduler: BuiltScheduler;
   federation: FederationGateway | null;
+  /** The store's machines by kind, from a short-lived copy. */
+  kinds: KindsOfStore;
 }
 
 /**
@@ -55,7 +60,7 @@ export interface HttpSources {
  * built (`life.reports`); readiness also says `starting` until everything runs.
  */
 export async function buildHttp(
-  config: VigilConfig,
+  config: ApiSections,
   d: HttpSources,
   life: Lifecycle,
 ): Promise<{ app: FastifyInstance; url: string; status: StatusSource }> {
@@ -67,20 +72,6 @@ export async function buildHttp(
   const status = reportedStatus(life, d.startedAt, d.running);
   const reads = new ReadGate(a.heavyReads.concurrency, a.heavyReads.maxQueued);
   life.report(readGateReport(reads));
-  // Listing the store's machines is a heavy query on a large fleet and the page polls kinds: a copy
-  // serves for 30 s, unless machines came since (their kinds may be new).
-  let kindsCopy: { at: number; machines: number; kinds: Promise<KindGroup[]> } | null = null;
-  const kinds = (): Promise<KindGroup[]> => {
-    const now = clock.now();
-    const machines = scoring.counts().machines;
-    if (!kindsCopy || now - kindsCopy.at > 30_000 || kindsCopy.machines !== machines) {
-      const fresh = storeKinds(d.store, config.machines);
-      kindsCopy = { at: now, machines, kinds: fresh };
-      // A failed read is not kept: the next request tries again.
-      fresh.catch(() => (kindsCopy = null));
-    }
-    return kindsCopy.kinds;
-  };
   const app = await buildApi({
     deadLetters: d.deadLetters,
     machines: {
@@ -101,18 +92,14 @@ export async function buildHttp(
     alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams },
     models: {
       registry: d.registry,
-      liveRegimeShare: async (norm, kind) => {
-        // A kind's model is judged on its own machines' data; a model from before kinds on everyone's.
-        const group = kind === ANY_KIND ? null : (await kinds()).find((g) => g.kind === kind);
-        return liveRegimeShare(d.store, norm, config.schedule.need.driftWindow, group ? new Set(group.machines) : undefined);
-      },
-      kinds,
+      liveRegimeShare: (norm, kind) => d.scheduler.liveRegimeShare(norm, kind),
+      kinds: () => d.kinds.get(),
     },
     training: {
       training: d.training,
       request: (by, kind) => d.scheduler.policy.request(by, kind),
       // Fresh: an operator asking for a new kind's first run must not be told it does not exist.
-      kinds: async () => (await storeKinds(d.store, config.machines)).map((g) => g.kind),
+      kinds: async () => (await d.kinds.fresh()).map((g) => g.kind),
     },
     energy: {
       scheduler: d.scheduler.policy,

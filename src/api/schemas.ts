@@ -1,7 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { VigilError } from '../core/errors.js';
 import { MAX_TIME_MS, isoOrNumber, parseIsoStrict } from '../core/time.js';
-import { ALERT_KINDS, ALERT_STATES } from '../alerts/types.js';
+import { ALERT_KINDS, ALERT_STATES } from '../alerts/index.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 export const IsoTime = Type.String({ description: 'ISO 8601 date-time' });

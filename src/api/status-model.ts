@@ -1,18 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { alertFields, qualityIngestFields } from '../alerts/report.js';
-import { escalationFields } from '../alerts/escalation.js';
+import { alertFields, qualityIngestFields, escalationFields } from '../alerts/index.js';
 import { eventLoopFields } from '../core/event-loop.js';
 import type { StageReport } from '../core/stage-report.js';
-import { brokerFields, ingestFields } from '../ingest/report.js';
-import { journalFields, storeFields } from '../journal/report.js';
-import { modelFields } from '../registry/report.js';
-import { scoringFields, scoringIngestFields } from '../scoring/report.js';
-import { trainingFields } from '../training/report.js';
-import { federationFields } from '../federation/report.js';
-import { sparkplugFields } from '../ingest/sparkplug/report.js';
+import { brokerFields, ingestFields, sparkplugFields } from '../ingest/index.js';
+import { journalFields, storeFields } from '../journal/index.js';
+import { modelFields } from '../registry/index.js';
+import { scoringFields, scoringIngestFields } from '../scoring/index.js';
+import { trainingFields } from '../training/index.js';
+import { federationFields } from '../federation/index.js';
 import { readGateFields } from './read-gate.js';
 
-export { AlertQualitySchema, qualityJson } from '../alerts/report.js';
+export { AlertQualitySchema, qualityJson } from '../alerts/index.js';
 
 export const streamFields = {
   streams: Type.Integer({ description: 'open /api/v1/alerts/stream connections' }),

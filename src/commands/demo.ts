@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { MqttSink } from '../../simulators/core/sink.js';
 import { runSimulation } from '../../simulators/fleet/run.js';
 import { loadScenarioFile, resolveScenario } from '../../simulators/fleet/scenario.js';
-import { validateConfig } from '../config/load.js';
+import { validateConfig, LOG_REDACTION } from '../vigil-config.js';
 import { createLogger } from '../core/logger.js';
 import { Daemon } from '../main.js';
 import { installSignalHandlers } from '../signals.js';
@@ -77,7 +77,7 @@ export function registerDemoCommand(program: Command): void {
         cwd: process.cwd(),
         origin: 'demo',
       });
-      const log = createLogger({ level: config.log.level });
+      const log = createLogger({ level: config.log.level, redact: LOG_REDACTION });
       const daemon = new Daemon(config, log);
       const abort = new AbortController();
       const wallStart = Date.now();

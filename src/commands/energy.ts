@@ -2,8 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/units.js';
-import { replayDecisions, weekSvg } from '../scheduler/simulate.js';
-import { FileCarbonSource } from '../scheduler/sources/carbon.js';
+import { replayDecisions, weekSvg, FileCarbonSource } from '../scheduler/index.js';
 
 export interface EnergySimulationOptions {
   files: string[];

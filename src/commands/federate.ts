@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import type { VigilConfig } from '../config/schema.js';
+import { loadConfig, LOG_REDACTION } from '../vigil-config.js';
+import type { VigilConfig } from '../vigil-config.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
-import { coordinatorOptions } from '../federation/build.js';
-import { FederationCoordinator } from '../federation/coordinator.js';
-import { MqttFederationTransport } from '../federation/transport.js';
-import { WorkerLearner } from '../federation/worker-learner.js';
+import { coordinatorOptions, FederationCoordinator, MqttFederationTransport, WorkerLearner } from '../federation/index.js';
 import { trainingConfig } from '../training/index.js';
 import { installSignalHandlers } from '../signals.js';
 
@@ -36,7 +33,7 @@ export async function federate(o: FederateOptions, out: (line: string) => void):
       coordinator: { ...base.federation.coordinator, ...(o.rounds ? { rounds: positive(o.rounds, '--rounds') } : {}) },
     },
   };
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, redact: LOG_REDACTION });
   const f = config.federation;
   const transport = await MqttFederationTransport.connect({
     url,

@@ -1,17 +1,12 @@
-import type { TrainingProgress } from '../training/run.js';
+import { type TrainingProgress, loadDataset, validate, TrainingRun } from '../training/index.js';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../vigil-config.js';
 import { Progress } from '../core/progress.js';
-import { createSensorStore } from '../store/create.js';
-import { loadTf, quietTfWarnings } from '../model/backend.js';
-import { applyNormalisation } from '../features/normalize.js';
-import { buildWindows } from '../features/windows.js';
-import { loadDataset } from '../training/dataset.js';
-import { validate } from '../training/pipeline.js';
-import { ModelRegistry, kindOf, type ModelMeta } from '../registry/registry.js';
+import { createSensorStore } from '../store/index.js';
+import { loadTf, quietTfWarnings } from '../model/index.js';
+import { applyNormalisation, buildWindows, storeKinds } from '../features/index.js';
+import { ModelRegistry, kindOf, type ModelMeta } from '../registry/index.js';
 import { INFERRED_KIND_RULE } from '../core/kinds.js';
-import { storeKinds } from '../features/kinds.js';
-import { TrainingRun } from '../training/runner.js';
 
 const pct = (x: number) => x.toFixed(3);
 

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
-import { createMqttPassword } from '../ingest/broker-auth.js';
-import { createToken } from '../api/auth.js';
-import type { Status } from '../api/status-model.js';
+import { createMqttPassword } from '../ingest/index.js';
+import { createToken, type Status } from '../api/index.js';
 
 interface ApiOptions {
   url: string;

@@ -41,16 +41,6 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'VIGIL_ALLOW_MACHINES', path: ['ingest', 'allowMachines'], kind: 'list', help: 'comma-separated machine allow-list' },
 ];
 
-/** Config paths whose values are secrets: masked when printed. */
-export const SECRET_PATHS = [
-  'mqtt.password',
-  'federation.key',
-  'federation.broker.password',
-  'store.influx.password',
-  'notify.webhooks.*.secret',
-  'schedule.carbon.headers.*',
-];
-
 export function envValue(binding: EnvBinding, raw: string): unknown {
   if (binding.kind === 'integer') {
     // A non-numeric string is passed through so the schema reports it against the key.

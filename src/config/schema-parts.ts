@@ -4,6 +4,15 @@ import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './unit
 /** Marks a schema whose decoded value is milliseconds or bytes, so `config print` can write it as people do. */
 export const UNIT = 'x-vigil-unit';
 
+/**
+ * Marks a setting that holds a secret, once, in its schema: `config print` masks it, a problem
+ * report never echoes it, and the logger redacts keys of its name (see config/secrets.ts).
+ */
+export const SECRET = 'x-vigil-secret';
+
+/** A secret string (a password, a key, a header value). */
+export const SecretString = (extra: { minLength?: number; description?: string } = {}) => Type.String({ ...extra, [SECRET]: true });
+
 /** A duration: integer milliseconds, or a string such as "5s" or "10m". Decodes to milliseconds. */
 export const Duration = (def: string, extra: { minimum?: number; description?: string } = {}) =>
   Type.Transform(

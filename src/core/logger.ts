@@ -2,8 +2,11 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Keys whose values never reach a log line, wherever they sit in the object. */
-const REDACT = [
+/**
+ * Keys whose values never reach a log line, wherever they sit in the object, when the caller gives
+ * none: the names secrets go by. The daemon passes the names its config schema marks secret.
+ */
+const DEFAULT_REDACT = [
   'password',
   '*.password',
   '*.*.password',
@@ -11,21 +14,24 @@ const REDACT = [
   '*.token',
   'authorization',
   '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
   'secret',
   '*.secret',
-  '*.*.secret',
   '*.key',
   '*.*.key',
 ];
 
-export function createLogger(options: { level: string; pretty?: boolean; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(options: {
+  level: string;
+  pretty?: boolean;
+  destination?: NodeJS.WritableStream;
+  /** pino redaction paths: values there are written as [redacted]. */
+  redact?: readonly string[];
+}): Logger {
   return pino(
     {
       level: options.level,
       base: { app: 'vigil' },
-      redact: { paths: REDACT, censor: '[redacted]' },
+      redact: { paths: [...(options.redact ?? DEFAULT_REDACT)], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     (options.destination ?? pino.destination({ dest: 1, sync: false })) as pino.DestinationStream,

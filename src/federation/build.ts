@@ -1,14 +1,22 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { MqttConfig, LinkStage } from '../ingest/index.js';
+import type { ScheduleConfig } from '../scheduler/index.js';
+import { type TrainingConfig, trainingConfig } from '../training/index.js';
+import type { FederationConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { redactUrl } from '../core/redact.js';
-import type { ModelRegistry } from '../registry/registry.js';
-import { trainingConfig } from '../training/index.js';
+import type { ModelRegistry } from '../registry/index.js';
 import type { CoordinatorOptions } from './coordinator.js';
 import { FederationGateway } from './gateway.js';
 import { federationReport } from './report.js';
 import { LinkFederationTransport, MqttFederationTransport } from './transport.js';
-import type { LinkStage } from '../ingest/build.js';
 import { WorkerLearner } from './worker-learner.js';
+
+/** What federation reads of the config: its own section, what a local round trains with, the broker's TLS files, the energy budget's watts. */
+export interface FederationSections extends TrainingConfig {
+  federation: FederationConfig;
+  mqtt: Pick<MqttConfig, 'url' | 'tls'>;
+  schedule: Pick<ScheduleConfig, 'energy'>;
+}
 
 export interface FederationDeps {
   /** Takes the trainer for a federated task (null while a run has it), as TrainingManager.hold. */
@@ -22,7 +30,11 @@ export interface FederationDeps {
 }
 
 /** The coordinator settings of one kind from the config: the model the federation trains is the daemon's own. */
-export function coordinatorOptions(config: VigilConfig, kind: string, learner: WorkerLearner): Omit<CoordinatorOptions, 'federation'> {
+export function coordinatorOptions(
+  config: FederationSections,
+  kind: string,
+  learner: WorkerLearner,
+): Omit<CoordinatorOptions, 'federation'> {
   const f = config.federation;
   const c = f.coordinator;
   const l = config.learning;
@@ -69,7 +81,7 @@ export function coordinatorOptions(config: VigilConfig, kind: string, learner: W
  * workers of their own, holding the trainer, so a round and a training run never race for the
  * registry; the broker connection is made once the daemon runs, and retried.
  */
-export function buildFederation(config: VigilConfig, d: FederationDeps, life: Lifecycle): FederationGateway | null {
+export function buildFederation(config: FederationSections, d: FederationDeps, life: Lifecycle): FederationGateway | null {
   const f = config.federation;
   if (!f.enabled) {
     life.report(federationReport(null));

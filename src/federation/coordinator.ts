@@ -25,7 +25,7 @@ import type { FederationTransport } from './transport.js';
 import { FederationCounters } from './counters.js';
 import { FrameVerifier } from './frame-verifier.js';
 import { encodeFrame, FrameError, inspectFrame, type RefusalReason } from './wire.js';
-import type { Normalisation } from '../features/normalize.js';
+import type { Normalisation } from '../features/index.js';
 
 export interface CoordinatorOptions {
   federation: string;

@@ -3,11 +3,8 @@
  * loop): statistics, a local round, and the final model offered to the registry, where the usual
  * champion/challenger rule on this gateway's held-out machines decides.
  */
-import type { LearningConfig } from '../config/schema.js';
-import { loadTf, quietTfWarnings } from '../model/backend.js';
-import { buildLstm, compile } from '../model/lstm.js';
-import { ModelRegistry } from '../registry/registry.js';
 import {
+  type LearningConfig,
   assembleRun,
   championOnSame,
   dataReport,
@@ -24,6 +21,8 @@ import {
   type TrainingConfig,
   type Validation,
 } from '../training/index.js';
+import { loadTf, quietTfWarnings, buildLstm, compile } from '../model/index.js';
+import { ModelRegistry } from '../registry/index.js';
 import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from './local.js';
 import type { Plan } from './messages.js';
 import type { Adoption } from './participant.js';

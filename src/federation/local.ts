@@ -4,10 +4,8 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
-import { inputNames } from '../features/normalize.js';
-import { splitByMachineAndTime, type LabelledSegment } from '../features/split.js';
-import type { TF } from '../model/backend.js';
-import { buildLstm, type LstmSpec } from '../model/lstm.js';
+import { inputNames, splitByMachineAndTime, type LabelledSegment } from '../features/index.js';
+import { type TF, buildLstm, type LstmSpec } from '../model/index.js';
 import { fitModel, prepareData, validate, type PreparedData } from '../training/index.js';
 import { l2 } from './aggregate.js';
 import type { Plan, WeightLayout } from './messages.js';

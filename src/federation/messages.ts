@@ -8,7 +8,7 @@
  *   trained on.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { NormalisationSchema } from '../registry/registry.js';
+import { NormalisationSchema } from '../registry/index.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 const Finite = Type.Number({ minimum: -1e300, maximum: 1e300 });

@@ -4,8 +4,7 @@
  * them exactly (Chan et al.'s parallel update) into the statistics one gateway holding all the data
  * would have fitted, with the same rule for dropping constant sensors.
  */
-import type { Segment } from '../features/align.js';
-import { negligible, type Normalisation } from '../features/normalize.js';
+import { type Segment, negligible, type Normalisation } from '../features/index.js';
 
 export interface Moments {
   sensors: string[];

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { MqttLink } from '../ingest/mqtt-link.js';
+import type { MqttLink } from '../ingest/index.js';
 
 export interface FederationTransport {
   publish(topic: string, payload: Buffer, o: { retain: boolean }): Promise<void>;

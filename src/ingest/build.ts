@@ -1,4 +1,4 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { IngestConfig, MqttConfig } from './config.js';
 import type { DeadLetterSink } from '../core/dead-letter.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { BatchSink, MachineEvent } from '../core/types.js';
@@ -18,9 +18,16 @@ import type { PresenceFeed } from '../core/presence.js';
 import { SparkplugHost } from './sparkplug/host.js';
 import { sparkplugReport } from './sparkplug/report.js';
 
+/** What ingest reads of the config: its own sections, and where Vigil's own messages go (alerts' `notify.mqtt`). */
+export interface IngestSections {
+  mqtt: MqttConfig;
+  ingest: IngestConfig;
+  notify: { mqtt: { enabled: boolean; alertTopic: string; statusTopic: string } };
+}
+
 /** The one set of rules every input path applies (MQTT, the journal's read-back, HTTP events). */
 export function buildDecoder(
-  config: VigilConfig,
+  config: IngestSections,
   o: { keepValueText: boolean; metadata: SensorMetadata; link: LinkStage; presence: PresenceFeed; log: Logger },
 ): MessageDecoder {
   const i = config.ingest;
@@ -41,21 +48,7 @@ export function buildDecoder(
           sparkplug: {
             groups: sp.groups,
             host: new SparkplugHost(
-              {
-                site: sp.site,
-                line: sp.line,
-                machine: sp.machine,
-                nodeMachine: sp.nodeMachine,
-                sensors: sp.sensors,
-                stripPrefixes: sp.stripPrefixes,
-                ignore: sp.ignore,
-                rebirth: sp.rebirth,
-                rebirthMinIntervalMs: sp.rebirthMinInterval,
-                rebirthsPerSecond: sp.rebirthsPerSecond,
-                maxNodes: sp.maxNodes,
-                maxNewNodesPerMinute: sp.maxNewNodesPerMinute,
-                maxAliases: sp.maxAliases,
-              },
+              sp,
               o.metadata,
               (topic, payload) => {
                 o.log.info({ topic }, 'asking the edge node for a rebirth');
@@ -84,7 +77,7 @@ export interface LinkStage {
  * configured. The link connects once every stage is built (a source, started last); at stop it is
  * released after them, so the outbox can still publish while they stop, and the broker after it.
  */
-export async function buildLink(config: VigilConfig, life: Lifecycle): Promise<LinkStage> {
+export async function buildLink(config: IngestSections, life: Lifecycle): Promise<LinkStage> {
   const { clock, log } = life;
   const m = config.mqtt;
   let broker: EmbeddedBroker | null = null;
@@ -92,19 +85,7 @@ export async function buildLink(config: VigilConfig, life: Lifecycle): Promise<L
     const e = m.embedded;
     broker = new EmbeddedBroker(
       {
-        host: e.host,
-        port: e.port,
-        users: e.users,
-        allowAnonymous: e.allowAnonymous,
-        maxPacketBytes: e.maxPacketBytes,
-        preLogin: {
-          maxConnectBytes: e.preLogin.maxConnectBytes,
-          maxConnections: e.preLogin.maxConnections,
-          maxPerAddress: e.preLogin.maxPerAddress,
-          timeoutMs: e.preLogin.timeout,
-        },
-        logins: e.logins,
-        retained: e.retained,
+        ...e,
         selfClientId: m.clientId,
         reservedTopics: [compileTopicPattern(config.notify.mqtt.alertTopic).filter, config.notify.mqtt.statusTopic],
       },
@@ -153,7 +134,7 @@ export interface IngestStage {
  * new ones refused, so they stay with the broker (or the publisher) for the next start.
  */
 export function buildIngest(
-  config: VigilConfig,
+  config: IngestSections,
   d: {
     link: LinkStage;
     decoder: MessageDecoder;

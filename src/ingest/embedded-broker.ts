@@ -111,8 +111,8 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
-      // aedes' own deadline for the CONNECT packet; ours (preLogin.timeoutMs) also covers a slow login.
-      connectTimeout: this.o.preLogin.timeoutMs,
+      // aedes' own deadline for the CONNECT packet; ours (preLogin.timeout) also covers a slow login.
+      connectTimeout: this.o.preLogin.timeout,
       authenticate: (client, username, password, done) =>
         void this.authenticate(client, username, password).then((err) => (err ? done(err, false) : done(null, true))),
       authorizePublish: (client, packet, done) => this.publishing(client, packet, done),

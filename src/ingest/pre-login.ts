@@ -5,8 +5,8 @@ export interface PreLoginLimits {
   maxConnections: number;
   /** Of those, from one address. */
   maxPerAddress: number;
-  /** A connection that has not logged in by then is closed. */
-  timeoutMs: number;
+  /** A connection that has not logged in by then (milliseconds) is closed. */
+  timeout: number;
 }
 
 export type PreLoginRefusal = 'too_many_unauthenticated' | 'login_timeout';
@@ -46,9 +46,9 @@ export class PreLoginBounds {
       return false;
     }
     const timer = setTimeout(() => {
-      this.refuse('login_timeout', address, `connection from ${address} did not log in within ${l.timeoutMs} ms`);
+      this.refuse('login_timeout', address, `connection from ${address} did not log in within ${l.timeout} ms`);
       socket.destroy();
-    }, l.timeoutMs);
+    }, l.timeout);
     timer.unref();
     this.pending.set(socket, { address, timer });
     this.perAddress.set(address, fromAddress + 1);

@@ -1,4 +1,4 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { JournalConfig, WriterConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { BatchWriter } from './batch-writer.js';
@@ -19,7 +19,11 @@ export interface JournalStage {
  * but did not commit is read back first. At stop, the writer gets what is left of the shutdown time
  * to commit; the rest stays in the journal for the next start.
  */
-export function buildJournal(config: VigilConfig, d: { store: SensorStore; decodeMessage: MessageDecode }, life: Lifecycle): JournalStage {
+export function buildJournal(
+  config: { journal: JournalConfig; writer: WriterConfig; store: { kind: 'sqlite' | 'influx' } },
+  d: { store: SensorStore; decodeMessage: MessageDecode },
+  life: Lifecycle,
+): JournalStage {
   const { clock, log } = life;
   const j = config.journal;
   const w = config.writer;

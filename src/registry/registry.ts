@@ -3,9 +3,8 @@ import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { TF } from '../model/backend.js';
+import { type TF, fileHandler } from '../model/index.js';
 import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
-import { fileHandler } from '../model/file-io.js';
 import { ANY_KIND } from '../core/kinds.js';
 import { BiasReportSchema } from './bias-report-schema.js';
 

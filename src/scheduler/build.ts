@@ -1,11 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { VigilConfig } from '../config/schema.js';
+import type { SchedulerSections } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import type { TrainingManager } from '../training/manager.js';
-import type { ModelRegistry } from '../registry/registry.js';
-import type { MqttLink } from '../ingest/mqtt-link.js';
+import type { TrainingManager } from '../training/index.js';
+import type { ModelRegistry } from '../registry/index.js';
+import type { MqttLink } from '../ingest/index.js';
+import { ANY_KIND } from '../core/kinds.js';
+import type { KindsOfStore, Normalisation } from '../features/index.js';
 import { EnergyAccountant } from './energy/accountant.js';
+import { liveRegimeShare } from './training-need.js';
 import { energyReport } from './report.js';
 import { EnergyScheduler } from './scheduler.js';
 import { FileCarbonSource, HttpCarbonSource, type CarbonSource } from './sources/carbon.js';
@@ -15,6 +18,8 @@ import { WeeklySchedule, type Weekday } from './sources/weekly.js';
 export interface BuiltScheduler {
   /** The energy policy: when training runs and federated rounds start. */
   policy: EnergyScheduler;
+  /** Share of a kind's recent readings per regime of a model (null without regimes or data): what drift is judged by. */
+  liveRegimeShare(norm: Normalisation, kind: string): Promise<number[] | null>;
   accountant: EnergyAccountant;
   plantBusy: PlantBusySignal | null;
   carbon: CarbonSource | null;
@@ -23,8 +28,15 @@ export interface BuiltScheduler {
 
 /** The scheduler stage from the config: its sources, the energy accountant (hooked into runs) and the cron tick. */
 export function buildScheduler(
-  config: VigilConfig,
-  d: { db: Database.Database; store: SensorStore; training: TrainingManager; registry: ModelRegistry; link: Pick<MqttLink, 'route'> },
+  config: SchedulerSections,
+  d: {
+    db: Database.Database;
+    store: SensorStore;
+    training: TrainingManager;
+    registry: ModelRegistry;
+    link: Pick<MqttLink, 'route'>;
+    kinds: KindsOfStore;
+  },
   life: Lifecycle,
 ): BuiltScheduler {
   const { clock, log } = life;
@@ -89,5 +101,10 @@ export function buildScheduler(
         log.warn({ err, topic: s.plantBusy.topic }, 'plant busy signal not understood');
       }
     });
-  return { policy: scheduler, accountant, plantBusy, carbon, tariff };
+  // A kind's model is judged on its own machines' data; a model from before kinds on everyone's.
+  const liveRegimeShareOf = async (norm: Normalisation, kind: string) => {
+    const group = kind === ANY_KIND ? null : (await d.kinds.get()).find((g) => g.kind === kind);
+    return liveRegimeShare(d.store, norm, s.need.driftWindow, group ? new Set(group.machines) : undefined);
+  };
+  return { policy: scheduler, liveRegimeShare: liveRegimeShareOf, accountant, plantBusy, carbon, tariff };
 }

@@ -1,15 +1,15 @@
 import type Database from 'better-sqlite3';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { VigilConfig } from '../config/schema.js';
+import type { SchedulerSections } from './config.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import type { TrainingManager } from '../training/manager.js';
-import type { ModelRegistry } from '../registry/registry.js';
+import type { TrainingManager } from '../training/index.js';
+import type { ModelRegistry } from '../registry/index.js';
 import type { EnergyAccountant } from './energy/accountant.js';
-import { storeKinds } from '../features/kinds.js';
-import { assessNeed, type Need } from './need.js';
+import { storeKinds } from '../features/index.js';
+import { assessNeed, type Need } from './training-need.js';
 import { decide, type Decision, type PolicyInput } from './policy.js';
 import type { SeriesPoint } from './series.js';
 import type { CarbonSource } from './sources/carbon.js';
@@ -56,7 +56,7 @@ export class EnergyScheduler {
   lastError: string | null = null;
 
   constructor(
-    private readonly cfg: VigilConfig,
+    private readonly cfg: SchedulerSections,
     private readonly d: SchedulerDeps,
   ) {}
 

@@ -1,15 +1,26 @@
 import type Database from 'better-sqlite3';
-import type { VigilConfig } from '../config/schema.js';
+import type { MachinesConfig } from '../config/schema.js';
+import type { IngestConfig } from '../ingest/index.js';
+import type { LearningConfig } from '../training/index.js';
+import type { ScoringConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { FleetMembership } from '../core/types.js';
-import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/registry.js';
+import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
 import { InferenceClient } from './inference-client.js';
 import { scoringReports } from './report.js';
 import { ScoreHistory } from './score-history.js';
 import { ScoringService } from './service.js';
 import type { ChampionView } from './types.js';
 import { ANY_KIND, KindResolver } from '../core/kinds.js';
+
+/** What scoring reads of the config: its own section, the models' grid and backend, the machines' kinds and sensor cap. */
+export interface ScoringSections {
+  scoring: ScoringConfig;
+  learning: LearningConfig;
+  machines: MachinesConfig;
+  ingest: Pick<IngestConfig, 'maxSensorsPerMachine'>;
+}
 
 export interface ScoringStage {
   service: ScoringService;
@@ -22,7 +33,7 @@ export interface ScoringStage {
  * the champion in a worker, a scoring round each `scoring.interval`.
  */
 export async function buildScoring(
-  config: VigilConfig,
+  config: ScoringSections,
   d: { db: Database.Database; store: SensorStore; registry: ModelRegistry; fleet: FleetMembership },
   life: Lifecycle,
 ): Promise<ScoringStage> {

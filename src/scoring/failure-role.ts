@@ -1,4 +1,4 @@
-import { inputNames } from '../features/normalize.js';
+import { inputNames } from '../features/index.js';
 import type { MachineRef } from '../core/types.js';
 import type { InferenceClient } from './inference-client.js';
 import type { ScoreHistory } from './score-history.js';

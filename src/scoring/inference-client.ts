@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { BackendPreference } from '../model/backend.js';
-import type { LstmKernelPreference } from '../model/fast-lstm/load.js';
+import type { BackendPreference, LstmKernelPreference } from '../model/index.js';
 import type { InferenceReply, InferenceRequest } from './inference-worker.js';
 
 type Pending = { resolve: (r: InferenceReply) => void; reject: (e: Error) => void };

@@ -5,11 +5,18 @@
 import { availableParallelism } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { loadTf, quietTfWarnings, type BackendPreference, type TF } from '../model/backend.js';
-import { loadFastLstm, type LstmKernelChoice, type LstmKernelPreference } from '../model/fast-lstm/load.js';
-import { FastPredictor } from '../model/fast-lstm/predictor.js';
-import { predict } from '../model/lstm.js';
-import { ModelRegistry } from '../registry/registry.js';
+import {
+  loadTf,
+  quietTfWarnings,
+  type BackendPreference,
+  type TF,
+  loadFastLstm,
+  type LstmKernelChoice,
+  type LstmKernelPreference,
+  FastPredictor,
+  predict,
+} from '../model/index.js';
+import { ModelRegistry } from '../registry/index.js';
 
 export type InferenceRequest =
   /** Loads `version` beside the models in `keep` (the other kinds' champions); others are disposed. */

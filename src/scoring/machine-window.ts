@@ -1,9 +1,7 @@
 import type { MachineRef, Sample } from '../core/types.js';
 import { Float64Pool } from '../core/f64-pool.js';
 import { SensorLayout } from '../core/sensor-layout.js';
-import { alignToGrid } from '../features/align.js';
-import { applyNormalisation, channels, type Normalisation } from '../features/normalize.js';
-import { lastWindow } from '../features/windows.js';
+import { alignToGrid, applyNormalisation, channels, type Normalisation, lastWindow } from '../features/index.js';
 
 /** `missing`: model inputs with no reading since the last gap or reset, scored at their training mean. */
 export type WindowResult = { ok: true; x: Float32Array; endTs: number; missing: string[] } | { ok: false; reason: string };

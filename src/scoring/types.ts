@@ -1,6 +1,6 @@
 import type { MachineKind } from '../core/kinds.js';
 import type { MachineRef } from '../core/types.js';
-import type { ModelMeta } from '../registry/registry.js';
+import type { ModelMeta } from '../registry/index.js';
 
 export interface ScoringOptions {
   /** Minimum time between two scores of one machine. */

@@ -1,4 +1,4 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { StoreConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { backoffDelay } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
@@ -10,7 +10,7 @@ import { createSensorStore } from './create.js';
  * it cannot be opened: the journal holds everything and the writer retries. Until it opens,
  * readiness says why, and it is tried again with backoff.
  */
-export async function buildStore(config: VigilConfig, life: Lifecycle): Promise<SensorStore> {
+export async function buildStore(config: { store: StoreConfig }, life: Lifecycle): Promise<SensorStore> {
   const { clock, log } = life;
   const store = createSensorStore(config, { thread: true });
   let openError: string | null = null;

@@ -1,4 +1,4 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { StoreConfig } from './config.js';
 import { InfluxSensorStore } from './influx-store.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { SqliteSensorStore } from './sqlite-store.js';
@@ -8,7 +8,7 @@ import { SqliteWorkerStore } from './sqlite-worker-store.js';
  * The configured sensor store; each process (daemon, training worker, CLI) opens its own. `thread`:
  * SQLite in a thread of its own, for the daemon, whose event loop must never wait on the database.
  */
-export function createSensorStore(config: Pick<VigilConfig, 'store'>, o: { thread?: boolean } = {}): SensorStore {
+export function createSensorStore(config: Pick<{ store: StoreConfig }, 'store'>, o: { thread?: boolean } = {}): SensorStore {
   if (config.store.kind === 'influx') {
     const i = config.store.influx;
     return new InfluxSensorStore({

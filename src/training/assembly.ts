@@ -5,13 +5,12 @@
  * on the same data and registering are the same for all of them, here.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
-import type { LearningConfig } from '../config/schema.js';
+import type { LearningConfig } from './config.js';
 import { KindResolver } from '../core/kinds.js';
-import { groupByKind, type KindGroup } from '../features/kinds.js';
-import { loadTf, quietTfWarnings, type LoadedTf, type TF } from '../model/backend.js';
-import { loadFastLstm } from '../model/fast-lstm/load.js';
-import { ModelRegistry, type ModelMeta } from '../registry/registry.js';
-import { createSensorStore } from '../store/create.js';
+import { groupByKind, type KindGroup } from '../features/index.js';
+import { loadTf, quietTfWarnings, type LoadedTf, type TF, loadFastLstm } from '../model/index.js';
+import { ModelRegistry, type ModelMeta } from '../registry/index.js';
+import { createSensorStore } from '../store/index.js';
 import { loadDataset, type Dataset } from './dataset.js';
 import type { TrainingProgress, TrainingResult } from './types.js';
 import type { TrainingConfig } from './worker-input.js';

@@ -1,7 +1,6 @@
-import type { Normalisation } from '../features/normalize.js';
-import type { LabelledSegment, Split } from '../features/split.js';
-import type { MetricIntervals } from '../model/metrics.js';
-import type { BiasReport } from '../registry/bias-report-schema.js';
+import type { Normalisation, LabelledSegment, Split } from '../features/index.js';
+import type { MetricIntervals } from '../model/index.js';
+import type { BiasReport } from '../registry/index.js';
 
 /** Failures (distinct labelled failure times) per machine in a list of labelled segments. */
 function failuresPerMachine(items: readonly LabelledSegment[]): Array<{ machine: string; failures: number }> {

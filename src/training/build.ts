@@ -1,13 +1,13 @@
 import type Database from 'better-sqlite3';
-import type { VigilConfig } from '../config/schema.js';
+import type { TrainingConfig } from './worker-input.js';
 import type { Lifecycle } from '../core/lifecycle.js';
-import type { ModelRegistry } from '../registry/registry.js';
+import type { ModelRegistry } from '../registry/index.js';
 import { TrainingManager } from './manager.js';
 import { trainingReport } from './report.js';
 
 /** Training runs in their worker thread; a run still going at stop is cancelled and recorded as such. */
 export function buildTraining(
-  config: VigilConfig,
+  config: TrainingConfig & { schedule: { enabled: boolean } },
   d: { db: Database.Database; registry: ModelRegistry },
   life: Lifecycle,
 ): TrainingManager {

@@ -1,9 +1,6 @@
-import type { LearningConfig } from '../config/schema.js';
-import { alignToGrid } from '../features/align.js';
-import { labelSteps } from '../features/labels.js';
-import type { LabelledSegment } from '../features/split.js';
+import type { LearningConfig } from './config.js';
+import { alignToGrid, labelSteps, type LabelledSegment, type KindGroup } from '../features/index.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import type { KindGroup } from '../features/kinds.js';
 
 export interface Dataset {
   items: LabelledSegment[];

@@ -1,5 +1,5 @@
-import type { KindGroup } from '../features/kinds.js';
-import type { ModelRegistry } from '../registry/registry.js';
+import type { KindGroup } from '../features/index.js';
+import type { ModelRegistry } from '../registry/index.js';
 import type { Validation } from './pipeline.js';
 import { NotEnoughDataError } from './types.js';
 

@@ -1,9 +1,7 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
-import type { TF } from '../model/backend.js';
-import { predict } from '../model/lstm.js';
-import { averagePrecision } from '../model/metrics.js';
-import type { WindowSet } from '../features/windows.js';
+import { type TF, predict, averagePrecision } from '../model/index.js';
+import type { WindowSet } from '../features/index.js';
 
 export interface FitOptions {
   epochs: number;

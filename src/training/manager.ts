@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { ModelRegistry } from '../registry/registry.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { ModelRegistry } from '../registry/index.js';
+import type { TrainingConfig } from './worker-input.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TrainingProgress } from './types.js';
@@ -77,7 +77,7 @@ export class TrainingManager {
   private readonly observers: RunObserver[] = [];
 
   constructor(
-    private readonly config: VigilConfig,
+    private readonly config: TrainingConfig,
     private readonly db: Database.Database,
     private readonly registry: Pick<ModelRegistry, 'championsChanged'>,
     private readonly clock: Clock,

@@ -1,9 +1,7 @@
 /** What a model's meta.json says of its validation and its data, and its champion measured on the same. */
-import { applyNormalisation } from '../features/normalize.js';
-import type { LabelledSegment } from '../features/split.js';
-import { buildWindows } from '../features/windows.js';
-import type { TF } from '../model/backend.js';
-import type { ModelMeta, ModelRegistry } from '../registry/registry.js';
+import { applyNormalisation, type LabelledSegment, buildWindows } from '../features/index.js';
+import type { TF } from '../model/index.js';
+import type { ModelMeta, ModelRegistry } from '../registry/index.js';
 import { biasReport } from './bias-report.js';
 import type { Dataset } from './dataset.js';
 import { validate, type PreparedData, type Validation } from './pipeline.js';

@@ -1,12 +1,24 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
-import { applyNormalisation, fitNormalisation, inputNames, type Normalisation, type RegimeFitOptions } from '../features/normalize.js';
-import { splitByMachineAndTime, type LabelledSegment, type Split } from '../features/split.js';
-import { buildWindows, oversamplePositives, type WindowSet } from '../features/windows.js';
-import type { TF } from '../model/backend.js';
-import { combineMembers } from '../model/ensemble.js';
-import { buildLstm, predict, type LstmSpec } from '../model/lstm.js';
 import {
+  applyNormalisation,
+  fitNormalisation,
+  inputNames,
+  type Normalisation,
+  type RegimeFitOptions,
+  splitByMachineAndTime,
+  type LabelledSegment,
+  type Split,
+  buildWindows,
+  oversamplePositives,
+  type WindowSet,
+} from '../features/index.js';
+import {
+  type TF,
+  combineMembers,
+  buildLstm,
+  predict,
+  type LstmSpec,
   bestF1Threshold,
   classification,
   leadTimes,
@@ -17,7 +29,7 @@ import {
   type MetricIntervals,
   type RulBand,
   type RulMetrics,
-} from '../model/metrics.js';
+} from '../model/index.js';
 import { fitModel, type FitOptions, type FitResult } from './fit.js';
 
 export interface PrepareOptions {

@@ -1,10 +1,7 @@
 import type { LayersModel } from '@tensorflow/tfjs';
-import { borrowStatistics, inputNames, type Normalisation } from '../features/normalize.js';
-import type { KindGroup } from '../features/kinds.js';
-import { heldOutFailures } from '../features/split.js';
-import { extractMember } from '../model/ensemble.js';
-import { compile, type LstmSpec } from '../model/lstm.js';
-import { kindOf, type ModelMeta } from '../registry/registry.js';
+import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures } from '../features/index.js';
+import { extractMember, compile, type LstmSpec } from '../model/index.js';
+import { kindOf, type ModelMeta } from '../registry/index.js';
 import { assembleRun, readKindData, type RunContext, type RunSteps } from './assembly.js';
 import type { Dataset } from './dataset.js';
 import { chooseKind, decide, decideTransfer } from './decide.js';
@@ -14,7 +11,6 @@ import { transferSource, transferredMembers } from './transfer.js';
 import { NotEnoughDataError, type TrainingProgress, type TrainingResult } from './types.js';
 import type { TrainingConfig } from './worker-input.js';
 
-export { NotEnoughDataError, type TrainingProgress, type TrainingResult } from './types.js';
 export { chooseKind, decide, decideTransfer } from './decide.js';
 
 export interface TrainingRequest {

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { VigilConfig } from '../config/schema.js';
+import type { TrainingConfig } from './worker-input.js';
 import type { TrainingProgress } from './types.js';
-import type { ModelMeta } from '../registry/registry.js';
+import type { ModelMeta } from '../registry/index.js';
 import { trainingConfig, type WorkerInput, type WorkerMessage } from './worker-input.js';
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -32,7 +32,7 @@ export class TrainingRun extends EventEmitter {
   readonly result: Promise<RunOutcome>;
   private readonly worker: Worker;
 
-  constructor(config: VigilConfig, options: TrainingRunOptions = {}) {
+  constructor(config: TrainingConfig, options: TrainingRunOptions = {}) {
     super();
     const input: WorkerInput = {
       config: trainingConfig(config),

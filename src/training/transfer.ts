@@ -1,9 +1,7 @@
 import type { LayersModel } from '@tensorflow/tfjs';
-import { inputNames, type Normalisation } from '../features/normalize.js';
-import type { TF } from '../model/backend.js';
-import type { LstmSpec } from '../model/lstm.js';
-import { transferMember } from '../model/transfer.js';
-import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/registry.js';
+import { inputNames, type Normalisation } from '../features/index.js';
+import { type TF, type LstmSpec, transferMember } from '../model/index.js';
+import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
 
 /**
  * The champion a new kind starts from: of another kind, on the same step, window and architecture,

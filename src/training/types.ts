@@ -1,5 +1,5 @@
 import type { EpochProgress } from './fit.js';
-import type { ModelMeta } from '../registry/registry.js';
+import type { ModelMeta } from '../registry/index.js';
 
 export type TrainingProgress =
   | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }

@@ -1,4 +1,6 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { MachinesConfig } from '../config/schema.js';
+import type { StoreConfig } from '../store/index.js';
+import type { LearningConfig } from './config.js';
 import type { TrainingProgress } from './types.js';
 
 /**
@@ -6,7 +8,11 @@ import type { TrainingProgress } from './types.js';
  * (with its credentials: the worker opens its own connection). API tokens, webhook secrets, MQTT
  * credentials and the carbon source's headers stay in the daemon.
  */
-export type TrainingConfig = Pick<VigilConfig, 'learning' | 'store' | 'machines'>;
+export interface TrainingConfig {
+  learning: LearningConfig;
+  store: StoreConfig;
+  machines: MachinesConfig;
+}
 
 export function trainingConfig(config: TrainingConfig): TrainingConfig {
   return { learning: config.learning, store: config.store, machines: config.machines };

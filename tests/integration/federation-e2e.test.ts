@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import mqtt from 'mqtt';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/vigil-config.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { FederationCoordinator } from '../../src/federation/coordinator.js';

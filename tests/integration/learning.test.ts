@@ -98,7 +98,7 @@ describe('learning from the store', () => {
 
     // Cancelled mid-epoch: the worker stops, nothing is saved.
     const { TrainingRun } = (await import(path.resolve('dist/src/training/runner.js'))) as typeof import('../../src/training/runner.js');
-    const { loadConfig } = await import('../../src/config/load.js');
+    const { loadConfig } = await import('../../src/vigil-config.js');
     const cancelled = new TrainingRun(loadConfig({ file, env: {} }), { epochs: 50 });
     cancelled.on('progress', (p: { phase: string }) => {
       if (p.phase === 'batch') cancelled.cancel();
@@ -109,7 +109,7 @@ describe('learning from the store', () => {
 
   it('a training worker that crashes leaves the caller running; an empty store is a clear failure', async () => {
     const { TrainingRun } = (await import(path.resolve('dist/src/training/runner.js'))) as typeof import('../../src/training/runner.js');
-    const { validateConfig } = await import('../../src/config/load.js');
+    const { validateConfig } = await import('../../src/vigil-config.js');
     const dir = tempDir('vigil-crash-');
     const config = validateConfig({ dataDir: dir, learning: learning(path.join(dir, 'models')) }, { cwd: dir, origin: 'test' });
     // Too little memory for tfjs: the worker dies (ERR_WORKER_OUT_OF_MEMORY), this process does not.

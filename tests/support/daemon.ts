@@ -1,5 +1,5 @@
-import { validateConfig } from '../../src/config/load.js';
-import type { VigilConfig } from '../../src/config/schema.js';
+import { validateConfig } from '../../src/vigil-config.js';
+import type { VigilConfig } from '../../src/vigil-config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import path from 'node:path';
 import type { Daemon } from '../../src/main.js';

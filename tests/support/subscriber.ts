@@ -16,7 +16,7 @@ export async function testBroker(o: Partial<EmbeddedBrokerOptions> = {}): Promis
       users: [],
       allowAnonymous: true,
       maxPacketBytes: 1 << 20,
-      preLogin: { maxConnectBytes: 16_384, maxConnections: 128, maxPerAddress: 32, timeoutMs: 10_000 },
+      preLogin: { maxConnectBytes: 16_384, maxConnections: 128, maxPerAddress: 32, timeout: 10_000 },
       logins: { concurrency: 1, maxQueued: 32 },
       retained: { maxMessages: 100, maxBytes: 4096 },
       selfClientId: 'vigil-test-self',

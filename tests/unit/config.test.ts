@@ -1,7 +1,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, maskSecrets } from '../../src/config/load.js';
+import { loadConfig, maskSecrets } from '../../src/vigil-config.js';
 import { VigilError } from '../../src/core/errors.js';
 import { tempDir } from '../support/fixtures.js';
 

@@ -219,7 +219,7 @@ describe('embedded broker: before a client logs in', () => {
   });
 
   it('caps connections that have not logged in, per address and overall, and closes them at their deadline', async () => {
-    const b = await broker({ preLogin: { maxConnectBytes: 16_384, maxConnections: 10, maxPerAddress: 3, timeoutMs: 300 } });
+    const b = await broker({ preLogin: { maxConnectBytes: 16_384, maxConnections: 10, maxPerAddress: 3, timeout: 300 } });
     const waiting = await Promise.all([0, 1, 2].map(() => rawSocket(b.url)));
     for (const w of waiting) w.socket.write(connectHeader(10_000));
     await until(() => b.unauthenticated === 3, 'three connections waiting to log in');

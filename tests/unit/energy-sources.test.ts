@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { EnergyAccountant } from '../../src/scheduler/energy/accountant.js';
 import { GpuMeter, RaplMeter, counterDelta } from '../../src/scheduler/energy/meters.js';
-import { assessNeed } from '../../src/scheduler/need.js';
+import { assessNeed } from '../../src/scheduler/training-need.js';
 import { CarbonDataError, FileCarbonSource, parseCarbonCsv, parseCarbonJson } from '../../src/scheduler/sources/carbon.js';
 import { PlantBusySignal, onBattery, parseNvidiaSmi } from '../../src/scheduler/sources/host.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';

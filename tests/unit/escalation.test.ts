@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildAlerts } from '../../src/alerts/build.js';
 import type { AlertEvent } from '../../src/alerts/types.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/vigil-config.js';
 import { Lifecycle } from '../../src/core/lifecycle.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { PresenceFeed } from '../../src/core/presence.js';

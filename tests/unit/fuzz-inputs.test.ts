@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, validateConfig } from '../../src/config/load.js';
+import { loadConfig, validateConfig } from '../../src/vigil-config.js';
 import { VigilError } from '../../src/core/errors.js';
 import { MessageDecoder, type DecoderOptions } from '../../src/ingest/decoder.js';
 import { REJECT_REASONS } from '../../src/core/reasons.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/vigil-config.js';
 import { KindResolver, globToRegExp } from '../../src/core/kinds.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Sample } from '../../src/core/types.js';

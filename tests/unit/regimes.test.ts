@@ -6,7 +6,7 @@ import { applyNormalisation, channels, fitNormalisation, inputNames } from '../.
 import { fitRegimes, regimeOfValues } from '../../src/features/regimes.js';
 import { lastWindow } from '../../src/features/windows.js';
 import { MachineWindow } from '../../src/scoring/machine-window.js';
-import { measureDrift } from '../../src/scheduler/need.js';
+import { measureDrift } from '../../src/scheduler/training-need.js';
 import { M1 } from '../support/fixtures.js';
 
 const STEP = 1000;

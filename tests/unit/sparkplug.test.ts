@@ -19,7 +19,7 @@ const hostOptions: SparkplugHostOptions = {
   stripPrefixes: ['Sensors/'],
   ignore: ['Node Control/', 'Properties/', 'bdSeq'],
   rebirth: true,
-  rebirthMinIntervalMs: 10_000,
+  rebirthMinInterval: 10_000,
   rebirthsPerSecond: 100,
   maxNodes: 3,
   maxNewNodesPerMinute: 1000,

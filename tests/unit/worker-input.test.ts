@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/vigil-config.js';
 import { trainingConfig } from '../../src/training/worker-input.js';
 
 describe('training worker input', () => {

@@ -1,8 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { AlertNotFoundError, AlertStateError, type AlertStore } from '../../alerts/alert-store.js';
-import type { AlertEngine } from '../../alerts/engine.js';
-import { ALERT_KINDS, ALERT_STATES, type Alert, type AlertEvent } from '../../alerts/types.js';
+import {
+  AlertNotFoundError,
+  AlertStateError,
+  type AlertStore,
+  type AlertEngine,
+  ALERT_KINDS,
+  ALERT_STATES,
+  type Alert,
+  type AlertEvent,
+} from '../../alerts/index.js';
 import type { Clock } from '../../core/clock.js';
 import { VigilError } from '../../core/errors.js';
 import { AlertQualitySchema, qualityJson } from '../status-model.js';

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { REJECT_REASONS } from '../../core/reasons.js';
-import type { StoredDeadLetter } from '../../ingest/dead-letter-log.js';
+import type { StoredDeadLetter } from '../../ingest/index.js';
 
 const Query = Type.Object(
   {

@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { EnergyAccountant } from '../../scheduler/energy/accountant.js';
-import type { DecisionRecord, EnergyScheduler } from '../../scheduler/scheduler.js';
+import type { EnergyAccountant, DecisionRecord, EnergyScheduler } from '../../scheduler/index.js';
 import { Nullable, READ_ERRORS, errors, iso } from '../schemas.js';
 
 const Query = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false });

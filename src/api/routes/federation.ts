@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FederationViewSchema, type FederationView } from '../../federation/report.js';
+import { FederationViewSchema, type FederationView } from '../../federation/index.js';
 import { READ_ERRORS, errors } from '../schemas.js';
 
 export interface FederationRouteDeps {

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AlertStore } from '../../alerts/alert-store.js';
+import type { AlertStore } from '../../alerts/index.js';
 import type { Clock } from '../../core/clock.js';
 import { VigilError, errorMessage } from '../../core/errors.js';
-import type { MachineState, ScoringService } from '../../scoring/service.js';
+import type { MachineState, ScoringService } from '../../scoring/index.js';
 import type { SensorStore } from '../../core/sensor-store.js';
 import { alertJson } from './alerts.js';
 import type { SensorDescription } from '../../core/sensor-metadata.js';

@@ -2,9 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../core/errors.js';
 import { INFERRED_KIND_RULE } from '../../core/kinds.js';
-import type { KindGroup } from '../../features/kinds.js';
-import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../registry/registry.js';
-import { liveRegimeWarnings } from '../../training/bias-report.js';
+import type { KindGroup } from '../../features/index.js';
+import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../registry/index.js';
+import { liveRegimeWarnings } from '../../training/index.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
 
 const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../core/errors.js';
-import { TrainingBusyError, type TrainingManager, type TrainingRunRecord } from '../../training/manager.js';
+import { TrainingBusyError, type TrainingManager, type TrainingRunRecord } from '../../training/index.js';
 import { IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso } from '../schemas.js';
 
 const Run = Type.Object({

@@ -21,7 +21,8 @@ import { TokenBucket } from '../../core/token-bucket.js';
 
 export interface SparkplugHostOptions extends MappingOptions {
   rebirth: boolean;
-  rebirthMinIntervalMs: number;
+  /** Milliseconds, as the config gives durations. */
+  rebirthMinInterval: number;
   /** Rebirth requests to all nodes together, per second on average (bursts of 5 s worth). */
   rebirthsPerSecond: number;
   maxNodes: number;
@@ -302,7 +303,7 @@ export class SparkplugHost {
     const s = this.born.get(key) ?? this.unborn.get(key);
     if (!s) return;
     // Per node, then for all nodes together: invented node names cannot make Vigil publish without bound.
-    if (now - s.lastRebirthAt < this.o.rebirthMinIntervalMs || !this.rebirths.take(now)) {
+    if (now - s.lastRebirthAt < this.o.rebirthMinInterval || !this.rebirths.take(now)) {
       this.counters.rebirthsHeldBack++;
       return;
     }

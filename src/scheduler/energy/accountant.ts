@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { GpuSample } from '../sources/host.js';
 import { meanOver, type SeriesPoint } from '../series.js';
-import type { RunSummary } from '../../training/manager.js';
+import type { RunSummary } from '../../training/index.js';
 import { GpuMeter, RaplMeter, type EnergyMethod } from './meters.js';
 
 export interface RunEnergy {

@@ -1,5 +1,4 @@
-import { channels, type Normalisation } from '../features/normalize.js';
-import { regimeOfValues } from '../features/regimes.js';
+import { channels, type Normalisation, regimeOfValues } from '../features/index.js';
 import type { SensorStore } from '../core/sensor-store.js';
 
 export interface NeedOptions {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Duration, strict } from './schema-parts.js';
+import { Duration, strict } from '../../config/schema-parts.js';
 
 /** A mapping template: literal text and the placeholders {group}, {node} and {device}. */
 const Template = (def: string, description: string) =>

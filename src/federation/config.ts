@@ -1,5 +1,7 @@
-import { Type } from '@sinclair/typebox';
-import { Duration, Size, strict } from './schema-parts.js';
+import { hostname } from 'node:os';
+import { Type, type StaticDecode } from '@sinclair/typebox';
+import type { ProblemReport } from '../config/load.js';
+import { Duration, Size, strict, SecretString } from '../config/schema-parts.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 
@@ -15,7 +17,7 @@ export const FederationSchema = Type.Object(
       Type.String({ ...Id, description: "this gateway's name in the federation (its update topic); default: the host name" }),
     ),
     key: Type.Optional(
-      Type.String({
+      SecretString({
         minLength: 32,
         description: 'shared signing key of the federation (HMAC-SHA256), at least 32 characters; VIGIL_FEDERATION_KEY',
       }),
@@ -29,7 +31,7 @@ export const FederationSchema = Type.Object(
           }),
         ),
         username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
+        password: Type.Optional(SecretString()),
       },
       strict,
     ),
@@ -87,5 +89,32 @@ export const FederationSchema = Type.Object(
       strict,
     ),
   },
-  strict,
+  { ...strict, description: "federated learning with other gateways over the plant's broker (docs/federated.md)" },
 );
+
+export type FederationConfig = Omit<StaticDecode<typeof FederationSchema>, 'client'> & { client: string };
+
+/** A gateway's name in its federation is its host name unless configured (the update topic's last level). */
+export function resolveFederation(f: StaticDecode<typeof FederationSchema>): FederationConfig {
+  return {
+    ...f,
+    client:
+      f.client ??
+      (hostname()
+        .replace(/[^A-Za-z0-9_.:-]/g, '-')
+        .slice(0, 64) ||
+        'gateway'),
+  };
+}
+
+export function checkFederation(f: StaticDecode<typeof FederationSchema>, mqttUrl: string | undefined, problem: ProblemReport): void {
+  if (!f.enabled) return;
+  if (!f.key) problem('federation.key', 'a federation needs its signing key (VIGIL_FEDERATION_KEY)');
+  if (!f.broker.url && !mqttUrl)
+    problem(
+      'federation.broker.url',
+      "a federation needs the plant's broker (federation.broker.url or mqtt.url): the embedded broker serves this gateway only",
+    );
+  if (f.coordinator.enabled && f.coordinator.kinds.length === 0)
+    problem('federation.coordinator.kinds', 'name the kinds this gateway coordinates');
+}

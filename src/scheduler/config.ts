@@ -1,5 +1,10 @@
-import { Type } from '@sinclair/typebox';
-import { Duration, strict } from './schema-parts.js';
+import path from 'node:path';
+import { Type, type StaticDecode } from '@sinclair/typebox';
+import cron from 'node-cron';
+import type { ProblemReport } from '../config/load.js';
+import type { MachinesConfig } from '../config/schema.js';
+import type { LearningConfig } from '../training/index.js';
+import { Duration, strict, SecretString } from '../config/schema-parts.js';
 
 const Days = Type.Array(Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))), {
   minItems: 1,
@@ -73,7 +78,10 @@ export const ScheduleSchema = Type.Object(
       {
         file: Type.Optional(Type.String({ minLength: 1, description: 'CSV (Time,Carbon Intensity) or JSON series' })),
         url: Type.Optional(Type.String({ pattern: '^https?://', description: 'Carbon Aware SDK forecast or a {timestamp, value} list' })),
-        headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+        headers: Type.Record(Type.String(), SecretString(), {
+          default: {},
+          description: 'sent with each request (e.g. authorization); printed masked',
+        }),
         refresh: Duration('30m', { minimum: 1000 }),
         fallbackIntensity: Type.Number({ minimum: 0, default: 400, description: 'gCO2e/kWh when no series covers a run' }),
       },
@@ -106,5 +114,34 @@ export const ScheduleSchema = Type.Object(
       strict,
     ),
   },
-  strict,
+  { ...strict, description: "when to retrain: the energy policy's tick, carbon and price sources, host load, budget and deadlines" },
 );
+
+export type ScheduleConfig = StaticDecode<typeof ScheduleSchema>;
+
+/** What the scheduler reads of the config: its own section, and the learning settings and kinds it weighs a run's need by. */
+export interface SchedulerSections {
+  schedule: ScheduleConfig;
+  learning: LearningConfig;
+  machines: MachinesConfig;
+}
+
+/** The carbon file relative to the working directory. */
+export function resolveSchedule(s: ScheduleConfig, cwd: string): ScheduleConfig {
+  return { ...s, carbon: { ...s.carbon, file: s.carbon.file && path.resolve(cwd, s.carbon.file) } };
+}
+
+export function checkSchedule(s: ScheduleConfig, problem: ProblemReport): void {
+  if (!cron.validate(s.cron)) problem('schedule.cron', `not a cron expression: ${JSON.stringify(s.cron)}`);
+  if (!validTimezone(s.timezone)) problem('schedule.timezone', `not an IANA time zone: ${JSON.stringify(s.timezone)}`);
+  if (s.carbon.file && s.carbon.url) problem('schedule.carbon', 'give either file or url, not both');
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,54 +1,6 @@
-import { Type } from '@sinclair/typebox';
-import { Duration, strict } from './schema-parts.js';
-
-const Role = Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')]);
-
-export const ApiSchema = Type.Object(
-  {
-    anonymousRead: Type.Optional(
-      Type.Boolean({ description: 'reads without a token; default: on when http.host is a loopback address, off otherwise' }),
-    ),
-    tokens: Type.Array(
-      Type.Object(
-        {
-          name: Type.String({ minLength: 1, maxLength: 64, description: 'who holds the token (shown in audit fields, never the token)' }),
-          role: Role,
-          sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex SHA-256 of the token (`vigil token create` prints both)' }),
-        },
-        { additionalProperties: false },
-      ),
-      { default: [] },
-    ),
-    writesPerMinute: Type.Integer({ minimum: 1, default: 120, description: 'rate limit per client on write routes' }),
-    bodyLimit: Type.Integer({ minimum: 1024, default: 65_536, description: 'bytes' }),
-    heavyReads: Type.Object(
-      {
-        concurrency: Type.Integer({
-          minimum: 1,
-          maximum: 32,
-          default: 2,
-          description: "store queries of the API (a machine's readings or events over a range) running at once",
-        }),
-        maxQueued: Type.Integer({ minimum: 0, default: 8, description: 'such queries waiting; beyond, 503 with Retry-After' }),
-      },
-      strict,
-    ),
-  },
-  strict,
-);
-
-export const ScoringSchema = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true }),
-    // At most one score per machine per interval: alert latency is bounded by it plus inference.
-    interval: Duration('1s', { minimum: 1 }),
-    maxBatch: Type.Integer({ minimum: 1, maximum: 4096, default: 256, description: 'machines per predict call' }),
-    championPoll: Duration('5s', { minimum: 100 }),
-    topSensors: Type.Integer({ minimum: 0, maximum: 32, default: 3, description: 'contributing sensors reported per score (0 = none)' }),
-    historyRetention: Duration('7d', { minimum: 1 }),
-  },
-  strict,
-);
+import { Type, type StaticDecode } from '@sinclair/typebox';
+import type { ProblemReport } from '../config/load.js';
+import { Duration, strict, SecretString } from '../config/schema-parts.js';
 
 const RangeRule = Type.Object(
   {
@@ -110,7 +62,7 @@ export const AlertsSchema = Type.Object(
       },
     ),
   },
-  strict,
+  { ...strict, description: 'when alerts open and close: failure risk, data quality, escalation' },
 );
 
 export const NotifySchema = Type.Object(
@@ -120,7 +72,7 @@ export const NotifySchema = Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
           url: Type.String({ pattern: '^https?://' }),
-          secret: Type.String({ minLength: 16, description: 'HMAC-SHA256 key for the X-Vigil-Signature header' }),
+          secret: SecretString({ minLength: 16, description: 'HMAC-SHA256 key for the X-Vigil-Signature header' }),
           timeout: Duration('5s', { minimum: 1 }),
           escalationOnly: Type.Boolean({
             default: false,
@@ -143,5 +95,12 @@ export const NotifySchema = Type.Object(
       strict,
     ),
   },
-  strict,
+  { ...strict, description: 'where alert changes go: webhooks (signed) and the MQTT alert topic' },
 );
+
+export type AlertsConfig = StaticDecode<typeof AlertsSchema>;
+export type NotifyConfig = StaticDecode<typeof NotifySchema>;
+
+export function checkAlerts(a: AlertsConfig, problem: ProblemReport): void {
+  if (a.risk.high !== undefined && a.risk.low > a.risk.high) problem('alerts.risk.low', 'must not exceed alerts.risk.high');
+}

@@ -1,0 +1,24 @@
+/**
+ * Models as later stages see them: the TensorFlow.js backend, the LSTM, our SIMD kernels, ensembles,
+ * transfer, metrics and the model-file handler.
+ */
+export { type BackendPreference, type LoadedTf, loadTf, quietTfWarnings, type TF } from './backend.js';
+export { combineMembers, extractMember } from './ensemble.js';
+export { loadFastLstm, type LstmKernelChoice, type LstmKernelPreference } from './fast-lstm/load.js';
+export { FastPredictor } from './fast-lstm/predictor.js';
+export { fileHandler } from './file-io.js';
+export { buildLstm, compile, type LstmSpec, predict } from './lstm.js';
+export {
+  averagePrecision,
+  bestF1Threshold,
+  bootstrapOverMachines,
+  classification,
+  type ClassificationMetrics,
+  leadTimes,
+  type MetricIntervals,
+  type RulBand,
+  rulByBand,
+  type RulMetrics,
+  rulMetrics,
+} from './metrics.js';
+export { transferMember } from './transfer.js';
