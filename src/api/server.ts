@@ -8,14 +8,14 @@ import { ErrorBody } from './schemas.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling, registerJsonBodies } from './errors.js';
 import { registerValidation } from './validation.js';
 import { metricsRoute } from './metrics.js';
-import { alertRoutes, type AlertRouteDeps } from './routes/alerts.js';
+import { alertRoutes, type AlertRouteDeps } from './routes/alerts/plugin.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
 import { energyRoutes, type EnergyRouteDeps } from './routes/energy.js';
 import { federationRoutes, type FederationRouteDeps } from './routes/federation.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
-import { machineRoutes, type MachineRouteDeps } from './routes/machines.js';
-import { modelRoutes, type ModelRouteDeps } from './routes/models.js';
+import { machineRoutes, type MachineRouteDeps } from './routes/machines/plugin.js';
+import { modelRoutes, type ModelRouteDeps } from './routes/models/plugin.js';
 import { statusRoutes } from './routes/status.js';
 import { trainingRoutes, type TrainingRouteDeps } from './routes/training.js';
 import { uiRoutes } from './routes/ui.js';
@@ -74,22 +74,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Probes, /metrics and the page sit at the root, where load balancers and Prometheus expect them.
   healthRoutes(app, deps.status);
   metricsRoute(app, deps.metrics);
-  // The resources: one plugin per resource under the version prefix; auth, validation and the error
-  // envelope registered above reach them through fastify's encapsulation.
-  await app.register(
-    async (api) => {
-      statusRoutes(api, deps.status);
-      deadLetterRoutes(api, deps.deadLetters);
-      machineRoutes(api, deps.machines);
-      eventRoutes(api, { ...deps.events, writesPerMinute });
-      alertRoutes(api, { ...deps.alerts, writesPerMinute });
-      modelRoutes(api, { ...deps.models, writesPerMinute });
-      trainingRoutes(api, { ...deps.training, writesPerMinute });
-      energyRoutes(api, deps.energy);
-      federationRoutes(api, deps.federation);
-    },
-    { prefix: API_PREFIX },
-  );
+  // The resources: each its own plugin under the version prefix, so what one adds (hooks, decorators)
+  // stays its own; auth, validation and the error envelope registered above reach them all.
+  const resources: Array<(api: FastifyInstance) => void> = [
+    (api) => statusRoutes(api, deps.status),
+    (api) => deadLetterRoutes(api, deps.deadLetters),
+    (api) => machineRoutes(api, deps.machines),
+    (api) => eventRoutes(api, { ...deps.events, writesPerMinute }),
+    (api) => alertRoutes(api, { ...deps.alerts, writesPerMinute }),
+    (api) => modelRoutes(api, { ...deps.models, writesPerMinute }),
+    (api) => trainingRoutes(api, { ...deps.training, writesPerMinute }),
+    (api) => energyRoutes(api, deps.energy),
+    (api) => federationRoutes(api, deps.federation),
+  ];
+  for (const routes of resources) await app.register(async (api) => routes(api), { prefix: API_PREFIX });
   await uiRoutes(app);
   return app;
 }

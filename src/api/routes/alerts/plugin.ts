@@ -1,63 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import {
-  AlertNotFoundError,
-  AlertStateError,
-  type AlertStore,
-  type AlertEngine,
-  ALERT_KINDS,
-  ALERT_STATES,
-  type Alert,
-  type AlertEvent,
-} from '../../alerts/index.js';
-import type { Clock } from '../../core/clock.js';
-import { VigilError } from '../../core/errors.js';
-import { AlertQualitySchema, qualityJson } from '../status-model.js';
-import { AlertSchema, IdParams, Nullable, READ_ERRORS, TimeQuery, WRITE_ERRORS, errors, iso, parseTimeParam } from '../schemas.js';
-
-export function alertJson(a: Alert) {
-  return {
-    ...a,
-    openedAt: iso(a.openedAt)!,
-    updatedAt: iso(a.updatedAt)!,
-    acknowledged: a.acknowledged && { ...a.acknowledged, at: iso(a.acknowledged.at)! },
-    resolved: a.resolved && { ...a.resolved, at: iso(a.resolved.at)! },
-    escalations: a.escalations.map((e) => ({ ...e, at: iso(e.at)! })),
-  };
-}
-
-const ListQuery = Type.Object(
-  {
-    state: Type.Optional(Type.Union([...ALERT_STATES, 'unresolved' as const].map((s) => Type.Literal(s)))),
-    machine: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    kind: Type.Optional(Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)))),
-    severity: Type.Optional(Type.Union([Type.Literal('warning'), Type.Literal('critical')])),
-    before: Type.Optional(Type.Integer({ minimum: 1, description: 'page: alerts with a smaller id (use nextBefore)' })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  },
-  { additionalProperties: false },
-);
-const QualityQuery = Type.Object(
-  {
-    from: Type.Optional(
-      Type.String({ ...TimeQuery, description: `${TimeQuery.description}; default: the last reset, or the first record` }),
-    ),
-    to: Type.Optional(TimeQuery),
-  },
-  { additionalProperties: false },
-);
-const NoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
-const StreamQuery = Type.Object(
-  { after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) },
-  { additionalProperties: false },
-);
-const DeliveryQuery = Type.Object(
-  {
-    state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')])),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-  },
-  { additionalProperties: false },
-);
+import { AlertNotFoundError, AlertStateError, type AlertStore, type AlertEngine, type AlertEvent } from '../../../alerts/index.js';
+import type { Clock } from '../../../core/clock.js';
+import { VigilError } from '../../../core/errors.js';
+import { AlertQualitySchema, qualityJson } from '../../status-model.js';
+import { AlertSchema, IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso, parseTimeParam } from '../../schemas.js';
+import { alertJson, ListQuery, QualityQuery, NoteBody, StreamQuery, DeliveryQuery } from './schemas.js';
 
 export interface AlertRouteDeps {
   store: AlertStore;

@@ -1,52 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { VigilError, errorMessage } from '../../core/errors.js';
-import { INFERRED_KIND_RULE } from '../../core/kinds.js';
-import type { KindGroup } from '../../features/index.js';
-import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../registry/index.js';
-import { liveRegimeWarnings } from '../../training/index.js';
-import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../schemas.js';
-
-const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });
-const Summary = Type.Object({
-  version: Type.String(),
-  kind: Type.String({ description: "the machine kind it serves ('*': from before kinds, serving kinds without their own)" }),
-  champion: Type.Boolean({ description: 'the champion of its kind' }),
-  transferredFrom: Nullable(Type.Object({ version: Type.String(), kind: Type.String() })),
-  createdAt: Type.String(),
-  parent: Nullable(Type.String()),
-  decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
-  prAuc: Type.Number(),
-  f1: Type.Number(),
-  rulRmse: Type.Number(),
-  backend: Type.String(),
-});
-const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
-const RollbackBody = Type.Object(
-  {
-    version: Type.Optional(Type.String({ pattern: '^v\\d{4,}$' })),
-    kind: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 40, description: 'whose champion to roll back; needed with several kinds' }),
-    ),
-    reason: Type.Optional(Type.String({ maxLength: 500 })),
-  },
-  { additionalProperties: false },
-);
-const ListQuery = Type.Object(
-  { kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'only versions of this machine kind' })) },
-  { additionalProperties: false },
-);
-const Kind = Type.Object({
-  name: Type.String(),
-  source: Type.Union([Type.Literal('config'), Type.Literal('inferred')]),
-  machines: Type.Integer(),
-  machineIds: Type.Array(Type.String(), { description: 'the first 50, sorted' }),
-  sensors: Type.Array(Type.String(), { description: "the sensors its machines send: its model's only inputs" }),
-  champion: Nullable(Type.String()),
-  servedBy: Nullable(Type.String({ description: 'its champion, or a model from before kinds serving it' })),
-  whyNoModel: Nullable(Type.String()),
-});
-const ChampionReply = Type.Object({ champion: Type.String() });
+import { VigilError, errorMessage } from '../../../core/errors.js';
+import { INFERRED_KIND_RULE } from '../../../core/kinds.js';
+import type { KindGroup } from '../../../features/index.js';
+import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../../registry/index.js';
+import { liveRegimeWarnings } from '../../../training/index.js';
+import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../../schemas.js';
+import { VersionParams, Summary, ReasonBody, RollbackBody, ListQuery, Kind, ChampionReply } from './schemas.js';
 
 export interface ModelRouteDeps {
   /** Its promotions and rollbacks tell the registry's listeners (scoring switches at once). */
