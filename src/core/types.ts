@@ -30,10 +30,14 @@ export interface ValueText {
   spans: number[];
 }
 
-export const MACHINE_EVENT_TYPES = ['failure', 'maintenance', 'repair', 'note'] as const;
+/**
+ * New types go at the end: the store's binary batches carry a type as its index here. `normal` and
+ * `abnormal` are technicians' verdicts on the machine's anomaly alert (e.g. from a CMMS bridge).
+ */
+export const MACHINE_EVENT_TYPES = ['failure', 'maintenance', 'repair', 'note', 'normal', 'abnormal'] as const;
 export type MachineEventType = (typeof MACHINE_EVENT_TYPES)[number];
 
-/** A failure ends a machine's run; a repair or maintenance starts a fresh one. */
+/** A failure ends a machine's run; a repair or maintenance starts a fresh one; a verdict settles an anomaly alert. */
 export interface MachineEvent {
   machine: MachineRef;
   ts: number;

@@ -1,5 +1,9 @@
-/** Thresholds of the failure-risk rule; `high` ≥ `low` gives the hysteresis band. */
-export interface RiskRuleOptions {
+/**
+ * Thresholds of an alert rule (failure risk, or how far health fell); `high` ≥ `low` gives the
+ * hysteresis band. Shared by the alerts and by the health model's calibration, which counts the
+ * false alarms a threshold would raise the way the alerts would open them.
+ */
+export interface HysteresisOptions {
   high: number;
   low: number;
   /** Consecutive scores at or above `high` before an alert opens (debounce). */
@@ -8,19 +12,19 @@ export interface RiskRuleOptions {
   closeAfter: number;
 }
 
-export type RiskTransition = 'open' | 'update' | 'close' | null;
+export type HysteresisTransition = 'open' | 'update' | 'close' | null;
 
 /**
  * Per-machine debounce with hysteresis. One score above the line is noise; `openAfter` in a row is a
  * trend. Scores between `low` and `high` keep the current state and break both runs, so a machine
  * hovering at the line neither opens nor closes alerts repeatedly.
  */
-export class RiskRule {
+export class HysteresisRule {
   private above = 0;
   private below = 0;
   open = false;
 
-  constructor(private o: RiskRuleOptions) {}
+  constructor(private o: HysteresisOptions) {}
 
   get high(): number {
     return this.o.high;
@@ -31,7 +35,7 @@ export class RiskRule {
     if (high !== this.o.high || low !== this.o.low) this.o = { ...this.o, high, low };
   }
 
-  observe(probability: number): RiskTransition {
+  observe(probability: number): HysteresisTransition {
     if (probability >= this.o.high) {
       this.above++;
       this.below = 0;

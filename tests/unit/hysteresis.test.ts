@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RiskRule } from '../../src/alerts/risk-rule.js';
+import { HysteresisRule } from '../../src/core/hysteresis.js';
 
 const opts = { high: 0.7, low: 0.3, openAfter: 3, closeAfter: 2 };
 
@@ -18,7 +18,7 @@ describe('failure-risk rule (debounce + hysteresis)', () => {
     ],
     ['exactly at high counts as high; exactly at low is not low', [0.7, 0.7, 0.7, 0.3, 0.3], ['', '', 'open', 'x', 'x']],
   ])('%s', (_name, scores, expected) => {
-    const rule = new RiskRule(opts);
+    const rule = new HysteresisRule(opts);
     const got = scores.map((p) => rule.observe(p));
     expected.forEach((e, i) => {
       if (e === '') return;
@@ -28,12 +28,12 @@ describe('failure-risk rule (debounce + hysteresis)', () => {
   });
 
   it('starts counting afresh after an outside reset, and can resume as open', () => {
-    const rule = new RiskRule(opts);
+    const rule = new HysteresisRule(opts);
     rule.observe(0.9);
     rule.observe(0.9);
     rule.reset(false);
     expect(rule.observe(0.9)).toBeNull();
-    const resumed = new RiskRule(opts);
+    const resumed = new HysteresisRule(opts);
     resumed.reset(true);
     expect(resumed.observe(0.9)).toBe('update');
     expect(resumed.observe(0.1)).toBeNull();
@@ -41,12 +41,12 @@ describe('failure-risk rule (debounce + hysteresis)', () => {
   });
 
   it('takes a new champion threshold without losing its state', () => {
-    const rule = new RiskRule(opts);
+    const rule = new HysteresisRule(opts);
     rule.observe(0.8);
     rule.observe(0.8);
     rule.setHigh(0.75, 0.3);
     expect(rule.observe(0.8)).toBe('open');
-    const stricter = new RiskRule(opts);
+    const stricter = new HysteresisRule(opts);
     stricter.setHigh(0.85, 0.3);
     expect([0.8, 0.8, 0.8].map((p) => stricter.observe(p))).toEqual([null, null, null]);
   });
