@@ -1,6 +1,17 @@
 /**
- * The model registry as later stages see it: the registry itself, model metadata and its report.
+ * The model registry as later stages see it: the registry itself, model metadata of both roles and
+ * its report.
  */
 export type { BiasReport } from './bias-report-schema.js';
-export { kindOf, type ModelMeta, ModelRegistry, NormalisationSchema, RegistryError } from './registry.js';
+export {
+  type AnyModelMeta,
+  type HealthCalibration,
+  HealthCalibrationSchema,
+  type HealthModelMeta,
+  isHealthMeta,
+  type ModelMeta,
+  NormalisationSchema,
+  roleOf,
+} from './meta.js';
+export { kindOf, ModelRegistry, RegistryError } from './registry.js';
 export { modelFields, modelReport } from './report.js';

@@ -1,164 +1,42 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { type TF, fileHandler } from '../model/index.js';
 import { syncDirectory, writeFileDurable } from '../core/durable-fs.js';
 import { ANY_KIND } from '../core/kinds.js';
-import { BiasReportSchema } from './bias-report-schema.js';
-
-const Metrics = Type.Object({
-  classification: Type.Object({
-    threshold: Type.Number(),
-    accuracy: Type.Number(),
-    precision: Type.Number(),
-    recall: Type.Number(),
-    f1: Type.Number(),
-    prAuc: Type.Number(),
-    rocAuc: Type.Number(),
-    positives: Type.Integer(),
-    n: Type.Integer(),
-  }),
-  rul: Type.Object({ rmse: Type.Number(), mae: Type.Number(), score: Type.Number(), n: Type.Integer() }),
-});
-
-/** A model's input scaling (features/normalize.ts), as meta.json and federation plans carry it. */
-export const NormalisationSchema = Type.Object({
-  sensors: Type.Array(Type.String()),
-  mean: Type.Array(Type.Number()),
-  std: Type.Array(Type.Number()),
-  dropped: Type.Array(Type.String()),
-  regimes: Type.Optional(
-    Type.Object({
-      model: Type.Object({
-        conditions: Type.Array(Type.String(), { minItems: 1 }),
-        centre: Type.Array(Type.Number()),
-        scale: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
-        centroids: Type.Array(Type.Array(Type.Number()), { minItems: 2 }),
-        chosenBy: Type.Union([Type.Literal('given'), Type.Literal('rule')]),
-        explained: Type.Number(),
-        trainShare: Type.Array(Type.Number()),
-      }),
-      mean: Type.Array(Type.Array(Type.Number())),
-      std: Type.Array(Type.Array(Type.Number({ exclusiveMinimum: 0 }))),
-    }),
-  ),
-});
-
-/** meta.json: what a model is, what it learned from and how good it was. Validated whenever read. */
-export const ModelMetaSchema = Type.Object({
-  version: Type.String({ pattern: '^v\\d{4,}$' }),
-  /** The machine kind it serves; absent in versions from before kinds, which serve any kind without its own champion. */
-  kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
-  createdAt: Type.String(),
-  parent: Type.Union([Type.String(), Type.Null()]),
-  warmStartedFrom: Type.Union([Type.String(), Type.Null()]),
-  /** The champion of another kind whose weights it started from (transfer to a kind with few failures). */
-  transferredFrom: Type.Optional(Type.Union([Type.Object({ version: Type.String(), kind: Type.String() }), Type.Null()])),
-  /** The federated training it came from: the federation, its last round and the gateways in it. */
-  federation: Type.Optional(
-    Type.Union([
-      Type.Object({
-        id: Type.String(),
-        session: Type.String(),
-        round: Type.Integer({ minimum: 1 }),
-        clients: Type.Array(Type.String()),
-        personalised: Type.Boolean(),
-      }),
-      Type.Null(),
-    ]),
-  ),
-  decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
-  dataRange: Type.Object({ from: Type.Number(), to: Type.Number() }),
-  machines: Type.Object({ train: Type.Integer(), validation: Type.Array(Type.String()), splitMethod: Type.String() }),
-  sensors: Type.Array(Type.String(), { minItems: 1 }),
-  dropped: Type.Array(Type.String()),
-  stepMs: Type.Number({ exclusiveMinimum: 0 }),
-  window: Type.Integer({ minimum: 1 }),
-  horizon: Type.Integer({ minimum: 1 }),
-  rulCap: Type.Integer({ minimum: 1 }),
-  normalisation: NormalisationSchema,
-  architecture: Type.Object({
-    units: Type.Array(Type.Integer()),
-    dropout: Type.Number(),
-    recurrentActivation: Type.String(),
-    learningRate: Type.Number(),
-    batchSize: Type.Integer(),
-    /** Models averaged in this one (an ensemble); absent in older versions, which have one. */
-    members: Type.Optional(Type.Integer({ minimum: 1 })),
-  }),
-  threshold: Type.Number(),
-  metrics: Type.Object({
-    validation: Metrics,
-    leadTime: Type.Object({ detected: Type.Integer(), missed: Type.Integer(), meanLeadMs: Type.Union([Type.Number(), Type.Null()]) }),
-    championOnSameData: Type.Union([Type.Intersect([Metrics, Type.Object({ version: Type.String() })]), Type.Null()]),
-    /** RUL error by true-RUL band (steps), near failure first; absent in older versions. */
-    rulBands: Type.Optional(
-      Type.Array(
-        Type.Object({
-          from: Type.Number(),
-          to: Type.Union([Type.Number(), Type.Null()]),
-          n: Type.Integer(),
-          bias: Type.Number(),
-          rmse: Type.Number(),
-        }),
-      ),
-    ),
-  }),
-  training: Type.Object({
-    backend: Type.String(),
-    provider: Type.String(),
-    durationMs: Type.Number(),
-    epochs: Type.Integer(),
-    bestEpoch: Type.Integer(),
-    samplesPerSecond: Type.Number(),
-    /** Which LSTM implementation trained it, e.g. "fast (relaxed-simd, 2 threads)"; absent in older versions. */
-    lstmKernel: Type.Optional(Type.String()),
-    seed: Type.Integer(),
-    stoppedEarly: Type.Boolean(),
-    /** Per member of an ensemble: its seed, epochs trained and best epoch. */
-    members: Type.Optional(
-      Type.Array(Type.Object({ seed: Type.Integer(), epochs: Type.Integer(), bestEpoch: Type.Integer(), stoppedEarly: Type.Boolean() })),
-    ),
-  }),
-  data: Type.Record(Type.String(), Type.Unknown()),
-  /** What the model learned from and what it did not see (training/bias-report.ts); absent in older versions. */
-  report: Type.Optional(BiasReportSchema),
-});
-export type ModelMeta = Static<typeof ModelMetaSchema>;
-
-/** Shapes the schema cannot state: every per-sensor list as long as the sensors, every regime complete. */
-export function normalisationProblem(n: ModelMeta['normalisation']): string | null {
-  const S = n.sensors.length;
-  if (n.mean.length !== S || n.std.length !== S) return `${S} sensors but ${n.mean.length} means and ${n.std.length} standard deviations`;
-  if (!n.regimes) return null;
-  const { model, mean, std } = n.regimes;
-  const C = model.conditions.length;
-  const K = model.centroids.length;
-  if (model.centre.length !== C || model.scale.length !== C || model.centroids.some((c) => c.length !== C))
-    return `regime centroids do not have one value per condition (${C})`;
-  if (mean.length !== K || std.length !== K || model.trainShare.length !== K) return `${K} regimes but statistics for ${mean.length}`;
-  if ([...mean, ...std].some((row) => row.length !== S)) return `a regime's statistics do not have one value per sensor (${S})`;
-  return null;
-}
+import type { ModelRole } from '../core/model-roles.js';
+import {
+  calibrationProblem,
+  HealthMetaSchema,
+  ModelMetaSchema,
+  normalisationProblem,
+  roleOf,
+  type AnyModelMeta,
+  type HealthModelMeta,
+  type ModelMeta,
+} from './meta.js';
 
 export interface RegistryEvent {
   at: string;
   version: string;
   kind: string;
+  /** Absent in entries written before model roles: those were failure models. */
+  role?: ModelRole;
   action: 'promoted' | 'rolled-back';
   reason: string;
 }
 
 interface RegistryState {
-  /** The champion of each machine kind. */
+  /** The failure champion of each machine kind (the key keeps the name it had before roles). */
   champions: Record<string, string>;
+  /** The health champion of each machine kind. */
+  health: Record<string, string>;
   history: RegistryEvent[];
 }
 
 /** The kind a version serves. */
-export function kindOf(meta: Pick<ModelMeta, 'kind'>): string {
+export function kindOf(meta: Pick<AnyModelMeta, 'kind'>): string {
   return meta.kind ?? ANY_KIND;
 }
 
@@ -174,12 +52,14 @@ export class RegistryError extends Error {
 }
 
 const VERSION_DIR = /^v\d{4,}$/;
+const isStringMap = (v: unknown): v is Record<string, string> =>
+  typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string');
 
 /**
  * Versions under one directory: `<dir>/v0001/{model.json, weights.bin, meta.json}` and
- * `registry.json` naming the champion. A version is written in a temp directory, fsynced and renamed
- * into place, and registry.json is replaced atomically, so a crash at any point leaves the champion
- * and every finished version intact.
+ * `registry.json` naming each kind's champion of each role (failure, health). A version is written in
+ * a temp directory, fsynced and renamed into place, and registry.json is replaced atomically, so a
+ * crash at any point leaves the champions and every finished version intact.
  */
 export class ModelRegistry {
   private readonly championListeners: Array<() => void> = [];
@@ -195,38 +75,40 @@ export class ModelRegistry {
   }
 
   private state(): RegistryState {
-    if (!existsSync(this.stateFile)) return { champions: {}, history: [] };
+    if (!existsSync(this.stateFile)) return { champions: {}, health: {}, history: [] };
     try {
       const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Partial<RegistryState> & { champion?: unknown };
       if (!Array.isArray(s.history)) throw new Error('unexpected shape');
-      const history = s.history.map((h) => ({ ...h, kind: h.kind ?? this.kindOfVersion(h.version) }));
+      const history = s.history.map((h) => ({ ...h, kind: h.kind ?? this.facts(h.version).kind }));
+      if (s.health !== undefined && !isStringMap(s.health)) throw new Error('health is not a map of kind to version');
+      const health = s.health ?? {};
       if (s.champions !== undefined) {
-        if (typeof s.champions !== 'object' || s.champions === null || Object.values(s.champions).some((v) => typeof v !== 'string'))
-          throw new Error('champions is not a map of kind to version');
-        return { champions: s.champions, history };
+        if (!isStringMap(s.champions)) throw new Error('champions is not a map of kind to version');
+        return { champions: s.champions, health, history };
       }
       // Written before kinds: one champion, of the kind its meta.json names.
       if (s.champion !== null && s.champion !== undefined && typeof s.champion !== 'string') throw new Error('unexpected shape');
-      return { champions: s.champion ? { [this.kindOfVersion(s.champion)]: s.champion } : {}, history };
+      return { champions: s.champion ? { [this.facts(s.champion).kind]: s.champion } : {}, health, history };
     } catch (err) {
       throw new RegistryError(`${this.stateFile} is damaged: ${(err as Error).message}`);
     }
   }
 
-  /** A version's kind never changes once written: read once (a registry from before kinds asks for every history entry). */
-  private readonly kinds = new Map<string, string>();
+  /** A version's kind and role never change once written: read once (a registry from before kinds asks for every history entry). */
+  private readonly known = new Map<string, { kind: string; role: ModelRole }>();
 
-  private kindOfVersion(version: string): string {
-    const known = this.kinds.get(version);
-    if (known !== undefined) return known;
+  private facts(version: string): { kind: string; role: ModelRole } {
+    const seen = this.known.get(version);
+    if (seen !== undefined) return seen;
     try {
-      const kind = kindOf(this.meta(version));
-      if (this.kinds.size >= 10_000) this.kinds.clear();
-      this.kinds.set(version, kind);
-      return kind;
+      const meta = this.meta(version);
+      const facts = { kind: kindOf(meta), role: roleOf(meta) };
+      if (this.known.size >= 10_000) this.known.clear();
+      this.known.set(version, facts);
+      return facts;
     } catch {
       // Unreadable (or gone): not remembered, so a repaired version is read again.
-      return ANY_KIND;
+      return { kind: ANY_KIND, role: 'failure' };
     }
   }
 
@@ -235,6 +117,10 @@ export class ModelRegistry {
     writeFileDurable(tmp, `${JSON.stringify(s, null, 2)}\n`);
     renameSync(tmp, this.stateFile);
     syncDirectory(this.dir);
+  }
+
+  private static mapOf(s: RegistryState, role: ModelRole): Record<string, string> {
+    return role === 'health' ? s.health : s.champions;
   }
 
   versions(): string[] {
@@ -248,7 +134,8 @@ export class ModelRegistry {
     return `v${String(last ? Number(last.slice(1)) + 1 : 1).padStart(4, '0')}`;
   }
 
-  meta(version: string): ModelMeta {
+  /** A version's meta.json, of either role, validated. */
+  meta(version: string): AnyModelMeta {
     if (!VERSION_DIR.test(version))
       throw new RegistryError(`no model version ${JSON.stringify(version)}`, `no model version ${JSON.stringify(version.slice(0, 40))}`);
     const file = path.join(this.dir, version, 'meta.json');
@@ -263,62 +150,82 @@ export class ModelRegistry {
         );
       throw new RegistryError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    if (!Value.Check(ModelMetaSchema, raw)) {
-      const e = [...Value.Errors(ModelMetaSchema, raw)][0];
+    const health = typeof raw === 'object' && raw !== null && (raw as { role?: unknown }).role === 'health';
+    const schema = health ? HealthMetaSchema : ModelMetaSchema;
+    if (!Value.Check(schema, raw)) {
+      const e = [...Value.Errors(schema, raw)][0];
       throw new RegistryError(`${file} is invalid at ${e?.path || '/'}: ${e?.message}`);
     }
-    const inconsistent = normalisationProblem(raw.normalisation);
-    if (inconsistent) throw new RegistryError(`${file} is invalid at /normalisation: ${inconsistent}`);
-    return raw;
+    const meta = raw as AnyModelMeta;
+    const badScaling = normalisationProblem(meta.normalisation);
+    if (badScaling) throw new RegistryError(`${file} is invalid at /normalisation: ${badScaling}`);
+    const badCalibration = health ? calibrationProblem(meta as HealthModelMeta) : null;
+    if (badCalibration) throw new RegistryError(`${file} is invalid at /calibration: ${badCalibration}`);
+    return meta;
   }
 
-  /** Every version (of one kind, when given), each marked when it is its kind's champion. */
-  list(kind?: string): Array<ModelMeta & { champion: boolean }> {
-    const champions = this.state().champions;
+  /** A failure model's meta.json; a health model's version is refused. */
+  failureMeta(version: string): ModelMeta {
+    const m = this.meta(version);
+    if (m.role === 'health') throw new RegistryError(`${version} is a health model, not a failure model`);
+    return m;
+  }
+
+  /** A health model's meta.json; a failure model's version is refused. */
+  healthMeta(version: string): HealthModelMeta {
+    const m = this.meta(version);
+    if (m.role !== 'health') throw new RegistryError(`${version} is a failure model, not a health model`);
+    return m;
+  }
+
+  /** Every version (of one kind and role, when given), each marked when it is its kind's champion of its role. */
+  list(kind?: string, role?: ModelRole): Array<AnyModelMeta & { champion: boolean }> {
+    const s = this.state();
     return this.versions()
       .map((v) => this.meta(v))
-      .filter((m) => kind === undefined || kindOf(m) === kind)
-      .map((m) => ({ ...m, champion: champions[kindOf(m)] === m.version }));
+      .filter((m) => (kind === undefined || kindOf(m) === kind) && (role === undefined || roleOf(m) === role))
+      .map((m) => ({ ...m, champion: ModelRegistry.mapOf(s, roleOf(m))[kindOf(m)] === m.version }));
   }
 
-  /** The champion of each kind. */
-  champions(): Record<string, string> {
-    return { ...this.state().champions };
+  /** The champion of each kind, of one role. */
+  champions(role: ModelRole = 'failure'): Record<string, string> {
+    return { ...ModelRegistry.mapOf(this.state(), role) };
   }
 
   /**
-   * The champion of `kind`; without a kind, the only champion (null with none, and with several
-   * kinds, each with its own: name the kind then).
+   * The champion of `kind` in `role`; without a kind, the role's only champion (null with none, and
+   * with several kinds, each with its own: name the kind then).
    */
-  championVersion(kind?: string): string | null {
-    const champions = this.state().champions;
+  championVersion(kind?: string, role: ModelRole = 'failure'): string | null {
+    const champions = ModelRegistry.mapOf(this.state(), role);
     if (kind !== undefined) return champions[kind] ?? null;
     const all = Object.values(champions);
     return all.length === 1 ? all[0]! : null;
   }
 
-  /** What scores a machine of `kind`: its kind's champion, else a model from before kinds. */
-  servingVersion(kind: string): string | null {
-    const champions = this.state().champions;
-    return champions[kind] ?? champions[ANY_KIND] ?? null;
+  /** What scores a machine of `kind` in `role`: its kind's champion, else (failure only) a model from before kinds. */
+  servingVersion(kind: string, role: ModelRole = 'failure'): string | null {
+    const champions = ModelRegistry.mapOf(this.state(), role);
+    return champions[kind] ?? (role === 'failure' ? champions[ANY_KIND] : undefined) ?? null;
   }
 
-  /** The newest version of `kind` (promoted or not): why a kind has no model is in its decision. */
-  newestVersion(kind: string): ModelMeta | null {
+  /** The newest version of `kind` in `role` (promoted or not): why a kind has no model is in its decision. */
+  newestVersion(kind: string, role: ModelRole = 'failure'): AnyModelMeta | null {
     const versions = this.versions();
     for (let i = versions.length - 1; i >= 0; i--) {
-      const m = this.meta(versions[i]!);
-      if (kindOf(m) === kind) return m;
+      const facts = this.facts(versions[i]!);
+      if (facts.kind === kind && facts.role === role) return this.meta(versions[i]!);
     }
     return null;
   }
 
-  history(kind?: string): RegistryEvent[] {
-    const h = this.state().history;
-    return kind === undefined ? h : h.filter((e) => e.kind === kind);
+  history(kind?: string, role?: ModelRole): RegistryEvent[] {
+    return this.state().history.filter(
+      (e) => (kind === undefined || e.kind === kind) && (role === undefined || (e.role ?? 'failure') === role),
+    );
   }
 
-  async save(tf: TF, model: LayersModel, meta: ModelMeta): Promise<void> {
+  async save(tf: TF, model: LayersModel, meta: AnyModelMeta): Promise<void> {
     const finalDir = path.join(this.dir, meta.version);
     if (existsSync(finalDir)) throw new RegistryError(`version ${meta.version} exists already`);
     const tmp = path.join(this.dir, `.tmp-${meta.version}-${process.pid}`);
@@ -348,68 +255,86 @@ export class ModelRegistry {
     for (const l of this.championListeners) l();
   }
 
-  /** Makes `version` the champion of its kind. */
+  /** Makes `version` the champion of its kind in its role. */
   promote(version: string, reason: string): void {
-    const kind = kindOf(this.meta(version));
+    const meta = this.meta(version);
+    const kind = kindOf(meta);
+    const role = roleOf(meta);
     const s = this.state();
-    s.champions[kind] = version;
-    s.history.push({ at: new Date().toISOString(), version, kind, action: 'promoted', reason });
+    ModelRegistry.mapOf(s, role)[kind] = version;
+    s.history.push({ at: new Date().toISOString(), version, kind, role, action: 'promoted', reason });
     this.writeState(s);
     this.championsChanged();
   }
 
   /**
-   * Back to the champion of `kind` before its current one, or to `version` (then of its own kind).
-   * Without either, the kind is the only one with a champion.
+   * Back to the champion of `kind` in `role` before its current one, or to `version` (then of its own
+   * kind and role). Without either, the kind is the role's only one with a champion.
    */
-  rollback(version?: string, kind?: string): string {
+  rollback(version?: string, kind?: string, role?: ModelRole): string {
     const s = this.state();
-    let k = kind ?? (version ? kindOf(this.meta(version)) : undefined);
+    const named = version ? this.facts(version) : null;
+    const r: ModelRole = role ?? named?.role ?? 'failure';
+    const champions = ModelRegistry.mapOf(s, r);
+    let k = kind ?? named?.kind;
     if (k === undefined) {
-      const kinds = Object.keys(s.champions);
+      const kinds = Object.keys(champions);
       if (kinds.length !== 1) {
-        const m = kinds.length === 0 ? 'no champion to roll back from' : `name the kind to roll back: ${kinds.sort().join(', ')}`;
+        const m =
+          kinds.length === 0
+            ? `no ${r === 'health' ? 'health ' : ''}champion to roll back from`
+            : `name the kind to roll back: ${kinds.sort().join(', ')}`;
         throw new RegistryError(m, m);
       }
       k = kinds[0]!;
     }
-    const current = s.champions[k] ?? null;
+    const current = champions[k] ?? null;
     let target = version;
     if (!target) {
-      const previous = s.history.filter((h) => h.kind === k && h.version !== current).at(-1);
-      if (!previous) throw new RegistryError(`no earlier champion of ${k} to roll back to`, `no earlier champion of ${k} to roll back to`);
+      const previous = s.history.filter((h) => h.kind === k && (h.role ?? 'failure') === r && h.version !== current).at(-1);
+      const what = r === 'health' ? `health champion of ${k}` : `champion of ${k}`;
+      if (!previous) throw new RegistryError(`no earlier ${what} to roll back to`, `no earlier ${what} to roll back to`);
       target = previous.version;
     }
-    const targetKind = kindOf(this.meta(target));
-    if (targetKind !== k) throw new RegistryError(`${target} serves ${targetKind}, not ${k}`, `${target} serves ${targetKind}, not ${k}`);
+    const meta = this.meta(target);
+    if (kindOf(meta) !== k || roleOf(meta) !== r) {
+      const m =
+        roleOf(meta) === r ? `${target} serves ${kindOf(meta)}, not ${k}` : `${target} is a ${roleOf(meta)} model, not a ${r} model`;
+      throw new RegistryError(m, m);
+    }
     s.history.push({
       at: new Date().toISOString(),
       version: target,
       kind: k,
+      role: r,
       action: 'rolled-back',
       reason: `rolled back from ${current ?? 'none'}`,
     });
-    s.champions[k] = target;
+    champions[k] = target;
     this.writeState(s);
     this.championsChanged();
     return target;
   }
 
   /**
-   * Deletes each kind's oldest versions beyond `retain`; every champion and each kind's rollback
-   * targets in recent history stay.
+   * Deletes each kind's oldest versions of each role beyond `retain`; every champion and each kind's
+   * rollback targets in recent history stay.
    */
   enforceRetention(retain: number): string[] {
     const s = this.state();
-    const byKind = new Map<string, string[]>();
+    const byKey = new Map<string, { kind: string; role: ModelRole; versions: string[] }>();
     for (const v of this.versions()) {
-      const k = this.kindOfVersion(v);
-      byKind.set(k, [...(byKind.get(k) ?? []), v]);
+      const f = this.facts(v);
+      const key = `${f.role}:${f.kind}`;
+      const entry = byKey.get(key) ?? { ...f, versions: [] };
+      entry.versions.push(v);
+      byKey.set(key, entry);
     }
     const removed: string[] = [];
-    for (const [kind, versions] of byKind) {
-      const recent = s.history.filter((h) => h.kind === kind).slice(-3);
-      const keep = new Set([s.champions[kind], ...recent.map((h) => h.version)].filter((v): v is string => v !== undefined));
+    for (const { kind, role, versions } of byKey.values()) {
+      const recent = s.history.filter((h) => h.kind === kind && (h.role ?? 'failure') === role).slice(-3);
+      const champion = ModelRegistry.mapOf(s, role)[kind];
+      const keep = new Set([champion, ...recent.map((h) => h.version)].filter((v): v is string => v !== undefined));
       const removable = versions.filter((v) => !keep.has(v));
       removed.push(...removable.slice(0, Math.max(0, versions.length - retain)));
     }

@@ -31,6 +31,16 @@ export const modelFields = {
       warnings: Type.Array(Type.String()),
     }),
   ),
+  /** The health champion of each machine kind (learned from readings alone). */
+  health: Type.Array(
+    Type.Object({
+      kind: Type.String(),
+      champion: Type.String(),
+      createdAt: Type.String(),
+      threshold: Type.Number({ description: 'health index below which anomaly alerts open' }),
+      falseAlarmsPerMachineMonth: Type.Number({ description: 'expected at that threshold, on held-out normal data' }),
+    }),
+  ),
   error: NullableString,
 };
 
@@ -47,6 +57,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
     whyNone: null,
     warnings: [],
     kinds: [],
+    health: [],
     error: null,
   };
   return stageReport({
@@ -56,14 +67,26 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
       try {
         const all = registry.versions();
         const versions = all.length;
+        const health = Object.entries(registry.champions('health'))
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([kind, version]) => {
+            const m = registry.healthMeta(version);
+            return {
+              kind,
+              champion: version,
+              createdAt: m.createdAt,
+              threshold: m.calibration.threshold,
+              falseAlarmsPerMachineMonth: m.calibration.estimate.falseAlarmsPerMachineMonth,
+            };
+          });
         const champions = Object.entries(registry.champions()).sort(([a], [b]) => (a < b ? -1 : 1));
         if (champions.length === 0) {
-          const last = all.at(-1);
-          const whyNone = last ? `${last} was not promoted: ${registry.meta(last).decision.reason}` : 'no model trained yet';
-          return { ...none, versions, whyNone };
+          const last = [...all].reverse().find((v) => registry.meta(v).role !== 'health');
+          const whyNone = last ? `${last} was not promoted: ${registry.meta(last).decision.reason}` : 'no failure model trained yet';
+          return { ...none, versions, whyNone, health };
         }
         const kinds = champions.map(([kind, version]) => {
-          const m = registry.meta(version);
+          const m = registry.failureMeta(version);
           return {
             kind,
             champion: version,
@@ -77,7 +100,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
         });
         // One champion: its figures at the top, as before kinds; several: each kind's in `kinds`.
         const only = kinds.length === 1 ? kinds[0]! : null;
-        const m = only ? registry.meta(only.champion) : null;
+        const m = only ? registry.failureMeta(only.champion) : null;
         return {
           champion: only ? only.champion : kinds.map((k) => `${k.champion} (${k.kind})`).join(', '),
           createdAt: only?.createdAt ?? null,
@@ -89,6 +112,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
           whyNone: null,
           warnings: only?.warnings ?? [],
           kinds,
+          health,
           error: null,
         };
       } catch (err) {
