@@ -1,5 +1,6 @@
 /**
- * Models as later stages see them: the TensorFlow.js backend, the LSTM, our SIMD kernels, ensembles,
+ * Models as later stages see them: the TensorFlow.js backend, the LSTM, the health model and its score,
+ * our SIMD kernels, ensembles,
  * transfer, metrics and the model-file handler.
  */
 export { type BackendPreference, type LoadedTf, loadTf, quietTfWarnings, type TF } from './backend.js';
@@ -22,3 +23,16 @@ export {
   rulMetrics,
 } from './metrics.js';
 export { transferMember } from './transfer.js';
+export { buildHealthLstm, compileHealth, type HealthLstmSpec, reconstruct, reconstructionTargets } from './health-lstm.js';
+export {
+  anomalyScores,
+  FEATURES_PER_SENSOR,
+  featureMoments,
+  type FeatureMoments,
+  healthIndex,
+  invertSpd,
+  residualFeatures,
+  scoreAtIndex,
+  sensorDeviations,
+  smoothScore,
+} from './health-score.js';

@@ -9,8 +9,9 @@ import type { LearningConfig } from './config.js';
 import { KindResolver } from '../core/kinds.js';
 import { groupByKind, type KindGroup } from '../features/index.js';
 import { loadTf, quietTfWarnings, type LoadedTf, type TF, loadFastLstm } from '../model/index.js';
-import { ModelRegistry, type ModelMeta } from '../registry/index.js';
+import { ModelRegistry, type AnyModelMeta } from '../registry/index.js';
 import { createSensorStore } from '../store/index.js';
+import type { SensorStore } from '../core/sensor-store.js';
 import { loadDataset, type Dataset } from './dataset.js';
 import type { TrainingProgress, TrainingResult } from './types.js';
 import type { TrainingConfig } from './worker-input.js';
@@ -54,7 +55,7 @@ export interface RunSteps<D, P, F extends Fitted> {
   /** Trains (or takes) the model and validates it on the held-out part; null when cancelled. */
   fit(ctx: RunContext, data: D, prepared: P): Promise<F | null>;
   /** Whether it replaces the champion, measured on the same held-out data, and its meta.json. */
-  decide(ctx: RunContext, data: D, prepared: P, fitted: F): Promise<ModelMeta>;
+  decide(ctx: RunContext, data: D, prepared: P, fitted: F): Promise<AnyModelMeta>;
 }
 
 /** Runs the steps in order, then registers what they made; the model is disposed either way. */
@@ -91,7 +92,7 @@ export async function assembleRun<D, P, F extends Fitted>(
 export async function registerModel(
   ctx: Pick<RunContext, 'tf' | 'registry' | 'config'>,
   model: LayersModel,
-  meta: ModelMeta,
+  meta: AnyModelMeta,
 ): Promise<void> {
   await ctx.registry.save(ctx.tf, model, meta);
   if (meta.decision.promoted) ctx.registry.promote(meta.version, meta.decision.reason);
@@ -100,14 +101,16 @@ export async function registerModel(
 
 /**
  * A kind's machines and data over the lookback from the store, on `learning`'s grid (a federation
- * plan's grid may differ from the gateway's). `pick` chooses the kind among those in the store.
+ * plan's grid may differ from the gateway's). `pick` chooses the kind among those in the store;
+ * `load` reads its data (the failure predictor's labelled data set unless a role reads its own).
  */
-export async function readKindData(
+export async function readKindData<D = Dataset>(
   config: TrainingConfig,
   learning: LearningConfig,
   now: number,
   pick: (kinds: KindGroup[], failedMachines: string[]) => KindGroup | null,
-): Promise<{ kind: KindGroup; dataset: Dataset } | null> {
+  load?: (store: SensorStore, kind: KindGroup) => Promise<D>,
+): Promise<{ kind: KindGroup; dataset: D } | null> {
   const store = createSensorStore(config);
   await store.open();
   try {
@@ -117,7 +120,8 @@ export async function readKindData(
     );
     const kind = pick(kinds, failed);
     if (!kind) return null;
-    return { kind, dataset: await loadDataset(store, learning, now, kind) };
+    const dataset = load ? await load(store, kind) : ((await loadDataset(store, learning, now, kind)) as D);
+    return { kind, dataset };
   } finally {
     await store.close();
   }

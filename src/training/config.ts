@@ -118,6 +118,77 @@ export const LearningSchema = Type.Object(
 
 export type LearningConfig = StaticDecode<typeof LearningSchema>;
 
+export const HealthSchema = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: "learn each kind's normal behaviour from its readings alone and score every machine's health from the first day",
+    }),
+    minNormal: Duration('24h', {
+      minimum: 1,
+      description:
+        'normal operation of a kind (over all its machines) before its first health model; until then machines say how much is still needed',
+    }),
+    minMachines: Type.Integer({ minimum: 1, default: 2, description: 'machines of the kind that must have sent that data' }),
+    falseAlarmsPerMachineMonth: Type.Number({
+      exclusiveMinimum: 0,
+      default: 1,
+      description: 'the false-alarm budget the alert threshold is chosen for, estimated on held-out normal data',
+    }),
+    holdOut: Type.Number({
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      // Half: a threshold calibrated on less alarmed about twice as often as its budget on the next weeks' data.
+      default: 0.5,
+      description:
+        "share of each machine's latest normal data (or of the machines, with five or more) held out to calibrate the index and its threshold",
+    }),
+    window: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000, description: 'steps per window; default learning.window' })),
+    stride: Type.Integer({ minimum: 1, default: 2, description: 'steps between training windows' }),
+    maxWindows: Type.Integer({
+      minimum: 100,
+      default: 30_000,
+      description: 'training windows at most (an even sample beyond): bounds a run',
+    }),
+    smoothing: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'time constant of the smoothing of the score, in steps' }),
+    openAfter: Type.Integer({ minimum: 1, default: 3, description: 'scores below the threshold in a row before an anomaly alert opens' }),
+    closeAfter: Type.Integer({ minimum: 1, default: 5, description: 'scores back above threshold + hysteresis in a row before it closes' }),
+    hysteresis: Type.Number({
+      minimum: 0,
+      maximum: 50,
+      default: 5,
+      description: 'index points above the threshold that count as recovered',
+    }),
+    units: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4, default: [32, 16] }),
+    dropout: Type.Number({ minimum: 0, maximum: 0.9, default: 0 }),
+    learningRate: Type.Number({ exclusiveMinimum: 0, default: 0.003 }),
+    batchSize: Type.Integer({ minimum: 1, default: 128 }),
+    epochs: Type.Integer({ minimum: 1, default: 25 }),
+    patience: Type.Integer({ minimum: 1, default: 4 }),
+    shrinkage: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.2,
+      description: "weight of the residuals' own spreads in their covariance",
+    }),
+    verdictWeight: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      default: 5,
+      description: 'times a window a technician called normal counts in the next training',
+    }),
+    maxAge: Duration('7d', { minimum: 1, description: 'a health model older than this is retrained (on fresh normal data)' }),
+    minNewNormal: Duration('24h', { minimum: 1, description: 'new normal operation of a kind since its last run that is worth a new one' }),
+  },
+  {
+    ...strict,
+    description:
+      "the health model of each kind, learned without failure labels: data before the first model, the false-alarm budget, smoothing and the anomaly alert's debounce, the model",
+  },
+);
+
+export type HealthConfig = StaticDecode<typeof HealthSchema>;
+
 /** The model registry relative to the working directory. */
 export function resolveLearning(l: LearningConfig, cwd: string): LearningConfig {
   return { ...l, modelsDir: path.resolve(cwd, l.modelsDir) };

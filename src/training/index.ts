@@ -15,7 +15,9 @@ export {
 } from './assembly.js';
 export { liveRegimeWarnings } from './bias-report.js';
 export { buildTraining } from './build.js';
-export { checkLearning, LearningSchema, resolveLearning, type LearningConfig } from './config.js';
+export { checkLearning, type HealthConfig, HealthSchema, LearningSchema, resolveLearning, type LearningConfig } from './config.js';
+export { type VerdictPeriod } from './health-data.js';
+export { chooseHealthKind, learningNormal, MIN_HEALTH_WINDOWS, runHealthTraining, type HealthRequest } from './health-run.js';
 export { loadDataset, type Dataset } from './dataset.js';
 export { chooseKind, decide, decideTransfer } from './decide.js';
 export { fitModel, type EpochProgress, type FitOptions, type FitResult } from './fit.js';

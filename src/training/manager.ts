@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { ModelRegistry } from '../registry/index.js';
+import { isHealthMeta, type ModelRegistry } from '../registry/index.js';
+import type { ModelRole } from '../core/model-roles.js';
+import type { JudgedPeriod } from '../core/verdict-book.js';
+import type { VerdictPeriod } from './health-data.js';
 import type { TrainingConfig } from './worker-input.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -14,6 +17,7 @@ export interface TrainingRunRecord {
   requestedBy: string | null;
   /** The machine kind trained; null until the worker has chosen one for a run that named none. */
   kind: string | null;
+  role: ModelRole;
   state: RunState | 'interrupted';
   startedAt: number;
   finishedAt: number | null;
@@ -30,6 +34,7 @@ interface RunRow {
   trigger: RunTrigger;
   requested_by: string | null;
   kind: string | null;
+  role: ModelRole;
   state: TrainingRunRecord['state'];
   started_at: number;
   finished_at: number | null;
@@ -82,6 +87,8 @@ export class TrainingManager {
     private readonly registry: Pick<ModelRegistry, 'championsChanged'>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** The stretches anomaly alerts pointed at and their verdicts: what a health run learns from or leaves out. */
+    private readonly verdicts?: { periods(from: number): JudgedPeriod[] },
   ) {
     // A run the previous process did not finish can never report back.
     db.prepare("UPDATE training_runs SET state = 'interrupted', finished_at = ? WHERE state = 'running'").run(clock.now());
@@ -134,8 +141,10 @@ export class TrainingManager {
   trigger(o: {
     trigger: RunTrigger;
     requestedBy?: string | null;
-    /** Absent: the kind most in need (training/run.ts chooseKind). */
+    /** Absent: the kind most in need (chooseKind, chooseHealthKind). */
     kind?: string;
+    /** The failure predictor (default) or the kind's health model. */
+    role?: ModelRole;
     warmStart?: boolean;
     epochs?: number;
     failuresLabelled?: number;
@@ -144,17 +153,25 @@ export class TrainingManager {
     if (this.current) throw new TrainingBusyError(this.current.id);
     if (this.holder) throw new TrainingBusyError(null, this.holder);
     const now = this.clock.now();
+    const role = o.role ?? 'failure';
     const id = Number(
       this.db
         .prepare(
-          "INSERT INTO training_runs (trigger, requested_by, kind, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+          "INSERT INTO training_runs (trigger, requested_by, kind, role, state, started_at, failures_labelled, bypass_energy) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
         )
-        .run(o.trigger, o.requestedBy ?? null, o.kind ?? null, now, o.failuresLabelled ?? null, Number(o.bypassEnergyPolicy ?? false))
+        .run(o.trigger, o.requestedBy ?? null, o.kind ?? null, role, now, o.failuresLabelled ?? null, Number(o.bypassEnergyPolicy ?? false))
         .lastInsertRowid,
     );
-    const run = new TrainingRun(this.config, { now, kind: o.kind, warmStart: o.warmStart, epochs: o.epochs });
+    const run = new TrainingRun(this.config, {
+      now,
+      kind: o.kind,
+      warmStart: o.warmStart,
+      epochs: o.epochs,
+      role,
+      ...(role === 'health' ? { verdicts: this.verdictPeriods(now) } : {}),
+    });
     this.current = { id, run };
-    this.log.info({ run: id, trigger: o.trigger }, 'training run started');
+    this.log.info({ run: id, trigger: o.trigger, role }, 'training run started');
     for (const ob of this.observers) ob.runStarted(id, now);
     run.on('progress', (p: TrainingProgress) => {
       const t = this.clock.now();
@@ -177,8 +194,11 @@ export class TrainingManager {
               state: outcome.state,
               epochs: meta?.training.epochs ?? null,
               // Every member could have run the cap: the epochs actually run are summed over members too.
-              epochCap: (o.epochs ?? this.config.learning.model.epochs) * (meta?.architecture.members ?? 1),
-              warmStartedFrom: meta?.warmStartedFrom ?? null,
+              epochCap:
+                role === 'health'
+                  ? (o.epochs ?? this.config.health.epochs)
+                  : (o.epochs ?? this.config.learning.model.epochs) * (meta && !isHealthMeta(meta) ? (meta.architecture.members ?? 1) : 1),
+              warmStartedFrom: meta && !isHealthMeta(meta) ? meta.warmStartedFrom : null,
             });
           } catch (err) {
             this.log.warn({ run: id, err }, 'run observer failed');
@@ -214,6 +234,21 @@ export class TrainingManager {
     return this.get(id)!;
   }
 
+  /**
+   * The verdicts a health run learns from: stretches called normal (learned from, with weight),
+   * abnormal or failure (left out), and those nobody judged yet (left out too), over the lookback.
+   */
+  private verdictPeriods(now: number): VerdictPeriod[] {
+    if (!this.verdicts) return [];
+    return this.verdicts.periods(now - this.config.learning.lookback).map((p) => ({
+      machine: p.machine,
+      from: p.from,
+      to: p.to ?? now,
+      // A failure verdict's failure event is the positive; the stretch before it is left out like any unjudged one.
+      verdict: p.verdict === 'normal' ? 'normal' : p.verdict === 'abnormal' ? 'abnormal' : 'suspect',
+    }));
+  }
+
   cancel(id: number): boolean {
     if (this.current?.id !== id) return false;
     this.current.run.cancel();
@@ -230,20 +265,22 @@ export class TrainingManager {
   }
 
   /**
-   * The last run (of `kind`, when given) that started and did not fail: what "new since the last run"
-   * is counted from.
+   * The last run (of `kind`, when given, and of `role`) that started and did not fail: what "new since
+   * the last run" is counted from.
    */
-  lastRun(kind?: string): { startedAt: number; failuresLabelled: number | null } | null {
+  lastRun(kind?: string, role: ModelRole = 'failure'): { startedAt: number; failuresLabelled: number | null } | null {
     const r = (
       kind === undefined
-        ? this.db.prepare(
-            "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') ORDER BY id DESC LIMIT 1",
-          )
+        ? this.db
+            .prepare(
+              "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') AND role = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(role)
         : this.db
             .prepare(
-              "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') AND kind = ? ORDER BY id DESC LIMIT 1",
+              "SELECT started_at, failures_labelled FROM training_runs WHERE state IN ('succeeded', 'running') AND kind = ? AND role = ? ORDER BY id DESC LIMIT 1",
             )
-            .bind(kind)
+            .bind(kind, role)
     ).get() as { started_at: number; failures_labelled: number | null } | undefined;
     return r ? { startedAt: r.started_at, failuresLabelled: r.failures_labelled } : null;
   }
@@ -255,6 +292,7 @@ function toRecord(r: RunRow): TrainingRunRecord {
     trigger: r.trigger,
     requestedBy: r.requested_by,
     kind: r.kind,
+    role: r.role,
     state: r.state,
     startedAt: r.started_at,
     finishedAt: r.finished_at,

@@ -6,7 +6,16 @@ const NullableString = Type.Union([Type.String(), Type.Null()]);
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 export const trainingFields = {
-  running: Type.Union([Type.Object({ id: Type.Integer(), startedAt: Type.String(), progress: Type.Unknown() }), Type.Null()]),
+  running: Type.Union([
+    Type.Object({
+      id: Type.Integer(),
+      kind: Type.Union([Type.String(), Type.Null()]),
+      role: Type.Union([Type.Literal('failure'), Type.Literal('health')]),
+      startedAt: Type.String(),
+      progress: Type.Unknown(),
+    }),
+    Type.Null(),
+  ]),
   lastRun: Type.Union([
     Type.Object({
       id: Type.Integer(),
@@ -29,7 +38,13 @@ export function trainingReport(training: TrainingManager, scheduled: boolean): S
       const running = training.running;
       const last = training.list(2).find((r) => r.state !== 'running') ?? null;
       return {
-        running: running && { id: running.id, startedAt: iso(running.startedAt)!, progress: running.progress },
+        running: running && {
+          id: running.id,
+          kind: running.kind,
+          role: running.role,
+          startedAt: iso(running.startedAt)!,
+          progress: running.progress,
+        },
         lastRun: last && {
           id: last.id,
           state: last.state,

@@ -74,7 +74,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         message: `${kind.kind}: ${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${ctx.backend} backend, LSTM ${ctx.lstm.describe}`,
       });
       const championVersion = ctx.registry.championVersion(kind.kind);
-      const champion = championVersion ? ctx.registry.meta(championVersion) : null;
+      const champion = championVersion ? ctx.registry.failureMeta(championVersion) : null;
       const regimes =
         cfg.conditions.length > 0
           ? {

@@ -2,14 +2,16 @@ import { EventEmitter } from 'node:events';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { TrainingConfig } from './worker-input.js';
 import type { TrainingProgress } from './types.js';
-import type { ModelMeta } from '../registry/index.js';
+import type { AnyModelMeta } from '../registry/index.js';
+import type { ModelRole } from '../core/model-roles.js';
+import type { VerdictPeriod } from './health-data.js';
 import { trainingConfig, type WorkerInput, type WorkerMessage } from './worker-input.js';
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface RunOutcome {
   state: Exclude<RunState, 'running'>;
-  meta: ModelMeta | null;
+  meta: AnyModelMeta | null;
   error: string | null;
 }
 
@@ -18,6 +20,10 @@ export interface TrainingRunOptions {
   kind?: string;
   warmStart?: boolean;
   epochs?: number;
+  /** The failure predictor (default) or the kind's health model. */
+  role?: ModelRole;
+  /** A health run's verdicts and unjudged alert stretches. */
+  verdicts?: VerdictPeriod[];
   resourceLimits?: ResourceLimits;
 }
 
@@ -40,6 +46,8 @@ export class TrainingRun extends EventEmitter {
       kind: options.kind,
       warmStart: options.warmStart,
       epochs: options.epochs,
+      role: options.role ?? 'failure',
+      verdicts: options.verdicts,
     };
     // Its own heap budget: the daemon may run with a small one, training needs room for its windows.
     const resourceLimits = options.resourceLimits ?? { maxOldGenerationSizeMb: config.learning.workerHeapMb };
@@ -56,7 +64,7 @@ export class TrainingRun extends EventEmitter {
         if (m.type === 'progress') {
           this.lastProgress = m.progress;
           this.emit('progress', m.progress);
-        } else if (m.type === 'done') finish({ state: 'succeeded', meta: m.meta as ModelMeta, error: null });
+        } else if (m.type === 'done') finish({ state: 'succeeded', meta: m.meta as AnyModelMeta, error: null });
         else if (m.type === 'cancelled') finish({ state: 'cancelled', meta: null, error: null });
         else finish({ state: 'failed', meta: null, error: `${m.name}: ${m.message}` });
       });

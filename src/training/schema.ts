@@ -27,5 +27,7 @@ export const trainingSchema: StateSchema = {
     },
     // The machine kind a run trained: asked for, or chosen by the worker (known when it finishes).
     { id: 'training/2-kind', sql: 'ALTER TABLE training_runs ADD COLUMN kind TEXT' },
+    // Which model role a run trained: the failure predictor, or the health model.
+    { id: 'training/3-role', sql: "ALTER TABLE training_runs ADD COLUMN role TEXT NOT NULL DEFAULT 'failure'" },
   ],
 };

@@ -8,7 +8,7 @@ import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/index.js
  * sharing the most sensors with it (at least `minShared` of its sensors); null when none does.
  */
 export function transferSource(
-  registry: Pick<ModelRegistry, 'champions' | 'meta'>,
+  registry: Pick<ModelRegistry, 'champions' | 'failureMeta'>,
   kind: string,
   sensors: readonly string[],
   o: { stepMs: number; window: number; horizon: number; rulCap: number; units: readonly number[]; minShared: number },
@@ -16,7 +16,7 @@ export function transferSource(
   let best: { meta: ModelMeta; shared: number } | null = null;
   for (const [k, version] of Object.entries(registry.champions())) {
     if (k === kind) continue;
-    const meta = registry.meta(version);
+    const meta = registry.failureMeta(version);
     const compatible =
       meta.stepMs === o.stepMs &&
       meta.window === o.window &&

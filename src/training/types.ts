@@ -1,5 +1,5 @@
 import type { EpochProgress } from './fit.js';
-import type { ModelMeta } from '../registry/index.js';
+import type { AnyModelMeta } from '../registry/index.js';
 
 export type TrainingProgress =
   | { phase: 'loading' | 'preparing' | 'evaluating' | 'saving'; message: string }
@@ -8,7 +8,7 @@ export type TrainingProgress =
 
 export interface TrainingResult {
   cancelled: boolean;
-  meta: ModelMeta | null;
+  meta: AnyModelMeta | null;
 }
 
 export class NotEnoughDataError extends Error {

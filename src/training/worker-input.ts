@@ -1,7 +1,9 @@
 import type { MachinesConfig } from '../config/schema.js';
 import type { StoreConfig } from '../store/index.js';
-import type { LearningConfig } from './config.js';
+import type { HealthConfig, LearningConfig } from './config.js';
 import type { TrainingProgress } from './types.js';
+import type { ModelRole } from '../core/model-roles.js';
+import type { VerdictPeriod } from './health-data.js';
 
 /**
  * What a training run needs of the config: the learning settings and how to reach the sensor store
@@ -10,12 +12,13 @@ import type { TrainingProgress } from './types.js';
  */
 export interface TrainingConfig {
   learning: LearningConfig;
+  health: HealthConfig;
   store: StoreConfig;
   machines: MachinesConfig;
 }
 
 export function trainingConfig(config: TrainingConfig): TrainingConfig {
-  return { learning: config.learning, store: config.store, machines: config.machines };
+  return { learning: config.learning, health: config.health, store: config.store, machines: config.machines };
 }
 
 /** What the training worker is started with (its workerData). */
@@ -26,6 +29,8 @@ export interface WorkerInput {
   kind?: string;
   warmStart?: boolean;
   epochs?: number;
+  role: ModelRole;
+  verdicts?: VerdictPeriod[];
 }
 
 export type WorkerMessage =

@@ -3,6 +3,7 @@
  * back as messages; a crash here ends this thread only, never the daemon.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { runHealthTraining } from './health-run.js';
 import { runTraining } from './run.js';
 import type { WorkerInput, WorkerMessage } from './worker-input.js';
 
@@ -15,7 +16,8 @@ port.on('message', (m: { type: string }) => {
 
 let lastBatch = 0;
 try {
-  const result = await runTraining({
+  const run = input.role === 'health' ? runHealthTraining : runTraining;
+  const result = await run({
     ...input,
     onProgress: (progress) => {
       // Batch ticks are frequent; a few a second are plenty for a progress bar.

@@ -60,7 +60,7 @@ describe('transfer to a new kind', () => {
     };
     const registry = {
       champions: () => ({ motor: 'v0001', fan: 'v0002', press: 'v0003' }),
-      meta: (v: string) => metas[v as keyof typeof metas],
+      failureMeta: (v: string) => metas[v as keyof typeof metas],
     };
     const m = metas.v0001;
     const o = { stepMs: m.stepMs, window: m.window, horizon: m.horizon, rulCap: m.rulCap, units: m.architecture.units, minShared: 0.5 };
