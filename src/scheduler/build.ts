@@ -6,6 +6,7 @@ import type { TrainingManager } from '../training/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { MqttLink } from '../ingest/index.js';
 import { ANY_KIND } from '../core/kinds.js';
+import type { VerdictBook } from '../core/verdict-book.js';
 import type { KindsOfStore, Normalisation } from '../features/index.js';
 import { EnergyAccountant } from './energy/accountant.js';
 import { liveRegimeShare } from './training-need.js';
@@ -36,6 +37,8 @@ export function buildScheduler(
     registry: ModelRegistry;
     link: Pick<MqttLink, 'route'>;
     kinds: KindsOfStore;
+    /** Verdicts on anomaly alerts: new ones are a reason to retrain a kind's health model. */
+    verdicts?: Pick<VerdictBook, 'counts'>;
   },
   life: Lifecycle,
 ): BuiltScheduler {
@@ -87,6 +90,7 @@ export function buildScheduler(
     cpu: new CpuLoad(),
     gpu,
     onBattery: () => onBattery(s.energy.powerSupplyDir),
+    ...(d.verdicts ? { verdicts: d.verdicts } : {}),
   });
   const built = scheduler;
   life.whenRunning(() => built.start());

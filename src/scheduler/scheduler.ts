@@ -5,11 +5,14 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import type { TrainingManager } from '../training/index.js';
+import { MIN_HEALTH_WINDOWS, type TrainingManager } from '../training/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EnergyAccountant } from './energy/accountant.js';
-import { storeKinds } from '../features/index.js';
+import { storeKinds, type KindGroup } from '../features/index.js';
 import { assessNeed, type Need } from './training-need.js';
+import { assessHealthNeed } from './health-need.js';
+import type { ModelRole } from '../core/model-roles.js';
+import type { VerdictBook } from '../core/verdict-book.js';
 import { decide, type Decision, type PolicyInput } from './policy.js';
 import type { SeriesPoint } from './series.js';
 import type { CarbonSource } from './sources/carbon.js';
@@ -42,6 +45,16 @@ export interface SchedulerDeps {
   cpu: CpuLoad;
   gpu: (() => Promise<GpuSample[] | null>) | null;
   onBattery: () => boolean;
+  /** Verdicts on anomaly alerts: new ones are a reason to retrain a kind's health model. */
+  verdicts?: Pick<VerdictBook, 'counts'>;
+}
+
+/** What a tick found worth a run: the need, the kind and the model role it is for. */
+interface KindNeed {
+  need: Need;
+  kind: string | null;
+  role: ModelRole;
+  lastRun: { startedAt: number } | null;
 }
 
 /**
@@ -53,6 +66,9 @@ export class EnergyScheduler {
   private ticking = false;
   private requestedBy: string | null = null;
   private requestedKind: string | null = null;
+  private requestedRole: ModelRole | null = null;
+  /** Per kind without a health model: how much normal operation it still needs, as of the last tick. */
+  private readonly healthProgress = new Map<string, string>();
   lastError: string | null = null;
 
   constructor(
@@ -75,11 +91,20 @@ export class EnergyScheduler {
     return this.task?.getNextRun()?.getTime() ?? null;
   }
 
-  /** An operator wants a run (of `kind`, or the kind most in need) but lets the policy pick the time (before the usual deadline). */
-  async request(by: string, kind?: string): Promise<DecisionRecord | null> {
+  /**
+   * An operator wants a run (of `kind`, or the kind most in need; of `role`, or the failure
+   * predictor) but lets the policy pick the time (before the usual deadline).
+   */
+  async request(by: string, kind?: string, role?: ModelRole): Promise<DecisionRecord | null> {
     this.requestedBy = by;
     this.requestedKind = kind ?? null;
+    this.requestedRole = role ?? null;
     return this.tick();
+  }
+
+  /** How far a kind without a health model is from its first, as the last tick found (null: not short, or not looked at). */
+  learningNormal(kind: string): string | null {
+    return this.healthProgress.get(kind) ?? null;
   }
 
   /** One policy round; returns the recorded decision (none while a run is in progress). */
@@ -95,11 +120,13 @@ export class EnergyScheduler {
           trigger: 'schedule',
           requestedBy: this.requestedBy,
           ...(decision.kind !== null ? { kind: decision.kind } : {}),
-          failuresLabelled: decision.failures,
+          role: decision.role,
+          failuresLabelled: decision.role === 'failure' ? decision.failures : undefined,
         });
         runId = run.id;
         this.requestedBy = null;
         this.requestedKind = null;
+        this.requestedRole = null;
       }
       this.lastError = null;
       return this.record(decision, runId);
@@ -113,60 +140,111 @@ export class EnergyScheduler {
   }
 
   /**
-   * One need per machine kind, each against its own champion and its own last run; the first kind
-   * with a forced reason, else the first with any reason, is the one a run would train.
+   * One need per machine kind and model role, each against its own champion and its own last run. A
+   * forced need comes first; else a kind's first health model (until then its machines are watched
+   * by nothing), else the first kind with any reason.
    */
-  private async kindNeed(now: number): Promise<{ need: Need; kind: string | null; lastRun: { startedAt: number } | null }> {
-    const s = this.cfg.schedule;
+  private async kindNeed(now: number): Promise<KindNeed> {
     const kinds = await storeKinds(this.d.store, this.cfg.machines);
     const asked = this.requestedKind;
     const candidates = asked !== null ? kinds.filter((k) => k.kind === asked) : kinds;
     if (asked !== null && candidates.length === 0) throw new Error(`no machine of kind ${asked} in the store`);
     const several = kinds.length > 1;
-    const failureEvents = await this.d.store.queryEvents({ from: now - this.cfg.learning.lookback, to: now + 1, types: ['failure'] });
-    let chosen: { need: Need; kind: string | null; lastRun: { startedAt: number } | null } | null = null;
+    const roles: ModelRole[] = this.requestedRole ? [this.requestedRole] : this.cfg.health.enabled ? ['health', 'failure'] : ['failure'];
+    const failureEvents = roles.includes('failure')
+      ? await this.d.store.queryEvents({ from: now - this.cfg.learning.lookback, to: now + 1, types: ['failure'] })
+      : [];
+    let chosen: KindNeed | null = null;
+    let firstHealth: KindNeed | null = null;
     for (const k of candidates) {
-      const champVersion = this.d.registry.championVersion(k.kind);
-      const champ = champVersion ? this.d.registry.meta(champVersion) : null;
-      const lastRun = this.d.training.lastRun(k.kind);
-      const need = await assessNeed(
-        this.d.store,
-        {
-          now,
-          lastRun,
-          champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null,
-          machines: new Set(k.machines),
-          failureEvents,
-        },
-        {
-          minFailures: s.need.minFailures,
-          minNewFailures: s.need.minNewFailures,
-          minIntervalMs: s.need.minInterval,
-          driftThreshold: s.need.driftThreshold,
-          driftWindowMs: s.need.driftWindow,
-          maxModelAgeMs: s.maxModelAge,
-          lookbackMs: this.cfg.learning.lookback,
-        },
-      );
-      if (need.reason && several) need.reason = `${k.kind}: ${need.reason}`;
-      const entry = { need, kind: k.kind, lastRun };
-      if (need.forced) return entry;
-      if (need.reason) chosen ??= entry;
+      for (const role of roles) {
+        const entry = role === 'health' ? await this.healthNeed(k, now) : await this.failureNeed(k, now, failureEvents);
+        if (entry.need.reason && several) entry.need.reason = `${k.kind}${role === 'health' ? ' (health)' : ''}: ${entry.need.reason}`;
+        if (entry.need.forced) return entry;
+        if (!entry.need.reason) continue;
+        if (role === 'health' && this.d.registry.championVersion(k.kind, 'health') === null) firstHealth ??= entry;
+        chosen ??= entry;
+      }
     }
+    const role = this.requestedRole ?? 'failure';
     // Nothing due: a run an operator asked for without a kind trains the one the worker finds most in need.
     return (
+      firstHealth ??
       chosen ?? {
         need: { reason: null, forced: false, failures: 0, drift: null },
         kind: asked,
-        lastRun: this.d.training.lastRun(asked ?? undefined),
+        role,
+        lastRun: this.d.training.lastRun(asked ?? undefined, role),
       }
     );
   }
 
-  private async evaluate(): Promise<Decision & { deadline: number; failures: number; kind: string | null }> {
+  private async failureNeed(k: KindGroup, now: number, failureEvents: Array<{ machine: { machine: string } }>): Promise<KindNeed> {
+    const s = this.cfg.schedule;
+    const champVersion = this.d.registry.championVersion(k.kind);
+    const champ = champVersion ? this.d.registry.failureMeta(champVersion) : null;
+    const lastRun = this.d.training.lastRun(k.kind);
+    const need = await assessNeed(
+      this.d.store,
+      {
+        now,
+        lastRun,
+        champion: champ ? { createdAt: Date.parse(champ.createdAt), normalisation: champ.normalisation } : null,
+        machines: new Set(k.machines),
+        failureEvents,
+      },
+      {
+        minFailures: s.need.minFailures,
+        minNewFailures: s.need.minNewFailures,
+        minIntervalMs: s.need.minInterval,
+        driftThreshold: s.need.driftThreshold,
+        driftWindowMs: s.need.driftWindow,
+        maxModelAgeMs: s.maxModelAge,
+        lookbackMs: this.cfg.learning.lookback,
+      },
+    );
+    return { need, kind: k.kind, role: 'failure', lastRun };
+  }
+
+  private async healthNeed(k: KindGroup, now: number): Promise<KindNeed> {
+    const h = this.cfg.health;
+    const champVersion = this.d.registry.championVersion(k.kind, 'health');
+    const champ = champVersion ? this.d.registry.healthMeta(champVersion) : null;
+    const lastRun = this.d.training.lastRun(k.kind, 'health');
+    const since = lastRun?.startedAt ?? -Infinity;
+    const newVerdicts = (this.d.verdicts?.counts(since) ?? []).filter((c) => c.kind === k.kind).reduce((n, c) => n + c.n, 0);
+    const need = await assessHealthNeed(
+      this.d.store,
+      {
+        now,
+        machines: k.sensors.length > 0 ? k.machines.map((machine) => ({ machine, sensor: k.sensors[0]! })) : [],
+        champion: champ ? { createdAt: Date.parse(champ.createdAt) } : null,
+        lastRun,
+        newVerdicts,
+      },
+      {
+        minNormalMs: h.minNormal,
+        minMachines: h.minMachines,
+        windowSteps: h.window ?? this.cfg.learning.window,
+        stride: h.stride,
+        stepMs: this.cfg.learning.step,
+        holdOut: h.holdOut,
+        minWindows: MIN_HEALTH_WINDOWS,
+        minNewNormalMs: h.minNewNormal,
+        maxAgeMs: h.maxAge,
+        minIntervalMs: this.cfg.schedule.need.minInterval,
+        lookbackMs: this.cfg.learning.lookback,
+      },
+    );
+    if (need.progress) this.healthProgress.set(k.kind, need.progress);
+    else this.healthProgress.delete(k.kind);
+    return { need: { reason: need.reason, forced: false, failures: 0, drift: null }, kind: k.kind, role: 'health', lastRun };
+  }
+
+  private async evaluate(): Promise<Decision & { deadline: number; failures: number; kind: string | null; role: ModelRole }> {
     const s = this.cfg.schedule;
     const now = this.d.clock.now();
-    const { need, kind, lastRun } = await this.kindNeed(now);
+    const { need, kind, role, lastRun } = await this.kindNeed(now);
     if (!need.reason && this.requestedBy)
       need.reason = `requested by ${this.requestedBy}${kind && this.requestedKind ? ` for ${kind}` : ''}`;
     // The deadline runs from the first tick that found a reason, across restarts.
@@ -181,7 +259,7 @@ export class EnergyScheduler {
       this.d.log.warn({ err }, 'no carbon intensity: deciding on the other inputs');
     }
     const decision = await this.decideAt(now, need, deadline, expectedRunMs, carbon, horizonEnd);
-    return { ...decision, deadline, failures: need.failures, kind };
+    return { ...decision, deadline, failures: need.failures, kind, role };
   }
 
   /**

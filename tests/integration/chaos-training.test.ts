@@ -54,6 +54,8 @@ describe('daemon killed during a training run', () => {
           model: { units: [16, 8], epochs: 500, patience: 500 },
         },
         schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
+        // The run killed here is the failure model's: no health model may be scheduled before it.
+        health: { enabled: false },
       }),
     );
     const start = async () => {

@@ -20,7 +20,7 @@ interface EnergyDoc {
 }
 
 describe('energy-aware scheduling in the daemon', () => {
-  it('a cron tick finds labelled failures, starts a training run in the worker, and the run energy appears in the API', async () => {
+  it('a cron tick finds normal data and labelled failures, starts training runs in the worker, and the run energy appears in the API', async () => {
     ({ daemon } = await startTestDaemon({
       learning: {
         step: '10m',
@@ -33,6 +33,8 @@ describe('energy-aware scheduling in the daemon', () => {
       },
       // Every second; no carbon data, so an idle host is all it waits for (this test box is never idle enough).
       schedule: { enabled: true, cron: '* * * * * *', need: { minFailures: 2 }, idle: { maxCpu: 1, maxLoadPerCore: 1000 } },
+      // Small health models: each kind's first one is scheduled before its failure model.
+      health: { units: [8, 4], epochs: 2, patience: 1 },
     }));
     const d = daemon!;
     await waitUntil(() => d.readiness().ready, 15_000, 'daemon ready');
@@ -49,13 +51,18 @@ describe('energy-aware scheduling in the daemon', () => {
     await sink.close();
     expect(sim.failures).toBeGreaterThanOrEqual(2);
 
+    // A kind's first health model goes first: it warns from readings alone, before any failure model.
     await waitUntil(
       async () => (await energy()).decisions.some((x) => x.action === 'train' && x.runId !== null),
       30_000,
       'a train decision',
     );
-    const doc = await energy();
-    const train = doc.decisions.find((x) => x.action === 'train')!;
+    const first = (await energy()).decisions.find((x) => x.action === 'train')!;
+    expect(first.reason).toMatch(/\(health\): \d+ h of normal operation and no health model yet; no price or carbon data; host idle/);
+    const isFailureRun = (x: EnergyDoc['decisions'][number]) =>
+      x.action === 'train' && x.runId !== null && /labelled failures and no model yet/.test(x.reason);
+    await waitUntil(async () => (await energy()).decisions.some(isFailureRun), 180_000, 'a failure-model train decision', 1000);
+    const train = (await energy()).decisions.find(isFailureRun)!;
     expect(train.reason).toMatch(/labelled failures and no model yet; no price or carbon data; host idle/);
     await waitUntil(async () => (await energy()).runs.some((r) => r.runId === train.runId), 180_000, 'the run energy record', 1000);
     const run = (await energy()).runs.find((r) => r.runId === train.runId)!;
@@ -63,7 +70,7 @@ describe('energy-aware scheduling in the daemon', () => {
     expect(run.joules).toBeGreaterThan(0);
     expect(run.gCO2e).toBeCloseTo(run.kWh * 400, 6);
     expect(run.detail).toMatchObject({ epochCap: 2, warmStartedFrom: null });
-    // The fleet has three kinds (one model each): further runs, for the other kinds, may follow.
+    // The fleet has three kinds (a model of each role each): further runs may follow.
     const day = (await energy()).perDay[0]!;
     expect(day.runs).toBeGreaterThanOrEqual(1);
     expect(day.kWh).toBeGreaterThanOrEqual(run.kWh);
