@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { MachineRef } from '../core/types.js';
+import type { Verdict } from '../core/verdict-book.js';
 import { Deliveries } from './store/deliveries.js';
 import { AlertEventFeed } from './store/event-feed.js';
 import { QualityFigures } from './store/quality-figures.js';
@@ -30,6 +31,9 @@ interface AlertRow {
   lead_ms: number | null;
   escalations: string;
   raised_to: Severity | null;
+  verdict: Verdict | null;
+  verdict_by: string | null;
+  verdict_at: number | null;
 }
 
 export interface OpenAlertInput {
@@ -89,13 +93,14 @@ export class AlertStore {
       acknowledge: db.prepare(
         "UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, ack_note = ?, updated_at = ? WHERE id = ?",
       ),
+      verdict: db.prepare('UPDATE alerts SET verdict = ?, verdict_by = ?, verdict_at = ?, outcome = coalesce(?, outcome) WHERE id = ?'),
       resolve: db.prepare(
         `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ?, resolve_note = ?, outcome = ?, lead_ms = ?, updated_at = ?
          WHERE id = ?`,
       ),
       markTruePositive: db.prepare("UPDATE alerts SET outcome = 'true_positive', lead_ms = ? WHERE id = ?"),
-      lastResolvedRisk: db.prepare(
-        "SELECT * FROM alerts WHERE machine = ? AND kind = 'failure_risk' AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1",
+      lastResolved: db.prepare(
+        "SELECT * FROM alerts WHERE machine = ? AND kind = ? AND state = 'resolved' AND resolved_at >= ? ORDER BY id DESC LIMIT 1",
       ),
       unresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id"),
       openUnacknowledged: db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY id"),
@@ -168,24 +173,44 @@ export class AlertStore {
     return (this.sql.openUnacknowledged.all() as AlertRow[]).map(toAlert);
   }
 
-  acknowledge(id: number, by: string, note: string | null, at: number): AlertEvent {
+  acknowledge(
+    id: number,
+    by: string,
+    note: string | null,
+    at: number,
+    verdict?: { verdict: Verdict; outcome: Outcome | null },
+  ): AlertEvent {
     return this.db.transaction(() => {
       const before = this.require(id);
       if (before.state !== 'open') throw new AlertStateError(id, before.state, 'acknowledge');
       this.sql.acknowledge.run(at, by, note, at, id);
+      if (verdict) this.sql.verdict.run(verdict.verdict, by, at, verdict.outcome, id);
       return this.recordEvent(id, 'acknowledged', at);
+    })();
+  }
+
+  /**
+   * A technician's verdict on an alert already acknowledged or resolved (through the events topic, or
+   * given late), with the outcome it implies; the event tells the channels its alert changed.
+   */
+  judge(id: number, verdict: Verdict, by: string, outcome: Outcome | null, at: number): AlertEvent {
+    return this.db.transaction(() => {
+      this.require(id);
+      this.sql.verdict.run(verdict, by, at, outcome, id);
+      return this.recordEvent(id, 'updated', at);
     })();
   }
 
   resolve(
     id: number,
-    r: { by: string; resolution: Resolution; note?: string | null; outcome?: Outcome | null; leadMs?: number | null },
+    r: { by: string; resolution: Resolution; note?: string | null; outcome?: Outcome | null; leadMs?: number | null; verdict?: Verdict },
     at: number,
   ): AlertEvent {
     return this.db.transaction(() => {
       const before = this.require(id);
       if (before.state === 'resolved') throw new AlertStateError(id, before.state, 'resolve');
       this.sql.resolve.run(at, r.by, r.resolution, r.note ?? null, r.outcome ?? null, r.leadMs ?? null, at, id);
+      if (r.verdict) this.sql.verdict.run(r.verdict, r.by, at, null, id);
       const event = this.recordEvent(id, 'resolved', at);
       this.unindex(before.machine, before.kind, before.subject);
       return event;
@@ -212,9 +237,9 @@ export class AlertStore {
     return id === undefined ? null : this.get(id);
   }
 
-  /** The latest failure-risk alert of a machine resolved at or after `since` (for late true positives). */
-  lastResolvedRisk(machine: string, since: number): Alert | null {
-    const row = this.sql.lastResolvedRisk.get(machine, since) as AlertRow | undefined;
+  /** The latest alert of a kind (failure risk, anomaly) of a machine resolved at or after `since` (for late true positives). */
+  lastResolved(machine: string, kind: AlertKind, since: number): Alert | null {
+    const row = this.sql.lastResolved.get(machine, kind, since) as AlertRow | undefined;
     return row ? toAlert(row) : null;
   }
 
@@ -327,5 +352,6 @@ function toAlert(r: AlertRow): Alert {
     outcome: r.outcome,
     leadMs: r.lead_ms,
     escalations: JSON.parse(r.escalations) as Escalation[],
+    verdict: r.verdict === null ? null : { verdict: r.verdict, by: r.verdict_by ?? '', at: r.verdict_at ?? r.updated_at },
   };
 }

@@ -1,12 +1,14 @@
 import type Database from 'better-sqlite3';
 import type { IngestConfig } from '../ingest/index.js';
-import type { LearningConfig } from '../training/index.js';
+import type { HealthConfig, LearningConfig } from '../training/index.js';
 import type { AlertsConfig, NotifyConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { BatchObserver, FleetMembership } from '../core/types.js';
 import type { ScoringService } from '../scoring/index.js';
 import { AlertStore } from './alert-store.js';
 import { AlertEngine } from './engine.js';
+import { AnomalyAlerts } from './anomaly.js';
+import type { VerdictBook } from '../core/verdict-book.js';
 import { MqttAlertNotifier, type MqttPublisher } from './notifiers/mqtt.js';
 import type { Notifier } from './notifiers/notifier.js';
 import { WebhookNotifier } from './notifiers/webhook.js';
@@ -25,6 +27,7 @@ export interface AlertSections {
   notify: NotifyConfig;
   ingest: Pick<IngestConfig, 'backfillAge' | 'maxSensorsPerMachine'>;
   learning: Pick<LearningConfig, 'horizon' | 'step'>;
+  health: Pick<HealthConfig, 'openAfter' | 'closeAfter' | 'hysteresis'>;
 }
 
 export interface AlertStage {
@@ -50,6 +53,8 @@ export function buildAlerts(
     metadata: SensorMetadata;
     /** Where a protocol says machines went offline or came back (Sparkplug DEATH/BIRTH). */
     presence: PresenceFeed;
+    /** Where anomaly alerts' stretches and their verdicts are kept for the next health run. */
+    verdicts: VerdictBook;
   },
   life: Lifecycle,
 ): AlertStage {
@@ -88,7 +93,24 @@ export function buildAlerts(
     },
     d.fleet,
   );
-  const engine = new AlertEngine(
+  const anomaly = new AnomalyAlerts(
+    store,
+    d.verdicts,
+    {
+      openAfter: config.health.openAfter,
+      closeAfter: config.health.closeAfter,
+      hysteresis: config.health.hysteresis,
+      criticalAfterMs: a.anomaly.criticalAfter,
+      lateFailureGraceMs: config.learning.horizon * config.learning.step,
+      backfillAgeMs: config.ingest.backfillAge,
+      topSensors: a.anomaly.topSensors,
+    },
+    clock,
+    log.child({ component: 'anomaly' }),
+    (ev) => engine.emit('event', ev),
+    (machine, sensor) => d.metadata.describe(machine, sensor) ?? null,
+  );
+  const engine: AlertEngine = new AlertEngine(
     store,
     quality,
     {
@@ -101,8 +123,11 @@ export function buildAlerts(
     },
     clock,
     log.child({ component: 'alerts' }),
+    anomaly,
+    (machine) => d.scoring.watchedBy(machine),
   );
   d.scoring.onScore((machine, score, threshold) => engine.onScore({ machine, ...score }, threshold));
+  d.scoring.onHealth((machine, health, kind) => anomaly.onHealth(machine, health, kind));
   const outbox = new Outbox(store, notifiers, clock, log.child({ component: 'outbox' }), {
     retryInitialMs: n.retryInitial,
     retryMaxMs: n.retryMax,

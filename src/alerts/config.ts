@@ -39,6 +39,26 @@ export const AlertsSchema = Type.Object(
       },
       strict,
     ),
+    anomaly: Type.Object(
+      {
+        criticalAfter: Duration('6h', {
+          minimum: 1,
+          description:
+            'an anomaly alert becomes critical when health stays below its threshold this long (data time), or falls below half of it',
+        }),
+        topSensors: Type.Integer({
+          minimum: 0,
+          maximum: 20,
+          default: 3,
+          description: 'sensors its message names, those departing most first',
+        }),
+      },
+      {
+        ...strict,
+        description:
+          "anomaly alerts from the health model; when they open and close is the model's (health.openAfter, closeAfter, hysteresis)",
+      },
+    ),
     staleAfter: Duration('2m', { minimum: 1 }),
     sensorStaleAfter: Duration('5m', { minimum: 1 }),
     flatlineAfter: Duration('10m', { minimum: 1 }),

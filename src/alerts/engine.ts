@@ -3,10 +3,12 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MachineEvent, MachineRef } from '../core/types.js';
 import { roughDuration } from '../core/time.js';
-import { AlertStore } from './alert-store.js';
+import { AlertNotFoundError, AlertStore } from './alert-store.js';
 import { isBackfill, type QualityCondition, type QualityMonitor, type QualitySummary } from './quality.js';
-import { RiskRule } from './risk-rule.js';
+import { HysteresisRule } from '../core/hysteresis.js';
 import type { Alert, AlertEvent, Severity } from './types.js';
+import type { AnomalyAlerts } from './anomaly.js';
+import type { Verdict } from '../core/verdict-book.js';
 
 /** A score as an alert keeps it: at opening, at its peak, and the latest. */
 export interface ScorePoint {
@@ -53,8 +55,16 @@ export const GATEWAY_REF: MachineRef = { site: '_gateway', line: '_gateway', mac
  * outbox can act at once instead of polling.
  */
 export class AlertEngine extends EventEmitter {
-  private readonly rules = new Map<string, RiskRule>();
-  readonly counters = { scoresSeen: 0, opened: 0, resolvedByFailure: 0, missedFailures: 0, backfillScores: 0, backfillFailures: 0 };
+  private readonly rules = new Map<string, HysteresisRule>();
+  readonly counters = {
+    scoresSeen: 0,
+    opened: 0,
+    resolvedByFailure: 0,
+    missedFailures: 0,
+    unwatchedFailures: 0,
+    backfillScores: 0,
+    backfillFailures: 0,
+  };
 
   constructor(
     readonly store: AlertStore,
@@ -62,6 +72,13 @@ export class AlertEngine extends EventEmitter {
     private readonly o: RiskOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** The health model's alerts: early warnings and verdicts. */
+    readonly anomaly: AnomalyAlerts | null = null,
+    /**
+     * Which model roles watched a machine (a model of its kind): a failure no model watched is
+     * unwatched, not missed. Without it, every machine counts as watched by a failure model.
+     */
+    private readonly watched: (machine: string) => { failure: boolean; health: boolean } | null = () => ({ failure: true, health: false }),
   ) {
     super();
   }
@@ -142,15 +159,44 @@ export class AlertEngine extends EventEmitter {
    * replayed data set, of a bridge catching up — trains models but is no miss of an alert.
    */
   onMachineEvent(e: MachineEvent, receivedAt = this.clock.now()): void {
+    if (e.type === 'normal' || e.type === 'abnormal') {
+      this.anomaly?.onVerdictEvent({ ...e, type: e.type });
+      return;
+    }
     if (e.type !== 'failure') return;
-    const now = this.clock.now();
-    const open = this.store.findUnresolved(e.machine.machine, 'failure_risk');
-    const liveSince = this.quality.liveSince(e.machine.machine);
-    const live = open !== null || !isBackfill(e.ts, receivedAt, this.o.backfillAgeMs) || (liveSince !== null && liveSince <= e.ts);
+    const machine = e.machine.machine;
+    const open = this.store.findUnresolved(machine, 'failure_risk');
+    const liveSince = this.quality.liveSince(machine);
+    const live =
+      open !== null ||
+      this.store.findUnresolved(machine, 'anomaly') !== null ||
+      !isBackfill(e.ts, receivedAt, this.o.backfillAgeMs) ||
+      (liveSince !== null && liveSince <= e.ts);
     if (!live) {
       this.counters.backfillFailures++;
       return;
     }
+    const risk = this.riskAnnounced(e, open);
+    const health = this.anomaly?.onFailure(e) ?? false;
+    const watched = this.watched(machine) ?? { failure: false, health: false };
+    const now = this.clock.now();
+    if (!risk && !health && !watched.failure && !watched.health) {
+      // Its kind had no model of either role: nothing could have warned, so nothing was missed.
+      this.store.figures.recordMiss(machine, e.ts, now, 'unwatched');
+      this.counters.unwatchedFailures++;
+      return;
+    }
+    if (watched.failure && !risk) {
+      this.store.figures.recordMiss(machine, e.ts, now, 'failure');
+      this.counters.missedFailures++;
+      this.log.warn({ machine }, 'failure with no failure-risk alert before it');
+    }
+    if (watched.health && !health) this.store.figures.recordMiss(machine, e.ts, now, 'health');
+  }
+
+  /** The failure-risk side of a failure: the open alert (or one just closed) was right. Returns whether one announced it. */
+  private riskAnnounced(e: MachineEvent, open: Alert | null): boolean {
+    const now = this.clock.now();
     this.rules.get(e.machine.machine)?.reset(false);
     if (open) {
       const leadMs = Math.max(0, e.ts - Number(open.details.firstDataTs ?? e.ts));
@@ -163,17 +209,12 @@ export class AlertEngine extends EventEmitter {
         ),
       );
       this.counters.resolvedByFailure++;
-      return;
+      return true;
     }
     const recent = this.recentRisk(e, now);
-    if (recent && recent.outcome !== 'true_positive') {
+    if (recent && recent.outcome !== 'true_positive')
       this.store.markTruePositive(recent.id, Math.max(0, e.ts - Number(recent.details.firstDataTs ?? e.ts)));
-      return;
-    }
-    if (recent) return;
-    this.store.figures.recordMiss(e.machine.machine, e.ts, now);
-    this.counters.missedFailures++;
-    this.log.warn({ machine: e.machine.machine }, 'failure with no failure-risk alert before it');
+    return recent !== null;
   }
 
   /**
@@ -182,7 +223,7 @@ export class AlertEngine extends EventEmitter {
    * plant. Alerts recorded before that time was kept fall back to when they were resolved.
    */
   private recentRisk(e: MachineEvent, now: number): Alert | null {
-    const last = this.store.lastResolvedRisk(e.machine.machine, 0);
+    const last = this.store.lastResolved(e.machine.machine, 'failure_risk', 0);
     if (!last) return null;
     const closedDataTs = Number(last.details.closedDataTs);
     if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - this.o.lateFailureGraceMs ? last : null;
@@ -308,23 +349,34 @@ export class AlertEngine extends EventEmitter {
       this.emitEvent(this.store.resolve(existing.id, { by: 'vigil', resolution: 'recovered', note: c.message }, now));
   }
 
-  acknowledge(id: number, by: string, note: string | null): AlertEvent {
-    const ev = this.store.acknowledge(id, by, note, this.clock.now());
+  /** A technician acknowledges an alert; on an anomaly alert, with a verdict when one is given. */
+  acknowledge(id: number, by: string, note: string | null, verdict?: Verdict): AlertEvent {
+    const judged = verdict ? this.judged(id, verdict, by) : undefined;
+    const ev = this.store.acknowledge(id, by, note, this.clock.now(), judged);
     this.emitEvent(ev);
     return ev;
   }
 
-  /** A technician closes an alert; for a risk alert that is a false alarm unless a failure follows soon. */
-  resolve(id: number, by: string, note: string | null): AlertEvent {
+  /**
+   * A technician closes an alert; for a risk alert that is a false alarm unless a failure follows
+   * soon; for an anomaly alert, what its verdict says (none: not judged).
+   */
+  resolve(id: number, by: string, note: string | null, verdict?: Verdict): AlertEvent {
     const alert = this.store.get(id);
-    const ev = this.store.resolve(
-      id,
-      { by, resolution: 'technician', note, outcome: alert?.kind === 'failure_risk' ? 'false_alarm' : null },
-      this.clock.now(),
-    );
+    const judged = verdict ? this.judged(id, verdict, by) : undefined;
+    const outcome = judged ? judged.outcome : alert?.kind === 'failure_risk' ? 'false_alarm' : null;
+    const ev = this.store.resolve(id, { by, resolution: 'technician', note, outcome, ...(verdict ? { verdict } : {}) }, this.clock.now());
     if (alert?.kind === 'failure_risk') this.rules.get(alert.machine.machine)?.reset(false);
     this.emitEvent(ev);
     return ev;
+  }
+
+  /** A verdict is for anomaly alerts: the outcome it gives, recorded for the next health model. */
+  private judged(id: number, verdict: Verdict, by: string): { verdict: Verdict; outcome: Alert['outcome'] } {
+    const alert = this.store.get(id);
+    if (!alert) throw new AlertNotFoundError(id);
+    if (alert.kind !== 'anomaly' || !this.anomaly) throw new AlertVerdictError(id, alert.kind);
+    return { verdict, outcome: this.anomaly.verdictOf(alert, verdict, by) };
   }
 
   /** The p(failure) at which a risk alert opens for the machine: configured, or its champion's, once scored. */
@@ -332,10 +384,10 @@ export class AlertEngine extends EventEmitter {
     return this.o.high ?? this.rules.get(machine)?.high ?? null;
   }
 
-  private ruleFor(machine: string, high: number): RiskRule {
+  private ruleFor(machine: string, high: number): HysteresisRule {
     let rule = this.rules.get(machine);
     if (!rule) {
-      rule = new RiskRule({ high, low: Math.min(this.o.low, high), openAfter: this.o.openAfter, closeAfter: this.o.closeAfter });
+      rule = new HysteresisRule({ high, low: Math.min(this.o.low, high), openAfter: this.o.openAfter, closeAfter: this.o.closeAfter });
       // After a restart the rule resumes from the persisted alert, so no duplicate opens.
       if (this.store.findUnresolved(machine, 'failure_risk')) rule.reset(true);
       this.rules.set(machine, rule);
@@ -347,5 +399,16 @@ export class AlertEngine extends EventEmitter {
 
   private emitEvent(ev: AlertEvent | null): void {
     if (ev) this.emit('event', ev);
+  }
+}
+
+/** A verdict was given on an alert that takes none (only anomaly alerts do). */
+export class AlertVerdictError extends Error {
+  constructor(
+    readonly id: number,
+    readonly kind: string,
+  ) {
+    super(`alert ${id} is a ${kind} alert; verdicts (normal, abnormal, failure) are for anomaly alerts`);
+    this.name = 'AlertVerdictError';
   }
 }

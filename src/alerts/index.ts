@@ -5,7 +5,7 @@
 export { AlertNotFoundError, AlertStateError, type AlertStore } from './alert-store.js';
 export { type AlertStage, buildAlerts } from './build.js';
 export { type AlertsConfig, AlertsSchema, checkAlerts, type NotifyConfig, NotifySchema } from './config.js';
-export type { AlertEngine } from './engine.js';
+export { type AlertEngine, AlertVerdictError } from './engine.js';
 export { escalationFields } from './escalation.js';
 export { alertFields, AlertQualitySchema, qualityIngestFields, qualityJson } from './report.js';
 export { alertSchema } from './schema.js';

@@ -17,13 +17,33 @@ export const AlertQualitySchema = Type.Object({
         'daemon time the figures cover: from the last reset (POST /api/v1/alerts/quality/reset) or the first record, or as asked with ?from=&to=; to null = now',
     },
   ),
-  truePositives: Type.Integer(),
-  falseAlarms: Type.Integer(),
-  missedFailures: Type.Integer(),
-  precision: Nullable(Type.Number()),
-  recall: Nullable(Type.Number()),
-  meanLeadMs: Nullable(Type.Number()),
+  ...roleQuality('failure-risk alerts', 'a failure model'),
+  anomaly: Type.Object(
+    {
+      ...roleQuality('anomaly alerts', 'a health model'),
+      unjudged: Type.Integer({ description: 'anomaly alerts that closed by themselves, with no verdict and no failure after them' }),
+      verdicts: Type.Object({ normal: Type.Integer(), abnormal: Type.Integer(), failure: Type.Integer() }),
+    },
+    {
+      description:
+        "the health model's alerts: early warnings (a failure followed) and real problems technicians found count as right; those called normal as false alarms",
+    },
+  ),
+  unwatchedFailures: Type.Integer({
+    description: "live failures while the machine's kind had no model of either role: nothing watched them, so none was missed",
+  }),
 });
+
+function roleQuality(alerts: string, watcher: string) {
+  return {
+    truePositives: Type.Integer({ description: `${alerts} a failure (or a real problem) followed` }),
+    falseAlarms: Type.Integer({ description: `${alerts} closed without one` }),
+    missedFailures: Type.Integer({ description: `live failures of machines ${watcher} watched, with no such alert before them` }),
+    precision: Nullable(Type.Number()),
+    recall: Nullable(Type.Number()),
+    meanLeadMs: Nullable(Type.Number()),
+  };
+}
 
 /** The store's quality figures as the API shows them (times as ISO 8601). */
 export function qualityJson(q: AlertQuality): Static<typeof AlertQualitySchema> {
@@ -77,6 +97,36 @@ export function alertReports(
           type: 'gauge',
           labelNames: ['kind'],
           read: () => labelled('kind', store.unresolvedCountsByKind()),
+        },
+        {
+          name: 'vigil_anomaly_alerts_opened_total',
+          help: "anomaly alerts the health model's index opened",
+          type: 'counter',
+          read: () => engine.anomaly?.counters.opened ?? 0,
+        },
+        {
+          name: 'vigil_anomaly_early_warnings_total',
+          help: 'failures an anomaly alert announced',
+          type: 'counter',
+          read: () => engine.anomaly?.counters.earlyWarnings ?? 0,
+        },
+        {
+          name: 'vigil_verdicts_total',
+          help: "technicians' verdicts on anomaly alerts",
+          type: 'counter',
+          read: () => engine.anomaly?.counters.verdicts ?? 0,
+        },
+        {
+          name: 'vigil_anomaly_verdicts_without_alert_total',
+          help: 'verdicts on the events topic that found no anomaly alert to settle',
+          type: 'counter',
+          read: () => engine.anomaly?.counters.verdictsWithoutAlert ?? 0,
+        },
+        {
+          name: 'vigil_failures_unwatched_total',
+          help: "live failures while the machine's kind had no model of either role",
+          type: 'counter',
+          read: () => engine.counters.unwatchedFailures,
         },
         {
           name: 'vigil_notification_deliveries',

@@ -73,5 +73,28 @@ export const alertSchema: StateSchema = {
       ALTER TABLE alerts ADD COLUMN raised_to TEXT;
     `,
     },
+    {
+      id: 'alerts/4-verdicts',
+      // A technician's verdict on an anomaly alert; a failure can be missed by each model role, or by
+      // none when its kind had no model at all (unwatched): one row per role.
+      sql: `
+      ALTER TABLE alerts ADD COLUMN verdict TEXT;
+      ALTER TABLE alerts ADD COLUMN verdict_by TEXT;
+      ALTER TABLE alerts ADD COLUMN verdict_at INTEGER;
+      CREATE TABLE missed_failures_by_role (
+        id INTEGER PRIMARY KEY,
+        machine TEXT NOT NULL,
+        failure_ts INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        UNIQUE (machine, failure_ts, role)
+      );
+      INSERT INTO missed_failures_by_role (machine, failure_ts, recorded_at, role)
+        SELECT machine, failure_ts, recorded_at, 'failure' FROM missed_failures;
+      DROP TABLE missed_failures;
+      ALTER TABLE missed_failures_by_role RENAME TO missed_failures;
+      CREATE INDEX missed_by_time ON missed_failures(recorded_at, role);
+    `,
+    },
   ],
 };

@@ -1,23 +1,26 @@
 import type Database from 'better-sqlite3';
 import type { MachinesConfig } from '../config/schema.js';
 import type { IngestConfig } from '../ingest/index.js';
-import type { LearningConfig } from '../training/index.js';
+import type { HealthConfig, LearningConfig } from '../training/index.js';
 import type { ScoringConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import type { FleetMembership } from '../core/types.js';
-import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
+import { kindOf, roleOf, type AnyModelMeta, type HealthModelMeta, type ModelMeta, type ModelRegistry } from '../registry/index.js';
+import type { ModelRole } from '../core/model-roles.js';
 import { InferenceClient } from './inference-client.js';
 import { scoringReports } from './report.js';
 import { ScoreHistory } from './score-history.js';
+import { HealthHistory } from './health-history.js';
 import { ScoringService } from './service.js';
-import type { ChampionView } from './types.js';
+import type { ChampionView, HealthChampionView } from './types.js';
 import { ANY_KIND, KindResolver } from '../core/kinds.js';
 
 /** What scoring reads of the config: its own section, the models' grid and backend, the machines' kinds and sensor cap. */
 export interface ScoringSections {
   scoring: ScoringConfig;
   learning: LearningConfig;
+  health: Pick<HealthConfig, 'enabled'>;
   machines: MachinesConfig;
   ingest: Pick<IngestConfig, 'maxSensorsPerMachine'>;
 }
@@ -34,7 +37,14 @@ export interface ScoringStage {
  */
 export async function buildScoring(
   config: ScoringSections,
-  d: { db: Database.Database; store: SensorStore; registry: ModelRegistry; fleet: FleetMembership },
+  d: {
+    db: Database.Database;
+    store: SensorStore;
+    registry: ModelRegistry;
+    fleet: FleetMembership;
+    /** How far a kind without a health model is from its first one ("learning normal: 9 h of 24 h"), when known. */
+    learningNormal?: (kind: string) => string | null;
+  },
   life: Lifecycle,
 ): Promise<ScoringStage> {
   const { clock, log } = life;
@@ -43,10 +53,14 @@ export async function buildScoring(
   const inference = new InferenceClient(l.backend, undefined, { kernel: l.lstmKernel, threads: l.kernelThreads });
   life.release('inference', () => inference.close());
   const history = new ScoreHistory(d.db, s.historyRetention);
-  life.every('score-history-prune', 3_600_000, () => history.prune(clock.now()));
+  const healthHistory = new HealthHistory(d.db, s.historyRetention);
+  life.every('score-history-prune', 3_600_000, () => {
+    history.prune(clock.now());
+    healthHistory.prune(clock.now());
+  });
   const scoring = new ScoringService(
     inference,
-    history,
+    { scores: history, health: healthHistory },
     clock,
     log.child({ component: 'scoring' }),
     {
@@ -64,8 +78,8 @@ export async function buildScoring(
   );
   life.release('scoring', () => scoring.stop());
   // A version's meta.json never changes once written: read each once, not every poll.
-  const metas = new Map<string, ModelMeta>();
-  const metaOf = (version: string): ModelMeta => {
+  const metas = new Map<string, AnyModelMeta>();
+  const metaOf = (version: string): AnyModelMeta => {
     let m = metas.get(version);
     if (!m) {
       if (metas.size >= 1000) metas.clear();
@@ -74,12 +88,18 @@ export async function buildScoring(
     return m;
   };
   // Without a champion, the newest version of the kind says why (e.g. too few failures to validate).
-  const whyNoModel = (kind: string): string => {
-    let last: ModelMeta | undefined;
+  const whyNoModel = (kind: string, role: ModelRole): string => {
+    const what = role === 'health' ? 'health model' : 'model';
+    if (role === 'health') {
+      if (!config.health.enabled) return 'health models are off (health.enabled)';
+      const short = kind === ANY_KIND ? null : (d.learningNormal?.(kind) ?? null);
+      if (short) return short;
+    }
+    let last: AnyModelMeta | undefined;
     for (const v of kind === ANY_KIND ? [] : d.registry.versions().reverse()) {
       try {
         const m = metaOf(v);
-        if (kindOf(m) === kind) {
+        if (kindOf(m) === kind && roleOf(m) === role) {
           last = m;
           break;
         }
@@ -87,16 +107,24 @@ export async function buildScoring(
         // A damaged version is not why a kind has no model; the registry reports it where it is read.
       }
     }
-    if (!last) return kind === ANY_KIND ? 'no model trained yet' : `no model of ${kind} trained yet`;
-    return `no model of ${kind} promoted yet: ${last.version} was not (${last.decision.reason})`;
+    if (!last) return kind === ANY_KIND ? `no ${what} trained yet` : `no ${what} of ${kind} trained yet`;
+    return `no ${what} of ${kind} promoted yet: ${last.version} was not (${last.decision.reason})`;
   };
   const refreshChampion = (): void => {
     try {
       const champions = new Map<string, ChampionView>();
-      for (const [kind, version] of Object.entries(d.registry.champions())) champions.set(kind, { version, meta: metaOf(version) });
-      const before = scoring.championVersions();
-      scoring.setChampions(champions, whyNoModel);
+      for (const [kind, version] of Object.entries(d.registry.champions()))
+        champions.set(kind, { version, meta: metaOf(version) as ModelMeta });
+      const health = new Map<string, HealthChampionView>();
+      if (config.health.enabled)
+        for (const [kind, version] of Object.entries(d.registry.champions('health')))
+          health.set(kind, { version, meta: metaOf(version) as HealthModelMeta });
+      const before = { ...scoring.championVersions(), ...prefixed(scoring.healthChampionVersions()) };
+      scoring.setChampions(champions, (kind) => whyNoModel(kind, 'failure'));
+      scoring.setHealthChampions(health, (kind) => whyNoModel(kind, 'health'));
       for (const [kind, c] of champions) if (before[kind] !== c.version) log.info({ version: c.version, kind }, 'champion changed');
+      for (const [kind, c] of health)
+        if (before[`health:${kind}`] !== c.version) log.info({ version: c.version, kind, role: 'health' }, 'champion changed');
     } catch (err) {
       log.error({ err }, 'cannot read the champions; scoring keeps the current ones');
     }
@@ -117,3 +145,5 @@ export async function buildScoring(
   }
   return { service: scoring, refreshChampion };
 }
+
+const prefixed = (byKind: Record<string, string>) => Object.fromEntries(Object.entries(byKind).map(([k, v]) => [`health:${k}`, v]));

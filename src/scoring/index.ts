@@ -6,4 +6,4 @@ export { buildScoring, type ScoringStage } from './build.js';
 export { type ScoringConfig, ScoringSchema } from './config.js';
 export { scoringFields, scoringIngestFields } from './report.js';
 export { scoringSchema } from './schema.js';
-export type { MachineState, ScoringService } from './service.js';
+export type { MachineHealth, MachineState, ScoringService } from './service.js';

@@ -27,7 +27,7 @@ export class InferenceClient {
     const id = this.nextId++;
     return new Promise<InferenceReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const transfer = req.type === 'score' ? [req.x.buffer as ArrayBuffer] : [];
+      const transfer = req.type === 'score' || req.type === 'health' ? [req.x.buffer as ArrayBuffer] : [];
       worker.postMessage({ ...req, id } as InferenceRequest, transfer);
     });
   }

@@ -15,24 +15,47 @@ import {
   type LstmKernelPreference,
   FastPredictor,
   predict,
+  reconstruct,
+  residualFeatures,
+  anomalyScores,
 } from '../model/index.js';
 import { ModelRegistry } from '../registry/index.js';
 
 export type InferenceRequest =
   /** Loads `version` beside the models in `keep` (the other kinds' champions); others are disposed. */
   | { type: 'load'; id: number; modelsDir: string; version: string; keep?: string[] }
-  | { type: 'score'; id: number; version: string; x: Float32Array; n: number; windowSteps: number; features: number; occlude: number };
+  | { type: 'score'; id: number; version: string; x: Float32Array; n: number; windowSteps: number; features: number; occlude: number }
+  /** Health windows: `known` marks, per window and sensor, whether the sensor sent a value in it. */
+  | {
+      type: 'health';
+      id: number;
+      version: string;
+      x: Float32Array;
+      n: number;
+      windowSteps: number;
+      features: number;
+      sensors: number;
+      known: Uint8Array;
+    };
 
 export type InferenceReply =
   | { type: 'loaded'; id: number; version: string; backend: string }
   | { type: 'scores'; id: number; p: Float32Array; rul: Float32Array; occludedP: Float32Array | null; ms: number }
+  /** Per window its anomaly score (squared Mahalanobis distance) and all its residual features (n × 2S). */
+  | { type: 'health'; id: number; score: Float32Array; features: Float32Array; ms: number }
   | { type: 'error'; id: number; message: string };
 
 const port = parentPort!;
 const options = workerData as { backend: BackendPreference; lstm?: { kernel: LstmKernelPreference; threads: number } };
 let tfReady: Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> | null = null;
-/** Each kind's champion, with its weights in kernel memory (read once per load rather than once per batch). */
-const models = new Map<string, { model: LayersModel; direct: FastPredictor | null }>();
+/**
+ * Each kind's champions, with their weights in kernel memory (read once per load rather than once per
+ * batch), and a health model's residual calibration.
+ */
+const models = new Map<
+  string,
+  { model: LayersModel; direct: FastPredictor | null; calibration: { mean: number[]; precision: number[] } | null }
+>();
 
 function tfOnce(): Promise<{ tf: TF; backend: string; lstm: LstmKernelChoice }> {
   quietTfWarnings();
@@ -69,16 +92,27 @@ function dispose(version: string): void {
 async function handle(m: InferenceRequest): Promise<InferenceReply> {
   const { tf, backend, lstm } = await tfOnce();
   if (m.type === 'load') {
-    const next = await new ModelRegistry(m.modelsDir).load(tf, m.version);
+    const registry = new ModelRegistry(m.modelsDir);
+    const meta = registry.meta(m.version);
+    const next = await registry.load(tf, m.version);
     const keep = new Set([...(m.keep ?? []), m.version]);
     for (const v of [...models.keys()]) if (!keep.has(v) || v === m.version) dispose(v);
     const direct = lstm.runtime ? FastPredictor.fromModel(next, lstm.runtime) : null;
-    models.set(m.version, { model: next, direct });
+    models.set(m.version, { model: next, direct, calibration: meta.role === 'health' ? meta.calibration : null });
     return { type: 'loaded', id: m.id, version: m.version, backend: `${backend}, LSTM ${direct ? lstm.describe : 'stock'}` };
   }
   const loaded = models.get(m.version);
   if (!loaded) return { type: 'error', id: m.id, message: `model ${m.version} is not loaded` };
   const t0 = performance.now();
+  if (m.type === 'health') {
+    if (!loaded.calibration) return { type: 'error', id: m.id, message: `model ${m.version} is not a health model` };
+    const recon = loaded.direct
+      ? loaded.direct.predict(m.x, m.n, m.windowSteps)[0]!
+      : reconstruct(tf, loaded.model, m.x, m.n, m.windowSteps, m.features);
+    const features = residualFeatures(m.x, recon, m.n, m.windowSteps, m.features, m.sensors, m.known);
+    const score = anomalyScores(features, m.n, loaded.calibration);
+    return { type: 'health', id: m.id, score, features, ms: performance.now() - t0 };
+  }
   const { p, rul } = score(tf, loaded, m, m.x, m.n);
   let occludedP: Float32Array | null = null;
   if (m.occlude > 0) {

@@ -1,14 +1,13 @@
 import { ANY_KIND, type KindResolver } from '../core/kinds.js';
 import type { SensorLayout } from '../core/sensor-layout.js';
-import type { ChampionView } from './types.js';
 
 /**
- * Which model scores which machine: each kind's champion (ANY_KIND: a model from before kinds, for
- * kinds without their own), why a kind has none, and each machine's kind (from the config, or
- * inferred from its sensors and cached per sensor layout, which machines with the same sensors share).
+ * Which model of one role scores which machine: each kind's champion (ANY_KIND: a model from before
+ * kinds, for kinds without their own), why a kind has none, and each machine's kind (from the config,
+ * or inferred from its sensors and cached per sensor layout, which machines with the same sensors share).
  */
-export class KindChampions {
-  private champions = new Map<string, ChampionView>();
+export class KindChampions<C extends Champion> {
+  private champions = new Map<string, C>();
   private reasons = new Map<string, string>();
   private defaultReason = 'no model trained yet';
   private readonly inferred = new WeakMap<SensorLayout, string>();
@@ -28,7 +27,7 @@ export class KindChampions {
   }
 
   /** Replaces the champions and the reasons of `kinds` without one; false when nothing changed. */
-  set(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string, kinds: Iterable<string>): boolean {
+  set(champions: ReadonlyMap<string, C>, whyNone: (kind: string) => string, kinds: Iterable<string>): boolean {
     const same = champions.size === this.champions.size && [...champions].every(([k, c]) => this.champions.get(k)?.version === c.version);
     const all = new Set([...this.reasons.keys(), ...kinds]);
     const reasons = new Map([...all].filter((k) => !serving(champions, k)).map((k) => [k, whyNone(k)]));
@@ -40,7 +39,7 @@ export class KindChampions {
     return true;
   }
 
-  servingFor(kind: string): ChampionView | null {
+  servingFor(kind: string): C | null {
     return serving(this.champions, kind);
   }
 
@@ -75,17 +74,30 @@ export class KindChampions {
       .join(', ');
   }
 
-  /**
-   * One grid for every machine: the champions' step (they share the learning config's), and room for
-   * the longest of their windows.
-   */
-  grid(o: { stepMs: number; windowSteps: number; maxGapSteps: number }): { stepMs: number; keep: number } {
-    const metas = [...this.champions.values()].map((c) => c.meta);
-    const stepMs = metas[0]?.stepMs ?? o.stepMs;
-    return { stepMs, keep: Math.max(o.windowSteps, ...metas.map((m) => m.window)) + o.maxGapSteps + 2 };
+  /** The champions' grids: their step and window. */
+  grids(): Array<{ stepMs: number; window: number }> {
+    return [...this.champions.values()].map((c) => c.meta);
   }
 }
 
-function serving(champions: ReadonlyMap<string, ChampionView>, kind: string): ChampionView | null {
+/** What a champion of either role must say for its machines' windows to be kept. */
+interface Champion {
+  version: string;
+  meta: { stepMs: number; window: number };
+}
+
+function serving<C>(champions: ReadonlyMap<string, C>, kind: string): C | null {
   return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
+}
+
+/**
+ * One grid for every machine: the champions' step (they share the learning config's), and room for
+ * the longest of their windows, of every role.
+ */
+export function sharedGrid(
+  grids: ReadonlyArray<{ stepMs: number; window: number }>,
+  o: { stepMs: number; windowSteps: number; maxGapSteps: number },
+): { stepMs: number; keep: number } {
+  const stepMs = grids[0]?.stepMs ?? o.stepMs;
+  return { stepMs, keep: Math.max(o.windowSteps, ...grids.map((m) => m.window)) + o.maxGapSteps + 2 };
 }

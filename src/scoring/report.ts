@@ -11,6 +11,8 @@ export const scoringFields = {
   machines: Type.Integer(),
   machinesScored: Type.Integer(),
   machinesDown: Type.Integer({ description: 'machines failed and not repaired yet: not scored' }),
+  machinesWithHealth: Type.Integer({ description: 'machines with a current health index (their kind has a health model)' }),
+  healthChampions: Type.Record(Type.String(), Type.String(), { description: 'the health champion of each kind' }),
   scoresTotal: Type.Integer(),
   scoresWithMissingInputs: Type.Integer({
     description: 'scores where a model input had no reading in the window (held at its training mean)',
@@ -48,6 +50,8 @@ export function scoringReports(
           machines: counts.machines,
           machinesScored: counts.scored,
           machinesDown: counts.down,
+          machinesWithHealth: counts.health,
+          healthChampions: scoring.healthChampionVersions(),
           scoresTotal: s.scored,
           scoresWithMissingInputs: s.scoredWithMissingInputs,
           lastBatchMs: s.lastBatchMs,
@@ -78,6 +82,22 @@ export function scoringReports(
           type: 'gauge',
           labelNames: ['site', 'line', 'machine'],
           read: machine((m) => m.probability),
+        },
+        {
+          name: 'vigil_machine_health_index',
+          help: 'latest health index per machine (100 = like its kind’s normal), the lowest ones',
+          type: 'gauge',
+          labelNames: ['site', 'line', 'machine'],
+          read: () =>
+            scoring
+              .lowestHealth(MAX_MACHINE_SERIES)
+              .map((m) => [{ site: m.ref.site, line: m.ref.line, machine: m.ref.machine }, m.health.index] as const),
+        },
+        {
+          name: 'vigil_machines_with_health',
+          help: 'machines with a current health index',
+          type: 'gauge',
+          read: () => scoring.counts().health,
         },
         {
           name: 'vigil_machine_rul_seconds',

@@ -1,6 +1,6 @@
 import type { StateSchema } from '../core/state-db.js';
 
-/** Scores kept per machine and step (bounded by `scoring.historyRetention`). */
+/** Failure scores and health indices kept per machine and step (bounded by `scoring.historyRetention`). */
 export const scoringSchema: StateSchema = {
   stage: 'scoring',
   migrations: [
@@ -17,6 +17,21 @@ export const scoringSchema: StateSchema = {
         model TEXT NOT NULL,
         PRIMARY KEY (machine, ts)
       ) WITHOUT ROWID;
+    `,
+    },
+    {
+      id: 'scoring/2-health',
+      sql: `
+      CREATE TABLE health_scores (
+        machine TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        scored_at INTEGER NOT NULL,
+        health_index REAL NOT NULL,
+        score REAL NOT NULL,
+        model TEXT NOT NULL,
+        PRIMARY KEY (machine, ts)
+      ) WITHOUT ROWID;
+      CREATE INDEX health_scores_by_time ON health_scores(scored_at);
     `,
     },
   ],

@@ -1,6 +1,6 @@
 // Over 400 lines on purpose: the fleet's windows, their statuses, the events that stop and restart
-// scoring and the scoring round share one map and its bounds; what a model role makes of a window is
-// its own file (failure-role.ts), the score history too (score-history.ts).
+// scoring and the scoring round of each model role share one map and its bounds; what a role makes of
+// a window is its own file (failure-role.ts, health-role.ts), loading models and the histories too.
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -9,12 +9,24 @@ import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { ANY_KIND, type KindResolver } from '../core/kinds.js';
-import { KindChampions } from './kind-champions.js';
+import { KindChampions, sharedGrid } from './kind-champions.js';
 import type { InferenceClient } from './inference-client.js';
 import { MachineWindow } from './machine-window.js';
 import { FailureRole, type ReadyWindow } from './failure-role.js';
+import { HealthRole } from './health-role.js';
+import type { HealthHistory, HealthRecord } from './health-history.js';
+import { ModelLoader } from './model-loader.js';
 import type { ScoreHistory, ScoreRecord } from './score-history.js';
-import type { ChampionView, MachineScore, MachineState, ScoreListener, ScoringOptions } from './types.js';
+import type {
+  ChampionView,
+  HealthChampionView,
+  HealthListener,
+  MachineHealth,
+  MachineScore,
+  MachineState,
+  ScoreListener,
+  ScoringOptions,
+} from './types.js';
 
 interface Tracked {
   window: MachineWindow;
@@ -27,15 +39,30 @@ interface Tracked {
   lastScoredAt: number;
   /** Data time of the failure it is down since, until a repair or maintenance after it. */
   downSince: number | null;
+  health: MachineHealth | null;
+  /** Why it has no health index (no health model of its kind yet: how much normal data is still needed). */
+  healthDetail: string | null;
+  lastHealthAt: number;
 }
 
-export type { ChampionView, MachineScore, MachineState, ScoringOptions } from './types.js';
+/** One model role's side of the round: its champions, the machines with new data for it, how it scores. */
+interface RoleSlot<C extends { version: string; meta: { stepMs: number; window: number; kind?: string } }> {
+  champions: KindChampions<C>;
+  dirty: Set<string>;
+  lastAt(m: Tracked): number;
+  /** The machine has no model of this role to score it with, and why. */
+  none(m: Tracked, why: string): void;
+  score(ids: string[], champion: C): Promise<void>;
+}
+
+export type { ChampionView, HealthChampionView, MachineHealth, MachineScore, MachineState, ScoringOptions } from './types.js';
 export { topContributions } from './failure-role.js';
 
 /**
- * Online scoring: each machine's latest window in memory, scored with the champion as steps complete,
- * many machines per predict call, each at most once per interval. The champion is reloaded without a
- * restart when the registry's champion changes; before the first model, machines say so.
+ * Online scoring: each machine's latest window in memory, scored by the champion of each model role
+ * of its kind (failure risk, health) as steps complete, many machines per predict call, each at most
+ * once per interval. Champions are reloaded without a restart when the registry's change; before a
+ * kind's first model of a role, its machines say why.
  */
 export class ScoringService {
   /** Per tracked machine: its window and how scoring went (one small record: there may be tens of thousands). */
@@ -43,18 +70,18 @@ export class ScoringService {
   private readonly layouts = SensorLayout.root();
   /** The windows' numbers, in shared slabs outside the JS heap. */
   private readonly pool = new Float64Pool();
-  private readonly dirty = new Set<string>();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
   private readonly statusCounts: Record<MachineState['status'], number> = { scored: 0, warming_up: 0, no_model: 0, down: 0 };
-  /** Each kind's champion, why a kind has none, each machine's kind. */
-  private readonly champions: KindChampions;
-  private readonly loadedVersions = new Set<string>();
-  /** A champion that failed to load is retried after a pause, not on every 50 ms tick. */
-  private readonly loadFailures = new Map<string, number>();
+  /** Machines with a current health index, kept the same way. */
+  private healthCount = 0;
+  private readonly models: ModelLoader;
   private busy = false;
   private timer: TimerHandle = undefined;
-  /** The model roles that score machines, by name: each its champions and its way from window to result. */
-  private readonly roles: Map<'failure', FailureRole>;
+  /** The model roles that score machines: each its champions per kind and its way from window to result. */
+  private readonly failureRole: FailureRole;
+  private readonly healthRole: HealthRole;
+  private readonly failure: RoleSlot<ChampionView>;
+  private readonly health: RoleSlot<HealthChampionView>;
   readonly name = 'scoring';
   readonly stats = {
     batches: 0,
@@ -69,28 +96,50 @@ export class ScoringService {
     lateReadings: 0,
     /** Values of sensors beyond a machine's sensor cap. */
     untrackedSensorValues: 0,
+    /** Health indices computed (part of `scored`). */
+    healthScored: 0,
   };
   /** Inference time of the most recent batches (ms), for benchmarks and percentiles. */
   readonly recentBatchMs: number[] = [];
 
   constructor(
     private readonly inference: InferenceClient,
-    private readonly scores: ScoreHistory,
+    private readonly histories: { scores: ScoreHistory; health: HealthHistory },
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly o: ScoringOptions,
-    private readonly modelsDir: string,
+    modelsDir: string,
     /** Which machines get a window; all when absent. */
     private readonly fleet?: FleetMembership,
     /** Machine kinds; without one every machine is of one kind, served by a model of any kind. */
     kinds?: KindResolver,
   ) {
-    this.champions = new KindChampions(kinds);
-    this.roles = new Map([['failure', new FailureRole(inference, scores, o.topSensors)]]);
+    this.models = new ModelLoader(inference, modelsDir, clock, log);
+    this.failureRole = new FailureRole(inference, histories.scores, o.topSensors);
+    this.healthRole = new HealthRole(inference, histories.health, o.topSensors);
+    this.failure = {
+      champions: new KindChampions<ChampionView>(kinds),
+      dirty: new Set(),
+      lastAt: (m) => m.lastScoredAt,
+      none: (m, why) => this.setStatus(m, 'no_model', why),
+      score: (ids, champion) => this.scoreBatch(ids, champion),
+    };
+    this.health = {
+      champions: new KindChampions<HealthChampionView>(kinds),
+      dirty: new Set(),
+      lastAt: (m) => m.lastHealthAt,
+      none: (m, why) => this.setHealth(m, null, why),
+      score: (ids, champion) => this.scoreHealth(ids, champion),
+    };
   }
 
   onScore(listener: ScoreListener): void {
-    this.roles.get('failure')!.onScore(listener);
+    this.failureRole.onScore(listener);
+  }
+
+  /** Told each machine's new health index, with its kind. */
+  onHealth(listener: HealthListener): void {
+    this.healthRole.onHealth(listener);
   }
 
   /** Sets (or clears) one model for every machine (a model from before kinds, or a test's). */
@@ -103,10 +152,31 @@ export class ScoringService {
    * kind has none (and no model from before kinds serves it) says why: `whyNone(kind)`.
    */
   setChampions(champions: ReadonlyMap<string, ChampionView>, whyNone: (kind: string) => string): void {
+    this.changeChampions(this.failure, champions, whyNone, (m) => {
+      if (!this.championOf(m)) this.setStatus(m, 'no_model', this.whyNoModel(m));
+      else if (m.status === 'no_model') this.setStatus(m, 'warming_up', null);
+    });
+  }
+
+  /** Sets the health champion of each kind; a machine whose kind has none says why (`whyNone(kind)`). */
+  setHealthChampions(champions: ReadonlyMap<string, HealthChampionView>, whyNone: (kind: string) => string): void {
+    this.changeChampions(this.health, champions, whyNone, (m) => {
+      const serving = this.health.champions.servingFor(this.kindOf(m));
+      if (!serving) this.setHealth(m, null, this.health.champions.whyNone(this.kindOf(m)));
+      else if (m.health && m.health.model !== serving.version) this.setHealth(m, null, null);
+    });
+  }
+
+  private changeChampions<C extends ChampionView | HealthChampionView>(
+    slot: RoleSlot<C>,
+    champions: ReadonlyMap<string, C>,
+    whyNone: (kind: string) => string,
+    restate: (m: Tracked) => void,
+  ): void {
     const before = this.grid();
     const kinds = new Set<string>();
     for (const m of this.machinesById.values()) kinds.add(this.kindOf(m));
-    if (!this.champions.set(champions, whyNone, kinds)) return;
+    if (!slot.champions.set(champions, whyNone, kinds)) return;
     const after = this.grid();
     // Buffers on another step cannot serve the new models: they refill on their grid.
     const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
@@ -116,32 +186,44 @@ export class ScoringService {
         m.window = new MachineWindow(m.window.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine, this.pool);
       }
       if (m.downSince !== null) continue;
-      if (!this.championOf(m)) this.setStatus(m, 'no_model', this.whyNoModel(m));
-      else if (m.status === 'no_model') this.setStatus(m, 'warming_up', null);
-      this.dirty.add(id);
+      restate(m);
+      slot.dirty.add(id);
     }
   }
 
-  /** One version when one model serves every kind; else each kind's, as `version (kind)`. */
+  /** One version when one failure model serves every kind; else each kind's, as `version (kind)`. */
   get championVersion(): string | null {
-    return this.champions.describe();
+    return this.failure.champions.describe();
   }
 
-  /** The champion of each kind. */
+  /** The failure champion of each kind. */
   championVersions(): Record<string, string> {
-    return this.champions.byKind();
+    return this.failure.champions.byKind();
+  }
+
+  /** The health champion of each kind. */
+  healthChampionVersions(): Record<string, string> {
+    return this.health.champions.byKind();
+  }
+
+  /** Which roles have a model for the machine's kind now (a failure while neither had one went unwatched). */
+  watchedBy(machine: string): { failure: boolean; health: boolean } | null {
+    const m = this.machinesById.get(machine);
+    if (!m) return null;
+    const kind = this.kindOf(m);
+    return { failure: this.failure.champions.servingFor(kind) !== null, health: this.health.champions.servingFor(kind) !== null };
   }
 
   private championOf(m: Tracked): ChampionView | null {
-    return this.champions.servingFor(this.kindOf(m));
+    return this.failure.champions.servingFor(this.kindOf(m));
   }
 
   private whyNoModel(m: Tracked): string {
-    return this.champions.whyNone(this.kindOf(m));
+    return this.failure.champions.whyNone(this.kindOf(m));
   }
 
   private kindOf(m: Tracked): string {
-    return this.champions.kindOf(m.configuredKind, m.window.sensorLayout);
+    return this.failure.champions.kindOf(m.configuredKind, m.window.sensorLayout);
   }
 
   /** Reads each known machine's recent readings so scoring resumes at once after a restart. */
@@ -173,7 +255,10 @@ export class ScoringService {
         for (const _ in s.values) this.stats.lateReadings++;
         continue;
       }
-      if (m.downSince === null) this.dirty.add(id);
+      if (m.downSince === null) {
+        this.failure.dirty.add(id);
+        this.health.dirty.add(id);
+      }
       m.lastReceivedAt = receivedAt;
     }
     for (const e of batch.events) {
@@ -187,17 +272,22 @@ export class ScoringService {
       const current = newest === null || e.ts >= newest - keep * stepMs;
       // A failure ends the run and a repair starts a new one: older readings must not be scored again.
       m.window.reset(e.ts);
+      this.healthRole.reset(e.machine.machine);
       if (e.type === 'failure') {
         if (current && (m.downSince === null || e.ts > m.downSince)) {
           m.downSince = e.ts;
           m.score = null;
-          this.dirty.delete(e.machine.machine);
+          this.setHealth(m, null, 'down: not scored until a repair or maintenance');
+          this.failure.dirty.delete(e.machine.machine);
+          this.health.dirty.delete(e.machine.machine);
           this.setStatus(m, 'down', `down since the failure at ${new Date(e.ts).toISOString()}: not scored until a repair or maintenance`);
         }
       } else if (m.downSince !== null && e.ts >= m.downSince) {
         m.downSince = null;
         const serving = this.championOf(m);
         this.setStatus(m, serving ? 'warming_up' : 'no_model', serving ? null : this.whyNoModel(m));
+        const healthy = this.health.champions.servingFor(this.kindOf(m));
+        this.setHealth(m, null, healthy ? null : this.health.champions.whyNone(this.kindOf(m)));
       }
     }
   }
@@ -206,18 +296,21 @@ export class ScoringService {
     const { stepMs, keep } = this.grid();
     const m: Tracked = {
       window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
-      configuredKind: this.champions.configured(ref.machine),
+      configuredKind: this.failure.champions.configured(ref.machine),
       status: 'no_model',
       detail: null,
       score: null,
       lastReceivedAt: receivedAt,
       lastScoredAt: -Infinity,
       downSince: null,
+      health: null,
+      healthDetail: this.health.champions.size > 0 ? null : this.health.champions.defaultWhyNone,
+      lastHealthAt: -Infinity,
     };
     this.statusCounts.no_model++;
     // Its sensors (and so an inferred kind) are known once its first values are in: until then it waits.
-    m.detail = this.champions.size > 0 ? null : this.champions.defaultWhyNone;
-    if (this.champions.size > 0) this.setStatus(m, 'warming_up', null);
+    m.detail = this.failure.champions.size > 0 ? null : this.failure.champions.defaultWhyNone;
+    if (this.failure.champions.size > 0) this.setStatus(m, 'warming_up', null);
     this.machinesById.set(ref.machine, m);
     return m;
   }
@@ -229,6 +322,12 @@ export class ScoringService {
       m.status = status;
     }
     m.detail = detail;
+  }
+
+  private setHealth(m: Tracked, health: MachineHealth | null, detail: string | null): void {
+    if ((m.health === null) !== (health === null)) this.healthCount += health ? 1 : -1;
+    m.health = health;
+    m.healthDetail = detail;
   }
 
   /** A short tick: a machine's new data waits at most this long (plus its throttle) to be scored. */
@@ -249,9 +348,9 @@ export class ScoringService {
     for (const m of this.machinesById.values()) yield this.summary(m);
   }
 
-  /** How many tracked machines are in each status, without walking them. */
-  counts(): { machines: number } & Record<MachineState['status'], number> {
-    return { machines: this.machinesById.size, ...this.statusCounts };
+  /** How many tracked machines are in each status, and have a health index, without walking them. */
+  counts(): { machines: number; health: number } & Record<MachineState['status'], number> {
+    return { machines: this.machinesById.size, health: this.healthCount, ...this.statusCounts };
   }
 
   /** The `n` machines at the highest risk, highest first: one pass over the fleet, no full sort. */
@@ -268,6 +367,20 @@ export class ScoringService {
     return top;
   }
 
+  /** The `n` machines with the lowest health index, lowest first: one pass over the fleet, no full sort. */
+  lowestHealth(n: number): Array<{ ref: MachineRef; health: MachineHealth }> {
+    const low: Array<{ ref: MachineRef; health: MachineHealth }> = [];
+    for (const m of this.machinesById.values()) {
+      const health = m.health;
+      if (!health || (low.length >= n && health.index >= low[low.length - 1]!.health.index)) continue;
+      let i = low.length;
+      while (i > 0 && low[i - 1]!.health.index > health.index) i--;
+      low.splice(i, 0, { ref: m.window.ref, health });
+      if (low.length > n) low.pop();
+    }
+    return low;
+  }
+
   machine(id: string): MachineState | null {
     const m = this.machinesById.get(id);
     return m ? this.view(m) : null;
@@ -281,54 +394,22 @@ export class ScoringService {
 
   /** A machine's failure scores with data time in [from, to), the newest `limit`, oldest first. */
   history(machine: string, from: number, to: number, limit: number): ScoreRecord[] {
-    return this.scores.history(machine, from, to, limit);
+    return this.histories.scores.history(machine, from, to, limit);
   }
 
-  /** One round: due machines grouped by the champion of their kind, each loaded if needed, scored in batches. */
+  /** A machine's health index with data time in [from, to), the newest `limit`, oldest first. */
+  healthHistory(machine: string, from: number, to: number, limit: number): HealthRecord[] {
+    return this.histories.health.history(machine, from, to, limit);
+  }
+
+  /** One round: for each role, due machines grouped by the champion of their kind, each loaded if needed, scored in batches. */
   async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      if (this.champions.size === 0) {
-        // Statuses say "no model" already (set when the champion went or the machine came).
-        this.dirty.clear();
-        return;
-      }
-      if (!this.inference.started) this.loadedVersions.clear();
-      const now = this.clock.now();
-      const { stepMs } = this.grid();
-      const groups = new Map<string, { champion: ChampionView; ids: string[] }>();
-      for (const id of this.dirty) {
-        const m = this.machinesById.get(id);
-        if (!m || now - m.lastScoredAt < this.o.intervalMs) continue;
-        const champion = this.championOf(m);
-        if (!champion) {
-          this.dirty.delete(id);
-          if (m.downSince === null) this.setStatus(m, 'no_model', this.whyNoModel(m));
-          continue;
-        }
-        if (champion.meta.stepMs !== stepMs) {
-          this.dirty.delete(id);
-          if (m.downSince === null)
-            this.setStatus(
-              m,
-              'no_model',
-              `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other kinds' ${stepMs} ms: retrain it`,
-            );
-          continue;
-        }
-        let g = groups.get(champion.version);
-        if (!g) groups.set(champion.version, (g = { champion, ids: [] }));
-        g.ids.push(id);
-      }
-      for (const { champion, ids } of groups.values()) {
-        if (!this.loadedVersions.has(champion.version)) {
-          const failedAt = this.loadFailures.get(champion.version);
-          if (failedAt !== undefined && now - failedAt < 60_000) continue;
-          if (!(await this.load(champion, ids))) continue;
-        }
-        for (let i = 0; i < ids.length; i += this.o.maxBatch) await this.scoreBatch(ids.slice(i, i + this.o.maxBatch), champion);
-      }
+      this.models.forgetIfRestarted();
+      await this.round(this.failure);
+      await this.round(this.health);
     } catch (err) {
       this.stats.errors++;
       this.stats.lastError = errorMessage(err);
@@ -338,55 +419,105 @@ export class ScoringService {
     }
   }
 
-  /** Loads a champion beside the others still serving; on failure its machines say so (retried in a minute). */
-  private async load(champion: ChampionView, ids: readonly string[]): Promise<boolean> {
-    const keep = this.champions.versions();
-    const reply = await this.inference
-      .request({ type: 'load', modelsDir: this.modelsDir, version: champion.version, keep })
-      .catch((err: unknown) => ({ type: 'error' as const, id: 0, message: errorMessage(err) }));
-    if (reply.type === 'error') {
-      this.loadFailures.set(champion.version, this.clock.now());
-      for (const id of ids) {
-        const m = this.machinesById.get(id);
-        if (m && m.downSince === null) this.setStatus(m, 'no_model', `champion ${champion.version} cannot be loaded: ${reply.message}`);
-      }
-      this.stats.errors++;
-      this.stats.lastError = `cannot load champion ${champion.version}: ${reply.message}; retrying in a minute`;
-      this.log.error({ version: champion.version, reason: reply.message }, 'cannot load champion; retrying in a minute');
-      return false;
+  private async round<C extends ChampionView | HealthChampionView>(slot: RoleSlot<C>): Promise<void> {
+    if (slot.champions.size === 0) {
+      // Machines say why already (set when the champion went or the machine came).
+      slot.dirty.clear();
+      return;
     }
-    this.loadFailures.delete(champion.version);
-    for (const v of this.loadedVersions) if (!keep.includes(v)) this.loadedVersions.delete(v);
-    this.loadedVersions.add(champion.version);
-    this.stats.loadedAt = this.clock.now();
-    this.log.info({ version: champion.version, kind: champion.meta.kind ?? ANY_KIND }, 'scoring with champion');
-    return true;
+    const now = this.clock.now();
+    const { stepMs } = this.grid();
+    const groups = new Map<string, { champion: C; ids: string[] }>();
+    for (const id of slot.dirty) {
+      const m = this.machinesById.get(id);
+      if (!m || now - slot.lastAt(m) < this.o.intervalMs) continue;
+      const champion = slot.champions.servingFor(this.kindOf(m));
+      if (!champion || champion.meta.stepMs !== stepMs) {
+        slot.dirty.delete(id);
+        if (m.downSince !== null) continue;
+        if (!champion) slot.none(m, slot.champions.whyNone(this.kindOf(m)));
+        else slot.none(m, `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other models' ${stepMs} ms: retrain it`);
+        continue;
+      }
+      let g = groups.get(champion.version);
+      if (!g) groups.set(champion.version, (g = { champion, ids: [] }));
+      g.ids.push(id);
+    }
+    const keep = [...this.failure.champions.versions(), ...this.health.champions.versions()];
+    for (const { champion, ids } of groups.values()) {
+      const kind = champion.meta.kind ?? ANY_KIND;
+      const ready = await this.models.ensure(champion.version, kind, keep, (message) => {
+        for (const id of ids) {
+          const m = this.machinesById.get(id);
+          if (m && m.downSince === null) slot.none(m, `champion ${champion.version} cannot be loaded: ${message}`);
+        }
+        this.stats.errors++;
+        this.stats.lastError = `cannot load champion ${champion.version}: ${message}; retrying in a minute`;
+      });
+      if (!ready) continue;
+      this.stats.loadedAt = this.models.loadedAt;
+      for (let i = 0; i < ids.length; i += this.o.maxBatch) await slot.score(ids.slice(i, i + this.o.maxBatch), champion);
+    }
   }
 
-  private async scoreBatch(ids: string[], champion: ChampionView): Promise<void> {
-    const meta = champion.meta;
+  /** The machines' latest windows as `meta` reads them; a machine not ready yet says why through `notReady`. */
+  private readyWindows(
+    ids: readonly string[],
+    slot: RoleSlot<ChampionView> | RoleSlot<HealthChampionView>,
+    meta: ChampionView['meta'] | HealthChampionView['meta'],
+    notReady: (m: Tracked, reason: string) => void,
+  ): ReadyWindow[] {
     const ready: ReadyWindow[] = [];
     for (const id of ids) {
-      this.dirty.delete(id);
+      slot.dirty.delete(id);
       const m = this.machinesById.get(id);
       if (!m || m.downSince !== null) continue;
       const r = m.window.window(meta.normalisation, meta.window, this.o.maxGapSteps);
       if (!r.ok) {
-        this.setStatus(m, 'warming_up', r.reason);
+        notReady(m, r.reason);
         continue;
       }
       ready.push({ machine: id, ref: m.window.ref, x: r.x, endTs: r.endTs, missing: r.missing });
     }
-    if (ready.length === 0) return;
-    const role = this.roles.get('failure')!;
-    const now = this.clock.now();
-    const { scores, cost } = await role.score(champion, ready, now);
+    return ready;
+  }
+
+  private noteBatch(cost: { ms: number; scored: number }): void {
     this.stats.batches++;
     this.stats.scored += cost.scored;
     this.stats.lastBatchMs = cost.ms;
     this.recentBatchMs.push(cost.ms);
     if (this.recentBatchMs.length > 1000) this.recentBatchMs.shift();
     this.stats.lastBatchSize = cost.scored;
+  }
+
+  private async scoreHealth(ids: string[], champion: HealthChampionView): Promise<void> {
+    const ready = this.readyWindows(ids, this.health, champion.meta, (m, reason) => {
+      if (!m.health) m.healthDetail = reason;
+    });
+    if (ready.length === 0) return;
+    const now = this.clock.now();
+    const { healths, cost } = await this.healthRole.score(champion, ready, now);
+    this.noteBatch(cost);
+    this.stats.healthScored += cost.scored;
+    const scored: Array<{ ref: MachineRef; health: MachineHealth; kind: string }> = [];
+    healths.forEach((health, i) => {
+      const m = this.machinesById.get(ready[i]!.machine);
+      if (!m) return;
+      this.setHealth(m, health, null);
+      m.lastHealthAt = now;
+      scored.push({ ref: m.window.ref, health, kind: this.kindOf(m) });
+    });
+    this.healthRole.announce(scored);
+  }
+
+  private async scoreBatch(ids: string[], champion: ChampionView): Promise<void> {
+    const meta = champion.meta;
+    const ready = this.readyWindows(ids, this.failure, meta, (m, reason) => this.setStatus(m, 'warming_up', reason));
+    if (ready.length === 0) return;
+    const now = this.clock.now();
+    const { scores, cost } = await this.failureRole.score(champion, ready, now);
+    this.noteBatch(cost);
     const scored: Array<{ ref: MachineRef; score: MachineScore }> = [];
     scores.forEach((score, i) => {
       const m = this.machinesById.get(ready[i]!.machine);
@@ -397,11 +528,11 @@ export class ScoringService {
       m.lastScoredAt = now;
       scored.push({ ref: m.window.ref, score });
     });
-    role.announce(scored, meta.threshold);
+    this.failureRole.announce(scored, meta.threshold);
   }
 
   private grid(): { stepMs: number; keep: number } {
-    return this.champions.grid(this.o);
+    return sharedGrid([...this.failure.champions.grids(), ...this.health.champions.grids()], this.o);
   }
 
   private summary(m: Tracked): Omit<MachineState, 'latest'> {
@@ -411,6 +542,8 @@ export class ScoringService {
       status: m.status,
       detail: m.detail,
       score: m.score,
+      health: m.health,
+      healthDetail: m.healthDetail,
       lastSeenTs: m.window.lastTs,
       lastReceivedAt: m.lastReceivedAt,
     };

@@ -1,6 +1,6 @@
 import type { MachineKind } from '../core/kinds.js';
 import type { MachineRef } from '../core/types.js';
-import type { ModelMeta } from '../registry/index.js';
+import type { HealthModelMeta, ModelMeta } from '../registry/index.js';
 
 export interface ScoringOptions {
   /** Minimum time between two scores of one machine. */
@@ -39,6 +39,9 @@ export interface MachineState {
   status: 'scored' | 'warming_up' | 'no_model' | 'down';
   detail: string | null;
   score: MachineScore | null;
+  /** Its health, where its kind has a health model; else why not (no model, learning normal: 9 h of 24 h). */
+  health: MachineHealth | null;
+  healthDetail: string | null;
   /** Data time of its newest reading, and when (daemon clock) a reading last arrived: replayed data differs. */
   lastSeenTs: number;
   lastReceivedAt: number;
@@ -51,3 +54,28 @@ export interface ChampionView {
 }
 
 export type ScoreListener = (machine: MachineRef, score: MachineScore, threshold: number) => void;
+
+export interface HealthChampionView {
+  version: string;
+  meta: HealthModelMeta;
+}
+
+/** A machine's health as its kind's health model sees it, from one (smoothed) window. */
+export interface MachineHealth {
+  at: number;
+  dataTs: number;
+  /** Data time the scored window began. */
+  windowStartTs: number;
+  /** 100 = like its normal; 50 = as far as the 99th percentile of normal; 100/(1 + k) at k times that. */
+  index: number;
+  /** Index below which an anomaly alert opens (the model's calibration). */
+  threshold: number;
+  /** The smoothed anomaly score behind the index. */
+  score: number;
+  model: string;
+  /** Sensors departing most from what the model expects: in their normal spread, and in their own unit. */
+  deviations: Array<{ sensor: string; sigmas: number; delta: number }>;
+  missingInputs: string[];
+}
+
+export type HealthListener = (machine: MachineRef, health: MachineHealth, kind: string) => void;

@@ -6,7 +6,7 @@ import type { LabelledSegment } from '../../src/features/split.js';
 import { bootstrapOverMachines, rulByBand } from '../../src/model/metrics.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { biasReport, liveRegimeWarnings } from '../../src/training/bias-report.js';
-import { describeModel } from '../../src/commands/learning.js';
+import { describeModel } from '../../src/commands/model-text.js';
 import { tempDir } from '../support/fixtures.js';
 import { testMeta } from '../support/model-meta.js';
 

@@ -1,3 +1,4 @@
+import { VerdictBook } from '../../src/core/verdict-book.js';
 import { describe, expect, it } from 'vitest';
 import { buildAlerts } from '../../src/alerts/build.js';
 import type { AlertEvent } from '../../src/alerts/types.js';
@@ -28,15 +29,17 @@ function setup(escalation: unknown, webhooks: unknown[] = []) {
   );
   const clock = new ManualClock();
   const life = new Lifecycle(clock, silentLogger());
+  const db = openVigilState(':memory:');
   const stage = buildAlerts(
     config,
     {
-      db: openVigilState(':memory:'),
+      db,
       fleet: new FleetCap(100),
-      scoring: { onScore: () => undefined } as unknown as ScoringService,
+      scoring: { onScore: () => undefined, onHealth: () => undefined } as unknown as ScoringService,
       publisher: { publish: () => Promise.resolve() },
       metadata: new SensorMetadata(),
       presence: new PresenceFeed(),
+      verdicts: new VerdictBook(db),
     },
     life,
   );

@@ -1,3 +1,4 @@
+import { scoringHistories } from '../support/model-meta.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Sample } from '../../src/core/types.js';
@@ -186,7 +187,7 @@ describe('scoring service state', () => {
     for (const id of ['m1', 'm2', 'm3']) fleet.admit(id);
     const svc = new ScoringService(
       {} as InferenceClient,
-      new ScoreHistory(db, 1),
+      scoringHistories(db, 1),
       clock,
       silentLogger(),
       { intervalMs: 1000, maxBatch: 8, topSensors: 0, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
@@ -194,7 +195,7 @@ describe('scoring service state', () => {
       fleet,
     );
     for (const id of ['m1', 'm2', 'm3']) svc.observe({ samples: readings(100, 12, { ...M1, machine: id }), events: [] });
-    expect(svc.counts()).toEqual({ machines: 2, scored: 0, warming_up: 0, no_model: 2, down: 0 });
+    expect(svc.counts()).toEqual({ machines: 2, health: 0, scored: 0, warming_up: 0, no_model: 2, down: 0 });
     expect(svc.machine('m3')).toBeNull();
     svc.observe({ samples: readings(0, 10), events: [] });
     expect(svc.stats.lateReadings).toBe(50);
@@ -218,7 +219,7 @@ describe('scoring service seeding', () => {
     const fleet = new FleetCap(1);
     const svc = new ScoringService(
       {} as InferenceClient,
-      new ScoreHistory(db, 1),
+      scoringHistories(db, 1),
       clock,
       silentLogger(),
       { intervalMs: 1000, maxBatch: 8, topSensors: 0, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
@@ -262,7 +263,7 @@ describe('scoring service', () => {
     const db = openVigilState(':memory:');
     const svc = new ScoringService(
       inference,
-      new ScoreHistory(db, 86_400_000),
+      scoringHistories(db, 86_400_000),
       clock,
       silentLogger(),
       { intervalMs: 5000, maxBatch: 2, topSensors: 2, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },

@@ -54,8 +54,15 @@ describe('state database', () => {
     const old = new Database(file);
     old.exec('DROP TABLE state_migrations');
     // Steps added since that list (no legacyVersion) were never in such a file.
-    old.exec('ALTER TABLE training_runs DROP COLUMN kind');
+    old.exec('ALTER TABLE training_runs DROP COLUMN kind; ALTER TABLE training_runs DROP COLUMN role');
     old.exec('ALTER TABLE alerts DROP COLUMN escalations; ALTER TABLE alerts DROP COLUMN raised_to');
+    old.exec(
+      'ALTER TABLE alerts DROP COLUMN verdict; ALTER TABLE alerts DROP COLUMN verdict_by; ALTER TABLE alerts DROP COLUMN verdict_at',
+    );
+    old.exec('DROP TABLE health_scores; DROP TABLE judged_periods; DROP TABLE missed_failures');
+    old.exec(
+      'CREATE TABLE missed_failures (id INTEGER PRIMARY KEY, machine TEXT NOT NULL, failure_ts INTEGER NOT NULL, recorded_at INTEGER NOT NULL, UNIQUE (machine, failure_ts)); CREATE INDEX missed_by_time ON missed_failures(recorded_at)',
+    );
     old.pragma('user_version = 4');
     old.close();
     const db = openVigilState(file);
