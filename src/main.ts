@@ -27,6 +27,7 @@ import { openVigilState } from './state.js';
 import { buildStore } from './store/index.js';
 import { SensorMetadata } from './core/sensor-metadata.js';
 import { PresenceFeed } from './core/presence.js';
+import { VerdictBook } from './core/verdict-book.js';
 import { KindsOfStore } from './features/index.js';
 import { buildTraining, type TrainingManager } from './training/index.js';
 
@@ -89,6 +90,8 @@ export class Daemon {
     const deadLetters = new SqliteDeadLetterLog(db, cfg.ingest.deadLetterLimit);
     const registry = new ModelRegistry(cfg.learning.modelsDir);
     life.report(modelReport(registry));
+    // Anomaly alerts' stretches and technicians' verdicts: written by alerts, learned from by health runs.
+    const verdicts = new VerdictBook(db);
 
     const store = await buildStore(cfg, life);
     const metadata = new SensorMetadata(cfg.sensors.units);
@@ -106,7 +109,7 @@ export class Daemon {
     });
     // Messages are journalled as they arrived (Sparkplug with its aliases resolved); reading one back decodes it as then.
     const journal = buildJournal(cfg, { store, decodeMessage: (t, p, at) => decoder.replay(t, p, at).batch }, life);
-    const training = buildTraining(cfg, { db, registry }, life);
+    const training = buildTraining(cfg, { db, registry, verdicts }, life);
     // Machines by kind from the store, shared by the scheduler and the API; read again when machines came.
     const kinds = new KindsOfStore(
       store,
@@ -114,8 +117,12 @@ export class Daemon {
       () => this.clock.now(),
       () => this.fleet.stats.tracked,
     );
-    const scheduler = buildScheduler(cfg, { db, store, training, registry, link: link.mqtt, kinds }, life);
-    const scoring = await buildScoring(cfg, { db, store, registry, fleet: this.fleet }, life);
+    const scheduler = buildScheduler(cfg, { db, store, training, registry, link: link.mqtt, kinds, verdicts }, life);
+    const scoring = await buildScoring(
+      cfg,
+      { db, store, registry, fleet: this.fleet, learningNormal: (kind) => scheduler.policy.learningNormal(kind) },
+      life,
+    );
     const federation = buildFederation(
       cfg,
       {
@@ -131,7 +138,11 @@ export class Daemon {
       },
       life,
     );
-    const alerts = buildAlerts(cfg, { db, fleet: this.fleet, scoring: scoring.service, publisher: link.mqtt, metadata, presence }, life);
+    const alerts = buildAlerts(
+      cfg,
+      { db, fleet: this.fleet, scoring: scoring.service, publisher: link.mqtt, metadata, presence, verdicts },
+      life,
+    );
     const sink = new DurableFanOut(journal.queue, [scoring.service, alerts.observer], this.clock, this.log.child({ component: 'fan-out' }));
     const ingest = buildIngest(
       cfg,

@@ -35,7 +35,7 @@ import {
 import { ScheduleSchema, checkSchedule, resolveSchedule, type ScheduleConfig } from './scheduler/index.js';
 import { ScoringSchema, type ScoringConfig } from './scoring/index.js';
 import { StoreSchema, resolveStore, type StoreConfig } from './store/index.js';
-import { LearningSchema, checkLearning, resolveLearning, type LearningConfig } from './training/index.js';
+import { HealthSchema, LearningSchema, checkLearning, resolveLearning, type HealthConfig, type LearningConfig } from './training/index.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -49,6 +49,7 @@ export const ConfigSchema = Type.Object(
     journal: JournalSchema,
     writer: WriterSchema,
     learning: LearningSchema,
+    health: HealthSchema,
     http: HttpSchema,
     api: ApiSchema,
     scoring: ScoringSchema,
@@ -75,6 +76,7 @@ export interface VigilConfig {
   journal: JournalConfig;
   writer: WriterConfig;
   learning: LearningConfig;
+  health: HealthConfig;
   http: HttpConfig;
   api: ApiConfig;
   scoring: ScoringConfig;

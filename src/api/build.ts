@@ -89,15 +89,16 @@ export async function buildHttp(
       check: (m, item, now) => d.decoder.checkEvent(m, item, now),
       clock,
     },
-    alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams },
+    alerts: { store: d.alerts.store, engine: d.alerts.engine, clock, stats: streams, submitEvent: (e) => d.ingest.submitEvent(e) },
     models: {
       registry: d.registry,
       liveRegimeShare: (norm, kind) => d.scheduler.liveRegimeShare(norm, kind),
+      learningNormal: (kind) => d.scheduler.policy.learningNormal(kind),
       kinds: () => d.kinds.get(),
     },
     training: {
       training: d.training,
-      request: (by, kind) => d.scheduler.policy.request(by, kind),
+      request: (by, kind, role) => d.scheduler.policy.request(by, kind, role),
       // Fresh: an operator asking for a new kind's first run must not be told it does not exist.
       kinds: async () => (await d.kinds.fresh()).map((g) => g.kind),
     },

@@ -2,6 +2,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { VigilError } from '../core/errors.js';
 import { MAX_TIME_MS, isoOrNumber, parseIsoStrict } from '../core/time.js';
 import { ALERT_KINDS, ALERT_STATES } from '../alerts/index.js';
+import { VERDICTS } from '../core/verdict-book.js';
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 export const IsoTime = Type.String({ description: 'ISO 8601 date-time' });
@@ -69,5 +70,11 @@ export const AlertSchema = Type.Object({
       channels: Type.Array(Type.String()),
     }),
     { description: 'escalation steps taken while the alert was open and unacknowledged' },
+  ),
+  verdict: Nullable(
+    Type.Object(
+      { verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))), by: Type.String(), at: IsoTime },
+      { description: "a technician's verdict on an anomaly alert; the next health model learns from it" },
+    ),
   ),
 });

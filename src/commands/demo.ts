@@ -55,6 +55,9 @@ export function demoConfig(o: { dataDir: string; httpPort: number; mqttPort: num
       idle: { maxCpu: 1, maxLoadPerCore: 1000 },
     },
     scoring: { interval: '1s' },
+    // Half a simulated day of normal running per kind, three-hour windows and fewer epochs than a
+    // gateway's defaults (like the failure model's here): a health model of every kind within a minute.
+    health: { minNormal: '12h', window: 18, epochs: 10 },
   };
 }
 
@@ -162,13 +165,20 @@ function demoLine(daemon: Daemon, wallSeconds: number, simDays: number): string 
         ? `${member}epoch ${p.epoch}/${p.epochs}, ${Math.round(((p.done ?? 0) / (p.total || 1)) * 100)}% done`
         : (p?.phase ?? 'starting');
   const training = t
-    ? `training run ${t.id} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}`
+    ? `training run ${t.id}${t.role === 'health' ? ' (health)' : ''} (${step})${s.model.champion ? `, serving ${s.model.champion}` : ''}`
     : s.model.champion
       ? `model ${s.model.champion}`
       : 'no model yet';
   const q = s.alerts.quality;
+  const watched = { both: 0, failure: 0, health: 0, none: 0 };
+  for (const m of machines) {
+    const w = daemon.stages.scoring.service.watchedBy(m.ref.machine);
+    watched[w?.failure && w.health ? 'both' : w?.failure ? 'failure' : w?.health ? 'health' : 'none']++;
+  }
+  const watchedBy = `watched by health+failure ${watched.both}, health ${watched.health}, failure ${watched.failure}, none ${watched.none}`;
   return (
     `[${wallSeconds.toFixed(0).padStart(4)} s | day ${simDays.toFixed(1)}] ${s.ingest.readingsAccepted} readings, ${machines.length} machines, ${s.scoring.machinesScored} scored | ${training} | ` +
-    `top risk: ${risky.join(', ') || '–'} | alerts open ${s.alerts.open + s.alerts.acknowledged}, failures announced ${q.truePositives}, missed ${q.missedFailures}, false alarms ${q.falseAlarms}`
+    `${watchedBy} | top risk: ${risky.join(', ') || '–'} | alerts open ${s.alerts.open + s.alerts.acknowledged}, ` +
+    `failures announced ${q.truePositives} (risk) + ${q.anomaly.truePositives} (anomaly), missed ${q.missedFailures}, unwatched ${q.unwatchedFailures}, false alarms ${q.falseAlarms + q.anomaly.falseAlarms}`
   );
 }

@@ -5,58 +5,10 @@ import { Progress } from '../core/progress.js';
 import { createSensorStore } from '../store/index.js';
 import { loadTf, quietTfWarnings } from '../model/index.js';
 import { applyNormalisation, buildWindows, storeKinds } from '../features/index.js';
-import { ModelRegistry, kindOf, type ModelMeta } from '../registry/index.js';
+import { ModelRegistry, kindOf, roleOf } from '../registry/index.js';
+import { describeModel, pct, summary } from './model-text.js';
 import { INFERRED_KIND_RULE } from '../core/kinds.js';
-
-const pct = (x: number) => x.toFixed(3);
-
-/** "24 epochs (best 16)", or per member of an ensemble: a sum of members' epochs reads like one long run. */
-function epochsText(m: ModelMeta): string {
-  const members = m.training.members;
-  if (!members || members.length <= 1) return `${m.training.epochs} epochs (best ${m.training.bestEpoch})`;
-  return `${members.length} members, epochs ${members.map((x) => `${x.epochs}`).join('/')} (best ${members.map((x) => `${x.bestEpoch}`).join('/')})`;
-}
-
-/** `models show`: the summary, the decision, RUL error near failure, and the bias report with its warnings. */
-export function describeModel(m: ModelMeta): string {
-  const lines = [summary(m), `  decision: ${m.decision.promoted ? 'promoted' : 'not promoted'}: ${m.decision.reason}`];
-  const l = m.metrics.leadTime;
-  lines.push(`  validation failures: ${l.detected} detected, ${l.missed} missed`);
-  const bands = m.metrics.rulBands?.filter((b) => b.n > 0);
-  if (bands?.length)
-    lines.push(
-      `  RUL error by true RUL (steps): ${bands.map((b) => `${b.to === null ? `≥${b.from}` : `${b.from}–${b.to}`} bias ${b.bias >= 0 ? '+' : ''}${b.bias.toFixed(1)}, RMSE ${b.rmse.toFixed(1)}`).join('; ')}`,
-    );
-  const r = m.report;
-  if (r) {
-    const iv = r.intervals;
-    if (iv)
-      lines.push(
-        `  ${Math.round(iv.level * 100)} % intervals (bootstrap over validation machines): F1 ${pct(iv.f1[0])}–${pct(iv.f1[1])}, PR-AUC ${pct(iv.prAuc[0])}–${pct(iv.prAuc[1])}, RUL RMSE ${iv.rmse[0].toFixed(2)}–${iv.rmse[1].toFixed(2)}`,
-      );
-    const list = (xs: ReadonlyArray<{ machine: string; failures: number }>) =>
-      xs.length === 0 ? 'none' : xs.map((x) => `${x.machine} ${x.failures}`).join(', ');
-    lines.push(`  failures learned from (${r.failures.trainMachines} training machines): ${list(r.failures.train)}`);
-    lines.push(
-      `  failures held out (${r.failures.validationMachines} validation machines: ${r.heldOut.join(', ')}): ${list(r.failures.validation)}`,
-    );
-    lines.push(
-      `  windows before a failure: ${(100 * r.positiveShare.train).toFixed(1)} % in training, ${(100 * r.positiveShare.validation).toFixed(1)} % in validation`,
-    );
-    if (r.regimes)
-      lines.push(
-        `  regimes (${r.regimes.conditions.join(', ')}): ${r.regimes.trainShare.map((s, i) => `${i + 1}: ${(100 * s).toFixed(1)} %`).join(', ')} of training`,
-      );
-    lines.push(`  data: ${new Date(r.span.from).toISOString()} to ${new Date(r.span.to).toISOString()}`);
-    for (const w of r.warnings) lines.push(`  warning: ${w}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-function summary(m: ModelMeta): string {
-  const c = m.metrics.validation.classification;
-  return `${m.version}${m.kind ? ` (${m.kind})` : ''}: PR-AUC ${pct(c.prAuc)}, F1 ${pct(c.f1)} at threshold ${pct(m.threshold)}, RUL RMSE ${m.metrics.validation.rul.rmse.toFixed(2)} steps, ${epochsText(m)} on ${m.training.backend} in ${(m.training.durationMs / 1000).toFixed(0)} s`;
-}
+import { MODEL_ROLES, type ModelRole } from '../core/model-roles.js';
 
 export function registerLearningCommands(program: Command): void {
   program
@@ -66,14 +18,16 @@ export function registerLearningCommands(program: Command): void {
     .option('--kind <kind>', 'the machine kind to train (default: the kind most in need; `vigil models kinds` lists them)')
     .option('--epochs <n>', 'at most this many epochs (default: learning.model.epochs)')
     .option('--no-warm-start', 'train from scratch even when the champion could be fine-tuned')
-    .action(async (o: { config?: string; kind?: string; epochs?: string; warmStart: boolean }) => {
+    .option('--role <role>', 'failure (the failure predictor, default) or health (learned from readings alone)', 'failure')
+    .action(async (o: { config?: string; kind?: string; epochs?: string; warmStart: boolean; role: string }) => {
       const config = loadConfig({ file: o.config });
       const epochs = o.epochs === undefined ? undefined : Number(o.epochs);
       if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1))
         throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
-      const run = new TrainingRun(config, { epochs, warmStart: o.warmStart, kind: o.kind });
-      const epochsPlanned = epochs ?? config.learning.model.epochs;
-      const members = config.learning.model.members;
+      const role = parseRole(o.role);
+      const run = new TrainingRun(config, { epochs, warmStart: o.warmStart, kind: o.kind, role });
+      const epochsPlanned = epochs ?? (role === 'health' ? config.health.epochs : config.learning.model.epochs);
+      const members = role === 'health' ? 1 : config.learning.model.members;
       // An ensemble's members train one after the other; the bar spans all of them.
       const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned * members) : null;
       run.on('progress', (p: TrainingProgress) => {
@@ -117,7 +71,10 @@ export function registerLearningCommands(program: Command): void {
       quietTfWarnings();
       const { tf } = await loadTf(config.learning.backend);
       const registry = new ModelRegistry(config.learning.modelsDir);
-      const meta = registry.meta(version);
+      const any = registry.meta(version);
+      if (any.role === 'health')
+        throw new Error(`${version} is a health model: \`vigil models show ${version}\` gives its figures on held-out normal data`);
+      const meta = any;
       const store = createSensorStore(config);
       await store.open();
       // A kind's model is evaluated on its own kind's machines only.
@@ -167,12 +124,14 @@ export function registerLearningCommands(program: Command): void {
     .description("versions, newest last, each with the machine kind it serves; * marks each kind's champion")
     .option('-c, --config <file>', 'YAML config file')
     .option('--kind <kind>', 'only versions of this machine kind')
-    .action((o: { config?: string; kind?: string }) => {
-      const list = registryOf(o.config).list(o.kind);
-      if (list.length === 0) process.stdout.write(o.kind ? `no models of ${o.kind} yet\n` : 'no models yet: run `vigil train`\n');
+    .option('--role <role>', 'only versions of this role: failure or health')
+    .action((o: { config?: string; kind?: string; role?: string }) => {
+      const role = o.role === undefined ? undefined : parseRole(o.role);
+      const list = registryOf(o.config).list(o.kind, role);
+      if (list.length === 0) process.stdout.write(o.kind || role ? 'no such models yet\n' : 'no models yet: run `vigil train`\n');
       for (const m of list)
         process.stdout.write(
-          `${m.champion ? '*' : ' '} [${kindOf(m)}] ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`,
+          `${m.champion ? '*' : ' '} [${kindOf(m)}, ${roleOf(m)}] ${summary(m)} — ${m.createdAt}${m.champion ? ' (champion)' : m.decision.promoted ? '' : ' (rejected challenger)'}\n`,
         );
     });
   models
@@ -194,9 +153,12 @@ export function registerLearningCommands(program: Command): void {
       for (const k of kinds) {
         const served = registry.servingVersion(k.kind);
         const newest = served ? null : registry.newestVersion(k.kind);
+        const health = registry.championVersion(k.kind, 'health');
+        const newestHealth = health ? null : registry.newestVersion(k.kind, 'health');
         process.stdout.write(
           `${k.kind} (${k.source === 'config' ? 'from machines: in the config' : 'inferred'}): ${k.machines.length} machines, ${k.sensors.length} sensors; ` +
-            `${served ? `scored by ${served}` : newest ? `no model: ${newest.version} was not promoted (${newest.decision.reason})` : 'no model trained yet'}\n`,
+            `failure: ${served ? `scored by ${served}` : newest ? `no model: ${newest.version} was not promoted (${newest.decision.reason})` : 'no model trained yet'}; ` +
+            `health: ${health ? `watched by ${health}` : newestHealth ? `no model: ${newestHealth.version} was not promoted (${newestHealth.decision.reason})` : 'no model trained yet'}\n`,
         );
       }
       process.stdout.write(`rule: ${INFERRED_KIND_RULE}\n`);
@@ -224,7 +186,14 @@ export function registerLearningCommands(program: Command): void {
     .argument('[version]', 'the version to return to (default: the previous champion of the kind)')
     .option('-c, --config <file>', 'YAML config file')
     .option('--kind <kind>', 'whose champion to roll back (needed with several kinds and no version)')
-    .action((version: string | undefined, o: { config?: string; kind?: string }) => {
-      process.stdout.write(`${registryOf(o.config).rollback(version, o.kind)} is the champion again\n`);
+    .option('--role <role>', 'which champion: failure (default) or health')
+    .action((version: string | undefined, o: { config?: string; kind?: string; role?: string }) => {
+      const role = o.role === undefined ? undefined : parseRole(o.role);
+      process.stdout.write(`${registryOf(o.config).rollback(version, o.kind, role)} is the champion again\n`);
     });
+}
+
+function parseRole(role: string): ModelRole {
+  if (!(MODEL_ROLES as readonly string[]).includes(role)) throw new Error(`--role must be ${MODEL_ROLES.join(' or ')}, got ${role}`);
+  return role as ModelRole;
 }

@@ -126,9 +126,16 @@ export function registerOperateCommands(program: Command): void {
         .argument('<id>', 'alert id'),
     )
       .option('--note <text>', 'what was found or done')
-      .action(async (id: string, o: ApiOptions & { note?: string }) => {
+      .addOption(
+        new Option(
+          '--verdict <verdict>',
+          'on an anomaly alert: normal (fine, the health model learns it), abnormal (a real problem, no failure), failure (records a failure)',
+        ).choices(['normal', 'abnormal', 'failure']),
+      )
+      .action(async (id: string, o: ApiOptions & { note?: string; verdict?: string }) => {
         if (!/^\d+$/.test(id)) throw new Error(`alert id must be a number, got ${id}`);
-        const a = await call<AlertJson>(o, 'POST', `/api/v1/alerts/${id}/${action}`, o.note ? { note: o.note } : {});
+        const body = { ...(o.note ? { note: o.note } : {}), ...(o.verdict ? { verdict: o.verdict } : {}) };
+        const a = await call<AlertJson>(o, 'POST', `/api/v1/alerts/${id}/${action}`, body);
         print(o.json ? JSON.stringify(a, null, 2) : alertLine(a));
       });
   }

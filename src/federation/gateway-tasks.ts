@@ -94,8 +94,14 @@ async function adopt(t: GatewayTask): Promise<Adoption> {
   const cfg = t.config.learning;
   const registry = new ModelRegistry(cfg.modelsDir);
   const already = registry
-    .list(t.plan.kind)
-    .find((m) => m.federation?.session === t.plan.session && m.federation.round === t.plan.round && m.federation.id === t.plan.federation);
+    .list(t.plan.kind, 'failure')
+    .find(
+      (m) =>
+        m.role !== 'health' &&
+        m.federation?.session === t.plan.session &&
+        m.federation.round === t.plan.round &&
+        m.federation.id === t.plan.federation,
+    );
   if (already) return { version: already.version, promoted: false, reason: `already offered as ${already.version}` };
   try {
     const result = await assembleRun({ config: t.config, now: t.now }, federatedSteps(t));
@@ -160,7 +166,7 @@ function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fi
     async decide(ctx, data, prepared, fitted) {
       const cfg = ctx.config.learning;
       const championVersion = ctx.registry.championVersion(t.plan.kind);
-      const champion = championVersion ? ctx.registry.meta(championVersion) : null;
+      const champion = championVersion ? ctx.registry.failureMeta(championVersion) : null;
       // The champion on the same held-out machines (on the plan's grid when it is the champion's own).
       const onSame = champion
         ? await championOnSame(

@@ -58,7 +58,7 @@ describe('learning from the store', () => {
     quietTfWarnings();
     const { tf } = await loadTf('wasm');
     const registry = new ModelRegistry(modelsDir);
-    const meta = registry.meta(registry.championVersion()!);
+    const meta = registry.failureMeta(registry.championVersion()!);
     expect(meta.machines.validation).toHaveLength(20);
     expect(meta.sensors).not.toContain('s1'); // constant in FD001
     expect(meta.sensors).toContain('cycle'); // published by the replay like any counter
@@ -84,7 +84,7 @@ describe('learning from the store', () => {
     // A second run fine-tunes the champion and is judged against it on the same held-out data.
     const again = await runCli(['train', '-c', file, '--epochs', '2']);
     expect(again.status, again.stderr).toBe(0);
-    const second = registry.meta('v0002');
+    const second = registry.failureMeta('v0002');
     expect(second.warmStartedFrom).toBe('v0001');
     expect(second.metrics.championOnSameData?.version).toBe('v0001');
     expect(second.decision.reason).toMatch(/champion v0001/);

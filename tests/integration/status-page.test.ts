@@ -8,12 +8,13 @@ import { MqttSink } from '../../simulators/core/sink.js';
 import { runSimulation } from '../../simulators/fleet/run.js';
 import { loadScenarioFile, resolveScenario } from '../../simulators/fleet/scenario.js';
 import { loadTf, quietTfWarnings } from '../../src/model/backend.js';
+import { buildHealthLstm } from '../../src/model/health-lstm.js';
 import { buildLstm } from '../../src/model/lstm.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { tempDir } from '../support/fixtures.js';
 import { waitUntil } from '../support/influx.js';
-import { testMeta } from '../support/model-meta.js';
+import { testHealthMeta, testMeta } from '../support/model-meta.js';
 
 const TOKEN = 'page-operator-token-123456';
 const SHOTS = path.resolve('test-artifacts/screenshots');
@@ -60,6 +61,14 @@ async function chartChampion(dir: string): Promise<void> {
     }),
   );
   registry.promote('v0001', 'page test');
+  // And a health model of the kind (untrained too): the card's health line and the machine's health plot.
+  const health = buildHealthLstm(tf, { windowSteps: 6, features: 3, sensors: 3, units: [4, 4], dropout: 0, learningRate: 0.01, seed: 5 });
+  await registry.save(
+    tf,
+    health,
+    testHealthMeta('v0002', { kind: 'chart', stepMs: MIN, window: 6, normalisation: CHART_NORM, sensors: CHART_NORM.sensors }),
+  );
+  registry.promote('v0002', 'page test');
 }
 
 /** chart-1: up to four hours of readings with a failure and its repair in them, then a live trickle that gets scored. */
@@ -74,13 +83,17 @@ async function chartMachine(d: Daemon): Promise<void> {
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 60 * MIN, type: 'failure', component: 'bearing' }));
   await sink.publish(`${topic}/events`, JSON.stringify({ ts: t0 + 70 * MIN, type: 'repair', component: 'bearing' }));
   // Then one by one, each window scored as it completes, until a few scores are in (the first waits for the model to load).
-  const scored = () => d.stages.scoring.service.history('chart-1', -Infinity, Infinity, 100).length;
+  const scored = () =>
+    Math.min(
+      d.stages.scoring.service.history('chart-1', -Infinity, Infinity, 100).length,
+      d.stages.scoring.service.healthHistory('chart-1', -Infinity, Infinity, 100).length,
+    );
   for (let i = 170; i < 240 && scored() < 3; i++) {
     await sink.publish(`${topic}/telemetry`, reading(t0 + i * MIN, i));
     await new Promise((r) => setTimeout(r, 150));
   }
   await sink.close();
-  await waitUntil(() => d.stages.scoring.service.history('chart-1', -Infinity, Infinity, 100).length >= 2, 30_000, 'chart-1 scored');
+  await waitUntil(() => scored() >= 2, 30_000, 'chart-1 scored by both roles');
 }
 
 beforeAll(async () => {
@@ -139,6 +152,11 @@ describe('status page in Chromium', () => {
     expect(await page.locator('.card[data-machine]').count()).toBe(7);
     // Each card names the machine's kind: here inferred from its sensors.
     expect(await page.locator('[data-machine="pump-01"] [data-kind]').textContent()).toMatch(/^auto-[0-9a-f]{8}$/);
+    // A machine whose kind has a health model shows its index on the card; one whose kind has none says why.
+    const card = page.locator('[data-machine="chart-1"] [data-health]');
+    expect(Number(await card.getAttribute('data-health'))).toBeGreaterThanOrEqual(0);
+    expect(await card.textContent()).toMatch(/^health \d+ \/ alert below 40/);
+    expect(await page.locator('[data-machine="pump-01"] .health-none').textContent()).toMatch(/^health: /);
     await page.screenshot({ path: path.join(SHOTS, 'fleet.png'), fullPage: true });
 
     // A machine that failed during the simulation: its view lists the failure.
@@ -154,13 +172,15 @@ describe('status page in Chromium', () => {
     // A scored machine: risk and sensors on one time axis, the threshold, the failure and repair marked on every plot.
     await page.goto(`${d.httpUrl}/#/machine/chart-1`);
     await page.waitForSelector('#m-risk canvas');
+    await page.waitForSelector('#m-health canvas');
     await page.waitForSelector('#m-sensors [data-sensor="c"] canvas');
     // The default range tells the story since the last repair.
     expect(await page.locator('#m-range').inputValue()).toBe('since last repair');
     const axes = await page.$$eval('#m-timeline [data-x-min]', (els) =>
       els.map((e) => `${e.getAttribute('data-x-min')}–${e.getAttribute('data-x-max')}`),
     );
-    expect(axes).toHaveLength(4);
+    // Risk, health and the three sensors.
+    expect(axes).toHaveLength(5);
     expect(new Set(axes).size).toBe(1);
     const widths = await page.$$eval('#m-timeline .u-over', (els) =>
       els.map((e) => Math.round(e.getBoundingClientRect().left) + ':' + Math.round(e.getBoundingClientRect().width)),
@@ -168,7 +188,11 @@ describe('status page in Chromium', () => {
     expect(new Set(widths).size).toBe(1);
     expect(await page.locator('#m-risk').getAttribute('data-threshold')).toBe('0.5');
     expect(await page.locator('#m-risk .u-legend').textContent()).toMatch(/alert threshold 50%/);
-    for (const plot of ['#m-risk', '#m-sensors [data-sensor="a"]', '#m-sensors [data-sensor="c"]']) {
+    // The health index with its threshold, and under "Why" the sensors departing from normal (or that none does).
+    expect(await page.locator('#m-health').getAttribute('data-threshold')).toBe('40');
+    expect(await page.locator('#m-health .u-legend').textContent()).toMatch(/health index.*anomaly alert below 40/);
+    expect(await page.locator('#m-deviations').textContent()).toMatch(/departs from normal by|within two standard deviations/);
+    for (const plot of ['#m-risk', '#m-health', '#m-sensors [data-sensor="a"]', '#m-sensors [data-sensor="c"]']) {
       expect(await page.locator(`${plot} .marker[data-marker="failure"]`).count(), plot).toBe(1);
       expect(await page.locator(`${plot} .marker[data-marker="repair"]`).count(), plot).toBe(1);
     }

@@ -1,3 +1,4 @@
+import { scoringHistories } from './model-meta.js';
 import { federationView } from '../../src/federation/report.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +17,6 @@ import { ingestReport } from '../../src/ingest/report.js';
 import { IngestStats } from '../../src/ingest/stats.js';
 import type { MachineEvent } from '../../src/core/types.js';
 import { InferenceClient } from '../../src/scoring/inference-client.js';
-import { ScoreHistory } from '../../src/scoring/score-history.js';
 import { ScoringService } from '../../src/scoring/service.js';
 import { SqliteDeadLetterLog } from '../../src/ingest/dead-letter-log.js';
 import { SqliteSensorStore } from '../../src/store/sqlite-store.js';
@@ -53,6 +53,7 @@ export class RecordingTraining {
       trigger: o.trigger,
       requestedBy: o.requestedBy ?? null,
       kind: o.kind ?? null,
+      role: 'failure',
       state: 'running',
       startedAt: 0,
       finishedAt: null,
@@ -137,7 +138,7 @@ export async function apiHarness(
   const inference = new InferenceClient('cpu');
   const scoring = new ScoringService(
     inference,
-    new ScoreHistory(db, 86_400_000),
+    scoringHistories(db, 86_400_000),
     clock,
     silentLogger(),
     { intervalMs: 1000, maxBatch: 16, topSensors: 3, stepMs: 1000, windowSteps: 5, maxGapSteps: 2 },

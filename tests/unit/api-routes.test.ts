@@ -278,7 +278,7 @@ describe('machines', () => {
 describe('models and training', () => {
   it('lists an empty registry and answers unknown versions with 404', async () => {
     const h = await harness({ anonymousRead: true });
-    expect((await h.app.inject('/api/v1/models')).json()).toEqual({ champion: null, champions: {}, items: [] });
+    expect((await h.app.inject('/api/v1/models')).json()).toEqual({ champion: null, champions: {}, healthChampions: {}, items: [] });
     expect((await h.app.inject('/api/v1/kinds')).json()).toEqual({ rule: expect.stringMatching(/same set of sensors/), items: [] });
     expect((await h.app.inject('/api/v1/models/v0009')).json().error.code).toBe('VGL_NOT_FOUND');
     expect((await h.app.inject('/api/v1/models/latest')).statusCode).toBe(400);

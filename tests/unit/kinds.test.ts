@@ -1,3 +1,4 @@
+import { scoringHistories } from '../support/model-meta.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,6 @@ import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { buildLstm } from '../../src/model/lstm.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import type { InferenceClient } from '../../src/scoring/inference-client.js';
-import { ScoreHistory } from '../../src/scoring/score-history.js';
 import { ScoringService } from '../../src/scoring/service.js';
 import { openVigilState } from '../../src/state.js';
 import { chooseKind } from '../../src/training/run.js';
@@ -138,7 +138,7 @@ describe('registry and scoring per kind', () => {
     const clock = new ManualClock();
     const svc = new ScoringService(
       inference,
-      new ScoreHistory(openVigilState(':memory:'), 86_400_000),
+      scoringHistories(openVigilState(':memory:'), 86_400_000),
       clock,
       silentLogger(),
       { intervalMs: 1000, maxBatch: 16, topSensors: 1, stepMs: STEP, windowSteps: WINDOW, maxGapSteps: 2 },
@@ -161,8 +161,8 @@ describe('registry and scoring per kind', () => {
     const motorKind = new KindResolver([]).inferredKind(MOTOR);
     await reg.save(tf, lstm(3, 3), meta('v0003', motorKind, MOTOR));
     const champions = new Map([
-      ['pump', { version: 'v0001', meta: reg.meta('v0001') }],
-      [motorKind, { version: 'v0003', meta: reg.meta('v0003') }],
+      ['pump', { version: 'v0001', meta: reg.failureMeta('v0001') }],
+      [motorKind, { version: 'v0003', meta: reg.failureMeta('v0003') }],
     ]);
     svc.setChampions(champions, (kind) => `no model of ${kind} promoted yet: too few failures`);
     await svc.tick();
@@ -181,7 +181,7 @@ describe('registry and scoring per kind', () => {
     expect(svc.championVersion).toBe(`v0003 (${motorKind}), v0001 (pump)`);
     // A new champion for one kind leaves the other kind's model serving.
     svc.setChampions(
-      new Map([...champions, ['pump', { version: 'v0001', meta: reg.meta('v0001') }], ['fan', champions.get('pump')!]]),
+      new Map([...champions, ['pump', { version: 'v0001', meta: reg.failureMeta('v0001') }], ['fan', champions.get('pump')!]]),
       () => '',
     );
     clock.advance(1000);

@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../core/errors.js';
 import { TrainingBusyError, type TrainingManager, type TrainingRunRecord } from '../../training/index.js';
 import { IdParams, Nullable, READ_ERRORS, WRITE_ERRORS, errors, iso } from '../schemas.js';
+import type { ModelRole } from '../../core/model-roles.js';
 
 const Run = Type.Object({
   id: Type.Integer(),
   trigger: Type.String(),
   requestedBy: Nullable(Type.String()),
   kind: Nullable(Type.String()),
+  role: Type.Union([Type.Literal('failure'), Type.Literal('health')]),
   state: Type.String(),
   startedAt: Type.String(),
   finishedAt: Nullable(Type.String()),
@@ -24,6 +26,11 @@ const TriggerBody = Type.Object(
     kind: Type.Optional(
       Type.String({ minLength: 1, maxLength: 40, description: 'the machine kind to train; absent: the kind most in need' }),
     ),
+    role: Type.Optional(
+      Type.Union([Type.Literal('failure'), Type.Literal('health')], {
+        description: 'the failure predictor (default) or the health model, learned from readings alone',
+      }),
+    ),
     warmStart: Type.Optional(Type.Boolean({ description: 'fine-tune from the champion (default from config)' })),
     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     bypassEnergyPolicy: Type.Optional(Type.Boolean({ description: 'start now even outside a cheap/clean power window' })),
@@ -35,7 +42,7 @@ const ListQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, 
 export interface TrainingRouteDeps {
   training: Pick<TrainingManager, 'list' | 'get' | 'trigger' | 'cancel'>;
   /** Asks the energy policy for a run (it starts now, or at the best time before the deadline). */
-  request(by: string, kind?: string): Promise<{ action: string; reason: string; runId: number | null } | null>;
+  request(by: string, kind?: string, role?: ModelRole): Promise<{ action: string; reason: string; runId: number | null } | null>;
   /** The machine kinds in the store, to refuse a run of a kind there is no machine of. */
   kinds?(): Promise<string[]>;
   writesPerMinute: number;
@@ -99,7 +106,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
           throw new VigilError('VGL_NOT_FOUND', `no machine of kind ${kind} in the store (kinds: ${kinds.join(', ') || 'none yet'})`);
       }
       if (!req.body?.bypassEnergyPolicy) {
-        const decision = await d.request(req.principal.name, req.body?.kind);
+        const decision = await d.request(req.principal.name, req.body?.kind, req.body?.role);
         const started = decision?.runId ? d.training.get(decision.runId) : null;
         if (started) return reply.status(202).send(runJson(started));
         return reply
@@ -111,6 +118,7 @@ export function trainingRoutes(app: FastifyInstance, d: TrainingRouteDeps): void
           trigger: 'api',
           requestedBy: req.principal.name,
           kind: req.body?.kind,
+          role: req.body?.role,
           warmStart: req.body?.warmStart,
           epochs: req.body?.epochs,
           bypassEnergyPolicy: req.body?.bypassEnergyPolicy,

@@ -15,8 +15,12 @@ export const ago = (iso) => {
 };
 export const hours = (sec) =>
   sec === null || sec === undefined ? '–' : sec >= 86400 ? `${(sec / 86400).toFixed(1)} d` : `${(sec / 3600).toFixed(1)} h`;
-export const level = (m) =>
-  !m.score ? 'none' : m.score.probability >= 0.7 || m.unresolvedAlerts > 0 ? 'crit' : m.score.probability >= 0.4 ? 'warn' : 'ok';
+/** A card's colour: high risk, open alerts or health below its threshold are critical. */
+export const level = (m) => {
+  const sick = m.health && m.health.index < m.health.threshold;
+  if (!m.score) return sick || (m.health && m.unresolvedAlerts > 0) ? 'crit' : m.health ? 'ok' : 'none';
+  return m.score.probability >= 0.7 || m.unresolvedAlerts > 0 || sick ? 'crit' : m.score.probability >= 0.4 ? 'warn' : 'ok';
+};
 export const every = (fn, ms) => {
   const t = setInterval(fn, ms);
   return () => clearInterval(t);

@@ -40,8 +40,8 @@ export function machine(el, id, { onError }) {
   el.innerHTML = `<h1>${esc(id)}</h1><div id="m-summary" class="meta"></div>
     <div class="toolbar"><label>range <select id="m-range"></select></label><span class="meta" id="m-span"></span>
       <span class="legend"><span class="key key-failure"></span>failure <span class="key key-repair"></span>repair <span class="key key-maintenance"></span>maintenance <span class="key key-threshold"></span>alert threshold</span></div>
-    <section class="timeline" id="m-timeline"><h2>Risk</h2><div class="plot" id="m-risk"></div><h2>Sensors</h2><div id="m-sensors"></div></section>
-    <div class="panels"><div><h2>Why (sensors raising the risk)</h2><div id="m-top"></div></div><div><h2>Log an event</h2>
+    <section class="timeline" id="m-timeline"><h2>Risk</h2><div class="plot" id="m-risk"></div><h2>Health</h2><div class="plot" id="m-health"></div><h2>Sensors</h2><div id="m-sensors"></div></section>
+    <div class="panels"><div><h2>Why (sensors raising the risk)</h2><div id="m-top"></div><h2>Why (sensors departing from normal)</h2><div id="m-deviations"></div></div><div><h2>Log an event</h2>
       <form class="event" id="m-event"><select name="type"><option>failure</option><option>maintenance</option><option>repair</option><option>note</option></select>
       <input name="component" placeholder="component"><input name="note" placeholder="note"><button>Record</button></form><div id="m-event-msg" class="meta"></div></div></div>
     <h2>Alerts</h2><div id="m-alerts"></div>
@@ -114,15 +114,18 @@ export function machine(el, id, { onError }) {
       el.querySelector('#m-span').textContent = `${new Date(range.from).toLocaleString()} – ${new Date(range.to).toLocaleString()}`;
       el.querySelector('#m-summary').innerHTML = summaryHtml(m);
       el.querySelector('#m-top').innerHTML = whyHtml(m);
+      el.querySelector('#m-deviations').innerHTML = deviationsHtml(m);
       el.querySelector('#m-alerts').innerHTML = alertTable(m.alerts, { machineColumn: false });
-      const [readings, scores] = await Promise.all([
+      const [readings, scores, health] = await Promise.all([
         api(`/api/v1/machines/${encodeURIComponent(id)}/readings?from=${range.from}&to=${range.to}&points=600`),
         api(`/api/v1/machines/${encodeURIComponent(id)}/scores?from=${range.from}&to=${range.to}&limit=2000`),
+        api(`/api/v1/machines/${encodeURIComponent(id)}/health?from=${range.from}&to=${range.to}&limit=2000`),
       ]);
       el.querySelector('#m-events').innerHTML = eventsHtml(ev.items.slice(0, 20));
       const marked = ev.items.filter((e) => MARKED.has(e.type));
       plots.splice(0).forEach((p) => p.destroy());
       drawRisk(el.querySelector('#m-risk'), scores.items, m.alertThreshold, range, marked);
+      drawHealth(el.querySelector('#m-health'), health.items, m.health?.threshold ?? null, m.healthDetail, range, marked);
       drawSensors(el.querySelector('#m-sensors'), readings.points, m.sensors ?? {}, range, marked);
     } catch (err) {
       onError(err);
@@ -142,6 +145,21 @@ export function machine(el, id, { onError }) {
       data.push(times.map(() => threshold));
     }
     plot(box, { range, series, data, events, height: 200, unit: 'p(failure)', y: { range: [0, 1] }, xAxis: true });
+  };
+
+  const drawHealth = (box, items, threshold, detail, range, events) => {
+    box.innerHTML = '';
+    box.dataset.threshold = threshold === null ? '' : String(threshold);
+    if (!items.length)
+      return (box.innerHTML = `<div class="empty">${esc(detail ? `No health index: ${detail}.` : 'No health index in this range.')}</div>`);
+    const times = [range.from / 1000, ...items.map((s) => Date.parse(s.dataTs) / 1000), range.to / 1000];
+    const series = [{ label: 'health index', stroke: '#1a7f37', fill: 'rgba(26,127,55,.08)', width: 2 }];
+    const data = [times, [null, ...items.map((s) => s.index), null]];
+    if (threshold !== null) {
+      series.push({ label: `anomaly alert below ${threshold}`, stroke: '#b35c00', dash: [8, 5], width: 2, points: { show: false } });
+      data.push(times.map(() => threshold));
+    }
+    plot(box, { range, series, data, events, height: 160, unit: 'health (100 = normal)', y: { range: [0, 100] }, xAxis: false });
   };
 
   const drawSensors = (box, points, described, range, events) => {
@@ -231,6 +249,20 @@ function eventsHtml(items) {
     .map(
       (e) =>
         `<tr data-event="${esc(e.type)}"><td>${esc(new Date(e.ts).toLocaleString())}</td><td><span class="key key-${esc(e.type)}"></span>${esc(e.type)}</td><td>${esc(e.component ?? '')}</td><td>${esc(e.note ?? '')}</td></tr>`,
+    )
+    .join('')}</table></div>`;
+}
+
+/** The sensors the health model finds departing from normal: which way, how far in their spread and in their unit. */
+function deviationsHtml(m) {
+  if (!m.health) return `<div class="empty">${esc(m.healthDetail ?? 'No health index yet.')}</div>`;
+  const ds = m.health.deviations;
+  if (!ds.length) return '<div class="empty">Every sensor is within two standard deviations of what its normal behaviour predicts.</div>';
+  const unit = (s) => (m.sensors?.[s]?.unit ? ` ${esc(m.sensors[s].unit)}` : '');
+  return `<div class="table-wrap"><table><tr><th>sensor</th><th>departs from normal by</th><th>in its spread</th><th>latest</th></tr>${ds
+    .map(
+      (d) =>
+        `<tr data-deviation="${esc(d.sensor)}"><td>${esc(d.sensor)}</td><td>${d.delta >= 0 ? '+' : '−'}${Math.abs(d.delta).toPrecision(3)}${unit(d.sensor)} (${d.delta >= 0 ? 'above' : 'below'})</td><td>${Math.abs(d.sigmas).toFixed(1)} σ</td><td>${m.latest[d.sensor]?.value?.toFixed?.(2) ?? '–'}${unit(d.sensor)}</td></tr>`,
     )
     .join('')}</table></div>`;
 }

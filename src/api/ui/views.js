@@ -30,6 +30,7 @@ export function fleet(el, { onError }) {
           return `<a class="card lvl-${lv}" href="#/machine/${encodeURIComponent(m.machine.machine)}" data-machine="${esc(m.machine.machine)}">
             <div class="name">${esc(m.machine.machine)}</div><div class="where">${esc(m.machine.site)} / ${esc(m.machine.line)}${m.kind ? ` · <span data-kind="${esc(m.kind.name)}">${esc(m.kind.name)}</span>` : ''}</div>
             <div class="risk lvl-${lv}">${m.score ? pct(m.score.probability) : '–'}</div>
+            ${healthLine(m)}
             <div class="meta">${status}${m.score ? ` · RUL ${hours(m.score.rulSeconds)}` : ''} · ${m.unresolvedAlerts} open alert${m.unresolvedAlerts === 1 ? '' : 's'} · data ${ago(m.lastReceivedAt ?? m.lastSeenAt)}</div>
             ${m.score?.topSensors?.length ? `<div class="meta">driven by ${m.score.topSensors.map((t) => esc(t.sensor)).join(', ')}</div>` : ''}
             ${m.score?.missingInputs?.length ? `<div class="meta">no reading of ${m.score.missingInputs.map(esc).join(', ')} (held at its training mean)</div>` : ''}
@@ -77,7 +78,9 @@ export function alerts(el, { onError, subscribe }) {
       const q = await api('/api/v1/alerts/quality');
       const since = q.period.from ? ` since ${new Date(q.period.from).toLocaleString()}` : '';
       el.querySelector('#a-quality').textContent =
-        `production precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms${since}; live failures only)`;
+        `failure risk: precision ${pct(q.precision)}, recall ${pct(q.recall)} (${q.truePositives} announced, ${q.missedFailures} missed, ${q.falseAlarms} false alarms) · ` +
+        `anomaly: ${q.anomaly.truePositives} early warnings or problems, ${q.anomaly.falseAlarms} called normal, ${q.anomaly.missedFailures} failures missed · ` +
+        `${q.unwatchedFailures} failures unwatched (no model yet)${since}; live failures only`;
     } catch (err) {
       onError(err);
     }
@@ -87,8 +90,9 @@ export function alerts(el, { onError, subscribe }) {
     const b = e.target.closest('button[data-act]');
     if (!b) return;
     b.disabled = true;
+    const verdict = el.querySelector(`select[data-verdict-for="${b.dataset.id}"]`)?.value;
     try {
-      const a = await api(`/api/v1/alerts/${b.dataset.id}/${b.dataset.act}`, { method: 'POST' });
+      const a = await api(`/api/v1/alerts/${b.dataset.id}/${b.dataset.act}`, { method: 'POST', ...(verdict ? { body: { verdict } } : {}) });
       byId.set(a.id, a);
       draw();
     } catch (err) {
@@ -134,7 +138,7 @@ export function gateway(el, { onError }) {
         <div class="card"><h2>Broker</h2>${kv({ mode: s.broker.mode, url: s.broker.url, connected: s.broker.connected ? 'yes' : 'NO', subscribed: s.broker.subscribed ? 'yes' : 'NO', 'last error': s.broker.lastError ?? '–' })}</div>
         <div class="card"><h2>Model</h2>${kv({ champion: s.model.champion ?? `none yet${s.model.whyNone ? `: ${s.model.whyNone}` : ''}`, F1: s.model.f1?.toFixed(3) ?? '–', 'PR-AUC': s.model.prAuc?.toFixed(3) ?? '–', 'RUL RMSE (steps)': s.model.rulRmse?.toFixed(1) ?? '–', 'trained on': s.model.trainedOn ?? '–', scored: `${s.scoring.machinesScored} of ${s.scoring.machines} machines`, 'event-loop lag p99': `${s.scoring.eventLoopLagMs.p99.toFixed(1)} ms` })}${(s.model.warnings ?? []).map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('')}</div>
       </div>
-      ${kindsTable(kinds, s.model.kinds ?? [])}
+      ${kindsTable(kinds, s.model.kinds ?? [], s.model.health ?? [])}
       <h2>Training runs</h2>${runs.items.length ? `<table><tr><th>#</th><th>kind</th><th>trigger</th><th>state</th><th>started</th><th>progress / result</th></tr>${runs.items.map((r) => `<tr><td>${r.id}</td><td>${esc(r.kind ?? '–')}</td><td>${esc(r.trigger)}</td><td>${esc(r.state)}</td><td>${ago(r.startedAt)}</td><td>${esc(r.state === 'running' ? progressText(r.progress) : (r.reason ?? r.error ?? ''))}</td></tr>`).join('')}</table>` : '<div class="empty">No runs yet.</div>'}
       <h2>Energy</h2>${kv({ policy: `${energy.policy.enabled ? '' : 'OFF — '}${energy.policy.objective}, cron ${energy.policy.cron} ${energy.policy.timezone}`, 'next tick': energy.policy.nextTick ? `${localTime(energy.policy.nextTick)} (${Intl.DateTimeFormat().resolvedOptions().timeZone})` : '–', 'last decision': energy.policy.lastDecision ? `${energy.policy.lastDecision.action}: ${energy.policy.lastDecision.reason}` : '–', 'budget used': `${energyText(energy.budget.usedKWh)} this ${energy.budget.period}${energy.budget.limitKWh ? ` of ${energyText(energy.budget.limitKWh)}` : ''}`, 'all runs': `${energyText(energy.totals.kWh)}, ${energy.totals.gCO2e.toFixed(1)} gCO2e, ${energy.totals.avoidedGCO2e.toFixed(1)} g avoided` })}
       ${energy.runs.length ? `<table><tr><th>run</th><th>method</th><th>energy</th><th>gCO2e</th><th>intensity</th></tr>${energy.runs.map((r) => `<tr><td>${r.runId}</td><td>${esc(r.method)}</td><td>${energyText(r.kWh)}</td><td>${r.gCO2e.toFixed(2)}</td><td>${r.intensity?.toFixed(0) ?? 'fallback'}</td></tr>`).join('')}</table>` : ''}
@@ -166,10 +170,11 @@ function progressText(p) {
   return p.message ?? p.phase;
 }
 
-/** One row per machine kind: its machines, its champion and figures, or why it has none. */
-function kindsTable(kinds, champions) {
+/** One row per machine kind: its machines, the champion of each model role and its figures, or why it has none. */
+function kindsTable(kinds, champions, healthChampions = []) {
   if (!kinds.items.length) return '';
   const byKind = Object.fromEntries(champions.map((c) => [c.kind, c]));
+  const healthOf = Object.fromEntries(healthChampions.map((c) => [c.kind, c]));
   const rows = kinds.items
     .map((k) => {
       const c = byKind[k.name];
@@ -178,10 +183,14 @@ function kindsTable(kinds, champions) {
         : k.servedBy
           ? `${esc(k.servedBy)} (a model from before kinds)`
           : `<span class="warn">no model: ${esc(k.whyNoModel ?? '')}</span>`;
-      return `<tr data-kind="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.source === 'config' ? 'configured' : 'inferred'}</td><td>${k.machines}</td><td>${k.sensors.length}</td><td>${model}</td></tr>`;
+      const h = healthOf[k.name];
+      const health = h
+        ? `${esc(h.champion)} · alerts below ${h.threshold} · ~${h.falseAlarmsPerMachineMonth.toFixed(2)} false alarms/machine-month`
+        : `<span class="warn">no model: ${esc(k.health?.whyNoModel ?? '')}</span>`;
+      return `<tr data-kind="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.source === 'config' ? 'configured' : 'inferred'}</td><td>${k.machines}</td><td>${k.sensors.length}</td><td>${model}</td><td data-health-model="${esc(h?.champion ?? '')}">${health}</td></tr>`;
     })
     .join('');
-  return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
+  return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>failure model</th><th>health model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
 }
 
 /** The federation this gateway takes part in: what it does for each kind, and the rounds it coordinates. */
@@ -225,4 +234,13 @@ function federationPanel(f, kv) {
         .join('')}</table>`
     : '';
   return `<h2>Federated learning</h2><div data-federation="on">${head}${part}${coord}</div>`;
+}
+
+/** A card's health line: the index against its threshold, or why there is none yet (learning normal: 9 h of 24 h). */
+function healthLine(m) {
+  if (!m.health) return m.healthDetail ? `<div class="meta health-none">health: ${esc(m.healthDetail)}</div>` : '';
+  const h = m.health;
+  const lv = h.index < h.threshold ? 'crit' : h.index < h.threshold + 10 ? 'warn' : 'ok';
+  const off = h.deviations.slice(0, 2).map((d) => `${esc(d.sensor)} ${d.delta >= 0 ? '↑' : '↓'}`);
+  return `<div class="health lvl-${lv}" data-health="${h.index}">health <b>${Math.round(h.index)}</b><span class="meta"> / alert below ${h.threshold}${off.length ? ` · ${off.join(', ')}` : ''}</span></div>`;
 }

@@ -1,6 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { AlertNotFoundError, AlertStateError, type AlertStore, type AlertEngine, type AlertEvent } from '../../../alerts/index.js';
+import {
+  AlertNotFoundError,
+  AlertStateError,
+  AlertVerdictError,
+  type Alert,
+  type AlertStore,
+  type AlertEngine,
+  type AlertEvent,
+} from '../../../alerts/index.js';
+import type { MachineEvent } from '../../../core/types.js';
 import type { Clock } from '../../../core/clock.js';
 import { VigilError } from '../../../core/errors.js';
 import { AlertQualitySchema, qualityJson } from '../../status-model.js';
@@ -18,6 +27,8 @@ export interface AlertRouteDeps {
   maxBufferedBytes?: number;
   /** Open streams and clients dropped for falling behind, for the status. */
   stats?: { streams: number; dropped: number };
+  /** A `failure` verdict records a failure event through the same durable path as MQTT events. */
+  submitEvent?: (e: MachineEvent) => Promise<void>;
 }
 
 /** Alerts: list with filters and paging, detail, acknowledge, resolve, quality, deliveries, SSE stream. */
@@ -29,6 +40,7 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
     } catch (err) {
       if (err instanceof AlertNotFoundError) throw new VigilError('VGL_NOT_FOUND', err.message);
       if (err instanceof AlertStateError) throw new VigilError('VGL_CONFLICT', err.message);
+      if (err instanceof AlertVerdictError) throw new VigilError('VGL_BAD_REQUEST', err.message);
       throw err;
     }
   };
@@ -141,7 +153,12 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       config: write,
       schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } },
     },
-    async (req) => alertJson(mapErrors(() => d.engine.acknowledge(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
+    async (req) => {
+      const verdict = req.body?.verdict;
+      const alert = mapErrors(() => d.engine.acknowledge(req.params.id, req.principal.name, req.body?.note ?? null, verdict)).alert;
+      if (verdict === 'failure') await recordFailure(alert, req.principal.name, req.body?.note);
+      return alertJson(d.store.get(alert.id) ?? alert);
+    },
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof NoteBody> }>(
@@ -150,8 +167,25 @@ export function alertRoutes(app: FastifyInstance, d: AlertRouteDeps): void {
       config: write,
       schema: { tags: ['alerts'], params: IdParams, body: NoteBody, response: { 200: AlertSchema, ...errors(...WRITE_ERRORS) } },
     },
-    async (req) => alertJson(mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null)).alert),
+    async (req) => {
+      const verdict = req.body?.verdict;
+      const alert = mapErrors(() => d.engine.resolve(req.params.id, req.principal.name, req.body?.note ?? null, verdict)).alert;
+      if (verdict === 'failure') await recordFailure(alert, req.principal.name, req.body?.note);
+      return alertJson(d.store.get(alert.id) ?? alert);
+    },
   );
+
+  /** A `failure` verdict: the failure, at the alert's latest data, labels training data like any failure event. */
+  async function recordFailure(alert: Alert, by: string, note: string | undefined): Promise<void> {
+    if (!d.submitEvent) return;
+    const ts = Number(alert.details.dataTs ?? d.clock.now());
+    await d.submitEvent({
+      machine: alert.machine,
+      ts,
+      type: 'failure',
+      note: [note, `verdict on alert ${alert.id} by ${by}`].filter(Boolean).join(' — '),
+    });
+  }
 
   // Open streams: ended when the server closes, so a close (or a bench that is done) is not held open by them.
   const streams = new Set<import('node:http').ServerResponse>();

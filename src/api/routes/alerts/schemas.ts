@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ALERT_KINDS, ALERT_STATES, type Alert } from '../../../alerts/index.js';
 import { TimeQuery, iso } from '../../schemas.js';
+import { VERDICTS } from '../../../core/verdict-book.js';
 
 /** The alerts resource's wire form: an alert as JSON, the query strings and bodies, as JSON schemas the OpenAPI document shows. */
 export function alertJson(a: Alert) {
@@ -11,6 +12,7 @@ export function alertJson(a: Alert) {
     acknowledged: a.acknowledged && { ...a.acknowledged, at: iso(a.acknowledged.at)! },
     resolved: a.resolved && { ...a.resolved, at: iso(a.resolved.at)! },
     escalations: a.escalations.map((e) => ({ ...e, at: iso(e.at)! })),
+    verdict: a.verdict && { ...a.verdict, at: iso(a.verdict.at)! },
   };
 }
 
@@ -34,7 +36,21 @@ export const QualityQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-export const NoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+export const NoteBody = Type.Object(
+  {
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+    verdict: Type.Optional(
+      Type.Union(
+        VERDICTS.map((v) => Type.Literal(v)),
+        {
+          description:
+            "for an anomaly alert: normal (this behaviour is fine: the next health model learns it), abnormal (a real problem, no failure: left out of its training), or failure (records a failure event at the alert's latest data)",
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
 export const StreamQuery = Type.Object(
   { after: Type.Optional(Type.Integer({ minimum: 0, description: 'replay events after this id (like Last-Event-ID)' })) },
   { additionalProperties: false },

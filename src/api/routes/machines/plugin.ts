@@ -9,10 +9,10 @@ import { alertJson } from '../alerts/schemas.js';
 import type { SensorDescription } from '../../../core/sensor-metadata.js';
 import type { ReadGate } from '../../read-gate.js';
 import { MachineParams, Nullable, READ_ERRORS, errors, iso, parseTimeParam } from '../../schemas.js';
-import { Summary, Detail, ListQuery, HistoryQuery, ReadingsQuery } from './schemas.js';
+import { Summary, Detail, ListQuery, HistoryQuery, ReadingsQuery, HealthPoint } from './schemas.js';
 
 export interface MachineRouteDeps {
-  scoring: Pick<ScoringService, 'states' | 'machine' | 'history'>;
+  scoring: Pick<ScoringService, 'states' | 'machine' | 'history' | 'healthHistory'>;
   store: Pick<SensorStore, 'listMachines' | 'queryReadings' | 'aggregateReadings' | 'queryEvents'>;
   /** Bounds the store queries under way at once (503 with Retry-After beyond its queue). */
   reads: ReadGate;
@@ -39,8 +39,19 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
       topSensors: s.topSensors,
       missingInputs: s.missingInputs ?? [],
     };
+  const health = (h: MachineState['health']) =>
+    h && {
+      scoredAt: iso(h.at)!,
+      dataTs: iso(h.dataTs)!,
+      index: h.index,
+      threshold: h.threshold,
+      score: h.score,
+      model: h.model,
+      deviations: h.deviations,
+      missingInputs: h.missingInputs,
+    };
   const summary = (
-    s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs'> & {
+    s: Pick<MachineState, 'ref' | 'status' | 'detail' | 'score' | 'lastSeenTs' | 'health' | 'healthDetail'> & {
       lastReceivedAt: number | null;
       kind: MachineState['kind'] | null;
     },
@@ -50,6 +61,8 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
     status: s.status as MachineState['status'] | 'not_seen_since_start',
     detail: s.detail,
     score: score(s.score),
+    health: health(s.health),
+    healthDetail: s.healthDetail,
     lastSeenAt: iso(s.lastSeenTs),
     lastReceivedAt: iso(s.lastReceivedAt),
     unresolvedAlerts: d.alerts.unresolvedCount(s.ref.machine),
@@ -95,6 +108,8 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
             status: 'not_seen_since_start' as MachineState['status'],
             detail: null,
             score: null,
+            health: null,
+            healthDetail: null,
             lastSeenTs: m.lastTs ?? 0,
             lastReceivedAt: null,
           });
@@ -111,7 +126,11 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
           ? byName
           : req.query.sort === 'line'
             ? (a: Row, b: Row) => a.ref.site.localeCompare(b.ref.site) || a.ref.line.localeCompare(b.ref.line) || byName(a, b)
-            : (a: Row, b: Row) => (b.score?.probability ?? -1) - (a.score?.probability ?? -1) || byName(a, b);
+            : // Riskiest first: by p(failure), then (where a kind has only a health model) by the lowest health.
+              (a: Row, b: Row) =>
+                (b.score?.probability ?? -1) - (a.score?.probability ?? -1) ||
+                (a.health?.index ?? 101) - (b.health?.index ?? 101) ||
+                byName(a, b);
       matching.sort(compare);
       const page = matching.slice(req.query.offset, req.query.offset + req.query.limit);
       return { items: page.map(summary), total: matching.length };
@@ -139,6 +158,9 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         history: d.scoring
           .history(s.ref.machine, -Infinity, Infinity, 100)
           .map((h) => ({ dataTs: iso(h.dataTs)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
+        healthHistory: d.scoring
+          .healthHistory(s.ref.machine, -Infinity, Infinity, 100)
+          .map((h) => ({ dataTs: iso(h.dataTs)!, index: h.index, model: h.model })),
         alerts: d.alerts.list({ machine: s.ref.machine, limit: 20 }).map(alertJson),
       };
     },
@@ -176,6 +198,30 @@ export function machineRoutes(app: FastifyInstance, d: MachineRouteDeps): void {
         items: d.scoring
           .history(req.params.machine, from, to, req.query.limit)
           .map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, probability: h.probability, rulSteps: h.rulSteps, model: h.model })),
+      };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MachineParams>; Querystring: Static<typeof HistoryQuery> }>(
+    '/machines/:machine/health',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['machines'],
+        description: "the machine's health index over time (100 = like its kind's normal; an anomaly alert opens below its threshold)",
+        params: MachineParams,
+        querystring: HistoryQuery,
+        response: { 200: Type.Object({ items: Type.Array(HealthPoint) }), ...errors(...READ_ERRORS) },
+      },
+    },
+    async (req) => {
+      const now = d.clock.now();
+      const from = parseTimeParam('from', req.query.from, -Infinity, now);
+      const to = parseTimeParam('to', req.query.to, Infinity, now);
+      return {
+        items: d.scoring
+          .healthHistory(req.params.machine, from, to, req.query.limit)
+          .map((h) => ({ dataTs: iso(h.dataTs)!, scoredAt: iso(h.at)!, index: h.index, score: h.score, model: h.model })),
       };
     },
   );

@@ -18,6 +18,32 @@ export const ScoreSchema = Type.Object({
     description: 'model inputs with no reading in the scored window, held at their training mean',
   }),
 });
+export const HealthSchema = Type.Object({
+  scoredAt: Type.String(),
+  dataTs: Type.String({ description: 'end of the scored window' }),
+  index: Type.Number({
+    description: "100 = like its kind's normal; 50 = as far as the 99th percentile of normal; 100/(1 + k) at k times that",
+  }),
+  threshold: Type.Number({ description: 'an anomaly alert opens below this (the health model chose it for its false-alarm budget)' }),
+  score: Type.Number({ description: 'the smoothed anomaly score behind the index' }),
+  model: Type.String(),
+  deviations: Type.Array(
+    Type.Object({
+      sensor: Type.String(),
+      sigmas: Type.Number({ description: 'how far it departs from what the model expects, in its normal spread (signed)' }),
+      delta: Type.Number({ description: 'the same in the sensor’s own unit' }),
+    }),
+    { description: 'sensors departing most from normal (at least two of their standard deviations)' },
+  ),
+  missingInputs: Type.Array(Type.String()),
+});
+export const HealthPoint = Type.Object({
+  dataTs: Type.String(),
+  scoredAt: Type.String(),
+  index: Type.Number(),
+  score: Type.Number(),
+  model: Type.String(),
+});
 export const Summary = Type.Object({
   machine: MachineRefSchema,
   kind: Nullable(
@@ -40,6 +66,8 @@ export const Summary = Type.Object({
   ]),
   detail: Nullable(Type.String()),
   score: Nullable(ScoreSchema),
+  health: Nullable(HealthSchema),
+  healthDetail: Nullable(Type.String({ description: 'why it has no health index (e.g. learning normal: 9 h of 24 h)' })),
   lastSeenAt: Nullable(Type.String({ description: 'time stamp of the newest reading' })),
   lastReceivedAt: Nullable(Type.String({ description: 'when a reading last arrived (differs from lastSeenAt for replayed data)' })),
   unresolvedAlerts: Type.Integer(),
@@ -49,6 +77,7 @@ export const Detail = Type.Intersect([
   Type.Object({
     latest: Type.Record(Type.String(), Type.Object({ value: Type.Number(), ts: Type.String() })),
     history: Type.Array(Type.Object({ dataTs: Type.String(), probability: Type.Number(), rulSteps: Type.Number(), model: Type.String() })),
+    healthHistory: Type.Array(Type.Object({ dataTs: Type.String(), index: Type.Number(), model: Type.String() })),
     alerts: Type.Array(AlertSchema),
     sensors: Type.Record(
       Type.String(),

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../../core/errors.js';
 import { INFERRED_KIND_RULE } from '../../../core/kinds.js';
 import type { KindGroup } from '../../../features/index.js';
-import { RegistryError, kindOf, type ModelMeta, type ModelRegistry } from '../../../registry/index.js';
+import { RegistryError, isHealthMeta, kindOf, roleOf, type ModelMeta, type ModelRegistry } from '../../../registry/index.js';
 import { liveRegimeWarnings } from '../../../training/index.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../../schemas.js';
 import { VersionParams, Summary, ReasonBody, RollbackBody, ListQuery, Kind, ChampionReply } from './schemas.js';
@@ -15,6 +15,8 @@ export interface ModelRouteDeps {
   liveRegimeShare?(norm: ModelMeta['normalisation'], kind: string): Promise<number[] | null>;
   /** The machines of the store grouped by kind. */
   kinds?(): Promise<KindGroup[]>;
+  /** How far a kind without a health model is from its first (the energy policy's last look). */
+  learningNormal?(kind: string): string | null;
   writesPerMinute: number;
 }
 
@@ -31,6 +33,11 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     }
   };
   const admin = { role: 'admin' as const, rateLimit: { max: d.writesPerMinute, timeWindow: 60_000 } };
+  const whyNoHealthModel = (kind: string): string => {
+    const newest = d.registry.newestVersion(kind, 'health');
+    if (newest) return `${newest.version} was not promoted: ${newest.decision.reason}`;
+    return d.learningNormal?.(kind) ?? 'no health model of this kind trained yet';
+  };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/models',
@@ -42,7 +49,8 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
         response: {
           200: Type.Object({
             champion: Nullable(Type.String({ description: 'the only champion; null with none, or with several kinds (see champions)' })),
-            champions: Type.Record(Type.String(), Type.String(), { description: 'the champion of each kind' }),
+            champions: Type.Record(Type.String(), Type.String(), { description: 'the failure champion of each kind' }),
+            healthChampions: Type.Record(Type.String(), Type.String(), { description: 'the health champion of each kind' }),
             items: Type.Array(Summary),
           }),
           ...errors(...READ_ERRORS, 500),
@@ -53,22 +61,30 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       guard(() => ({
         champion: d.registry.championVersion(),
         champions: d.registry.champions(),
+        healthChampions: d.registry.champions('health'),
         items: d.registry
-          .list(req.query.kind)
+          .list(req.query.kind, req.query.role)
           .reverse()
-          .map((m) => ({
-            version: m.version,
-            kind: kindOf(m),
-            champion: m.champion,
-            transferredFrom: m.transferredFrom ?? null,
-            createdAt: m.createdAt,
-            parent: m.parent,
-            decision: m.decision,
-            prAuc: m.metrics.validation.classification.prAuc,
-            f1: m.metrics.validation.classification.f1,
-            rulRmse: m.metrics.validation.rul.rmse,
-            backend: m.training.backend,
-          })),
+          .map((m) => {
+            const health = isHealthMeta(m) ? m : null;
+            const failure = isHealthMeta(m) ? null : m;
+            return {
+              version: m.version,
+              kind: kindOf(m),
+              role: roleOf(m),
+              champion: m.champion,
+              transferredFrom: failure?.transferredFrom ?? null,
+              createdAt: m.createdAt,
+              parent: m.parent,
+              decision: m.decision,
+              prAuc: failure?.metrics.validation.classification.prAuc ?? null,
+              f1: failure?.metrics.validation.classification.f1 ?? null,
+              rulRmse: failure?.metrics.validation.rul.rmse ?? null,
+              healthThreshold: health?.calibration.threshold ?? null,
+              falseAlarmsPerMachineMonth: health?.calibration.estimate.falseAlarmsPerMachineMonth ?? null,
+              backend: m.training.backend,
+            };
+          }),
       })),
   );
 
@@ -79,7 +95,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       schema: {
         tags: ['models'],
         description:
-          'Machine kinds: one model each. A kind comes from a `machines:` pattern of the config, or is inferred by the rule given here.',
+          'Machine kinds: a failure model and a health model each. A kind comes from a `machines:` pattern of the config, or is inferred by the rule given here.',
         response: { 200: Type.Object({ rule: Type.String(), items: Type.Array(Kind) }), ...errors(...READ_ERRORS, 500, 502) },
       },
     },
@@ -92,6 +108,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       }
       return guard(() => {
         const champions = d.registry.champions();
+        const health = d.registry.champions('health');
         return {
           rule: INFERRED_KIND_RULE,
           items: groups.map((g) => {
@@ -110,6 +127,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
                 : newest
                   ? `${newest.version} was not promoted: ${newest.decision.reason}`
                   : 'no model of this kind trained yet',
+              health: { champion: health[g.kind] ?? null, whyNoModel: health[g.kind] ? null : whyNoHealthModel(g.kind) },
             };
           }),
         };
@@ -144,14 +162,14 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
         // The store being unavailable must not hide the model: the live part is left empty, and says so.
         req.log.warn({ err }, 'cannot read recent data for the regime mix');
         return {
-          champion: d.registry.champions()[kindOf(meta)] === meta.version,
+          champion: d.registry.champions(roleOf(meta))[kindOf(meta)] === meta.version,
           meta,
           live: { regimeShare: null, warnings: ['recent data unreadable'] },
         };
       }
       const trainShare = meta.normalisation.regimes?.model.trainShare ?? [];
       return {
-        champion: d.registry.champions()[kindOf(meta)] === meta.version,
+        champion: d.registry.champions(roleOf(meta))[kindOf(meta)] === meta.version,
         meta,
         live: { regimeShare, warnings: regimeShare ? liveRegimeWarnings(trainShare, regimeShare) : [] },
       };
@@ -174,7 +192,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
     '/models/rollback',
     { config: admin, schema: { tags: ['models'], body: RollbackBody, response: { 200: ChampionReply, ...errors(...WRITE_ERRORS) } } },
     async (req) => {
-      const champion = guard(() => d.registry.rollback(req.body?.version, req.body?.kind));
+      const champion = guard(() => d.registry.rollback(req.body?.version, req.body?.kind, req.body?.role));
       return { champion };
     },
   );

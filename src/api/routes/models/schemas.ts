@@ -3,17 +3,23 @@ import { Nullable } from '../../schemas.js';
 
 /** The models resource's wire form: summaries, kinds, bodies and query strings, as JSON schemas the OpenAPI document shows. */
 export const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{4,}$' }) }, { additionalProperties: false });
+const Role = Type.Union([Type.Literal('failure'), Type.Literal('health')], {
+  description: 'failure: predicts failures from labelled ones; health: learned from readings alone, how far a machine departs from normal',
+});
 export const Summary = Type.Object({
   version: Type.String(),
   kind: Type.String({ description: "the machine kind it serves ('*': from before kinds, serving kinds without their own)" }),
-  champion: Type.Boolean({ description: 'the champion of its kind' }),
+  role: Role,
+  champion: Type.Boolean({ description: 'the champion of its kind in its role' }),
   transferredFrom: Nullable(Type.Object({ version: Type.String(), kind: Type.String() })),
   createdAt: Type.String(),
   parent: Nullable(Type.String()),
   decision: Type.Object({ promoted: Type.Boolean(), reason: Type.String() }),
-  prAuc: Type.Number(),
-  f1: Type.Number(),
-  rulRmse: Type.Number(),
+  prAuc: Nullable(Type.Number({ description: 'failure models: validation PR-AUC' })),
+  f1: Nullable(Type.Number()),
+  rulRmse: Nullable(Type.Number()),
+  healthThreshold: Nullable(Type.Number({ description: 'health models: the index below which anomaly alerts open' })),
+  falseAlarmsPerMachineMonth: Nullable(Type.Number({ description: 'health models: expected at that threshold on held-out normal data' })),
   backend: Type.String(),
 });
 export const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
@@ -23,12 +29,16 @@ export const RollbackBody = Type.Object(
     kind: Type.Optional(
       Type.String({ minLength: 1, maxLength: 40, description: 'whose champion to roll back; needed with several kinds' }),
     ),
+    role: Type.Optional(Type.Union([Type.Literal('failure'), Type.Literal('health')], { description: 'which champion: failure (default) or health' })),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },
   { additionalProperties: false },
 );
 export const ListQuery = Type.Object(
-  { kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'only versions of this machine kind' })) },
+  {
+    kind: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'only versions of this machine kind' })),
+    role: Type.Optional(Type.Union([Type.Literal('failure'), Type.Literal('health')], { description: 'only versions of this role' })),
+  },
   { additionalProperties: false },
 );
 export const Kind = Type.Object({
@@ -40,5 +50,12 @@ export const Kind = Type.Object({
   champion: Nullable(Type.String()),
   servedBy: Nullable(Type.String({ description: 'its champion, or a model from before kinds serving it' })),
   whyNoModel: Nullable(Type.String()),
+  health: Type.Object(
+    {
+      champion: Nullable(Type.String()),
+      whyNoModel: Nullable(Type.String({ description: 'e.g. learning normal: 9 h of 24 h' })),
+    },
+    { description: 'its health model, learned from readings alone' },
+  ),
 });
 export const ChampionReply = Type.Object({ champion: Type.String() });
