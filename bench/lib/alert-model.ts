@@ -1,6 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs';
 import type { TF } from '../../src/model/backend.js';
-import type { ModelMeta } from '../../src/registry/registry.js';
+import type { ModelMeta } from '../../src/registry/meta.js';
 
 /**
  * A model for measuring the serving path, not for predicting: the production-size LSTM stack
