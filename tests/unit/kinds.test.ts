@@ -9,6 +9,7 @@ import type { Sample } from '../../src/core/types.js';
 import { groupByKind } from '../../src/features/kinds.js';
 import type { Normalisation } from '../../src/features/normalize.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
+import { buildHealthLstm } from '../../src/model/health-lstm.js';
 import { buildLstm } from '../../src/model/lstm.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import type { InferenceClient } from '../../src/scoring/inference-client.js';
@@ -17,7 +18,7 @@ import { openVigilState } from '../../src/state.js';
 import { chooseKind } from '../../src/training/run.js';
 import { M1, tempDir } from '../support/fixtures.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { testMeta } from '../support/model-meta.js';
+import { testHealthMeta, testMeta } from '../support/model-meta.js';
 
 const PUMP = ['flow', 'pressure'];
 const MOTOR = ['current', 'speed', 'winding_temp'];
@@ -128,6 +129,45 @@ describe('registry and scoring per kind', () => {
     // A model from before kinds serves every kind without its own champion.
     expect(legacy.servingVersion('pump')).toBe('v0001');
     expect(legacy.history()[0]).toMatchObject({ kind: '*' });
+  });
+
+  it('a health model is a second role: its own champion, list, rollback and retention beside the failure model', async () => {
+    const dir = tempDir('vigil-roles-registry-');
+    const reg = new ModelRegistry(dir);
+    const health = (v: string, seed: number) =>
+      reg.save(
+        tf,
+        buildHealthLstm(tf, { windowSteps: WINDOW, features: 2, sensors: 2, units: [4], dropout: 0, learningRate: 0.01, seed }),
+        testHealthMeta(v, { kind: 'pump', stepMs: STEP, window: WINDOW, normalisation: norm(PUMP), sensors: PUMP }),
+      );
+    await reg.save(tf, lstm(2, 1), meta('v0001', 'pump', PUMP));
+    await health('v0002', 2);
+    await health('v0003', 3);
+    reg.promote('v0001', 'first');
+    reg.promote('v0002', 'first health model');
+    reg.promote('v0003', 'better on the same held-out data');
+    expect(reg.champions()).toEqual({ pump: 'v0001' });
+    expect(reg.champions('health')).toEqual({ pump: 'v0003' });
+    expect(reg.championVersion('pump', 'health')).toBe('v0003');
+    expect(reg.list('pump', 'health').map((m) => [m.version, m.champion])).toEqual([
+      ['v0002', false],
+      ['v0003', true],
+    ]);
+    expect(reg.list('pump', 'failure').map((m) => m.version)).toEqual(['v0001']);
+    expect(() => reg.healthMeta('v0001')).toThrow();
+    // A rollback stays within its role; naming a version of the other role is refused.
+    expect(() => reg.rollback('v0002', 'pump', 'failure')).toThrow(/v0002 is a health model, not a failure model/);
+    expect(() => reg.rollback(undefined, 'pump')).toThrow(/no earlier champion of pump/);
+    expect(reg.rollback(undefined, 'pump', 'health')).toBe('v0002');
+    expect(reg.champions()).toEqual({ pump: 'v0001' });
+    expect(reg.champions('health')).toEqual({ pump: 'v0002' });
+    // Retention counts each role of a kind apart: the failure champion is never crowded out by health versions.
+    await health('v0004', 4);
+    await health('v0005', 5);
+    const removed = reg.enforceRetention(1);
+    expect(removed).not.toContain('v0001');
+    expect(removed).not.toContain('v0002');
+    expect(reg.versions()).toContain('v0001');
   });
 
   it('scores each machine with its own kind’s champion on that kind’s sensors; a kind without one says why', async () => {
