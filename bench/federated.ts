@@ -98,10 +98,7 @@ function rename(items: LabelledSegment[], subset: string): LabelledSegment[] {
 
 function shuffled<T>(list: readonly T[], rng: Rng): T[] {
   const out = [...list];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
+  rng.shuffle(out);
   return out;
 }
 

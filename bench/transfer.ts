@@ -126,10 +126,7 @@ for (const seed of seeds) {
   // The k engines of FD003, nested (k = 1 within k = 3 …), chosen by the seed; the rest never adapt anything.
   const rng = new Rng(seed * 7919);
   const engines = [...new Set(targetItems.map((i) => i.seg.machine))];
-  for (let i = engines.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [engines[i], engines[j]] = [engines[j]!, engines[i]!];
-  }
+  rng.shuffle(engines);
   const maxK = Math.max(...ks);
   const heldOut = targetItems.filter((i) => !engines.slice(0, maxK).includes(i.seg.machine));
   const only = score(src.model, sourceNorm, src.validation.threshold, heldOut);

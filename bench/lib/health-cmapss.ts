@@ -82,10 +82,7 @@ export async function cmapssHealth(tf: TF, o: CmapssHealthOptions): Promise<Cmap
   // A fifth of the training engines held out, whole, for choosing settings (seeded).
   const rng = new Rng(o.seed ^ 0xc4a5);
   const order = train.map((u) => u.machine);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  rng.shuffle(order);
   const held = new Set(order.slice(0, Math.round(order.length * 0.2)));
   const learnFrom = train
     .filter((u) => !held.has(u.machine))

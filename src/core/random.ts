@@ -79,6 +79,15 @@ export class Rng {
     return median * Math.exp(this.normal(0, sigma));
   }
 
+  /** Shuffles `items` in place (Fisher–Yates, drawing from the last element down) and returns it. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
+  }
+
   /** An independent generator derived from this one (per machine, per component). */
   fork(): Rng {
     return new Rng(this.nextUint32());

@@ -72,10 +72,7 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
   const batchR = new Float32Array(o.batchSize);
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
+      rng.shuffle(order);
       const t0 = performance.now();
       let sum = 0;
       let sumF = 0;

@@ -67,10 +67,7 @@ export async function fitHealth(
   let seconds = 0;
   try {
     for (let epoch = 1; epoch <= o.epochs && !cancelled; epoch++) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
+      rng.shuffle(order);
       const t0 = performance.now();
       let sum = 0;
       let batches = 0;

@@ -153,10 +153,7 @@ export function healthSteps(req: HealthRequest): RunSteps<HealthData, Prepared, 
           for (let w = 0; w < r.weight[j]!; w++) picks.push([i, k]);
         }),
       );
-      for (let i = picks.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [picks[i], picks[j]] = [picks[j]!, picks[i]!];
-      }
+      rng.shuffle(picks);
       const kept = picks.slice(0, h.maxWindows);
       // A tenth of them watch for overfitting (early stopping); calibration stays untouched until decide.
       const valCount = Math.max(20, Math.round(kept.length * 0.1));

@@ -34,10 +34,7 @@ export function splitNormal(
   };
   let held = new Set<string>();
   if (out.method === 'by-machine') {
-    for (let i = machines.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [machines[i], machines[j]] = [machines[j]!, machines[i]!];
-    }
+    rng.shuffle(machines);
     held = new Set(machines.slice(0, Math.max(1, Math.round(machines.length * o.holdOut))));
   }
   for (const [machine, items] of byMachine) {

@@ -115,10 +115,7 @@ export function prepareFolds(
   const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
   if (machines.length < o.folds)
     throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${machines.length}`);
-  for (let i = machines.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [machines[i], machines[j]] = [machines[j]!, machines[i]!];
-  }
+  rng.shuffle(machines);
   const foldOf = new Map(machines.map((m, i) => [m, i % o.folds]));
   const norm =
     o.normalisation ??

@@ -175,3 +175,14 @@ describe('scenarios', () => {
     ]);
   });
 });
+
+describe('seeded generator', () => {
+  it('shuffles in place into a permutation, the same one for the same seed', () => {
+    const items = Array.from({ length: 50 }, (_, i) => i);
+    const a = new Rng(9).shuffle([...items]);
+    expect(new Rng(9).shuffle([...items])).toEqual(a);
+    expect([...a].sort((x, y) => x - y)).toEqual(items);
+    expect(a).not.toEqual(items);
+    expect(new Rng(10).shuffle([...items])).not.toEqual(a);
+  });
+});
