@@ -189,6 +189,19 @@ export const HealthSchema = Type.Object(
 
 export type HealthConfig = StaticDecode<typeof HealthSchema>;
 
+/** How per-regime normalisation finds the regimes, for a run of either role; none without condition channels. */
+export function regimeOptions(cfg: LearningConfig) {
+  return cfg.conditions.length > 0
+    ? {
+        conditions: cfg.conditions,
+        k: cfg.regimes.count === 'auto' ? undefined : cfg.regimes.count,
+        maxK: cfg.regimes.maxCount,
+        minExplained: cfg.regimes.minExplained,
+        seed: cfg.model.seed,
+      }
+    : undefined;
+}
+
 /** The model registry relative to the working directory. */
 export function resolveLearning(l: LearningConfig, cwd: string): LearningConfig {
   return { ...l, modelsDir: path.resolve(cwd, l.modelsDir) };

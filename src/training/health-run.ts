@@ -5,6 +5,7 @@
  * there are any, compared with the champion on the same held-out data, and registered. Runs in the
  * training worker, through the same assembly as the failure predictor.
  */
+import { regimeOptions } from './config.js';
 import { Rng } from '../core/random.js';
 import { applyNormalisation, fitNormalisation, inputNames, type KindGroup, type Normalisation } from '../features/index.js';
 import { buildHealthLstm, featureMoments, scoreAtIndex } from '../model/index.js';
@@ -131,16 +132,7 @@ export function healthSteps(req: HealthRequest): RunSteps<HealthData, Prepared, 
         throw new NotEnoughDataError(
           `${data.kind.kind}: ${trainWindows} normal windows to train on and ${calibrationWindows} to calibrate, ${MIN_HEALTH_WINDOWS} of each needed`,
         );
-      const regimes =
-        cfg.conditions.length > 0
-          ? {
-              conditions: cfg.conditions,
-              k: cfg.regimes.count === 'auto' ? undefined : cfg.regimes.count,
-              maxK: cfg.regimes.maxCount,
-              minExplained: cfg.regimes.minExplained,
-              seed: cfg.model.seed,
-            }
-          : undefined;
+      const regimes = regimeOptions(cfg);
       const norm = fitNormalisation(
         trainRefs.map((r) => r.seg),
         data.sensors,

@@ -1,4 +1,5 @@
 import type { LayersModel } from '@tensorflow/tfjs';
+import { regimeOptions } from './config.js';
 import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures } from '../features/index.js';
 import { extractMember, compile, type LstmSpec } from '../model/index.js';
 import { kindOf, type ModelMeta } from '../registry/index.js';
@@ -75,16 +76,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
       });
       const championVersion = ctx.registry.championVersion(kind.kind);
       const champion = championVersion ? ctx.registry.failureMeta(championVersion) : null;
-      const regimes =
-        cfg.conditions.length > 0
-          ? {
-              conditions: cfg.conditions,
-              k: cfg.regimes.count === 'auto' ? undefined : cfg.regimes.count,
-              maxK: cfg.regimes.maxCount,
-              minExplained: cfg.regimes.minExplained,
-              seed: cfg.model.seed,
-            }
-          : undefined;
+      const regimes = regimeOptions(cfg);
       // Scaling fitted on the training split (regimes included), or a given one a starting model was learned on.
       const prepare = (normalisation?: Normalisation) =>
         prepareData(dataset.items, dataset.sensors, {
