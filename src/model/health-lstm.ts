@@ -1,7 +1,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
-import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
-import { FastPredictor } from './fast-lstm/predictor.js';
+import { fastLstm, unsupportedLstmOption } from './fast-lstm/layer.js';
+import { modelOutputs } from './lstm.js';
 
 export interface HealthLstmSpec {
   windowSteps: number;
@@ -83,25 +83,5 @@ export function reconstruct(
   features: number,
   batchSize = 512,
 ): Float32Array {
-  const runtime = fastLstmRuntime();
-  const direct = runtime ? FastPredictor.fromModel(model, runtime) : null;
-  if (direct) {
-    try {
-      return direct.predict(x, n, windowSteps)[0]!;
-    } finally {
-      direct.dispose();
-    }
-  }
-  const width = (model.outputs[0]!.shape.at(-1) as number | null) ?? 0;
-  const out = new Float32Array(n * width);
-  const size = windowSteps * features;
-  for (let start = 0; start < n; start += batchSize) {
-    const count = Math.min(batchSize, n - start);
-    tf.tidy(() => {
-      const input = tf.tensor3d(x.subarray(start * size, (start + count) * size), [count, windowSteps, features]);
-      const y = model.predict(input) as import('@tensorflow/tfjs').Tensor;
-      out.set(y.dataSync() as Float32Array, start * width);
-    });
-  }
-  return out;
+  return modelOutputs(tf, model, x, n, windowSteps, features, batchSize)[0]!;
 }

@@ -1,4 +1,4 @@
-import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
 import { FastPredictor } from './fast-lstm/predictor.js';
@@ -103,9 +103,42 @@ export function compile(tf: TF, model: LayersModel, learningRate: number, rulLos
 }
 
 /**
- * Runs the model on windows [n, L, F] in batches; returns p(failure) and RUL/cap per window. Where the
- * fast kernels are loaded, through their scoring path (weights read once per call), else tfjs.
+ * Every output of a model on windows [n, L, F], each as rows of its width. Where the fast kernels
+ * are loaded, through their scoring path (weights read once per call), else tfjs in batches.
  */
+export function modelOutputs(
+  tf: TF,
+  model: LayersModel,
+  x: Float32Array,
+  n: number,
+  windowSteps: number,
+  features: number,
+  batchSize = 512,
+): Float32Array[] {
+  const runtime = fastLstmRuntime();
+  const direct = runtime ? FastPredictor.fromModel(model, runtime) : null;
+  if (direct) {
+    try {
+      return direct.predict(x, n, windowSteps);
+    } finally {
+      direct.dispose();
+    }
+  }
+  const widths = model.outputs.map((o) => (o.shape.at(-1) as number | null) ?? 1);
+  const outs = widths.map((w) => new Float32Array(n * w));
+  const size = windowSteps * features;
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    tf.tidy(() => {
+      const input = tf.tensor3d(x.subarray(start * size, (start + count) * size), [count, windowSteps, features]);
+      const ys = model.predict(input) as Tensor | Tensor[];
+      (Array.isArray(ys) ? ys : [ys]).forEach((y, i) => outs[i]!.set(y.dataSync() as Float32Array, start * widths[i]!));
+    });
+  }
+  return outs;
+}
+
+/** The failure model on windows [n, L, F]: p(failure) and RUL/cap per window. */
 export function predict(
   tf: TF,
   model: LayersModel,
@@ -115,27 +148,6 @@ export function predict(
   features: number,
   batchSize = 512,
 ): { p: Float32Array; rul: Float32Array } {
-  const runtime = fastLstmRuntime();
-  const direct = runtime ? FastPredictor.fromModel(model, runtime) : null;
-  if (direct) {
-    try {
-      const [p, rul] = direct.predict(x, n, windowSteps);
-      return { p: p!, rul: rul! };
-    } finally {
-      direct.dispose();
-    }
-  }
-  const p = new Float32Array(n);
-  const rul = new Float32Array(n);
-  const size = windowSteps * features;
-  for (let start = 0; start < n; start += batchSize) {
-    const count = Math.min(batchSize, n - start);
-    tf.tidy(() => {
-      const input = tf.tensor3d(x.subarray(start * size, (start + count) * size), [count, windowSteps, features]);
-      const [pt, rt] = model.predict(input) as [import('@tensorflow/tfjs').Tensor, import('@tensorflow/tfjs').Tensor];
-      p.set(pt.dataSync() as Float32Array, start);
-      rul.set(rt.dataSync() as Float32Array, start);
-    });
-  }
-  return { p, rul };
+  const [p, rul] = modelOutputs(tf, model, x, n, windowSteps, features, batchSize);
+  return { p: p!, rul: rul! };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { fileHandler } from '../../src/model/file-io.js';
+import { buildHealthLstm, reconstruct } from '../../src/model/health-lstm.js';
 import { buildLstm, predict } from '../../src/model/lstm.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { decide } from '../../src/training/run.js';
@@ -35,6 +36,15 @@ describe('LSTM model', () => {
     expect(rul.length).toBe(4);
     for (const v of p) expect(v).toBeGreaterThanOrEqual(0);
     for (const v of p) expect(v).toBeLessThanOrEqual(1);
+  });
+
+  it('the health model reconstructs every sensor at every step, in batches as in one call', () => {
+    const model = buildHealthLstm(tf, { windowSteps: 6, features: 3, sensors: 2, units: [5], dropout: 0, learningRate: 0.01, seed: 4 });
+    const x = Float32Array.from({ length: 5 * 18 }, (_, i) => Math.cos(i / 3));
+    const out = reconstruct(tf, model, x, 5, 6, 3, 2);
+    expect(out.length).toBe(5 * 6 * 2);
+    const whole = (model.predict(tf.tensor3d(x, [5, 6, 3])) as import('@tensorflow/tfjs').Tensor).dataSync();
+    expect(Array.from(out)).toEqual(Array.from(whole));
   });
 
   it('is initialised reproducibly from its seed', () => {
