@@ -44,6 +44,15 @@ export default tseslint.config(
     },
   },
   {
+    // The install script runs before anything is built: plain Node JavaScript.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     // The status page: browser modules without a build step.
     files: ['src/api/ui/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
