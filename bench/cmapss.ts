@@ -1,7 +1,7 @@
 /**
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
- *   --backend auto|wasm|cpu --kernel auto|fast|stock --sensors-only --save DIR --validation-only]
+ *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +

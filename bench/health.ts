@@ -1,6 +1,6 @@
 /**
  * npm run bench:health [-- --part fleet|cmapss|all --seeds 1,2,3 --subsets FD001,FD003,FD002 --validation-only
- *   --days N --machines N --kinds pump,motor,gearbox --backend auto|wasm|cpu --kernel auto|fast|stock]
+ *   --days N --machines N --kinds pump,motor,gearbox --backend auto|wasm|cpu --kernel auto|native|wasm|stock]
  *
  * The health model, learned without failure labels, judged two ways (docs/predictor.md, "Health
  * model"): on the fleet simulator never labelled (failures warned, lead as a share of the wear-out,
@@ -60,7 +60,7 @@ const fleetConfig = (modelsDir: string, seed: number) =>
     learning: {
       modelsDir: modelsDir || '/tmp/vigil-unused',
       backend: a.backend,
-      lstmKernel: a.kernel,
+      kernel: (a.kernel === 'fast' ? 'wasm' : a.kernel) as 'auto' | 'native' | 'wasm' | 'stock',
       step: '10m',
       window: 36,
       horizon: 36,
@@ -78,7 +78,7 @@ const cmapssConfig = (conditions: boolean) => (modelsDir: string, seed: number) 
     learning: {
       modelsDir,
       backend: a.backend,
-      lstmKernel: a.kernel,
+      kernel: (a.kernel === 'fast' ? 'wasm' : a.kernel) as 'auto' | 'native' | 'wasm' | 'stock',
       step: 1,
       window: Number(a.window),
       horizon: 30,

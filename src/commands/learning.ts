@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../vigil-config.js';
 import { Progress } from '../core/progress.js';
 import { createSensorStore } from '../store/index.js';
-import { loadTf, quietTfWarnings } from '../model/index.js';
+import { chooseKernels, loadTf, probeNativeKernels, quietTfWarnings } from '../model/index.js';
 import { applyNormalisation, buildWindows, storeKinds } from '../features/index.js';
 import { ModelRegistry, kindOf, roleOf } from '../registry/index.js';
 import { describeModel, pct, summary } from './model-text.js';
@@ -11,6 +11,23 @@ import { INFERRED_KIND_RULE } from '../core/kinds.js';
 import { MODEL_ROLES, type ModelRole } from '../core/model-roles.js';
 
 export function registerLearningCommands(program: Command): void {
+  program
+    .command('kernels')
+    .description('which LSTM kernels training and scoring use on this machine (learning.kernel), and why not native when not')
+    .option('-c, --config <file>', 'YAML config file')
+    .action(async (o: { config?: string }) => {
+      const config = loadConfig({ file: o.config });
+      const native = await probeNativeKernels();
+      const chosen = await chooseKernels(
+        config.learning.kernel,
+        config.learning.kernelThreads > 0 ? { threads: config.learning.kernelThreads } : {},
+      );
+      console.log(`learning.kernel: ${config.learning.kernel}`);
+      console.log(`native: ${native.instructionSet ? `${native.instructionSet} (start-up check passed)` : native.reason}`);
+      console.log(`uses: ${chosen.describe}`);
+      await chosen.runtime?.close();
+    });
+
   program
     .command('train')
     .description('train a model now from the configured store (in a worker thread), and promote it if it beats the champion')

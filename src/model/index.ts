@@ -5,7 +5,7 @@
  */
 export { type BackendPreference, type LoadedTf, loadTf, quietTfWarnings, type TF } from './backend.js';
 export { combineMembers, extractMember } from './ensemble.js';
-export { loadFastLstm, type LstmKernelChoice, type LstmKernelPreference } from './fast-lstm/load.js';
+export { chooseKernels, loadFastLstm, probeNativeKernels, type LstmKernelChoice, type LstmKernelPreference } from './fast-lstm/load.js';
 export { FastPredictor } from './fast-lstm/predictor.js';
 export { fileHandler } from './file-io.js';
 export { buildLstm, compile, type LstmSpec, predict } from './lstm.js';

@@ -50,7 +50,7 @@ export async function buildScoring(
   const { clock, log } = life;
   const l = config.learning;
   const s = config.scoring;
-  const inference = new InferenceClient(l.backend, undefined, { kernel: l.lstmKernel, threads: l.kernelThreads });
+  const inference = new InferenceClient(l.backend, undefined, { kernel: l.kernel, threads: l.kernelThreads });
   life.release('inference', () => inference.close());
   const history = new ScoreHistory(d.db, s.historyRetention);
   const healthHistory = new HealthHistory(d.db, s.historyRetention);

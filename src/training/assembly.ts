@@ -27,7 +27,7 @@ export interface RunBackend {
 export async function loadRunBackend(cfg: LearningConfig): Promise<RunBackend> {
   quietTfWarnings();
   const { tf, backend, provider } = await loadTf(cfg.backend);
-  const lstm = await loadFastLstm(tf, { preference: cfg.lstmKernel, ...(cfg.kernelThreads > 0 ? { threads: cfg.kernelThreads } : {}) });
+  const lstm = await loadFastLstm(tf, { preference: cfg.kernel, ...(cfg.kernelThreads > 0 ? { threads: cfg.kernelThreads } : {}) });
   return { tf, backend, provider, lstm };
 }
 

@@ -10,12 +10,15 @@ export const LearningSchema = Type.Object(
       ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'].map((b) => Type.Literal(b)),
       { default: 'auto' },
     ),
-    lstmKernel: Type.Union(
-      ['auto', 'fast', 'stock'].map((b) => Type.Literal(b)),
-      {
-        default: 'auto',
-        description: "fused WebAssembly SIMD LSTM kernels (fast), tfjs's own layer (stock), or fast where they load (auto)",
-      },
+    kernel: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('wasm'), Type.Literal('stock')], {
+      default: 'auto',
+      description:
+        "LSTM kernels: native SIMD (AVX-512, AVX2, NEON; built at install), WebAssembly SIMD (wasm), tfjs's own layer (stock), or the best that loads and passes its start-up check (auto)",
+    }),
+    lstmKernel: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('fast'), Type.Literal('stock')], {
+        description: 'deprecated, use learning.kernel (fast = wasm); read when learning.kernel is auto',
+      }),
     ),
     kernelThreads: Type.Integer({
       minimum: 0,
@@ -202,9 +205,10 @@ export function regimeOptions(cfg: LearningConfig) {
     : undefined;
 }
 
-/** The model registry relative to the working directory. */
+/** The model registry relative to the working directory; the deprecated lstmKernel read into kernel. */
 export function resolveLearning(l: LearningConfig, cwd: string): LearningConfig {
-  return { ...l, modelsDir: path.resolve(cwd, l.modelsDir) };
+  const legacy = l.lstmKernel === 'fast' ? 'wasm' : l.lstmKernel;
+  return { ...l, modelsDir: path.resolve(cwd, l.modelsDir), kernel: l.kernel === 'auto' && legacy ? legacy : l.kernel };
 }
 
 export function checkLearning(l: LearningConfig, problem: ProblemReport): void {

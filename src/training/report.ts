@@ -28,9 +28,40 @@ export const trainingFields = {
     Type.Null(),
   ]),
   scheduled: Type.Boolean({ description: 'the energy-aware scheduler starts runs by itself' }),
+  kernels: Type.Object(
+    {
+      configured: Type.String({ description: 'learning.kernel' }),
+      native: Type.Union([Type.String(), Type.Null()], {
+        description: "the native kernels' instruction set where they built and passed their start-up check, else null",
+      }),
+      uses: Type.Union([Type.Literal('native'), Type.Literal('wasm'), Type.Literal('stock'), Type.Null()], {
+        description: 'what training and scoring use (null until checked at start); meta.json says which trained each model',
+      }),
+      reason: Type.Union([Type.String(), Type.Null()], { description: 'why not native, when not' }),
+    },
+    { description: 'the LSTM kernels' },
+  ),
 };
 
-export function trainingReport(training: TrainingManager, scheduled: boolean): StageReport<typeof trainingFields> {
+/** What the daemon found at start about the LSTM kernels; null while it is still checking. */
+export interface KernelProbe {
+  configured: string;
+  native: string | null;
+  reason: string | null;
+}
+
+/** What `learning.kernel` comes to on this machine, given the probe (auto: native, else wasm). */
+export function kernelInUse(p: KernelProbe): 'native' | 'wasm' | 'stock' {
+  if (p.configured === 'stock') return 'stock';
+  if (p.configured === 'wasm') return 'wasm';
+  return p.native ? 'native' : 'wasm';
+}
+
+export function trainingReport(
+  training: TrainingManager,
+  scheduled: boolean,
+  kernels: () => KernelProbe & { checked: boolean },
+): StageReport<typeof trainingFields> {
   return stageReport({
     section: 'training',
     fields: trainingFields,
@@ -54,6 +85,10 @@ export function trainingReport(training: TrainingManager, scheduled: boolean): S
           error: last.error,
         },
         scheduled,
+        kernels: (() => {
+          const k = kernels();
+          return { configured: k.configured, native: k.native, uses: k.checked ? kernelInUse(k) : null, reason: k.reason };
+        })(),
       };
     },
     metrics: [

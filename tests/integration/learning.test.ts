@@ -65,7 +65,7 @@ describe('learning from the store', () => {
     expect(meta.architecture.members).toBe(2);
     expect(meta.training.members?.map((m) => m.seed)).toEqual([meta.training.seed, meta.training.seed + 1000]);
     // Trained with the fused kernels (16 and 8 units are multiples of 4), and saved as stock tfjs LSTMs.
-    expect(meta.training.lstmKernel).toMatch(/^fast \((relaxed-simd|simd), \d+ threads?\)$/);
+    expect(meta.training.lstmKernel).toMatch(/^(native \((avx512|avx2|neon|scalar)|wasm \((relaxed-simd|simd)), \d+ threads?\)$/);
     const model = await registry.load(tf, meta.version);
     expect(memberCount(model)).toBe(2);
     const test = evaluateCmapssTest(tf, model, meta.normalisation, path.join(DATA, 'test_FD001.txt'), path.join(DATA, 'RUL_FD001.txt'), {

@@ -144,7 +144,12 @@ export function statusFixture(): Status {
       streamClientsDropped: 0,
       deliveries: { pending: 0, delivered: 0, dead: 0 },
     },
-    training: { running: null, lastRun: null, scheduled: true },
+    training: {
+      running: null,
+      lastRun: null,
+      scheduled: true,
+      kernels: { configured: 'auto', native: 'avx2', uses: 'native', reason: null },
+    },
     federation: (({ history: _h, ...rest }) => rest)(federationView(null)),
   };
 }

@@ -6,7 +6,7 @@ import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { combineMembers, extractMember, memberCount } from '../../src/model/ensemble.js';
 import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
-import type { FastLstmRuntime } from '../../src/model/fast-lstm/runtime.js';
+import type { KernelRuntime } from '../../src/model/fast-lstm/kernel-runtime.js';
 import { buildLstm, type LstmSpec } from '../../src/model/lstm.js';
 import { alignToGrid } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
@@ -17,7 +17,7 @@ import { tempDir } from '../support/fixtures.js';
 import { testMeta } from '../support/model-meta.js';
 
 let tf: TF;
-let runtime: FastLstmRuntime;
+let runtime: KernelRuntime;
 beforeAll(async () => {
   quietTfWarnings();
   ({ tf } = await loadTf('wasm'));

@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
-import { fastLstm, FAST_LSTM_CLASS } from '../../src/model/fast-lstm/layer.js';
-import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
+import { fastLstm, FAST_LSTM_CLASS, registerFastLstm } from '../../src/model/fast-lstm/layer.js';
+import { chooseKernels, loadFastLstm, probeNativeKernels, selfCheck } from '../../src/model/fast-lstm/load.js';
+import { NativeLstmRuntime } from '../../src/model/fast-lstm/native-runtime.js';
 import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
+import type { KernelRuntime } from '../../src/model/fast-lstm/kernel-runtime.js';
 import { FastLstmRuntime } from '../../src/model/fast-lstm/runtime.js';
 import { toFastTopology, toStockTopology } from '../../src/model/fast-lstm/topology.js';
 import { LstmWorkspace } from '../../src/model/fast-lstm/workspace.js';
@@ -14,11 +16,11 @@ import { buildLstm, predict, type LstmSpec } from '../../src/model/lstm.js';
 import { tempDir } from '../support/fixtures.js';
 
 let tf: TF;
-let runtime: FastLstmRuntime;
+let runtime: KernelRuntime;
 beforeAll(async () => {
   quietTfWarnings();
   ({ tf } = await loadTf('wasm'));
-  const choice = await loadFastLstm(tf, { preference: 'fast' });
+  const choice = await loadFastLstm(tf, { preference: 'wasm' });
   runtime = choice.runtime!;
 });
 afterAll(async () => {
@@ -86,159 +88,182 @@ function referenceLstm(
   return sequences ? tf.stack(outputs, 1) : h;
 }
 
-describe('fast LSTM layer against tf.layers.lstm', () => {
-  const cases: Case[] = [
-    { batch: 1, steps: 2, features: 3, units: 4, sequences: false, activation: 'sigmoid' },
-    { batch: 3, steps: 5, features: 14, units: 8, sequences: true, activation: 'sigmoid' },
-    { batch: 3, steps: 5, features: 14, units: 8, sequences: false, activation: 'hardSigmoid' },
-    { batch: 37, steps: 20, features: 7, units: 12, sequences: true, activation: 'hardSigmoid' },
-    { batch: 64, steps: 50, features: 14, units: 64, sequences: true, activation: 'sigmoid' },
-    { batch: 512, steps: 6, features: 15, units: 32, sequences: false, activation: 'sigmoid' },
-    { batch: 2, steps: 200, features: 6, units: 16, sequences: true, activation: 'sigmoid' },
-  ];
+/** Every kernel build this machine runs: the WebAssembly kernels and each native instruction set. */
+const PATHS: Array<{ name: string; create: () => Promise<KernelRuntime> }> = [
+  { name: 'wasm', create: () => Promise.resolve(runtime) },
+  ...NativeLstmRuntime.instructionSets().map((isa) => ({
+    name: `native ${isa}`,
+    create: (): Promise<KernelRuntime> => NativeLstmRuntime.create({ instructionSet: isa }),
+  })),
+];
 
-  for (const c of cases) {
-    it(`forward and every gradient match: batch ${c.batch}, window ${c.steps}, ${c.features}→${c.units}, ${c.sequences ? 'sequences' : 'last step'}, ${c.activation}`, () => {
-      const args = {
-        units: c.units,
-        returnSequences: c.sequences,
-        recurrentActivation: c.activation,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-        recurrentInitializer: tf.initializers.orthogonal({ seed: 2 }),
-        // Non-zero biases, so a gate-order mistake cannot hide behind zeros.
-        biasInitializer: tf.initializers.randomNormal({ seed: 3, stddev: 0.5 }),
+for (const kernels of PATHS) {
+  describe(`kernels: ${kernels.name}`, () => {
+    let rt: KernelRuntime;
+    beforeAll(async () => {
+      rt = await kernels.create();
+      registerFastLstm(tf, rt);
+    });
+    afterAll(async () => {
+      registerFastLstm(tf, runtime);
+      if (rt !== runtime) await rt.close();
+    });
+
+    describe('fast LSTM layer against tf.layers.lstm', () => {
+      const cases: Case[] = [
+        { batch: 1, steps: 2, features: 3, units: 4, sequences: false, activation: 'sigmoid' },
+        { batch: 3, steps: 5, features: 14, units: 8, sequences: true, activation: 'sigmoid' },
+        { batch: 3, steps: 5, features: 14, units: 8, sequences: false, activation: 'hardSigmoid' },
+        { batch: 37, steps: 20, features: 7, units: 12, sequences: true, activation: 'hardSigmoid' },
+        { batch: 64, steps: 50, features: 14, units: 64, sequences: true, activation: 'sigmoid' },
+        { batch: 512, steps: 6, features: 15, units: 32, sequences: false, activation: 'sigmoid' },
+        { batch: 2, steps: 200, features: 6, units: 16, sequences: true, activation: 'sigmoid' },
+      ];
+
+      for (const c of cases) {
+        it(`forward and every gradient match: batch ${c.batch}, window ${c.steps}, ${c.features}→${c.units}, ${c.sequences ? 'sequences' : 'last step'}, ${c.activation}`, () => {
+          const args = {
+            units: c.units,
+            returnSequences: c.sequences,
+            recurrentActivation: c.activation,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+            recurrentInitializer: tf.initializers.orthogonal({ seed: 2 }),
+            // Non-zero biases, so a gate-order mistake cannot hide behind zeros.
+            biasInitializer: tf.initializers.randomNormal({ seed: 3, stddev: 0.5 }),
+          };
+          const stock = tf.layers.lstm({ ...args, name: 'stock' });
+          const fast = fastLstm({ ...args, name: 'fast' });
+          const x = tf.randomNormal([c.batch, c.steps, c.features], 0, 1, 'float32', 4);
+          const dy = tf.randomNormal(c.sequences ? [c.batch, c.steps, c.units] : [c.batch, c.units], 0, 1, 'float32', 5);
+          stock.apply(x);
+          fast.apply(x);
+          fast.setWeights(stock.getWeights());
+          const a = outputAndGradients(stock, x, dy);
+          const b = outputAndGradients(fast, x, dy);
+          expect(relativeError(b.out, a.out)).toBeLessThan(TOLERANCE);
+          a.grads.forEach((g, i) =>
+            expect(relativeError(b.grads[i]!, g), ['input', 'kernel', 'recurrent kernel', 'bias'][i]).toBeLessThan(TOLERANCE),
+          );
+        });
+      }
+
+      it('a window of one step matches the written-out LSTM (stock tfjs cannot differentiate it)', () => {
+        for (const activation of ['sigmoid', 'hardSigmoid'] as const) {
+          const fast = fastLstm({ units: 8, recurrentActivation: activation, biasInitializer: tf.initializers.randomNormal({ seed: 7 }) });
+          const x = tf.randomNormal([5, 1, 4], 0, 1, 'float32', 8);
+          const dy = tf.randomNormal([5, 8], 0, 1, 'float32', 9);
+          fast.apply(x);
+          const b = outputAndGradients(fast, x, dy);
+          const [kernel, recurrent, bias] = fast.getWeights();
+          const ref = (xx: Tensor, k: Tensor, r: Tensor, bb: Tensor) =>
+            tf.sum(tf.mul(referenceLstm(xx, k, r, bb, 8, false, activation === 'hardSigmoid'), dy));
+          const grads = tf.grads(ref as never)([x, kernel!, recurrent!, bias!]);
+          expect(
+            relativeError(b.out, referenceLstm(x, kernel!, recurrent!, bias!, 8, false, activation === 'hardSigmoid').dataSync()),
+          ).toBeLessThan(TOLERANCE);
+          grads.forEach((g, i) => expect(relativeError(b.grads[i]!, g.dataSync())).toBeLessThan(TOLERANCE));
+        }
+      });
+
+      it('starts from the same weights as the stock layer with the same seeds', () => {
+        const spec: LstmSpec = {
+          windowSteps: 10,
+          features: 6,
+          units: [16, 8],
+          dropout: 0.2,
+          learningRate: 0.01,
+          seed: 5,
+          recurrentActivation: 'sigmoid',
+        };
+        const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
+        const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
+        expect(fast.layers.filter((l) => l.getClassName() === FAST_LSTM_CLASS)).toHaveLength(2);
+        expect(fast.getWeights().map((w) => w.shape)).toEqual(stock.getWeights().map((w) => w.shape));
+        fast.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(stock.getWeights()[i]!.dataSync())));
+      });
+
+      it('trains to the same weights as the stock layer (ten Adam steps with dropout off)', async () => {
+        const spec: LstmSpec = {
+          windowSteps: 12,
+          features: 5,
+          units: [16, 8],
+          dropout: 0,
+          learningRate: 0.01,
+          seed: 11,
+          recurrentActivation: 'sigmoid',
+        };
+        const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
+        const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
+        for (let step = 0; step < 10; step++) {
+          const x = tf.randomNormal([32, 12, 5], 0, 1, 'float32', 100 + step);
+          const yf = tf.cast(tf.greater(tf.randomUniform([32, 1], 0, 1, 'float32', 200 + step), 0.7), 'float32');
+          const yr = tf.randomUniform([32, 1], 0, 1, 'float32', 300 + step);
+          const ls = (await stock.trainOnBatch(x, [yf, yr])) as number[];
+          const lf = (await fast.trainOnBatch(x, [yf, yr])) as number[];
+          expect(Math.abs(ls[0]! - lf[0]!)).toBeLessThan(1e-4);
+        }
+        stock.getWeights().forEach((w, i) => expect(relativeError(fast.getWeights()[i]!.dataSync(), w.dataSync())).toBeLessThan(1e-3));
+      });
+
+      it('keeps units that are not a multiple of 4 on the stock layer', () => {
+        const model = buildLstm(tf, {
+          windowSteps: 4,
+          features: 3,
+          units: [5, 8],
+          dropout: 0,
+          learningRate: 0.01,
+          seed: 1,
+          recurrentActivation: 'sigmoid',
+          kernel: 'fast',
+        });
+        expect(model.layers.map((l) => l.getClassName()).filter((c) => c.includes('LSTM'))).toEqual(['LSTM', FAST_LSTM_CLASS]);
+        expect(() => fastLstm({ units: 6 })).toThrow(/multiple of 4/);
+        expect(() => fastLstm({ units: 8, stateful: true })).toThrow(/stateful/);
+      });
+    });
+
+    describe('fast LSTM scoring path', () => {
+      const spec: LstmSpec = {
+        windowSteps: 30,
+        features: 7,
+        units: [16, 8],
+        dropout: 0.2,
+        learningRate: 0.01,
+        seed: 2,
+        recurrentActivation: 'sigmoid',
       };
-      const stock = tf.layers.lstm({ ...args, name: 'stock' });
-      const fast = fastLstm({ ...args, name: 'fast' });
-      const x = tf.randomNormal([c.batch, c.steps, c.features], 0, 1, 'float32', 4);
-      const dy = tf.randomNormal(c.sequences ? [c.batch, c.steps, c.units] : [c.batch, c.units], 0, 1, 'float32', 5);
-      stock.apply(x);
-      fast.apply(x);
-      fast.setWeights(stock.getWeights());
-      const a = outputAndGradients(stock, x, dy);
-      const b = outputAndGradients(fast, x, dy);
-      expect(relativeError(b.out, a.out)).toBeLessThan(TOLERANCE);
-      a.grads.forEach((g, i) =>
-        expect(relativeError(b.grads[i]!, g), ['input', 'kernel', 'recurrent kernel', 'bias'][i]).toBeLessThan(TOLERANCE),
-      );
+
+      it('gives model.predict’s answers for one window and for batches beyond its chunk size', () => {
+        const model = buildLstm(tf, { ...spec, kernel: 'stock' });
+        const predictor = FastPredictor.fromModel(model, rt)!;
+        expect(predictor).not.toBeNull();
+        for (const n of [1, 3, 700]) {
+          const x = tf.randomNormal([n, 30, 7], 0, 1, 'float32', n).dataSync() as Float32Array;
+          const [p, rul] = predictor.predict(x, n, 30);
+          const [ep, er] = model.predict(tf.tensor3d(x, [n, 30, 7])) as Tensor[];
+          expect(relativeError(p!, ep!.dataSync())).toBeLessThan(TOLERANCE);
+          expect(relativeError(rul!, er!.dataSync())).toBeLessThan(TOLERANCE);
+        }
+        predictor.dispose();
+      });
+
+      it('predict() uses it and agrees with the tfjs path', () => {
+        const model = buildLstm(tf, { ...spec, kernel: 'fast' });
+        const x = tf.randomNormal([40, 30, 7], 0, 1, 'float32', 9).dataSync() as Float32Array;
+        const viaPredict = predict(tf, model, x, 40, 30, 7);
+        const [ep] = model.predict(tf.tensor3d(x, [40, 30, 7])) as Tensor[];
+        expect(relativeError(viaPredict.p, ep!.dataSync())).toBeLessThan(TOLERANCE);
+      });
+
+      it('declines architectures it does not know', () => {
+        const input = tf.input({ shape: [5, 3] });
+        const gru = tf.layers.gru({ units: 4 }).apply(input) as import('@tensorflow/tfjs').SymbolicTensor;
+        const out = tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(gru) as import('@tensorflow/tfjs').SymbolicTensor;
+        expect(FastPredictor.fromModel(tf.model({ inputs: input, outputs: out }), rt)).toBeNull();
+      });
     });
-  }
-
-  it('a window of one step matches the written-out LSTM (stock tfjs cannot differentiate it)', () => {
-    for (const activation of ['sigmoid', 'hardSigmoid'] as const) {
-      const fast = fastLstm({ units: 8, recurrentActivation: activation, biasInitializer: tf.initializers.randomNormal({ seed: 7 }) });
-      const x = tf.randomNormal([5, 1, 4], 0, 1, 'float32', 8);
-      const dy = tf.randomNormal([5, 8], 0, 1, 'float32', 9);
-      fast.apply(x);
-      const b = outputAndGradients(fast, x, dy);
-      const [kernel, recurrent, bias] = fast.getWeights();
-      const ref = (xx: Tensor, k: Tensor, r: Tensor, bb: Tensor) =>
-        tf.sum(tf.mul(referenceLstm(xx, k, r, bb, 8, false, activation === 'hardSigmoid'), dy));
-      const grads = tf.grads(ref as never)([x, kernel!, recurrent!, bias!]);
-      expect(
-        relativeError(b.out, referenceLstm(x, kernel!, recurrent!, bias!, 8, false, activation === 'hardSigmoid').dataSync()),
-      ).toBeLessThan(TOLERANCE);
-      grads.forEach((g, i) => expect(relativeError(b.grads[i]!, g.dataSync())).toBeLessThan(TOLERANCE));
-    }
   });
-
-  it('starts from the same weights as the stock layer with the same seeds', () => {
-    const spec: LstmSpec = {
-      windowSteps: 10,
-      features: 6,
-      units: [16, 8],
-      dropout: 0.2,
-      learningRate: 0.01,
-      seed: 5,
-      recurrentActivation: 'sigmoid',
-    };
-    const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
-    const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
-    expect(fast.layers.filter((l) => l.getClassName() === FAST_LSTM_CLASS)).toHaveLength(2);
-    expect(fast.getWeights().map((w) => w.shape)).toEqual(stock.getWeights().map((w) => w.shape));
-    fast.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(stock.getWeights()[i]!.dataSync())));
-  });
-
-  it('trains to the same weights as the stock layer (ten Adam steps with dropout off)', async () => {
-    const spec: LstmSpec = {
-      windowSteps: 12,
-      features: 5,
-      units: [16, 8],
-      dropout: 0,
-      learningRate: 0.01,
-      seed: 11,
-      recurrentActivation: 'sigmoid',
-    };
-    const stock = buildLstm(tf, { ...spec, kernel: 'stock' });
-    const fast = buildLstm(tf, { ...spec, kernel: 'fast' });
-    for (let step = 0; step < 10; step++) {
-      const x = tf.randomNormal([32, 12, 5], 0, 1, 'float32', 100 + step);
-      const yf = tf.cast(tf.greater(tf.randomUniform([32, 1], 0, 1, 'float32', 200 + step), 0.7), 'float32');
-      const yr = tf.randomUniform([32, 1], 0, 1, 'float32', 300 + step);
-      const ls = (await stock.trainOnBatch(x, [yf, yr])) as number[];
-      const lf = (await fast.trainOnBatch(x, [yf, yr])) as number[];
-      expect(Math.abs(ls[0]! - lf[0]!)).toBeLessThan(1e-4);
-    }
-    stock.getWeights().forEach((w, i) => expect(relativeError(fast.getWeights()[i]!.dataSync(), w.dataSync())).toBeLessThan(1e-3));
-  });
-
-  it('keeps units that are not a multiple of 4 on the stock layer', () => {
-    const model = buildLstm(tf, {
-      windowSteps: 4,
-      features: 3,
-      units: [5, 8],
-      dropout: 0,
-      learningRate: 0.01,
-      seed: 1,
-      recurrentActivation: 'sigmoid',
-      kernel: 'fast',
-    });
-    expect(model.layers.map((l) => l.getClassName()).filter((c) => c.includes('LSTM'))).toEqual(['LSTM', FAST_LSTM_CLASS]);
-    expect(() => fastLstm({ units: 6 })).toThrow(/multiple of 4/);
-    expect(() => fastLstm({ units: 8, stateful: true })).toThrow(/stateful/);
-  });
-});
-
-describe('fast LSTM scoring path', () => {
-  const spec: LstmSpec = {
-    windowSteps: 30,
-    features: 7,
-    units: [16, 8],
-    dropout: 0.2,
-    learningRate: 0.01,
-    seed: 2,
-    recurrentActivation: 'sigmoid',
-  };
-
-  it('gives model.predict’s answers for one window and for batches beyond its chunk size', () => {
-    const model = buildLstm(tf, { ...spec, kernel: 'stock' });
-    const predictor = FastPredictor.fromModel(model, runtime)!;
-    expect(predictor).not.toBeNull();
-    for (const n of [1, 3, 700]) {
-      const x = tf.randomNormal([n, 30, 7], 0, 1, 'float32', n).dataSync() as Float32Array;
-      const [p, rul] = predictor.predict(x, n, 30);
-      const [ep, er] = model.predict(tf.tensor3d(x, [n, 30, 7])) as Tensor[];
-      expect(relativeError(p!, ep!.dataSync())).toBeLessThan(TOLERANCE);
-      expect(relativeError(rul!, er!.dataSync())).toBeLessThan(TOLERANCE);
-    }
-    predictor.dispose();
-  });
-
-  it('predict() uses it and agrees with the tfjs path', () => {
-    const model = buildLstm(tf, { ...spec, kernel: 'fast' });
-    const x = tf.randomNormal([40, 30, 7], 0, 1, 'float32', 9).dataSync() as Float32Array;
-    const viaPredict = predict(tf, model, x, 40, 30, 7);
-    const [ep] = model.predict(tf.tensor3d(x, [40, 30, 7])) as Tensor[];
-    expect(relativeError(viaPredict.p, ep!.dataSync())).toBeLessThan(TOLERANCE);
-  });
-
-  it('declines architectures it does not know', () => {
-    const input = tf.input({ shape: [5, 3] });
-    const gru = tf.layers.gru({ units: 4 }).apply(input) as import('@tensorflow/tfjs').SymbolicTensor;
-    const out = tf.layers.dense({ units: 1, activation: 'sigmoid' }).apply(gru) as import('@tensorflow/tfjs').SymbolicTensor;
-    expect(FastPredictor.fromModel(tf.model({ inputs: input, outputs: out }), runtime)).toBeNull();
-  });
-});
+}
 
 describe('fast LSTM model files', () => {
   const spec: LstmSpec = {
@@ -332,6 +357,63 @@ describe('fast LSTM runtime', () => {
     const ok = runtime.alloc(64);
     expect(() => runtime.parallel('gemm', parts(ok))).not.toThrow();
     runtime.free(ok, 64);
+  });
+
+  it('native: one thread and several give the same answers, the batch shared out by the addon', async () => {
+    const one = await NativeLstmRuntime.create({ threads: 1 });
+    const many = await NativeLstmRuntime.create({ threads: 2 });
+    const shape = { batch: 100, steps: 9, features: 6, units: 20 };
+    const rnd = (n: number, seed: number) => tf.randomNormal([n], 0, 0.5, 'float32', seed).dataSync() as Float32Array;
+    const x = rnd(100 * 9 * 6, 1);
+    const w = { kernel: rnd(6 * 80, 2), recurrent: rnd(20 * 80, 3), bias: rnd(80, 4) };
+    const dy = rnd(100 * 9 * 20, 5);
+    const a = new LstmWorkspace(one, true);
+    const b = new LstmWorkspace(many, true);
+    expect(Array.from(b.forward(x, w, shape, true).output)).toEqual(Array.from(a.forward(x, w, shape, true).output));
+    const g1 = a.backward(dy, w, true);
+    const g2 = b.backward(dy, w, true);
+    expect(Array.from(g2.dx)).toEqual(Array.from(g1.dx));
+    expect(relativeError(g2.kernel, g1.kernel)).toBeLessThan(1e-6);
+    expect(relativeError(g2.recurrent, g1.recurrent)).toBeLessThan(1e-6);
+    expect(relativeError(g2.bias, g1.bias)).toBeLessThan(1e-6);
+    a.release();
+    b.release();
+  });
+
+  it('native: a call that would reach outside kernel memory is an error, never a stray write', async () => {
+    const rt = await NativeLstmRuntime.create({ threads: 2 });
+    const at = rt.alloc(64);
+    const end = rt.f32.byteLength;
+    expect(() => rt.call('gemm', [4, 4, 4, at, 4, at, 4, end - 16, 4, 0])).toThrow(/C reaches past the end of kernel memory/);
+    expect(() => rt.call('gemm', [4, 4, 4, at + 2, 4, at, 4, at, 4, 0])).toThrow(/A is not 4-byte aligned/);
+    expect(() => rt.call('gemm', [4, 4, 4, -64, 4, at, 4, at, 4, 0])).toThrow(/not an unsigned 32-bit integer/);
+    expect(() => rt.call('gemm', [4, 4, 4, at])).toThrow(/takes 10 arguments/);
+    expect(() => rt.parallel('forward', [[64, 2, 3, 6, at, at, at, at, at, at, at, at, 0]])).toThrow(/multiple of 4/);
+    expect(() => rt.parallel('forward', [[1 << 20, 50, 14, 64, at, at, at, at, at, at, at, at, 0]])).toThrow(/reaches past the end/);
+    expect(() => rt.call('gemm', [4, 4, 4, at, 4, at, 4, at, 4, 0])).not.toThrow();
+    rt.free(at, 64);
+  });
+
+  it('native: built on this machine, passes its start-up check and is what auto chooses', async () => {
+    const probe = await probeNativeKernels();
+    expect(probe.reason).toBeNull();
+    expect(NativeLstmRuntime.instructionSets()).toContain(probe.instructionSet);
+    const auto = await chooseKernels('auto');
+    expect(auto.describe).toMatch(/^native \((avx512|avx2|neon|scalar), \d+ threads?\)$/);
+    expect((await chooseKernels('wasm')).describe).toMatch(/^wasm \((relaxed-simd|simd), \d+ threads?\)$/);
+    // 'fast' is what learning.lstmKernel called the WebAssembly kernels.
+    expect((await chooseKernels('fast')).runtime?.info.build).toBe('wasm');
+  });
+
+  it('native: the start-up check catches kernels that disagree with the WebAssembly ones', async () => {
+    const broken = await NativeLstmRuntime.create({ threads: 1 });
+    const parallel = broken.parallel.bind(broken);
+    // A kernel that loses the last unit of every step: exactly the kind of tile-edge slip the check is for.
+    broken.parallel = (kernel, argLists) => {
+      parallel(kernel, argLists);
+      if (kernel === 'forward') for (const a of argLists) broken.f32.fill(0, a[11]! / 4 + a[3]! - 1, a[11]! / 4 + a[3]!);
+    };
+    expect(await selfCheck(broken)).toMatch(/^output differs from the reference/);
   });
 
   it('is skipped on request, with the reason reported', async () => {

@@ -9,7 +9,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from '../backend.js';
-import type { FastLstmRuntime } from './runtime.js';
+import type { KernelRuntime } from './kernel-runtime.js';
 import { LstmWorkspace } from './workspace.js';
 
 export const FAST_LSTM_CLASS = 'VigilFastLSTM';
@@ -38,14 +38,14 @@ export function unsupportedLstmOption(config: Record<string, unknown>): string |
   return null;
 }
 
-let active: { tf: TF; runtime: FastLstmRuntime; create: (args: Record<string, unknown>) => unknown } | null = null;
+let active: { tf: TF; runtime: KernelRuntime; create: (args: Record<string, unknown>) => unknown } | null = null;
 
-export function fastLstmRuntime(): FastLstmRuntime | null {
+export function fastLstmRuntime(): KernelRuntime | null {
   return active?.runtime ?? null;
 }
 
 /** Registers the layer class with this tfjs instance; fast layers compute on `runtime`. */
-export function registerFastLstm(tf: TF, runtime: FastLstmRuntime): void {
+export function registerFastLstm(tf: TF, runtime: KernelRuntime): void {
   if (active?.tf === tf) {
     active.runtime = runtime;
     return;

@@ -9,8 +9,8 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { FAST_LSTM_CLASS, unsupportedLstmOption } from './layer.js';
-import type { FastLstmRuntime } from './runtime.js';
-import { splitBatch } from './workspace.js';
+import type { KernelRuntime } from './kernel-runtime.js';
+import { batchParts } from './workspace.js';
 
 interface Head {
   name: string;
@@ -60,7 +60,7 @@ export class FastPredictor {
   private readonly layers: Layer[];
 
   private constructor(
-    private readonly rt: FastLstmRuntime,
+    private readonly rt: KernelRuntime,
     private readonly chains: Chain[],
     private readonly outputs: OutputSource[],
     readonly features: number,
@@ -68,7 +68,7 @@ export class FastPredictor {
     this.layers = chains.flatMap((c) => c.layers);
   }
 
-  static fromModel(model: LayersModel, runtime: FastLstmRuntime): FastPredictor | null {
+  static fromModel(model: LayersModel, runtime: KernelRuntime): FastPredictor | null {
     if (model.inputs.length !== 1) return null;
     const features = model.inputs[0]!.shape[model.inputs[0]!.shape.length - 1] ?? 0;
     if (features <= 0) return null;
@@ -96,7 +96,7 @@ export class FastPredictor {
       const count = Math.min(CHUNK, n - start);
       this.prepare(count, steps);
       this.rt.f32.set(x.subarray(start * steps * F, (start + count) * steps * F), this.x / 4);
-      const parts = splitBatch(count, this.rt.threads);
+      const parts = batchParts(this.rt, count);
       for (const chain of this.chains) {
         let input = this.x;
         for (const l of chain.layers) {
@@ -196,7 +196,7 @@ function readHead(layer: TfLayer): Head | null {
  * The stack's weights copied into kernel memory, or null when the kernels cannot run it: every LSTM
  * but the last passes its sequence on, the heads read the last state.
  */
-function loadStack(lstms: readonly TfLayer[], features: number, runtime: FastLstmRuntime): Layer[] | null {
+function loadStack(lstms: readonly TfLayer[], features: number, runtime: KernelRuntime): Layer[] | null {
   const configs = lstms.map((l) => l.getConfig() as Record<string, unknown>);
   if (configs.some((cfg, i) => unsupportedLstmOption(cfg) !== null || Boolean(cfg.returnSequences) !== i < configs.length - 1)) return null;
   let inputs = features;
@@ -224,7 +224,7 @@ function loadStack(lstms: readonly TfLayer[], features: number, runtime: FastLst
   });
 }
 
-function freeWeights(rt: FastLstmRuntime, layers: readonly Layer[]): void {
+function freeWeights(rt: KernelRuntime, layers: readonly Layer[]): void {
   for (const l of layers) {
     rt.free(l.w, l.inputs * 4 * l.units);
     rt.free(l.r, l.units * 4 * l.units);
@@ -233,7 +233,7 @@ function freeWeights(rt: FastLstmRuntime, layers: readonly Layer[]): void {
 }
 
 /** Each output's heads and their LSTM chains (loaded into `chains`), or null for an unknown architecture. */
-function readOutputs(model: LayersModel, runtime: FastLstmRuntime, features: number, chains: Chain[]): OutputSource[] | null {
+function readOutputs(model: LayersModel, runtime: KernelRuntime, features: number, chains: Chain[]): OutputSource[] | null {
   const chainOf = new Map<string, number>();
   const outputs: OutputSource[] = [];
   for (const out of model.outputs) {

@@ -1,5 +1,5 @@
 /**
- * Loads the LSTM kernels (WebAssembly SIMD, built from assembly/lstm.ts by `npm run build`) into one
+ * Loads the WebAssembly LSTM kernels (SIMD, built from assembly/lstm.ts by `npm run build`) into one
  * shared memory and runs them on this thread plus helper threads. Calls are synchronous — tfjs asks
  * for gradients synchronously — so helpers are woken and awaited through Atomics on a shared control
  * block, not through messages.
@@ -11,26 +11,15 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ARGS_AT, CTRL_WORDS, DONE, FAILED, FN, REQ } from './control-block.js';
-
-export type KernelName = 'forward' | 'backward' | 'infer' | 'gemm' | 'transpose';
-const KERNELS: KernelName[] = ['forward', 'backward', 'infer', 'gemm', 'transpose'];
-
-export interface FastLstmInfo {
-  /** 'relaxed-simd' when the engine accepts relaxed SIMD (fused multiply-add), else 'simd'. */
-  instructionSet: 'relaxed-simd' | 'simd';
-  threads: number;
-  wasmFile: string;
-}
-
-export class FastLstmUnavailableError extends Error {
-  constructor(reason: string) {
-    super(`fast LSTM kernels unavailable: ${reason}`);
-    this.name = 'FastLstmUnavailableError';
-  }
-}
-
-const PAGE = 65536;
-const MAX_PAGES = 65536;
+import { KernelMemory } from './kernel-memory.js';
+import {
+  defaultThreads,
+  FastLstmUnavailableError,
+  KERNELS,
+  type KernelInfo,
+  type KernelName,
+  type KernelRuntime,
+} from './kernel-runtime.js';
 /** A helper that has not finished after this long is taken as lost; the call fails instead of hanging. */
 const HELPER_TIMEOUT_MS = 120_000;
 
@@ -57,31 +46,30 @@ function helperFile(): string {
   return found;
 }
 
-export class FastLstmRuntime {
-  readonly memory: WebAssembly.Memory;
-  readonly info: FastLstmInfo;
+export class FastLstmRuntime implements KernelRuntime {
+  readonly info: KernelInfo;
+  readonly splitsBatch = false;
   private readonly exports: Record<KernelName, (...a: number[]) => void>;
   private readonly helpers: Helper[];
-  private freeList: Array<{ at: number; size: number }> = [];
-  private top = 1024;
-  private f32View: Float32Array;
 
   private constructor(
-    memory: WebAssembly.Memory,
+    private readonly arena: KernelMemory,
     exports: Record<KernelName, (...a: number[]) => void>,
     helpers: Helper[],
-    info: FastLstmInfo,
+    info: KernelInfo,
   ) {
-    this.memory = memory;
     this.exports = exports;
     this.helpers = helpers;
     this.info = info;
-    this.f32View = new Float32Array(memory.buffer);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.arena.memory;
   }
 
   /**
-   * Threads default to the cores available, at most 8 (each helper is a V8 isolate of its own, and a
-   * window's recurrence gains little beyond that); 1 means no helpers.
+   * Threads default to the cores available, at most 8 (each helper is a V8 isolate of its own);
+   * 1 means no helpers.
    */
   static async create(o: { threads?: number; preferRelaxed?: boolean } = {}): Promise<FastLstmRuntime> {
     if (typeof SharedArrayBuffer === 'undefined') throw new FastLstmUnavailableError('SharedArrayBuffer is not available');
@@ -91,7 +79,7 @@ export class FastLstmRuntime {
     if (!WebAssembly.validate(simdBytes)) throw new FastLstmUnavailableError('this engine has no WebAssembly SIMD');
     const simd = await WebAssembly.compile(simdBytes);
     let module = simd;
-    let chosen: [FastLstmInfo['instructionSet'], string] = ['simd', simdFile];
+    let chosen: [string, string] = ['simd', simdFile];
     const relaxedFile = o.preferRelaxed === false ? null : findKernelFile('lstm-relaxed.wasm');
     if (relaxedFile) {
       const bytes = readFileSync(relaxedFile);
@@ -106,7 +94,8 @@ export class FastLstmRuntime {
         }
       }
     }
-    const memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
+    const arena = new KernelMemory({ shared: true });
+    const memory = arena.memory;
     const instance = await WebAssembly.instantiate(module, {
       env: {
         memory,
@@ -119,59 +108,25 @@ export class FastLstmRuntime {
       KernelName,
       (...a: number[]) => void
     >;
-    const threads = Math.max(1, Math.min(o.threads ?? Math.min(os.availableParallelism(), 8), 16));
+    const threads = defaultThreads(o.threads, os.availableParallelism());
     const helpers = await Promise.all(Array.from({ length: threads - 1 }, () => startHelper(module!, memory)));
-    return new FastLstmRuntime(memory, exports, helpers, { instructionSet: chosen[0], threads, wasmFile: chosen[1] });
+    return new FastLstmRuntime(arena, exports, helpers, { build: 'wasm', instructionSet: chosen[0], threads, file: chosen[1] });
   }
 
   get threads(): number {
     return this.helpers.length + 1;
   }
 
-  /** A Float32Array over the whole memory, renewed after growth. */
   get f32(): Float32Array {
-    if (this.f32View.buffer.byteLength !== this.memory.buffer.byteLength) this.f32View = new Float32Array(this.memory.buffer);
-    return this.f32View;
+    return this.arena.f32;
   }
 
-  /** Allocates `floats` f32 values, 64-byte aligned; returns a byte offset. */
   alloc(floats: number): number {
-    const size = Math.ceil((floats * 4) / 64) * 64 || 64;
-    const i = this.freeList.findIndex((b) => b.size >= size);
-    if (i >= 0) {
-      const block = this.freeList[i]!;
-      if (block.size === size) this.freeList.splice(i, 1);
-      else this.freeList[i] = { at: block.at + size, size: block.size - size };
-      return block.at;
-    }
-    const at = this.top;
-    const end = at + size;
-    if (end > this.memory.buffer.byteLength) {
-      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
-      if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) throw new Error('fast LSTM memory exhausted (4 GiB)');
-      this.memory.grow(pages);
-    }
-    this.top = end;
-    return at;
+    return this.arena.alloc(floats);
   }
 
   free(at: number, floats: number): void {
-    const size = Math.ceil((floats * 4) / 64) * 64 || 64;
-    this.freeList.push({ at, size });
-    this.freeList.sort((a, b) => a.at - b.at);
-    // Coalesce neighbours, and give the tail back to the bump pointer.
-    const merged: Array<{ at: number; size: number }> = [];
-    for (const b of this.freeList) {
-      const last = merged[merged.length - 1];
-      if (last && last.at + last.size === b.at) last.size += b.size;
-      else merged.push({ ...b });
-    }
-    const tail = merged[merged.length - 1];
-    if (tail && tail.at + tail.size === this.top) {
-      this.top = tail.at;
-      merged.pop();
-    }
-    this.freeList = merged;
+    this.arena.free(at, floats);
   }
 
   /** Runs one kernel on this thread. */

@@ -3,7 +3,7 @@
  * copies in, splits the batch across threads, copies out. The forward leaves its activations in
  * place for the backward of the same batch; a generation number tells whether they are still there.
  */
-import type { FastLstmRuntime } from './runtime.js';
+import type { KernelRuntime } from './kernel-runtime.js';
 
 export interface LstmShape {
   batch: number;
@@ -64,7 +64,7 @@ export class LstmWorkspace {
   generation = 0;
 
   constructor(
-    private readonly rt: FastLstmRuntime,
+    private readonly rt: KernelRuntime,
     private readonly hardSigmoid: boolean,
   ) {}
 
@@ -123,12 +123,11 @@ export class LstmWorkspace {
     const f32 = this.rt.f32;
     f32.set(dy.subarray(0, returnSequences ? B * T * U : B * U), b.dy / 4);
     // Transposed kernels for dh = dz·Rᵀ and dx = dz·Wᵀ; Wᵀ padded with zero columns to fp.
-    const wt = new Float32Array(g4 * fp);
-    for (let i = 0; i < F; i++) for (let j = 0; j < g4; j++) wt[j * fp + i] = w.kernel[i * g4 + j]!;
-    f32.set(wt, b.wt / 4);
-    const rt = new Float32Array(g4 * U);
-    for (let i = 0; i < U; i++) for (let j = 0; j < g4; j++) rt[j * U + i] = w.recurrent[i * g4 + j]!;
-    f32.set(rt, b.rt / 4);
+    const wt = b.wt / 4;
+    f32.fill(0, wt, wt + g4 * fp);
+    for (let i = 0; i < F; i++) for (let j = 0; j < g4; j++) f32[wt + j * fp + i] = w.kernel[i * g4 + j]!;
+    const rt = b.rt / 4;
+    for (let i = 0; i < U; i++) for (let j = 0; j < g4; j++) f32[rt + j * U + i] = w.recurrent[i * g4 + j]!;
     const parts = this.split(B);
     const dwSize = F * g4;
     const drSize = U * g4;
@@ -173,7 +172,7 @@ export class LstmWorkspace {
     const dx = new Float32Array(B * T * F);
     const dxAt = b.dx / 4;
     if (fp === F) dx.set(out.subarray(dxAt, dxAt + B * T * F));
-    else for (let r = 0; r < B * T; r++) dx.set(out.subarray(dxAt + r * fp, dxAt + r * fp + F), r * F);
+    else for (let r = 0; r < B * T; r++) for (let i = 0; i < F; i++) dx[r * F + i] = out[dxAt + r * fp + i]!;
     return { dx, kernel, recurrent, bias };
   }
 
@@ -188,7 +187,7 @@ export class LstmWorkspace {
   }
 
   private split(batch: number): Array<[number, number]> {
-    return splitBatch(batch, this.rt.threads);
+    return batchParts(this.rt, batch);
   }
 
   private prepare(s: LstmShape): Buffers {
@@ -238,6 +237,11 @@ export class LstmWorkspace {
     this.units = U;
     return this.buffers;
   }
+}
+
+/** How a caller splits a batch for `rt`: one part where the kernels share it among threads themselves. */
+export function batchParts(rt: KernelRuntime, batch: number): Array<[number, number]> {
+  return rt.splitsBatch ? [[0, batch]] : splitBatch(batch, rt.threads);
 }
 
 /** [first row, rows] per thread; parts are multiples of 4 rows, the kernels' tile height. */
