@@ -1,5 +1,6 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { seededDropout } from './seeded-dropout.js';
 import { fastLstm, unsupportedLstmOption } from './fast-lstm/layer.js';
 import { modelOutputs } from './lstm.js';
 
@@ -40,7 +41,7 @@ export function buildHealthLstm(tf: TF, spec: HealthLstmSpec): LayersModel {
     };
     const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
     h = layer.apply(h) as SymbolicTensor;
-    if (spec.dropout > 0) h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `dropout_${i}` }).apply(h) as SymbolicTensor;
+    if (spec.dropout > 0) h = seededDropout(tf, { rate: spec.dropout, seed: seed + 2, name: `dropout_${i}` }).apply(h) as SymbolicTensor;
   });
   const reconstruction = tf.layers
     .dense({

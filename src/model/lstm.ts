@@ -1,5 +1,6 @@
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { seededDropout } from './seeded-dropout.js';
 import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
 import { FastPredictor } from './fast-lstm/predictor.js';
 
@@ -62,7 +63,7 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
     const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
     h = layer.apply(h) as SymbolicTensor;
     if (spec.dropout > 0)
-      h = tf.layers.dropout({ rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
+      h = seededDropout(tf, { rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
   });
   const failure = tf.layers
     .dense({
