@@ -1,18 +1,28 @@
 /**
- * npm run bench:lstm [-- --batch 256 --threads N --seconds S --no-relaxed --data DIR]
+ * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR]
  *
- * Stock tf.layers.lstm (wasm and pure-JS backends) against the fused kernels, on Vigil's model
- * (LSTM 64 with sequences → dropout → LSTM 32 → dropout → failure and RUL heads) and the same
- * C-MAPSS FD001 windows (50 × 14): training samples/s and achieved GFLOP/s, batch inference
- * samples/s, single-window latency, and the ratios. One process, one run.
+ * Stock tf.layers.lstm against the fused kernels — the WebAssembly build and the native one, each on 1
+ * and 2 threads — and PyTorch (bench/lstm-torch.py, when Debian's python3-torch is installed) on Vigil's
+ * model (LSTM 64 with sequences → dropout → LSTM 32 → dropout → failure and RUL heads) and the same
+ * C-MAPSS FD001 windows (50 × 15): training windows/s and achieved GFLOP/s, batch inference windows/s,
+ * single-window latency, and the ratios. One process, one run; the last line compares native training
+ * with PyTorch's.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { loadTf, quietTfWarnings } from '../src/model/backend.js';
-import { loadFastLstm } from '../src/model/fast-lstm/load.js';
-import { buildLstm, predict, type LstmSpec } from '../src/model/lstm.js';
+import type { KernelRuntime } from '../src/model/fast-lstm/kernel-runtime.js';
+import { registerFastLstm } from '../src/model/fast-lstm/layer.js';
+import { NativeLstmRuntime, nativeAddon } from '../src/model/fast-lstm/native-runtime.js';
+import { FastLstmRuntime } from '../src/model/fast-lstm/runtime.js';
+import { buildLstm, type LstmSpec } from '../src/model/lstm.js';
 import { FastPredictor } from '../src/model/fast-lstm/predictor.js';
 import { prepareData } from '../src/training/pipeline.js';
 import { CMAPSS_SENSORS, labelledTrainingUnits } from './lib/cmapss.js';
@@ -21,10 +31,10 @@ const { values: a } = parseArgs({
   options: {
     data: { type: 'string', default: path.resolve('../shared/data/cmapss') },
     batch: { type: 'string', default: '256' },
-    threads: { type: 'string' },
     seconds: { type: 'string', default: '8' },
     // Plain SIMD kernels even where relaxed SIMD (fused multiply-add) is available.
     'no-relaxed': { type: 'boolean', default: false },
+    'no-torch': { type: 'boolean', default: false },
   },
 });
 const BATCH = Number(a.batch);
@@ -34,8 +44,17 @@ const UNITS = [64, 32];
 
 quietTfWarnings();
 const { tf } = await loadTf('wasm');
-const fast = await loadFastLstm(tf, { ...(a.threads ? { threads: Number(a.threads) } : {}), preferRelaxed: !a['no-relaxed'] });
-if (!fast.runtime) throw new Error(`fast kernels did not load: ${fast.reason}`);
+const runtimes: Array<[string, KernelRuntime]> = [];
+for (const threads of [1, 2])
+  runtimes.push([
+    `wasm kernels, ${threads} thread${threads > 1 ? 's' : ''}`,
+    await FastLstmRuntime.create({ threads, preferRelaxed: !a['no-relaxed'] }),
+  ]);
+const native = nativeAddon();
+if ('error' in native) console.log(`(native LSTM kernels unavailable: ${native.error}; no native rows)`);
+else
+  for (const threads of [1, 2])
+    runtimes.push([`native kernels, ${threads} thread${threads > 1 ? 's' : ''}`, await NativeLstmRuntime.create({ threads })]);
 // The 21 sensors (50 × 15 windows after the constant ones go): the shape its published figures were measured on.
 const items = labelledTrainingUnits(path.join(a.data, 'train_FD001.txt'), {
   window: WINDOW,
@@ -60,7 +79,7 @@ const trainFlopsPerSample = 3 * forwardFlops;
 console.log(
   `bench:lstm — C-MAPSS FD001 windows ${WINDOW}×${F}, LSTM ${UNITS.join('→')} with dropout, two heads, batch ${BATCH}, Adam; ` +
     `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.versions.node}; ` +
-    `kernels: ${fast.runtime.info.instructionSet}, ${fast.runtime.threads} thread(s)`,
+    `kernels: wasm ${runtimes[0]![1].info.instructionSet}${'error' in native ? '' : `, native ${runtimes[2]![1].info.instructionSet}`}`,
 );
 console.log(`FLOPs per window: forward ${(forwardFlops / 1e6).toFixed(2)} M, training step ${(trainFlopsPerSample / 1e6).toFixed(2)} M`);
 
@@ -135,9 +154,9 @@ function measureInference(run: (x: Float32Array, n: number) => void, windows: nu
   return { sps, p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.floor(times.length * 0.99)]! };
 }
 
-async function variant(name: string, backend: 'wasm' | 'cpu', kernel: 'fast' | 'stock', inferWindows: number): Promise<Row> {
-  await tf.setBackend(backend);
-  await tf.ready();
+async function variant(name: string, runtime: KernelRuntime | null, inferWindows: number): Promise<Row> {
+  const kernel = runtime ? 'fast' : 'stock';
+  if (runtime) registerFastLstm(tf, runtime);
   const model = buildLstm(tf, spec(kernel));
   const trainSps = await measureTraining(model);
   // model.predict itself: what tfjs does with the layer (the scoring path is measured below).
@@ -165,50 +184,139 @@ async function variant(name: string, backend: 'wasm' | 'cpu', kernel: 'fast' | '
 
 function print(r: Row): void {
   console.log(
-    `${r.name.padEnd(34)} train ${r.trainSps.toFixed(0).padStart(6)} samples/s (${r.gflops.toFixed(2).padStart(6)} GFLOP/s)  ` +
+    `${r.name.padEnd(30)} train ${r.trainSps.toFixed(0).padStart(6)} windows/s (${r.gflops.toFixed(2).padStart(6)} GFLOP/s)  ` +
       `inference ${r.inferSps.toFixed(0).padStart(7)} windows/s  single window p50 ${r.singleP50.toFixed(3)} ms, p99 ${r.singleP99.toFixed(3)} ms`,
   );
 }
 
-const stockWasm = await variant('stock tf.layers.lstm, wasm', 'wasm', 'stock', 512);
-const stockCpu = await variant('stock tf.layers.lstm, pure JS (cpu)', 'cpu', 'stock', 64);
-const fastWasm = await variant('fast kernels (tfjs wasm around them)', 'wasm', 'fast', 4096);
+const stock = await variant('stock tf.layers.lstm (tfjs wasm)', null, 512);
+const rows = new Map<string, Row>();
+for (const [name, runtime] of runtimes) rows.set(name, await variant(name, runtime, 4096));
 
-// Scoring path: the same forward kernel with the heads in plain code, no tfjs per call.
-await tf.setBackend('wasm');
+// Scoring path: the forward kernel with the heads in plain code, no tfjs per call (best build, 2 threads).
+const best = runtimes[runtimes.length - 1]![1];
+registerFastLstm(tf, best);
 const model = buildLstm(tf, spec('fast'));
-const recognised = FastPredictor.fromModel(model, fast.runtime);
-if (!recognised) throw new Error('the scoring path does not recognise the model');
-const predictor = recognised;
+const predictor = FastPredictor.fromModel(model, best);
+if (!predictor) throw new Error('the scoring path does not recognise the model');
 const direct = measureInference((x, n) => predictor.predict(x, n, WINDOW), 4096);
-// predict() as training's validation and the C-MAPSS evaluation call it (weights read per call).
-const viaPredict = measureInference((x, n) => predict(tf, model, x, n, WINDOW, F), 4096);
 console.log(
-  `(predict() with weights read per call: ${viaPredict.sps.toFixed(0)} windows/s, single window p50 ${viaPredict.p50.toFixed(3)} ms)`,
+  `${`scoring path, ${best.info.build} 2 threads`.padEnd(30)} ${''.padEnd(41)}inference ${direct.sps.toFixed(0).padStart(7)} windows/s  single window p50 ${direct.p50.toFixed(3)} ms, p99 ${direct.p99.toFixed(3)} ms`,
 );
 model.dispose();
 predictor.dispose();
-const fastDirect: Row = {
-  name: 'fast kernels, scoring path',
-  trainSps: NaN,
-  gflops: NaN,
-  inferSps: direct.sps,
-  singleP50: direct.p50,
-  singleP99: direct.p99,
-};
-console.log(
-  `${fastDirect.name.padEnd(34)} ${''.padEnd(43)}inference ${direct.sps.toFixed(0).padStart(7)} windows/s  single window p50 ${direct.p50.toFixed(3)} ms, p99 ${direct.p99.toFixed(3)} ms`,
-);
 
-const ratio = (x: number, y: number) => `${(x / y).toFixed(1)}×`;
-console.log('\nratios, fast against stock wasm (stock pure JS in brackets):');
+interface TorchRow {
+  threads: number;
+  trainWindowsPerSecond: number;
+  inferWindowsPerSecond: number;
+  torch: string;
+}
+const torch: TorchRow[] = [];
+const script = path.resolve('bench/lstm-torch.py');
+if (!a['no-torch'] && existsSync('/usr/bin/python3') && existsSync(script)) {
+  for (const threads of [1, 2]) {
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [
+        script,
+        '--threads',
+        String(threads),
+        '--batch',
+        String(BATCH),
+        '--window',
+        String(WINDOW),
+        '--features',
+        String(F),
+        '--seconds',
+        String(SECONDS),
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const line = r.stdout?.trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) {
+      console.log(
+        `(PyTorch not measured: ${(r.stderr || r.error?.message || 'no output').trim().split('\n').pop()}; apt-get install python3-torch)`,
+      );
+      break;
+    }
+    const t = JSON.parse(line) as TorchRow;
+    torch.push(t);
+    console.log(
+      `${`PyTorch ${t.torch}, ${threads} thread${threads > 1 ? 's' : ''}`.padEnd(30)} train ${t.trainWindowsPerSecond.toFixed(0).padStart(6)} windows/s (${((t.trainWindowsPerSecond * trainFlopsPerSample) / 1e9).toFixed(2).padStart(6)} GFLOP/s)  inference ${t.inferWindowsPerSecond.toFixed(0).padStart(7)} windows/s`,
+    );
+  }
+}
+
+// What training costs the event loop beside it (in the daemon: MQTT and HTTP), with the training in a worker
+// thread as the daemon runs it: the loop's delay over the same seconds, idle and while each build trains.
+async function loopDelayWhile(build: 'native' | 'wasm' | null): Promise<string> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  let worker: Worker | null = null;
+  let trained = '';
+  if (build) {
+    worker = new Worker(fileURLToPath(new URL('./lib/lstm-train-worker.js', import.meta.url)), {
+      workerData: { build, threads: 2, seconds: SECONDS, batch: BATCH, window: WINDOW, features: F },
+    });
+    const w = worker;
+    await new Promise<void>((resolve, reject) => {
+      w.on('message', (m: { type: string }) => m.type === 'started' && resolve());
+      w.once('error', reject);
+    });
+  }
+  h.enable();
+  const busy = setInterval(() => undefined, 1);
+  if (worker) {
+    const w = worker;
+    trained = await new Promise<string>((resolve, reject) => {
+      w.on(
+        'message',
+        (m: { type: string; windowsPerSecond: number }) =>
+          m.type === 'done' && resolve(`, training ${m.windowsPerSecond.toFixed(0)} windows/s`),
+      );
+      w.once('error', reject);
+    });
+    await w.terminate();
+  } else await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  clearInterval(busy);
+  h.disable();
+  const ms = (ns: number) => (ns / 1e6).toFixed(1);
+  return `p50 ${ms(h.percentile(50))} ms, p99 ${ms(h.percentile(99))} ms, max ${ms(h.max)} ms${trained}`;
+}
+console.log('\nevent-loop delay beside training in a worker thread (2 kernel threads, 2 cores):');
+console.log(`  idle                 ${await loopDelayWhile(null)}`);
+console.log(`  wasm kernels         ${await loopDelayWhile('wasm')}`);
+if (!('error' in native)) console.log(`  native kernels       ${await loopDelayWhile('native')}`);
+
+const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}×`;
+const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+const wasm1 = rows.get('wasm kernels, 1 thread')!;
+const wasm2 = rows.get('wasm kernels, 2 threads')!;
+const native1 = rows.get('native kernels, 1 thread');
+const native2 = rows.get('native kernels, 2 threads');
+console.log('\nratios:');
 console.log(
-  `  training           ${ratio(fastWasm.trainSps, stockWasm.trainSps)} (${ratio(fastWasm.trainSps, stockCpu.trainSps)})   target ≥ 10× — ${fastWasm.trainSps >= 10 * stockWasm.trainSps ? 'met' : 'NOT met'}`,
+  `  wasm kernels against stock tfjs, training ${ratio(wasm2.trainSps, stock.trainSps)}, batch inference ${ratio(wasm2.inferSps, stock.inferSps)}`,
 );
-console.log(
-  `  batch inference    ${ratio(fastWasm.inferSps, stockWasm.inferSps)} through tfjs, ${ratio(direct.sps, stockWasm.inferSps)} scoring path (${ratio(direct.sps, stockCpu.inferSps)})   target ≥ 10× — ${Math.max(fastWasm.inferSps, direct.sps) >= 10 * stockWasm.inferSps ? 'met' : 'NOT met'}`,
-);
-console.log(
-  `  single window p50  ${ratio(stockWasm.singleP50, fastWasm.singleP50)} through tfjs, ${ratio(stockWasm.singleP50, direct.p50)} scoring path; ${direct.p50.toFixed(3)} ms   target ≤ 1 ms — ${direct.p50 <= 1 ? 'met' : 'NOT met'}`,
-);
-await fast.runtime.close();
+if (native1 && native2) {
+  console.log(
+    `  native against wasm kernels, training: 1 thread ${ratio(native1.trainSps, wasm1.trainSps)}, 2 threads ${ratio(native2.trainSps, wasm2.trainSps)}   target ≥ 2× at 2 threads — ${met(native2.trainSps >= 2 * wasm2.trainSps)}`,
+  );
+  console.log(`  native training, 2 threads: ${native2.gflops.toFixed(1)} GFLOP/s   target ≥ 60 — ${met(native2.gflops >= 60)}`);
+}
+if (native1 && native2 && torch.length > 0) {
+  const t1 = torch.find((t) => t.threads === 1)!.trainWindowsPerSecond;
+  // PyTorch's best thread count is the anchor for two threads (on 2 cores its second thread can cost more than it gives).
+  const t2 = Math.max(...torch.map((t) => t.trainWindowsPerSecond));
+  const r1 = native1.trainSps / t1;
+  const r2 = native2.trainSps / t2;
+  console.log(`  targets: native ≥ 1.5× PyTorch at 1 thread — ${met(r1 >= 1.5)}; at 2 threads (PyTorch's best) — ${met(r2 >= 1.5)}`);
+  console.log(`native vs PyTorch training: 1 thread ${r1.toFixed(2)}×, 2 threads ${r2.toFixed(2)}×`);
+} else {
+  console.log(
+    `native vs PyTorch training: ${native1 ? 'PyTorch not measured (apt-get install python3-torch)' : 'native kernels not built'}`,
+  );
+}
+for (const [, runtime] of runtimes) await runtime.close();
