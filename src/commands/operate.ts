@@ -93,7 +93,7 @@ export function registerOperateCommands(program: Command): void {
         `ingest: ${s.ingest.messagesAccepted} messages accepted, ${s.ingest.messagesRejected} rejected, ${s.ingest.readingsPerSecond.toFixed(0)} readings/s`,
       );
       print(
-        `model: ${s.model.champion ?? 'none yet'}${s.model.champion ? ` (F1 ${s.model.f1?.toFixed(2)}, PR-AUC ${s.model.prAuc?.toFixed(2)}, RUL RMSE ${s.model.rulRmse?.toFixed(1)} steps)` : ''}; training ${s.training.running ? `run ${s.training.running.id} in progress` : 'idle'}`,
+        `model: ${s.model.champion ?? 'none yet'}${s.model.champion ? ` (F1 ${s.model.f1?.toFixed(2)}, PR-AUC ${s.model.prAuc?.toFixed(2)}, RUL RMSE ${s.model.rulRmse?.toFixed(1)} steps)` : ''}; training ${s.training.running ? `run ${s.training.running.id} in progress` : 'idle'}, LSTM kernels ${kernelsText(s.training.kernels)}`,
       );
       print(
         `alerts: ${s.alerts.open} open, ${s.alerts.acknowledged} acknowledged; precision ${pct(s.alerts.quality.precision)}, recall ${pct(s.alerts.quality.recall)}; deliveries dead ${s.alerts.deliveries.dead}`,
@@ -176,4 +176,11 @@ export function registerOperateCommands(program: Command): void {
         `password (shown once; Vigil stores only its scrypt hash):\n  ${password}\nconfig entry:\nmqtt:\n  embedded:\n    users:\n      - { username: ${JSON.stringify(o.name)}, passwordHash: '${hash}'${lists} }`,
       );
     });
+}
+
+/** e.g. "native (avx512)", "wasm (native kernels unavailable: …)", "checking". */
+function kernelsText(k: { uses: string | null; native: string | null; reason: string | null }): string {
+  if (!k.uses) return 'checking';
+  if (k.uses === 'native') return `native (${k.native})`;
+  return k.reason ? `${k.uses} (${k.reason})` : k.uses;
 }
