@@ -76,7 +76,13 @@ describe('the npm package', () => {
       JSON.stringify({ name: 'plant-gateway', version: '1.0.0', private: true, dependencies: { vigil: `file:../${tarball}` } }),
     );
     // The dependencies already installed here (hard links: nothing to fetch, nothing rebuilt), then a real `npm install`.
-    execFileSync('cp', ['-al', path.resolve('node_modules'), path.join(app, 'node_modules')]);
+    try {
+      execFileSync('cp', ['-al', path.resolve('node_modules'), path.join(app, 'node_modules')], { stdio: 'pipe' });
+    } catch {
+      // Hard links cannot cross file systems (a temp dir elsewhere): a plain copy then.
+      execFileSync('rm', ['-rf', path.join(app, 'node_modules')]);
+      execFileSync('cp', ['-a', path.resolve('node_modules'), path.join(app, 'node_modules')]);
+    }
     // A PATH with node and a shell only: no c++, g++, cc or make.
     const bin = path.join(root, 'bin');
     mkdirSync(bin);
