@@ -10,6 +10,8 @@ export interface LstmSpec {
   /** Units of each stacked LSTM layer, e.g. [64, 32]. */
   units: number[];
   dropout: number;
+  /** A new dropout mask every batch instead of tfjs's one mask per batch shape (seeded-dropout.ts). */
+  freshDropout?: boolean;
   learningRate: number;
   seed: number;
   /**
@@ -63,7 +65,9 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
     const layer = spec.kernel === 'fast' && unsupportedLstmOption(args) === null ? fastLstm(args) : tf.layers.lstm(args);
     h = layer.apply(h) as SymbolicTensor;
     if (spec.dropout > 0)
-      h = seededDropout(tf, { rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}` }).apply(h) as SymbolicTensor;
+      h = seededDropout(tf, { rate: spec.dropout, seed: seed + 2, name: `${prefix}dropout_${i}`, fresh: spec.freshDropout }).apply(
+        h,
+      ) as SymbolicTensor;
   });
   const failure = tf.layers
     .dense({

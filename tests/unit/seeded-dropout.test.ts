@@ -58,4 +58,23 @@ describe('seeded dropout with its mask kept', () => {
     const topology = JSON.stringify(model.toJSON(null, false));
     expect(topology.match(/"class_name":"Dropout"/g)).toHaveLength(2);
   });
+
+  it('draws a new mask every training call when asked, repeatably from its seed, keeping the expected share', () => {
+    const x = tf.ones([64, 50, 16]);
+    const a = seededDropout(tf, { rate: 0.25, seed: 7, fresh: true });
+    const b = seededDropout(tf, { rate: 0.25, seed: 7, fresh: true });
+    const first = values(a.apply(x, { training: true }) as Tensor);
+    const second = values(a.apply(x, { training: true }) as Tensor);
+    expect(second).not.toEqual(first);
+    // Another layer with the same seed draws the same sequence of masks: a run repeats.
+    expect(values(b.apply(x, { training: true }) as Tensor)).toEqual(first);
+    expect(values(b.apply(x, { training: true }) as Tensor)).toEqual(second);
+    // Inverted dropout: kept units scaled by 1/keep, about a quarter dropped.
+    expect(new Set(first)).toEqual(new Set([0, Math.fround(1 / 0.75)]));
+    const dropped = first.filter((v) => v === 0).length / first.length;
+    expect(dropped).toBeGreaterThan(0.24);
+    expect(dropped).toBeLessThan(0.26);
+    // Inference passes the input through.
+    expect(values(a.apply(x) as Tensor)).toEqual(values(x));
+  });
 });
