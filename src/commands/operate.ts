@@ -180,7 +180,7 @@ export function registerOperateCommands(program: Command): void {
 
 /** e.g. "native (avx512)", "wasm (native kernels unavailable: …)", "checking". */
 function kernelsText(k: { uses: string | null; native: string | null; reason: string | null }): string {
-  if (!k.uses) return 'checking';
+  if (!k.uses) return k.reason ? `none (${k.reason})` : 'checking';
   if (k.uses === 'native') return `native (${k.native})`;
   return k.reason ? `${k.uses} (${k.reason})` : k.uses;
 }

@@ -50,7 +50,11 @@ export async function buildScoring(
   const { clock, log } = life;
   const l = config.learning;
   const s = config.scoring;
-  const inference = new InferenceClient(l.backend, undefined, { kernel: l.kernel, threads: l.kernelThreads });
+  // Scoring never stops for want of the native kernels: `native` is a requirement of training only.
+  const inference = new InferenceClient(l.backend, undefined, {
+    kernel: l.kernel === 'native' ? 'auto' : l.kernel,
+    threads: l.kernelThreads,
+  });
   life.release('inference', () => inference.close());
   const history = new ScoreHistory(d.db, s.historyRetention);
   const healthHistory = new HealthHistory(d.db, s.historyRetention);

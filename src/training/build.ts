@@ -5,7 +5,7 @@ import type { ModelRegistry } from '../registry/index.js';
 import type { JudgedPeriod } from '../core/verdict-book.js';
 import { probeNativeKernels } from '../model/index.js';
 import { TrainingManager } from './manager.js';
-import { kernelInUse, trainingReport, type KernelProbe } from './report.js';
+import { trainingReport, type KernelProbe } from './report.js';
 
 /**
  * Training runs in their worker thread; a run still going at stop is cancelled and recorded as such. At
@@ -26,13 +26,13 @@ export function buildTraining(
       Object.assign(kernels, p, { checked: true });
       if (p.instructionSet) log.info({ kernels: p.instructionSet }, `LSTM kernels: native (${p.instructionSet})`);
       else if (config.learning.kernel === 'native')
-        log.error({ reason: p.reason }, `learning.kernel is native, but ${p.reason}: training and scoring will fail until it builds`);
+        log.error({ reason: p.reason }, `learning.kernel is native, but ${p.reason}: training fails until they build (scoring falls back)`);
       else log.warn({ reason: p.reason }, `LSTM kernels: wasm (${p.reason})`);
     });
   } else {
     kernels.checked = true;
     kernels.reason = 'configured';
-    log.info(`LSTM kernels: ${kernelInUse(kernels)} (configured)`);
+    log.info(`LSTM kernels: ${config.learning.kernel} (configured)`);
   }
   life.report(trainingReport(training, config.schedule.enabled, () => kernels));
   return training;

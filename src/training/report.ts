@@ -35,7 +35,8 @@ export const trainingFields = {
         description: "the native kernels' instruction set where they built and passed their start-up check, else null",
       }),
       uses: Type.Union([Type.Literal('native'), Type.Literal('wasm'), Type.Literal('stock'), Type.Null()], {
-        description: 'what training and scoring use (null until checked at start); meta.json says which trained each model',
+        description:
+          'what training uses (null while it is checked at start, or when learning.kernel is native and they are missing: see reason); meta.json says which trained each model',
       }),
       reason: Type.Union([Type.String(), Type.Null()], { description: 'why not native, when not' }),
     },
@@ -50,11 +51,15 @@ export interface KernelProbe {
   reason: string | null;
 }
 
-/** What `learning.kernel` comes to on this machine, given the probe (auto: native, else wasm). */
-export function kernelInUse(p: KernelProbe): 'native' | 'wasm' | 'stock' {
+/**
+ * What `learning.kernel` comes to for training on this machine, given the probe (auto: native, else wasm);
+ * null where native is required and missing: training then fails, saying why.
+ */
+export function kernelInUse(p: KernelProbe): 'native' | 'wasm' | 'stock' | null {
   if (p.configured === 'stock') return 'stock';
   if (p.configured === 'wasm') return 'wasm';
-  return p.native ? 'native' : 'wasm';
+  if (p.native) return 'native';
+  return p.configured === 'native' ? null : 'wasm';
 }
 
 export function trainingReport(
