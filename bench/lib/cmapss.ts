@@ -114,7 +114,15 @@ export function evaluateCmapssTest(
   norm: Normalisation,
   testFile: string,
   rulFile: string,
-  o: { window: number; horizon: number; rulCap: number; threshold: number; smoothing?: number },
+  o: {
+    window: number;
+    horizon: number;
+    rulCap: number;
+    threshold: number;
+    smoothing?: number;
+    /** Average each engine's last `count` windows, `spacing` cycles apart (earlier RULs less the cycles since). */
+    averageLast?: { count: number; spacing: number };
+  },
 ): CmapssTestResult {
   // An input missing here would be scored as its training mean without a word: refuse instead.
   const unknown = channels(norm).filter((s) => !CMAPSS_VALUES.includes(s));
@@ -124,16 +132,35 @@ export function evaluateCmapssTest(
   // Every value is offered; the model's normalisation picks the inputs it was trained on.
   const units = [...cmapssSamples(rows, false, CMAPSS_VALUES).entries()].sort((a, b) => a[0] - b[0]);
   const F = inputNames(norm).length;
-  const x = new Float32Array(units.length * o.window * F);
+  const count = o.averageLast?.count ?? 1;
+  const spacing = o.averageLast?.spacing ?? 1;
+  // Per engine, windows ending at its cut-off and `spacing`, 2·`spacing`, … cycles before it (all data before the
+  // cut-off); the last is front-padded where the engine is shorter than a window, earlier ones need a whole one.
+  const windows: Array<{ engine: number; back: number; x: Float32Array }> = [];
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_VALUES, 1, 0);
     const seg = applyNormalisation(smoothSegment(segments[0]!, o.smoothing ?? 1), norm);
-    x.set(lastWindow(seg, o.window), i * o.window * F);
+    for (let j = 0; j < count; j++) {
+      const back = j * spacing;
+      if (j > 0 && seg.steps - back < o.window) break;
+      const cut = { ...seg, steps: seg.steps - back, data: seg.data.subarray(0, (seg.steps - back) * seg.sensors.length) };
+      windows.push({ engine: i, back, x: lastWindow(cut, o.window) });
+    }
     cycles.push(samples.length);
   });
-  const { p, rul } = predict(tf, model, x, units.length, o.window, F);
-  const predRul = Array.from(rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap)));
+  const x = new Float32Array(windows.length * o.window * F);
+  windows.forEach((w, k) => x.set(w.x, k * o.window * F));
+  const out = predict(tf, model, x, windows.length, o.window, F);
+  const sums = units.map(() => ({ p: 0, rul: 0, n: 0 }));
+  windows.forEach((w, k) => {
+    const sum = sums[w.engine]!;
+    sum.p += out.p[k]!;
+    sum.rul += Math.min(o.rulCap, Math.max(0, out.rul[k]! * o.rulCap)) - w.back;
+    sum.n++;
+  });
+  const p = sums.map((t) => t.p / t.n);
+  const predRul = sums.map((t) => Math.min(o.rulCap, Math.max(0, t.rul / t.n)));
   const actual = units.map(([unit]) => Math.min(o.rulCap, trueRul[unit - 1]!));
   const binary = units.map((_, i) => i).filter((i) => cycles[i]! >= o.window);
   return {
@@ -146,4 +173,33 @@ export function evaluateCmapssTest(
     rulBands: rulByBand(predRul, actual, o.horizon, o.rulCap),
     binaryEngines: binary.length,
   };
+}
+
+/**
+ * Validation predictions averaged over each window and the `count` − 1 windows before it of the same
+ * engine (a WindowSet holds each engine's windows in time order): what averaging the last windows does
+ * at a cut-off, at every point of the validation engines' lives.
+ */
+export function averageOverLastWindows(
+  ws: { n: number; machine: string[]; endTs: Float64Array },
+  p: ArrayLike<number>,
+  rul: ArrayLike<number>,
+  count: number,
+  o: { rulCap: number; stepMs: number },
+): { p: Float64Array; rul: Float64Array } {
+  const outP = new Float64Array(ws.n);
+  const outRul = new Float64Array(ws.n);
+  for (let i = 0; i < ws.n; i++) {
+    let sumP = 0;
+    let sumRul = 0;
+    let n = 0;
+    for (let j = i; j >= 0 && j > i - count && ws.machine[j] === ws.machine[i]; j--) {
+      sumP += p[j]!;
+      sumRul += Math.min(o.rulCap, Math.max(0, rul[j]! * o.rulCap)) - (ws.endTs[i]! - ws.endTs[j]!) / o.stepMs;
+      n++;
+    }
+    outP[i] = sumP / n;
+    outRul[i] = Math.min(o.rulCap, Math.max(0, sumRul / n));
+  }
+  return { p: outP, rul: outRul };
 }

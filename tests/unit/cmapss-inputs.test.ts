@@ -2,7 +2,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { CMAPSS_INPUTS, CMAPSS_SENSORS, evaluateCmapssTest, labelledTrainingUnits } from '../../bench/lib/cmapss.js';
+import {
+  averageOverLastWindows,
+  CMAPSS_INPUTS,
+  CMAPSS_SENSORS,
+  evaluateCmapssTest,
+  labelledTrainingUnits,
+} from '../../bench/lib/cmapss.js';
 import type { TF } from '../../src/model/backend.js';
 import { tempDir } from '../support/fixtures.js';
 
@@ -33,5 +39,25 @@ describe('C-MAPSS model inputs', () => {
         threshold: 0.5,
       }),
     ).toThrow(/the model's inputs hours are not C-MAPSS values/);
+  });
+});
+
+describe('averaging each engine over its last windows', () => {
+  // Two engines, windows in time order, one cycle apart; RUL predictions as fractions of the cap (100).
+  const ws = { n: 5, machine: ['a', 'a', 'a', 'b', 'b'], endTs: Float64Array.from([10, 11, 12, 20, 21]) };
+  const p = [0.1, 0.2, 0.6, 0.9, 0.5];
+  const rul = [0.5, 0.45, 0.4, 0.2, 0.21];
+
+  it('averages within an engine only, earlier RULs less the cycles since', () => {
+    const out = averageOverLastWindows(ws, p, rul, 2, { rulCap: 100, stepMs: 1 });
+    expect(Array.from(out.p).map((v) => Math.round(v * 1e9) / 1e9)).toEqual([0.1, 0.15, 0.4, 0.9, 0.7]);
+    // Window 2: (45 − 1 + 40) / 2 = 42; engine b's first window has no predecessor of its own.
+    expect(Array.from(out.rul).map((r) => Math.round(r * 100) / 100)).toEqual([50, 47, 42, 20, 20]);
+  });
+
+  it('with one window is the prediction itself', () => {
+    const out = averageOverLastWindows(ws, p, rul, 1, { rulCap: 100, stepMs: 1 });
+    expect(Array.from(out.p)).toEqual(p);
+    expect(Array.from(out.rul).map((r) => Math.round(r * 100) / 100)).toEqual([50, 45, 40, 20, 21]);
   });
 });
