@@ -207,7 +207,10 @@ export class LstmWorkspace {
     const { features: F, units: U } = s;
     const g4 = 4 * U;
     const fp = padded(F);
-    const threads = this.rt.threads;
+    // Kernels that share the batch out themselves sum the weight gradients in one place and read x and h
+    // in place: no per-thread gradients, no transposed copies.
+    const own = this.rt.splitsBatch;
+    const threads = own ? 1 : this.rt.threads;
     this.sizes = {
       x: capRows * F,
       w: F * g4,
@@ -223,8 +226,8 @@ export class LstmWorkspace {
       dz: capRows * g4,
       dh: capBatch * U,
       dc: capBatch * U,
-      xt: capRows * F,
-      hprevT: capRows * U,
+      xt: own ? 0 : capRows * F,
+      hprevT: own ? 0 : capRows * U,
       dx: capRows * fp,
       dw: threads * F * g4,
       dr: threads * U * g4,
