@@ -158,16 +158,20 @@ void invoke(const KernelTable& t, Kernel kernel, char* base, const double* a) {
 
 // One whole-batch call shared among the threads in slices of sequences taken from a counter, so a thread
 // that starts late (the core busy with the garbage collector, ingest or HTTP) leaves its slices to the others
-// instead of holding up the call. Backward's weight gradients are summed per thread, then added here.
+// instead of holding up the call. The slices depend on the batch alone, and backward's weight gradients are
+// summed per slice, then added in slice order: the same batch gives the same bits whichever thread took
+// which slice, and on any number of threads, so a seeded training run repeats exactly.
 constexpr int kMinSequencesPerThread = 16;
+
+// About eight slices, in whole register tiles (6 rows covers every instruction set's tile height).
+int sliceSize(int batch) { return std::max(6, (batch + 47) / 48 * 6); }
 
 void splitBatch(vigil::Pool& pool, int maxThreads, const KernelTable& t, Kernel kernel, char* base, const double* a) {
   const int batch = static_cast<int>(a[0]);
   const int steps = static_cast<int>(a[1]);
-  const int threads = std::max(1, std::min(maxThreads, batch / kMinSequencesPerThread));
-  if (threads == 1) return invoke(t, kernel, base, a);
-  // About four slices per thread, in whole register tiles (6 rows covers every instruction set's tile height).
-  const int slice = std::max(6, (batch + threads * 4 - 1) / (threads * 4) / 6 * 6);
+  const int slice = sliceSize(batch);
+  const int slices = std::max(1, (batch + slice - 1) / slice);
+  const int threads = std::max(1, std::min({maxThreads, slices, batch / kMinSequencesPerThread}));
   std::atomic<int> next{0};
   auto p = [&](int k) { return reinterpret_cast<float*>(base + static_cast<size_t>(a[k])); };
   if (kernel != kBackward) {
@@ -189,37 +193,30 @@ void splitBatch(vigil::Pool& pool, int maxThreads, const KernelTable& t, Kernel 
   const int f = static_cast<int>(a[2]), fp = static_cast<int>(a[3]), u = static_cast<int>(a[4]);
   const bool sequence = a[13] != 0;
   const size_t dwSize = static_cast<size_t>(f) * 4 * u, drSize = static_cast<size_t>(u) * 4 * u, dbSize = 4 * u;
-  // Thread 0 sums into the outputs themselves; the others into buffers of their own.
-  std::vector<std::vector<float>> sums(threads - 1, std::vector<float>(dwSize + drSize + dbSize));
-  std::vector<char> wrote(threads, 0);
-  pool.run(threads, [&](int th) {
-    float* dw = th == 0 ? p(20) : sums[th - 1].data();
-    float* dr = th == 0 ? p(21) : dw + dwSize;
-    float* db = th == 0 ? p(22) : dr + drSize;
-    for (int b0; (b0 = next.fetch_add(1) * slice) < batch;) {
+  // Slice 0 writes the outputs themselves; the others buffers of their own, added below in order.
+  std::vector<float> sums(static_cast<size_t>(slices - 1) * (dwSize + drSize + dbSize));
+  pool.run(threads, [&](int) {
+    for (int s; (s = next.fetch_add(1)) < slices;) {
+      const int b0 = s * slice;
       const int n = std::min(slice, batch - b0);
       const long rows = static_cast<long>(b0) * steps;
       const long seqs = b0;
+      float* dw = s == 0 ? p(20) : sums.data() + static_cast<size_t>(s - 1) * (dwSize + drSize + dbSize);
+      float* dr = s == 0 ? p(21) : dw + dwSize;
+      float* db = s == 0 ? p(22) : dr + drSize;
       t.backward(n, steps, f, fp, u, p(5) + rows * f, p(6), p(7), p(8) + rows * 4 * u, p(9) + rows * u, p(10) + rows * u,
                  p(11) + rows * u, p(12) + (sequence ? rows : seqs) * u, sequence, p(14) + rows * 4 * u, p(15) + seqs * u,
-                 p(16) + seqs * u, p(19) + rows * fp, dw, dr, db, static_cast<int>(a[23]), wrote[th]);
-      wrote[th] = 1;
+                 p(16) + seqs * u, p(19) + rows * fp, dw, dr, db, static_cast<int>(a[23]), 0);
     }
   });
   float* dw = p(20);
   float* dr = p(21);
   float* db = p(22);
-  if (!wrote[0]) {
-    std::fill(dw, dw + dwSize, 0.0f);
-    std::fill(dr, dr + drSize, 0.0f);
-    std::fill(db, db + dbSize, 0.0f);
-  }
-  for (int th = 1; th < threads; ++th) {
-    if (!wrote[th]) continue;
-    const float* s = sums[th - 1].data();
-    for (size_t i = 0; i < dwSize; ++i) dw[i] += s[i];
-    for (size_t i = 0; i < drSize; ++i) dr[i] += s[dwSize + i];
-    for (size_t i = 0; i < dbSize; ++i) db[i] += s[dwSize + drSize + i];
+  for (int s = 1; s < slices; ++s) {
+    const float* from = sums.data() + static_cast<size_t>(s - 1) * (dwSize + drSize + dbSize);
+    for (size_t i = 0; i < dwSize; ++i) dw[i] += from[i];
+    for (size_t i = 0; i < drSize; ++i) dr[i] += from[dwSize + i];
+    for (size_t i = 0; i < dbSize; ++i) db[i] += from[dwSize + drSize + i];
   }
 }
 

@@ -359,7 +359,7 @@ describe('fast LSTM runtime', () => {
     runtime.free(ok, 64);
   });
 
-  it('native: one thread and several give the same answers, the batch shared out by the addon', async () => {
+  it('native: one thread and several give the same bits, the batch shared out by the addon', async () => {
     const one = await NativeLstmRuntime.create({ threads: 1 });
     const many = await NativeLstmRuntime.create({ threads: 2 });
     const shape = { batch: 100, steps: 9, features: 6, units: 20 };
@@ -373,9 +373,14 @@ describe('fast LSTM runtime', () => {
     const g1 = a.backward(dy, w, true);
     const g2 = b.backward(dy, w, true);
     expect(Array.from(g2.dx)).toEqual(Array.from(g1.dx));
-    expect(relativeError(g2.kernel, g1.kernel)).toBeLessThan(1e-6);
-    expect(relativeError(g2.recurrent, g1.recurrent)).toBeLessThan(1e-6);
-    expect(relativeError(g2.bias, g1.bias)).toBeLessThan(1e-6);
+    // Weight gradients are summed per slice of the batch, in slice order: the same bits on any number of
+    // threads, whichever thread took which slice — a seeded training run repeats exactly.
+    for (let call = 0; call < 3; call++) {
+      const again = b.backward(dy, w, true);
+      expect(Array.from(again.kernel)).toEqual(Array.from(g1.kernel));
+      expect(Array.from(again.recurrent)).toEqual(Array.from(g1.recurrent));
+      expect(Array.from(again.bias)).toEqual(Array.from(g1.bias));
+    }
     a.release();
     b.release();
   });
