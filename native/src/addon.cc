@@ -163,8 +163,9 @@ void invoke(const KernelTable& t, Kernel kernel, char* base, const double* a) {
 // which slice, and on any number of threads, so a seeded training run repeats exactly.
 constexpr int kMinSequencesPerThread = 16;
 
-// About eight slices, in whole register tiles (6 rows covers every instruction set's tile height).
-int sliceSize(int batch) { return std::max(6, (batch + 47) / 48 * 6); }
+// About twelve slices (several per thread, so an uneven split costs little), in whole register tiles (6 rows
+// covers every instruction set's tile height).
+int sliceSize(int batch) { return std::max(6, (batch + 71) / 72 * 6); }
 
 void splitBatch(vigil::Pool& pool, int maxThreads, const KernelTable& t, Kernel kernel, char* base, const double* a) {
   const int batch = static_cast<int>(a[0]);
