@@ -14,6 +14,7 @@ import { LstmWorkspace } from '../../src/model/fast-lstm/workspace.js';
 import { fileHandler } from '../../src/model/file-io.js';
 import { buildLstm, predict, type LstmSpec } from '../../src/model/lstm.js';
 import { tempDir } from '../support/fixtures.js';
+import { relativeError } from '../support/numeric.js';
 
 let tf: TF;
 let runtime: KernelRuntime;
@@ -26,17 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.close();
 });
-
-/** Largest absolute difference, relative to the reference's scale (at least 1). */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
-}
 
 const TOLERANCE = 2e-5;
 

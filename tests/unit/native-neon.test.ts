@@ -11,6 +11,7 @@ import type { Tensor, Variable } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { tempDir } from '../support/fixtures.js';
+import { relativeError } from '../support/numeric.js';
 
 const CROSS = 'aarch64-linux-gnu-g++';
 const QEMU = 'qemu-aarch64';
@@ -57,16 +58,6 @@ const CASES: Case[] = [
   { batch: 64, steps: 50, features: 14, units: 64, sequences: true, activation: 'sigmoid' },
   { batch: 50, steps: 6, features: 15, units: 32, sequences: false, activation: 'sigmoid' },
 ];
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
-}
 
 describe.skipIf(onArm)('NEON kernels (aarch64, under qemu-user) against tf.layers.lstm', () => {
   for (const isa of ['neon', 'scalar'] as const)
