@@ -51,7 +51,7 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 /** The daemon's config as a run sees it, with the bench's grid: every default the same as a plant's. */
 function trainingConfig(input: Record<string, unknown>): TrainingConfig {
   const c = validateConfig(input, { cwd: process.cwd(), origin: 'bench:health' });
-  return { learning: c.learning, health: c.health, store: c.store, machines: c.machines };
+  return { learning: c.learning, health: c.health, kinds: c.kinds, store: c.store, machines: c.machines };
 }
 
 /** The fleet: the demo's grid (ten-minute steps, six-hour windows), the health model's defaults. */

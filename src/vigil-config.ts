@@ -35,7 +35,18 @@ import {
 import { ScheduleSchema, checkSchedule, resolveSchedule, type ScheduleConfig } from './scheduler/index.js';
 import { ScoringSchema, type ScoringConfig } from './scoring/index.js';
 import { StoreSchema, resolveStore, type StoreConfig } from './store/index.js';
-import { HealthSchema, LearningSchema, checkLearning, resolveLearning, type HealthConfig, type LearningConfig } from './training/index.js';
+import {
+  HealthSchema,
+  KindsSchema,
+  LearningSchema,
+  checkKinds,
+  checkLearning,
+  longestWindowMs,
+  resolveLearning,
+  type HealthConfig,
+  type KindRecipes,
+  type LearningConfig,
+} from './training/index.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -50,6 +61,7 @@ export const ConfigSchema = Type.Object(
     writer: WriterSchema,
     learning: LearningSchema,
     health: HealthSchema,
+    kinds: KindsSchema,
     http: HttpSchema,
     api: ApiSchema,
     scoring: ScoringSchema,
@@ -77,6 +89,8 @@ export interface VigilConfig {
   writer: WriterConfig;
   learning: LearningConfig;
   health: HealthConfig;
+  /** Each configured kind's own learning recipe; read through training's learningFor / healthFor. */
+  kinds: KindRecipes;
   http: HttpConfig;
   api: ApiConfig;
   scoring: ScoringConfig;
@@ -93,6 +107,7 @@ const vigilConfig: ConfigLoader<VigilConfig> = configLoader<DecodedConfig, Vigil
     checkMqtt(c.mqtt, problem);
     checkJournal(c.journal, c.writer, problem);
     checkLearning(c.learning, problem);
+    checkKinds(c, problem);
     checkSchedule(c.schedule, problem);
     checkAlerts(c.alerts, problem);
     checkFederation(c.federation, c.mqtt.url, problem);
@@ -103,7 +118,7 @@ const vigilConfig: ConfigLoader<VigilConfig> = configLoader<DecodedConfig, Vigil
       ...c,
       dataDir,
       mqtt: resolveMqtt(c.mqtt, cwd),
-      ingest: resolveIngest(c.ingest, c.learning.window * c.learning.step),
+      ingest: resolveIngest(c.ingest, longestWindowMs(c)),
       store: resolveStore(c.store, dataDir),
       journal: resolveJournal(c.journal, dataDir),
       writer: resolveWriter(c.writer, c.store.kind),

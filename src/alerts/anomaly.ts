@@ -13,6 +13,7 @@ import type { MachineEvent, MachineRef } from '../core/types.js';
 import type { Verdict, VerdictBook } from '../core/verdict-book.js';
 import type { MachineHealth } from '../scoring/index.js';
 import type { AlertStore } from './alert-store.js';
+import { graceOf, type Grace } from './grace.js';
 import { isBackfill } from './quality.js';
 import type { Alert, AlertEvent, Outcome, Severity } from './types.js';
 
@@ -24,7 +25,7 @@ export interface AnomalyOptions {
   /** Below the threshold this long (data time), or below half of it, is critical. */
   criticalAfterMs: number;
   /** A failure this long after an anomaly alert closed still counts as announced by it. */
-  lateFailureGraceMs: number;
+  lateFailureGraceMs: Grace;
   backfillAgeMs: number;
   /** Sensors named in the message. */
   topSensors: number;
@@ -173,7 +174,7 @@ export class AnomalyAlerts {
       this.emit(this.store.resolve(open.id, { by, resolution: 'technician', note: e.note ?? null, outcome, verdict: e.type }, now));
       return;
     }
-    const recent = this.store.lastResolved(e.machine.machine, 'anomaly', now - this.o.lateFailureGraceMs);
+    const recent = this.store.lastResolved(e.machine.machine, 'anomaly', now - graceOf(this.o.lateFailureGraceMs, e.machine.machine));
     if (!recent || recent.verdict) {
       this.counters.verdictsWithoutAlert++;
       this.log.info({ machine: e.machine.machine, verdict: e.type }, 'verdict with no anomaly alert to settle');
@@ -187,9 +188,10 @@ export class AnomalyAlerts {
     const last = this.store.lastResolved(machine, 'anomaly', 0);
     if (!last || last.resolved?.resolution === 'failure') return null;
     const closedDataTs = Number(last.details.closedDataTs);
-    if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - this.o.lateFailureGraceMs ? last : null;
+    const grace = graceOf(this.o.lateFailureGraceMs, machine);
+    if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - grace ? last : null;
     const firstDataTs = Number(last.details.firstDataTs ?? closedDataTs);
-    return failureTs >= firstDataTs && failureTs - closedDataTs <= this.o.lateFailureGraceMs ? last : null;
+    return failureTs >= firstDataTs && failureTs - closedDataTs <= grace ? last : null;
   }
 
   private ruleFor(machine: string, threshold: number): HysteresisRule {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { IngestConfig } from '../ingest/index.js';
-import type { HealthConfig, LearningConfig } from '../training/index.js';
+import { horizonMs, type HealthConfig, type KindRecipes, type LearningConfig } from '../training/index.js';
 import type { AlertsConfig, NotifyConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { BatchObserver, FleetMembership } from '../core/types.js';
@@ -26,8 +26,9 @@ export interface AlertSections {
   alerts: AlertsConfig;
   notify: NotifyConfig;
   ingest: Pick<IngestConfig, 'backfillAge' | 'maxSensorsPerMachine'>;
-  learning: Pick<LearningConfig, 'horizon' | 'step'>;
+  learning: LearningConfig;
   health: Pick<HealthConfig, 'openAfter' | 'closeAfter' | 'hysteresis'>;
+  kinds: KindRecipes;
 }
 
 export interface AlertStage {
@@ -80,6 +81,8 @@ export function buildAlerts(
     notifiers.push(
       new MqttAlertNotifier(d.publisher, n.mqtt.alertTopic, (m) => store.list({ state: 'unresolved', machine: m, limit: 100 })),
     );
+  // A failure within the machine's kind's horizon after an alert closed is the one it warned of.
+  const lateFailureGraceMs = (machine: string) => horizonMs(config, d.scoring.kindOfMachine(machine));
   const quality = new QualityMonitor(
     {
       staleAfterMs: a.staleAfter,
@@ -101,7 +104,7 @@ export function buildAlerts(
       closeAfter: config.health.closeAfter,
       hysteresis: config.health.hysteresis,
       criticalAfterMs: a.anomaly.criticalAfter,
-      lateFailureGraceMs: config.learning.horizon * config.learning.step,
+      lateFailureGraceMs,
       backfillAgeMs: config.ingest.backfillAge,
       topSensors: a.anomaly.topSensors,
     },
@@ -116,7 +119,7 @@ export function buildAlerts(
     {
       ...a.risk,
       high: a.risk.high ?? null,
-      lateFailureGraceMs: config.learning.horizon * config.learning.step,
+      lateFailureGraceMs,
       backfillAgeMs: config.ingest.backfillAge,
       silentMachinesSummary: a.silentMachinesSummary,
       stepMs: config.learning.step,

@@ -8,6 +8,7 @@ import { isBackfill, type QualityCondition, type QualityMonitor, type QualitySum
 import { HysteresisRule } from '../core/hysteresis.js';
 import type { Alert, AlertEvent, Severity } from './types.js';
 import type { AnomalyAlerts } from './anomaly.js';
+import { graceOf, type Grace } from './grace.js';
 import type { Verdict } from '../core/verdict-book.js';
 
 /** A score as an alert keeps it: at opening, at its peak, and the latest. */
@@ -24,6 +25,8 @@ export interface RiskScore {
   probability: number;
   /** Remaining useful life in steps. */
   rulSteps: number;
+  /** The same in time, by the step of the model that scored it (kinds may have their own); rulSteps × stepMs when absent. */
+  rulMs?: number;
   model: string;
   topSensors: Array<{ sensor: string; contribution: number }>;
 }
@@ -36,13 +39,13 @@ export interface RiskOptions {
   closeAfter: number;
   criticalProbability: number;
   criticalRul: number;
-  /** A failure this long after a risk alert closed still counts as announced by it. */
-  lateFailureGraceMs: number;
+  /** A failure this long after a risk alert closed still counts as announced by it: one for all, or per machine (its kind's horizon). */
+  lateFailureGraceMs: Grace;
   /** Scores of windows, and failures, stamped more than this before now are history (see isBackfill). */
   backfillAgeMs: number;
   /** From this many silent machines on, one gateway alert stands for them all. */
   silentMachinesSummary: number;
-  /** Duration of one model step (learning.step): RUL in steps reads as time in alert texts. */
+  /** Duration of one model step (learning.step), for a score that does not give its RUL in time. */
   stepMs: number;
 }
 
@@ -96,7 +99,7 @@ export class AlertEngine extends EventEmitter {
     if (transition === null) return;
     const now = this.clock.now();
     const severity: Severity = s.probability >= this.o.criticalProbability || s.rulSteps <= this.o.criticalRul ? 'critical' : 'warning';
-    const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, remaining life about ${roughDuration(s.rulSteps * this.o.stepMs)}${
+    const message = `${s.machine.machine}: failure risk ${(s.probability * 100).toFixed(0)}%, remaining life about ${roughDuration(s.rulMs ?? s.rulSteps * this.o.stepMs)}${
       s.topSensors.length ? ` (driven by ${s.topSensors.map((t) => t.sensor).join(', ')})` : ''
     }`;
     // The latest score, plus what it was when the alert opened and at its peak, each with its data time.
@@ -226,10 +229,11 @@ export class AlertEngine extends EventEmitter {
     const last = this.store.lastResolved(e.machine.machine, 'failure_risk', 0);
     if (!last) return null;
     const closedDataTs = Number(last.details.closedDataTs);
-    if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - this.o.lateFailureGraceMs ? last : null;
+    const grace = graceOf(this.o.lateFailureGraceMs, e.machine.machine);
+    if (!Number.isFinite(closedDataTs)) return last.resolved && last.resolved.at >= now - grace ? last : null;
     // A failure stamped while the alert was open (recorded late) counts too, one before it opened does not.
     const firstDataTs = Number(last.details.firstDataTs ?? closedDataTs);
-    return e.ts >= firstDataTs && e.ts - closedDataTs <= this.o.lateFailureGraceMs ? last : null;
+    return e.ts >= firstDataTs && e.ts - closedDataTs <= grace ? last : null;
   }
 
   /**

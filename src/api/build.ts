@@ -9,7 +9,7 @@ import type { IngestStage, MessageDecoder } from '../ingest/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import { type FederationGateway, federationView } from '../federation/index.js';
 import type { ScoringStage } from '../scoring/index.js';
-import type { TrainingManager } from '../training/index.js';
+import { recipeView, type RecipeSections, type TrainingManager } from '../training/index.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { VERSION } from '../core/version.js';
 import { buildMetrics } from './metrics.js';
@@ -17,8 +17,8 @@ import { ReadGate, readGateReport } from './read-gate.js';
 import { buildApi, type ApiDeps } from './server.js';
 import { composeReadiness, composeStatus, streamReport, type StatusSource } from './status-model.js';
 
-/** What the HTTP API reads of the config: its own sections, and the energy policy's settings it shows. */
-export interface ApiSections {
+/** What the HTTP API reads of the config: its own sections, the energy policy's settings and the kinds' recipes it shows. */
+export interface ApiSections extends RecipeSections {
   api: ApiConfig;
   http: HttpConfig;
   schedule: ScheduleConfig;
@@ -95,6 +95,7 @@ export async function buildHttp(
       liveRegimeShare: (norm, kind) => d.scheduler.liveRegimeShare(norm, kind),
       learningNormal: (kind) => d.scheduler.policy.learningNormal(kind),
       kinds: () => d.kinds.get(),
+      recipe: (kind) => recipeView(config, kind),
     },
     training: {
       training: d.training,

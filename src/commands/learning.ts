@@ -1,4 +1,4 @@
-import { type TrainingProgress, loadDataset, validate, TrainingRun } from '../training/index.js';
+import { type TrainingProgress, healthFor, learningFor, loadDataset, validate, TrainingRun } from '../training/index.js';
 import type { Command } from 'commander';
 import { loadConfig } from '../vigil-config.js';
 import { Progress } from '../core/progress.js';
@@ -43,8 +43,11 @@ export function registerLearningCommands(program: Command): void {
         throw new Error(`--epochs must be a positive integer, got ${o.epochs}`);
       const role = parseRole(o.role);
       const run = new TrainingRun(config, { epochs, warmStart: o.warmStart, kind: o.kind, role });
-      const epochsPlanned = epochs ?? (role === 'health' ? config.health.epochs : config.learning.model.epochs);
-      const members = role === 'health' ? 1 : config.learning.model.members;
+      // The kind's own recipe when one is named (the kind most in need is only known to the run).
+      const learning = o.kind ? learningFor(config, o.kind) : config.learning;
+      const epochsPlanned =
+        epochs ?? (role === 'health' ? (o.kind ? healthFor(config, o.kind) : config.health).epochs : learning.model.epochs);
+      const members = role === 'health' ? 1 : learning.model.members;
       // An ensemble's members train one after the other; the bar spans all of them.
       const bar = process.stderr.isTTY ? new Progress('train', epochsPlanned * members) : null;
       run.on('progress', (p: TrainingProgress) => {

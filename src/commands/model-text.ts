@@ -1,5 +1,5 @@
 /** How the command line writes a model version of either role: one summary line, and `models show`. */
-import { isHealthMeta, type AnyModelMeta, type HealthModelMeta, type ModelMeta } from '../registry/index.js';
+import { isHealthMeta, recipeText, type AnyModelMeta, type HealthModelMeta, type ModelMeta } from '../registry/index.js';
 
 export const pct = (x: number) => x.toFixed(3);
 
@@ -13,6 +13,7 @@ function epochsText(m: ModelMeta): string {
 /** `models show` of a failure model: the summary, the decision, RUL error near failure, and the bias report with its warnings. */
 function describeFailureModel(m: ModelMeta): string {
   const lines = [summary(m), `  decision: ${m.decision.promoted ? 'promoted' : 'not promoted'}: ${m.decision.reason}`];
+  lines.push(`  recipe: ${recipeText(m)}`);
   const l = m.metrics.leadTime;
   lines.push(`  validation failures: ${l.detected} detected, ${l.missed} missed`);
   const bands = m.metrics.rulBands?.filter((b) => b.n > 0);
@@ -69,6 +70,7 @@ function healthSummary(m: HealthModelMeta): string {
 function describeHealthModel(m: HealthModelMeta): string {
   const f = m.metrics;
   const lines = [healthSummary(m), `  decision: ${m.decision.promoted ? 'promoted' : 'not promoted'}: ${m.decision.reason}`];
+  lines.push(`  recipe: ${recipeText(m)}`);
   lines.push(
     `  held-out normal data: ${f.normal.windows} windows of ${f.normal.machines} machines, ${f.normal.machineHours} machine-hours, ${f.normal.falseAlarms} false alarms at the threshold`,
   );

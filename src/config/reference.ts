@@ -68,6 +68,22 @@ function render(key: string, s: Node, depth: number, optional: boolean): string[
     }
     return lines;
   }
+  const entry = s.patternProperties ? Object.values(s.patternProperties)[0] : undefined;
+  if (entry?.properties) {
+    // A map of objects (a kind's recipe by kind name): the fields of one value, as a commented example.
+    const lines = [`${pad}${key}: ${value(s.default ?? {})}${note ? `  # ${note}` : ''}`, `${pad}  # each <name>: with any of`];
+    const fields = (o: Node, prefix: string): void => {
+      for (const [k, sub] of Object.entries(o.properties!)) {
+        if (sub.properties) fields(sub, `${prefix}${k}.`);
+        else {
+          const d = describe(sub);
+          lines.push(`${pad}  #   ${prefix}${k}: ${typeName(sub)}${d ? ` — ${d}` : ''}`);
+        }
+      }
+    };
+    fields(entry, '');
+    return lines;
+  }
   if (s.default === undefined && optional) return [`${pad}# ${key}: ${typeName(s)}${note ? `  — ${note}` : ''}`];
   return [`${pad}${key}: ${value(s.default)}${note ? `  # ${note}` : ''}`];
 }

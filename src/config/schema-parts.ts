@@ -28,10 +28,10 @@ export const Duration = (def: string, extra: { minimum?: number; description?: s
     .Encode((ms) => ms);
 
 /** A duration with no default: absent means "derived from other settings" (say how in `description`). */
-export const OptionalDuration = (description: string) =>
+export const OptionalDuration = (description: string, extra: { minimum?: number } = {}) =>
   Type.Optional(
     Type.Transform(
-      Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: DURATION_PATTERN })], {
+      Type.Union([Type.Integer({ minimum: extra.minimum ?? 0 }), Type.String({ pattern: DURATION_PATTERN })], {
         [UNIT]: 'duration',
         description: `${description} (milliseconds, or a string like 5s, 10m, 2h)`,
       }),

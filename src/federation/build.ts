@@ -1,6 +1,6 @@
 import type { MqttConfig, LinkStage } from '../ingest/index.js';
 import type { ScheduleConfig } from '../scheduler/index.js';
-import { type TrainingConfig, trainingConfig } from '../training/index.js';
+import { learningFor, type TrainingConfig, trainingConfig } from '../training/index.js';
 import type { FederationConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { redactUrl } from '../core/redact.js';
@@ -37,7 +37,8 @@ export function coordinatorOptions(
 ): Omit<CoordinatorOptions, 'federation'> {
   const f = config.federation;
   const c = f.coordinator;
-  const l = config.learning;
+  // The federation trains the kind's model as the kind's own recipe says.
+  const l = learningFor(config, kind);
   return {
     kind,
     prefix: f.prefix,

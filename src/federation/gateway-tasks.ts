@@ -9,6 +9,7 @@ import {
   championOnSame,
   dataReport,
   decide,
+  learningFor,
   loadRunBackend,
   readKindData,
   trainAndValidate,
@@ -44,10 +45,13 @@ function planLearning(cfg: LearningConfig, plan: Plan): LearningConfig {
   return { ...cfg, step: plan.shape.stepMs, window: plan.shape.window, horizon: plan.shape.horizon, rulCap: plan.shape.rulCap };
 }
 
+/** The kind's recipe on this gateway (its sensors, conditions, model settings), on the plan's grid. */
+const kindLearning = (t: GatewayTask): LearningConfig => planLearning(learningFor(t.config, t.plan.kind), t.plan);
+
 async function localData(t: GatewayTask): Promise<LocalDataset | null> {
   const found = await readKindData(
     t.config,
-    planLearning(t.config.learning, t.plan),
+    () => kindLearning(t),
     t.now,
     (kinds) => kinds.find((k) => k.kind === t.plan.kind) ?? null,
   );

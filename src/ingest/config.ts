@@ -146,7 +146,7 @@ export const IngestSchema = Type.Object(
       description: 'sensors per machine that scoring and data quality keep state for; further ones are stored only',
     }),
     backfillAge: OptionalDuration(
-      'readings and events stamped more than this before they arrive are backfill: stored and learned from, but never stale or missed-failure alerts, and never risk alerts; default: the scoring window (learning.window × learning.step)',
+      "readings and events stamped more than this before they arrive are backfill: stored and learned from, but never stale or missed-failure alerts, and never risk alerts; default: the longest scoring window (learning.window × learning.step, or of a kind's recipe)",
     ),
     lineProtocolPrecision: Type.Union([Type.Literal('ns'), Type.Literal('us'), Type.Literal('ms'), Type.Literal('s')], {
       default: 'ns',

@@ -15,3 +15,4 @@ export {
 } from './meta.js';
 export { kindOf, ModelRegistry, RegistryError } from './registry.js';
 export { modelFields, modelReport } from './report.js';
+export { recipeText, stepText } from './recipe.js';

@@ -24,6 +24,13 @@ const TrainingFacts = Type.Object({
   ),
 });
 
+/**
+ * The settings of its kind's own recipe (`kinds.<kind>` in the config) it was trained with, as paths
+ * (`step`, `model.units`, `health.window`); the rest were the global ones. Absent in older versions.
+ * The values themselves are the meta's own (stepMs, window, horizon, rulCap, architecture, regimes).
+ */
+const RecipeUsed = Type.Object({ overrides: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }) });
+
 const Metrics = Type.Object({
   classification: Type.Object({
     threshold: Type.Number(),
@@ -96,6 +103,7 @@ export const ModelMetaSchema = Type.Object({
   window: Type.Integer({ minimum: 1 }),
   horizon: Type.Integer({ minimum: 1 }),
   rulCap: Type.Integer({ minimum: 1 }),
+  recipe: Type.Optional(RecipeUsed),
   normalisation: NormalisationSchema,
   architecture: Type.Object({
     units: Type.Array(Type.Integer()),
@@ -228,6 +236,7 @@ export const HealthMetaSchema = Type.Object({
   dropped: Type.Array(Type.String()),
   stepMs: Type.Number({ exclusiveMinimum: 0 }),
   window: Type.Integer({ minimum: 2 }),
+  recipe: Type.Optional(RecipeUsed),
   normalisation: NormalisationSchema,
   architecture: Type.Object({
     /** An LSTM encoder and a dense decoder that reconstructs the window's sensors from its last state. */

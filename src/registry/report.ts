@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { errorMessage } from '../core/errors.js';
 import { stageReport, type StageReport } from '../core/stage-report.js';
+import { recipeText } from './recipe.js';
 import type { ModelRegistry } from './registry.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -28,6 +29,7 @@ export const modelFields = {
       f1: Type.Number(),
       rulRmse: Type.Number(),
       transferredFrom: NullableString,
+      recipe: Type.String({ description: "the grid, labels and size it was trained with, and which of them its kind's own recipe set" }),
       warnings: Type.Array(Type.String()),
     }),
   ),
@@ -39,6 +41,7 @@ export const modelFields = {
       createdAt: Type.String(),
       threshold: Type.Number({ description: 'health index below which anomaly alerts open' }),
       falseAlarmsPerMachineMonth: Type.Number({ description: 'expected at that threshold, on held-out normal data' }),
+      recipe: Type.String({ description: "the grid and size it was trained with, and which of them its kind's own recipe set" }),
     }),
   ),
   error: NullableString,
@@ -77,6 +80,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
               createdAt: m.createdAt,
               threshold: m.calibration.threshold,
               falseAlarmsPerMachineMonth: m.calibration.estimate.falseAlarmsPerMachineMonth,
+              recipe: recipeText(m),
             };
           });
         const champions = Object.entries(registry.champions()).sort(([a], [b]) => (a < b ? -1 : 1));
@@ -95,6 +99,7 @@ export function modelReport(registry: ModelRegistry): StageReport<typeof modelFi
             f1: m.metrics.validation.classification.f1,
             rulRmse: m.metrics.validation.rul.rmse,
             transferredFrom: m.transferredFrom?.version ?? null,
+            recipe: recipeText(m),
             warnings: m.report?.warnings ?? [],
           };
         });

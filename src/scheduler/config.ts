@@ -3,7 +3,7 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import cron from 'node-cron';
 import type { ProblemReport } from '../config/load.js';
 import type { MachinesConfig } from '../config/schema.js';
-import type { HealthConfig, LearningConfig } from '../training/index.js';
+import type { HealthConfig, KindRecipes, LearningConfig } from '../training/index.js';
 import { Duration, strict, SecretString } from '../config/schema-parts.js';
 
 const Days = Type.Array(Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))), {
@@ -124,6 +124,7 @@ export interface SchedulerSections {
   schedule: ScheduleConfig;
   learning: LearningConfig;
   health: HealthConfig;
+  kinds: KindRecipes;
   machines: MachinesConfig;
 }
 

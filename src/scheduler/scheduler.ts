@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SensorStore } from '../core/sensor-store.js';
-import { MIN_HEALTH_WINDOWS, type TrainingManager } from '../training/index.js';
+import { MIN_HEALTH_WINDOWS, healthFor, learningFor, type TrainingManager } from '../training/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EnergyAccountant } from './energy/accountant.js';
 import { storeKinds, type KindGroup } from '../features/index.js';
@@ -207,7 +207,7 @@ export class EnergyScheduler {
   }
 
   private async healthNeed(k: KindGroup, now: number): Promise<KindNeed> {
-    const h = this.cfg.health;
+    const h = healthFor(this.cfg, k.kind);
     const champVersion = this.d.registry.championVersion(k.kind, 'health');
     const champ = champVersion ? this.d.registry.healthMeta(champVersion) : null;
     const lastRun = this.d.training.lastRun(k.kind, 'health');
@@ -225,9 +225,9 @@ export class EnergyScheduler {
       {
         minNormalMs: h.minNormal,
         minMachines: h.minMachines,
-        windowSteps: h.window ?? this.cfg.learning.window,
+        windowSteps: h.window,
         stride: h.stride,
-        stepMs: this.cfg.learning.step,
+        stepMs: learningFor(this.cfg, k.kind).step,
         holdOut: h.holdOut,
         minWindows: MIN_HEALTH_WINDOWS,
         minNewNormalMs: h.minNewNormal,

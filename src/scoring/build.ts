@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { MachinesConfig } from '../config/schema.js';
 import type { IngestConfig } from '../ingest/index.js';
-import type { HealthConfig, LearningConfig } from '../training/index.js';
+import { recipeGrid, type HealthConfig, type KindRecipes, type LearningConfig } from '../training/index.js';
 import type { ScoringConfig } from './config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { SensorStore } from '../core/sensor-store.js';
@@ -20,7 +20,8 @@ import { ANY_KIND, KindResolver } from '../core/kinds.js';
 export interface ScoringSections {
   scoring: ScoringConfig;
   learning: LearningConfig;
-  health: Pick<HealthConfig, 'enabled'>;
+  health: HealthConfig;
+  kinds: KindRecipes;
   machines: MachinesConfig;
   ingest: Pick<IngestConfig, 'maxSensorsPerMachine'>;
 }
@@ -62,6 +63,9 @@ export async function buildScoring(
     history.prune(clock.now());
     healthHistory.prune(clock.now());
   });
+  // The config does not change while the daemon runs: each kind's recipe grid once.
+  const globalGrid = { stepMs: l.step, windowSteps: Math.max(l.window, config.health.window ?? l.window) };
+  const recipeGrids = new Map(Object.keys(config.kinds).map((kind) => [kind, recipeGrid(config, kind)]));
   const scoring = new ScoringService(
     inference,
     { scores: history, health: healthHistory },
@@ -73,6 +77,7 @@ export async function buildScoring(
       topSensors: s.topSensors,
       stepMs: l.step,
       windowSteps: l.window,
+      gridFor: (kind) => recipeGrids.get(kind) ?? globalGrid,
       maxGapSteps: l.maxGapSteps,
       maxSensorsPerMachine: config.ingest.maxSensorsPerMachine,
     },

@@ -18,6 +18,11 @@ export class KindChampions<C extends Champion> {
     return this.kinds?.configured(machine) ?? null;
   }
 
+  /** A machine's kind from its id and the sensors it sends, before it has a window (a restart's seed, a first reading). */
+  kindOfSensors(machine: string, sensors: Iterable<string>): string {
+    return this.configured(machine) ?? (this.kinds ? this.kinds.inferredKind(sensors) : ANY_KIND);
+  }
+
   kindOf(configured: string | null, layout: SensorLayout): string {
     if (configured !== null) return configured;
     if (!this.kinds) return ANY_KIND;
@@ -73,11 +78,6 @@ export class KindChampions<C extends Champion> {
       .map(([k, c]) => `${c.version} (${k})`)
       .join(', ');
   }
-
-  /** The champions' grids: their step and window. */
-  grids(): Array<{ stepMs: number; window: number }> {
-    return [...this.champions.values()].map((c) => c.meta);
-  }
 }
 
 /** What a champion of either role must say for its machines' windows to be kept. */
@@ -90,14 +90,25 @@ function serving<C>(champions: ReadonlyMap<string, C>, kind: string): C | null {
   return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
 }
 
+/** The grid a machine's window is kept on: the step it is scored at, and the steps it keeps. */
+export interface Grid {
+  stepMs: number;
+  keep: number;
+}
+
 /**
- * One grid for every machine: the champions' step (they share the learning config's), and room for
- * the longest of their windows, of every role.
+ * A kind's grid: its champions' step (the failure model's first, of either role), with room for the
+ * longest of their windows on that step; before its first model, its recipe's step and window.
  */
-export function sharedGrid(
-  grids: ReadonlyArray<{ stepMs: number; window: number }>,
-  o: { stepMs: number; windowSteps: number; maxGapSteps: number },
-): { stepMs: number; keep: number } {
-  const stepMs = grids[0]?.stepMs ?? o.stepMs;
-  return { stepMs, keep: Math.max(o.windowSteps, ...grids.map((m) => m.window)) + o.maxGapSteps + 2 };
+export function kindGrid(
+  champions: ReadonlyArray<{ stepMs: number; window: number } | undefined>,
+  recipe: { stepMs: number; windowSteps: number },
+  maxGapSteps: number,
+): Grid {
+  const grids = champions.filter((c): c is { stepMs: number; window: number } => c !== undefined);
+  const stepMs = grids[0]?.stepMs ?? recipe.stepMs;
+  const windows = grids.filter((g) => g.stepMs === stepMs).map((g) => g.window);
+  // The recipe's window counts only on its own step (a recipe changed since the models were trained may not be).
+  if (recipe.stepMs === stepMs) windows.push(recipe.windowSteps);
+  return { stepMs, keep: Math.max(...windows) + maxGapSteps + 2 };
 }

@@ -49,9 +49,10 @@ export class MachineWindow {
 
   constructor(
     readonly ref: MachineRef,
-    private readonly stepMs: number,
+    readonly stepMs: number,
     /** Steps kept: the window plus the longest gap that may be filled. */
-    private readonly keepSteps: number,
+    readonly keepSteps: number,
+    /** Where its sensor layout starts: the shared root, or the layout of the window it replaces. */
     layouts: SensorLayout = SensorLayout.root(),
     private readonly maxSensors = 1000,
     private readonly pool: Float64Pool = new Float64Pool(),

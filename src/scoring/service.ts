@@ -9,7 +9,7 @@ import { SensorLayout } from '../core/sensor-layout.js';
 import type { FleetMembership, IngestBatch, MachineRef } from '../core/types.js';
 import type { SensorStore } from '../core/sensor-store.js';
 import { ANY_KIND, type KindResolver } from '../core/kinds.js';
-import { KindChampions, sharedGrid } from './kind-champions.js';
+import { KindChampions, kindGrid, type Grid } from './kind-champions.js';
 import type { InferenceClient } from './inference-client.js';
 import { MachineWindow } from './machine-window.js';
 import { FailureRole, type ReadyWindow } from './failure-role.js';
@@ -173,22 +173,26 @@ export class ScoringService {
     whyNone: (kind: string) => string,
     restate: (m: Tracked) => void,
   ): void {
-    const before = this.grid();
     const kinds = new Set<string>();
     for (const m of this.machinesById.values()) kinds.add(this.kindOf(m));
     if (!slot.champions.set(champions, whyNone, kinds)) return;
-    const after = this.grid();
-    // Buffers on another step cannot serve the new models: they refill on their grid.
-    const regrid = before.stepMs !== after.stepMs || before.keep !== after.keep;
     for (const [id, m] of this.machinesById) {
-      if (regrid) {
-        m.window.dispose();
-        m.window = new MachineWindow(m.window.ref, after.stepMs, after.keep, this.layouts, this.o.maxSensorsPerMachine, this.pool);
-      }
+      // Buffers on another step cannot serve the kind's new models: they refill on its grid.
+      this.regridIfNeeded(m);
       if (m.downSince !== null) continue;
       restate(m);
       slot.dirty.add(id);
     }
+  }
+
+  /** Puts the machine's window on its kind's grid when it is on another (its sensor layout kept, so its kind stays); true when it moved. */
+  private regridIfNeeded(m: Tracked): boolean {
+    const g = this.gridOf(this.kindOf(m));
+    if (m.window.stepMs === g.stepMs && m.window.keepSteps === g.keep) return false;
+    const layout = m.window.sensorLayout;
+    m.window.dispose();
+    m.window = new MachineWindow(m.window.ref, g.stepMs, g.keep, layout, this.o.maxSensorsPerMachine, this.pool);
+    return true;
   }
 
   /** One version when one failure model serves every kind; else each kind's, as `version (kind)`. */
@@ -214,6 +218,12 @@ export class ScoringService {
     return { failure: this.failure.champions.servingFor(kind) !== null, health: this.health.champions.servingFor(kind) !== null };
   }
 
+  /** The kind a machine is of now: a tracked one's, else the configured one; null when neither tells. */
+  kindOfMachine(machine: string): string | null {
+    const m = this.machinesById.get(machine);
+    return m ? this.kindOf(m) : this.failure.champions.configured(machine);
+  }
+
   private championOf(m: Tracked): ChampionView | null {
     return this.failure.champions.servingFor(this.kindOf(m));
   }
@@ -228,14 +238,20 @@ export class ScoringService {
 
   /** Reads each known machine's recent readings so scoring resumes at once after a restart. */
   async seed(store: SensorStore): Promise<void> {
-    const { stepMs, keep } = this.grid();
-    // Only machines whose last readings still fall in a window from now, the most recent first: a
-    // store full of machines long silent must not take the places of the ones still sending.
-    const since = this.clock.now() - keep * stepMs;
-    const recent = (await store.listMachines()).filter((m) => m.lastTs !== null && m.lastTs >= since).sort((a, b) => b.lastTs! - a.lastTs!);
+    const now = this.clock.now();
+    // Each machine on its kind's grid. Only machines whose last readings still fall in a window from
+    // now, the most recent first: a store full of machines long silent must not take the places of
+    // the ones still sending.
+    const spanOf = (m: { ref: MachineRef; sensors: string[] }) => {
+      const g = this.gridOf(this.failure.champions.kindOfSensors(m.ref.machine, m.sensors));
+      return g.keep * g.stepMs;
+    };
+    const recent = (await store.listMachines())
+      .filter((m) => m.lastTs !== null && m.lastTs >= now - spanOf(m))
+      .sort((a, b) => b.lastTs! - a.lastTs!);
     for (const m of recent) {
       if (m.lastTs === null || (this.fleet && !this.fleet.admit(m.ref.machine))) continue;
-      const samples = await store.queryReadings({ machine: m.ref.machine, from: m.lastTs - keep * stepMs, to: m.lastTs + 1 });
+      const samples = await store.queryReadings({ machine: m.ref.machine, from: m.lastTs - spanOf(m), to: m.lastTs + 1 });
       // Read back, not received: its arrival is no later than its own time stamp.
       this.observe({ samples, events: [] }, Math.min(this.clock.now(), m.lastTs));
     }
@@ -247,7 +263,7 @@ export class ScoringService {
       let m = this.machinesById.get(id);
       if (!m) {
         if (this.fleet && !this.fleet.has(id)) continue;
-        m = this.track(s.machine, receivedAt);
+        m = this.track(s.machine, receivedAt, Object.keys(s.values));
       }
       const added = m.window.add(s);
       if (added.untracked > 0) this.stats.untrackedSensorValues += added.untracked;
@@ -268,8 +284,7 @@ export class ScoringService {
       // Judged before the reset drops the window: a failure older than what the window spans was
       // recorded late or backfilled, and says nothing about the machine now.
       const newest = m.window.newestTs();
-      const { stepMs, keep } = this.grid();
-      const current = newest === null || e.ts >= newest - keep * stepMs;
+      const current = newest === null || e.ts >= newest - m.window.keepSteps * m.window.stepMs;
       // A failure ends the run and a repair starts a new one: older readings must not be scored again.
       m.window.reset(e.ts);
       this.healthRole.reset(e.machine.machine);
@@ -292,8 +307,9 @@ export class ScoringService {
     }
   }
 
-  private track(ref: MachineRef, receivedAt: number): Tracked {
-    const { stepMs, keep } = this.grid();
+  private track(ref: MachineRef, receivedAt: number, sensors: readonly string[]): Tracked {
+    // On its kind's grid from the first reading (an inferred kind from the sensors of that reading).
+    const { stepMs, keep } = this.gridOf(this.failure.champions.kindOfSensors(ref.machine, sensors));
     const m: Tracked = {
       window: new MachineWindow(ref, stepMs, keep, this.layouts, this.o.maxSensorsPerMachine, this.pool),
       configuredKind: this.failure.champions.configured(ref.machine),
@@ -426,17 +442,22 @@ export class ScoringService {
       return;
     }
     const now = this.clock.now();
-    const { stepMs } = this.grid();
     const groups = new Map<string, { champion: C; ids: string[] }>();
     for (const id of slot.dirty) {
       const m = this.machinesById.get(id);
       if (!m || now - slot.lastAt(m) < this.o.intervalMs) continue;
+      // Its sensors can have changed its (inferred) kind since it came: then its window refills on that kind's grid.
+      this.regridIfNeeded(m);
       const champion = slot.champions.servingFor(this.kindOf(m));
-      if (!champion || champion.meta.stepMs !== stepMs) {
+      if (!champion || champion.meta.stepMs !== m.window.stepMs) {
         slot.dirty.delete(id);
         if (m.downSince !== null) continue;
         if (!champion) slot.none(m, slot.champions.whyNone(this.kindOf(m)));
-        else slot.none(m, `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the other models' ${stepMs} ms: retrain it`);
+        else
+          slot.none(
+            m,
+            `champion ${champion.version} has a ${champion.meta.stepMs} ms step, the kind's failure model ${m.window.stepMs} ms: retrain it`,
+          );
         continue;
       }
       let g = groups.get(champion.version);
@@ -531,8 +552,14 @@ export class ScoringService {
     this.failureRole.announce(scored, meta.threshold);
   }
 
-  private grid(): { stepMs: number; keep: number } {
-    return sharedGrid([...this.failure.champions.grids(), ...this.health.champions.grids()], this.o);
+  /** A kind's grid, from the champions of both roles serving it, else its recipe. */
+  private gridOf(kind: string): Grid {
+    const recipe = this.o.gridFor?.(kind) ?? { stepMs: this.o.stepMs, windowSteps: this.o.windowSteps };
+    return kindGrid(
+      [this.failure.champions.servingFor(kind)?.meta, this.health.champions.servingFor(kind)?.meta],
+      recipe,
+      this.o.maxGapSteps,
+    );
   }
 
   private summary(m: Tracked): Omit<MachineState, 'latest'> {

@@ -10,6 +10,8 @@ export interface ScoringOptions {
   /** Grid and gap rule used when no champion exists yet (the champion's own are used after). */
   stepMs: number;
   windowSteps: number;
+  /** A kind's own grid before its first model (its recipe's step and longest window); stepMs and windowSteps when absent. */
+  gridFor?: (kind: string) => { stepMs: number; windowSteps: number };
   maxGapSteps: number;
   /** Sensors tracked per machine; values of further sensors are stored but not scored. */
   maxSensorsPerMachine?: number;

@@ -100,13 +100,14 @@ export async function registerModel(
 }
 
 /**
- * A kind's machines and data over the lookback from the store, on `learning`'s grid (a federation
- * plan's grid may differ from the gateway's). `pick` chooses the kind among those in the store;
- * `load` reads its data (the failure predictor's labelled data set unless a role reads its own).
+ * A kind's machines and data over the lookback from the store, on the grid of `learning` for the
+ * kind picked (its recipe; a federation plan's grid may differ from the gateway's). `pick` chooses the
+ * kind among those in the store; `load` reads its data (the failure predictor's labelled data set
+ * unless a role reads its own).
  */
 export async function readKindData<D = Dataset>(
   config: TrainingConfig,
-  learning: LearningConfig,
+  learning: (kind: string) => LearningConfig,
   now: number,
   pick: (kinds: KindGroup[], failedMachines: string[]) => KindGroup | null,
   load?: (store: SensorStore, kind: KindGroup) => Promise<D>,
@@ -115,12 +116,12 @@ export async function readKindData<D = Dataset>(
   await store.open();
   try {
     const kinds = groupByKind(await store.listMachines(), new KindResolver(config.machines));
-    const failed = (await store.queryEvents({ from: now - learning.lookback, to: now + 1, types: ['failure'] })).map(
+    const failed = (await store.queryEvents({ from: now - config.learning.lookback, to: now + 1, types: ['failure'] })).map(
       (e) => e.machine.machine,
     );
     const kind = pick(kinds, failed);
     if (!kind) return null;
-    const dataset = load ? await load(store, kind) : ((await loadDataset(store, learning, now, kind)) as D);
+    const dataset = load ? await load(store, kind) : ((await loadDataset(store, learning(kind.kind), now, kind)) as D);
     return { kind, dataset };
   } finally {
     await store.close();

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import type { ProblemReport } from '../config/load.js';
-import { Duration, strict } from '../config/schema-parts.js';
+import { Duration, OptionalDuration, strict } from '../config/schema-parts.js';
+import { KIND_NAME } from '../core/kinds.js';
 
 export const LearningSchema = Type.Object(
   {
@@ -192,6 +193,65 @@ export const HealthSchema = Type.Object(
 
 export type HealthConfig = StaticDecode<typeof HealthSchema>;
 
+const Units = Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4 });
+const closed = { additionalProperties: false } as const;
+
+/**
+ * One kind's learning recipe: any of the grid, label and model settings of `learning` (and of the
+ * health model's in `health`), for that kind only; what it leaves out is the global setting.
+ */
+export const KindRecipeSchema = Type.Object(
+  {
+    step: OptionalDuration("this kind's learning.step", { minimum: 1 }),
+    window: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: "this kind's learning.window" })),
+    stride: Type.Optional(Type.Integer({ minimum: 1 })),
+    horizon: Type.Optional(Type.Integer({ minimum: 1, description: "this kind's learning.horizon, in its steps" })),
+    rulCap: Type.Optional(Type.Integer({ minimum: 1, description: "this kind's learning.rulCap, in its steps" })),
+    sensors: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    conditions: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    model: Type.Optional(
+      Type.Object(
+        {
+          units: Type.Optional(Units),
+          dropout: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9 })),
+          learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          batchSize: Type.Optional(Type.Integer({ minimum: 1 })),
+          epochs: Type.Optional(Type.Integer({ minimum: 1 })),
+          patience: Type.Optional(Type.Integer({ minimum: 1 })),
+          members: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+        },
+        { ...closed, description: "this kind's failure predictor (learning.model)" },
+      ),
+    ),
+    health: Type.Optional(
+      Type.Object(
+        {
+          window: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000 })),
+          stride: Type.Optional(Type.Integer({ minimum: 1 })),
+          units: Type.Optional(Units),
+          dropout: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9 })),
+          learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          batchSize: Type.Optional(Type.Integer({ minimum: 1 })),
+          epochs: Type.Optional(Type.Integer({ minimum: 1 })),
+          patience: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { ...closed, description: "this kind's health model (health.window, units, …)" },
+      ),
+    ),
+  },
+  closed,
+);
+
+export const KindsSchema = Type.Record(Type.String({ pattern: KIND_NAME }), KindRecipeSchema, {
+  default: {},
+  maxProperties: 1000,
+  description:
+    "each configured kind's own learning recipe, by kind name (a kind named in machines:): e.g. compressor: { step: 10m, window: 36, horizon: 144, rulCap: 432 }. Settings it leaves out are the global ones of learning and health; both model roles of the kind use it",
+});
+
+export type KindRecipes = StaticDecode<typeof KindsSchema>;
+export type KindRecipe = StaticDecode<typeof KindRecipeSchema>;
+
 /** How per-regime normalisation finds the regimes, for a run of either role; none without condition channels. */
 export function regimeOptions(cfg: LearningConfig) {
   return cfg.conditions.length > 0
@@ -212,6 +272,7 @@ export function resolveLearning(l: LearningConfig, cwd: string): LearningConfig 
 }
 
 export function checkLearning(l: LearningConfig, problem: ProblemReport): void {
+  if (!(l.step >= 1)) problem('learning.step', 'must be at least 1 ms (e.g. 1m)');
   // Capped at or below the horizon, RUL could never say more than the alert horizon it informs.
   if (l.rulCap <= l.horizon)
     problem(

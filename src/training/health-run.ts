@@ -6,6 +6,7 @@
  * training worker, through the same assembly as the failure predictor.
  */
 import { regimeOptions } from './config.js';
+import { healthFor, learningFor, recipeOverrides } from './recipes.js';
 import { Rng } from '../core/random.js';
 import { applyNormalisation, fitNormalisation, inputNames, type KindGroup, type Normalisation } from '../features/index.js';
 import { buildHealthLstm, featureMoments, scoreAtIndex } from '../model/index.js';
@@ -97,27 +98,34 @@ const formatHours = (h: number) => (h >= 48 ? `${(h / 24).toFixed(1)} days` : `$
 export function healthSteps(req: HealthRequest): RunSteps<HealthData, Prepared, Trained> {
   return {
     async read(ctx) {
-      const cfg = ctx.config.learning;
-      const h = ctx.config.health;
-      const windowSteps = h.window ?? cfg.window;
-      ctx.progress({ phase: 'loading', message: `reading ${cfg.lookback / 86_400_000} days of readings for a health model` });
+      const lookback = ctx.config.learning.lookback;
+      ctx.progress({ phase: 'loading', message: `reading ${lookback / 86_400_000} days of readings for a health model` });
+      // Each kind on its own recipe's grid and window.
       const found = await readKindData(
         ctx.config,
-        { ...cfg, window: windowSteps },
+        (kind) => ({ ...learningFor(ctx.config, kind), window: healthFor(ctx.config, kind).window }),
         ctx.now,
         (kinds) => chooseHealthKind(kinds, req.kind, ctx.registry),
-        (store, kind) => loadHealthData(store, cfg, windowSteps, ctx.now, kind, req.verdicts ?? []),
+        (store, kind) =>
+          loadHealthData(
+            store,
+            learningFor(ctx.config, kind.kind),
+            healthFor(ctx.config, kind.kind).window,
+            ctx.now,
+            kind,
+            req.verdicts ?? [],
+          ),
       );
       const data = found!.dataset;
-      const short = learningNormal(data, cfg.step, h);
+      const short = learningNormal(data, learningFor(ctx.config, data.kind.kind).step, healthFor(ctx.config, data.kind.kind));
       if (short) throw new NotEnoughDataError(`${data.kind.kind}: ${short}`);
       return data;
     },
 
     async prepare(ctx, data) {
-      const cfg = ctx.config.learning;
-      const h = ctx.config.health;
-      const windowSteps = h.window ?? cfg.window;
+      const cfg = learningFor(ctx.config, data.kind.kind);
+      const h = healthFor(ctx.config, data.kind.kind);
+      const windowSteps = h.window;
       const rng = new Rng(cfg.model.seed ^ 0x4ea1);
       ctx.progress({
         phase: 'preparing',
@@ -186,8 +194,8 @@ export function healthSteps(req: HealthRequest): RunSteps<HealthData, Prepared, 
       };
     },
 
-    async fit(ctx, _data, p) {
-      const h = ctx.config.health;
+    async fit(ctx, data, p) {
+      const h = healthFor(ctx.config, data.kind.kind);
       const seed = ctx.config.learning.model.seed;
       const model = buildHealthLstm(ctx.tf, {
         windowSteps: p.windowSteps,
@@ -247,8 +255,8 @@ function positiveStretches(data: HealthData, windowSteps: number, horizonSteps: 
 }
 
 async function describeHealthModel(ctx: RunContext, data: HealthData, p: Prepared, trained: Trained): Promise<HealthModelMeta> {
-  const cfg = ctx.config.learning;
-  const h = ctx.config.health;
+  const cfg = learningFor(ctx.config, data.kind.kind);
+  const h = healthFor(ctx.config, data.kind.kind);
   ctx.progress({ phase: 'evaluating', message: 'calibrating the health index on held-out normal data' });
   const calib = windowFeatures(ctx.tf, trained.model, p.norm, p.windowSteps, p.calibration);
   const moments = featureMoments(calib.features, calib.n, calib.features.length / Math.max(1, calib.n), h.shrinkage);
@@ -279,6 +287,7 @@ async function describeHealthModel(ctx: RunContext, data: HealthData, p: Prepare
     dropped: p.norm.dropped,
     stepMs: cfg.step,
     window: p.windowSteps,
+    recipe: { overrides: recipeOverrides(ctx.config, data.kind.kind) },
     normalisation: p.norm,
     architecture: { design: 'reconstruct', units: h.units, dropout: h.dropout, learningRate: h.learningRate, batchSize: h.batchSize },
     calibration: c,
@@ -312,7 +321,7 @@ async function championOnSame(
   champion: HealthModelMeta,
   p: Prepared,
 ): Promise<(HealthEvaluation & { version: string }) | null> {
-  const h = ctx.config.health;
+  const h = healthFor(ctx.config, champion.kind);
   const model = await ctx.registry.load(ctx.tf, champion.version);
   try {
     const calib = windowFeatures(ctx.tf, model, champion.normalisation, champion.window, p.calibration);

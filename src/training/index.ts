@@ -15,7 +15,29 @@ export {
 } from './assembly.js';
 export { liveRegimeWarnings } from './bias-report.js';
 export { buildTraining } from './build.js';
-export { checkLearning, type HealthConfig, HealthSchema, LearningSchema, resolveLearning, type LearningConfig } from './config.js';
+export {
+  checkLearning,
+  type HealthConfig,
+  HealthSchema,
+  type KindRecipe,
+  type KindRecipes,
+  KindsSchema,
+  LearningSchema,
+  resolveLearning,
+  type LearningConfig,
+} from './config.js';
+export {
+  checkKinds,
+  healthFor,
+  horizonMs,
+  learningFor,
+  longestWindowMs,
+  recipeGrid,
+  recipeOverrides,
+  recipeView,
+  type RecipeSections,
+  type RecipeView,
+} from './recipes.js';
 export { type VerdictPeriod } from './health-data.js';
 export { chooseHealthKind, learningNormal, MIN_HEALTH_WINDOWS, runHealthTraining, type HealthRequest } from './health-run.js';
 export { loadDataset, type Dataset } from './dataset.js';

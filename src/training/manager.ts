@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { isHealthMeta, type ModelRegistry } from '../registry/index.js';
+import { isHealthMeta, type AnyModelMeta, type ModelRegistry } from '../registry/index.js';
+import { healthFor, learningFor } from './recipes.js';
 import type { ModelRole } from '../core/model-roles.js';
 import type { JudgedPeriod } from '../core/verdict-book.js';
 import type { VerdictPeriod } from './health-data.js';
@@ -194,10 +195,7 @@ export class TrainingManager {
               state: outcome.state,
               epochs: meta?.training.epochs ?? null,
               // Every member could have run the cap: the epochs actually run are summed over members too.
-              epochCap:
-                role === 'health'
-                  ? (o.epochs ?? this.config.health.epochs)
-                  : (o.epochs ?? this.config.learning.model.epochs) * (meta && !isHealthMeta(meta) ? (meta.architecture.members ?? 1) : 1),
+              epochCap: epochCap(this.config, role, o.epochs, meta),
               warmStartedFrom: meta && !isHealthMeta(meta) ? meta.warmStartedFrom : null,
             });
           } catch (err) {
@@ -303,4 +301,12 @@ function toRecord(r: RunRow): TrainingRunRecord {
     progress: r.progress ? (JSON.parse(r.progress) as TrainingProgress) : null,
     bypassedEnergyPolicy: r.bypass_energy === 1,
   };
+}
+
+/** The epochs a run could have run, by its kind's recipe: summed over an ensemble's members, each of which could have run the cap. */
+function epochCap(config: TrainingConfig, role: ModelRole, asked: number | undefined, meta: AnyModelMeta | null): number {
+  const kind = meta?.kind;
+  if (role === 'health') return asked ?? (kind ? healthFor(config, kind) : config.health).epochs;
+  const cap = asked ?? (kind ? learningFor(config, kind) : config.learning).model.epochs;
+  return cap * (meta && !isHealthMeta(meta) ? (meta.architecture.members ?? 1) : 1);
 }

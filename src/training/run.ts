@@ -1,5 +1,6 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import { regimeOptions } from './config.js';
+import { learningFor, recipeOverrides } from './recipes.js';
 import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures } from '../features/index.js';
 import { extractMember, compile, type LstmSpec } from '../model/index.js';
 import { kindOf, type ModelMeta } from '../registry/index.js';
@@ -59,7 +60,12 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         phase: 'loading',
         message: `reading ${cfg.lookback / 86_400_000} days of data from the ${ctx.config.store.kind} store`,
       });
-      const found = await readKindData(ctx.config, cfg, ctx.now, (kinds, failed) => chooseKind(kinds, req.kind, ctx.registry, failed));
+      const found = await readKindData(
+        ctx.config,
+        (kind) => learningFor(ctx.config, kind),
+        ctx.now,
+        (kinds, failed) => chooseKind(kinds, req.kind, ctx.registry, failed),
+      );
       const { kind, dataset } = found!;
       if (dataset.failures === 0)
         throw new NotEnoughDataError(
@@ -69,7 +75,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
     },
 
     async prepare(ctx, { kind, dataset }) {
-      const cfg = ctx.config.learning;
+      const cfg = learningFor(ctx.config, kind.kind);
       ctx.progress({
         phase: 'preparing',
         message: `${kind.kind}: ${dataset.machines} machines, ${dataset.failures} failures, ${dataset.quality.samples} samples; ${ctx.backend} backend, LSTM ${ctx.lstm.describe}`,
@@ -154,8 +160,8 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
       return { data, spec, champion, initial, warm, source };
     },
 
-    async fit(ctx, _read, p) {
-      const cfg = ctx.config.learning;
+    async fit(ctx, read, p) {
+      const cfg = learningFor(ctx.config, read.kind.kind);
       const epochs = req.epochs ?? cfg.model.epochs;
       const outcome = await trainAndValidate(
         ctx.tf,
@@ -191,7 +197,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
 
 /** The champion (or the transfer source) on the same held-out data, the decision, and the model's meta.json. */
 async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p: Prepared, outcome: Trained): Promise<ModelMeta> {
-  const cfg = ctx.config.learning;
+  const cfg = learningFor(ctx.config, kind.kind);
   const { data, champion, source, initial } = p;
   // A transferred model is measured against its source unchanged: what it must improve on.
   const baseline = champion ?? (source && initial.length > 0 ? source : null);
@@ -217,6 +223,7 @@ async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p:
     window: cfg.window,
     horizon: cfg.horizon,
     rulCap: cfg.rulCap,
+    recipe: { overrides: recipeOverrides(ctx.config, kind.kind) },
     normalisation: data.norm,
     architecture: {
       units: cfg.model.units,

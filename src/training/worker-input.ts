@@ -1,6 +1,6 @@
 import type { MachinesConfig } from '../config/schema.js';
 import type { StoreConfig } from '../store/index.js';
-import type { HealthConfig, LearningConfig } from './config.js';
+import type { HealthConfig, KindRecipes, LearningConfig } from './config.js';
 import type { TrainingProgress } from './types.js';
 import type { ModelRole } from '../core/model-roles.js';
 import type { VerdictPeriod } from './health-data.js';
@@ -13,12 +13,14 @@ import type { VerdictPeriod } from './health-data.js';
 export interface TrainingConfig {
   learning: LearningConfig;
   health: HealthConfig;
+  /** Each kind's own recipe over learning and health (recipes.ts). */
+  kinds: KindRecipes;
   store: StoreConfig;
   machines: MachinesConfig;
 }
 
 export function trainingConfig(config: TrainingConfig): TrainingConfig {
-  return { learning: config.learning, health: config.health, store: config.store, machines: config.machines };
+  return { learning: config.learning, health: config.health, kinds: config.kinds, store: config.store, machines: config.machines };
 }
 
 /** What the training worker is started with (its workerData). */

@@ -14,7 +14,7 @@ describe('training worker input', () => {
       { cwd: process.cwd(), origin: 'test' },
     );
     const input = trainingConfig(config);
-    expect(Object.keys(input).sort()).toEqual(['health', 'learning', 'machines', 'store']);
+    expect(Object.keys(input).sort()).toEqual(['health', 'kinds', 'learning', 'machines', 'store']);
     expect(input.learning).toEqual(config.learning);
     const text = JSON.stringify(input);
     for (const secret of ['mqtt-secret', 'hook-secret', 'signing-secret-0123456789', 'carbon-secret', 'a'.repeat(64)])

@@ -179,18 +179,37 @@ function kindsTable(kinds, champions, healthChampions = []) {
     .map((k) => {
       const c = byKind[k.name];
       const model = c
-        ? `${esc(c.champion)}${c.transferredFrom ? ` (from ${esc(c.transferredFrom)})` : ''} · F1 ${c.f1.toFixed(3)} · RUL RMSE ${c.rulRmse.toFixed(1)}${c.warnings.map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('')}`
+        ? `${esc(c.champion)}${c.transferredFrom ? ` (from ${esc(c.transferredFrom)})` : ''} · F1 ${c.f1.toFixed(3)} · RUL RMSE ${c.rulRmse.toFixed(1)}${c.recipe ? `<div class="meta" data-model-recipe>${esc(c.recipe)}</div>` : ''}${c.warnings.map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('')}`
         : k.servedBy
           ? `${esc(k.servedBy)} (a model from before kinds)`
           : `<span class="warn">no model: ${esc(k.whyNoModel ?? '')}</span>`;
       const h = healthOf[k.name];
       const health = h
-        ? `${esc(h.champion)} · alerts below ${h.threshold} · ~${h.falseAlarmsPerMachineMonth.toFixed(2)} false alarms/machine-month`
+        ? `${esc(h.champion)} · alerts below ${h.threshold} · ~${h.falseAlarmsPerMachineMonth.toFixed(2)} false alarms/machine-month${h.recipe ? `<div class="meta">${esc(h.recipe)}</div>` : ''}`
         : `<span class="warn">no model: ${esc(k.health?.whyNoModel ?? '')}</span>`;
-      return `<tr data-kind="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.source === 'config' ? 'configured' : 'inferred'}</td><td>${k.machines}</td><td>${k.sensors.length}</td><td>${model}</td><td data-health-model="${esc(h?.champion ?? '')}">${health}</td></tr>`;
+      return `<tr data-kind="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.source === 'config' ? 'configured' : 'inferred'}</td><td>${k.machines}</td><td>${k.sensors.length}</td><td data-recipe>${recipeCell(k.recipe)}</td><td>${model}</td><td data-health-model="${esc(h?.champion ?? '')}">${health}</td></tr>`;
     })
     .join('');
-  return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>failure model</th><th>health model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
+  return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>recipe</th><th>failure model</th><th>health model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
+}
+
+/** What a kind's next runs learn with: its step, window, horizon and RUL cap, and whether its own recipe set them. */
+function recipeCell(r) {
+  if (!r) return '–';
+  const own = r.overrides.length ? `own recipe: ${r.overrides.join(', ')}` : 'global settings';
+  return `step ${esc(stepText(r.stepMs))} · window ${r.window} · horizon ${r.horizon} · RUL cap ${r.rulCap}<div class="meta">${esc(own)}</div>`;
+}
+
+/** A step as the config writes it (10m, 1h). */
+function stepText(ms) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ])
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
 
 /** The federation this gateway takes part in: what it does for each kind, and the rounds it coordinates. */

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { VigilError, errorMessage } from '../../../core/errors.js';
 import { INFERRED_KIND_RULE } from '../../../core/kinds.js';
 import type { KindGroup } from '../../../features/index.js';
-import { RegistryError, isHealthMeta, kindOf, roleOf, type ModelMeta, type ModelRegistry } from '../../../registry/index.js';
-import { liveRegimeWarnings } from '../../../training/index.js';
+import { RegistryError, isHealthMeta, kindOf, recipeText, roleOf, type ModelMeta, type ModelRegistry } from '../../../registry/index.js';
+import { liveRegimeWarnings, type RecipeView } from '../../../training/index.js';
 import { Nullable, READ_ERRORS, WRITE_ERRORS, errors } from '../../schemas.js';
 import { VersionParams, Summary, ReasonBody, RollbackBody, ListQuery, Kind, ChampionReply } from './schemas.js';
 
@@ -17,6 +17,8 @@ export interface ModelRouteDeps {
   kinds?(): Promise<KindGroup[]>;
   /** How far a kind without a health model is from its first (the energy policy's last look). */
   learningNormal?(kind: string): string | null;
+  /** What a kind's next run learns with: the global settings and its own recipe's. */
+  recipe?(kind: string): RecipeView;
   writesPerMinute: number;
 }
 
@@ -82,6 +84,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
               rulRmse: failure?.metrics.validation.rul.rmse ?? null,
               healthThreshold: health?.calibration.threshold ?? null,
               falseAlarmsPerMachineMonth: health?.calibration.estimate.falseAlarmsPerMachineMonth ?? null,
+              recipe: recipeText(m),
               backend: m.training.backend,
             };
           }),
@@ -128,6 +131,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
                   ? `${newest.version} was not promoted: ${newest.decision.reason}`
                   : 'no model of this kind trained yet',
               health: { champion: health[g.kind] ?? null, whyNoModel: health[g.kind] ? null : whyNoHealthModel(g.kind) },
+              recipe: d.recipe?.(g.kind) ?? null,
             };
           }),
         };
@@ -145,6 +149,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
         response: {
           200: Type.Object({
             champion: Type.Boolean(),
+            recipe: Type.String({ description: "what it was trained with, and which of it its kind's own recipe set (meta.recipe)" }),
             meta: Type.Unknown(),
             // Regime mix now against training: what only live data can say about a model.
             live: Type.Object({ regimeShare: Nullable(Type.Array(Type.Number())), warnings: Type.Array(Type.String()) }),
@@ -163,6 +168,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
         req.log.warn({ err }, 'cannot read recent data for the regime mix');
         return {
           champion: d.registry.champions(roleOf(meta))[kindOf(meta)] === meta.version,
+          recipe: recipeText(meta),
           meta,
           live: { regimeShare: null, warnings: ['recent data unreadable'] },
         };
@@ -170,6 +176,7 @@ export function modelRoutes(app: FastifyInstance, d: ModelRouteDeps): void {
       const trainShare = meta.normalisation.regimes?.model.trainShare ?? [];
       return {
         champion: d.registry.champions(roleOf(meta))[kindOf(meta)] === meta.version,
+        recipe: recipeText(meta),
         meta,
         live: { regimeShare, warnings: regimeShare ? liveRegimeWarnings(trainShare, regimeShare) : [] },
       };

@@ -20,6 +20,9 @@ export const Summary = Type.Object({
   rulRmse: Nullable(Type.Number()),
   healthThreshold: Nullable(Type.Number({ description: 'health models: the index below which anomaly alerts open' })),
   falseAlarmsPerMachineMonth: Nullable(Type.Number({ description: 'health models: expected at that threshold on held-out normal data' })),
+  recipe: Type.String({
+    description: "what it was trained with: step, window, horizon, RUL cap, LSTM units, conditions, and which of them its kind's own recipe set",
+  }),
   backend: Type.String(),
 });
 export const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
@@ -56,6 +59,22 @@ export const Kind = Type.Object({
       whyNoModel: Nullable(Type.String({ description: 'e.g. learning normal: 9 h of 24 h' })),
     },
     { description: 'its health model, learned from readings alone' },
+  ),
+  recipe: Nullable(
+    Type.Object(
+      {
+        stepMs: Type.Number(),
+        window: Type.Integer(),
+        horizon: Type.Integer(),
+        rulCap: Type.Integer(),
+        conditions: Type.Array(Type.String()),
+        units: Type.Array(Type.Integer()),
+        members: Type.Integer(),
+        health: Type.Object({ window: Type.Integer(), units: Type.Array(Type.Integer()) }),
+        overrides: Type.Array(Type.String(), { description: "the settings the kind's own recipe (kinds.<kind>) sets; the rest are the global ones" }),
+      },
+      { description: "what the kind's next training run of either role learns with (step in ms; window, horizon and RUL cap in steps)" },
+    ),
   ),
 });
 export const ChampionReply = Type.Object({ champion: Type.String() });

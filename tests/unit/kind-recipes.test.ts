@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { validateConfig } from '../../src/vigil-config.js';
+import { KindResolver } from '../../src/core/kinds.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Sample } from '../../src/core/types.js';
+import type { Normalisation } from '../../src/features/normalize.js';
+import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
+import { buildHealthLstm } from '../../src/model/health-lstm.js';
+import { buildLstm } from '../../src/model/lstm.js';
+import { recipeText } from '../../src/registry/recipe.js';
+import { ModelRegistry } from '../../src/registry/registry.js';
+import type { InferenceClient } from '../../src/scoring/inference-client.js';
+import { kindGrid } from '../../src/scoring/kind-champions.js';
+import { ScoringService } from '../../src/scoring/service.js';
+import { openVigilState } from '../../src/state.js';
+import { healthFor, learningFor, recipeGrid, recipeOverrides, recipeView } from '../../src/training/recipes.js';
+import { M1, tempDir } from '../support/fixtures.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { scoringHistories, testHealthMeta, testMeta } from '../support/model-meta.js';
+
+const cfg = (raw: Record<string, unknown>) => validateConfig(raw, { cwd: process.cwd(), origin: 'test' });
+const MACHINES = [
+  { match: 'comp-*', kind: 'compressor' },
+  { match: 'pump-*', kind: 'pump' },
+];
+
+describe('a learning recipe per kind', () => {
+  it("a kind's recipe overrides the global settings it names, for both model roles; the rest stay global", () => {
+    const c = cfg({
+      machines: MACHINES,
+      learning: { step: '1m', window: 50, horizon: 30, rulCap: 125, model: { units: [64, 32], members: 5 } },
+      health: { units: [32, 16] },
+      kinds: {
+        compressor: {
+          step: '10m',
+          window: 36,
+          horizon: 144,
+          rulCap: 432,
+          conditions: ['load'],
+          model: { units: [32, 16] },
+          health: { units: [16] },
+        },
+      },
+    });
+    const comp = learningFor(c, 'compressor');
+    expect(comp).toMatchObject({ step: 600_000, window: 36, horizon: 144, rulCap: 432, conditions: ['load'] });
+    expect(comp.model).toMatchObject({ units: [32, 16], members: 5, learningRate: c.learning.model.learningRate });
+    // Not in the recipe: the global settings, by the same object.
+    expect(learningFor(c, 'pump')).toBe(c.learning);
+    expect(learningFor(c, 'auto-1234abcd')).toBe(c.learning);
+    // The health model: the kind's window unless its own health window is set, its own units.
+    expect(healthFor(c, 'compressor')).toMatchObject({ window: 36, units: [16], epochs: c.health.epochs });
+    expect(healthFor(c, 'pump')).toMatchObject({ window: 50, units: [32, 16] });
+    expect(recipeOverrides(c, 'compressor')).toEqual(['step', 'window', 'horizon', 'rulCap', 'conditions', 'model.units', 'health.units']);
+    expect(recipeOverrides(c, 'pump')).toEqual([]);
+    expect(recipeGrid(c, 'compressor')).toEqual({ stepMs: 600_000, windowSteps: 36 });
+    expect(recipeView(c, 'compressor')).toMatchObject({ stepMs: 600_000, horizon: 144, health: { window: 36, units: [16] } });
+    // Live data is what the longest scoring window of any kind spans (36 × 10 min, not 50 × 1 min).
+    expect(c.ingest.backfillAge).toBe(36 * 600_000);
+  });
+
+  it('a kind named like an Object property has no recipe unless one is configured', () => {
+    const c = cfg({ machines: [{ match: 'x-*', kind: 'constructor' }] });
+    expect(learningFor(c, 'constructor')).toBe(c.learning);
+    expect(learningFor(c, 'toString')).toBe(c.learning);
+    expect(recipeOverrides(c, 'constructor')).toEqual([]);
+    const own = cfg({ machines: [{ match: 'x-*', kind: 'constructor' }], kinds: { constructor: { window: 20 } } });
+    expect(learningFor(own, 'constructor').window).toBe(20);
+  });
+
+  it('config check judges each recipe on its own: RUL cap above its horizon, a kind some machines are of, known settings', () => {
+    const problems = (kinds: unknown) => {
+      try {
+        cfg({ machines: MACHINES, kinds });
+        return '';
+      } catch (err) {
+        return String((err as Error).message);
+      }
+    };
+    // The global cap (125) is below this kind's horizon: its own recipe must raise it.
+    expect(problems({ compressor: { step: '10m', horizon: 144 } })).toMatch(
+      /kinds\.compressor\.rulCap: must exceed the kind's horizon \(144 steps\)/,
+    );
+    expect(problems({ compressor: { horizon: 144, rulCap: 300 } })).toBe('');
+    expect(problems({ gearbox: { window: 20 } })).toMatch(/kinds\.gearbox: no machines: entry is of kind gearbox/);
+    expect(problems({ compressor: { windw: 20 } })).toMatch(/kinds/);
+    expect(problems({ compressor: { model: { unitz: [8] } } })).toMatch(/kinds/);
+    expect(problems({ 'Big Pump': { window: 20 } })).toMatch(/kinds/);
+    expect(problems({ compressor: { step: '0m' } })).toMatch(/kinds/);
+    expect(problems({ compressor: { health: { window: 2 } } })).toMatch(/kinds/);
+    expect(problems({ compressor: { window: 3 } })).toMatch(/kinds\.compressor\.health\.window: the kind's health window comes to 3 steps/);
+  });
+
+  it('a model says the recipe it was trained with; one from before recipes says its settings alone', () => {
+    const norm = { sensors: ['a'], mean: [0], std: [1], dropped: [] };
+    const m = testMeta('v0001', { kind: 'compressor', stepMs: 600_000, window: 36, horizon: 144, rulCap: 432, normalisation: norm });
+    expect(recipeText(m)).toBe('step 10m · window 36 · horizon 144 · RUL cap 432 · LSTM 5/4');
+    expect(recipeText({ ...m, recipe: { overrides: ['step', 'window'] } })).toMatch(/\(kind's recipe: step, window\)$/);
+    expect(recipeText({ ...m, recipe: { overrides: [] } })).toMatch(/\(global settings\)$/);
+    const h = testHealthMeta('v0002', { kind: 'compressor', stepMs: 30_000, window: 12, normalisation: norm });
+    expect(recipeText(h)).toMatch(/^step 30s · window 12 · LSTM/);
+  });
+
+  it('a kind grid: its champions’ step and longest window there, else its recipe', () => {
+    expect(kindGrid([undefined, undefined], { stepMs: 600_000, windowSteps: 36 }, 5)).toEqual({ stepMs: 600_000, keep: 43 });
+    expect(
+      kindGrid(
+        [
+          { stepMs: 1000, window: 4 },
+          { stepMs: 1000, window: 10 },
+        ],
+        { stepMs: 1000, windowSteps: 6 },
+        2,
+      ),
+    ).toEqual({
+      stepMs: 1000,
+      keep: 14,
+    });
+    // A recipe changed since the champion was trained: the champion's grid serves until it is retrained.
+    expect(kindGrid([{ stepMs: 1000, window: 4 }], { stepMs: 5000, windowSteps: 40 }, 2)).toEqual({ stepMs: 1000, keep: 8 });
+  });
+});
+
+describe('scoring a mixed fleet, each kind on its own grid', () => {
+  let tf: TF;
+  let inference: InferenceClient;
+  beforeAll(async () => {
+    quietTfWarnings();
+    tf = (await loadTf('cpu')).tf;
+    const { InferenceClient: Client } = (await import(
+      path.resolve('dist/src/scoring/inference-client.js')
+    )) as typeof import('../../src/scoring/inference-client.js');
+    inference = new Client('cpu');
+  });
+  afterAll(async () => inference.close());
+
+  const norm = (sensors: string[]): Normalisation => ({ sensors, mean: sensors.map(() => 0), std: sensors.map(() => 1), dropped: [] });
+  const lstm = (window: number, features: number, seed: number) =>
+    buildLstm(tf, { windowSteps: window, features, units: [4], dropout: 0, learningRate: 0.01, recurrentActivation: 'sigmoid', seed });
+  const PUMP_STEP = 1000;
+  const COMP_STEP = 10_000;
+
+  it('scores a pump each second and a compressor each ten seconds in one service; a kind’s models on another step are told to retrain', async () => {
+    const dir = tempDir('vigil-recipes-scoring-');
+    const reg = new ModelRegistry(dir);
+    await reg.save(
+      tf,
+      lstm(4, 2, 1),
+      testMeta('v0001', {
+        kind: 'pump',
+        stepMs: PUMP_STEP,
+        window: 4,
+        normalisation: norm(['flow', 'pressure']),
+        sensors: ['flow', 'pressure'],
+      }),
+    );
+    await reg.save(
+      tf,
+      lstm(3, 1, 2),
+      testMeta('v0002', { kind: 'compressor', stepMs: COMP_STEP, window: 3, normalisation: norm(['valve']), sensors: ['valve'] }),
+    );
+    // A health model of the compressor trained before its recipe changed: on the pump's step.
+    await reg.save(
+      tf,
+      buildHealthLstm(tf, { windowSteps: 4, features: 1, sensors: 1, units: [4], dropout: 0, learningRate: 0.01, seed: 3 }),
+      testHealthMeta('v0003', { kind: 'compressor', stepMs: PUMP_STEP, window: 4, normalisation: norm(['valve']), sensors: ['valve'] }),
+    );
+    const clock = new ManualClock(60_000);
+    const recipes: Record<string, { stepMs: number; windowSteps: number }> = { compressor: { stepMs: COMP_STEP, windowSteps: 3 } };
+    const svc = new ScoringService(
+      inference,
+      scoringHistories(openVigilState(':memory:'), 86_400_000),
+      clock,
+      silentLogger(),
+      {
+        intervalMs: 1000,
+        maxBatch: 16,
+        topSensors: 1,
+        stepMs: PUMP_STEP,
+        windowSteps: 4,
+        gridFor: (kind) => recipes[kind] ?? { stepMs: PUMP_STEP, windowSteps: 4 },
+        maxGapSteps: 2,
+      },
+      dir,
+      undefined,
+      new KindResolver(MACHINES),
+    );
+    // 60 s of readings, each machine once a second.
+    const samples: Sample[] = [];
+    for (let t = 0; t < 60_000; t += 1000) {
+      samples.push({ machine: { ...M1, machine: 'pump-1' }, ts: t + 10, values: { flow: t / 1000, pressure: 1 } });
+      samples.push({ machine: { ...M1, machine: 'comp-1' }, ts: t + 10, values: { valve: Math.sin(t) } });
+    }
+    svc.observe({ samples, events: [] });
+    svc.setChampions(
+      new Map([
+        ['pump', { version: 'v0001', meta: reg.failureMeta('v0001') }],
+        ['compressor', { version: 'v0002', meta: reg.failureMeta('v0002') }],
+      ]),
+      () => 'none',
+    );
+    svc.setHealthChampions(new Map([['compressor', { version: 'v0003', meta: reg.healthMeta('v0003') }]]), () => 'none');
+    await svc.tick();
+    expect(svc.stats.lastError).toBeNull();
+    const pump = svc.machine('pump-1')!;
+    const comp = svc.machine('comp-1')!;
+    expect(pump.score).toMatchObject({ model: 'v0001' });
+    expect(comp.score).toMatchObject({ model: 'v0002' });
+    // Each window ends on its own kind's step: the pump's at the last second, the compressor's at the last ten.
+    expect(pump.score!.dataTs % PUMP_STEP).toBe(0);
+    expect(comp.score!.dataTs % COMP_STEP).toBe(0);
+    expect(comp.score!.dataTs).toBe(60_000);
+    expect(pump.score!.rulMs).toBe(pump.score!.rulSteps * PUMP_STEP);
+    expect(comp.score!.rulMs).toBe(comp.score!.rulSteps * COMP_STEP);
+    // The compressor's health model is on the pump's step: it cannot read the compressor's grid.
+    expect(comp.health).toBeNull();
+    expect(comp.healthDetail).toMatch(/champion v0003 has a 1000 ms step, the kind's failure model 10000 ms: retrain it/);
+    expect(svc.kindOfMachine('comp-1')).toBe('compressor');
+    expect(svc.kindOfMachine('comp-unseen')).toBe('compressor');
+    expect(svc.kindOfMachine('m-unseen')).toBeNull();
+  });
+});
