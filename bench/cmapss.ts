@@ -2,7 +2,7 @@
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
  *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only
- *   --fresh-dropout --average-last N[,N…]]
+ *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +
@@ -41,6 +41,9 @@ const { values: a } = parseArgs({
     'reduce-lr': { type: 'string', default: '3' },
     stride: { type: 'string', default: '2' },
     units: { type: 'string', default: '64,32' },
+    // What the heads read: the last LSTM state, or temporal attention over the states beside it.
+    pooling: { type: 'string', default: 'last' },
+    'attention-units': { type: 'string', default: '16' },
     dropout: { type: 'string', default: '0.2' },
     // A new dropout mask every batch (tfjs draws one mask per batch shape when seeded).
     'fresh-dropout': { type: 'boolean', default: false },
@@ -77,6 +80,8 @@ const WINDOW = 50;
 const HORIZON = 30;
 const RUL_CAP = 125;
 
+const pooling = a.pooling as 'last' | 'attention';
+if (pooling !== 'last' && pooling !== 'attention') throw new Error(`--pooling must be last or attention, got "${a.pooling}"`);
 const subset = a.subset.toUpperCase() as CmapssSubset;
 if (!CMAPSS_SUBSETS.includes(subset)) throw new Error(`--subset must be one of ${CMAPSS_SUBSETS.join(', ')}, got "${a.subset}"`);
 const files = cmapssFiles(a.data, subset);
@@ -112,6 +117,8 @@ interface SeedResult {
   validation: { f1: number; prAuc: number; rmse: number };
   test?: { f1: number; rmse: number; score: number; bands: RulBand[] };
   seconds: number;
+  /** Training windows per second (oversampled windows × epochs run, over the members). */
+  windowsPerSecond: number;
 }
 
 const bandText = (bands: readonly RulBand[]) =>
@@ -158,6 +165,8 @@ async function runSeed(seed: number): Promise<SeedResult> {
       rulLossWeight: Number(a['rul-weight']),
       rulLateWeight: Number(a['rul-late-weight']),
       kernel: lstm.kernel,
+      pooling,
+      attentionUnits: Number(a['attention-units']),
     },
     {
       epochs: Number(a.epochs),
@@ -218,9 +227,12 @@ async function runSeed(seed: number): Promise<SeedResult> {
       seed,
       validation: { f1: v.classification.f1, prAuc: v.classification.prAuc, rmse: v.rul.rmse },
       seconds,
+      windowsPerSecond: outcome.fit.samplesPerSecond,
     };
     if (a['validation-only']) {
-      console.log(`training: ${seconds.toFixed(0)} s, ${describeMembers()}; test set not read (--validation-only)`);
+      console.log(
+        `training: ${seconds.toFixed(0)} s, ${describeMembers()}, ${outcome.fit.samplesPerSecond.toFixed(0)} windows/s; test set not read (--validation-only)`,
+      );
       return result;
     }
     const test = evaluateCmapssTest(tf, outcome.model, data.norm, files.test, files.rul, {
@@ -270,7 +282,10 @@ console.log(
   )}; training ${describe(
     pick((r) => r.seconds),
     0,
-  )} s`,
+  )} s, ${describe(
+    pick((r) => r.windowsPerSecond),
+    0,
+  )} windows/s; pooling ${pooling}`,
 );
 for (const count of averageLast.length > 1 || averageLast[0]! > 1 ? averageLast : []) {
   const rows = averaged.filter((r) => r.count === count);
@@ -304,6 +319,12 @@ if (results.every((r) => r.test)) {
     )}, RMSE ${meanPlusMinus(
       tests.map((t) => t.rmse),
       2,
-    )}`,
+    )}; training ${describe(
+      pick((r) => r.seconds),
+      0,
+    )} s a run, ${meanPlusMinus(
+      pick((r) => r.windowsPerSecond),
+      0,
+    )} windows/s (pooling ${pooling})`,
   );
 }

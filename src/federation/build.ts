@@ -64,6 +64,8 @@ export function coordinatorOptions(
       horizon: l.horizon,
       rulCap: l.rulCap,
       units: l.model.units,
+      pooling: l.model.pooling,
+      attentionUnits: l.model.attentionUnits,
       dropout: l.model.dropout,
       validationFraction: l.validationFraction,
       positiveShare: l.positiveShare,

@@ -47,6 +47,8 @@ export function planSpec(plan: Plan, kernel: LstmSpec['kernel'], seed = plan.par
     windowSteps: plan.shape.window,
     features: plan.normalisation ? inputNames(plan.normalisation).length : 0,
     units: plan.shape.units,
+    pooling: plan.shape.pooling ?? 'last',
+    attentionUnits: plan.shape.attentionUnits,
     dropout: plan.shape.dropout,
     learningRate: plan.params.learningRate,
     seed,

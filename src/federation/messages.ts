@@ -35,6 +35,9 @@ export const ModelShapeSchema = Type.Object({
   horizon: Type.Integer({ minimum: 1 }),
   rulCap: Type.Integer({ minimum: 1 }),
   units: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 8 }),
+  /** Absent from coordinators before the option: the last state. */
+  pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
+  attentionUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
   dropout: Type.Number({ minimum: 0, maximum: 0.9 }),
   validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
   positiveShare: Type.Number({ minimum: 0, maximum: 0.9 }),

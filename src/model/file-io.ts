@@ -5,6 +5,7 @@ import { writeFileDurable } from '../core/durable-fs.js';
 import type { TF } from './backend.js';
 import { fastLstmRuntime } from './fast-lstm/layer.js';
 import { toFastTopology, toStockTopology } from './fast-lstm/topology.js';
+import { registerTemporalAttention } from './attention.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -25,6 +26,8 @@ export class ModelFileError extends Error {
  * kernels (fast-lstm/topology.ts).
  */
 export function fileHandler(tf: TF, dir: string): io.IOHandler {
+  // Vigil's own layers must be known to this tfjs before a model that uses them is read.
+  registerTemporalAttention(tf);
   return {
     async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer) throw new ModelFileError(dir, 'binary topologies are not supported');

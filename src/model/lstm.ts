@@ -1,6 +1,7 @@
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { seededDropout } from './seeded-dropout.js';
+import { temporalAttention } from './attention.js';
 import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
 import { FastPredictor } from './fast-lstm/predictor.js';
 
@@ -31,6 +32,13 @@ export interface LstmSpec {
    * tf.layers.lstm. Both have the same weights and initial values, and save the same files.
    */
   kernel?: 'fast' | 'stock';
+  /**
+   * What the heads read: the last LSTM's last state ('last', and every model before this option), or
+   * 'attention': a learned weighting of its states over the window beside the last one (attention.ts).
+   */
+  pooling?: 'last' | 'attention';
+  /** Width of the attention's hidden layer (pooling 'attention'); default 16. */
+  attentionUnits?: number;
 }
 
 /**
@@ -51,11 +59,13 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
  */
 export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix: string): [SymbolicTensor, SymbolicTensor] {
   let h: SymbolicTensor = input;
+  const attention = spec.pooling === 'attention';
   spec.units.forEach((units, i) => {
     const seed = spec.seed + i * 101;
     const args = {
       units,
-      returnSequences: i < spec.units.length - 1,
+      // With attention the last layer passes its whole sequence on too: the pooling reads every state.
+      returnSequences: attention || i < spec.units.length - 1,
       recurrentActivation: spec.recurrentActivation,
       kernelInitializer: tf.initializers.glorotUniform({ seed }),
       recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
@@ -69,6 +79,10 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
         h,
       ) as SymbolicTensor;
   });
+  if (attention)
+    h = temporalAttention(tf, { attentionUnits: spec.attentionUnits ?? 16, seed: spec.seed + 9, name: `${prefix}attention` }).apply(
+      h,
+    ) as SymbolicTensor;
   const failure = tf.layers
     .dense({
       units: 1,

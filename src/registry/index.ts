@@ -9,6 +9,7 @@ export {
   HealthCalibrationSchema,
   type HealthModelMeta,
   isHealthMeta,
+  poolingOf,
   type ModelMeta,
   NormalisationSchema,
   roleOf,

@@ -113,6 +113,9 @@ export const ModelMetaSchema = Type.Object({
     batchSize: Type.Integer(),
     /** Models averaged in this one (an ensemble); absent in older versions, which have one. */
     members: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** What the heads read (model/lstm.ts): absent in older versions, which read the last state. */
+    pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
+    attentionUnits: Type.Optional(Type.Integer({ minimum: 1 })),
   }),
   threshold: Type.Number(),
   metrics: Type.Object({
@@ -265,6 +268,11 @@ export type AnyModelMeta = ModelMeta | HealthModelMeta;
 
 export function roleOf(meta: Pick<AnyModelMeta, 'role'>): 'failure' | 'health' {
   return meta.role ?? 'failure';
+}
+
+/** What a failure model's heads read; models from before the option read the last state. */
+export function poolingOf(meta: ModelMeta): 'last' | 'attention' {
+  return meta.architecture.pooling ?? 'last';
 }
 
 export function isHealthMeta(meta: AnyModelMeta): meta is HealthModelMeta {

@@ -19,7 +19,7 @@ export function stepText(ms: number): string {
 export function recipeText(m: AnyModelMeta): string {
   const parts = [`step ${stepText(m.stepMs)}`, `window ${m.window}`];
   if (!isHealthMeta(m)) parts.push(`horizon ${m.horizon}`, `RUL cap ${m.rulCap}`);
-  parts.push(`LSTM ${m.architecture.units.join('/')}`);
+  parts.push(`LSTM ${m.architecture.units.join('/')}${!isHealthMeta(m) && m.architecture.pooling === 'attention' ? ' + attention' : ''}`);
   const conditions = m.normalisation.regimes?.model.conditions;
   if (conditions) parts.push(`conditions ${conditions.join(', ')}`);
   const overrides = m.recipe?.overrides ?? [];

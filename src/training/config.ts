@@ -92,6 +92,12 @@ export const LearningSchema = Type.Object(
     model: Type.Object(
       {
         units: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4, default: [64, 32] }),
+        pooling: Type.Union([Type.Literal('last'), Type.Literal('attention')], {
+          default: 'last',
+          description:
+            "what the heads read: the last LSTM state (last), or attention over the window's states beside it (attention; docs/predictor.md compares them)",
+        }),
+        attentionUnits: Type.Integer({ minimum: 1, maximum: 256, default: 16, description: "width of the attention's hidden layer" }),
         dropout: Type.Number({ minimum: 0, maximum: 0.9, default: 0.2 }),
         learningRate: Type.Number({ exclusiveMinimum: 0, default: 0.002 }),
         batchSize: Type.Integer({ minimum: 1, default: 256 }),
@@ -213,6 +219,8 @@ export const KindRecipeSchema = Type.Object(
       Type.Object(
         {
           units: Type.Optional(Units),
+          pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
+          attentionUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
           dropout: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9 })),
           learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           batchSize: Type.Optional(Type.Integer({ minimum: 1 })),

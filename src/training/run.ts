@@ -3,7 +3,7 @@ import { regimeOptions } from './config.js';
 import { learningFor, recipeOverrides } from './recipes.js';
 import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures } from '../features/index.js';
 import { extractMember, compile, type LstmSpec } from '../model/index.js';
-import { kindOf, type ModelMeta } from '../registry/index.js';
+import { kindOf, poolingOf, type ModelMeta } from '../registry/index.js';
 import { assembleRun, readKindData, type RunContext, type RunSteps } from './assembly.js';
 import type { Dataset } from './dataset.js';
 import { chooseKind, decide, decideTransfer } from './decide.js';
@@ -101,12 +101,15 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         champion.horizon === cfg.horizon &&
         champion.rulCap === cfg.rulCap &&
         JSON.stringify(inputNames(champion.normalisation)) === JSON.stringify(inputNames(data.norm)) &&
-        JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units);
+        JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units) &&
+        poolingOf(champion) === cfg.model.pooling;
       const warm = (req.warmStart ?? cfg.model.warmStart) && sameFeatures;
       const spec: LstmSpec = {
         windowSteps: cfg.window,
         features: inputNames(data.norm).length,
         units: cfg.model.units,
+        pooling: cfg.model.pooling,
+        attentionUnits: cfg.model.attentionUnits,
         dropout: cfg.model.dropout,
         learningRate: cfg.model.learningRate,
         seed: cfg.model.seed,
@@ -124,6 +127,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
               horizon: cfg.horizon,
               rulCap: cfg.rulCap,
               units: cfg.model.units,
+              pooling: cfg.model.pooling,
               minShared: cfg.transfer.minSharedSensors,
             })
           : null;
@@ -227,6 +231,8 @@ async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p:
     normalisation: data.norm,
     architecture: {
       units: cfg.model.units,
+      pooling: cfg.model.pooling,
+      ...(cfg.model.pooling === 'attention' ? { attentionUnits: cfg.model.attentionUnits } : {}),
       dropout: cfg.model.dropout,
       recurrentActivation: 'sigmoid',
       learningRate: cfg.model.learningRate,

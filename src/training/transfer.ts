@@ -1,7 +1,7 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import { inputNames, type Normalisation } from '../features/index.js';
 import { type TF, type LstmSpec, transferMember } from '../model/index.js';
-import { kindOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
+import { kindOf, poolingOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
 
 /**
  * The champion a new kind starts from: of another kind, on the same step, window and architecture,
@@ -11,7 +11,15 @@ export function transferSource(
   registry: Pick<ModelRegistry, 'champions' | 'failureMeta'>,
   kind: string,
   sensors: readonly string[],
-  o: { stepMs: number; window: number; horizon: number; rulCap: number; units: readonly number[]; minShared: number },
+  o: {
+    stepMs: number;
+    window: number;
+    horizon: number;
+    rulCap: number;
+    units: readonly number[];
+    pooling: 'last' | 'attention';
+    minShared: number;
+  },
 ): ModelMeta | null {
   let best: { meta: ModelMeta; shared: number } | null = null;
   for (const [k, version] of Object.entries(registry.champions())) {
@@ -22,7 +30,8 @@ export function transferSource(
       meta.window === o.window &&
       meta.horizon === o.horizon &&
       meta.rulCap === o.rulCap &&
-      JSON.stringify(meta.architecture.units) === JSON.stringify(o.units);
+      JSON.stringify(meta.architecture.units) === JSON.stringify(o.units) &&
+      poolingOf(meta) === o.pooling;
     if (!compatible) continue;
     const shared = sensors.filter((s) => meta.normalisation.sensors.includes(s)).length;
     if (shared / Math.max(1, sensors.length) < o.minShared) continue;

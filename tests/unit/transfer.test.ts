@@ -63,10 +63,20 @@ describe('transfer to a new kind', () => {
       failureMeta: (v: string) => metas[v as keyof typeof metas],
     };
     const m = metas.v0001;
-    const o = { stepMs: m.stepMs, window: m.window, horizon: m.horizon, rulCap: m.rulCap, units: m.architecture.units, minShared: 0.5 };
+    const o = {
+      stepMs: m.stepMs,
+      window: m.window,
+      horizon: m.horizon,
+      rulCap: m.rulCap,
+      units: m.architecture.units,
+      pooling: 'last' as const,
+      minShared: 0.5,
+    };
     expect(transferSource(registry, 'pump', ['a', 'x'], o)?.version).toBe('v0002');
     expect(transferSource(registry, 'fan', ['a', 'x'], o)?.version).toBe('v0001');
     expect(transferSource(registry, 'pump', ['q', 'r', 's'], o)).toBeNull();
+    // Heads that read another pooling cannot take its weights.
+    expect(transferSource(registry, 'pump', ['a', 'x'], { ...o, pooling: 'attention' })).toBeNull();
   });
 
   it('promotes a transferred model on few failures only when it beats its source unchanged on them', () => {
