@@ -1,6 +1,6 @@
 /**
  * npm run bench:transfer [-- --seeds 1,2,3 --ks 1,3,5,10 --members 1 --ft-lr-factor 1
- *   --ft-epochs 30 --ft-patience 6 --validation-only]
+ *   --ft-epochs 30 --ft-patience 6 --ft-anchor 0 --validation-only]
  *
  * Onboarding a new machine kind with few failures: a model trained on C-MAPSS FD001 (one fault mode)
  * adapts to FD003 (two fault modes) from k of FD003's training engines, chosen by seed. For each k,
@@ -39,6 +39,8 @@ const { values: a } = parseArgs({
     'ft-patience': { type: 'string', default: '6' },
     // 1 chosen on validation (FD003 training engines outside the k sets, seeds 1–3): k = 5 RMSE 22.3 against 44.6 at 0.25.
     'ft-lr-factor': { type: 'string', default: '1' },
+    // L2-SP: fine-tuning pulls every weight back toward the source's by lr × this × (w − w₀) a batch (0 = none).
+    'ft-anchor': { type: 'string', default: '0' },
     backend: { type: 'string', default: 'auto' },
     'validation-only': { type: 'boolean', default: false },
   },
@@ -69,8 +71,9 @@ const spec = (seed: number, learningRate = LR): Omit<LstmSpec, 'windowSteps' | '
   recurrentActivation: 'sigmoid',
   kernel: lstm.kernel,
 });
-const fit = (epochs: number, patience: number) => ({
+const fit = (epochs: number, patience: number, anchor = 0) => ({
   epochs,
+  anchor,
   batchSize: 128,
   patience,
   reduceLrAfter: 3,
@@ -111,6 +114,7 @@ function score(model: LayersModel, norm: Normalisation, threshold: number, heldO
   return { rmse: t.rul.rmse, f1: t.classification.f1 };
 }
 
+const benchStart = performance.now();
 type Arm = 'source only' | 'scratch' | 'transfer';
 const results = new Map<string, Score[]>();
 const keep = (arm: Arm, k: number, s: Score) => results.set(`${arm}|${k}`, [...(results.get(`${arm}|${k}`) ?? []), s]);
@@ -152,7 +156,13 @@ for (const seed of seeds) {
       if (!t) throw new Error(`cannot transfer member ${m}`);
       return t.model;
     });
-    const tuned = await trainAndValidate(tf, data, spec(seed, lr), fit(Number(a['ft-epochs']), Number(a['ft-patience'])), members);
+    const tuned = await trainAndValidate(
+      tf,
+      data,
+      spec(seed, lr),
+      fit(Number(a['ft-epochs']), Number(a['ft-patience']), Number(a['ft-anchor'])),
+      members,
+    );
     const t = score(tuned.model, norm, tuned.validation.threshold, heldOut);
     tuned.model.dispose();
     keep('transfer', k, t);
@@ -186,5 +196,5 @@ if (k5)
     `transfer FD001->FD003 k=5 mean over seeds ${list}: RMSE ${meanPlusMinus(
       k5.map((x) => x.rmse),
       2,
-    )}${validationOnly ? ' (validation)' : ''}`,
+    )}${validationOnly ? ' (validation)' : ''}; ${a.members} member(s), anchor ${a['ft-anchor']}, ${((performance.now() - benchStart) / 1000).toFixed(0)} s in all`,
   );

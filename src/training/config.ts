@@ -71,6 +71,13 @@ export const LearningSchema = Type.Object(
           description: "a kind's first model starts from the champion of the kind sharing the most sensors with it",
         }),
         minSharedSensors: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'share of its sensors a source must have' }),
+        anchor: Type.Number({
+          minimum: 0,
+          maximum: 1000,
+          default: 0,
+          description:
+            "L2-SP: fine-tuning pulls each weight back toward the source's by the learning rate × this × the difference, each batch (0 = none; docs/predictor.md)",
+        }),
         learningRateFactor: Type.Number({
           exclusiveMinimum: 0,
           maximum: 1,

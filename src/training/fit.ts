@@ -21,6 +21,13 @@ export interface FitOptions {
   onBatch?: (done: number, total: number, epoch: number) => void;
   /** Checked between batches: a cancelled run stops at once. */
   shouldStop?: () => boolean;
+  /**
+   * L2-SP: after each batch, every weight is pulled toward where it started by learning rate × this ×
+   * (w − w₀) — weight decay toward the starting model rather than toward zero (decoupled, as AdamW's).
+   * Fine-tuning a transferred model on a few machines keeps what the source learned unless the data
+   * say otherwise. 0 (default) = none.
+   */
+  anchor?: number;
 }
 
 export interface EpochProgress {
@@ -70,6 +77,9 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
   const batchX = new Float32Array(o.batchSize * size);
   const batchF = new Float32Array(o.batchSize);
   const batchR = new Float32Array(o.batchSize);
+  type Variable = { read(): Tensor; write(t: Tensor): void };
+  const anchored =
+    (o.anchor ?? 0) > 0 ? (model.trainableWeights as unknown as Variable[]).map((w) => ({ w, start: w.read().clone() })) : [];
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       rng.shuffle(order);
@@ -95,6 +105,8 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
         const yr = tf.tensor2d(batchR.subarray(0, count), [count, 1]);
         const losses = (await model.trainOnBatch(xs, [yf, yr])) as number[];
         tf.dispose([xs, yf, yr]);
+        if (anchored.length > 0)
+          pullToward(tf, anchored, (model.optimizer as unknown as { learningRate: number }).learningRate * o.anchor!);
         sum += losses[0]!;
         sumF += losses[1]!;
         sumR += losses[2]!;
@@ -158,8 +170,21 @@ export async function fitModel(tf: TF, model: LayersModel, train: WindowSet, val
     };
   } finally {
     bestWeights?.forEach((w) => w.dispose());
+    anchored.forEach((a) => a.start.dispose());
     valX?.dispose();
     valY?.forEach((t) => t.dispose());
+  }
+}
+
+/** w ← w − rate · (w − w₀) for every anchored weight. */
+function pullToward(tf: TF, anchored: ReadonlyArray<{ w: { read(): Tensor; write(t: Tensor): void }; start: Tensor }>, rate: number): void {
+  for (const { w, start } of anchored) {
+    const next = tf.tidy(() => {
+      const v = w.read();
+      return tf.sub(v, tf.mul(tf.sub(v, start), rate));
+    });
+    w.write(next);
+    next.dispose();
   }
 }
 

@@ -182,6 +182,8 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
           horizon: cfg.horizon,
           stepMs: cfg.step,
           onEpoch: (e) => ctx.progress({ phase: 'training', ...e }),
+          // A transferred start is fine-tuned toward its source (L2-SP), not away from it at will.
+          anchor: p.source && p.initial.length > 0 ? cfg.transfer.anchor : 0,
           bootstrap: { samples: 200, seed: cfg.model.seed },
           onBatch: (done, total, epoch, member, members) => ctx.progress({ phase: 'batch', done, total, epoch, epochs, member, members }),
           shouldStop: ctx.shouldStop,

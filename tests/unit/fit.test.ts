@@ -45,6 +45,32 @@ function synthetic(n: number, seed: number): WindowSet {
 const spec = { windowSteps: 8, features: 2, units: [8], dropout: 0, learningRate: 0.02, seed: 5, recurrentActivation: 'sigmoid' as const };
 
 describe('training loop', () => {
+  it('L2-SP: an anchor pulls the weights back toward where fine-tuning started, in proportion to its strength', async () => {
+    const drift = async (anchor: number) => {
+      const model = buildLstm(tf, spec);
+      const start = model.getWeights().map((w) => w.dataSync().slice());
+      await fitModel(tf, model, synthetic(128, 3), synthetic(64, 4), {
+        epochs: 3,
+        batchSize: 32,
+        patience: 9,
+        seed: 1,
+        rulCap: 10,
+        anchor,
+      });
+      let sq = 0;
+      model.getWeights().forEach((w, k) => w.dataSync().forEach((v, i) => (sq += (v - start[k]![i]!) ** 2)));
+      model.dispose();
+      return Math.sqrt(sq);
+    };
+    const free = await drift(0);
+    const held = await drift(10);
+    // lr 0.02 × 50 = 1: every batch ends back at the start.
+    const pinned = await drift(50);
+    expect(free).toBeGreaterThan(0.05);
+    expect(held).toBeLessThan(free * 0.8);
+    expect(pinned).toBeLessThan(1e-5);
+  });
+
   it('learns a separable degradation pattern and keeps the best epoch', async () => {
     const model = buildLstm(tf, spec);
     const epochs: number[] = [];
