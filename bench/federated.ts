@@ -1,6 +1,7 @@
 /**
  * npm run bench:federated [-- --seeds 1,2,3 --gateways 4,8 --splits iid,non-iid --rounds 8
- *   --local-epochs 2 --mu 1 --arms local-only,fedavg,fedprox,pooled --validation-only]
+ *   --local-epochs 2 --mu 1 --arms local-only,fedavg,fedprox,pooled --server-opt none|momentum|adam|yogi[,η]
+ *   --validation-only]
  *
  * C-MAPSS split across simulated gateways that learn together through a real Mosquitto (started
  * here) with the daemon's own coordinator, participants, wire format and local training
@@ -26,6 +27,7 @@ import { buildLstm, predict } from '../src/model/lstm.js';
 import { bestF1Threshold } from '../src/model/metrics.js';
 import { FederationCoordinator } from '../src/federation/coordinator.js';
 import { privacyLoss } from '../src/federation/privacy.js';
+import type { ServerOptimizerOptions } from '../src/federation/server-optimizer.js';
 import { flatWeights, globalModel, localMoments, planSpec, prepareLocal, trainRound, type LocalData } from '../src/federation/local.js';
 import type { Plan } from '../src/federation/messages.js';
 import { FederationParticipant, type Learner } from '../src/federation/participant.js';
@@ -44,6 +46,8 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '8' },
     'local-epochs': { type: 'string', default: '2' },
     mu: { type: 'string', default: '1' },
+    // The coordinator's server optimiser for the federated arms, and its learning rate: 'adam,0.01'.
+    'server-opt': { type: 'string', default: 'none' },
     epochs: { type: 'string', default: '30' },
     patience: { type: 'string', default: '6' },
     // Windows every 4 cycles (2 in bench:cmapss) for every arm alike: 3 seeds × 4 settings × 4 arms fit in about an hour here.
@@ -56,6 +60,16 @@ const { values: a } = parseArgs({
     privacy: { type: 'string', default: '' },
   },
 });
+const [serverKind, serverLr] = a['server-opt'].split(',');
+if (!['none', 'momentum', 'adam', 'yogi'].includes(serverKind!))
+  throw new Error(`--server-opt: none, momentum, adam or yogi, got "${serverKind}"`);
+const SERVER_OPTIMIZER: ServerOptimizerOptions = {
+  kind: serverKind as ServerOptimizerOptions['kind'],
+  learningRate: serverLr === undefined ? 1 : Number(serverLr),
+  beta1: 0.9,
+  beta2: 0.99,
+  tau: 1e-3,
+};
 const WINDOW = 50;
 const HORIZON = 30;
 const RUL_CAP = 125;
@@ -282,6 +296,7 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
       params: { epochs: Number(a['local-epochs']), batchSize: 128, learningRate: LR, mu, seed, privacy: PRIVACY },
       shape: SHAPE,
       aggregation: 'fedavg',
+      serverOptimizer: SERVER_OPTIMIZER,
       trim: 0.2,
       normFactor: 10,
       privacyDelta: 1e-5,
@@ -362,7 +377,7 @@ const mu = Number(a.mu);
 const arms = new Set(a.arms.split(',') as Arm[]);
 
 console.log(
-  `bench:federated — ${backend} backend, LSTM ${lstm.describe}, broker ${mosquitto.url}; ${rounds} rounds × ${a['local-epochs']} local epochs, FedProx μ ${mu}${PRIVACY ? `; updates clipped to ${PRIVACY.clipNorm}, noise ×${PRIVACY.noiseMultiplier}: (ε ${privacyLoss(PRIVACY.noiseMultiplier, rounds, 1e-5).epsilon.toFixed(1)}, δ 1e-5) per gateway` : ''}`,
+  `bench:federated — ${backend} backend, LSTM ${lstm.describe}, broker ${mosquitto.url}; ${rounds} rounds × ${a['local-epochs']} local epochs, FedProx μ ${mu}, server optimiser ${a['server-opt']}${PRIVACY ? `; updates clipped to ${PRIVACY.clipNorm}, noise ×${PRIVACY.noiseMultiplier}: (ε ${privacyLoss(PRIVACY.noiseMultiplier, rounds, 1e-5).epsilon.toFixed(1)}, δ 1e-5) per gateway` : ''}`,
 );
 try {
   for (const seed of seeds) {
@@ -437,7 +452,9 @@ const m = (r: Score[] | undefined) =>
         2,
       )
     : 'not run';
+const mean = (r: Score[]) => r.reduce((n, x) => n + x.rmse, 0) / r.length;
+const ratio = (f: Score[] | undefined, p: Score[] | undefined) => (f && p ? `, ${(mean(f) / mean(p)).toFixed(2)} × pooled` : '');
 if (fed || pick('fedprox'))
   console.log(
-    `federated non-iid 4 gateways: RMSE ${m(fed ?? pick('fedprox'))} (pooled ${m(pool)}, local ${m(loc)})${validationOnly ? ' (validation)' : ''}`,
+    `federated non-iid 4 gateways: RMSE ${m(fed ?? pick('fedprox'))} (pooled ${m(pool)}, local ${m(loc)})${ratio(fed ?? pick('fedprox'), pool)}; ${rounds} rounds, server optimiser ${a['server-opt']}${validationOnly ? ' (validation)' : ''}`,
   );

@@ -72,6 +72,7 @@ export function coordinatorOptions(
     },
     aggregation: c.aggregation,
     trim: c.trim,
+    serverOptimizer: c.serverOptimizer,
     normFactor: c.normFactor,
     maxMessageBytes: f.maxMessageBytes,
     privacyDelta: c.privacy.delta,

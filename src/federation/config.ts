@@ -69,6 +69,20 @@ export const FederationSchema = Type.Object(
         every: Duration('0s', { description: 'start a new federation this long after one ends (0: once per start)' }),
         aggregation: Type.Union([Type.Literal('fedavg'), Type.Literal('median'), Type.Literal('trimmed-mean')], { default: 'fedavg' }),
         trim: Type.Number({ minimum: 0, maximum: 0.45, default: 0.2, description: 'share cut from each end (trimmed-mean)' }),
+        serverOptimizer: Type.Object(
+          {
+            kind: Type.Union([Type.Literal('none'), Type.Literal('momentum'), Type.Literal('adam'), Type.Literal('yogi')], {
+              default: 'none',
+              description:
+                "what the global model makes of a round's aggregate update: none (FedAvg: moves by it), momentum (FedAvgM), adam (FedAdam) or yogi (FedYogi); docs/federated.md",
+            }),
+            learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 1, description: 'server learning rate η' }),
+            beta1: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'momentum (β₁)' }),
+            beta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.99, description: 'second-moment decay (adam, yogi)' }),
+            tau: Type.Number({ exclusiveMinimum: 0, default: 1e-3, description: 'adaptivity floor τ (adam, yogi)' }),
+          },
+          strict,
+        ),
         normFactor: Type.Number({
           exclusiveMinimum: 1,
           default: 10,

@@ -25,7 +25,10 @@ import type { FederationTransport } from './transport.js';
 import { FederationCounters } from './counters.js';
 import { FrameVerifier } from './frame-verifier.js';
 import { encodeFrame, FrameError, inspectFrame, type RefusalReason } from './wire.js';
+import { ServerOptimizer, type ServerOptimizerOptions } from './server-optimizer.js';
 import type { Normalisation } from '../features/index.js';
+
+const NO_SERVER_OPTIMIZER: ServerOptimizerOptions = { kind: 'none', learningRate: 1, beta1: 0.9, beta2: 0.99, tau: 1e-3 };
 
 export interface CoordinatorOptions {
   federation: string;
@@ -44,6 +47,8 @@ export interface CoordinatorOptions {
   shape: ModelShape;
   aggregation: Aggregation;
   trim: number;
+  /** What the global model makes of each round's aggregate update (server-optimizer.ts); absent: FedAvg. */
+  serverOptimizer?: ServerOptimizerOptions;
   normFactor: number;
   maxMessageBytes: number;
   privacyDelta: number;
@@ -81,6 +86,7 @@ export class FederationCoordinator {
   private updates = new Map<string, { header: Update; delta: Float32Array }>();
   private refused: RoundRecord['refused'] = [];
   private global: Float32Array | null = null;
+  private server = new ServerOptimizer(NO_SERVER_OPTIMIZER);
   private layout: WeightLayout | null = null;
   private normalisation: Normalisation | null = null;
   private sensors: string[] = [];
@@ -337,6 +343,8 @@ export class FederationCoordinator {
     const plan = { shape: this.o.shape, params: this.o.params, normalisation: this.normalisation, sensors: this.sensors } as Plan;
     const initial = await this.initialModel(plan);
     this.global = initial.values;
+    // A new federation (session) starts its server optimiser afresh.
+    this.server = new ServerOptimizer(this.o.serverOptimizer ?? NO_SERVER_OPTIMIZER);
     this.layout = initial.layout;
     this.attempt = 1;
     await this.openRound(1);
@@ -364,7 +372,7 @@ export class FederationCoordinator {
       return this.retry(() => this.openRound(this.round));
     }
     this.counters.accepted += clients.length;
-    const step = aggregate(screened.accepted, this.o.aggregation, this.o.trim);
+    const step = this.server.step(aggregate(screened.accepted, this.o.aggregation, this.o.trim));
     for (let i = 0; i < step.length; i++) this.global![i]! += step[i]!;
     for (const c of clients) this.contributors.add(c);
     this.lastMetrics = weightedMetrics(
