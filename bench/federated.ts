@@ -251,6 +251,8 @@ class BenchLearner implements Learner {
 
 interface FedResult extends Score {
   rounds: number;
+  /** RUL RMSE of the global model after each round. */
+  curve: number[];
   bytesPerRound: number;
   energyPerGatewayJ: number;
   seconds: number;
@@ -258,6 +260,7 @@ interface FedResult extends Score {
 
 async function federate(s: Setting, seed: number, mu: number): Promise<FedResult> {
   const t0 = performance.now();
+  const perRound: Float32Array[] = [];
   const federation = `bench-${s.split}-${s.gateways.length}-${seed}-${mu}`.replace(/\./g, '_');
   const g = s.gateways.length;
   const learners = s.gateways.map(
@@ -297,6 +300,8 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
       shape: SHAPE,
       aggregation: 'fedavg',
       serverOptimizer: SERVER_OPTIMIZER,
+      // Each round's global model, scored after the federation: how many rounds reach what.
+      onAggregated: (_round, global) => perRound.push(global.slice()),
       trim: 0.2,
       normFactor: 10,
       privacyDelta: 1e-5,
@@ -330,8 +335,15 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
     ps.push(...p);
     ys.push(...ws.failure);
   }
-  const result = score(model, m.normalisation, bestF1Threshold(ps, ys), s);
+  const threshold = bestF1Threshold(ps, ys);
+  const result = score(model, m.normalisation, threshold, s);
   model.dispose();
+  const curve = perRound.map((values) => {
+    const r = globalModel(tf, plan, values, lstm.kernel);
+    const rmse = score(r, m.normalisation, threshold, s).rmse;
+    r.dispose();
+    return rmse;
+  });
   const aggregated = coordinator.history.filter((r) => r.outcome === 'aggregated');
   // Each plan goes from the broker to every gateway; each update comes in once.
   const bytes = aggregated.reduce((n, r) => n + r.bytesOut * g + r.bytesIn, 0) / Math.max(1, aggregated.length);
@@ -341,6 +353,7 @@ async function federate(s: Setting, seed: number, mu: number): Promise<FedResult
   return {
     ...result,
     rounds: aggregated.length,
+    curve,
     bytesPerRound: bytes,
     energyPerGatewayJ: learners.reduce((n, l) => n + l.energyJ, 0) / g,
     seconds: (performance.now() - t0) / 1000,
@@ -369,6 +382,8 @@ async function trained(items: readonly LabelledSegment[], seed: number, s: Setti
 }
 
 type Arm = 'local-only' | 'fedavg' | 'fedprox' | 'pooled';
+/** Each federated run's RMSE after every round, by setting and seed. */
+const curves = new Map<string, number[]>();
 const results = new Map<string, Array<Score & { rounds?: number; bytes?: number; energyJ?: number }>>();
 const keep = (name: string, r: Score & { rounds?: number; bytes?: number; energyJ?: number }) =>
   results.set(name, [...(results.get(name) ?? []), r]);
@@ -409,7 +424,8 @@ try {
           if (!arms.has(arm)) continue;
           const r = await federate(s, seed, arm === 'fedavg' ? 0 : mu);
           keep(label(split, g, arm), { ...r, bytes: r.bytesPerRound, energyJ: r.energyPerGatewayJ });
-          show(arm, r, ` (${r.seconds.toFixed(0)} s)`);
+          curves.set(`${label(split, g, arm)}|${seed}`, r.curve);
+          show(arm, r, ` (${r.seconds.toFixed(0)} s; RMSE by round ${r.curve.map((x) => x.toFixed(1)).join(' ')})`);
         }
         console.log(`  seed ${seed} ${split} ${g} gateways: ${line.join('; ')} — ${((performance.now() - t1) / 1000).toFixed(0)} s`);
       }
@@ -453,8 +469,17 @@ const m = (r: Score[] | undefined) =>
       )
     : 'not run';
 const mean = (r: Score[]) => r.reduce((n, x) => n + x.rmse, 0) / r.length;
+// The first round whose global model (mean over seeds) is within 10 % of pooled, if any.
+const within = (arm: Arm, p: Score[] | undefined): string => {
+  const runs = seeds.map((seed) => curves.get(`${label('non-iid', 4, arm)}|${seed}`)).filter((c): c is number[] => !!c);
+  if (!p || runs.length === 0) return '';
+  const n = Math.min(...runs.map((c) => c.length));
+  const avg = Array.from({ length: n }, (_, r) => runs.reduce((t, c) => t + c[r]!, 0) / runs.length);
+  const first = avg.findIndex((x) => x <= 1.1 * mean(p));
+  return `; mean RMSE by round ${avg.map((x) => x.toFixed(2)).join(' ')}, ${first >= 0 ? `within 1.10 × pooled from round ${first + 1}` : 'never within 1.10 × pooled'}`;
+};
 const ratio = (f: Score[] | undefined, p: Score[] | undefined) => (f && p ? `, ${(mean(f) / mean(p)).toFixed(2)} × pooled` : '');
 if (fed || pick('fedprox'))
   console.log(
-    `federated non-iid 4 gateways: RMSE ${m(fed ?? pick('fedprox'))} (pooled ${m(pool)}, local ${m(loc)})${ratio(fed ?? pick('fedprox'), pool)}; ${rounds} rounds, server optimiser ${a['server-opt']}${validationOnly ? ' (validation)' : ''}`,
+    `federated non-iid 4 gateways: RMSE ${m(fed ?? pick('fedprox'))} (pooled ${m(pool)}, local ${m(loc)})${ratio(fed ?? pick('fedprox'), pool)}${within(fed ? 'fedavg' : 'fedprox', pool)}; ${rounds} rounds, server optimiser ${a['server-opt']}${validationOnly ? ' (validation)' : ''}`,
   );

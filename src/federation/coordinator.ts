@@ -52,6 +52,8 @@ export interface CoordinatorOptions {
   normFactor: number;
   maxMessageBytes: number;
   privacyDelta: number;
+  /** After each aggregated round: the new global weights (not to be kept: they change in place next round). */
+  onAggregated?: (round: number, global: Float32Array) => void;
   /** Builds the initial global model for the normalisation found (its layout and weights). */
   initialModel(plan: Plan): Promise<{ layout: WeightLayout; values: Float32Array }>;
 }
@@ -374,6 +376,7 @@ export class FederationCoordinator {
     this.counters.accepted += clients.length;
     const step = this.server.step(aggregate(screened.accepted, this.o.aggregation, this.o.trim));
     for (let i = 0; i < step.length; i++) this.global![i]! += step[i]!;
+    this.o.onAggregated?.(this.round, this.global!);
     for (const c of clients) this.contributors.add(c);
     this.lastMetrics = weightedMetrics(
       screened.accepted.map((u) => ({ samples: u.samples, m: this.updates.get(u.client)!.header.metrics })),
