@@ -6,6 +6,7 @@ import { combineMembers, extractMember } from '../../src/model/ensemble.js';
 import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import type { KernelRuntime } from '../../src/model/fast-lstm/kernel-runtime.js';
 import { fileHandler } from '../../src/model/file-io.js';
+import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
 import { buildLstm, modelOutputs, type LstmSpec } from '../../src/model/lstm.js';
 import { tempDir } from '../support/fixtures.js';
 import { relativeError } from '../support/numeric.js';
@@ -155,6 +156,13 @@ describe('temporal attention pooling', () => {
     const loaded = await tf.loadLayersModel(fileHandler(tf, dir));
     const after = modelOutputs(tf, loaded, x.dataSync() as Float32Array, 4, 9, 5);
     before.forEach((o, k) => expect(relativeError(after[k]!, o)).toBeLessThan(1e-6));
+    // The scoring path computes the pooling itself, as tfjs's graph does.
+    const direct = FastPredictor.fromModel(loaded, runtime!);
+    expect(direct).not.toBeNull();
+    const fast = direct!.predict(x.dataSync() as Float32Array, 4, 9);
+    direct!.dispose();
+    const graph = (loaded.predict(x) as Tensor[]).map((t) => t.dataSync());
+    fast.forEach((o, k) => expect(relativeError(o, graph[k]!), `output ${k}`).toBeLessThan(1e-5));
     // Member 1 taken out for fine-tuning: its attention weights come with it.
     const member = extractMember(tf, loaded, 1, { ...spec('fast'), seed: 1007 })!;
     expect(member).not.toBeNull();

@@ -9,6 +9,7 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { FAST_LSTM_CLASS, unsupportedLstmOption } from './layer.js';
+import { TEMPORAL_ATTENTION_CLASS } from '../attention.js';
 import type { KernelRuntime } from './kernel-runtime.js';
 import { batchParts } from './workspace.js';
 
@@ -33,10 +34,19 @@ interface Layer {
   h: number;
 }
 
-/** An LSTM stack from the input and the dense heads reading its last state. */
+/** Temporal attention pooling's weights (model/attention.ts): W [U, A], b [A], v [A]. */
+interface Attention {
+  units: number;
+  w: Float32Array;
+  b: Float32Array;
+  v: Float32Array;
+}
+
+/** An LSTM stack from the input and the dense heads reading its last state, or its attention pooling. */
 interface Chain {
   layers: Layer[];
   heads: Head[];
+  attention: Attention | null;
 }
 
 /** Where each model output comes from: one head, or the average of several (an ensemble). */
@@ -121,17 +131,16 @@ export class FastPredictor {
           input = l.h;
         }
       }
+      // What each chain's heads read, a row per window: its last state, or [attention context, last state].
+      const features = this.chains.map((c) => readout(this.rt.f32, c, count, steps));
       this.outputs.forEach((sources, k) => {
         const out = result[k]!;
         const share = 1 / sources.length;
         for (const source of sources) {
-          const last = this.chains[source.chain]!.layers.at(-1)!;
           const head = this.head(source);
-          const U = last.units;
-          const h = this.rt.f32;
-          const hAt = last.h / 4;
+          const { data: h, width: U } = features[source.chain]!;
           for (let b = 0; b < count; b++) {
-            const row = hAt + (b * steps + steps - 1) * U;
+            const row = b * U;
             for (let j = 0; j < head.units; j++) {
               let s = head.bias[j]!;
               for (let i = 0; i < U; i++) s += h[row + i]! * head.kernel[i * head.units + j]!;
@@ -196,9 +205,11 @@ function readHead(layer: TfLayer): Head | null {
  * The stack's weights copied into kernel memory, or null when the kernels cannot run it: every LSTM
  * but the last passes its sequence on, the heads read the last state.
  */
-function loadStack(lstms: readonly TfLayer[], features: number, runtime: KernelRuntime): Layer[] | null {
+function loadStack(lstms: readonly TfLayer[], features: number, runtime: KernelRuntime, pooled: boolean): Layer[] | null {
   const configs = lstms.map((l) => l.getConfig() as Record<string, unknown>);
-  if (configs.some((cfg, i) => unsupportedLstmOption(cfg) !== null || Boolean(cfg.returnSequences) !== i < configs.length - 1)) return null;
+  // Attention pooling reads every state of the last layer: it passes its sequence on too.
+  if (configs.some((cfg, i) => unsupportedLstmOption(cfg) !== null || Boolean(cfg.returnSequences) !== (pooled || i < configs.length - 1)))
+    return null;
   let inputs = features;
   return lstms.map((l, i) => {
     const cfg = configs[i]!;
@@ -245,22 +256,25 @@ function readOutputs(model: LayersModel, runtime: KernelRuntime, features: numbe
     for (const layer of heads) {
       const head = readHead(layer);
       if (!head) return null;
-      // Back from the head to the input: dropout is the identity when scoring.
+      // Back from the head to the input: dropout is the identity when scoring; attention pooling may
+      // sit between the heads and the stack.
       const lstms: TfLayer[] = [];
+      let pooling: TfLayer | null = null;
       let at = inboundOf(layer);
       while (at && at.getClassName() !== 'InputLayer') {
         const cls = at.getClassName();
         if (cls === 'LSTM' || cls === FAST_LSTM_CLASS) lstms.unshift(at);
+        else if (cls === TEMPORAL_ATTENTION_CLASS && lstms.length === 0 && !pooling) pooling = at;
         else if (cls !== 'Dropout') return null;
         at = inboundOf(at);
       }
       if (!at || lstms.length === 0) return null;
-      const key = lstms.map((l) => l.name).join('|');
+      const key = [...lstms.map((l) => l.name), pooling?.name ?? ''].join('|');
       let chain = chainOf.get(key);
       if (chain === undefined) {
-        const layers = loadStack(lstms, features, runtime);
+        const layers = loadStack(lstms, features, runtime, pooling !== null);
         if (!layers) return null;
-        chain = chains.push({ layers, heads: [] }) - 1;
+        chain = chains.push({ layers, heads: [], attention: pooling ? readAttention(pooling) : null }) - 1;
         chainOf.set(key, chain);
       }
       sources.push({ chain, head: chains[chain]!.heads.push(head) - 1 });
@@ -270,4 +284,54 @@ function readOutputs(model: LayersModel, runtime: KernelRuntime, features: numbe
     outputs.push(sources);
   }
   return outputs.length > 0 ? outputs : null;
+}
+
+function readAttention(layer: TfLayer): Attention {
+  const [w, b, v] = layer.getWeights().map((t) => t.dataSync() as Float32Array);
+  return { units: b!.length, w: w!, b: b!, v: v! };
+}
+
+/**
+ * A chain's read-out for `count` windows of `steps`, a row per window: the last LSTM's last state, or
+ * with attention pooling [Σ_t α_t·h_t, h_T] with α = softmax_t(vᵀ·tanh(W·h_t + b)), as attention.ts.
+ */
+function readout(f32: Float32Array, chain: Chain, count: number, steps: number): { data: Float32Array; width: number } {
+  const last = chain.layers.at(-1)!;
+  const U = last.units;
+  const hAt = last.h / 4;
+  const att = chain.attention;
+  const width = att ? 2 * U : U;
+  const data = new Float32Array(count * width);
+  const e = new Float64Array(steps);
+  for (let n = 0; n < count; n++) {
+    const base = hAt + n * steps * U;
+    const out = n * width;
+    const lastRow = base + (steps - 1) * U;
+    if (!att) {
+      data.set(f32.subarray(lastRow, lastRow + U), out);
+      continue;
+    }
+    const A = att.units;
+    let max = -Infinity;
+    for (let t = 0; t < steps; t++) {
+      const row = base + t * U;
+      let score = 0;
+      for (let a = 0; a < A; a++) {
+        let z = att.b[a]!;
+        for (let u = 0; u < U; u++) z += f32[row + u]! * att.w[u * A + a]!;
+        score += Math.tanh(z) * att.v[a]!;
+      }
+      e[t] = score;
+      if (score > max) max = score;
+    }
+    let sum = 0;
+    for (let t = 0; t < steps; t++) sum += e[t] = Math.exp(e[t]! - max);
+    for (let t = 0; t < steps; t++) {
+      const alpha = e[t]! / sum;
+      const row = base + t * U;
+      for (let u = 0; u < U; u++) data[out + u]! += alpha * f32[row + u]!;
+    }
+    data.set(f32.subarray(lastRow, lastRow + U), out + U);
+  }
+  return { data, width };
 }
