@@ -235,6 +235,10 @@ describe('status page in Chromium', () => {
     await page.waitForSelector('#g-body tr[data-kind]');
     expect(await page.locator('#g-body tr[data-kind]').count()).toBeGreaterThanOrEqual(3);
     expect(await page.locator('#g-body tr[data-kind]').first().textContent()).toMatch(/no model: no model of this kind trained yet/);
+    // Each kind says what its next run learns with: here the global settings.
+    expect(await page.locator('#g-body tr[data-kind] [data-recipe]').first().textContent()).toMatch(
+      /^step 1m · window 6 · horizon 30 · RUL cap 125global settings$/,
+    );
     await page.waitForSelector('#g-body [data-federation="on"]:has-text("page-plant")');
     expect(await page.locator('#g-body [data-federation]').textContent()).toMatch(/page-gw.*connected.*No federation plan received yet/s);
     await page.screenshot({ path: path.join(SHOTS, 'gateway.png'), fullPage: true });
