@@ -15,6 +15,8 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { attentionBackward, attentionForward, attentionSupported } from './fast-lstm/attention-op.js';
+import { fastLstmRuntime } from './fast-lstm/layer.js';
 
 export const TEMPORAL_ATTENTION_CLASS = 'VigilTemporalAttention';
 
@@ -23,6 +25,11 @@ export interface TemporalAttentionArgs {
   attentionUnits: number;
   seed: number;
   name?: string;
+  /**
+   * On the LSTM kernels' runtime where it is loaded (attention-op.ts), or tfjs's own ops ('stock');
+   * the same arithmetic and weights either way, and not saved: a loaded model takes the kernels.
+   */
+  kernel?: 'fast' | 'stock';
 }
 
 type AttentionLayer = ReturnType<TF['layers']['dense']>;
@@ -57,9 +64,14 @@ function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
     private w: { read(): Tensor } | null = null;
     private b: { read(): Tensor } | null = null;
     private v: { read(): Tensor } | null = null;
+    private readonly stock: boolean;
+    private readonly op: (h: Tensor, w: Tensor, b: Tensor, v: Tensor) => Tensor;
 
     constructor(args: TemporalAttentionArgs & Record<string, unknown>) {
-      super(args);
+      const { kernel, ...rest } = args;
+      super(rest);
+      this.stock = kernel === 'stock';
+      this.op = tf.customGrad(((h: Tensor, w: Tensor, b: Tensor, v: Tensor) => this.compute(h, w, b, v)) as never) as never;
       this.attentionUnits = Number(args.attentionUnits);
       this.seed = Number(args.seed);
       if (!(Number.isInteger(this.attentionUnits) && this.attentionUnits > 0))
@@ -80,8 +92,11 @@ function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
     }
 
     call(inputs: Tensor | Tensor[]): Tensor {
+      const input = (Array.isArray(inputs) ? inputs[0]! : inputs) as import('@tensorflow/tfjs').Tensor3D;
+      if (!this.stock && fastLstmRuntime() && attentionSupported(input.shape[2], this.attentionUnits))
+        return this.op(input, this.w!.read(), this.b!.read(), this.v!.read());
       return tf.tidy(() => {
-        const h = (Array.isArray(inputs) ? inputs[0]! : inputs) as import('@tensorflow/tfjs').Tensor3D;
+        const h = input;
         const [batch, steps, units] = h.shape;
         const flat = tf.reshape(h, [batch * steps, units]);
         const e = tf.tanh(tf.add(tf.matMul(flat, this.w!.read() as import('@tensorflow/tfjs').Tensor2D), this.b!.read()));
@@ -91,6 +106,29 @@ function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
         const last = tf.reshape(tf.slice(h, [0, steps - 1, 0], [batch, 1, units]), [batch, units]);
         return tf.concat([context, last], 1);
       });
+    }
+
+    /** The kernels' forward and its backward (attention-op.ts), joined to tfjs's autodiff. */
+    private compute(h: Tensor, w: Tensor, b: Tensor, v: Tensor): { value: Tensor; gradFunc: (dy: Tensor) => Tensor[] } {
+      const rt = fastLstmRuntime()!;
+      const [batch, steps, units] = h.shape as [number, number, number];
+      const shape = { batch, steps, units, attention: this.attentionUnits };
+      const hs = h.dataSync() as Float32Array;
+      const ws = w.dataSync() as Float32Array;
+      const vs = v.dataSync() as Float32Array;
+      const forward = attentionForward(rt, shape, hs, ws, b.dataSync() as Float32Array, vs);
+      return {
+        value: tf.tensor2d(forward.out, [batch, 2 * units]),
+        gradFunc: (dy: Tensor) => {
+          const g = attentionBackward(rt, shape, hs, ws, vs, forward, dy.dataSync() as Float32Array);
+          return [
+            tf.tensor3d(g.dh, [batch, steps, units]),
+            tf.tensor2d(g.dw, [units, this.attentionUnits]),
+            tf.tensor1d(g.db),
+            tf.tensor2d(g.dv, [this.attentionUnits, 1]),
+          ];
+        },
+      };
     }
 
     override getConfig(): Record<string, unknown> {

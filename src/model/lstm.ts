@@ -80,9 +80,12 @@ export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix
       ) as SymbolicTensor;
   });
   if (attention)
-    h = temporalAttention(tf, { attentionUnits: spec.attentionUnits ?? 16, seed: spec.seed + 9, name: `${prefix}attention` }).apply(
-      h,
-    ) as SymbolicTensor;
+    h = temporalAttention(tf, {
+      attentionUnits: spec.attentionUnits ?? 16,
+      seed: spec.seed + 9,
+      name: `${prefix}attention`,
+      kernel: spec.kernel === 'fast' ? 'fast' : 'stock',
+    }).apply(h) as SymbolicTensor;
   const failure = tf.layers
     .dense({
       units: 1,

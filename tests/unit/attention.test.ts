@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temporalAttention, TEMPORAL_ATTENTION_CLASS } from '../../src/model/attention.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { combineMembers, extractMember } from '../../src/model/ensemble.js';
+import { fastLstmRuntime } from '../../src/model/fast-lstm/layer.js';
 import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import type { KernelRuntime } from '../../src/model/fast-lstm/kernel-runtime.js';
 import { fileHandler } from '../../src/model/file-io.js';
@@ -106,6 +107,28 @@ describe('temporal attention pooling', () => {
       });
     expect(relativeError(dx, numeric(xs))).toBeLessThan(2e-3);
     weights.forEach((wt, k) => expect(relativeError(grads[wt.name]!.dataSync(), numeric(ws[k]!)), wt.name).toBeLessThan(2e-3));
+  });
+
+  it('on the kernels’ runtime (attention-op.ts) gives tfjs’s outputs and gradients, batch by batch', () => {
+    if (!runtime) throw new Error('no LSTM kernels loaded');
+    expect(fastLstmRuntime()).toBe(runtime);
+    const x = tf.randomNormal([70, 11, 8], 0, 1, 'float32', 21);
+    const dy = tf.randomNormal([70, 16], 0, 1, 'float32', 22);
+    const run = (kernel: 'fast' | 'stock') => {
+      const layer = temporalAttention(tf, { attentionUnits: 12, seed: 9, kernel });
+      const out = (layer.apply(x) as Tensor).dataSync();
+      const weights = layer.trainableWeights.map((wt) => (wt as unknown as { read(): Variable }).read());
+      const f = () => tf.sum(tf.mul(layer.apply(x) as Tensor, dy)) as import('@tensorflow/tfjs').Scalar;
+      const { grads } = tf.variableGrads(f, weights);
+      const dx = tf
+        .grad((input: Tensor) => tf.sum(tf.mul(layer.apply(input) as Tensor, dy)))(x)
+        .dataSync();
+      return { out, grads: [dx, ...weights.map((wt) => grads[wt.name]!.dataSync())] };
+    };
+    const fast = run('fast');
+    const stock = run('stock');
+    expect(relativeError(fast.out, stock.out)).toBeLessThan(1e-5);
+    fast.grads.forEach((g, k) => expect(relativeError(g, stock.grads[k]!), `gradient ${k}`).toBeLessThan(1e-4));
   });
 
   const spec = (kernel: 'fast' | 'stock'): LstmSpec => ({
