@@ -1,5 +1,5 @@
 /**
- * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR]
+ * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR --pooling last|attention]
  *
  * Stock tf.layers.lstm against the fused kernels — the WebAssembly build and the native one, each on 1
  * and 2 threads — and PyTorch (bench/lstm-torch.py, when Debian's python3-torch is installed) on Vigil's
@@ -35,8 +35,11 @@ const { values: a } = parseArgs({
     // Plain SIMD kernels even where relaxed SIMD (fused multiply-add) is available.
     'no-relaxed': { type: 'boolean', default: false },
     'no-torch': { type: 'boolean', default: false },
+    // What the heads read: the last state (today's model), or temporal attention over the states.
+    pooling: { type: 'string', default: 'last' },
   },
 });
+const POOLING = a.pooling === 'attention' ? 'attention' : 'last';
 const BATCH = Number(a.batch);
 const SECONDS = Number(a.seconds);
 const WINDOW = 50;
@@ -77,7 +80,7 @@ UNITS.reduce((inputs, u) => {
 const trainFlopsPerSample = 3 * forwardFlops;
 
 console.log(
-  `bench:lstm — C-MAPSS FD001 windows ${WINDOW}×${F}, LSTM ${UNITS.join('→')} with dropout, two heads, batch ${BATCH}, Adam; ` +
+  `bench:lstm — C-MAPSS FD001 windows ${WINDOW}×${F}, LSTM ${UNITS.join('→')} with dropout, ${POOLING === 'attention' ? 'attention pooling, ' : ''}two heads, batch ${BATCH}, Adam; ` +
     `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.versions.node}; ` +
     `kernels: wasm ${runtimes[0]![1].info.instructionSet}${'error' in native ? '' : `, native ${runtimes[2]![1].info.instructionSet}`}`,
 );
@@ -102,6 +105,7 @@ function spec(kernel: 'fast' | 'stock'): LstmSpec {
     seed: 1,
     recurrentActivation: 'sigmoid',
     kernel,
+    pooling: POOLING,
   };
 }
 
@@ -214,7 +218,8 @@ interface TorchRow {
 }
 const torch: TorchRow[] = [];
 const script = path.resolve('bench/lstm-torch.py');
-if (!a['no-torch'] && existsSync('/usr/bin/python3') && existsSync(script)) {
+// The PyTorch script is today's last-state model: no anchor for attention pooling.
+if (!a['no-torch'] && POOLING === 'last' && existsSync('/usr/bin/python3') && existsSync(script)) {
   for (const threads of [1, 2]) {
     const r = spawnSync(
       '/usr/bin/python3',
@@ -258,7 +263,7 @@ async function loopDelayWhile(build: 'native' | 'wasm' | null): Promise<string> 
   let trained = '';
   if (build) {
     worker = new Worker(fileURLToPath(new URL('./lib/lstm-train-worker.js', import.meta.url)), {
-      workerData: { build, threads: 2, seconds: SECONDS, batch: BATCH, window: WINDOW, features: F },
+      workerData: { build, threads: 2, seconds: SECONDS, batch: BATCH, window: WINDOW, features: F, pooling: POOLING },
     });
     const w = worker;
     await new Promise<void>((resolve, reject) => {

@@ -7,7 +7,15 @@ import { loadTf, quietTfWarnings } from '../../src/model/backend.js';
 import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import { buildLstm } from '../../src/model/lstm.js';
 
-const o = workerData as { build: 'native' | 'wasm'; threads: number; seconds: number; batch: number; window: number; features: number };
+const o = workerData as {
+  build: 'native' | 'wasm';
+  threads: number;
+  seconds: number;
+  batch: number;
+  window: number;
+  features: number;
+  pooling: 'last' | 'attention';
+};
 quietTfWarnings();
 const { tf } = await loadTf('wasm');
 const kernels = await loadFastLstm(tf, { preference: o.build, threads: o.threads });
@@ -20,6 +28,7 @@ const model = buildLstm(tf, {
   seed: 1,
   recurrentActivation: 'sigmoid',
   kernel: kernels.kernel,
+  pooling: o.pooling,
 });
 const x = tf.randomNormal([o.batch, o.window, o.features], 0, 1, 'float32', 1);
 const y = [tf.cast(tf.greater(tf.randomUniform([o.batch, 1], 0, 1, 'float32', 2), 0.7), 'float32'), tf.randomUniform([o.batch, 1])];
