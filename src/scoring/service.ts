@@ -68,6 +68,8 @@ export class ScoringService {
   /** Per tracked machine: its window and how scoring went (one small record: there may be tens of thousands). */
   private readonly machinesById = new Map<string, Tracked>();
   private readonly layouts = SensorLayout.root();
+  /** Each kind's grid under the current champions (gridOf). */
+  private readonly grids = new Map<string, Grid>();
   /** The windows' numbers, in shared slabs outside the JS heap. */
   private readonly pool = new Float64Pool();
   /** Machines per status, kept as statuses change: the status endpoint must not walk the fleet. */
@@ -176,6 +178,7 @@ export class ScoringService {
     const kinds = new Set<string>();
     for (const m of this.machinesById.values()) kinds.add(this.kindOf(m));
     if (!slot.champions.set(champions, whyNone, kinds)) return;
+    this.grids.clear();
     for (const [id, m] of this.machinesById) {
       // Buffers on another step cannot serve the kind's new models: they refill on its grid.
       this.regridIfNeeded(m);
@@ -552,14 +555,21 @@ export class ScoringService {
     this.failureRole.announce(scored, meta.threshold);
   }
 
-  /** A kind's grid, from the champions of both roles serving it, else its recipe. */
+  /** A kind's grid, from the champions of both roles serving it, else its recipe; kept until the champions change. */
   private gridOf(kind: string): Grid {
-    const recipe = this.o.gridFor?.(kind) ?? { stepMs: this.o.stepMs, windowSteps: this.o.windowSteps };
-    return kindGrid(
-      [this.failure.champions.servingFor(kind)?.meta, this.health.champions.servingFor(kind)?.meta],
-      recipe,
-      this.o.maxGapSteps,
-    );
+    let grid = this.grids.get(kind);
+    if (!grid) {
+      const recipe = this.o.gridFor?.(kind) ?? { stepMs: this.o.stepMs, windowSteps: this.o.windowSteps };
+      grid = kindGrid(
+        [this.failure.champions.servingFor(kind)?.meta, this.health.champions.servingFor(kind)?.meta],
+        recipe,
+        this.o.maxGapSteps,
+      );
+      // Inferred kinds are bounded by the resolver's own cache; this one never outgrows it.
+      if (this.grids.size >= 10_000) this.grids.clear();
+      this.grids.set(kind, grid);
+    }
+    return grid;
   }
 
   private summary(m: Tracked): Omit<MachineState, 'latest'> {
