@@ -1,5 +1,5 @@
 /**
- * npm run bench:federated [-- --seeds 1,2,3 --gateways 4,8 --splits iid,non-iid --rounds 8
+ * npm run bench:federated [-- --seeds 1,2,3 --gateways 4,8 --splits iid,non-iid --rounds 24
  *   --local-epochs 2 --mu 1 --arms local-only,fedavg,fedprox,pooled --server-opt none|momentum|adam|yogi[,η]
  *   --validation-only]
  *
@@ -43,7 +43,8 @@ const { values: a } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     gateways: { type: 'string', default: '4,8' },
     splits: { type: 'string', default: 'iid,non-iid' },
-    rounds: { type: 'string', default: '8' },
+    // 24 chosen on validation (non-IID, 4 gateways, seeds 1–3: FedAvg 15.52 ± 0.77 against 17.07 ± 0.87 at 8; pooled 14.35).
+    rounds: { type: 'string', default: '24' },
     'local-epochs': { type: 'string', default: '2' },
     mu: { type: 'string', default: '1' },
     // The coordinator's server optimiser for the federated arms, and its learning rate: 'adam,0.01'.
