@@ -74,8 +74,11 @@ function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
       this.op = tf.customGrad(((h: Tensor, w: Tensor, b: Tensor, v: Tensor) => this.compute(h, w, b, v)) as never) as never;
       this.attentionUnits = Number(args.attentionUnits);
       this.seed = Number(args.seed);
-      if (!(Number.isInteger(this.attentionUnits) && this.attentionUnits > 0))
-        throw new Error(`${TEMPORAL_ATTENTION_CLASS}: attentionUnits must be a positive integer`);
+      // Read from model files too: a size no real model has is refused before anything is allocated for it.
+      if (!(Number.isInteger(this.attentionUnits) && this.attentionUnits > 0 && this.attentionUnits <= 1024))
+        throw new Error(
+          `${TEMPORAL_ATTENTION_CLASS}: attentionUnits must be an integer from 1 to 1024, got ${String(args.attentionUnits)}`,
+        );
     }
 
     build(inputShape: Array<number | null>): void {

@@ -195,6 +195,8 @@ describe('temporal attention pooling', () => {
         members[1]!.getLayer('attention').getWeights()[0]!.dataSync(),
       ),
     ).toBe(0);
+    // A model file claiming an attention no real model has is refused before anything is allocated.
+    expect(() => temporalAttention(tf, { attentionUnits: 1e9, seed: 1 })).toThrow(/attentionUnits must be an integer from 1 to 1024/);
     // A last-state spec does not take an attention model's member (its shapes differ).
     expect(extractMember(tf, loaded, 0, { ...spec('fast'), pooling: 'last' })).toBeNull();
   });
