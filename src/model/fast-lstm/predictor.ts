@@ -138,9 +138,9 @@ export class FastPredictor {
         const share = 1 / sources.length;
         for (const source of sources) {
           const head = this.head(source);
-          const { data: h, width: U } = features[source.chain]!;
+          const { data: h, width: U, first, stride } = features[source.chain]!;
           for (let b = 0; b < count; b++) {
-            const row = b * U;
+            const row = first + b * stride;
             for (let j = 0; j < head.units; j++) {
               let s = head.bias[j]!;
               for (let i = 0; i < U; i++) s += h[row + i]! * head.kernel[i * head.units + j]!;
@@ -295,22 +295,25 @@ function readAttention(layer: TfLayer): Attention {
  * A chain's read-out for `count` windows of `steps`, a row per window: the last LSTM's last state, or
  * with attention pooling [Σ_t α_t·h_t, h_T] with α = softmax_t(vᵀ·tanh(W·h_t + b)), as attention.ts.
  */
-function readout(f32: Float32Array, chain: Chain, count: number, steps: number): { data: Float32Array; width: number } {
+function readout(
+  f32: Float32Array,
+  chain: Chain,
+  count: number,
+  steps: number,
+): { data: Float32Array; width: number; first: number; stride: number } {
   const last = chain.layers.at(-1)!;
   const U = last.units;
   const hAt = last.h / 4;
   const att = chain.attention;
-  const width = att ? 2 * U : U;
+  // The last state is read where the kernels left it: window n's row starts at first + n·stride.
+  if (!att) return { data: f32, width: U, first: hAt + (steps - 1) * U, stride: steps * U };
+  const width = 2 * U;
   const data = new Float32Array(count * width);
   const e = new Float64Array(steps);
   for (let n = 0; n < count; n++) {
     const base = hAt + n * steps * U;
     const out = n * width;
     const lastRow = base + (steps - 1) * U;
-    if (!att) {
-      data.set(f32.subarray(lastRow, lastRow + U), out);
-      continue;
-    }
     const A = att.units;
     let max = -Infinity;
     for (let t = 0; t < steps; t++) {
@@ -333,5 +336,5 @@ function readout(f32: Float32Array, chain: Chain, count: number, steps: number):
     }
     data.set(f32.subarray(lastRow, lastRow + U), out + U);
   }
-  return { data, width };
+  return { data, width, first: 0, stride: width };
 }
