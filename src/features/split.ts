@@ -55,6 +55,11 @@ export function heldOutFailures(split: Split): number {
   return split.validation.filter(endsInFailure).length;
 }
 
+/** Machines with a failure in sight somewhere in their labelled data. */
+export function failedMachines(items: readonly LabelledSegment[]): number {
+  return new Set(items.filter(endsInFailure).map((i) => i.seg.machine)).size;
+}
+
 function endsInFailure(item: LabelledSegment): boolean {
   return item.labels.failure.some((v, i) => v === 1 && item.labels.usable[i] === 1);
 }

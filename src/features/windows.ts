@@ -72,6 +72,29 @@ export function oversamplePositives(ws: WindowSet, targetShare: number, rng: () 
   return selectWindows(ws, idx);
 }
 
+/** Both sets' windows in one, `a`'s first. */
+export function concatWindows(a: WindowSet, b: WindowSet): WindowSet {
+  if (a.windowSteps !== b.windowSteps || a.features !== b.features)
+    throw new Error(`windows of ${a.windowSteps}×${a.features} and ${b.windowSteps}×${b.features} cannot be joined`);
+  const join = <T extends Float32Array | Float64Array>(x: T, y: T, make: (n: number) => T): T => {
+    const out = make(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return {
+    n: a.n + b.n,
+    windowSteps: a.windowSteps,
+    features: a.features,
+    x: join(a.x, b.x, (n) => new Float32Array(n)),
+    failure: join(a.failure, b.failure, (n) => new Float32Array(n)),
+    rul: join(a.rul, b.rul, (n) => new Float32Array(n)),
+    machine: [...a.machine, ...b.machine],
+    endTs: join(a.endTs, b.endTs, (n) => new Float64Array(n)),
+    failureTs: join(a.failureTs, b.failureTs, (n) => new Float64Array(n)),
+  };
+}
+
 export function selectWindows(ws: WindowSet, idx: readonly number[]): WindowSet {
   const size = ws.windowSteps * ws.features;
   const out: WindowSet = {

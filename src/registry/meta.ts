@@ -80,7 +80,17 @@ export const ModelMetaSchema = Type.Object({
   parent: Type.Union([Type.String(), Type.Null()]),
   warmStartedFrom: Type.Union([Type.String(), Type.Null()]),
   /** The champion of another kind whose weights it started from (transfer to a kind with few failures). */
-  transferredFrom: Type.Optional(Type.Union([Type.Object({ version: Type.String(), kind: Type.String() }), Type.Null()])),
+  transferredFrom: Type.Optional(
+    Type.Union([
+      Type.Object({
+        version: Type.String(),
+        kind: Type.String(),
+        /** The source kind's windows and machines it was fine-tuned beside (rehearsal), when any. */
+        rehearsal: Type.Optional(Type.Object({ windows: Type.Integer({ minimum: 0 }), machines: Type.Integer({ minimum: 0 }) })),
+      }),
+      Type.Null(),
+    ]),
+  ),
   /** The federated training it came from: the federation, its last round and the gateways in it. */
   federation: Type.Optional(
     Type.Union([

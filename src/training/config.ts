@@ -4,6 +4,9 @@ import type { ProblemReport } from '../config/load.js';
 import { Duration, OptionalDuration, strict } from '../config/schema-parts.js';
 import { KIND_NAME } from '../core/kinds.js';
 
+// Rehearsal ratio for transfer, chosen on C-MAPSS validation (docs/predictor.md).
+const REHEARSAL_DEFAULT = 2;
+
 export const LearningSchema = Type.Object(
   {
     modelsDir: Type.String({ minLength: 1, default: './models', description: 'model registry directory' }),
@@ -77,6 +80,18 @@ export const LearningSchema = Type.Object(
           default: 0,
           description:
             "L2-SP: fine-tuning pulls each weight back toward the source's by the learning rate × this × the difference, each batch (0 = none; docs/predictor.md)",
+        }),
+        rehearsal: Type.Number({
+          minimum: 0,
+          maximum: 100,
+          default: REHEARSAL_DEFAULT,
+          description:
+            "the source kind's machines train beside the new kind's, their windows up to this many times the new kind's (0 = the new kind's alone; docs/predictor.md)",
+        }),
+        folds: Type.Boolean({
+          default: true,
+          description:
+            'with two or more failed machines, each member fine-tunes on all but one fold of them and stops early on that fold (threshold and metrics out of fold), rather than all on one held-out part (docs/predictor.md)',
         }),
         learningRateFactor: Type.Number({
           exclusiveMinimum: 0,

@@ -54,7 +54,7 @@ export interface PreparedData {
    * k and stops early on fold k, and the threshold and validation metrics come from each window's
    * prediction by the member that did not see it (out of fold). `validation` then holds every window.
    */
-  folds?: { count: number; build(k: number): { train: WindowSet; validation: WindowSet } };
+  folds?: { count: number; build(k: number): { train: WindowSet; validation: WindowSet; trainWindows: number } };
   report: {
     trainWindows: number;
     trainPositives: number;
@@ -112,10 +112,15 @@ export function prepareFolds(
   o: PrepareOptions & { folds: number },
 ): PreparedData {
   const rng = new Rng(o.seed ^ 0x5eed);
-  const machines = [...new Set(items.map((i) => i.seg.machine))].sort();
-  if (machines.length < o.folds)
-    throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${machines.length}`);
-  rng.shuffle(machines);
+  const shuffled = [...new Set(items.map((i) => i.seg.machine))].sort();
+  if (shuffled.length < o.folds)
+    throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${shuffled.length}`);
+  rng.shuffle(shuffled);
+  // Machines that failed are dealt out first, so each fold holds failures while there are enough of them.
+  const failed = new Set(
+    items.filter((i) => i.labels.failure.some((f, k) => f === 1 && i.labels.usable[k] === 1)).map((i) => i.seg.machine),
+  );
+  const machines = [...shuffled.filter((m) => failed.has(m)), ...shuffled.filter((m) => !failed.has(m))];
   const foldOf = new Map(machines.map((m, i) => [m, i % o.folds]));
   const norm =
     o.normalisation ??
@@ -135,6 +140,7 @@ export function prepareFolds(
     );
     return {
       train: oversamplePositives(train, o.positiveShare, () => foldRng.next()),
+      trainWindows: train.n,
       validation: buildWindows(
         normalised.filter((i) => i.fold === k),
         o.windowSteps,

@@ -1,15 +1,15 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import { regimeOptions } from './config.js';
 import { learningFor, recipeOverrides } from './recipes.js';
-import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures } from '../features/index.js';
+import { borrowStatistics, inputNames, type Normalisation, type KindGroup, heldOutFailures, failedMachines } from '../features/index.js';
 import { extractMember, compile, type LstmSpec } from '../model/index.js';
 import { kindOf, poolingOf, type ModelMeta } from '../registry/index.js';
 import { assembleRun, readKindData, type RunContext, type RunSteps } from './assembly.js';
 import type { Dataset } from './dataset.js';
 import { chooseKind, decide, decideTransfer } from './decide.js';
 import { championOnSame, dataReport, validationMetrics } from './model-report.js';
-import { prepareData, trainAndValidate, type PreparedData, type TrainOutcome } from './pipeline.js';
-import { transferSource, transferredMembers } from './transfer.js';
+import { prepareData, prepareFolds, trainAndValidate, type PreparedData, type TrainOutcome } from './pipeline.js';
+import { rehearseData, transferSource, transferredMembers } from './transfer.js';
 import { NotEnoughDataError, type TrainingProgress, type TrainingResult } from './types.js';
 import type { TrainingConfig } from './worker-input.js';
 
@@ -47,6 +47,8 @@ interface Prepared {
   initial: Array<LayersModel | undefined>;
   warm: boolean;
   source: ModelMeta | null;
+  /** The source kind's windows trained beside the new kind's (transfer with rehearsal). */
+  rehearsal: { windows: number; machines: number } | null;
 }
 
 type Trained = TrainOutcome;
@@ -117,6 +119,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         kernel: ctx.lstm.kernel,
       };
       const initial: Array<LayersModel | undefined> = [];
+      let rehearsal: Prepared['rehearsal'] = null;
       // A kind's first model starts from a related kind's champion when its own failures are too few to
       // validate a model from scratch (a model from scratch is preferred when they are not).
       const source =
@@ -134,13 +137,29 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
       if (source) {
         // Its weights were learned on its scaling: the shared sensors keep it.
         data = prepare(borrowStatistics(data.norm, source.normalisation));
+        // With a few failed machines, one held out would decide every member's epoch: each member holds out its own.
+        const folds = Math.min(cfg.model.members, failedMachines(dataset.items));
+        if (cfg.transfer.folds && folds >= 2)
+          data = prepareFolds(dataset.items, dataset.sensors, {
+            windowSteps: cfg.window,
+            stride: cfg.stride,
+            validationFraction: cfg.validationFraction,
+            positiveShare: cfg.positiveShare,
+            seed: cfg.model.seed,
+            normalisation: data.norm,
+            folds,
+          });
         spec.learningRate = cfg.model.learningRate * cfg.transfer.learningRateFactor;
         const loaded = await ctx.registry.load(ctx.tf, source.version);
         initial.push(...transferredMembers(ctx.tf, loaded, source.normalisation, data.norm, spec, cfg.model.members));
         loaded.dispose();
+        rehearsal = await rehearse(ctx, source, data, cfg);
         ctx.progress({
           phase: 'preparing',
-          message: `${kind.kind}: starting from ${source.version} (${kindOf(source)}), ${data.norm.sensors.filter((x) => source.normalisation.sensors.includes(x)).length} of ${data.norm.sensors.length} sensors shared`,
+          message:
+            `${kind.kind}: starting from ${source.version} (${kindOf(source)}), ${data.norm.sensors.filter((x) => source.normalisation.sensors.includes(x)).length} of ${data.norm.sensors.length} sensors shared` +
+            (rehearsal ? `; fine-tuned beside ${kindOf(source)} machines (up to ${cfg.transfer.rehearsal}× its windows)` : '') +
+            (data.folds ? `; ${data.folds.count} members on folds of its machines` : ''),
         });
       }
       if (warm && champion) {
@@ -161,7 +180,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         );
       }
       if (data.validation.n === 0) throw new NotEnoughDataError('no labelled windows left for validation');
-      return { data, spec, champion, initial, warm, source };
+      return { data, spec, champion, initial, warm, source, rehearsal };
     },
 
     async fit(ctx, read, p) {
@@ -201,6 +220,35 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
   };
 }
 
+/**
+ * The source kind's labelled machines beside the new kind's training windows (on the new kind's grid,
+ * which the source's shares: transferSource checks), or null when rehearsal is off or finds none.
+ * Validation stays the new kind's own.
+ */
+async function rehearse(
+  ctx: RunContext,
+  source: ModelMeta,
+  data: PreparedData,
+  cfg: ReturnType<typeof learningFor>,
+): Promise<Prepared['rehearsal']> {
+  if (cfg.transfer.rehearsal <= 0) return null;
+  const sourceKind = kindOf(source);
+  const found = await readKindData(
+    ctx.config,
+    () => cfg,
+    ctx.now,
+    (kinds) => kinds.find((k) => k.kind === sourceKind) ?? null,
+  );
+  if (!found) return null;
+  return rehearseData(data, found.dataset.items, {
+    ratio: cfg.transfer.rehearsal,
+    windowSteps: cfg.window,
+    stride: cfg.stride,
+    positiveShare: cfg.positiveShare,
+    seed: cfg.model.seed,
+  });
+}
+
 /** The champion (or the transfer source) on the same held-out data, the decision, and the model's meta.json. */
 async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p: Prepared, outcome: Trained): Promise<ModelMeta> {
   const cfg = learningFor(ctx.config, kind.kind);
@@ -219,7 +267,13 @@ async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p:
     createdAt: new Date().toISOString(),
     parent: champion?.version ?? null,
     warmStartedFrom: p.warm && champion && initial.some(Boolean) ? champion.version : null,
-    transferredFrom: transferred ? { version: source.version, kind: kindOf(source) } : null,
+    transferredFrom: transferred
+      ? {
+          version: source.version,
+          kind: kindOf(source),
+          ...(p.rehearsal && p.rehearsal.windows > 0 ? { rehearsal: { ...p.rehearsal } } : {}),
+        }
+      : null,
     decision,
     dataRange: { from: dataset.from, to: dataset.to },
     machines: { train: data.report.trainMachines, validation: data.report.validationMachines, splitMethod: data.report.splitMethod },

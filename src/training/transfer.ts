@@ -1,6 +1,17 @@
 import type { LayersModel } from '@tensorflow/tfjs';
-import { inputNames, type Normalisation } from '../features/index.js';
+import { Rng } from '../core/random.js';
+import {
+  applyNormalisation,
+  buildWindows,
+  concatWindows,
+  inputNames,
+  oversamplePositives,
+  type LabelledSegment,
+  type Normalisation,
+  type WindowSet,
+} from '../features/index.js';
 import { type TF, type LstmSpec, transferMember } from '../model/index.js';
+import type { PreparedData } from './pipeline.js';
 import { kindOf, poolingOf, type ModelMeta, type ModelRegistry } from '../registry/index.js';
 
 /**
@@ -63,4 +74,87 @@ export function transferredMembers(
     if (t) out.push(t.model);
   }
   return out;
+}
+
+/**
+ * Rehearsal: the source kind's labelled machines, whole and in a seeded order, until their windows
+ * number `ratio` × the new kind's (`target`, before oversampling), on the new kind's scaling and
+ * inputs (a sensor the source lacks reads as its mean), failures oversampled as the new kind's are.
+ * Fine-tuned beside the few new failures, the model keeps the failure mode the source knows while it
+ * learns the new kind's (chosen on C-MAPSS validation, docs/predictor.md). The new kind's windows come
+ * first; validation stays the new kind's own.
+ */
+export function withRehearsal(
+  target: { train: WindowSet; trainWindows: number },
+  source: readonly LabelledSegment[],
+  norm: Normalisation,
+  o: { ratio: number; windowSteps: number; stride: number; positiveShare: number; seed: number },
+): { train: WindowSet; windows: number; machines: number } {
+  const want = Math.round(o.ratio * target.trainWindows);
+  if (want <= 0 || source.length === 0) return { train: target.train, windows: 0, machines: 0 };
+  const rng = new Rng(o.seed ^ 0x4e4ea5);
+  const byMachine = new Map<string, LabelledSegment[]>();
+  for (const item of source) byMachine.set(item.seg.machine, [...(byMachine.get(item.seg.machine) ?? []), item]);
+  const machines = [...byMachine.keys()].sort();
+  rng.shuffle(machines);
+  const chosen: LabelledSegment[] = [];
+  let windows = 0;
+  let used = 0;
+  for (const m of machines) {
+    if (windows >= want) break;
+    for (const item of byMachine.get(m)!) {
+      chosen.push({ seg: applyNormalisation(item.seg, norm), labels: item.labels });
+      windows += countWindows(item, o.windowSteps, o.stride);
+    }
+    used++;
+  }
+  const built = buildWindows(chosen, o.windowSteps, o.stride);
+  if (built.n === 0) return { train: target.train, windows: 0, machines: 0 };
+  const rehearsed = oversamplePositives(built, o.positiveShare, () => rng.next());
+  return { train: concatWindows(target.train, rehearsed), windows: built.n, machines: used };
+}
+
+/** How many windows buildWindows takes from an item (its usable steps, stride apart from the newest). */
+function countWindows(item: LabelledSegment, windowSteps: number, stride: number): number {
+  let n = 0;
+  for (let k = item.seg.steps - 1; k >= windowSteps - 1; k -= stride) if (item.labels.usable[k]) n++;
+  return n;
+}
+
+/**
+ * Rehearsal on a run's training part, or on each fold's as its member trains (members on folds).
+ * Returns what it added (the most any member trained beside, with folds), updated as folds are
+ * built; null when it adds nothing.
+ */
+export function rehearseData(
+  data: PreparedData,
+  source: readonly LabelledSegment[],
+  o: { ratio: number; windowSteps: number; stride: number; positiveShare: number; seed: number },
+): { windows: number; machines: number } | null {
+  if (o.ratio <= 0 || source.length === 0) return null;
+  const added = { windows: 0, machines: 0 };
+  const note = (r: { windows: number; machines: number }) => {
+    added.windows = Math.max(added.windows, r.windows);
+    added.machines = Math.max(added.machines, r.machines);
+  };
+  if (data.folds) {
+    const folds = data.folds;
+    data.folds = {
+      count: folds.count,
+      build: (k) => {
+        const fold = folds.build(k);
+        const r = withRehearsal(fold, source, data.norm, { ...o, seed: o.seed + k });
+        note(r);
+        data.report.trainWindowsBalanced = Math.max(data.report.trainWindowsBalanced, r.train.n);
+        return { ...fold, train: r.train };
+      },
+    };
+    return added;
+  }
+  const r = withRehearsal({ train: data.train, trainWindows: data.report.trainWindows }, source, data.norm, o);
+  if (r.windows === 0) return null;
+  note(r);
+  data.train = r.train;
+  data.report.trainWindowsBalanced = r.train.n;
+  return added;
 }

@@ -36,7 +36,7 @@ describe('two machine kinds in one daemon', () => {
         validationFraction: 0.34,
         // Gearboxes share 3 of their 8 sensors with pumps and motors: enough here to start from one of their champions.
         transfer: { minSharedSensors: 0.3 },
-        model: { units: [16, 8], epochs: 4, patience: 2, members: 1 },
+        model: { units: [16, 8], epochs: 4, patience: 2, members: 2 },
       },
       scoring: { interval: '200ms' },
     }));
@@ -107,10 +107,27 @@ describe('two machine kinds in one daemon', () => {
     const gDone = d.stages.training.get(gRun.id)!;
     expect(gDone.state, gDone.error ?? '').toBe('succeeded');
     const gMeta = await get<{
-      meta: { kind: string; transferredFrom: { version: string; kind: string } | null; decision: { reason: string } };
+      meta: {
+        kind: string;
+        transferredFrom: { version: string; kind: string; rehearsal?: { windows: number; machines: number } } | null;
+        machines: { validation: string[] };
+        training: { members: unknown[] };
+        decision: { reason: string };
+      };
     }>(`/models/${gDone.version}`);
     expect(gMeta.meta.kind).toBe(gearbox.name);
     expect([models.champions.pump, models.champions[motor.name]]).toContain(gMeta.meta.transferredFrom?.version);
+    // Its failed machines are few: each of its two members held out a fold of them, so every machine validated it.
+    expect(gMeta.meta.machines.validation).toHaveLength(gearbox.machines);
+    expect(gMeta.meta.training.members).toHaveLength(2);
+    // Fine-tuned beside the source kind's machines (rehearsal, on by default), read from the store.
+    const sourceKind = gMeta.meta.transferredFrom!.kind;
+    expect(gMeta.meta.transferredFrom!.rehearsal).toEqual({ windows: expect.any(Number), machines: expect.any(Number) });
+    expect(gMeta.meta.transferredFrom!.rehearsal!.windows).toBeGreaterThan(0);
+    expect(gMeta.meta.transferredFrom!.rehearsal!.machines).toBeGreaterThanOrEqual(1);
+    expect(gMeta.meta.transferredFrom!.rehearsal!.machines).toBeLessThanOrEqual(
+      (await get<{ items: Array<{ name: string; machines: number }> }>('/kinds')).items.find((k) => k.name === sourceKind)!.machines,
+    );
     expect(gMeta.meta.decision.reason).toMatch(/transferred/);
     // Promoted or not, the kind says where it stands: served by that model, or why it has none.
     const gKind = (await get<{ items: Array<{ name: string; servedBy: string | null; whyNoModel: string | null }> }>('/kinds')).items.find(

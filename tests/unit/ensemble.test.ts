@@ -13,6 +13,7 @@ import { labelSteps } from '../../src/features/labels.js';
 import type { LabelledSegment } from '../../src/features/split.js';
 import { prepareFolds, trainAndValidate, validate, type PreparedData } from '../../src/training/pipeline.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
+import { rehearseData } from '../../src/training/transfer.js';
 import { tempDir } from '../support/fixtures.js';
 import { testMeta } from '../support/model-meta.js';
 
@@ -201,6 +202,58 @@ describe('training an ensemble', () => {
     expect(outcome.validation.classification.n).toBe(data.validation.n);
     const averaged = validate(tf, outcome.model, data.validation, { rulCap: 30, horizon: 3, stepMs: 1000 });
     expect(outcome.validation.rul.rmse).not.toBeCloseTo(averaged.rul.rmse, 6);
+  });
+
+  it('deals the machines that failed out first, so every fold holds a failure while there are enough', () => {
+    // Three of ten machines failed (the rest ran without one in sight): one in each of three folds.
+    const items = runToFailure(10).map((item, u) =>
+      u < 7 ? { ...item, labels: { ...item.labels, failure: new Uint8Array(item.labels.failure.length) } } : item,
+    );
+    for (const seed of [1, 2, 3]) {
+      const data = prepareFolds(items, ['a', 'b', 'c'], {
+        windowSteps: 7,
+        stride: 2,
+        validationFraction: 0.2,
+        positiveShare: 0.3,
+        seed,
+        folds: 3,
+      });
+      for (let k = 0; k < 3; k++) expect(data.folds!.build(k).validation.failure.some((f) => f === 1)).toBe(true);
+    }
+  });
+
+  it('rehearses a source beside every fold’s training part, and only there', () => {
+    const items = runToFailure(6);
+    const source = runToFailure(8).map((i) => ({ ...i, seg: { ...i.seg, machine: `source-${i.seg.machine}` } }));
+    const data = prepareFolds(items, ['a', 'b', 'c'], {
+      windowSteps: 7,
+      stride: 2,
+      validationFraction: 0.2,
+      positiveShare: 0,
+      seed: 3,
+      folds: 3,
+    });
+    const plain = [0, 1, 2].map((k) =>
+      prepareFolds(items, ['a', 'b', 'c'], {
+        windowSteps: 7,
+        stride: 2,
+        validationFraction: 0.2,
+        positiveShare: 0,
+        seed: 3,
+        folds: 3,
+      }).folds!.build(k),
+    );
+    const added = rehearseData(data, source, { ratio: 1, windowSteps: 7, stride: 2, positiveShare: 0, seed: 3 })!;
+    for (let k = 0; k < 3; k++) {
+      const fold = data.folds!.build(k);
+      const fromSource = fold.train.machine.filter((m) => m.startsWith('source-')).length;
+      // At least as many source windows as the fold's own (whole machines), its own windows unchanged and first.
+      expect(fromSource).toBeGreaterThanOrEqual(plain[k]!.trainWindows);
+      expect(fold.train.machine.slice(0, plain[k]!.train.n)).toEqual(plain[k]!.train.machine);
+      expect(fold.validation.machine.some((m) => m.startsWith('source-'))).toBe(false);
+    }
+    expect(added.windows).toBeGreaterThan(0);
+    expect(added.machines).toBeGreaterThanOrEqual(1);
   });
 });
 

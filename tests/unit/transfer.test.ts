@@ -1,11 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { borrowStatistics, type Normalisation } from '../../src/features/normalize.js';
+import { applyNormalisation, borrowStatistics, type Normalisation } from '../../src/features/normalize.js';
+import type { LabelledSegment } from '../../src/features/split.js';
+import { buildWindows } from '../../src/features/windows.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { combineMembers } from '../../src/model/ensemble.js';
 import { buildLstm, type LstmSpec } from '../../src/model/lstm.js';
 import { transferMember } from '../../src/model/transfer.js';
 import { decideTransfer } from '../../src/training/run.js';
-import { transferSource } from '../../src/training/transfer.js';
+import { transferSource, withRehearsal } from '../../src/training/transfer.js';
 import { testMeta } from '../support/model-meta.js';
 
 let tf: TF;
@@ -95,5 +97,79 @@ describe('transfer to a new kind', () => {
     expect(decideTransfer(v(0.9, 40, 1), { ...v(0.6, 30, 1), version: 'v0004' }, o).reason).toMatch(/does not beat its source/);
     expect(decideTransfer(v(0.9, 10, 0), { ...v(0.6, 30, 0), version: 'v0004' }, o).reason).toMatch(/validation holds 0 failures/);
     expect(decideTransfer(v(0.9, 10, 1), null, o).promoted).toBe(false);
+  });
+});
+
+describe('rehearsal: the source kind beside the new kind’s few machines', () => {
+  /** A machine of `steps` steps whose sensor values are `base + step + column`, failing after its last step. */
+  const machine = (name: string, sensors: readonly string[], steps: number, base: number): LabelledSegment => {
+    const data = new Float32Array(steps * sensors.length);
+    for (let k = 0; k < steps; k++) for (let f = 0; f < sensors.length; f++) data[k * sensors.length + f] = base + k + f;
+    const failure = new Uint8Array(steps).map((_, k) => (k === steps - 1 ? 1 : 0));
+    return {
+      seg: { machine: name, startTs: 0, stepMs: 1, sensors, steps, data },
+      labels: {
+        failure,
+        rul: new Float32Array(steps).map((_, k) => steps - 1 - k),
+        failureTs: new Float64Array(steps).fill(steps),
+        usable: new Uint8Array(steps).fill(1),
+      },
+    };
+  };
+  const norm: Normalisation = { sensors: ['a', 'b'], mean: [10, 0], std: [2, 1], dropped: [] };
+  const target = buildWindows(
+    [machine('t1', ['a', 'b'], 12, 100)].map((i) => ({ ...i, seg: applyNormalisation(i.seg, norm) })),
+    5,
+    1,
+  );
+  // Six source machines of 10 steps (6 windows each), one of which lacks sensor b.
+  const source = [...Array.from({ length: 5 }, (_, i) => machine(`s${i}`, ['a', 'b'], 10, 10 * i)), machine('s5', ['a', 'c'], 10, 50)];
+  const o = { windowSteps: 5, stride: 1, positiveShare: 0, seed: 7 };
+
+  it('adds whole source machines until their windows are the ratio times the target’s, on the target’s scaling', () => {
+    const r = withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 2 });
+    // 8 target windows × 2 = 16 wanted: three machines of 6 windows (whole machines, not 16 of them).
+    expect(r).toMatchObject({ windows: 18, machines: 3 });
+    expect(r.train.n).toBe(target.n + 18);
+    // The target's windows first and unchanged; the source's after them, scaled as the target's.
+    expect(r.train.x.subarray(0, target.x.length)).toEqual(target.x);
+    const added = new Set(r.train.machine.slice(target.n));
+    expect(added.size).toBe(3);
+    for (let w = target.n; w < r.train.n; w++) {
+      const m = source.find((s) => s.seg.machine === r.train.machine[w])!;
+      const last = 9 - r.train.rul[w]!;
+      const raw = m.seg.data[last * m.seg.sensors.length]!;
+      // The window's last step, sensor a: (raw − 10) / 2.
+      expect(r.train.x[(w * 5 + 4) * 2]).toBeCloseTo((raw - 10) / 2, 5);
+    }
+  });
+
+  it('is seeded, reads a sensor the source lacks as its mean, and oversamples the source’s failures', () => {
+    const all = withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 100 });
+    expect(all).toMatchObject({ windows: 36, machines: 6 });
+    const again = withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 2 });
+    const other = withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 2, seed: 8 });
+    expect(again.train.machine).toEqual(
+      withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 2 }).train.machine,
+    );
+    expect(new Set(other.train.machine.slice(target.n))).not.toEqual(new Set(again.train.machine.slice(target.n)));
+    const lacking = all.train.machine.indexOf('s5');
+    expect(Array.from({ length: 5 }, (_, k) => all.train.x[(lacking * 5 + k) * 2 + 1])).toEqual([0, 0, 0, 0, 0]);
+    const balanced = withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 100, positiveShare: 0.5 });
+    const added = Array.from(balanced.train.failure.subarray(target.n));
+    expect(added.filter((f) => f === 1).length / added.length).toBeCloseTo(0.5, 1);
+  });
+
+  it('leaves the target alone with a ratio of 0 or no source machines', () => {
+    expect(withRehearsal({ train: target, trainWindows: target.n }, source, norm, { ...o, ratio: 0 })).toEqual({
+      train: target,
+      windows: 0,
+      machines: 0,
+    });
+    expect(withRehearsal({ train: target, trainWindows: target.n }, [], norm, { ...o, ratio: 4 })).toEqual({
+      train: target,
+      windows: 0,
+      machines: 0,
+    });
   });
 });
