@@ -73,7 +73,7 @@ describe('chaos', () => {
     await sleep(500);
     expect(await countInfluxReadings(influx.url, database)).toBe(count * SENSORS);
     expect(daemon.status().store.state).toBe('up');
-    expect(daemon.status().journal.depth).toBe(0);
+    await waitUntil(() => daemon.status().journal.depth === 0, 10_000, 'the journal drained');
     expect(daemon.readiness().ready).toBe(true);
   });
 

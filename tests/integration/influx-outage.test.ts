@@ -59,6 +59,7 @@ describe('InfluxDB outage', () => {
     await waitUntil(async () => (await countInfluxReadings(influx.url, database)) >= count * SENSORS, 60_000, 'catch-up after the outage');
     await new Promise((r) => setTimeout(r, 500));
     expect(await countInfluxReadings(influx.url, database)).toBe(count * SENSORS);
+    await waitUntil(() => daemon.status().journal.depth === 0, 10_000, 'the journal drained');
     const after = daemon.status();
     expect(after.store.state).toBe('up');
     expect(after.store.commitFailures).toBeGreaterThan(0);

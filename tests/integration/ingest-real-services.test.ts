@@ -69,6 +69,8 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
     await new Promise((r) => setTimeout(r, 500));
     expect(await countInfluxReadings(influxUrl, database)).toBe(expected);
 
+    // The journal lets go of a batch after the store answers, which can be a moment after the points are queryable.
+    await waitUntil(() => daemon.status().journal.depth === 0, 10_000, 'the journal drained');
     const status = daemon.status();
     expect(status.ingest.readingsAccepted).toBe(expected);
     expect(status.store.readingsStored).toBe(expected);
@@ -111,7 +113,8 @@ describe.each(['auto', 'off'] as const)('ingest through real services, ingest.fa
     expect(daemon.status().store.lastStoreRejection).toMatch(/field type conflict/);
     mosquittoPub(inject('mqttUrl'), 'vigil/p1/l1/m1/telemetry', JSON.stringify({ ts: now + 1, values: { vib: 0.3 } }));
     await waitUntil(async () => (await countInfluxReadings(influxUrl, database)) === 2, 10_000, 'the next reading stored');
-    expect(daemon.status().journal.depth).toBe(0);
+    // The journal lets go of a batch after InfluxDB answers, which can be a moment after the point is queryable.
+    await waitUntil(() => daemon.status().journal.depth === 0, 10_000, 'the journal drained');
     expect(daemon.status().store.state).toBe('up');
   });
 
