@@ -12,6 +12,7 @@ export { buildLstm, compile, type LstmSpec, predict } from './lstm.js';
 export {
   averagePrecision,
   bestF1Threshold,
+  thresholdForShare,
   bootstrapOverMachines,
   classification,
   type ClassificationMetrics,

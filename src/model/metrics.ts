@@ -113,6 +113,23 @@ export function bestF1Threshold(scores: ArrayLike<number>, labels: ArrayLike<num
   return best;
 }
 
+/**
+ * The threshold at which `scores` flag `share` of their windows (0–1): a threshold carried from one
+ * set of scores to another as the alarm rate it gives rather than as a value.
+ */
+export function thresholdForShare(scores: ArrayLike<number>, share: number): number {
+  const sorted = Float64Array.from(scores).sort().reverse();
+  const n = sorted.length;
+  if (n === 0) return 0.5;
+  const flagged = Math.round(Math.min(1, Math.max(0, share)) * n);
+  if (flagged === 0) return Math.min(1, sorted[0]! + 1e-6);
+  if (flagged === n) return sorted[n - 1]!;
+  const last = sorted[flagged - 1]!;
+  const next = sorted[flagged]!;
+  // Halfway between the last window flagged and the first not; windows tied with the last flag together.
+  return last === next ? last : (last + next) / 2;
+}
+
 export function rulMetrics(predicted: ArrayLike<number>, actual: ArrayLike<number>): RulMetrics {
   let se = 0;
   let ae = 0;

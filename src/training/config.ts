@@ -91,7 +91,7 @@ export const LearningSchema = Type.Object(
         folds: Type.Boolean({
           default: true,
           description:
-            'with two or more failed machines, each member fine-tunes on all but one fold of them and stops early on that fold (threshold and metrics out of fold), rather than all on one held-out part (docs/predictor.md)',
+            'with two or more failed machines, each member fine-tunes on all but one fold of them and stops early on that fold (metrics out of fold; the threshold flags the share of windows the out-of-fold one did), rather than all on one held-out part (docs/predictor.md)',
         }),
         learningRateFactor: Type.Number({
           exclusiveMinimum: 0,

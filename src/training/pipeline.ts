@@ -20,6 +20,7 @@ import {
   predict,
   type LstmSpec,
   bestF1Threshold,
+  thresholdForShare,
   classification,
   leadTimes,
   rulByBand,
@@ -216,6 +217,15 @@ function outOfFold(
   };
 }
 
+/** The ensemble's threshold after cross-validation (see `foldThreshold` in trainAndValidate). */
+function foldThreshold(tf: TF, model: LayersModel, all: WindowSet, v: Validation, rule: 'out-of-fold' | 'alarm-rate'): Validation {
+  if (rule === 'out-of-fold' || all.n === 0) return v;
+  const { tp, fp, tn, fn } = v.classification.confusion;
+  const share = (tp + fp) / Math.max(1, tp + fp + tn + fn);
+  const { p } = predict(tf, model, all.x, all.n, all.windowSteps, all.features);
+  return { ...v, threshold: thresholdForShare(p, share) };
+}
+
 /** Scores a model on validation windows; the threshold is chosen here (best F1) unless given. */
 export function validate(
   tf: TF,
@@ -273,6 +283,12 @@ export async function trainAndValidate(
     stepMs: number;
     members?: number;
     onBatch?: (done: number, total: number, epoch: number, member: number, members: number) => void;
+    /**
+     * With folds, the threshold the ensemble serves with: the out-of-fold one as it is, or carried
+     * over as the share of windows it flags out of fold (`alarm-rate`) — the members' average is
+     * steadier than any one member, so the same value can flag fewer windows. Metrics stay out of fold.
+     */
+    foldThreshold?: 'out-of-fold' | 'alarm-rate';
     /** Bootstrap intervals over the validation machines (hold-out validation only). */
     bootstrap?: { samples: number; seed: number };
   },
@@ -330,7 +346,13 @@ export async function trainAndValidate(
     };
     const validation =
       oof && !cancelled
-        ? outOfFold(oof.parts, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs })
+        ? foldThreshold(
+            tf,
+            model,
+            data.validation,
+            outOfFold(oof.parts, { rulCap: fit.rulCap, horizon: fit.horizon, stepMs: fit.stepMs }),
+            fit.foldThreshold ?? 'out-of-fold',
+          )
         : validate(tf, model, data.validation, {
             rulCap: fit.rulCap,
             horizon: fit.horizon,

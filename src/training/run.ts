@@ -203,6 +203,8 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
           onEpoch: (e) => ctx.progress({ phase: 'training', ...e }),
           // A transferred start is fine-tuned toward its source (L2-SP), not away from it at will.
           anchor: p.source && p.initial.length > 0 ? cfg.transfer.anchor : 0,
+          // Members on folds (transfer): the threshold carried over as the alarm rate it gives (docs/predictor.md).
+          foldThreshold: 'alarm-rate',
           bootstrap: { samples: 200, seed: cfg.model.seed },
           onBatch: (done, total, epoch, member, members) => ctx.progress({ phase: 'batch', done, total, epoch, epochs, member, members }),
           shouldStop: ctx.shouldStop,

@@ -7,7 +7,7 @@ import { combineMembers, extractMember, memberCount } from '../../src/model/ense
 import { loadFastLstm } from '../../src/model/fast-lstm/load.js';
 import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
 import type { KernelRuntime } from '../../src/model/fast-lstm/kernel-runtime.js';
-import { buildLstm, type LstmSpec } from '../../src/model/lstm.js';
+import { buildLstm, predict, type LstmSpec } from '../../src/model/lstm.js';
 import { alignToGrid } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
 import type { LabelledSegment } from '../../src/features/split.js';
@@ -202,6 +202,19 @@ describe('training an ensemble', () => {
     expect(outcome.validation.classification.n).toBe(data.validation.n);
     const averaged = validate(tf, outcome.model, data.validation, { rulCap: 30, horizon: 3, stepMs: 1000 });
     expect(outcome.validation.rul.rmse).not.toBeCloseTo(averaged.rul.rmse, 6);
+  });
+
+  it('with folds, can carry the out-of-fold threshold to the ensemble as the share of windows it flags', async () => {
+    const items = runToFailure(9);
+    const options = { windowSteps: 7, stride: 2, validationFraction: 0.2, positiveShare: 0.3, seed: 3, folds: 3 };
+    const oof = await trainAndValidate(tf, prepareFolds(items, ['a', 'b', 'c'], options), lstm, { ...fit, rulCap: 30 });
+    const data = prepareFolds(items, ['a', 'b', 'c'], options);
+    const rate = await trainAndValidate(tf, data, lstm, { ...fit, rulCap: 30, foldThreshold: 'alarm-rate' });
+    // The same members and out-of-fold metrics; only the threshold the ensemble serves with differs.
+    expect(rate.validation.classification).toEqual(oof.validation.classification);
+    const { tp, fp, n } = { ...rate.validation.classification.confusion, n: rate.validation.classification.n };
+    const { p } = predict(tf, rate.model, data.validation.x, data.validation.n, 7, 3);
+    expect(Array.from(p).filter((x) => x >= rate.validation.threshold).length).toBe(Math.round(((tp + fp) / n) * data.validation.n));
   });
 
   it('deals the machines that failed out first, so every fold holds a failure while there are enough', () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { labelSteps } from '../../src/features/labels.js';
 import { buildWindows } from '../../src/features/windows.js';
-import { averagePrecision, bestF1Threshold, classification, leadTimes, rocAuc, rulMetrics } from '../../src/model/metrics.js';
+import {
+  averagePrecision,
+  bestF1Threshold,
+  classification,
+  leadTimes,
+  rocAuc,
+  rulMetrics,
+  thresholdForShare,
+} from '../../src/model/metrics.js';
 
 describe('metrics', () => {
   const scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2];
@@ -27,6 +35,17 @@ describe('metrics', () => {
 
   it('picks the threshold with the best F1', () => {
     expect(bestF1Threshold([0.1, 0.4, 0.35, 0.8], [0, 1, 0, 1])).toBe(0.4);
+  });
+
+  it('carries a threshold over as the share of windows it flags', () => {
+    const scores = [0.9, 0.2, 0.6, 0.4, 0.7];
+    const flags = (t: number) => scores.filter((s) => s >= t).length;
+    // Two of five: halfway between the second highest (0.7) and the third (0.6).
+    expect(thresholdForShare(scores, 0.4)).toBeCloseTo(0.65, 9);
+    for (const share of [0, 0.2, 0.4, 0.6, 0.8, 1]) expect(flags(thresholdForShare(scores, share))).toBe(Math.round(share * 5));
+    // Windows tied with the last one flagged are flagged with it.
+    expect(flags(thresholdForShare([0.5, 0.5, 0.5, 0.1], 0.5))).toBe(3);
+    expect(thresholdForShare([], 0.3)).toBe(0.5);
   });
 
   it('RUL RMSE, MAE and the Saxena score (late costs more than early)', () => {
