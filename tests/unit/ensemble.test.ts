@@ -238,24 +238,10 @@ describe('training an ensemble', () => {
   it('rehearses a source beside every fold’s training part, and only there', () => {
     const items = runToFailure(6);
     const source = runToFailure(8).map((i) => ({ ...i, seg: { ...i.seg, machine: `source-${i.seg.machine}` } }));
-    const data = prepareFolds(items, ['a', 'b', 'c'], {
-      windowSteps: 7,
-      stride: 2,
-      validationFraction: 0.2,
-      positiveShare: 0,
-      seed: 3,
-      folds: 3,
-    });
-    const plain = [0, 1, 2].map((k) =>
-      prepareFolds(items, ['a', 'b', 'c'], {
-        windowSteps: 7,
-        stride: 2,
-        validationFraction: 0.2,
-        positiveShare: 0,
-        seed: 3,
-        folds: 3,
-      }).folds!.build(k),
-    );
+    const folds = () =>
+      prepareFolds(items, ['a', 'b', 'c'], { windowSteps: 7, stride: 2, validationFraction: 0.2, positiveShare: 0, seed: 3, folds: 3 });
+    const data = folds();
+    const plain = [0, 1, 2].map((k) => folds().folds!.build(k));
     const added = rehearseData(data, source, { ratio: 1, windowSteps: 7, stride: 2, positiveShare: 0, seed: 3 })!;
     for (let k = 0; k < 3; k++) {
       const fold = data.folds!.build(k);
