@@ -16,5 +16,5 @@ export {
   type RegimeFitOptions,
 } from './normalize.js';
 export { regimeOfValues } from './regimes.js';
-export { failedMachines, heldOutFailures, type LabelledSegment, type Split, splitByMachineAndTime } from './split.js';
+export { endsInFailure, failedMachines, heldOutFailures, type LabelledSegment, type Split, splitByMachineAndTime } from './split.js';
 export { buildWindows, concatWindows, lastWindow, oversamplePositives, type WindowSet } from './windows.js';

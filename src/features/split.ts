@@ -60,7 +60,8 @@ export function failedMachines(items: readonly LabelledSegment[]): number {
   return new Set(items.filter(endsInFailure).map((i) => i.seg.machine)).size;
 }
 
-function endsInFailure(item: LabelledSegment): boolean {
+/** Whether a usable step of the item has a failure within the horizon. */
+export function endsInFailure(item: LabelledSegment): boolean {
   return item.labels.failure.some((v, i) => v === 1 && item.labels.usable[i] === 1);
 }
 

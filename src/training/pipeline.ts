@@ -2,6 +2,7 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { Rng } from '../core/random.js';
 import {
   applyNormalisation,
+  endsInFailure,
   fitNormalisation,
   inputNames,
   type Normalisation,
@@ -118,9 +119,7 @@ export function prepareFolds(
     throw new Error(`cross-validation over ${o.folds} folds needs at least ${o.folds} machines, found ${shuffled.length}`);
   rng.shuffle(shuffled);
   // Machines that failed are dealt out first, so each fold holds failures while there are enough of them.
-  const failed = new Set(
-    items.filter((i) => i.labels.failure.some((f, k) => f === 1 && i.labels.usable[k] === 1)).map((i) => i.seg.machine),
-  );
+  const failed = new Set(items.filter(endsInFailure).map((i) => i.seg.machine));
   const machines = [...shuffled.filter((m) => failed.has(m)), ...shuffled.filter((m) => !failed.has(m))];
   const foldOf = new Map(machines.map((m, i) => [m, i % o.folds]));
   const norm =

@@ -94,7 +94,11 @@ export function withRehearsal(
   if (want <= 0 || source.length === 0) return { train: target.train, windows: 0, machines: 0 };
   const rng = new Rng(o.seed ^ 0x4e4ea5);
   const byMachine = new Map<string, LabelledSegment[]>();
-  for (const item of source) byMachine.set(item.seg.machine, [...(byMachine.get(item.seg.machine) ?? []), item]);
+  for (const item of source) {
+    const list = byMachine.get(item.seg.machine);
+    if (list) list.push(item);
+    else byMachine.set(item.seg.machine, [item]);
+  }
   const machines = [...byMachine.keys()].sort();
   rng.shuffle(machines);
   const chosen: LabelledSegment[] = [];
