@@ -55,6 +55,7 @@ const { values: a } = parseArgs({
     // (alarm-rate, as the daemon: k = 5 F1 0.827 ± 0.077 against 0.781 ± 0.110 on validation, higher on every seed).
     'ft-threshold': { type: 'string', default: 'alarm-rate' },
     // Keep each seed's FD001 model here and reuse it (its training is deterministic given the seed).
+    // Keyed by seed, members, epochs and patience only: empty it after changing the training code.
     'source-cache': { type: 'string' },
     backend: { type: 'string', default: 'auto' },
     'validation-only': { type: 'boolean', default: false },
