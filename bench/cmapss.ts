@@ -2,13 +2,14 @@
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
  *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only
- *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N]
+ *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --load DIR]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +
  * RUL_FD00N.txt with the published protocols, once per seed; the last line is the mean ± sd over the
  * seeds. The test files inform no choice: they are read after training.
  */
+import type { LayersModel } from '@tensorflow/tfjs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileHandler } from '../src/model/file-io.js';
@@ -18,7 +19,15 @@ import { applyNormalisation, inputNames, type RegimeFitOptions } from '../src/fe
 import { buildWindows } from '../src/features/windows.js';
 import { bestF1Threshold, classification, rulByBand, rulMetrics, type RulBand } from '../src/model/metrics.js';
 import { predict } from '../src/model/lstm.js';
-import { prepareData, prepareFolds, trainAndValidate, validate } from '../src/training/pipeline.js';
+import {
+  prepareData,
+  prepareFolds,
+  trainAndValidate,
+  validate,
+  type PreparedData,
+  type TrainOutcome,
+  type Validation,
+} from '../src/training/pipeline.js';
 import {
   CMAPSS_CONDITIONS,
   CMAPSS_INPUTS,
@@ -72,6 +81,10 @@ const { values: a } = parseArgs({
     conditions: { type: 'boolean', default: false },
     regimes: { type: 'string', default: 'auto' },
     save: { type: 'string' },
+    // Models a --save run kept (DIR/seed-N with several seeds): validated again and, unless
+    // --validation-only, scored on the test files without training, so a configuration chosen on
+    // validation is read on the test files with the very models it was chosen with.
+    load: { type: 'string' },
     // For choosing a configuration: stop after validation, so the test files are never looked at.
     'validation-only': { type: 'boolean', default: false },
   },
@@ -152,44 +165,45 @@ async function runSeed(seed: number): Promise<SeedResult> {
       `validation ${data.report.validationWindows} windows from ${data.report.validationMachines.length} engines`,
   );
   const t0 = performance.now();
-  const outcome = await trainAndValidate(
-    tf,
-    data,
-    {
-      units: a.units.split(',').map(Number),
-      dropout: Number(a.dropout),
-      freshDropout: a['fresh-dropout'],
-      learningRate: Number(a.lr),
-      seed,
-      recurrentActivation: 'sigmoid',
-      rulLossWeight: Number(a['rul-weight']),
-      rulLateWeight: Number(a['rul-late-weight']),
-      kernel: lstm.kernel,
-      pooling,
-      attentionUnits: Number(a['attention-units']),
-    },
-    {
-      epochs: Number(a.epochs),
-      batchSize: Number(a.batch),
-      patience: Number(a.patience),
-      reduceLrAfter: Number(a['reduce-lr']),
-      monitor: a.monitor === 'metrics' ? 'metrics' : 'loss',
-      members: Number(a.members),
-      rulCap: RUL_CAP,
-      horizon: HORIZON,
-      stepMs: 1,
-      onEpoch: (p) =>
-        console.log(
-          `  ${p.members && p.members > 1 ? `member ${p.member}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}${p.valRulRmse !== null ? ` (RMSE ${p.valRulRmse.toFixed(2)}, PR-AUC ${p.valPrAuc!.toFixed(3)})` : ''}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+  const modelDir = (root: string) => (seeds.length > 1 ? path.join(root, `seed-${seed}`) : root);
+  const trained = a.load
+    ? await loadTrained(modelDir(a.load), data)
+    : describeTraining(
+        await trainAndValidate(
+          tf,
+          data,
+          {
+            units: a.units.split(',').map(Number),
+            dropout: Number(a.dropout),
+            freshDropout: a['fresh-dropout'],
+            learningRate: Number(a.lr),
+            seed,
+            recurrentActivation: 'sigmoid',
+            rulLossWeight: Number(a['rul-weight']),
+            rulLateWeight: Number(a['rul-late-weight']),
+            kernel: lstm.kernel,
+            pooling,
+            attentionUnits: Number(a['attention-units']),
+          },
+          {
+            epochs: Number(a.epochs),
+            batchSize: Number(a.batch),
+            patience: Number(a.patience),
+            reduceLrAfter: Number(a['reduce-lr']),
+            monitor: a.monitor === 'metrics' ? 'metrics' : 'loss',
+            members: Number(a.members),
+            rulCap: RUL_CAP,
+            horizon: HORIZON,
+            stepMs: 1,
+            onEpoch: (p) =>
+              console.log(
+                `  ${p.members && p.members > 1 ? `member ${p.member}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)} (failure ${p.failureLoss.toFixed(4)}, rul ${p.rulLoss.toFixed(4)}), val ${p.valLoss.toFixed(4)}${p.valRulRmse !== null ? ` (RMSE ${p.valRulRmse.toFixed(2)}, PR-AUC ${p.valPrAuc!.toFixed(3)})` : ''}, best ${p.bestEpoch}, ${p.samplesPerSecond.toFixed(0)} samples/s, ETA ${(p.etaMs / 1000).toFixed(0)} s`,
+              ),
+          },
         ),
-    },
-  );
+      );
   const seconds = (performance.now() - t0) / 1000;
-  const describeMembers = () =>
-    outcome.members.length === 1
-      ? `${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch})`
-      : `${outcome.members.length} members averaged (epochs/best: ${outcome.members.map((m) => `${m.epochs}/${m.bestEpoch}`).join(', ')})`;
-  let v = outcome.validation;
+  let v = trained.validation;
   try {
     if (outer) {
       const heldOut = buildWindows(
@@ -200,12 +214,12 @@ async function runSeed(seed: number): Promise<SeedResult> {
       console.log(
         `out of fold (${folds} folds of the ${outer.report.trainMachines} training engines): threshold ${v.threshold.toFixed(3)}, F1 ${v.classification.f1.toFixed(3)}, PR-AUC ${v.classification.prAuc.toFixed(3)}, RUL RMSE ${v.rul.rmse.toFixed(2)}`,
       );
-      v = validate(tf, outcome.model, heldOut, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1, threshold: v.threshold });
+      v = validate(tf, trained.model, heldOut, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1, threshold: v.threshold });
     }
     if (averageLast[0]! > 1 || averageLast.length > 1) {
       const ws = outer ? null : data.validation;
       if (!ws) throw new Error('--average-last needs a held-out validation part (not --folds)');
-      const raw = predict(tf, outcome.model, ws.x, ws.n, ws.windowSteps, ws.features);
+      const raw = predict(tf, trained.model, ws.x, ws.n, ws.windowSteps, ws.features);
       for (const count of averageLast) {
         const avg = averageOverLastWindows(ws, raw.p, raw.rul, count, { rulCap: RUL_CAP, stepMs: 1 });
         const threshold = bestF1Threshold(avg.p, ws.failure);
@@ -227,15 +241,14 @@ async function runSeed(seed: number): Promise<SeedResult> {
       seed,
       validation: { f1: v.classification.f1, prAuc: v.classification.prAuc, rmse: v.rul.rmse },
       seconds,
-      windowsPerSecond: outcome.fit.samplesPerSecond,
+      windowsPerSecond: trained.windowsPerSecond,
     };
     if (a['validation-only']) {
-      console.log(
-        `training: ${seconds.toFixed(0)} s, ${describeMembers()}, ${outcome.fit.samplesPerSecond.toFixed(0)} windows/s; test set not read (--validation-only)`,
-      );
+      console.log(`${trainingText(trained, seconds)}; test set not read (--validation-only)`);
+      await save(trained.model);
       return result;
     }
-    const test = evaluateCmapssTest(tf, outcome.model, data.norm, files.test, files.rul, {
+    const test = evaluateCmapssTest(tf, trained.model, data.norm, files.test, files.rul, {
       window: WINDOW,
       horizon: HORIZON,
       rulCap: RUL_CAP,
@@ -250,19 +263,51 @@ async function runSeed(seed: number): Promise<SeedResult> {
     console.log(
       `test ${subset} seed ${seed} (RUL, ${test.rul.n} engines): RMSE ${test.rul.rmse.toFixed(2)}, MAE ${test.rul.mae.toFixed(2)}, score ${test.rul.score.toFixed(0)}; by true RUL: ${bandText(test.rulBands)}`,
     );
-    console.log(
-      `training: ${seconds.toFixed(0)} s, ${describeMembers()}, ${outcome.fit.samplesPerSecond.toFixed(0)} samples/s, backend ${backend}, LSTM ${lstm.describe}`,
-    );
-    if (a.save) {
-      // For inspection only: the registry is the place for models the daemon serves.
-      const dir = seeds.length > 1 ? path.join(a.save, `seed-${seed}`) : a.save;
-      await outcome.model.save(fileHandler(tf, dir));
-      console.log(`model saved to ${dir}`);
-    }
+    console.log(`${trainingText(trained, seconds)}, backend ${backend}, LSTM ${lstm.describe}`);
+    await save(trained.model);
     return { ...result, test: { f1: c.f1, rmse: test.rul.rmse, score: test.rul.score, bands: test.rulBands } };
   } finally {
-    outcome.model.dispose();
+    trained.model.dispose();
   }
+
+  async function save(model: LayersModel): Promise<void> {
+    if (!a.save) return;
+    // For inspection and --load: the registry is the place for models the daemon serves.
+    const dir = modelDir(a.save);
+    await model.save(fileHandler(tf, dir));
+    console.log(`model saved to ${dir}`);
+  }
+}
+
+/** A trained (or loaded) ensemble, its validation and what to say about how it came to be. */
+interface Trained {
+  model: LayersModel;
+  validation: Validation;
+  /** Training windows per second; NaN for loaded models. */
+  windowsPerSecond: number;
+  summary: string;
+}
+
+function describeTraining(outcome: TrainOutcome): Trained {
+  const summary =
+    outcome.members.length === 1
+      ? `${outcome.fit.history.length} epochs (best ${outcome.fit.bestEpoch})`
+      : `${outcome.members.length} members averaged (epochs/best: ${outcome.members.map((m) => `${m.epochs}/${m.bestEpoch}`).join(', ')})`;
+  return { model: outcome.model, validation: outcome.validation, windowsPerSecond: outcome.fit.samplesPerSecond, summary };
+}
+
+/** Loads a saved model and validates it on this seed's split, as training would have (threshold: best F1). */
+async function loadTrained(dir: string, data: PreparedData): Promise<Trained> {
+  if (data.folds) throw new Error('--load needs a held-out validation part (not --folds)');
+  const model = await tf.loadLayersModel(fileHandler(tf, dir));
+  const validation = validate(tf, model, data.validation, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1 });
+  return { model, validation, windowsPerSecond: Number.NaN, summary: `loaded from ${dir}` };
+}
+
+function trainingText(t: Trained, seconds: number): string {
+  return Number.isNaN(t.windowsPerSecond)
+    ? `model ${t.summary} in ${seconds.toFixed(0)} s (not trained here)`
+    : `training: ${seconds.toFixed(0)} s, ${t.summary}, ${t.windowsPerSecond.toFixed(0)} windows/s`;
 }
 
 const results: SeedResult[] = [];
@@ -279,13 +324,17 @@ console.log(
   )}, RUL RMSE ${describe(
     pick((r) => r.validation.rmse),
     2,
-  )}; training ${describe(
-    pick((r) => r.seconds),
-    0,
-  )} s, ${describe(
-    pick((r) => r.windowsPerSecond),
-    0,
-  )} windows/s; pooling ${pooling}`,
+  )}; ${
+    a.load
+      ? `models loaded from ${a.load}`
+      : `training ${describe(
+          pick((r) => r.seconds),
+          0,
+        )} s, ${describe(
+          pick((r) => r.windowsPerSecond),
+          0,
+        )} windows/s`
+  }; pooling ${pooling}`,
 );
 for (const count of averageLast.length > 1 || averageLast[0]! > 1 ? averageLast : []) {
   const rows = averaged.filter((r) => r.count === count);
@@ -319,12 +368,16 @@ if (results.every((r) => r.test)) {
     )}, RMSE ${meanPlusMinus(
       tests.map((t) => t.rmse),
       2,
-    )}; training ${describe(
-      pick((r) => r.seconds),
-      0,
-    )} s a run, ${meanPlusMinus(
-      pick((r) => r.windowsPerSecond),
-      0,
-    )} windows/s (pooling ${pooling})`,
+    )}; ${
+      a.load
+        ? `models loaded from ${a.load} (their training figures are the saving run's)`
+        : `training ${describe(
+            pick((r) => r.seconds),
+            0,
+          )} s a run, ${meanPlusMinus(
+            pick((r) => r.windowsPerSecond),
+            0,
+          )} windows/s`
+    } (pooling ${pooling})`,
   );
 }
