@@ -16,13 +16,23 @@ export interface WindowSet {
   failureTs: Float64Array;
 }
 
-/** Slides windows of `windowSteps` with `stride` over each segment, keeping those whose labels are usable. */
-export function buildWindows(items: ReadonlyArray<{ seg: Segment; labels: StepLabels }>, windowSteps: number, stride: number): WindowSet {
+/**
+ * Slides windows of `windowSteps` with `stride` over each segment, keeping those whose labels are
+ * usable. With `minHistory` below `windowSteps`, windows also end where fewer steps have been seen,
+ * front-padded with the first row as `lastWindow` pads a short segment when scoring.
+ */
+export function buildWindows(
+  items: ReadonlyArray<{ seg: Segment; labels: StepLabels }>,
+  windowSteps: number,
+  stride: number,
+  minHistory = windowSteps,
+): WindowSet {
   const F = items[0]?.seg.sensors.length ?? 0;
+  const first = Math.max(1, Math.min(minHistory, windowSteps)) - 1;
   const picks: Array<[number, number]> = [];
   items.forEach(({ seg, labels }, i) => {
     // Anchor on the newest step so the latest window is always included whatever the stride.
-    for (let k = seg.steps - 1; k >= windowSteps - 1; k -= stride) if (labels.usable[k]) picks.push([i, k]);
+    for (let k = seg.steps - 1; k >= first; k -= stride) if (labels.usable[k]) picks.push([i, k]);
   });
   picks.reverse();
   const n = picks.length;
@@ -39,7 +49,10 @@ export function buildWindows(items: ReadonlyArray<{ seg: Segment; labels: StepLa
   };
   picks.forEach(([i, k], w) => {
     const { seg, labels } = items[i]!;
-    out.x.set(seg.data.subarray((k - windowSteps + 1) * F, (k + 1) * F), w * windowSteps * F);
+    const at = w * windowSteps * F;
+    const pad = Math.max(0, windowSteps - 1 - k);
+    for (let r = 0; r < pad; r++) out.x.set(seg.data.subarray(0, F), at + r * F);
+    out.x.set(seg.data.subarray((k + 1 + pad - windowSteps) * F, (k + 1) * F), at + pad * F);
     out.failure[w] = labels.failure[k]!;
     out.rul[w] = labels.rul[k]!;
     out.machine[w] = seg.machine;

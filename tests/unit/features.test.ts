@@ -126,6 +126,22 @@ describe('windows', () => {
     expect(Array.from(lastWindow(short, 4))).toEqual([0, 10, 0, 10, 0, 10, 1, 11]);
   });
 
+  it('with a shorter minimum history, adds windows front-padded as the last window of a short series', () => {
+    const ws = buildWindows([{ seg, labels }], 4, 3, 2);
+    // Steps 9, 6, 3 as before, and step 0 is below the minimum history of 2: no further window.
+    expect(ws.n).toBe(3);
+    const padded = buildWindows([{ seg, labels }], 4, 1, 2);
+    expect(padded.n).toBe(9);
+    expect(Array.from(padded.rul.subarray(0, 3))).toEqual([8, 7, 6]);
+    // The window ending at step 1 equals the scoring path's window of a two-step series.
+    const short = { ...seg, steps: 2, data: seg.data.slice(0, 4) };
+    expect(Array.from(padded.x.subarray(0, 8))).toEqual(Array.from(lastWindow(short, 4)));
+    expect(padded.endTs[0]).toBe(2 * STEP);
+    // From step 3 on, the windows are the full ones.
+    expect(Array.from(padded.x.subarray(2 * 8, 3 * 8))).toEqual([0, 10, 1, 11, 2, 12, 3, 13]);
+    expect(buildWindows([{ seg, labels }], 4, 1).n).toBe(7);
+  });
+
   it('oversamples failure windows to the requested share', () => {
     const ws = buildWindows([{ seg, labels }], 4, 1);
     expect(ws.failure.reduce((a, b) => a + b, 0)).toBe(3);
