@@ -2,7 +2,7 @@
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
  *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only
- *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --min-history N --load DIR]
+ *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --load DIR]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +
@@ -80,8 +80,6 @@ const { values: a } = parseArgs({
     // normalised per regime, the regime an input. Only when told: FD001 and FD003 have one condition.
     conditions: { type: 'boolean', default: false },
     regimes: { type: 'string', default: 'auto' },
-    // Train also on windows from this many cycles of an engine (front-padded), as short test engines are scored.
-    'min-history': { type: 'string' },
     save: { type: 'string' },
     // Models a --save run kept (DIR/seed-N with several seeds): validated again and, unless
     // --validation-only, scored on the test files without training, so a configuration chosen on
@@ -104,9 +102,6 @@ const subset = a.subset.toUpperCase() as CmapssSubset;
 if (!CMAPSS_SUBSETS.includes(subset)) throw new Error(`--subset must be one of ${CMAPSS_SUBSETS.join(', ')}, got "${a.subset}"`);
 const files = cmapssFiles(a.data, subset);
 const seeds = parseSeeds(a.seeds ?? a.seed ?? '1');
-const minHistory = a['min-history'] === undefined ? WINDOW : Number(a['min-history']);
-if (!Number.isInteger(minHistory) || minHistory < 1 || minHistory > WINDOW)
-  throw new Error(`--min-history takes a whole number of cycles from 1 to the window (${WINDOW}), got "${a['min-history']}"`);
 const averageLast = a['average-last'].split(',').map(Number);
 if (!averageLast.every((n) => Number.isInteger(n) && n >= 1))
   throw new Error(`--average-last takes whole numbers ≥ 1, got "${a['average-last']}"`);
@@ -159,7 +154,6 @@ async function runSeed(seed: number): Promise<SeedResult> {
     positiveShare: 0.3,
     seed,
     regimes: regimeFit,
-    minHistory: minHistory,
   };
   const folds = Number(a.folds);
   // To compare cross-validation with holding out on validation only, the cross-validated ensemble is

@@ -44,12 +44,6 @@ export interface PrepareOptions {
   normalisation?: Normalisation;
   /** Condition channels and the regime rule (fitted on the training part only, like the statistics). */
   regimes?: RegimeFitOptions;
-  /**
-   * Train also on windows that end before a whole window has been seen (from this many steps of a
-   * segment, front-padded): what a model meets scoring a series shorter than its window. Validation
-   * keeps whole windows only. Default: the window.
-   */
-  minHistory?: number;
 }
 
 export interface PreparedData {
@@ -88,7 +82,7 @@ export function prepareData(items: readonly LabelledSegment[], sensors: readonly
       o.regimes,
     );
   const normalise = (list: readonly LabelledSegment[]) => list.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels }));
-  const trainRaw = buildWindows(normalise(split.train), o.windowSteps, o.stride, o.minHistory);
+  const trainRaw = buildWindows(normalise(split.train), o.windowSteps, o.stride);
   const train = oversamplePositives(trainRaw, o.positiveShare, () => rng.next());
   const validation = buildWindows(normalise(split.validation), o.windowSteps, o.stride);
   const count = (w: WindowSet) => w.failure.reduce((n, v) => n + v, 0);
@@ -143,7 +137,6 @@ export function prepareFolds(
       normalised.filter((i) => i.fold !== k),
       o.windowSteps,
       o.stride,
-      o.minHistory,
     );
     return {
       train: oversamplePositives(train, o.positiveShare, () => foldRng.next()),
