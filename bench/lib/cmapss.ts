@@ -99,13 +99,13 @@ export interface CmapssTestResult {
   classification: ClassificationMetrics;
   rul: RulMetrics;
   rulBands: RulBand[];
-  /** Engines in the binary protocol (at least `window` cycles). */
+  /** Engines in the binary protocol (at least `binaryFrom` cycles). */
   binaryEngines: number;
 }
 
 /**
  * The published protocols: binary "fails within `horizon` cycles" on the last window of each test
- * engine with at least `window` cycles; RUL RMSE over all engines' last windows (shorter engines
+ * engine with at least `binaryFrom` cycles (default: the window); RUL RMSE over all engines' last windows (shorter engines
  * front-padded), true and predicted RUL capped at `rulCap`.
  */
 export function evaluateCmapssTest(
@@ -116,6 +116,8 @@ export function evaluateCmapssTest(
   rulFile: string,
   o: {
     window: number;
+    /** The binary protocol's engines: those with at least this many cycles, whatever the model's window. */
+    binaryFrom?: number;
     horizon: number;
     rulCap: number;
     threshold: number;
@@ -162,7 +164,7 @@ export function evaluateCmapssTest(
   const p = sums.map((t) => t.p / t.n);
   const predRul = sums.map((t) => Math.min(o.rulCap, Math.max(0, t.rul / t.n)));
   const actual = units.map(([unit]) => Math.min(o.rulCap, trueRul[unit - 1]!));
-  const binary = units.map((_, i) => i).filter((i) => cycles[i]! >= o.window);
+  const binary = units.map((_, i) => i).filter((i) => cycles[i]! >= (o.binaryFrom ?? o.window));
   return {
     classification: classification(
       binary.map((i) => p[i]!),
