@@ -152,14 +152,7 @@ const bandText = (bands: readonly RulBand[]) =>
     .join('; ');
 
 async function runSeed(seed: number): Promise<SeedResult> {
-  const prepare = {
-    windowSteps: WINDOW,
-    stride: Number(a.stride),
-    validationFraction: 0.2,
-    positiveShare: 0.3,
-    seed,
-    regimes: regimeFit,
-  };
+  const prepare = { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed, regimes: regimeFit };
   const folds = Number(a.folds);
   // To compare cross-validation with holding out on validation only, the cross-validated ensemble is
   // trained on the engines a hold-out run trains on (same seed, same split) and judged on the
