@@ -1,5 +1,5 @@
 /**
- * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR --pooling last|attention]
+ * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR --pooling last|attention --units 64,32]
  *
  * Stock tf.layers.lstm against the fused kernels — the WebAssembly build and the native one, each on 1
  * and 2 threads — and PyTorch (bench/lstm-torch.py, when Debian's python3-torch is installed) on Vigil's
@@ -37,13 +37,17 @@ const { values: a } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     // What the heads read: the last state (today's model), or temporal attention over the states.
     pooling: { type: 'string', default: 'last' },
+    // A kind's recipe can ask for a larger model; PyTorch's anchor is measured for the default only.
+    units: { type: 'string', default: '64,32' },
   },
 });
 const POOLING = a.pooling === 'attention' ? 'attention' : 'last';
 const BATCH = Number(a.batch);
 const SECONDS = Number(a.seconds);
 const WINDOW = 50;
-const UNITS = [64, 32];
+const UNITS = a.units.split(',').map(Number);
+if (!UNITS.every((u) => Number.isInteger(u) && u > 0)) throw new Error(`--units takes whole numbers > 0, got "${a.units}"`);
+const DEFAULT_UNITS = UNITS.join(',') === '64,32';
 
 quietTfWarnings();
 const { tf } = await loadTf('wasm');
@@ -219,7 +223,7 @@ interface TorchRow {
 const torch: TorchRow[] = [];
 const script = path.resolve('bench/lstm-torch.py');
 // The PyTorch script is today's last-state model: no anchor for attention pooling.
-if (!a['no-torch'] && POOLING === 'last' && existsSync('/usr/bin/python3') && existsSync(script)) {
+if (!a['no-torch'] && POOLING === 'last' && DEFAULT_UNITS && existsSync('/usr/bin/python3') && existsSync(script)) {
   for (const threads of [1, 2]) {
     const r = spawnSync(
       '/usr/bin/python3',
