@@ -336,6 +336,13 @@ function describeTraining(outcome: TrainOutcome): Trained {
 async function loadTrained(dir: string, data: PreparedData): Promise<Trained> {
   if (data.folds) throw new Error('--load needs a held-out validation part (not --folds)');
   const model = await tf.loadLayersModel(fileHandler(tf, dir));
+  const [, steps, features] = model.inputs[0]!.shape;
+  if (steps !== data.validation.windowSteps || features !== data.validation.features) {
+    model.dispose();
+    throw new Error(
+      `${dir} holds a model for windows of ${steps} × ${features}; these flags make ${data.validation.windowSteps} × ${data.validation.features} (--window, --sensors-only and --conditions must be the saving run's)`,
+    );
+  }
   const validation = validate(tf, model, data.validation, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1 });
   return { model, validation, windowsPerSecond: Number.NaN, summary: `loaded from ${dir}` };
 }
