@@ -54,6 +54,7 @@ export function coordinatorOptions(
       batchSize: l.model.batchSize,
       learningRate: l.model.learningRate,
       mu: c.mu,
+      rulLateWeight: l.model.rulLateWeight,
       seed: l.model.seed,
       privacy: c.privacy.enabled ? { clipNorm: c.privacy.clipNorm, noiseMultiplier: c.privacy.noiseMultiplier } : null,
     },

@@ -142,7 +142,8 @@ function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fi
         return { model, validation, epochs: 0 };
       }
       // Personalised: the federated model fine-tuned on this gateway's own training machines.
-      compile(ctx.tf, model, t.plan.params.learningRate);
+      const rulLateWeight = t.plan.params.rulLateWeight ?? 1;
+      compile(ctx.tf, model, t.plan.params.learningRate, 1, rulLateWeight);
       const tuned = await trainAndValidate(
         ctx.tf,
         prepared,
@@ -150,6 +151,7 @@ function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fi
           units: t.plan.shape.units,
           dropout: t.plan.shape.dropout,
           learningRate: t.plan.params.learningRate,
+          rulLateWeight,
           seed: t.plan.params.seed,
           recurrentActivation: 'sigmoid',
           kernel: ctx.lstm.kernel,
@@ -219,6 +221,7 @@ function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fi
           learningRate: t.plan.params.learningRate,
           batchSize: t.plan.params.batchSize,
           members: 1,
+          ...((t.plan.params.rulLateWeight ?? 1) !== 1 ? { rulLateWeight: t.plan.params.rulLateWeight } : {}),
         },
         threshold: fitted.validation.threshold,
         metrics: validationMetrics(fitted.validation, onSame),

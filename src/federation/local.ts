@@ -51,6 +51,7 @@ export function planSpec(plan: Plan, kernel: LstmSpec['kernel'], seed = plan.par
     attentionUnits: plan.shape.attentionUnits,
     dropout: plan.shape.dropout,
     learningRate: plan.params.learningRate,
+    rulLateWeight: plan.params.rulLateWeight ?? 1,
     seed,
     recurrentActivation: 'sigmoid',
     kernel,

@@ -19,6 +19,8 @@ export const RoundParamsSchema = Type.Object({
   learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
   /** FedProx: weight of the pull towards the global weights in each client's loss (0 = FedAvg). */
   mu: Type.Number({ minimum: 0, maximum: 100 }),
+  /** Weight of a late RUL error in each client's loss; absent from coordinators before the option: 1. */
+  rulLateWeight: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
   seed: Type.Integer(),
   /** Update clipping and Gaussian noise (client side), or null for none. */
   privacy: Type.Union([

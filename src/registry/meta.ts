@@ -126,6 +126,8 @@ export const ModelMetaSchema = Type.Object({
     /** What the heads read (model/lstm.ts): absent in older versions, which read the last state. */
     pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
     attentionUnits: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Weight of a late RUL error in its loss (model/lstm.ts compile); absent when 1, and in older versions. */
+    rulLateWeight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   }),
   threshold: Type.Number(),
   metrics: Type.Object({

@@ -20,6 +20,8 @@ export function recipeText(m: AnyModelMeta): string {
   const parts = [`step ${stepText(m.stepMs)}`, `window ${m.window}`];
   if (!isHealthMeta(m)) parts.push(`horizon ${m.horizon}`, `RUL cap ${m.rulCap}`);
   parts.push(`LSTM ${m.architecture.units.join('/')}${!isHealthMeta(m) && m.architecture.pooling === 'attention' ? ' + attention' : ''}`);
+  if (!isHealthMeta(m) && m.architecture.rulLateWeight !== undefined && m.architecture.rulLateWeight !== 1)
+    parts.push(`late RUL errors ×${m.architecture.rulLateWeight}`);
   const conditions = m.normalisation.regimes?.model.conditions;
   if (conditions) parts.push(`conditions ${conditions.join(', ')}`);
   const overrides = m.recipe?.overrides ?? [];

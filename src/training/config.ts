@@ -120,6 +120,13 @@ export const LearningSchema = Type.Object(
             "what the heads read: the last LSTM state (last), or attention over the window's states beside it (attention; docs/predictor.md compares them)",
         }),
         attentionUnits: Type.Integer({ minimum: 1, maximum: 256, default: 16, description: "width of the attention's hidden layer" }),
+        rulLateWeight: Type.Number({
+          minimum: 1,
+          maximum: 100,
+          default: 1,
+          description:
+            "weight of a late RUL error (predicted longer than true) against an early one in the training loss; 1 = plain squared error (docs/predictor.md: 2 in FD003's recipe)",
+        }),
         dropout: Type.Number({ minimum: 0, maximum: 0.9, default: 0.2 }),
         learningRate: Type.Number({ exclusiveMinimum: 0, default: 0.002 }),
         batchSize: Type.Integer({ minimum: 1, default: 256 }),
@@ -243,6 +250,7 @@ export const KindRecipeSchema = Type.Object(
           units: Type.Optional(Units),
           pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
           attentionUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+          rulLateWeight: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
           dropout: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9 })),
           learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           batchSize: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -100,6 +100,8 @@ export interface RecipeView {
   rulCap: number;
   conditions: string[];
   units: number[];
+  pooling: 'last' | 'attention';
+  rulLateWeight: number;
   members: number;
   health: { window: number; units: number[] };
   overrides: string[];
@@ -115,6 +117,8 @@ export function recipeView(c: RecipeSections, kind: string): RecipeView {
     rulCap: l.rulCap,
     conditions: l.conditions,
     units: l.model.units,
+    pooling: l.model.pooling,
+    rulLateWeight: l.model.rulLateWeight,
     members: l.model.members,
     health: { window: h.window, units: h.units },
     overrides: recipeOverrides(c, kind),

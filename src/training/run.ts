@@ -112,6 +112,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         units: cfg.model.units,
         pooling: cfg.model.pooling,
         attentionUnits: cfg.model.attentionUnits,
+        rulLateWeight: cfg.model.rulLateWeight,
         dropout: cfg.model.dropout,
         learningRate: cfg.model.learningRate,
         seed: cfg.model.seed,
@@ -169,7 +170,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         // Each member starts from the champion's member of the same index; members it lacks start afresh.
         for (let k = 0; k < cfg.model.members; k++) {
           const member = extractMember(ctx.tf, loaded, k, { ...spec, seed: cfg.model.seed + 1000 * k });
-          if (member) compile(ctx.tf, member, cfg.model.learningRate);
+          if (member) compile(ctx.tf, member, cfg.model.learningRate, 1, cfg.model.rulLateWeight);
           initial.push(member ?? undefined);
         }
         loaded.dispose();
@@ -291,6 +292,7 @@ async function describeFailureModel(ctx: RunContext, { kind, dataset }: Read, p:
       units: cfg.model.units,
       pooling: cfg.model.pooling,
       ...(cfg.model.pooling === 'attention' ? { attentionUnits: cfg.model.attentionUnits } : {}),
+      ...(cfg.model.rulLateWeight !== 1 ? { rulLateWeight: cfg.model.rulLateWeight } : {}),
       dropout: cfg.model.dropout,
       recurrentActivation: 'sigmoid',
       learningRate: cfg.model.learningRate,

@@ -60,7 +60,17 @@ describe('a mixed fleet, each kind on its own recipe', () => {
       },
       health: { minNormal: '12h', units: [16, 8], epochs: 3, patience: 2 },
       // Gearboxes wear more slowly in this plant's eyes: half-hour steps, a four-hour horizon, a smaller model.
-      kinds: { gearbox: { step: '30m', window: 12, horizon: 8, rulCap: 32, model: { units: [8] }, health: { window: 8 } } },
+      // The gearbox's recipe is FD003's shape in small: attention pooling and late RUL errors weighted twice.
+      kinds: {
+        gearbox: {
+          step: '30m',
+          window: 12,
+          horizon: 8,
+          rulCap: 32,
+          model: { units: [8], pooling: 'attention', rulLateWeight: 2 },
+          health: { window: 8 },
+        },
+      },
       scoring: { interval: '200ms' },
       api: { anonymousRead: true, tokens: [{ name: 'ana', role: 'operator', sha256: hashToken(TOKEN) }] },
     }));
@@ -83,7 +93,9 @@ describe('a mixed fleet, each kind on its own recipe', () => {
     expect(kinds.items.find((k) => k.name === 'gearbox')!.recipe).toMatchObject({
       stepMs: GEARBOX_STEP,
       horizon: 8,
-      overrides: ['step', 'window', 'horizon', 'rulCap', 'model.units', 'health.window'],
+      overrides: ['step', 'window', 'horizon', 'rulCap', 'model.units', 'model.pooling', 'model.rulLateWeight', 'health.window'],
+      pooling: 'attention',
+      rulLateWeight: 2,
     });
     expect(kinds.items.find((k) => k.name === 'pump')!.recipe).toMatchObject({ stepMs: PUMP_STEP, horizon: 24, overrides: [] });
 
@@ -108,10 +120,19 @@ describe('a mixed fleet, each kind on its own recipe', () => {
     const gearboxHealth = await train('gearbox', 'health');
 
     expect(pump.meta).toMatchObject({ stepMs: PUMP_STEP, window: 24, horizon: 24, rulCap: 96, architecture: { units: [16, 8] } });
+    expect(pump.meta.architecture).not.toHaveProperty('rulLateWeight');
     expect(pump.meta.recipe.overrides).toEqual([]);
     expect(pump.recipe).toMatch(/^step 10m · window 24 · horizon 24 · RUL cap 96 · LSTM 16\/8 \(global settings\)$/);
-    expect(gearbox.meta).toMatchObject({ stepMs: GEARBOX_STEP, window: 12, horizon: 8, rulCap: 32, architecture: { units: [8] } });
-    expect(gearbox.recipe).toMatch(/^step 30m · window 12 · horizon 8 · RUL cap 32 · LSTM 8 \(kind's recipe: step, window/);
+    expect(gearbox.meta).toMatchObject({
+      stepMs: GEARBOX_STEP,
+      window: 12,
+      horizon: 8,
+      rulCap: 32,
+      architecture: { units: [8], pooling: 'attention', rulLateWeight: 2 },
+    });
+    expect(gearbox.recipe).toMatch(
+      /^step 30m · window 12 · horizon 8 · RUL cap 32 · LSTM 8 \+ attention · late RUL errors ×2 \(kind's recipe: step, window/,
+    );
     expect(gearboxHealth.meta).toMatchObject({ stepMs: GEARBOX_STEP, window: 8, architecture: { units: [16, 8] } });
     expect(gearboxHealth.meta.recipe.overrides).toContain('health.window');
     const status = d.status() as unknown as { model: { kinds: Array<{ kind: string; recipe: string }> } };

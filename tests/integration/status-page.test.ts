@@ -237,7 +237,7 @@ describe('status page in Chromium', () => {
     expect(await page.locator('#g-body tr[data-kind]').first().textContent()).toMatch(/no model: no model of this kind trained yet/);
     // Each kind says what its next run learns with: here the global settings.
     expect(await page.locator('#g-body tr[data-kind] [data-recipe]').first().textContent()).toMatch(
-      /^step 1m · window 6 · horizon 30 · RUL cap 125global settings$/,
+      /^step 1m · window 6 · horizon 30 · RUL cap 125 · LSTM \d+(\/\d+)*global settings$/,
     );
     await page.waitForSelector('#g-body [data-federation="on"]:has-text("page-plant")');
     expect(await page.locator('#g-body [data-federation]').textContent()).toMatch(/page-gw.*connected.*No federation plan received yet/s);

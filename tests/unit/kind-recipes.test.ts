@@ -7,6 +7,10 @@ import type { Sample } from '../../src/core/types.js';
 import type { Normalisation } from '../../src/features/normalize.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { buildHealthLstm } from '../../src/model/health-lstm.js';
+import { coordinatorOptions } from '../../src/federation/build.js';
+import { planSpec } from '../../src/federation/local.js';
+import type { Plan } from '../../src/federation/messages.js';
+import type { WorkerLearner } from '../../src/federation/worker-learner.js';
 import { buildLstm } from '../../src/model/lstm.js';
 import { recipeText } from '../../src/registry/recipe.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
@@ -38,26 +42,64 @@ describe('a learning recipe per kind', () => {
           horizon: 144,
           rulCap: 432,
           conditions: ['load'],
-          model: { units: [32, 16] },
+          model: { units: [32, 16], pooling: 'attention', rulLateWeight: 2 },
           health: { units: [16] },
         },
       },
     });
     const comp = learningFor(c, 'compressor');
     expect(comp).toMatchObject({ step: 600_000, window: 36, horizon: 144, rulCap: 432, conditions: ['load'] });
-    expect(comp.model).toMatchObject({ units: [32, 16], members: 5, learningRate: c.learning.model.learningRate });
+    expect(comp.model).toMatchObject({
+      units: [32, 16],
+      pooling: 'attention',
+      rulLateWeight: 2,
+      members: 5,
+      learningRate: c.learning.model.learningRate,
+    });
+    expect(c.learning.model).toMatchObject({ pooling: 'last', rulLateWeight: 1 });
     // Not in the recipe: the global settings, by the same object.
     expect(learningFor(c, 'pump')).toBe(c.learning);
     expect(learningFor(c, 'auto-1234abcd')).toBe(c.learning);
     // The health model: the kind's window unless its own health window is set, its own units.
     expect(healthFor(c, 'compressor')).toMatchObject({ window: 36, units: [16], epochs: c.health.epochs });
     expect(healthFor(c, 'pump')).toMatchObject({ window: 50, units: [32, 16] });
-    expect(recipeOverrides(c, 'compressor')).toEqual(['step', 'window', 'horizon', 'rulCap', 'conditions', 'model.units', 'health.units']);
+    expect(recipeOverrides(c, 'compressor')).toEqual([
+      'step',
+      'window',
+      'horizon',
+      'rulCap',
+      'conditions',
+      'model.units',
+      'model.pooling',
+      'model.rulLateWeight',
+      'health.units',
+    ]);
     expect(recipeOverrides(c, 'pump')).toEqual([]);
     expect(recipeGrid(c, 'compressor')).toEqual({ stepMs: 600_000, windowSteps: 36 });
-    expect(recipeView(c, 'compressor')).toMatchObject({ stepMs: 600_000, horizon: 144, health: { window: 36, units: [16] } });
+    expect(recipeView(c, 'compressor')).toMatchObject({
+      stepMs: 600_000,
+      horizon: 144,
+      units: [32, 16],
+      pooling: 'attention',
+      rulLateWeight: 2,
+      health: { window: 36, units: [16] },
+    });
+    expect(recipeView(c, 'pump')).toMatchObject({ pooling: 'last', rulLateWeight: 1 });
     // Live data is what the longest scoring window of any kind spans (36 × 10 min, not 50 × 1 min).
     expect(c.ingest.backfillAge).toBe(36 * 600_000);
+  });
+
+  it("a federation trains a kind's model with its recipe's pooling and loss; a plan from before the loss setting trains the plain one", () => {
+    const c = cfg({ machines: MACHINES, kinds: { compressor: { model: { pooling: 'attention', rulLateWeight: 2 } } } });
+    const learner = {} as WorkerLearner;
+    const comp = coordinatorOptions(c, 'compressor', learner);
+    expect(comp.shape).toMatchObject({ pooling: 'attention' });
+    expect(comp.params.rulLateWeight).toBe(2);
+    expect(coordinatorOptions(c, 'pump', learner).params.rulLateWeight).toBe(1);
+    const plan = { params: comp.params, shape: comp.shape } as unknown as Plan;
+    expect(planSpec(plan, 'stock')).toMatchObject({ pooling: 'attention', rulLateWeight: 2 });
+    const { rulLateWeight: _, ...older } = comp.params;
+    expect(planSpec({ ...plan, params: older } as Plan, 'stock').rulLateWeight).toBe(1);
   });
 
   it('a kind named like an Object property has no recipe unless one is configured', () => {
@@ -86,6 +128,9 @@ describe('a learning recipe per kind', () => {
     expect(problems({ gearbox: { window: 20 } })).toMatch(/kinds\.gearbox: no machines: entry is of kind gearbox/);
     expect(problems({ compressor: { windw: 20 } })).toMatch(/kinds/);
     expect(problems({ compressor: { model: { unitz: [8] } } })).toMatch(/kinds/);
+    // An early error weighted above a late one is not what the setting is for.
+    expect(problems({ compressor: { model: { rulLateWeight: 0.5 } } })).toMatch(/kinds/);
+    expect(problems({ compressor: { model: { rulLateWeight: 2 } } })).toBe('');
     expect(problems({ 'Big Pump': { window: 20 } })).toMatch(/kinds/);
     expect(problems({ compressor: { step: '0m' } })).toMatch(/kinds/);
     expect(problems({ compressor: { health: { window: 2 } } })).toMatch(/kinds/);
@@ -98,6 +143,8 @@ describe('a learning recipe per kind', () => {
     expect(recipeText(m)).toBe('step 10m · window 36 · horizon 144 · RUL cap 432 · LSTM 5/4');
     expect(recipeText({ ...m, recipe: { overrides: ['step', 'window'] } })).toMatch(/\(kind's recipe: step, window\)$/);
     expect(recipeText({ ...m, recipe: { overrides: [] } })).toMatch(/\(global settings\)$/);
+    const late = { ...m, architecture: { ...m.architecture, pooling: 'attention' as const, rulLateWeight: 2 } };
+    expect(recipeText(late)).toBe('step 10m · window 36 · horizon 144 · RUL cap 432 · LSTM 5/4 + attention · late RUL errors ×2');
     const h = testHealthMeta('v0002', { kind: 'compressor', stepMs: 30_000, window: 12, normalisation: norm });
     expect(recipeText(h)).toMatch(/^step 30s · window 12 · LSTM/);
   });

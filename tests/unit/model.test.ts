@@ -47,6 +47,27 @@ describe('LSTM model', () => {
     expect(Array.from(out)).toEqual(Array.from(whole));
   });
 
+  it('charges a late RUL error rulLateWeight times an early one of the same size, and the plain loss both alike', () => {
+    const x = tf.tensor3d(
+      Float32Array.from({ length: 4 * 18 }, (_, i) => Math.sin(i)),
+      [4, 6, 3],
+    );
+    const failure = tf.zeros([4, 1]);
+    const rulLoss = (late: number, shift: number): number => {
+      const model = buildLstm(tf, { ...spec, dropout: 0, rulLateWeight: late });
+      const rul = tf.tidy(() => (model.predict(x) as import('@tensorflow/tfjs').Tensor[])[1]!.sub(shift));
+      // evaluate's last figure is the RUL head's loss; a positive shift makes the prediction later than the target.
+      const losses = (model.evaluate(x, [failure, rul]) as import('@tensorflow/tfjs').Scalar[]).map((t) => t.dataSync()[0]!);
+      tf.dispose(rul);
+      model.dispose();
+      return losses.at(-1)!;
+    };
+    expect(rulLoss(3, 0.1)).toBeCloseTo(3 * 0.01, 5);
+    expect(rulLoss(3, -0.1)).toBeCloseTo(0.01, 5);
+    expect(rulLoss(1, 0.1)).toBeCloseTo(rulLoss(1, -0.1), 6);
+    tf.dispose([x, failure]);
+  });
+
   it('is initialised reproducibly from its seed', () => {
     const a = buildLstm(tf, spec)
       .getWeights()

@@ -193,11 +193,12 @@ function kindsTable(kinds, champions, healthChampions = []) {
   return `<h2>Machine kinds</h2><table><tr><th>kind</th><th>from</th><th>machines</th><th>sensors</th><th>recipe</th><th>failure model</th><th>health model</th></tr>${rows}</table><div class="meta">${esc(kinds.rule)}</div>`;
 }
 
-/** What a kind's next runs learn with: its step, window, horizon and RUL cap, and whether its own recipe set them. */
+/** What a kind's next runs learn with: its step, window, horizon, RUL cap and model, and whether its own recipe set them. */
 function recipeCell(r) {
   if (!r) return '–';
   const own = r.overrides.length ? `own recipe: ${r.overrides.join(', ')}` : 'global settings';
-  return `step ${esc(stepText(r.stepMs))} · window ${r.window} · horizon ${r.horizon} · RUL cap ${r.rulCap}<div class="meta">${esc(own)}</div>`;
+  const model = `LSTM ${r.units.join('/')}${r.pooling === 'attention' ? ' + attention' : ''}${r.rulLateWeight > 1 ? ` · late RUL errors ×${r.rulLateWeight}` : ''}`;
+  return `step ${esc(stepText(r.stepMs))} · window ${r.window} · horizon ${r.horizon} · RUL cap ${r.rulCap} · ${esc(model)}<div class="meta">${esc(own)}</div>`;
 }
 
 /** A step as the config writes it (10m, 1h). */

@@ -69,6 +69,8 @@ export const Kind = Type.Object({
         rulCap: Type.Integer(),
         conditions: Type.Array(Type.String()),
         units: Type.Array(Type.Integer()),
+        pooling: Type.Union([Type.Literal('last'), Type.Literal('attention')], { description: 'what the heads read' }),
+        rulLateWeight: Type.Number({ description: 'weight of a late RUL error against an early one in the loss (1 = plain)' }),
         members: Type.Integer(),
         health: Type.Object({ window: Type.Integer(), units: Type.Array(Type.Integer()) }),
         overrides: Type.Array(Type.String(), { description: "the settings the kind's own recipe (kinds.<kind>) sets; the rest are the global ones" }),
