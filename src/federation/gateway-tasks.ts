@@ -216,6 +216,9 @@ function federatedSteps(t: GatewayTask): RunSteps<LocalDataset, PreparedData, Fi
         normalisation: norm,
         architecture: {
           units: t.plan.shape.units,
+          // What the model's heads read, so a warm start or a transfer judges its shape right (meta.ts poolingOf).
+          pooling: t.plan.shape.pooling ?? 'last',
+          ...(t.plan.shape.pooling === 'attention' && t.plan.shape.attentionUnits ? { attentionUnits: t.plan.shape.attentionUnits } : {}),
           dropout: t.plan.shape.dropout,
           recurrentActivation: 'sigmoid',
           learningRate: t.plan.params.learningRate,

@@ -274,6 +274,8 @@ describe('federated learning across three gateways over a real Mosquitto', () =>
       expect(meta).toMatchObject({
         kind: 'pump',
         federation: { id: FEDERATION, session: co.session, round: 3, clients: ['gw-a', 'gw-b', 'gw-c'] },
+        // What its heads read, as a model trained at home says it (a warm start and a transfer compare it).
+        architecture: { pooling: 'last', members: 1 },
       });
     }
     // The forged plan was refused by every gateway that was listening, and counted.
