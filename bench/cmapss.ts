@@ -83,7 +83,7 @@ const { values: a } = parseArgs({
     conditions: { type: 'boolean', default: false },
     regimes: { type: 'string', default: 'auto' },
     save: { type: 'string' },
-    // Models a --save run kept (DIR/seed-N with several seeds): validated again and, unless
+    // Models a --save run kept (DIR/seed-N): validated again and, unless
     // --validation-only, scored on the test files without training, so a configuration chosen on
     // validation is read on the test files with the very models it was chosen with.
     load: { type: 'string' },
@@ -173,7 +173,8 @@ async function runSeed(seed: number): Promise<SeedResult> {
       `validation ${data.report.validationWindows} windows from ${data.report.validationMachines.length} engines`,
   );
   const t0 = performance.now();
-  const modelDir = (root: string) => (seeds.length > 1 ? path.join(root, `seed-${seed}`) : root);
+  // Always per seed, so seeds run as separate processes into one DIR load together later.
+  const modelDir = (root: string) => path.join(root, `seed-${seed}`);
   const trained = a.load
     ? await loadTrained(modelDir(a.load), data)
     : describeTraining(
