@@ -2,7 +2,7 @@
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --window 50 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
  *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only
- *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --load DIR]
+ *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --smoothing A --load DIR]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +
@@ -10,6 +10,7 @@
  * seeds. The test files inform no choice: they are read after training.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileHandler } from '../src/model/file-io.js';
@@ -70,6 +71,7 @@ const { values: a } = parseArgs({
     folds: { type: 'string', default: '0' },
     'rul-weight': { type: 'string', default: '1' },
     'rul-late-weight': { type: 'string', default: '1' },
+    // Weight of the newest cycle in the exponential smoothing of each z-scored sensor (1 = none).
     smoothing: { type: 'string', default: '1' },
     // Average each engine's last N windows (stride apart): validation prints every N given, the test uses the first.
     'average-last': { type: 'string', default: '1' },
@@ -98,6 +100,8 @@ if (!Number.isInteger(WINDOW) || WINDOW < 2) throw new Error(`--window takes a w
 // The test files score each engine's last window however few cycles it ran, front-padded; validation
 // reports windows from this many cycles as well (beside whole windows only, the runs' usual figure).
 const SHORT_FROM = 20;
+const SMOOTHING = Number(a.smoothing);
+if (!(SMOOTHING > 0 && SMOOTHING <= 1)) throw new Error(`--smoothing takes a weight in (0, 1] (1 = none), got "${a.smoothing}"`);
 const HORIZON = 30;
 const RUL_CAP = 125;
 
@@ -129,7 +133,6 @@ const items = labelledTrainingUnits(files.train, {
   window: WINDOW,
   horizon: HORIZON,
   rulCap: RUL_CAP,
-  smoothing: Number(a.smoothing),
   inputs: regimeFit ? [...sensors, ...regimeFit.conditions] : sensors,
 });
 
@@ -152,7 +155,15 @@ const bandText = (bands: readonly RulBand[]) =>
     .join('; ');
 
 async function runSeed(seed: number): Promise<SeedResult> {
-  const prepare = { windowSteps: WINDOW, stride: Number(a.stride), validationFraction: 0.2, positiveShare: 0.3, seed, regimes: regimeFit };
+  const prepare = {
+    windowSteps: WINDOW,
+    stride: Number(a.stride),
+    validationFraction: 0.2,
+    positiveShare: 0.3,
+    seed,
+    regimes: regimeFit,
+    smoothing: SMOOTHING,
+  };
   const folds = Number(a.folds);
   // To compare cross-validation with holding out on validation only, the cross-validated ensemble is
   // trained on the engines a hold-out run trains on (same seed, same split) and judged on the
@@ -163,7 +174,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const regimes = data.norm.regimes?.model;
   console.log(
     `bench:cmapss — ${subset} seed ${seed}, window ${WINDOW}, horizon ${HORIZON}, RUL cap ${RUL_CAP}, backend ${backend} (${provider}), LSTM ${lstm.describe}; ` +
-      `${inputNames(data.norm).length} inputs (${data.norm.dropped.join(', ') || 'none'} constant, dropped); ` +
+      `${inputNames(data.norm).length} inputs (${data.norm.dropped.join(', ') || 'none'} constant, dropped)${SMOOTHING < 1 ? `, smoothed (newest cycle's weight ${SMOOTHING})` : ''}; ` +
       (regimeFit
         ? regimes
           ? `${regimes.centroids.length} regimes from ${regimes.conditions.join(', ')} (${regimes.chosenBy === 'rule' ? 'k by rule' : 'k given'}, ${(100 * regimes.explained).toFixed(2)} % of their variance), sensors normalised per regime; `
@@ -268,7 +279,6 @@ async function runSeed(seed: number): Promise<SeedResult> {
       horizon: HORIZON,
       rulCap: RUL_CAP,
       threshold: v.threshold,
-      smoothing: Number(a.smoothing),
       averageLast: { count: averageLast[0]!, spacing: Number(a.stride) },
     });
     const c = test.classification;
@@ -290,6 +300,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
     // For inspection and --load: the registry is the place for models the daemon serves.
     const dir = modelDir(a.save);
     await model.save(fileHandler(tf, dir));
+    await writeFile(path.join(dir, 'normalisation.json'), JSON.stringify(data.norm));
     console.log(`model saved to ${dir}`);
   }
 }
@@ -342,6 +353,14 @@ async function loadTrained(dir: string, data: PreparedData): Promise<Trained> {
     model.dispose();
     throw new Error(
       `${dir} holds a model for windows of ${steps} × ${features}; these flags make ${data.validation.windowSteps} × ${data.validation.features} (--window, --sensors-only and --conditions must be the saving run's)`,
+    );
+  }
+  // The scaling the model learned on is refitted from the flags; a saving run's record of it must match.
+  const saved = await readFile(path.join(dir, 'normalisation.json'), 'utf8').catch(() => null);
+  if (saved !== null && saved !== JSON.stringify(data.norm)) {
+    model.dispose();
+    throw new Error(
+      `${dir} was saved with another input scaling than these flags fit (--smoothing and --conditions must be the saving run's)`,
     );
   }
   const validation = validate(tf, model, data.validation, { rulCap: RUL_CAP, horizon: HORIZON, stepMs: 1 });

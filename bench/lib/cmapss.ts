@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { MachineEvent, Sample } from '../../src/core/types.js';
-import { alignToGrid, smoothSegment } from '../../src/features/align.js';
+import { alignToGrid } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
 import { applyNormalisation, channels, inputNames, type Normalisation } from '../../src/features/normalize.js';
 import type { LabelledSegment } from '../../src/features/split.js';
@@ -73,15 +73,14 @@ export function cmapssSamples(
 
 export function labelledTrainingUnits(
   file: string,
-  o: { window: number; horizon: number; rulCap: number; smoothing?: number; inputs?: readonly string[] },
+  o: { window: number; horizon: number; rulCap: number; inputs?: readonly string[] },
 ): LabelledSegment[] {
   const { rows } = parseCmapss(readFileSync(file, 'utf8'), file, true);
   const inputs = o.inputs ?? CMAPSS_INPUTS;
   const out: LabelledSegment[] = [];
   for (const { samples, events } of cmapssSamples(rows, true, inputs).values()) {
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, inputs, 1, 0);
-    for (const raw of segments) {
-      const seg = smoothSegment(raw, o.smoothing ?? 1);
+    for (const seg of segments) {
       out.push({
         seg,
         labels: labelSteps(seg, o.window, events, {
@@ -121,7 +120,6 @@ export function evaluateCmapssTest(
     horizon: number;
     rulCap: number;
     threshold: number;
-    smoothing?: number;
     /** Average each engine's last `count` windows, `spacing` cycles apart (earlier RULs less the cycles since). */
     averageLast?: { count: number; spacing: number };
   },
@@ -142,7 +140,7 @@ export function evaluateCmapssTest(
   const cycles: number[] = [];
   units.forEach(([, { samples }], i) => {
     const { segments } = alignToGrid(samples[0]!.machine.machine, samples, CMAPSS_VALUES, 1, 0);
-    const seg = applyNormalisation(smoothSegment(segments[0]!, o.smoothing ?? 1), norm);
+    const seg = applyNormalisation(segments[0]!, norm);
     for (let j = 0; j < count; j++) {
       const back = j * spacing;
       if (j > 0 && seg.steps - back < o.window) break;

@@ -131,22 +131,3 @@ export function alignToGrid(
   }
   return { segments, stats };
 }
-
-/**
- * Exponential smoothing of each sensor along time (alpha = weight of the newest value; 1 = none).
- * Sensor noise often dwarfs slow degradation; smoothing is causal, so scoring can apply it online.
- */
-export function smoothSegment(seg: Segment, alpha: number): Segment {
-  if (alpha >= 1) return seg;
-  const F = seg.sensors.length;
-  const data = new Float32Array(seg.data.length);
-  for (let f = 0; f < F; f++) {
-    let s = NaN;
-    for (let k = 0; k < seg.steps; k++) {
-      const v = seg.data[k * F + f]!;
-      s = Number.isNaN(v) ? s : Number.isNaN(s) ? v : alpha * v + (1 - alpha) * s;
-      data[k * F + f] = s;
-    }
-  }
-  return { ...seg, data };
-}

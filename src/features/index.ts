@@ -14,6 +14,7 @@ export {
   negligible,
   type Normalisation,
   type RegimeFitOptions,
+  smoothingWarmupSteps,
 } from './normalize.js';
 export { regimeOfValues } from './regimes.js';
 export { endsInFailure, failedMachines, heldOutFailures, type LabelledSegment, type Split, splitByMachineAndTime } from './split.js';

@@ -67,6 +67,14 @@ export const NormalisationSchema = Type.Object({
       std: Type.Array(Type.Array(Type.Number({ exclusiveMinimum: 0 }))),
     }),
   ),
+  /** Smoothing of the z-scored sensors and the smoothed values' statistics; absent when none (and in older versions). */
+  smoothing: Type.Optional(
+    Type.Object({
+      alpha: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+      mean: Type.Array(Type.Number()),
+      std: Type.Array(Type.Number({ exclusiveMinimum: 0 })),
+    }),
+  ),
 });
 
 /** meta.json: what a model is, what it learned from and how good it was. Validated whenever read. */
@@ -158,6 +166,8 @@ export type ModelMeta = Static<typeof ModelMetaSchema>;
 export function normalisationProblem(n: ModelMeta['normalisation']): string | null {
   const S = n.sensors.length;
   if (n.mean.length !== S || n.std.length !== S) return `${S} sensors but ${n.mean.length} means and ${n.std.length} standard deviations`;
+  if (n.smoothing && (n.smoothing.mean.length !== S || n.smoothing.std.length !== S))
+    return `${S} sensors but smoothed statistics for ${n.smoothing.mean.length}`;
   if (!n.regimes) return null;
   const { model, mean, std } = n.regimes;
   const C = model.conditions.length;

@@ -18,6 +18,7 @@ export function stepText(ms: number): string {
  */
 export function recipeText(m: AnyModelMeta): string {
   const parts = [`step ${stepText(m.stepMs)}`, `window ${m.window}`];
+  if (m.normalisation.smoothing) parts.push(`inputs smoothed ${m.normalisation.smoothing.alpha}`);
   if (!isHealthMeta(m)) parts.push(`horizon ${m.horizon}`, `RUL cap ${m.rulCap}`);
   parts.push(`LSTM ${m.architecture.units.join('/')}${!isHealthMeta(m) && m.architecture.pooling === 'attention' ? ' + attention' : ''}`);
   if (!isHealthMeta(m) && m.architecture.rulLateWeight !== undefined && m.architecture.rulLateWeight !== 1)

@@ -1,5 +1,6 @@
 import { ANY_KIND, type KindResolver } from '../core/kinds.js';
 import type { SensorLayout } from '../core/sensor-layout.js';
+import { smoothingWarmupSteps, type Normalisation } from '../features/index.js';
 
 /**
  * Which model of one role scores which machine: each kind's champion (ANY_KIND: a model from before
@@ -90,6 +91,13 @@ function serving<C>(champions: ReadonlyMap<string, C>, kind: string): C | null {
   return champions.get(kind) ?? champions.get(ANY_KIND) ?? null;
 }
 
+/** What a champion needs of a machine's history: its step, its window, and its inputs' smoothing. */
+export interface GridNeeds {
+  stepMs: number;
+  window: number;
+  normalisation?: Pick<Normalisation, 'smoothing'>;
+}
+
 /** The grid a machine's window is kept on: the step it is scored at, and the steps it keeps. */
 export interface Grid {
   stepMs: number;
@@ -98,16 +106,19 @@ export interface Grid {
 
 /**
  * A kind's grid: its champions' step (the failure model's first, of either role), with room for the
- * longest of their windows on that step; before its first model, its recipe's step and window.
+ * longest of their windows on that step (and the history a model's smoothed inputs settle over
+ * before its window); before its first model, its recipe's step and window.
  */
 export function kindGrid(
-  champions: ReadonlyArray<{ stepMs: number; window: number } | undefined>,
+  champions: ReadonlyArray<GridNeeds | undefined>,
   recipe: { stepMs: number; windowSteps: number },
   maxGapSteps: number,
 ): Grid {
-  const grids = champions.filter((c): c is { stepMs: number; window: number } => c !== undefined);
+  const grids = champions.filter((c): c is GridNeeds => c !== undefined);
   const stepMs = grids[0]?.stepMs ?? recipe.stepMs;
-  const windows = grids.filter((g) => g.stepMs === stepMs).map((g) => g.window);
+  const windows = grids
+    .filter((g) => g.stepMs === stepMs)
+    .map((g) => g.window + (g.normalisation ? smoothingWarmupSteps(g.normalisation) : 0));
   // The recipe's window counts only on its own step (a recipe changed since the models were trained may not be).
   if (recipe.stepMs === stepMs) windows.push(recipe.windowSteps);
   return { stepMs, keep: Math.max(...windows) + maxGapSteps + 2 };

@@ -33,6 +33,13 @@ export const LearningSchema = Type.Object(
     step: Duration('1m', { minimum: 1 }),
     window: Type.Integer({ minimum: 2, maximum: 1000, default: 50, description: 'steps per input window' }),
     stride: Type.Integer({ minimum: 1, default: 1, description: 'steps between training windows' }),
+    smoothing: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        "weight of the newest step in a causal exponential smoothing of each sensor (after its z-score, per regime) before the failure predictor reads it: noisy sensors' slow drift shows through; 1 = none (docs/predictor.md)",
+    }),
     horizon: Type.Integer({ minimum: 1, default: 30, description: 'steps: positive when a failure follows within this' }),
     rulCap: Type.Integer({ minimum: 1, default: 125, description: 'steps: RUL targets are capped here' }),
     maxGapSteps: Type.Integer({ minimum: 0, default: 5, description: 'longer gaps break a sequence' }),
@@ -240,6 +247,7 @@ export const KindRecipeSchema = Type.Object(
     step: OptionalDuration("this kind's learning.step", { minimum: 1 }),
     window: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: "this kind's learning.window" })),
     stride: Type.Optional(Type.Integer({ minimum: 1 })),
+    smoothing: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "this kind's learning.smoothing" })),
     horizon: Type.Optional(Type.Integer({ minimum: 1, description: "this kind's learning.horizon, in its steps" })),
     rulCap: Type.Optional(Type.Integer({ minimum: 1, description: "this kind's learning.rulCap, in its steps" })),
     sensors: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),

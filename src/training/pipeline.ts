@@ -44,6 +44,8 @@ export interface PrepareOptions {
   normalisation?: Normalisation;
   /** Condition channels and the regime rule (fitted on the training part only, like the statistics). */
   regimes?: RegimeFitOptions;
+  /** Weight of the newest step in the smoothing of each z-scored sensor (1 or absent = none). */
+  smoothing?: number;
 }
 
 export interface PreparedData {
@@ -80,6 +82,7 @@ export function prepareData(items: readonly LabelledSegment[], sensors: readonly
       split.train.map((i) => i.seg),
       sensors,
       o.regimes,
+      o.smoothing,
     );
   const normalise = (list: readonly LabelledSegment[]) => list.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels }));
   const trainRaw = buildWindows(normalise(split.train), o.windowSteps, o.stride);
@@ -128,6 +131,7 @@ export function prepareFolds(
       items.map((i) => i.seg),
       sensors,
       o.regimes,
+      o.smoothing,
     );
   const normalised = items.map((i) => ({ seg: applyNormalisation(i.seg, norm), labels: i.labels, fold: foldOf.get(i.seg.machine)! }));
   const all = buildWindows(normalised, o.windowSteps, o.stride);

@@ -18,7 +18,7 @@ export function recipeOf(c: Pick<RecipeSections, 'kinds'>, kind: string): KindRe
   return Object.hasOwn(c.kinds, kind) ? c.kinds[kind]! : null;
 }
 
-const LEARNING_KEYS = ['step', 'window', 'stride', 'horizon', 'rulCap', 'sensors', 'conditions'] as const;
+const LEARNING_KEYS = ['step', 'window', 'stride', 'smoothing', 'horizon', 'rulCap', 'sensors', 'conditions'] as const;
 
 /** The learning settings of a kind's failure predictor (and the grid both its roles learn on). */
 export function learningFor(c: Pick<RecipeSections, 'learning' | 'kinds'>, kind: string): LearningConfig {
@@ -96,6 +96,8 @@ function defined<T extends object>(o: T): Partial<T> {
 export interface RecipeView {
   stepMs: number;
   window: number;
+  /** Weight of the newest step in the inputs' smoothing (1 = none). */
+  smoothing: number;
   horizon: number;
   rulCap: number;
   conditions: string[];
@@ -113,6 +115,7 @@ export function recipeView(c: RecipeSections, kind: string): RecipeView {
   return {
     stepMs: l.step,
     window: l.window,
+    smoothing: l.smoothing,
     horizon: l.horizon,
     rulCap: l.rulCap,
     conditions: l.conditions,

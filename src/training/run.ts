@@ -93,7 +93,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
           validationFraction: cfg.validationFraction,
           positiveShare: cfg.positiveShare,
           seed: cfg.model.seed,
-          ...(normalisation ? { normalisation } : { regimes }),
+          ...(normalisation ? { normalisation } : { regimes, smoothing: cfg.smoothing }),
         });
       let data = prepare();
       const sameFeatures =
@@ -102,6 +102,7 @@ export function failureSteps(req: TrainingRequest): RunSteps<Read, Prepared, Tra
         champion.stepMs === cfg.step &&
         champion.horizon === cfg.horizon &&
         champion.rulCap === cfg.rulCap &&
+        (champion.normalisation.smoothing?.alpha ?? 1) === cfg.smoothing &&
         JSON.stringify(inputNames(champion.normalisation)) === JSON.stringify(inputNames(data.norm)) &&
         JSON.stringify(champion.architecture.units) === JSON.stringify(cfg.model.units) &&
         poolingOf(champion) === cfg.model.pooling;

@@ -33,6 +33,7 @@ interface ModelDetail {
     horizon?: number;
     rulCap?: number;
     architecture: { units: number[] };
+    normalisation: { sensors: string[]; smoothing?: { alpha: number; std: number[] } };
     recipe: { overrides: string[] };
     decision: { promoted: boolean };
   };
@@ -60,11 +61,13 @@ describe('a mixed fleet, each kind on its own recipe', () => {
       },
       health: { minNormal: '12h', units: [16, 8], epochs: 3, patience: 2 },
       // Gearboxes wear more slowly in this plant's eyes: half-hour steps, a four-hour horizon, a smaller model.
-      // The gearbox's recipe is FD003's shape in small: attention pooling and late RUL errors weighted twice.
+      // The gearbox's recipe is FD003's shape in small: attention pooling and late RUL errors weighted
+      // twice; its inputs smoothed, as a kind with noisy sensors would have them.
       kinds: {
         gearbox: {
           step: '30m',
           window: 12,
+          smoothing: 0.3,
           horizon: 8,
           rulCap: 32,
           model: { units: [8], pooling: 'attention', rulLateWeight: 2 },
@@ -93,9 +96,20 @@ describe('a mixed fleet, each kind on its own recipe', () => {
     expect(kinds.items.find((k) => k.name === 'gearbox')!.recipe).toMatchObject({
       stepMs: GEARBOX_STEP,
       horizon: 8,
-      overrides: ['step', 'window', 'horizon', 'rulCap', 'model.units', 'model.pooling', 'model.rulLateWeight', 'health.window'],
+      overrides: [
+        'step',
+        'window',
+        'smoothing',
+        'horizon',
+        'rulCap',
+        'model.units',
+        'model.pooling',
+        'model.rulLateWeight',
+        'health.window',
+      ],
       pooling: 'attention',
       rulLateWeight: 2,
+      smoothing: 0.3,
     });
     expect(kinds.items.find((k) => k.name === 'pump')!.recipe).toMatchObject({ stepMs: PUMP_STEP, horizon: 24, overrides: [] });
 
@@ -121,6 +135,7 @@ describe('a mixed fleet, each kind on its own recipe', () => {
 
     expect(pump.meta).toMatchObject({ stepMs: PUMP_STEP, window: 24, horizon: 24, rulCap: 96, architecture: { units: [16, 8] } });
     expect(pump.meta.architecture).not.toHaveProperty('rulLateWeight');
+    expect(pump.meta.normalisation).not.toHaveProperty('smoothing');
     expect(pump.meta.recipe.overrides).toEqual([]);
     expect(pump.recipe).toMatch(/^step 10m · window 24 · horizon 24 · RUL cap 96 · LSTM 16\/8 \(global settings\)$/);
     expect(gearbox.meta).toMatchObject({
@@ -129,9 +144,11 @@ describe('a mixed fleet, each kind on its own recipe', () => {
       horizon: 8,
       rulCap: 32,
       architecture: { units: [8], pooling: 'attention', rulLateWeight: 2 },
+      normalisation: { smoothing: { alpha: 0.3 } },
     });
+    expect(gearbox.meta.normalisation.smoothing!.std).toHaveLength(gearbox.meta.normalisation.sensors.length);
     expect(gearbox.recipe).toMatch(
-      /^step 30m · window 12 · horizon 8 · RUL cap 32 · LSTM 8 \+ attention · late RUL errors ×2 \(kind's recipe: step, window/,
+      /^step 30m · window 12 · inputs smoothed 0.3 · horizon 8 · RUL cap 32 · LSTM 8 \+ attention · late RUL errors ×2 \(kind's recipe: step, window, smoothing/,
     );
     expect(gearboxHealth.meta).toMatchObject({ stepMs: GEARBOX_STEP, window: 8, architecture: { units: [16, 8] } });
     expect(gearboxHealth.meta.recipe.overrides).toContain('health.window');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MachineEvent, Sample } from '../../src/core/types.js';
-import { alignToGrid, smoothSegment } from '../../src/features/align.js';
+import { alignToGrid } from '../../src/features/align.js';
 import { labelSteps } from '../../src/features/labels.js';
 import { applyNormalisation, fitNormalisation } from '../../src/features/normalize.js';
 import { splitByMachineAndTime } from '../../src/features/split.js';
@@ -28,12 +28,6 @@ describe('alignment to a fixed step', () => {
     expect(stats.breaks).toBe(1);
     expect(stats.missingRatio.a).toBeCloseTo(7 / 11);
     expect(stats.flatlineRatio.a).toBe(0);
-  });
-
-  it('smooths causally, skipping missing values', () => {
-    const seg = { machine: 'm', startTs: 0, stepMs: 1, sensors: ['a'], steps: 4, data: Float32Array.from([0, 10, NaN, 10]) };
-    expect(Array.from(smoothSegment(seg, 0.5).data)).toEqual([0, 5, 5, 7.5]);
-    expect(smoothSegment(seg, 1)).toBe(seg);
   });
 
   it('reports stuck sensors as a flatline ratio', () => {

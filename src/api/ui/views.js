@@ -198,7 +198,8 @@ function recipeCell(r) {
   if (!r) return '–';
   const own = r.overrides.length ? `own recipe: ${r.overrides.join(', ')}` : 'global settings';
   const model = `LSTM ${r.units.join('/')}${r.pooling === 'attention' ? ' + attention' : ''}${r.rulLateWeight > 1 ? ` · late RUL errors ×${r.rulLateWeight}` : ''}`;
-  return `step ${esc(stepText(r.stepMs))} · window ${r.window} · horizon ${r.horizon} · RUL cap ${r.rulCap} · ${esc(model)}<div class="meta">${esc(own)}</div>`;
+  const smoothed = r.smoothing < 1 ? ` · inputs smoothed ${r.smoothing}` : '';
+  return `step ${esc(stepText(r.stepMs))} · window ${r.window}${smoothed} · horizon ${r.horizon} · RUL cap ${r.rulCap} · ${esc(model)}<div class="meta">${esc(own)}</div>`;
 }
 
 /** A step as the config writes it (10m, 1h). */

@@ -65,6 +65,7 @@ export const Kind = Type.Object({
       {
         stepMs: Type.Number(),
         window: Type.Integer(),
+        smoothing: Type.Number({ description: "weight of the newest step in the inputs' smoothing (1 = none)" }),
         horizon: Type.Integer(),
         rulCap: Type.Integer(),
         conditions: Type.Array(Type.String()),
