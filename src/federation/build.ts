@@ -67,6 +67,7 @@ export function coordinatorOptions(
       units: l.model.units,
       pooling: l.model.pooling,
       attentionUnits: l.model.attentionUnits,
+      ...(l.smoothing < 1 ? { smoothing: l.smoothing } : {}),
       dropout: l.model.dropout,
       validationFraction: l.validationFraction,
       positiveShare: l.positiveShare,

@@ -264,6 +264,13 @@ export class FederationCoordinator {
     if (h.type === 'stats') {
       const problem = momentsProblem(h);
       if (problem) return this.refuse(client, 'bad-header', problem);
+      // Inputs smoothed in the model need the smoothed readings' statistics (a gateway before the option sends none).
+      if ((this.o.shape.smoothing ?? 1) < 1 && !h.smoothed)
+        return this.refuse(
+          client,
+          'bad-header',
+          `the model smooths its inputs (${this.o.shape.smoothing}): statistics without the smoothed moments`,
+        );
       this.stats.set(client, h);
       this.counters.accepted++;
       if (this.answered()) void this.close();
@@ -337,7 +344,9 @@ export class FederationCoordinator {
     const merged = mergeMoments(parts);
     // A sensor most gateways send is an input; one only a few have would be their mean elsewhere.
     const sensors = merged.sensors.filter((s) => parts.filter((p) => p.sensors.includes(s)).length * 2 >= parts.length);
-    this.normalisation = normalisationFromMoments(merged, sensors);
+    const alpha = this.o.shape.smoothing ?? 1;
+    const smoothed = alpha < 1 ? mergeMoments(parts.map((p) => ({ sensors: p.sensors, ...p.smoothed! }))) : null;
+    this.normalisation = normalisationFromMoments(merged, sensors, smoothed ? { alpha, moments: smoothed } : undefined);
     this.sensors = this.normalisation.sensors;
     if (this.sensors.length === 0) throw new Error('every sensor the gateways sent is constant: nothing to learn from');
     this.participants = new Set(clients);

@@ -10,7 +10,7 @@ import { fitModel, prepareData, validate, type PreparedData } from '../training/
 import { l2 } from './aggregate.js';
 import type { Plan, WeightLayout } from './messages.js';
 import { addGaussianNoise, clipUpdate } from './privacy.js';
-import { segmentMoments, type Moments } from './stats.js';
+import { segmentMoments, type GatewayMoments } from './stats.js';
 
 export interface LocalData {
   items: LabelledSegment[];
@@ -20,13 +20,15 @@ export interface LocalData {
 }
 
 /** Moments of the training split only (the split every round uses), so validation stays unseen. */
-export function localMoments(data: LocalData, plan: Pick<Plan, 'shape' | 'params'>): Moments {
+export function localMoments(data: LocalData, plan: Pick<Plan, 'shape' | 'params'>): GatewayMoments {
   const rng = new Rng(plan.params.seed ^ 0x5eed);
   const split = splitByMachineAndTime(data.items, plan.shape.validationFraction, plan.shape.window, () => rng.next());
-  return segmentMoments(
-    split.train.map((i) => i.seg),
-    data.sensors,
-  );
+  const segments = split.train.map((i) => i.seg);
+  const raw = segmentMoments(segments, data.sensors);
+  const alpha = plan.shape.smoothing ?? 1;
+  if (alpha >= 1) return raw;
+  const { sensors: _, ...smoothed } = segmentMoments(segments, data.sensors, alpha);
+  return { ...raw, smoothed };
 }
 
 /** The local split and windows under the plan's global normalisation. */

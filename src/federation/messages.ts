@@ -3,7 +3,7 @@
  * - `plan` (coordinator → gateways, retained): what to do now — send statistics, train a round from
  *   the global weights in the body, or take the final model — and by when;
  * - `stats` (gateway → coordinator): per-sensor counts, means and sums of squared deviations of its
- *   training split, never a reading;
+ *   training split (and of its smoothed readings, when the model smooths them), never a reading;
  * - `update` (gateway → coordinator): its round's weight change in the body and how many windows it
  *   trained on.
  */
@@ -40,6 +40,8 @@ export const ModelShapeSchema = Type.Object({
   /** Absent from coordinators before the option: the last state. */
   pooling: Type.Optional(Type.Union([Type.Literal('last'), Type.Literal('attention')])),
   attentionUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  /** Weight of the newest step in the inputs' smoothing; absent from coordinators before the option: none. */
+  smoothing: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
   dropout: Type.Number({ minimum: 0, maximum: 0.9 }),
   validationFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
   positiveShare: Type.Number({ minimum: 0, maximum: 0.9 }),
@@ -93,6 +95,14 @@ export const StatsSchema = Type.Object({
   count: Type.Array(Type.Integer({ minimum: 0 })),
   mean: Type.Array(Finite),
   m2: Type.Array(Type.Number({ minimum: 0, maximum: 1e300 })),
+  /** The same moments of the readings smoothed as the plan's shape says (sent when it smooths). */
+  smoothed: Type.Optional(
+    Type.Object({
+      count: Type.Array(Type.Integer({ minimum: 0 })),
+      mean: Type.Array(Finite),
+      m2: Type.Array(Type.Number({ minimum: 0, maximum: 1e300 })),
+    }),
+  ),
   machines: Type.Integer({ minimum: 0 }),
   failures: Type.Integer({ minimum: 0 }),
 });

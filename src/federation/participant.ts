@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { FederationCounters } from './counters.js';
 import type { LocalUpdate } from './local.js';
 import { topics, type Plan, type Stats, type Update } from './messages.js';
-import type { Moments } from './stats.js';
+import type { GatewayMoments } from './stats.js';
 import type { FederationTransport } from './transport.js';
 import { FrameVerifier } from './frame-verifier.js';
 import { encodeFrame, FrameError, inspectFrame, layoutWeights, type RefusalReason } from './wire.js';
@@ -17,7 +17,7 @@ import { encodeFrame, FrameError, inspectFrame, layoutWeights, type RefusalReaso
 /** What the gateway's own learning does for the federation (the daemon's worker, or the benchmark's data). */
 export interface Learner {
   /** Moments of its training split of `plan.kind`, or null when it has no such machines. */
-  stats(plan: Plan): Promise<(Moments & { machines: number; failures: number }) | null>;
+  stats(plan: Plan): Promise<(GatewayMoments & { machines: number; failures: number }) | null>;
   /** One round of local training from `global`; null when it has nothing to train on. */
   train(plan: Plan, global: Float32Array): Promise<(LocalUpdate & { energyJ: number }) | null>;
   /** Offers the final model to the registry; says whether it became the champion and why. */
@@ -238,6 +238,7 @@ export class FederationParticipant {
       count: m.count,
       mean: m.mean,
       m2: m.m2,
+      ...(m.smoothed ? { smoothed: m.smoothed } : {}),
       machines: m.machines,
       failures: m.failures,
     };

@@ -46,9 +46,12 @@ class FakeLearner implements Learner {
     readonly samples: number,
     /** Rounds this gateway never answers (a dead or stuck gateway). */
     readonly silentIn: number[] = [],
+    /** Its smoothed readings' moments, as a gateway sends them when the model smooths its inputs. */
+    readonly smoothed?: { count: number[]; mean: number[]; m2: number[] },
   ) {}
   async stats() {
-    return { sensors: ['t', 'p'], count: [10, 10], mean: [1, 2], m2: [9, 9], machines: 2, failures: 3 };
+    const plain = { sensors: ['t', 'p'], count: [10, 10], mean: [1, 2], m2: [9, 9], machines: 2, failures: 3 };
+    return this.smoothed ? { ...plain, smoothed: this.smoothed } : plain;
   }
   async train(plan: Plan, global: Float32Array): Promise<(LocalUpdate & { energyJ: number }) | null> {
     this.trained.push(plan.round);
@@ -159,6 +162,25 @@ describe('federated rounds (coordinator and participants, in memory, on a fake c
     expect(learners.c.adopted).toBeNull();
     expect(coordinator.history[2]!.metrics!.validationRmse).toBeCloseTo((11 * 100 + 13 * 300) / 400, 6);
     expect(participants[0]!.summary().kinds[0]).toMatchObject({ kind: 'pump', updatesSent: 2, adoption: { promoted: true, round: 2 } });
+  });
+
+  it("a model that smooths its inputs gets the smoothed readings' statistics; a gateway that sends none is refused", async () => {
+    const smoothed = { count: [10, 10], mean: [1.5, 2], m2: [2.25, 9] };
+    const learners = { a: new FakeLearner(1, 100, [], smoothed), b: new FakeLearner(1, 100, [], smoothed), c: new FakeLearner(1, 100) };
+    const { clock, coordinator } = await federation(learners, { rounds: 1, shape: { ...options().shape, smoothing: 0.3 } });
+    clock.advance(60_000);
+    await settle();
+    expect(coordinator.counters.refused['bad-header']).toBe(1);
+    expect(coordinator.history[0]).toMatchObject({ outcome: 'statistics', clients: ['a', 'b'] });
+    // Sensors p, t; t's readings: mean 1, sd √(18/19) over both gateways; smoothed, mean 1.5 and sd
+    // √(4.5/19): in t's z-scores a mean of 0.5/√(18/19) and a spread of exactly half.
+    const { normalisation } = coordinator.model()!;
+    expect(normalisation.sensors).toEqual(['p', 't']);
+    expect(normalisation.smoothing!.alpha).toBe(0.3);
+    expect(normalisation.smoothing!.mean[0]).toBeCloseTo(0, 12);
+    expect(normalisation.smoothing!.mean[1]).toBeCloseTo(0.5 / Math.sqrt(18 / 19), 12);
+    expect(normalisation.smoothing!.std[0]).toBeCloseTo(1, 12);
+    expect(normalisation.smoothing!.std[1]).toBeCloseTo(0.5, 12);
   });
 
   it('opens a round again when too few gateways answered, and gives up after maxAttempts', async () => {

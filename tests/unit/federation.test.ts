@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { aggregate, l2, screenUpdates } from '../../src/federation/aggregate.js';
 import type { Stats } from '../../src/federation/messages.js';
 import { addGaussianNoise, clipUpdate, privacyLoss } from '../../src/federation/privacy.js';
-import { mergeMoments, normalisationFromMoments, segmentMoments } from '../../src/federation/stats.js';
+import { mergeMoments, momentsProblem, normalisationFromMoments, segmentMoments } from '../../src/federation/stats.js';
+import { Rng } from '../../src/core/random.js';
+import { fitNormalisation } from '../../src/features/normalize.js';
 import { decodeFrame, encodeFrame, FrameError } from '../../src/federation/wire.js';
 
 const key = Buffer.from('a federation key of thirty-two bytes!!');
@@ -112,5 +114,36 @@ describe('federated normalisation', () => {
     expect(merged.mean[0]).toBeCloseTo(all.mean[0]!, 9);
     expect(merged.m2[0]).toBeCloseTo(all.m2[0]!, 6);
     expect(normalisationFromMoments(merged, ['t', 'missing']).dropped).toEqual(['missing']);
+  });
+
+  it('smoothed inputs: statistics from two gateways equal the ones fitted on all their data', () => {
+    const rng = new Rng(7);
+    const seg = (machine: string, n: number, level: number) => ({
+      machine,
+      startTs: 0,
+      stepMs: 1,
+      sensors: ['t', 'p'],
+      steps: n,
+      data: Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? level + 0.1 * (i >> 1) + 3 * rng.normal() : 2 + rng.normal())),
+    });
+    const [a, b] = [[seg('a1', 120, 50), seg('a2', 80, 52)], [seg('b1', 150, 48)]];
+    const gateway = (segs: ReturnType<typeof seg>[]) => ({
+      ...segmentMoments(segs, ['t', 'p']),
+      smoothed: segmentMoments(segs, ['t', 'p'], 0.3),
+    });
+    const parts = [gateway(a!), gateway(b!)];
+    const norm = normalisationFromMoments(mergeMoments(parts), ['t', 'p'], {
+      alpha: 0.3,
+      moments: mergeMoments(parts.map((p) => p.smoothed)),
+    });
+    const pooled = fitNormalisation([...a!, ...b!], ['t', 'p'], undefined, 0.3);
+    expect(norm.smoothing!.alpha).toBe(0.3);
+    for (const key of ['mean', 'std'] as const) {
+      norm[key].forEach((v, f) => expect(v).toBeCloseTo(pooled[key][f]!, 6));
+      norm.smoothing![key].forEach((v, f) => expect(v).toBeCloseTo(pooled.smoothing![key][f]!, 6));
+    }
+    // Without the smoothing, the plain statistics as before.
+    expect(normalisationFromMoments(mergeMoments(parts), ['t', 'p'])).not.toHaveProperty('smoothing');
+    expect(momentsProblem({ ...stats, smoothed: { count: [], mean: [], m2: [] } })).toBe('1 sensors but smoothed moments for 0, 0, 0');
   });
 });

@@ -8,7 +8,7 @@ import type { Normalisation } from '../../src/features/normalize.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
 import { buildHealthLstm } from '../../src/model/health-lstm.js';
 import { coordinatorOptions } from '../../src/federation/build.js';
-import { planSpec } from '../../src/federation/local.js';
+import { localMoments, planSpec } from '../../src/federation/local.js';
 import type { Plan } from '../../src/federation/messages.js';
 import type { WorkerLearner } from '../../src/federation/worker-learner.js';
 import { buildLstm } from '../../src/model/lstm.js';
@@ -39,6 +39,7 @@ describe('a learning recipe per kind', () => {
         compressor: {
           step: '10m',
           window: 36,
+          smoothing: 0.3,
           horizon: 144,
           rulCap: 432,
           conditions: ['load'],
@@ -48,7 +49,8 @@ describe('a learning recipe per kind', () => {
       },
     });
     const comp = learningFor(c, 'compressor');
-    expect(comp).toMatchObject({ step: 600_000, window: 36, horizon: 144, rulCap: 432, conditions: ['load'] });
+    expect(comp).toMatchObject({ step: 600_000, window: 36, smoothing: 0.3, horizon: 144, rulCap: 432, conditions: ['load'] });
+    expect(c.learning.smoothing).toBe(1);
     expect(comp.model).toMatchObject({
       units: [32, 16],
       pooling: 'attention',
@@ -66,6 +68,7 @@ describe('a learning recipe per kind', () => {
     expect(recipeOverrides(c, 'compressor')).toEqual([
       'step',
       'window',
+      'smoothing',
       'horizon',
       'rulCap',
       'conditions',
@@ -78,13 +81,14 @@ describe('a learning recipe per kind', () => {
     expect(recipeGrid(c, 'compressor')).toEqual({ stepMs: 600_000, windowSteps: 36 });
     expect(recipeView(c, 'compressor')).toMatchObject({
       stepMs: 600_000,
+      smoothing: 0.3,
       horizon: 144,
       units: [32, 16],
       pooling: 'attention',
       rulLateWeight: 2,
       health: { window: 36, units: [16] },
     });
-    expect(recipeView(c, 'pump')).toMatchObject({ pooling: 'last', rulLateWeight: 1 });
+    expect(recipeView(c, 'pump')).toMatchObject({ pooling: 'last', rulLateWeight: 1, smoothing: 1 });
     // Live data is what the longest scoring window of any kind spans (36 × 10 min, not 50 × 1 min).
     expect(c.ingest.backfillAge).toBe(36 * 600_000);
   });
@@ -100,6 +104,40 @@ describe('a learning recipe per kind', () => {
     expect(planSpec(plan, 'stock')).toMatchObject({ pooling: 'attention', rulLateWeight: 2 });
     const { rulLateWeight: _, ...older } = comp.params;
     expect(planSpec({ ...plan, params: older } as Plan, 'stock').rulLateWeight).toBe(1);
+    // A kind that smooths its inputs: the plan says so, and each gateway's statistics carry the smoothed moments.
+    const smoothing = cfg({ machines: MACHINES, kinds: { compressor: { smoothing: 0.3 } } });
+    const shape = coordinatorOptions(smoothing, 'compressor', learner).shape;
+    expect(shape.smoothing).toBe(0.3);
+    expect(coordinatorOptions(smoothing, 'pump', learner).shape).not.toHaveProperty('smoothing');
+    // A rising series: its smoothed values lag behind, so their mean is lower over the same steps.
+    const ramp = (machine: string) => ({
+      machine,
+      startTs: 0,
+      stepMs: 60_000,
+      sensors: ['t'],
+      steps: 40,
+      data: Float32Array.from({ length: 40 }, (_, k) => k),
+    });
+    const labels = {
+      failure: new Uint8Array(40),
+      rul: new Float32Array(40),
+      failureTs: new Float64Array(40).fill(NaN),
+      usable: new Uint8Array(40).fill(1),
+    };
+    const local = {
+      items: ['comp-1', 'comp-2', 'comp-3'].map((m) => ({ seg: ramp(m), labels })),
+      sensors: ['t'],
+      machines: 3,
+      failures: 0,
+    };
+    const params = { ...comp.params, seed: 1 };
+    const sent = localMoments(local as never, { shape: { ...shape, window: 2, validationFraction: 0.2 }, params });
+    expect(sent.smoothed!.count).toEqual(sent.count);
+    expect(sent.count[0]).toBeGreaterThan(0);
+    expect(sent.smoothed!.mean[0]).toBeLessThan(sent.mean[0]! - 1);
+    expect(
+      localMoments(local as never, { shape: { ...shape, smoothing: undefined, window: 2, validationFraction: 0.2 }, params }),
+    ).not.toHaveProperty('smoothed');
   });
 
   it('a kind named like an Object property has no recipe unless one is configured', () => {
@@ -130,6 +168,8 @@ describe('a learning recipe per kind', () => {
     expect(problems({ compressor: { model: { unitz: [8] } } })).toMatch(/kinds/);
     // An early error weighted above a late one is not what the setting is for.
     expect(problems({ compressor: { model: { rulLateWeight: 0.5 } } })).toMatch(/kinds/);
+    expect(problems({ compressor: { smoothing: 0 } })).toMatch(/kinds/);
+    expect(problems({ compressor: { smoothing: 1.5 } })).toMatch(/kinds/);
     expect(problems({ compressor: { model: { rulLateWeight: 2 } } })).toBe('');
     expect(problems({ 'Big Pump': { window: 20 } })).toMatch(/kinds/);
     expect(problems({ compressor: { step: '0m' } })).toMatch(/kinds/);
