@@ -202,9 +202,9 @@ function zScores(seg: Segment, norm: Normalisation): Float32Array {
 }
 
 /**
- * Normalised copy of a segment with the model's input columns (`inputNames`); a missing value
- * becomes 0 (its mean). A step whose conditions are missing is normalised with the overall
- * statistics and has no regime input set.
+ * Normalised copy of a segment with the model's input columns (`inputNames`), smoothed along the
+ * segment when the model smooths its inputs; a missing value becomes 0 (its mean). A step whose
+ * conditions are missing is normalised with the overall statistics and has no regime input set.
  */
 export function applyNormalisation(seg: Segment, norm: Normalisation): Segment {
   const names = inputNames(norm);
