@@ -87,6 +87,8 @@ export async function buildLink(config: IngestSections, life: Lifecycle): Promis
       {
         ...e,
         selfClientId: m.clientId,
+        // buildIngest attaches Vigil's intake after the other stages are built; nothing is acknowledged before it.
+        intakeExpected: true,
         reservedTopics: [compileTopicPattern(config.notify.mqtt.alertTopic).filter, config.notify.mqtt.statusTopic],
       },
       log.child({ component: 'broker' }),

@@ -43,7 +43,15 @@ export interface EmbeddedBrokerOptions {
   reservedTopics: string[];
   /** Checks a password against its stored hash in place of the scrypt threads (tests). */
   verify?: (password: string, stored: string) => Promise<boolean>;
+  /**
+   * Vigil's intake will be attached (`takeIngest`), as in the daemon: publishes that come before it
+   * wait for it unacknowledged, instead of being acknowledged with nothing to journal them.
+   */
+  intakeExpected?: boolean;
 }
+
+/** Publishes held before the intake is attached; past this the publisher is dropped and sends them again later. */
+const MAX_BEFORE_INTAKE = 10_000;
 
 export type RefusalReason =
   | 'bad_credentials'
@@ -64,6 +72,8 @@ export interface EmbeddedBrokerStats {
   clients: number;
   /** Connections, publishes and subscriptions refused (and retain flags dropped), by reason. */
   refused: Partial<Record<RefusalReason, number>>;
+  /** Publishes waiting for Vigil's intake while the daemon starts (acknowledged once it has them journalled). */
+  heldBeforeIntake: number;
 }
 
 const SELF_USERNAME = '$vigil';
@@ -93,7 +103,7 @@ export class EmbeddedBroker {
   private readonly warned = new Set<string>();
   /** Credentials of Vigil's own connection: random per start, never configured or logged. */
   readonly selfCredentials = { username: SELF_USERNAME, password: randomBytes(24).toString('base64url') };
-  readonly stats: EmbeddedBrokerStats = { clients: 0, refused: {} };
+  readonly stats: EmbeddedBrokerStats = { clients: 0, refused: {}, heldBeforeIntake: 0 };
   port = 0;
 
   constructor(
@@ -107,7 +117,12 @@ export class EmbeddedBroker {
   /** Publishes on the intake's topics go to it, and are acknowledged once it has made them durable. */
   takeIngest(intake: BrokerIntake): void {
     this.intake = intake;
+    this.stats.heldBeforeIntake = 0;
+    for (const w of this.beforeIntake.splice(0)) this.publishing(w.client, w.packet, w.done);
   }
+
+  /** Publishes that came while the daemon was still building the intake (a publisher reconnecting at once). */
+  private readonly beforeIntake: Array<{ client: Client | null; packet: PublishPacket; done: (err?: Error | null) => void }> = [];
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
@@ -214,6 +229,13 @@ export class EmbeddedBroker {
     const refused = this.authorizePublish(client, packet);
     if (refused) return done(refused);
     const intake = this.intake;
+    if (!intake && this.o.intakeExpected && !this.isSelf(client)) {
+      // Acknowledged now, a message on an ingest topic would be lost: it waits unacknowledged, or is refused.
+      if (this.beforeIntake.length >= MAX_BEFORE_INTAKE) return done(new Error('Vigil is starting; publish again shortly'));
+      this.beforeIntake.push({ client, packet, done });
+      this.stats.heldBeforeIntake = this.beforeIntake.length;
+      return;
+    }
     if (!intake || this.isSelf(client) || !intake.takes(packet.topic)) return done(null);
     const payload = packet.payload;
     intake.accept(packet.topic, typeof payload === 'string' ? Buffer.from(payload) : payload, done);
@@ -316,6 +338,8 @@ export class EmbeddedBroker {
   }
 
   async stop(): Promise<void> {
+    for (const w of this.beforeIntake.splice(0)) w.done(new Error('Vigil is stopping; the message stays with its publisher'));
+    this.stats.heldBeforeIntake = 0;
     const { server, broker } = this;
     this.server = null;
     this.broker = null;

@@ -57,6 +57,37 @@ async function client(b: EmbeddedBroker, o: mqtt.IClientOptions = {}): Promise<M
 }
 
 describe('embedded broker intake: acknowledged means journalled', () => {
+  it('a publish that comes before the daemon attached its intake waits for it, unacknowledged, and is journalled', async () => {
+    // A publisher reconnecting at once to a restarted daemon sends what it had in flight before ingest exists.
+    const b = await testBroker({ intakeExpected: true });
+    cleanup.push(() => b.stop());
+    const pub = await client(b, { clientId: 'early' });
+    let acked = false;
+    const puback = pub.publishAsync(TOPIC, 'early', { qos: 1 }).then(() => void (acked = true));
+    await until(() => b.stats.heldBeforeIntake === 1, 'the publish held');
+    expect(acked).toBe(false);
+    const journalled: string[] = [];
+    const intake = new BrokerIntake(['vigil/+/+/+/telemetry'], (_t, payload) => void journalled.push(payload.toString()), {
+      begin: () => undefined,
+      end: () => undefined,
+    });
+    b.takeIngest(intake);
+    expect(b.stats.heldBeforeIntake).toBe(0);
+    // The intake itself holds it until the daemon runs.
+    expect(intake.stats.waiting).toBe(1);
+    intake.open();
+    await puback;
+    expect(journalled).toEqual(['early']);
+  });
+
+  it('without an intake expected (a plain broker), publishes are acknowledged and forwarded at once', async () => {
+    const b = await testBroker();
+    cleanup.push(() => b.stop());
+    const pub = await client(b, { clientId: 'plain' });
+    await pub.publishAsync(TOPIC, 'x', { qos: 1 });
+    expect(b.stats.heldBeforeIntake).toBe(0);
+  });
+
   it('sends each PUBACK only after the journal write that holds its message', async () => {
     const { b, intake, log } = await brokerWithIntake();
     intake.open();
