@@ -50,8 +50,9 @@ export interface EmbeddedBrokerOptions {
   intakeExpected?: boolean;
 }
 
-/** Publishes held before the intake is attached; past this the publisher is dropped and sends them again later. */
+/** Publishes (and their bytes) held before the intake is attached; past either the publisher is dropped and sends them again later. */
 const MAX_BEFORE_INTAKE = 10_000;
+const MAX_BYTES_BEFORE_INTAKE = 64 * 1024 * 1024;
 
 export type RefusalReason =
   | 'bad_credentials'
@@ -118,11 +119,13 @@ export class EmbeddedBroker {
   takeIngest(intake: BrokerIntake): void {
     this.intake = intake;
     this.stats.heldBeforeIntake = 0;
+    this.bytesBeforeIntake = 0;
     for (const w of this.beforeIntake.splice(0)) this.publishing(w.client, w.packet, w.done);
   }
 
   /** Publishes that came while the daemon was still building the intake (a publisher reconnecting at once). */
   private readonly beforeIntake: Array<{ client: Client | null; packet: PublishPacket; done: (err?: Error | null) => void }> = [];
+  private bytesBeforeIntake = 0;
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker({
@@ -231,7 +234,10 @@ export class EmbeddedBroker {
     const intake = this.intake;
     if (!intake && this.o.intakeExpected && !this.isSelf(client)) {
       // Acknowledged now, a message on an ingest topic would be lost: it waits unacknowledged, or is refused.
-      if (this.beforeIntake.length >= MAX_BEFORE_INTAKE) return done(new Error('Vigil is starting; publish again shortly'));
+      const bytes = packet.payload.length + packet.topic.length;
+      if (this.beforeIntake.length >= MAX_BEFORE_INTAKE || this.bytesBeforeIntake + bytes > MAX_BYTES_BEFORE_INTAKE)
+        return done(new Error('Vigil is starting; publish again shortly'));
+      this.bytesBeforeIntake += bytes;
       this.beforeIntake.push({ client, packet, done });
       this.stats.heldBeforeIntake = this.beforeIntake.length;
       return;
@@ -340,6 +346,7 @@ export class EmbeddedBroker {
   async stop(): Promise<void> {
     for (const w of this.beforeIntake.splice(0)) w.done(new Error('Vigil is stopping; the message stays with its publisher'));
     this.stats.heldBeforeIntake = 0;
+    this.bytesBeforeIntake = 0;
     const { server, broker } = this;
     this.server = null;
     this.broker = null;
