@@ -119,6 +119,8 @@ export function evaluateCmapssTest(
     binaryFrom?: number;
     horizon: number;
     rulCap: number;
+    /** The RUL the model's output is a share of, when it was trained to a higher knee than the protocol's cap. */
+    rulScale?: number;
     threshold: number;
     /** Average each engine's last `count` windows, `spacing` cycles apart (earlier RULs less the cycles since). */
     averageLast?: { count: number; spacing: number };
@@ -156,7 +158,7 @@ export function evaluateCmapssTest(
   windows.forEach((w, k) => {
     const sum = sums[w.engine]!;
     sum.p += out.p[k]!;
-    sum.rul += Math.min(o.rulCap, Math.max(0, out.rul[k]! * o.rulCap)) - w.back;
+    sum.rul += Math.min(o.rulCap, Math.max(0, out.rul[k]! * (o.rulScale ?? o.rulCap))) - w.back;
     sum.n++;
   });
   const p = sums.map((t) => t.p / t.n);

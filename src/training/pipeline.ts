@@ -234,16 +234,26 @@ export function validate(
   tf: TF,
   model: LayersModel,
   ws: WindowSet,
-  o: { rulCap: number; horizon: number; stepMs: number; threshold?: number; bootstrap?: { samples: number; seed: number } },
+  o: {
+    rulCap: number;
+    horizon: number;
+    stepMs: number;
+    threshold?: number;
+    bootstrap?: { samples: number; seed: number };
+    /** Judge RUL with true and predicted values capped here (a protocol's cap below the model's `rulCap`). */
+    scoreCap?: number;
+  },
 ): Validation {
   const { p, rul } = predict(tf, model, ws.x, ws.n, ws.windowSteps, ws.features);
   const threshold = o.threshold ?? bestF1Threshold(p, ws.failure);
-  const predRul = Array.from(rul, (r) => Math.min(o.rulCap, Math.max(0, r * o.rulCap)));
+  const cap = Math.min(o.rulCap, o.scoreCap ?? o.rulCap);
+  const predRul = Array.from(rul, (r) => Math.min(cap, Math.max(0, r * o.rulCap)));
+  const actualRul = cap < o.rulCap ? Array.from(ws.rul, (r) => Math.min(cap, r)) : ws.rul;
   const rng = o.bootstrap ? new Rng(o.bootstrap.seed ^ 0xb007) : null;
   return {
     ...(o.bootstrap && rng
       ? {
-          intervals: bootstrapOverMachines({ machine: ws.machine, p, failure: ws.failure, predRul, actualRul: ws.rul }, threshold, {
+          intervals: bootstrapOverMachines({ machine: ws.machine, p, failure: ws.failure, predRul, actualRul }, threshold, {
             samples: o.bootstrap.samples,
             level: 0.9,
             random: () => rng.next(),
@@ -252,8 +262,8 @@ export function validate(
       : {}),
     threshold,
     classification: classification(p, ws.failure, threshold),
-    rul: rulMetrics(predRul, ws.rul),
-    rulBands: rulByBand(predRul, ws.rul, o.horizon, o.rulCap),
+    rul: rulMetrics(predRul, actualRul),
+    rulBands: rulByBand(predRul, actualRul, o.horizon, cap),
     lead: leadTimes(
       Array.from({ length: ws.n }, (_, i) => ({ machine: ws.machine[i]!, endTs: ws.endTs[i]!, failureTs: ws.failureTs[i]!, score: p[i]! })),
       threshold,

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/random.js';
 import type { WindowSet } from '../../src/features/windows.js';
 import { loadTf, quietTfWarnings, type TF } from '../../src/model/backend.js';
-import { buildLstm } from '../../src/model/lstm.js';
+import { buildLstm, predict } from '../../src/model/lstm.js';
 import { fitModel } from '../../src/training/fit.js';
 import { validate } from '../../src/training/pipeline.js';
 
@@ -88,6 +88,20 @@ describe('training loop', () => {
     const v = validate(tf, model, synthetic(128, 3), { rulCap: 10, horizon: 3, stepMs: 1000 });
     expect(v.classification.rocAuc).toBeGreaterThan(0.9);
     expect(v.rul.rmse).toBeLessThan(4);
+  });
+
+  it('judges RUL on a protocol cap below the knee the model was trained to', () => {
+    const model = buildLstm(tf, spec);
+    const ws = synthetic(64, 6);
+    // Targets up to 12 (the knee), judged capped at 10: truth and prediction both clipped there.
+    ws.rul.forEach((r, i) => (ws.rul[i] = r === 10 ? 12 : r));
+    const { rul } = predict(tf, model, ws.x, ws.n, ws.windowSteps, ws.features);
+    const v = validate(tf, model, ws, { rulCap: 12, scoreCap: 10, horizon: 3, stepMs: 1000 });
+    let se = 0;
+    rul.forEach((r, i) => (se += (Math.min(10, Math.max(0, r * 12)) - Math.min(10, ws.rul[i]!)) ** 2));
+    expect(v.rul.rmse).toBeCloseTo(Math.sqrt(se / ws.n), 5);
+    expect(v.rulBands[v.rulBands.length - 1]!.from).toBe(10);
+    model.dispose();
   });
 
   it('can stop early on the promotion metrics and reports them each epoch', async () => {
