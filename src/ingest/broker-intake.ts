@@ -17,8 +17,9 @@ export interface IntakeStats {
   waiting: number;
 }
 
-/** Publishes held while the daemon starts; past this the publisher is dropped and sends again later. */
-const MAX_WAITING = 10_000;
+/** Publishes (and their payload bytes) held while the daemon starts; past either the publisher is dropped and sends again later. */
+export const MAX_WAITING = 10_000;
+export const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 
 /**
  * Vigil's ingest inside the embedded broker: a publish on a topic Vigil ingests is handed to the
@@ -33,6 +34,7 @@ export class BrokerIntake {
   readonly stats: IntakeStats = { messages: 0, refused: 0, waiting: 0 };
   private state: 'starting' | 'open' | 'closed' = 'starting';
   private readonly waiting: Array<{ topic: string; payload: Buffer; done: PublishCallback }> = [];
+  private waitingBytes = 0;
   /** Go-aheads of the open batch, given once its journal records are written. */
   private held: PublishCallback[] = [];
   private readonly batcher: AckBatcher | null;
@@ -66,6 +68,7 @@ export class BrokerIntake {
     this.state = 'open';
     const waiting = this.waiting.splice(0);
     this.stats.waiting = 0;
+    this.waitingBytes = 0;
     for (const w of waiting) this.accept(w.topic, w.payload, w.done);
   }
 
@@ -75,6 +78,7 @@ export class BrokerIntake {
     this.state = 'closed';
     for (const w of this.waiting.splice(0)) this.refuse(w.done);
     this.stats.waiting = 0;
+    this.waitingBytes = 0;
     // What the open batch already journalled is made durable and acknowledged.
     this.batcher?.close();
   }
@@ -83,8 +87,9 @@ export class BrokerIntake {
   accept(topic: string, payload: Buffer, done: PublishCallback): void {
     if (this.state === 'closed') return this.refuse(done);
     if (this.state === 'starting') {
-      if (this.waiting.length >= MAX_WAITING) return this.refuse(done);
+      if (this.waiting.length >= MAX_WAITING || this.waitingBytes + payload.length > MAX_WAITING_BYTES) return this.refuse(done);
       this.waiting.push({ topic, payload, done });
+      this.waitingBytes += payload.length;
       this.stats.waiting = this.waiting.length;
       return;
     }

@@ -4,7 +4,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerIntake } from '../../src/ingest/broker-intake.js';
+import { BrokerIntake, MAX_WAITING, MAX_WAITING_BYTES } from '../../src/ingest/broker-intake.js';
 import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.js';
 import { testBroker, until } from '../support/subscriber.js';
 
@@ -174,5 +174,26 @@ describe('embedded broker intake: acknowledged means journalled', () => {
     await closed;
     expect(log).not.toContain('append after stop');
     expect(intake.stats.refused).toBe(1);
+  });
+
+  it('bounds the publishes held while the daemon starts by count and by bytes, refusing the rest', () => {
+    const byCount = new BrokerIntake([TOPIC], () => undefined, undefined);
+    const answers: Array<Error | null | undefined> = [];
+    for (let i = 0; i <= MAX_WAITING; i++) byCount.accept(TOPIC, Buffer.from('1'), (err) => answers.push(err));
+    expect(byCount.stats.waiting).toBe(MAX_WAITING);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toBeInstanceOf(Error);
+
+    // One shared buffer: the bound counts payload bytes, the test need not allocate them.
+    const mib = Buffer.alloc(1024 * 1024);
+    const bySize = new BrokerIntake([TOPIC], () => undefined, undefined);
+    const refused: number[] = [];
+    const fits = MAX_WAITING_BYTES / mib.length;
+    for (let i = 0; i < fits + 2; i++) bySize.accept(TOPIC, mib, (err) => err && refused.push(i));
+    expect(bySize.stats.waiting).toBe(fits);
+    expect(refused).toEqual([fits, fits + 1]);
+    // Opening hands on what waited; the room is free again for the next start.
+    bySize.open();
+    expect(bySize.stats).toMatchObject({ waiting: 0, messages: fits, refused: 2 });
   });
 });
