@@ -123,6 +123,8 @@ const seeds = parseSeeds(a.seeds ?? a.seed ?? '1');
 const averageLast = a['average-last'].split(',').map(Number);
 if (!averageLast.every((n) => Number.isInteger(n) && n >= 1))
   throw new Error(`--average-last takes whole numbers ≥ 1, got "${a['average-last']}"`);
+if (RUL_KNEE !== RUL_CAP && (averageLast.length > 1 || averageLast[0]! > 1))
+  throw new Error('--average-last is not combined with --rul-knee');
 const averaged: Array<{ seed: number; count: number; f1: number; prAuc: number; rmse: number }> = [];
 const regimeFit: RegimeFitOptions | undefined = a.conditions
   ? {
@@ -252,7 +254,6 @@ async function runSeed(seed: number): Promise<SeedResult> {
       if (!ws) throw new Error('--average-last needs a held-out validation part (not --folds)');
       const raw = predict(tf, trained.model, ws.x, ws.n, ws.windowSteps, ws.features);
       for (const count of averageLast) {
-        if (RUL_KNEE !== RUL_CAP) throw new Error('--average-last is not combined with --rul-knee');
         const avg = averageOverLastWindows(ws, raw.p, raw.rul, count, { rulCap: RUL_CAP, stepMs: 1 });
         const threshold = bestF1Threshold(avg.p, ws.failure);
         const c = classification(avg.p, ws.failure, threshold);
@@ -379,13 +380,26 @@ async function loadTrained(dir: string, data: PreparedData): Promise<Trained> {
   }
   // Models saved before the knee was a flag were trained to the cap.
   const targets = await readFile(path.join(dir, 'targets.json'), 'utf8').catch(() => null);
-  const knee = targets === null ? RUL_CAP : (JSON.parse(targets) as { rulKnee: number }).rulKnee;
+  const saidKnee: unknown = targets === null ? RUL_CAP : parseOr(targets)?.rulKnee;
+  if (typeof saidKnee !== 'number' || !Number.isInteger(saidKnee)) {
+    model.dispose();
+    throw new Error(`${dir}/targets.json holds no whole rulKnee: ${targets ?? ''}`);
+  }
+  const knee = saidKnee;
   if (knee !== RUL_KNEE) {
     model.dispose();
     throw new Error(`${dir} was trained to a RUL knee at ${knee}; pass --rul-knee ${knee}`);
   }
   const validation = validate(tf, model, data.validation, judged);
   return { model, validation, windowsPerSecond: Number.NaN, summary: `loaded from ${dir}` };
+}
+
+function parseOr(text: string): { rulKnee?: unknown } | null {
+  try {
+    return JSON.parse(text) as { rulKnee?: unknown };
+  } catch {
+    return null;
+  }
 }
 
 function trainingText(t: Trained, seconds: number): string {
