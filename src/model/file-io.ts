@@ -6,6 +6,7 @@ import type { TF } from './backend.js';
 import { fastLstmRuntime } from './fast-lstm/layer.js';
 import { toFastTopology, toStockTopology } from './fast-lstm/topology.js';
 import { registerTemporalAttention } from './attention.js';
+import { registerCausalConv } from './conv-front.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -28,6 +29,7 @@ export class ModelFileError extends Error {
 export function fileHandler(tf: TF, dir: string): io.IOHandler {
   // Vigil's own layers must be known to this tfjs before a model that uses them is read.
   registerTemporalAttention(tf);
+  registerCausalConv(tf);
   return {
     async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer) throw new ModelFileError(dir, 'binary topologies are not supported');

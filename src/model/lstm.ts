@@ -2,6 +2,7 @@ import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { seededDropout } from './seeded-dropout.js';
 import { temporalAttention } from './attention.js';
+import { causalConv } from './conv-front.js';
 import { fastLstm, fastLstmRuntime, unsupportedLstmOption } from './fast-lstm/layer.js';
 import { FastPredictor } from './fast-lstm/predictor.js';
 
@@ -39,6 +40,8 @@ export interface LstmSpec {
   pooling?: 'last' | 'attention';
   /** Width of the attention's hidden layer (pooling 'attention'); default 16. */
   attentionUnits?: number;
+  /** A causal convolution over the window in front of the stack (conv-front.ts); none when absent. */
+  conv?: { filters: number; kernel: number };
 }
 
 /**
@@ -60,6 +63,7 @@ export function buildLstm(tf: TF, spec: LstmSpec): LayersModel {
 export function lstmBranch(tf: TF, input: SymbolicTensor, spec: LstmSpec, prefix: string): [SymbolicTensor, SymbolicTensor] {
   let h: SymbolicTensor = input;
   const attention = spec.pooling === 'attention';
+  if (spec.conv) h = causalConv(tf, { ...spec.conv, seed: spec.seed + 11, name: `${prefix}conv` }).apply(h) as SymbolicTensor;
   spec.units.forEach((units, i) => {
     const seed = spec.seed + i * 101;
     const args = {
