@@ -2,7 +2,7 @@
  * npm run bench:cmapss [-- --subset FD001|FD002|FD003 --seeds 1,2,3 --window 50 --conditions --regimes auto|N
  *   --members N --folds N --epochs N --stride S --units 64,32 --rul-late-weight W --monitor metrics|loss
  *   --backend auto|wasm|cpu --kernel auto|native|wasm|stock (fast = wasm) --sensors-only --save DIR --validation-only
- *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --smoothing A --rul-knee K --load DIR]
+ *   --fresh-dropout --average-last N[,N…] --pooling last|attention --attention-units N --smoothing A --rul-knee K --conv F,K --load DIR]
  *
  * Trains Vigil's two-headed LSTM on a C-MAPSS subset (train_FD00N.txt; 20% of the engines held out
  * for validation, early stopping and the alert threshold) and evaluates on test_FD00N.txt +
@@ -14,6 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileHandler } from '../src/model/file-io.js';
+import { CAUSAL_CONV_CLASS } from '../src/model/conv-front.js';
 import { loadTf, quietTfWarnings, type BackendPreference } from '../src/model/backend.js';
 import { loadFastLstm, type LstmKernelPreference } from '../src/model/fast-lstm/load.js';
 import { applyNormalisation, inputNames, type RegimeFitOptions } from '../src/features/normalize.js';
@@ -56,6 +57,8 @@ const { values: a } = parseArgs({
     // What the heads read: the last LSTM state, or temporal attention over the states beside it.
     pooling: { type: 'string', default: 'last' },
     'attention-units': { type: 'string', default: '16' },
+    // A causal convolution in front of the LSTM: F filters over the last K cycles (conv-front.ts).
+    conv: { type: 'string' },
     dropout: { type: 'string', default: '0.2' },
     // A new dropout mask every batch (tfjs draws one mask per batch shape when seeded).
     'fresh-dropout': { type: 'boolean', default: false },
@@ -116,6 +119,9 @@ const judged = { rulCap: RUL_KNEE, scoreCap: RUL_CAP, horizon: HORIZON, stepMs: 
 
 const pooling = a.pooling as 'last' | 'attention';
 if (pooling !== 'last' && pooling !== 'attention') throw new Error(`--pooling must be last or attention, got "${a.pooling}"`);
+const conv = a.conv === undefined ? undefined : parseConv(a.conv);
+// How the summary lines name the architecture beside the pooling.
+const shape = `pooling ${pooling}${conv ? `, causal conv ${conv.filters}×${conv.kernel}` : ''}${RUL_KNEE !== RUL_CAP ? `, RUL knee ${RUL_KNEE}` : ''}`;
 const subset = a.subset.toUpperCase() as CmapssSubset;
 if (!CMAPSS_SUBSETS.includes(subset)) throw new Error(`--subset must be one of ${CMAPSS_SUBSETS.join(', ')}, got "${a.subset}"`);
 const files = cmapssFiles(a.data, subset);
@@ -215,6 +221,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
             kernel: lstm.kernel,
             pooling,
             attentionUnits: Number(a['attention-units']),
+            ...(conv ? { conv } : {}),
           },
           {
             epochs: Number(a.epochs),
@@ -390,8 +397,24 @@ async function loadTrained(dir: string, data: PreparedData): Promise<Trained> {
     model.dispose();
     throw new Error(`${dir} was trained to a RUL knee at ${knee}; pass --rul-knee ${knee}`);
   }
+  const convLayer = model.layers.find((l) => l.getClassName() === CAUSAL_CONV_CLASS) as unknown as
+    { filters: number; kernel: number } | undefined;
+  const savedConv = convLayer ? `${convLayer.filters},${convLayer.kernel}` : null;
+  if (savedConv !== (conv ? `${conv.filters},${conv.kernel}` : null)) {
+    model.dispose();
+    throw new Error(
+      `${dir} holds a model ${savedConv ? `with --conv ${savedConv}` : 'without a convolution'}; pass the saving run's --conv`,
+    );
+  }
   const validation = validate(tf, model, data.validation, judged);
   return { model, validation, windowsPerSecond: Number.NaN, summary: `loaded from ${dir}` };
+}
+
+function parseConv(text: string): { filters: number; kernel: number } {
+  const [filters, kernel, ...rest] = text.split(',').map(Number);
+  if (rest.length > 0 || !Number.isInteger(filters) || !Number.isInteger(kernel) || filters! < 1 || kernel! < 1 || kernel! > WINDOW)
+    throw new Error(`--conv takes FILTERS,KERNEL (whole numbers, the kernel at most the window), got "${text}"`);
+  return { filters: filters!, kernel: kernel! };
 }
 
 function parseOr(text: string): { rulKnee?: unknown } | null {
@@ -439,7 +462,7 @@ console.log(
           pick((r) => r.windowsPerSecond),
           0,
         )} windows/s`
-  }; pooling ${pooling}${RUL_KNEE !== RUL_CAP ? `, RUL knee ${RUL_KNEE}` : ''}`,
+  }; ${shape}`,
 );
 for (const count of averageLast.length > 1 || averageLast[0]! > 1 ? averageLast : []) {
   const rows = averaged.filter((r) => r.count === count);
@@ -483,6 +506,6 @@ if (results.every((r) => r.test)) {
             pick((r) => r.windowsPerSecond),
             0,
           )} windows/s`
-    } (pooling ${pooling}${RUL_KNEE !== RUL_CAP ? `, RUL knee ${RUL_KNEE}` : ''})`,
+    } (${shape})`,
   );
 }

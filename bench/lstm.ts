@@ -1,5 +1,5 @@
 /**
- * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR --pooling last|attention --units 64,32]
+ * npm run bench:lstm [-- --batch 256 --seconds S --no-relaxed --no-torch --data DIR --pooling last|attention --units 64,32 --conv F,K]
  *
  * Stock tf.layers.lstm against the fused kernels — the WebAssembly build and the native one, each on 1
  * and 2 threads — and PyTorch (bench/lstm-torch.py, when Debian's python3-torch is installed) on Vigil's
@@ -22,7 +22,7 @@ import type { KernelRuntime } from '../src/model/fast-lstm/kernel-runtime.js';
 import { registerFastLstm } from '../src/model/fast-lstm/layer.js';
 import { NativeLstmRuntime, nativeAddon } from '../src/model/fast-lstm/native-runtime.js';
 import { FastLstmRuntime } from '../src/model/fast-lstm/runtime.js';
-import { buildLstm, type LstmSpec } from '../src/model/lstm.js';
+import { buildLstm, modelOutputs, type LstmSpec } from '../src/model/lstm.js';
 import { FastPredictor } from '../src/model/fast-lstm/predictor.js';
 import { prepareData } from '../src/training/pipeline.js';
 import { CMAPSS_SENSORS, labelledTrainingUnits } from './lib/cmapss.js';
@@ -39,6 +39,8 @@ const { values: a } = parseArgs({
     pooling: { type: 'string', default: 'last' },
     // A kind's recipe can ask for a larger model; PyTorch's anchor is measured for the default only.
     units: { type: 'string', default: '64,32' },
+    // A causal convolution in front of the stack (F filters over K steps), as bench:cmapss --conv.
+    conv: { type: 'string' },
   },
 });
 const POOLING = a.pooling === 'attention' ? 'attention' : 'last';
@@ -48,6 +50,10 @@ const WINDOW = 50;
 const UNITS = a.units.split(',').map(Number);
 if (!UNITS.every((u) => Number.isInteger(u) && u > 0)) throw new Error(`--units takes whole numbers > 0, got "${a.units}"`);
 const DEFAULT_UNITS = UNITS.join(',') === '64,32';
+const CONV =
+  a.conv === undefined ? undefined : (([filters, kernel]) => ({ filters: filters!, kernel: kernel! }))(a.conv.split(',').map(Number));
+if (CONV && !(Number.isInteger(CONV.filters) && CONV.filters > 0 && Number.isInteger(CONV.kernel) && CONV.kernel > 0))
+  throw new Error(`--conv takes FILTERS,KERNEL (whole numbers), got "${a.conv}"`);
 
 quietTfWarnings();
 const { tf } = await loadTf('wasm');
@@ -76,15 +82,19 @@ const size = WINDOW * F;
 
 // Multiply-adds of the LSTM layers only (dense heads and element-wise work are noise beside them):
 // forward 2·(F+U)·4U per step and layer; the backward costs two forwards (dx/dh and the weight gradients).
-let forwardFlops = 0;
-UNITS.reduce((inputs, u) => {
-  forwardFlops += WINDOW * 2 * (inputs + u) * 4 * u;
-  return u;
-}, F);
+// A convolution in front counts too (2·K·F·filters a step), and the first LSTM then reads its filters.
+let forwardFlops = CONV ? WINDOW * 2 * CONV.kernel * F * CONV.filters : 0;
+UNITS.reduce(
+  (inputs, u) => {
+    forwardFlops += WINDOW * 2 * (inputs + u) * 4 * u;
+    return u;
+  },
+  CONV ? CONV.filters : F,
+);
 const trainFlopsPerSample = 3 * forwardFlops;
 
 console.log(
-  `bench:lstm — C-MAPSS FD001 windows ${WINDOW}×${F}, LSTM ${UNITS.join('→')} with dropout, ${POOLING === 'attention' ? 'attention pooling, ' : ''}two heads, batch ${BATCH}, Adam; ` +
+  `bench:lstm — C-MAPSS FD001 windows ${WINDOW}×${F}, LSTM ${UNITS.join('→')} with dropout, ${POOLING === 'attention' ? 'attention pooling, ' : ''}${CONV ? `causal conv ${CONV.filters}×${CONV.kernel} in front, ` : ''}two heads, batch ${BATCH}, Adam; ` +
     `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.versions.node}; ` +
     `kernels: wasm ${runtimes[0]![1].info.instructionSet}${'error' in native ? '' : `, native ${runtimes[2]![1].info.instructionSet}`}`,
 );
@@ -110,6 +120,7 @@ function spec(kernel: 'fast' | 'stock'): LstmSpec {
     recurrentActivation: 'sigmoid',
     kernel,
     pooling: POOLING,
+    ...(CONV ? { conv: CONV } : {}),
   };
 }
 
@@ -206,13 +217,14 @@ const best = runtimes[runtimes.length - 1]![1];
 registerFastLstm(tf, best);
 const model = buildLstm(tf, spec('fast'));
 const predictor = FastPredictor.fromModel(model, best);
-if (!predictor) throw new Error('the scoring path does not recognise the model');
-const direct = measureInference((x, n) => predictor.predict(x, n, WINDOW), 4096);
+// The kernels' path knows no convolution: such a model scores through tfjs's graph (modelOutputs).
+if (!predictor && !CONV) throw new Error('the scoring path does not recognise the model');
+const direct = measureInference((x, n) => (predictor ? predictor.predict(x, n, WINDOW) : modelOutputs(tf, model, x, n, WINDOW, F)), 4096);
 console.log(
-  `${`scoring path, ${best.info.build} 2 threads`.padEnd(30)} ${''.padEnd(41)}inference ${direct.sps.toFixed(0).padStart(7)} windows/s  single window p50 ${direct.p50.toFixed(3)} ms, p99 ${direct.p99.toFixed(3)} ms`,
+  `${`scoring path, ${predictor ? `${best.info.build} 2 threads` : 'tfjs graph'}`.padEnd(30)} ${''.padEnd(41)}inference ${direct.sps.toFixed(0).padStart(7)} windows/s  single window p50 ${direct.p50.toFixed(3)} ms, p99 ${direct.p99.toFixed(3)} ms`,
 );
 model.dispose();
-predictor.dispose();
+predictor?.dispose();
 
 interface TorchRow {
   threads: number;
@@ -223,7 +235,7 @@ interface TorchRow {
 const torch: TorchRow[] = [];
 const script = path.resolve('bench/lstm-torch.py');
 // The PyTorch script is today's last-state model: no anchor for attention pooling.
-if (!a['no-torch'] && POOLING === 'last' && DEFAULT_UNITS && existsSync('/usr/bin/python3') && existsSync(script)) {
+if (!a['no-torch'] && POOLING === 'last' && !CONV && DEFAULT_UNITS && existsSync('/usr/bin/python3') && existsSync(script)) {
   for (const threads of [1, 2]) {
     const r = spawnSync(
       '/usr/bin/python3',
