@@ -15,6 +15,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { layerBase, perInstance } from './custom-layer.js';
 import { attentionBackward, attentionForward, attentionSupported } from './fast-lstm/attention-op.js';
 import { fastLstmRuntime } from './fast-lstm/layer.js';
 
@@ -33,7 +34,6 @@ export interface TemporalAttentionArgs {
 }
 
 type AttentionLayer = ReturnType<TF['layers']['dense']>;
-const factories = new WeakMap<TF, (args: TemporalAttentionArgs) => AttentionLayer>();
 
 /** The layer for this tfjs instance (its class registered once for saving and loading). */
 export function temporalAttention(tf: TF, args: TemporalAttentionArgs): AttentionLayer {
@@ -45,17 +45,8 @@ export function registerTemporalAttention(tf: TF): void {
   factoryFor(tf);
 }
 
-interface LayerBase {
-  name: string;
-  addWeight(name: string, shape: number[], dtype: undefined, initializer: unknown): { read(): Tensor };
-  getConfig(): Record<string, unknown>;
-  built: boolean;
-}
-
-function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
-  let make = factories.get(tf);
-  if (make) return make;
-  const Base = tf.layers.Layer as unknown as new (args: Record<string, unknown>) => LayerBase;
+const factoryFor = perInstance((tf: TF): ((args: TemporalAttentionArgs) => AttentionLayer) => {
+  const Base = layerBase(tf);
 
   class TemporalAttention extends Base {
     static className = TEMPORAL_ATTENTION_CLASS;
@@ -140,7 +131,5 @@ function factoryFor(tf: TF): (args: TemporalAttentionArgs) => AttentionLayer {
   }
 
   tf.serialization.registerClass(TemporalAttention as never);
-  make = (args) => new TemporalAttention(args as TemporalAttentionArgs & Record<string, unknown>) as unknown as AttentionLayer;
-  factories.set(tf, make);
-  return make;
-}
+  return (args) => new TemporalAttention(args as TemporalAttentionArgs & Record<string, unknown>) as unknown as AttentionLayer;
+});

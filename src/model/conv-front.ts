@@ -15,6 +15,7 @@
  */
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
+import { layerBase, perInstance } from './custom-layer.js';
 
 export const CAUSAL_CONV_CLASS = 'VigilCausalConv';
 
@@ -27,7 +28,6 @@ export interface CausalConvArgs {
 }
 
 type ConvLayer = ReturnType<TF['layers']['dense']>;
-const factories = new WeakMap<TF, (args: CausalConvArgs) => ConvLayer>();
 
 /** The layer for this tfjs instance (its class registered once for saving and loading). */
 export function causalConv(tf: TF, args: CausalConvArgs): ConvLayer {
@@ -39,22 +39,13 @@ export function registerCausalConv(tf: TF): void {
   factoryFor(tf);
 }
 
-interface LayerBase {
-  name: string;
-  addWeight(name: string, shape: number[], dtype: undefined, initializer: unknown): { read(): Tensor };
-  getConfig(): Record<string, unknown>;
-  built: boolean;
-}
-
 const whole = (v: unknown, max: number): number | null => {
   const n = Number(v);
   return Number.isInteger(n) && n >= 1 && n <= max ? n : null;
 };
 
-function factoryFor(tf: TF): (args: CausalConvArgs) => ConvLayer {
-  let make = factories.get(tf);
-  if (make) return make;
-  const Base = tf.layers.Layer as unknown as new (args: Record<string, unknown>) => LayerBase;
+const factoryFor = perInstance((tf: TF): ((args: CausalConvArgs) => ConvLayer) => {
+  const Base = layerBase(tf);
 
   class CausalConv extends Base {
     static className = CAUSAL_CONV_CLASS;
@@ -122,7 +113,5 @@ function factoryFor(tf: TF): (args: CausalConvArgs) => ConvLayer {
   }
 
   tf.serialization.registerClass(CausalConv as never);
-  make = (args) => new CausalConv(args as CausalConvArgs & Record<string, unknown>) as unknown as ConvLayer;
-  factories.set(tf, make);
-  return make;
-}
+  return (args) => new CausalConv(args as CausalConvArgs & Record<string, unknown>) as unknown as ConvLayer;
+});
