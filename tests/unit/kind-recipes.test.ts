@@ -306,5 +306,6 @@ describe('scoring a mixed fleet, each kind on its own grid', () => {
     expect(svc.kindOfMachine('comp-1')).toBe('compressor');
     expect(svc.kindOfMachine('comp-unseen')).toBe('compressor');
     expect(svc.kindOfMachine('m-unseen')).toBeNull();
-  });
+    // The inference worker loads tfjs and the kernels on its first batch: over 10 s on a busy machine.
+  }, 60_000);
 });
