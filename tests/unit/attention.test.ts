@@ -10,6 +10,7 @@ import { fileHandler } from '../../src/model/file-io.js';
 import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
 import { buildLstm, modelOutputs, type LstmSpec } from '../../src/model/lstm.js';
 import { tempDir } from '../support/fixtures.js';
+import { centralDifferences, modelGradients } from '../support/gradients.js';
 import { relativeError } from '../support/numeric.js';
 
 let tf: TF;
@@ -95,16 +96,7 @@ describe('temporal attention pooling', () => {
     };
     const xs = Float32Array.from(x.dataSync());
     const ws = weights.map((wt) => Float32Array.from(wt.dataSync()));
-    const numeric = (arr: Float32Array) =>
-      Array.from(arr, (_, i) => {
-        const keep = arr[i]!;
-        arr[i] = keep + eps;
-        const up = loss(xs, ws);
-        arr[i] = keep - eps;
-        const down = loss(xs, ws);
-        arr[i] = keep;
-        return (up - down) / (2 * eps);
-      });
+    const numeric = (arr: Float32Array) => centralDifferences(arr, () => loss(xs, ws), eps);
     expect(relativeError(dx, numeric(xs))).toBeLessThan(2e-3);
     weights.forEach((wt, k) => expect(relativeError(grads[wt.name]!.dataSync(), numeric(ws[k]!)), wt.name).toBeLessThan(2e-3));
   });
@@ -147,18 +139,7 @@ describe('temporal attention pooling', () => {
   it('on the fast kernels, the whole model’s gradients are those of tf.layers.lstm with the same pooling', () => {
     if (!runtime) throw new Error('no LSTM kernels loaded');
     const x = tf.randomNormal([6, 9, 5], 0, 1, 'float32', 8);
-    const grads = (kernel: 'fast' | 'stock') => {
-      const model = buildLstm(tf, spec(kernel));
-      const weights = model.trainableWeights.map((wt) => (wt as unknown as { read(): Variable }).read());
-      const loss = () => {
-        const [p, r] = model.apply(x) as Tensor[];
-        return tf.add(tf.sum(p!), tf.sum(tf.square(r!))) as import('@tensorflow/tfjs').Scalar;
-      };
-      const { grads: g } = tf.variableGrads(loss, weights);
-      const out = weights.map((wt) => g[wt.name]!.dataSync() as Float32Array);
-      model.dispose();
-      return out;
-    };
+    const grads = (kernel: 'fast' | 'stock') => modelGradients(tf, spec(kernel), x).map((w) => w.g);
     const fast = grads('fast');
     const stock = grads('stock');
     expect(fast.length).toBe(stock.length);

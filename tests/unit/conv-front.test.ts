@@ -9,6 +9,7 @@ import { FastPredictor } from '../../src/model/fast-lstm/predictor.js';
 import { fileHandler } from '../../src/model/file-io.js';
 import { buildLstm, modelOutputs, type LstmSpec } from '../../src/model/lstm.js';
 import { tempDir } from '../support/fixtures.js';
+import { centralDifferences, modelGradients } from '../support/gradients.js';
 import { relativeError } from '../support/numeric.js';
 
 let tf: TF;
@@ -81,21 +82,11 @@ describe('causal convolution front end', () => {
       .grad((input: Tensor) => tf.sum(tf.mul(layer.apply(input) as Tensor, dy)))(x)
       .dataSync();
     // In float64 on the hand-written reference (float32 differences are too coarse).
-    const eps = 1e-4;
     const xs = Float32Array.from(x.dataSync());
     const ws = weights.map((wt) => Float32Array.from(wt.dataSync()));
     const d = dy.dataSync();
     const loss = () => referenceConv(xs, [B, T, C], ws[0]!, ws[1]!, K, F).reduce((s, v, i) => s + v * d[i]!, 0);
-    const numeric = (arr: Float32Array) =>
-      Array.from(arr, (_, i) => {
-        const keep = arr[i]!;
-        arr[i] = keep + eps;
-        const up = loss();
-        arr[i] = keep - eps;
-        const down = loss();
-        arr[i] = keep;
-        return (up - down) / (2 * eps);
-      });
+    const numeric = (arr: Float32Array) => centralDifferences(arr, loss);
     expect(relativeError(dx, numeric(xs))).toBeLessThan(2e-3);
     weights.forEach((wt, k) => expect(relativeError(grads[wt.name]!.dataSync(), numeric(ws[k]!)), wt.name).toBeLessThan(2e-3));
   });
@@ -117,18 +108,7 @@ describe('causal convolution front end', () => {
   it('on the fast kernels, the whole model’s gradients (the convolution’s through the LSTM’s input) are tf.layers.lstm’s', () => {
     if (!runtime) throw new Error('no LSTM kernels loaded');
     const x = tf.randomNormal([6, 9, 5], 0, 1, 'float32', 8);
-    const grads = (kernel: 'fast' | 'stock') => {
-      const model = buildLstm(tf, spec(kernel));
-      const weights = model.trainableWeights.map((wt) => (wt as unknown as { read(): Variable }).read());
-      const loss = () => {
-        const [p, r] = model.apply(x) as Tensor[];
-        return tf.add(tf.sum(p!), tf.sum(tf.square(r!))) as import('@tensorflow/tfjs').Scalar;
-      };
-      const { grads: g } = tf.variableGrads(loss, weights);
-      const out = weights.map((wt) => ({ name: wt.name, g: g[wt.name]!.dataSync() as Float32Array }));
-      model.dispose();
-      return out;
-    };
+    const grads = (kernel: 'fast' | 'stock') => modelGradients(tf, spec(kernel), x);
     const fast = grads('fast');
     const stock = grads('stock');
     expect(fast.length).toBe(stock.length);
