@@ -8,8 +8,9 @@
  * a window's last step sees nothing after it, as in scoring. tf.layers.conv1d would do the same, but
  * the WebAssembly backend has no kernel for a convolution's weight gradient; this layer is written
  * as one matrix product over the unfolded window (tfjs ops with gradients on every backend, checked
- * against finite differences in tests/unit/conv-front.test.ts). Its cost beside the LSTM's is small
- * (bench:lstm --conv prints both).
+ * against finite differences in tests/unit/conv-front.test.ts). It is not free: the first LSTM reads
+ * the filters instead of the inputs, and bench:lstm --conv measured FD003's recipe training at 0.61×
+ * the speed without it (docs/predictor.md).
  *
  * Saved as "VigilCausalConv": registered by the model loader (file-io.ts), as the attention is.
  */
